@@ -1,0 +1,66 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
+import type { Site } from '../structure/read_model.js';
+import type { SiteAction } from './types.js';
+import { expm } from './linalg.js';
+import { replaced } from './site_axes.js';
+
+/** g = exp(T) and its exact inverse exp(−T): every T gives an invertible element, T = 0 the identity. */
+export function glElement(theta: Tensor): { g: Tensor2D; gInv: Tensor2D } {
+  const t = theta as Tensor2D;
+  return { g: expm(t), gInv: expm(tf.neg(t) as Tensor2D) };
+}
+
+/** Multiplies a [h] bias by g on the right, as a [1, h] row. */
+export function biasTimes(b: Tensor, g: Tensor2D): Tensor {
+  return tf.reshape(tf.matMul(tf.reshape(b, [1, -1]), g), [-1]);
+}
+
+/**
+ * GL(h) between two Dense layers with nothing nonlinear between them:
+ * W₁ ← W₁·g, b₁ ← b₁·g, W₂ ← g⁻¹·W₂ with g = exp(T). Exact for every input (up to float32
+ * round-off in exp(T)·exp(−T)). Gradients move as ∂L/∂W₁ ← ∂L/∂W₁·g⁻ᵀ, ∂L/∂W₂ ← gᵀ·∂L/∂W₂.
+ */
+export function glAction(site: Site): SiteAction {
+  if (site.kind !== 'dense-dense' || !site.linear) {
+    throw new Error(
+      `tfjs-teleport: gl does not apply at ${site.where}: GL(h) is exact only between Dense layers with a linear activation between them. ` +
+        "Use 'rescale' (relu, leakyRelu, conv layers) or 'gl-data' (bijective activations such as leakyRelu, exact on the teleport batch).",
+    );
+  }
+  const touches = [site.inKernel, ...(site.inBias != null ? [site.inBias] : []), site.outKernel];
+  const onIn = (t: Tensor, m: Tensor2D, transposeM: boolean) => tf.matMul(t as Tensor2D, m, false, transposeM);
+  const onOut = (t: Tensor, m: Tensor2D, transposeM: boolean) => tf.matMul(m, t as Tensor2D, transposeM, false);
+  const biasOn = (b: Tensor, m: Tensor2D, transposeM: boolean) => biasTimes(b, transposeM ? (tf.transpose(m) as Tensor2D) : m);
+
+  // Generic: first layer's side times `a` (optionally transposed), second layer's side by `b` on the left.
+  const apply = <T extends Tensor | null>(list: readonly T[], a: Tensor2D, aT: boolean, b: Tensor2D, bT: boolean): T[] => {
+    const changes: Array<[number, T]> = [];
+    if (list[site.inKernel] != null) changes.push([site.inKernel, onIn(list[site.inKernel]!, a, aT) as T]);
+    if (site.inBias != null && list[site.inBias] != null) changes.push([site.inBias, biasOn(list[site.inBias]!, a, aT) as T]);
+    if (list[site.outKernel] != null) changes.push([site.outKernel, onOut(list[site.outKernel]!, b, bT) as T]);
+    return replaced(list, changes);
+  };
+
+  return {
+    group: 'gl',
+    where: site.where,
+    exactness: 'everywhere',
+    touches,
+    init: () => tf.zeros([site.width, site.width]),
+    act: (params, theta) => {
+      const { g, gInv } = glElement(theta);
+      return apply(params, g, false, gInv, false);
+    },
+    transportGradient: (grads, theta) => {
+      const { g, gInv } = glElement(theta);
+      return apply(grads, gInv, true, g, true);
+    },
+    transportSlots: (kind, slots, theta) => {
+      const { g, gInv } = glElement(theta);
+      if (kind === 'gradient') return apply(slots, gInv, true, g, true);
+      if (kind === 'update') return apply(slots, g, false, gInv, false);
+      return undefined; // squared moments are not carried exactly by a non-diagonal g
+    },
+  };
+}

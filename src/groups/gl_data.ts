@@ -1,0 +1,92 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
+import type { ModelStructure, Site } from '../structure/read_model.js';
+import { applyActivation, invertActivation } from '../structure/activations.js';
+import type { SiteAction } from './types.js';
+import { glElement, biasTimes } from './gl.js';
+import { pinv, pinvConstant } from './pinv.js';
+import { replaced } from './site_axes.js';
+
+/** Which data-dependent GL action to build (dissertation eq. 4.13 or its pseudo-inverse variant eq. 4.16). */
+export type GlDataVariant = 'gl-data' | 'gl-pinv';
+
+/**
+ * Data-dependent GL(h) actions for every dense → dense site with one bijective activation, built from
+ * the teleport batch `x` at the current parameters. Row-major, with H = [x, 1] the first layer's input
+ * and Z = H·[W₁; b₁] its pre-activation:
+ * - 'gl-data' (eq. 4.13): [W₁'; b₁'] = H⁺·σ⁻¹(σ(Z)·g), W₂' = g⁻¹·W₂. Exact on the batch when H has
+ *   full row rank (batch size ≤ inputs + 1). H⁺ is a constant, computed once in float64.
+ * - 'gl-pinv' (eq. 4.16): [W₁'; b₁'] = [W₁; b₁]·g, W₂' = σ(Z·g)⁺·σ(Z)·W₂. Exact on the batch when
+ *   σ(Z·g) has full row rank (batch size ≤ h).
+ * All constants are taken at the starting parameters, so applying every site's action (top site
+ * first, as the plan does) keeps each layer's pre-activation on the batch as the construction says.
+ * Call `dispose()` on each action when done.
+ */
+export function glDataActions(structure: ModelStructure, sites: readonly Site[], params: readonly Tensor[], x: Tensor, variant: GlDataVariant): SiteAction[] {
+  for (const site of sites) {
+    if (site.kind !== 'dense-dense' || site.bijective == null) {
+      throw new Error(
+        `tfjs-teleport: ${variant} does not apply at ${site.where}: it needs two Dense layers with one bijective activation (linear or leakyRelu) between them. Use 'rescale' there.`,
+      );
+    }
+  }
+  const collected = tf.tidy(() => {
+    const run = structure.forward(params, x, { collect: true });
+    return sites.map(site => {
+      const input = run.inputs![site.inLayer] as Tensor2D;
+      const z = run.preActivations![site.inLayer] as Tensor2D;
+      const h = site.inBias != null ? tf.concat([input, tf.ones([input.shape[0], 1])], 1) : input;
+      return { h: h as Tensor2D, z, sigmaZ: applyActivation(site.bijective!, z) as Tensor2D };
+    });
+  });
+  return sites.map((site, i) => {
+    const { h, z, sigmaZ } = collected[i];
+    const n = h.shape[0];
+    const base = { group: variant, where: site.where, exactness: 'batch' as const, init: () => tf.zeros([site.width, site.width]) };
+    const touches = [site.inKernel, ...(site.inBias != null ? [site.inBias] : []), site.outKernel];
+    if (variant === 'gl-data') {
+      if (n > h.shape[1]) {
+        // Least squares instead of an exact solve: the drift guard will judge the result.
+        process.emitWarning?.(`tfjs-teleport: gl-data at ${site.where}: teleport batch of ${n} rows exceeds the layer's ${h.shape[1]} inputs (bias included); the action is exact only for batches up to that size (use smaller teleport batches)`);
+      }
+      const hPinv = pinvConstant(h);
+      tf.dispose([h, z]);
+      const d = hPinv.shape[0] - (site.inBias != null ? 1 : 0);
+      return {
+        ...base,
+        touches,
+        act: (p, theta) => {
+          const { g, gInv } = glElement(theta);
+          const target = invertActivation(site.bijective!, tf.matMul(sigmaZ, g));
+          const wb = tf.matMul(hPinv, target);
+          const changes: Array<[number, Tensor]> = [[site.outKernel, tf.matMul(gInv, p[site.outKernel] as Tensor2D)]];
+          if (site.inBias != null) {
+            changes.push([site.inKernel, tf.slice(wb, [0, 0], [d, -1])]);
+            changes.push([site.inBias, tf.reshape(tf.slice(wb, [d, 0], [1, -1]), [-1])]);
+          } else {
+            changes.push([site.inKernel, wb]);
+          }
+          return replaced(p, changes);
+        },
+        dispose: () => tf.dispose([hPinv, sigmaZ]),
+      };
+    }
+    tf.dispose(h);
+    return {
+      ...base,
+      touches,
+      act: (p, theta) => {
+        const { g } = glElement(theta);
+        const newSigma = applyActivation(site.bijective!, tf.matMul(z, g)) as Tensor2D;
+        const mix = tf.matMul(pinv(newSigma), sigmaZ);
+        const changes: Array<[number, Tensor]> = [
+          [site.inKernel, tf.matMul(p[site.inKernel] as Tensor2D, g)],
+          [site.outKernel, tf.matMul(mix, p[site.outKernel] as Tensor2D)],
+        ];
+        if (site.inBias != null) changes.push([site.inBias, biasTimes(p[site.inBias], g)]);
+        return replaced(p, changes);
+      },
+      dispose: () => tf.dispose([z, sigmaZ]),
+    };
+  });
+}

@@ -1,0 +1,44 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
+import type { Site } from '../structure/read_model.js';
+import type { SiteAction, SlotKind } from './types.js';
+import { replaced, scaleInputs, scaleOutputs } from './site_axes.js';
+
+/**
+ * Positive per-unit rescaling between two layers with positively homogeneous activations in between
+ * (linear, relu, leakyRelu; max/avg pooling and flatten commute with it):
+ * W₁ ← W₁·diag(λ), b₁ ← b₁∘λ, W₂ ← diag(λ)⁻¹·W₂, with λ = exp(θ) so every θ is a valid element and
+ * θ = 0 is the identity. Exact for every input.
+ */
+export function rescaleAction(site: Site): SiteAction {
+  if (!site.positivelyHomogeneous) {
+    throw new Error(`tfjs-teleport: rescale does not apply at ${site.where}: the activations between are not positively homogeneous (use linear, relu or leakyRelu)`);
+  }
+  const touches = [site.inKernel, ...(site.inBias != null ? [site.inBias] : []), site.outKernel];
+
+  // Applies per-unit factors `inF` to the first layer's outputs and `outF` to the second's inputs.
+  const apply = <T extends Tensor | null>(list: readonly T[], inF: Tensor, outF: Tensor): T[] => {
+    const changes: Array<[number, T]> = [];
+    const k = list[site.inKernel];
+    if (k != null) changes.push([site.inKernel, scaleOutputs(k, inF) as T]);
+    if (site.inBias != null && list[site.inBias] != null) changes.push([site.inBias, scaleOutputs(list[site.inBias]!, inF) as T]);
+    const o = list[site.outKernel];
+    if (o != null) changes.push([site.outKernel, scaleInputs(site, o, outF) as T]);
+    return replaced(list, changes);
+  };
+
+  return {
+    group: 'rescale',
+    where: site.where,
+    exactness: 'everywhere',
+    touches,
+    init: () => tf.zeros([site.width]),
+    act: (params, theta) => apply(params, tf.exp(theta), tf.exp(tf.neg(theta))),
+    // Gradients move contragrediently: ∂L/∂(W₁λ) = (∂L/∂W₁)/λ, ∂L/∂(W₂/λ) = λ·∂L/∂W₂.
+    transportGradient: (grads, theta) => apply(grads, tf.exp(tf.neg(theta)), tf.exp(theta)),
+    transportSlots: (kind: SlotKind, slots, theta) => {
+      const c = kind === 'gradient' ? -1 : kind === 'squared' ? -2 : 1;
+      return apply(slots, tf.exp(tf.mul(c, theta)), tf.exp(tf.mul(-c, theta)));
+    },
+  };
+}

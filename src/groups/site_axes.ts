@@ -1,0 +1,37 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
+import type { Site } from '../structure/read_model.js';
+
+/**
+ * Multiplies the hidden-unit axis of the first layer's kernel (its last axis, for Dense [d, h] and
+ * Conv2D [kh, kw, c, h] alike) or bias by a per-unit factor f: [h].
+ */
+export function scaleOutputs(t: Tensor, f: Tensor): Tensor {
+  return tf.mul(t, f);
+}
+
+/**
+ * Multiplies the hidden-unit axis of the second layer's kernel by f: [h]. Dense [h, u]: rows;
+ * Conv2D [kh, kw, h, c]: input channels; Dense after flatten [P·h, u]: every h-th row, starting at c.
+ */
+export function scaleInputs(site: Site, t: Tensor, f: Tensor): Tensor {
+  const h = site.width;
+  switch (site.kind) {
+    case 'dense-dense':
+      return tf.mul(t, tf.reshape(f, [h, 1]));
+    case 'conv-conv':
+      return tf.mul(t, tf.reshape(f, [1, 1, h, 1]));
+    case 'conv-dense': {
+      const [rows, units] = t.shape;
+      if (rows % h !== 0) throw new Error(`tfjs-teleport: ${site.where}: dense kernel rows ${rows} are not a multiple of ${h} channels`);
+      return tf.reshape(tf.mul(tf.reshape(t, [rows / h, h, units]), tf.reshape(f, [1, h, 1])), [rows, units]);
+    }
+  }
+}
+
+/** Returns a copy of `list` with entries replaced. */
+export function replaced<T>(list: readonly T[], changes: Array<[number, T]>): T[] {
+  const out = list.slice();
+  for (const [i, v] of changes) out[i] = v;
+  return out;
+}

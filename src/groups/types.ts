@@ -1,0 +1,53 @@
+import type { Tensor } from '@tensorflow/tfjs-core';
+
+/**
+ * How far a group action preserves the loss.
+ * - `everywhere`: L(g·w, X) = L(w, X) for every input X (rescale, GL with a linear activation, SO(2) on
+ *   a test function). The gradient at g·w follows from the gradient at w in closed form.
+ * - `batch`: exact only on the teleport batch the action was built from (data-dependent GL).
+ */
+export type Exactness = 'everywhere' | 'batch';
+
+/**
+ * How an optimizer slot moves when the weights move along the orbit.
+ * - `gradient`: first moments (momentum, Adam's m): transported like a gradient, J⁻ᵀ·s.
+ * - `squared`: second moments (AdaGrad accumulator, RMSProp ms, Adam's v): like a squared gradient;
+ *   exact only for diagonal actions (rescale).
+ * - `update`: buffers of past weight updates (RMSProp's momentum): like a tangent vector, J·s.
+ */
+export type SlotKind = 'gradient' | 'squared' | 'update';
+
+/**
+ * One group acting at one place of a parameter list (a layer pair of a network, or a whole parameter
+ * vector). Everything here is a pure function of tensors: arrays go in, new arrays come out, and
+ * entries the action does not touch are passed through unchanged (same tensor object). Callers own
+ * disposal (they run these inside `tf.tidy`).
+ *
+ * `theta` parameterizes the group element; `init` gives its starting value (the identity for
+ * rescale and GL, a random angle for SO(2)).
+ */
+export interface SiteAction {
+  /** Group name as users spell it: 'rescale', 'gl', 'gl-data', 'gl-pinv', 'so2', ... */
+  readonly group: string;
+  /** Where it acts, for reports and errors, e.g. "dense_1 → dense_2 (16 units)". */
+  readonly where: string;
+  readonly exactness: Exactness;
+  /** Indices (into the parameter list) of the tensors this action changes. */
+  readonly touches: readonly number[];
+  /** Starting group parameters. `random` returns uniform numbers in [0, 1) from a seeded stream. */
+  init(random: () => number): Tensor;
+  /** Parameters after acting with the element θ. Differentiable in θ (first order at least). */
+  act(params: readonly Tensor[], theta: Tensor): Tensor[];
+  /**
+   * ∇L(g·w) = J_g⁻ᵀ·∇L(w) (dissertation Prop. 4.5.1). Only for `everywhere` actions, where it lets a
+   * teleport run without any forward or backward pass. Differentiable in θ.
+   */
+  transportGradient?(grads: readonly Tensor[], theta: Tensor): Tensor[];
+  /**
+   * Moves optimizer slots (aligned with the parameter list; `null` where a parameter has no slot)
+   * along the action. Returns undefined when that kind of slot cannot be moved exactly.
+   */
+  transportSlots?(kind: SlotKind, slots: ReadonlyArray<Tensor | null>, theta: Tensor): Array<Tensor | null> | undefined;
+  /** Frees constants the action holds (data-dependent actions keep batch activations). */
+  dispose?(): void;
+}

@@ -1,0 +1,46 @@
+/**
+ * When to teleport, counted in optimizer steps (calls to applyGradients, i.e. batches in model.fit).
+ * A teleport "at step t" happens before the inner optimizer's t-th update (0-based), as in
+ * Algorithm 1, line 2.
+ * - `{ atSteps: [100, 500] }`: exactly those steps.
+ * - `{ every: 100, start?: 100, stop?: 1000 }`: steps start, start+every, … below stop; start
+ *   defaults to `every` (teleporting before any training helps least, dissertation Fig. 4.8a).
+ */
+export type Schedule = { atSteps: number[] } | { every: number; start?: number; stop?: number };
+
+const isStep = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0;
+
+/** Checks a schedule and returns a `isDue(step)` test; bad schedules throw an error that names the fix. */
+export function compileSchedule(schedule: Schedule | undefined | null): { isDue(step: number): boolean; describe: string; config: Schedule | null } {
+  if (schedule == null) return { isDue: () => false, describe: 'never', config: null };
+  const s = schedule as Record<string, unknown>;
+  if ('atSteps' in s) {
+    const steps = s.atSteps;
+    if (!Array.isArray(steps) || !steps.every(isStep)) {
+      throw new Error(`tfjs-teleport: bad schedule ${JSON.stringify(schedule)}: atSteps must be an array of non-negative integers, e.g. { atSteps: [100, 500] }`);
+    }
+    const set = new Set(steps as number[]);
+    return { isDue: step => set.has(step), describe: `at steps ${[...set].join(', ')}`, config: { atSteps: [...set].sort((a, b) => a - b) } };
+  }
+  if ('every' in s) {
+    const every = s.every;
+    if (typeof every !== 'number' || !Number.isInteger(every) || every <= 0) {
+      throw new Error(`tfjs-teleport: bad schedule ${JSON.stringify(schedule)}: every must be a positive integer number of steps, e.g. { every: 100 }`);
+    }
+    const start = s.start ?? every;
+    const stop = s.stop ?? null;
+    if (!isStep(start)) throw new Error(`tfjs-teleport: bad schedule ${JSON.stringify(schedule)}: start must be a non-negative integer step`);
+    if (stop != null && (!isStep(stop) || (stop as number) <= (start as number))) {
+      throw new Error(`tfjs-teleport: bad schedule ${JSON.stringify(schedule)}: stop must be an integer step greater than start (${start})`);
+    }
+    const unknown = Object.keys(s).filter(k => !['every', 'start', 'stop'].includes(k));
+    if (unknown.length) throw new Error(`tfjs-teleport: bad schedule: unknown key(s) ${unknown.join(', ')}; use { every, start?, stop? } or { atSteps }`);
+    const st = start as number;
+    return {
+      isDue: step => step >= st && (stop == null || step < (stop as number)) && (step - st) % every === 0,
+      describe: `every ${every} steps from ${st}${stop != null ? ` to ${stop}` : ''}`,
+      config: stop != null ? { every, start: st, stop: stop as number } : { every, start: st },
+    };
+  }
+  throw new Error(`tfjs-teleport: bad schedule ${JSON.stringify(schedule)}: use { atSteps: [t1, t2, ...] } or { every: N, start?, stop? }`);
+}

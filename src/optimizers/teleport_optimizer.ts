@@ -1,0 +1,329 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { NamedTensorMap, Optimizer, Tensor, Variable } from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import type { SiteAction } from '../groups/types.js';
+import { SeededRandom } from '../util/random.js';
+import { Teleporter, type TeleportReport } from '../teleport/teleporter.js';
+import { batchesAt, DEFAULTS, type Batch, type TeleportOptions } from '../teleport/options.js';
+import { TeleportError } from '../teleport/teleport.js';
+import { compileSchedule, type Schedule } from './schedule.js';
+import { innerClassName, knowsSlots, preconditionerOf, recreate, slotGroups } from './inner_state.js';
+
+/** What happens to the inner optimizer's state after a teleport (dissertation §5.4.1). */
+export type StatePolicy = 'transform' | 'keep' | 'reset';
+
+/** Options of a teleporting optimizer: the teleport options plus when to teleport and what it reports to. */
+export interface TeleportOptimizerOptions extends TeleportOptions {
+  /** When to teleport, in optimizer steps. Without one the wrapper never teleports. */
+  schedule?: Schedule;
+  /**
+   * 'transform' (default): carry momentum and accumulators along the group action where that is
+   * exact (all slots for rescale; first moments for GL), keep the rest; 'keep': leave the state;
+   * 'reset': start the inner optimizer afresh.
+   */
+  stateAfterTeleport?: StatePolicy;
+  /** Called after every teleport with its report. */
+  onTeleport?: (report: TeleportReport) => void;
+}
+
+/** A gradient or weight with its variable name, as tfjs optimizers pass them around. */
+type NamedTensor = { name: string; tensor: Tensor };
+
+const OWN_PREFIX = 'teleport/';
+const STATE_POLICIES: StatePolicy[] = ['transform', 'keep', 'reset'];
+
+/**
+ * A tfjs optimizer that wraps another (SGD, momentum, AdaGrad, RMSProp, Adam or any tf.Optimizer)
+ * and, at scheduled steps, teleports the weights along a loss-invariant symmetry to a point with a
+ * larger gradient norm (dissertation Algorithm 1). Drop it into `model.compile` or a custom
+ * `optimizer.minimize` loop; nothing else changes.
+ *
+ * Exact groups (rescale, GL with linear activations) teleport inside the step from the gradient the
+ * step already computed: w → g·w, and the inner optimizer steps with ∇L(g·w) = J⁻ᵀ∇L(w), with no
+ * extra forward or backward pass. Data-dependent groups step first, then teleport on `data`.
+ *
+ * ```ts
+ * const optimizer = tp.adam(0.001, { model, schedule: { every: 500 }, onTeleport: r => console.log(r) });
+ * model.compile({ optimizer, loss: 'categoricalCrossentropy' });
+ * await model.fit(xs, ys, { epochs: 5 });
+ * ```
+ */
+export class TeleportOptimizer extends tf.Optimizer {
+  /** @nocollapse */
+  static get className(): string {
+    return 'TeleportOptimizer';
+  }
+
+  /** Every teleport's report, in order. */
+  readonly teleportReports: TeleportReport[] = [];
+  private innerOptimizer: Optimizer;
+  private readonly options: TeleportOptimizerOptions;
+  private readonly schedule: ReturnType<typeof compileSchedule>;
+  private readonly policy: StatePolicy;
+  private teleporterCache: Teleporter | null = null;
+  private stepCount = 0;
+  private readonly random: SeededRandom;
+
+  constructor(inner: Optimizer, options: TeleportOptimizerOptions = {}) {
+    super();
+    if (inner == null || typeof (inner as Optimizer).applyGradients !== 'function') {
+      throw new Error('tfjs-teleport: wrap() needs a tfjs optimizer, e.g. tp.wrap(tf.train.adam(0.001), options)');
+    }
+    // tf.Optimizer's Symbol.hasInstance is duck-typed (every optimizer passes instanceof), so compare class names.
+    if (inner.getClassName() === TeleportOptimizer.className) throw new Error('tfjs-teleport: this optimizer already teleports; do not wrap it twice');
+    this.innerOptimizer = inner;
+    this.options = { ...options };
+    this.schedule = compileSchedule(options.schedule);
+    this.policy = options.stateAfterTeleport ?? 'transform';
+    if (!STATE_POLICIES.includes(this.policy)) {
+      throw new Error(`tfjs-teleport: option stateAfterTeleport must be one of ${STATE_POLICIES.join(', ')}, got ${JSON.stringify(options.stateAfterTeleport)}`);
+    }
+    this.random = new SeededRandom(options.seed ?? DEFAULTS.seed);
+    // Check group, model and settings now, so mistakes surface at construction, not mid-training.
+    const handBuilt = options.group != null && typeof options.group !== 'string';
+    if (options.model != null || handBuilt) this.teleporterCache = new Teleporter(this.options);
+  }
+
+  /** The wrapped optimizer (replaced by a fresh one after a 'reset' teleport). */
+  get inner(): Optimizer {
+    return this.innerOptimizer;
+  }
+
+  /** Optimizer steps taken so far (the schedule's clock). */
+  get step(): number {
+    return this.stepCount;
+  }
+
+  /** Attaches the model whose layers the group acts on (e.g. after deserializing the optimizer). */
+  setModel(model: LayersModel): void {
+    this.options.model = model;
+    this.teleporterCache = new Teleporter(this.options);
+  }
+
+  private teleporter(): Teleporter {
+    if (this.teleporterCache == null) {
+      if (this.options.model == null && (this.options.group == null || typeof this.options.group === 'string')) {
+        throw new Error(`tfjs-teleport: a teleport is scheduled but the optimizer has no model: pass { model } when creating it, or call optimizer.setModel(model)`);
+      }
+      this.teleporterCache = new Teleporter(this.options);
+    }
+    return this.teleporterCache;
+  }
+
+  override applyGradients(variableGradients: NamedTensorMap | NamedTensor[]): void {
+    const named: NamedTensor[] = Array.isArray(variableGradients)
+      ? variableGradients
+      : Object.keys(variableGradients).map(name => ({ name, tensor: variableGradients[name] }));
+    const step = this.stepCount;
+    const due = this.schedule.isDue(step);
+    let replacement: Tensor[] | null = null;
+    if (due && this.teleporter().transportable) replacement = this.teleportFromGradient(named, step);
+    const toApply = replacement ? named.map((n, i) => ({ name: n.name, tensor: replacement![i] })) : named;
+    // Data-dependent groups teleport after the step; fetch their batches first so a bad `data`
+    // option fails before anything moves.
+    const batches = due && !this.teleporter().transportable ? this.dataBatches(step) : null;
+    this.innerOptimizer.applyGradients(toApply);
+    if (replacement) tf.dispose(replacement.filter((t, i) => t !== named[i].tensor));
+    if (batches) this.teleportOnData(named, step, batches);
+    this.stepCount++;
+    this.incrementIterations();
+  }
+
+  /** Variables of the teleport in parameter-list order, and their positions in the gradient list. */
+  private align(named: NamedTensor[]): { vars: Variable[]; positions: Array<number | undefined> } {
+    const registered = tf.engine().registeredVariables;
+    const fallback = named.map(n => registered[n.name]);
+    const vars = this.teleporter().variables(fallback);
+    const pos = new Map(named.map((n, i) => [n.name, i]));
+    return { vars, positions: vars.map(v => pos.get(v.name)) };
+  }
+
+  private preconditioner(count: number, positions: Array<number | undefined>): Array<Tensor | null> | null {
+    if (this.teleporter().settings.objective !== 'preconditionedGradNorm') return null;
+    const byPosition = preconditionerOf(this.innerOptimizer, count);
+    return positions.map(p => (p == null ? null : byPosition[p]));
+  }
+
+  private teleportFromGradient(named: NamedTensor[], step: number): Tensor[] | null {
+    const teleporter = this.teleporter();
+    const { vars, positions } = this.align(named);
+    const grads = positions.map(p => (p == null ? null : named[p].tensor));
+    const batch = batchesAt(this.options.data, step)[0] ?? null;
+    const preconditioner = this.preconditioner(named.length, positions);
+    const { outcome, actions, ms } = teleporter.run(vars, { grads, batch, preconditioner, random: this.random.source });
+    tf.dispose(preconditioner?.filter((t): t is Tensor => t != null) ?? []);
+    if (!outcome.accepted && /not finite/.test(outcome.reason ?? '')) {
+      tf.dispose(outcome.thetas);
+      actions.forEach(a => a.dispose?.());
+      throw new TeleportError(`tfjs-teleport: scheduled teleport at step ${step}: ${outcome.reason}. The weights are untouched and this step was not applied; lower the learning rate or check the data for NaN/Inf.`);
+    }
+    const state = outcome.accepted ? this.moveState(actions, outcome.thetas, positions, true) : undefined;
+    this.record(teleporter.report(outcome, actions, { step, ms, state }));
+    let replacement: Tensor[] | null = null;
+    if (outcome.accepted) {
+      replacement = named.map(n => n.tensor);
+      positions.forEach((p, j) => {
+        if (p != null && outcome.grads![j] != null) replacement![p] = outcome.grads![j];
+      });
+      tf.dispose(outcome.grads!.filter(g => !replacement!.includes(g)));
+    }
+    tf.dispose(outcome.thetas);
+    actions.forEach(a => a.dispose?.());
+    return replacement;
+  }
+
+  private dataBatches(step: number): Batch[] {
+    const batches = batchesAt(this.options.data, step);
+    if (batches.length === 0) {
+      throw new Error(`tfjs-teleport: group '${this.teleporter().groupName}' is data-dependent and needs teleport batches: pass the \`data\` option ({x, y}, an array of them, or (step) => batches)`);
+    }
+    batches.forEach(b => this.teleporter().validateBatch(b));
+    return batches;
+  }
+
+  private teleportOnData(named: NamedTensor[], step: number, batches: Batch[]): void {
+    const teleporter = this.teleporter();
+    const { vars, positions } = this.align(named);
+    batches.forEach((batch, b) => {
+      const preconditioner = this.preconditioner(named.length, positions);
+      const { outcome, actions, ms } = teleporter.run(vars, { batch, preconditioner, random: this.random.source });
+      tf.dispose(preconditioner?.filter((t): t is Tensor => t != null) ?? []);
+      const state = outcome.accepted ? this.moveState(actions, outcome.thetas, positions, false) : undefined;
+      this.record(teleporter.report(outcome, actions, { step, ms, state, batch: batches.length > 1 ? b : undefined }));
+      tf.dispose(outcome.thetas);
+      actions.forEach(a => a.dispose?.());
+    });
+  }
+
+  private record(report: TeleportReport): void {
+    this.teleportReports.push(report);
+    this.options.onTeleport?.(report);
+  }
+
+  /** Applies the state policy after an accepted teleport; returns what was done, for the report. */
+  private moveState(actions: SiteAction[], thetas: Tensor[], positions: Array<number | undefined>, exact: boolean): string {
+    if (this.policy === 'keep') return 'keep';
+    if (this.policy === 'reset') {
+      const fresh = recreate(this.innerOptimizer);
+      this.innerOptimizer.dispose();
+      this.innerOptimizer = fresh;
+      return 'reset';
+    }
+    if (!exact) return 'keep (a data-dependent action cannot carry optimizer state exactly)';
+    if (!knowsSlots(this.innerOptimizer)) return `keep (state layout of ${innerClassName(this.innerOptimizer)} is unknown)`;
+    const notCarried: string[] = [];
+    for (const group of slotGroups(this.innerOptimizer)) {
+      const aligned = positions.map(p => (p == null ? null : group.slots[p] ?? null));
+      if (aligned.every(s => s == null)) continue;
+      const moved = tf.tidy(() => {
+        let vals: Array<Tensor | null> | undefined = aligned;
+        actions.forEach((a, i) => {
+          vals = vals && a.transportSlots ? a.transportSlots(group.kind, vals, thetas[i]) : undefined;
+        });
+        // tidy keeps tensors nested in containers; nulls mark parameters without slots.
+        return (vals ?? null) as unknown as tf.TensorContainer;
+      }) as unknown as Array<Tensor | null> | null;
+      if (moved == null) {
+        notCarried.push(group.field);
+        continue;
+      }
+      moved.forEach((v, j) => {
+        const slot = aligned[j];
+        if (slot != null && v != null && v !== slot) slot.assign(v);
+      });
+      tf.dispose(moved.filter((v, j) => v != null && v !== aligned[j]) as Tensor[]);
+    }
+    return notCarried.length ? `transform (partial: ${notCarried.join(', ')} kept, not exact for this group)` : 'transform';
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    const o = this.options;
+    if (o.group != null && typeof o.group !== 'string') {
+      throw new Error('tfjs-teleport: an optimizer with hand-built site actions as `group` cannot be serialized; use a named group');
+    }
+    const config: tf.serialization.ConfigDict = {
+      innerClassName: this.innerOptimizer.getClassName(),
+      innerConfig: this.innerOptimizer.getConfig(),
+      group: o.group ?? DEFAULTS.group,
+      objective: o.objective ?? DEFAULTS.objective,
+      direction: o.direction ?? DEFAULTS.direction,
+      steps: o.steps ?? DEFAULTS.steps,
+      lr: o.lr ?? DEFAULTS.lr,
+      normalize: o.normalize ?? DEFAULTS.normalize,
+      lineSearch: o.lineSearch ?? DEFAULTS.lineSearch,
+      maxGrowth: o.maxGrowth ?? DEFAULTS.maxGrowth,
+      maxBacktracks: o.maxBacktracks ?? DEFAULTS.maxBacktracks,
+      maxLossDrift: o.maxLossDrift ?? DEFAULTS.maxLossDrift,
+      maxShrinks: o.maxShrinks ?? DEFAULTS.maxShrinks,
+      onUnsupported: o.onUnsupported ?? DEFAULTS.onUnsupported,
+      seed: o.seed ?? DEFAULTS.seed,
+      stateAfterTeleport: this.policy,
+      schedule: (this.schedule.config as unknown as tf.serialization.ConfigDict) ?? null,
+    };
+    if (typeof o.loss === 'string') config.loss = o.loss;
+    return config;
+  }
+
+  /**
+   * Rebuilds an optimizer from {@link getConfig}. The model and teleport data are not part of a
+   * config: attach them with {@link TeleportOptimizer.setModel} (and pass `data` again via a new
+   * optimizer if a data-dependent group is used).
+   * @nocollapse
+   */
+  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
+    const map = tf.serialization.SerializationMap.getMap().classNameMap;
+    const innerName = String(config.innerClassName);
+    const entry = map[innerName];
+    if (entry == null) throw new Error(`tfjs-teleport: cannot restore the inner optimizer: class '${innerName}' is not registered with tf.serialization`);
+    const inner = entry[1](entry[0], (config.innerConfig ?? {}) as tf.serialization.ConfigDict) as unknown as Optimizer;
+    const options: TeleportOptimizerOptions = {
+      group: config.group as TeleportOptions['group'],
+      objective: config.objective as TeleportOptions['objective'],
+      direction: config.direction as TeleportOptions['direction'],
+      steps: config.steps as number,
+      lr: config.lr as number,
+      normalize: config.normalize as boolean,
+      lineSearch: config.lineSearch as boolean,
+      maxGrowth: config.maxGrowth as number,
+      maxBacktracks: config.maxBacktracks as number,
+      maxLossDrift: config.maxLossDrift as number,
+      maxShrinks: config.maxShrinks as number,
+      onUnsupported: config.onUnsupported as 'error' | 'skip',
+      seed: config.seed as number,
+      stateAfterTeleport: config.stateAfterTeleport as StatePolicy,
+      schedule: (config.schedule ?? undefined) as unknown as Schedule | undefined,
+    };
+    if (typeof config.loss === 'string') options.loss = config.loss;
+    return new (cls as unknown as new (i: Optimizer, o: TeleportOptimizerOptions) => T)(inner, options);
+  }
+
+  /** The inner optimizer's weights, then this wrapper's own (`teleport/step`, `teleport/random`). */
+  override async getWeights(): Promise<NamedTensor[]> {
+    const inner = await this.innerOptimizer.getWeights();
+    return [
+      ...inner,
+      { name: `${OWN_PREFIX}step`, tensor: tf.scalar(this.stepCount, 'int32') },
+      { name: `${OWN_PREFIX}random`, tensor: tf.scalar(this.random.save() | 0, 'int32') },
+    ];
+  }
+
+  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    const own = weightValues.filter(w => w.name.startsWith(OWN_PREFIX));
+    const inner = weightValues.filter(w => !w.name.startsWith(OWN_PREFIX));
+    await this.innerOptimizer.setWeights(inner);
+    for (const w of own) {
+      const v = (await w.tensor.data())[0];
+      if (w.name === `${OWN_PREFIX}step`) {
+        this.stepCount = v;
+        this.iterations_ = v;
+      } else if (w.name === `${OWN_PREFIX}random`) this.random.restore(v >>> 0);
+    }
+  }
+
+  override dispose(): void {
+    this.innerOptimizer.dispose();
+    super.dispose();
+  }
+}
+
+tf.serialization.registerClass(TeleportOptimizer);

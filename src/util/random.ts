@@ -1,0 +1,39 @@
+/**
+ * A small seeded PRNG (mulberry32). Its whole state is one 32-bit integer, so it can be saved with the
+ * optimizer's weights and resumed exactly.
+ */
+export class SeededRandom {
+  private state: number;
+
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+
+  /** Uniform in [0, 1). */
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** Integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
+  /** The current state, to save and later restore with {@link SeededRandom.restore}. */
+  save(): number {
+    return this.state;
+  }
+
+  restore(state: number): void {
+    this.state = state >>> 0;
+  }
+
+  /** A bound `() => number` for APIs that take a random source. */
+  get source(): () => number {
+    return () => this.next();
+  }
+}

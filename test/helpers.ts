@@ -1,0 +1,70 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { SeededRandom } from '../src/util/random.js';
+
+tf.enableProdMode();
+
+/** Uses the cpu backend (deterministic, complete kernels). */
+export async function useCpu(): Promise<void> {
+  await tf.setBackend('cpu');
+  await tf.ready();
+}
+
+/** A uniform random tensor from a seeded stream, same on every backend. */
+export function seededUniform(shape: number[], seed: number, lo = -1, hi = 1): tf.Tensor {
+  const r = new SeededRandom(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = lo + (hi - lo) * r.next();
+  return tf.tensor(v, shape);
+}
+
+/** Sets every weight of a model from a seeded stream. */
+export function seedWeights(model: tfl.LayersModel, seed: number, scale = 0.5): void {
+  model.setWeights(model.getWeights().map((w, i) => seededUniform(w.shape, seed * 1000 + i, -scale, scale)));
+}
+
+export function mlp(opts: { input?: number; widths?: number[]; activation?: string; alpha?: number; output?: number; softmax?: boolean; seed?: number; leakyLayer?: boolean } = {}): tfl.Sequential {
+  const { input = 6, widths = [5, 4], activation = 'relu', output = 3, softmax = false, seed = 1 } = opts;
+  const model = tfl.sequential();
+  widths.forEach((w, i) => {
+    const act = opts.leakyLayer ? 'linear' : activation;
+    model.add(tfl.layers.dense({ units: w, activation: act as 'relu', inputShape: i === 0 ? [input] : undefined }));
+    if (opts.leakyLayer) model.add(tfl.layers.leakyReLU({ alpha: opts.alpha ?? 0.1 }));
+  });
+  model.add(tfl.layers.dense({ units: output, activation: softmax ? 'softmax' : 'linear' }));
+  seedWeights(model, seed);
+  return model;
+}
+
+export function smallCnn(seed = 3, activation: 'relu' | 'linear' = 'relu'): tfl.Sequential {
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({ inputShape: [8, 8, 2], filters: 3, kernelSize: 3, padding: 'same', activation }),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.conv2d({ filters: 4, kernelSize: 3, activation }),
+      tfl.layers.averagePooling2d({ poolSize: 2 }),
+      tfl.layers.flatten(),
+      tfl.layers.dense({ units: 5, activation: 'relu' }),
+      tfl.layers.dense({ units: 2, activation: 'softmax' }),
+    ],
+  });
+  seedWeights(model, seed, 0.4);
+  return model;
+}
+
+export function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+}
+
+export function relDiff(a: number, b: number): number {
+  return Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-12);
+}
+
+export function oneHotBatch(n: number, classes: number, seed: number): tf.Tensor {
+  const r = new SeededRandom(seed);
+  return tf.cast(tf.oneHot(tf.tensor1d(Array.from({ length: n }, () => r.int(classes)), 'int32'), classes), 'float32');
+}
+
+export { tf, tfl };
