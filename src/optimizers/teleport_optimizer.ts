@@ -24,6 +24,12 @@ export interface TeleportOptimizerOptions extends TeleportOptions {
   stateAfterTeleport?: StatePolicy;
   /** Called after every teleport with its report. */
   onTeleport?: (report: TeleportReport) => void;
+  /**
+   * Where exact groups get ∇L: 'step' (default) reuses the gradient the optimizer step just computed
+   * (no extra pass; the teleport happens inside the step, Algorithm 1); 'data' computes it on each
+   * `data` batch after the step (one backward pass per batch; less noisy with large teleport batches).
+   */
+  gradientSource?: 'step' | 'data';
 }
 
 /** A gradient or weight with its variable name, as tfjs optimizers pass them around. */
@@ -94,6 +100,17 @@ export class TeleportOptimizer extends tf.Optimizer {
     return this.stepCount;
   }
 
+  /**
+   * Replaces the inner optimizer by a fresh one of the same class and config, as a 'reset' teleport
+   * does, without teleporting: the control experiment that tells teleporting apart from restarting
+   * the optimizer's state.
+   */
+  resetState(): void {
+    const fresh = recreate(this.innerOptimizer);
+    this.innerOptimizer.dispose();
+    this.innerOptimizer = fresh;
+  }
+
   /** Attaches the model whose layers the group acts on (e.g. after deserializing the optimizer). */
   setModel(model: LayersModel): void {
     this.options.model = model;
@@ -116,12 +133,13 @@ export class TeleportOptimizer extends tf.Optimizer {
       : Object.keys(variableGradients).map(name => ({ name, tensor: variableGradients[name] }));
     const step = this.stepCount;
     const due = this.schedule.isDue(step);
+    const inStep = due && this.teleporter().transportable && (this.options.gradientSource ?? 'step') === 'step';
     let replacement: Tensor[] | null = null;
-    if (due && this.teleporter().transportable) replacement = this.teleportFromGradient(named, step);
+    if (inStep) replacement = this.teleportFromGradient(named, step);
     const toApply = replacement ? named.map((n, i) => ({ name: n.name, tensor: replacement![i] })) : named;
     // Data-dependent groups teleport after the step; fetch their batches first so a bad `data`
     // option fails before anything moves.
-    const batches = due && !this.teleporter().transportable ? this.dataBatches(step) : null;
+    const batches = due && !inStep ? this.dataBatches(step) : null;
     this.innerOptimizer.applyGradients(toApply);
     if (replacement) tf.dispose(replacement.filter((t, i) => t !== named[i].tensor));
     if (batches) this.teleportOnData(named, step, batches);
@@ -186,10 +204,14 @@ export class TeleportOptimizer extends tf.Optimizer {
     const { vars, positions } = this.align(named);
     batches.forEach((batch, b) => {
       const preconditioner = this.preconditioner(named.length, positions);
-      const { outcome, actions, ms } = teleporter.run(vars, { batch, preconditioner, random: this.random.source });
-      tf.dispose(preconditioner?.filter((t): t is Tensor => t != null) ?? []);
-      const state = outcome.accepted ? this.moveState(actions, outcome.thetas, positions, false) : undefined;
-      this.record(teleporter.report(outcome, actions, { step, ms, state, batch: batches.length > 1 ? b : undefined }));
+      const started = performance.now();
+      // Exact groups still use the transport route, from the gradient on this batch.
+      const loss = teleporter.transportable ? teleporter.lossOn(batch) : null;
+      const grads = loss ? tf.tidy(() => tf.grads((...ps: Tensor[]) => loss(ps))(vars)) : null;
+      const { outcome, actions, ms } = teleporter.run(vars, { batch, grads, preconditioner, random: this.random.source });
+      tf.dispose([...(preconditioner?.filter((t): t is Tensor => t != null) ?? []), ...(grads ?? []), ...(outcome.grads ?? [])]);
+      const state = outcome.accepted ? this.moveState(actions, outcome.thetas, positions, teleporter.transportable) : undefined;
+      this.record(teleporter.report(outcome, actions, { step, ms: grads ? performance.now() - started : ms, state, batch: batches.length > 1 ? b : undefined }));
       tf.dispose(outcome.thetas);
       actions.forEach(a => a.dispose?.());
     });
@@ -204,9 +226,7 @@ export class TeleportOptimizer extends tf.Optimizer {
   private moveState(actions: SiteAction[], thetas: Tensor[], positions: Array<number | undefined>, exact: boolean): string {
     if (this.policy === 'keep') return 'keep';
     if (this.policy === 'reset') {
-      const fresh = recreate(this.innerOptimizer);
-      this.innerOptimizer.dispose();
-      this.innerOptimizer = fresh;
+      this.resetState();
       return 'reset';
     }
     if (!exact) return 'keep (a data-dependent action cannot carry optimizer state exactly)';

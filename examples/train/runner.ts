@@ -1,0 +1,230 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import * as tp from '../../src/index.js';
+import { SeededRandom } from '../../src/util/random.js';
+import type { CurvePoint, RunRecord, TeleportEvent } from '../report/types.js';
+
+/** Optimizers the examples compare, by the names the CLI accepts. */
+export const OPTIMIZER_NAMES = ['sgd', 'momentum', 'adagrad', 'rmsprop', 'adam'] as const;
+export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
+
+/** The three arms of every comparison: plain, teleporting, and resetting the optimizer state only. */
+export const VARIANTS = ['baseline', 'teleport', 'reset'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+/** A teleporting optimizer by name; momentum uses 0.9 as in dissertation §5.4.2. */
+export function makeOptimizer(name: OptimizerName, lr: number, options: tp.TeleportOptimizerOptions): tp.TeleportOptimizer {
+  switch (name) {
+    case 'sgd':
+      return tp.sgd(lr, options);
+    case 'momentum':
+      return tp.momentum(lr, 0.9, options);
+    case 'adagrad':
+      return tp.adagrad(lr, options);
+    case 'rmsprop':
+      return tp.rmsprop(lr, options);
+    case 'adam':
+      return tp.adam(lr, options);
+  }
+}
+
+export interface Split {
+  x: tf.Tensor;
+  y: tf.Tensor;
+}
+
+/** How and when the 'teleport' arm teleports (the 'reset' arm resets at the same steps). */
+export interface TeleportSpec {
+  /** Optimizer steps at which to teleport (before that step's update). */
+  atSteps: number[];
+  group: tp.GroupOption;
+  objective: tp.ObjectiveName;
+  steps: number;
+  lr: number;
+  normalize?: boolean;
+  maxGrowth?: number;
+  maxLossDrift?: number;
+  /** Teleport batches (sampled once from the training set); with gradientSource 'data' each is used in turn. */
+  batchCount: number;
+  batchSize: number;
+  gradientSource?: 'step' | 'data';
+  stateAfterTeleport?: tp.StatePolicy;
+}
+
+export interface RunSpec {
+  optimizer: OptimizerName;
+  lr: number;
+  variant: Variant;
+  seed: number;
+  epochs: number;
+  /** Batch size; use the training set size for full-batch gradient descent. */
+  batchSize: number;
+  /** Builds the model with weights fixed by the seed (same seed → same start for every arm). */
+  buildModel: (seed: number) => LayersModel;
+  loss: string | tp.LossFunction;
+  train: Split;
+  val?: Split;
+  /** Train loss is evaluated on at most this many training examples (outside the clock). */
+  trainEvalSize?: number;
+  /** Classification: report validation accuracy. */
+  classification?: boolean;
+  teleport?: TeleportSpec;
+  /** Stop early when the train loss is not finite or exceeds this multiple of its start. */
+  divergeFactor?: number;
+  /** Called after every optimizer step (for progress bars). */
+  onStep?: (info: { step: number; totalSteps: number; epoch: number; loss: number | null }) => void;
+}
+
+/** Mean loss (and accuracy) of a model on a split, in chunks, outside the training clock. */
+function evaluate(model: LayersModel, lossFn: (y: tf.Tensor, p: tf.Tensor) => tf.Scalar, split: Split, limit: number, classification: boolean): { loss: number; accuracy?: number } {
+  const n = Math.min(split.x.shape[0], limit);
+  const chunk = 1000;
+  let lossSum = 0;
+  let correct = 0;
+  for (let start = 0; start < n; start += chunk) {
+    const size = Math.min(chunk, n - start);
+    tf.tidy(() => {
+      const x = tf.slice(split.x, start, size);
+      const y = tf.slice(split.y, start, size);
+      const p = model.predict(x) as tf.Tensor;
+      lossSum += lossFn(y, p).dataSync()[0] * size;
+      if (classification) correct += tf.sum(tf.cast(tf.equal(tf.argMax(p, -1), tf.argMax(y, -1)), 'float32')).dataSync()[0];
+    });
+  }
+  return classification ? { loss: lossSum / n, accuracy: correct / n } : { loss: lossSum / n };
+}
+
+function lossFunctionOf(loss: string | tp.LossFunction): (y: tf.Tensor, p: tf.Tensor) => tf.Scalar {
+  if (typeof loss === 'function') return (y, p) => tf.mean(loss(y, p)) as tf.Scalar;
+  if (loss === 'categoricalCrossentropy') return (y, p) => tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(tf.add(p, 1e-7))), -1))) as tf.Scalar;
+  if (loss === 'meanSquaredError') return (y, p) => tf.mean(tf.square(tf.sub(y, p))) as tf.Scalar;
+  throw new Error(`unsupported loss ${loss}`);
+}
+
+/** ‖∇L‖² on a probe batch at the current weights (outside the clock). */
+function gradNormSqOn(model: LayersModel, lossFn: (y: tf.Tensor, p: tf.Tensor) => tf.Scalar, probe: Split): number {
+  return tf.tidy(() => {
+    const { grads } = tf.variableGrads(() => lossFn(probe.y, model.apply(probe.x, { training: false }) as tf.Tensor), model.trainableWeights.map(w => w.read() as tf.Variable));
+    return tp.gradNormSq(Object.values(grads)).dataSync()[0];
+  });
+}
+
+/**
+ * Trains one arm of a comparison with a custom `optimizer.minimize` loop and records its curves.
+ * The clock (`seconds`) counts optimizer steps and teleports only; evaluation runs outside it.
+ */
+export function runTraining(spec: RunSpec): RunRecord {
+  const model = spec.buildModel(spec.seed);
+  const lossFn = lossFunctionOf(spec.loss);
+  const n = spec.train.x.shape[0];
+  const stepsPerEpoch = Math.ceil(n / spec.batchSize);
+  const totalSteps = stepsPerEpoch * spec.epochs;
+  const random = new SeededRandom(spec.seed * 7919 + 17);
+  const keep: tf.Tensor[] = [];
+
+  // Teleport batches: sampled once, the same for the teleport and reset arms.
+  let teleportBatches: tp.Batch[] = [];
+  if (spec.teleport && spec.variant !== 'baseline') {
+    teleportBatches = Array.from({ length: spec.teleport.batchCount }, () => {
+      const idx = tf.tensor1d(Array.from({ length: Math.min(spec.teleport!.batchSize, n) }, () => random.int(n)), 'int32');
+      const b = { x: tf.gather(spec.train.x, idx), y: tf.gather(spec.train.y, idx) };
+      idx.dispose();
+      keep.push(b.x, b.y);
+      return b;
+    });
+  }
+  const teleports: TeleportEvent[] = [];
+  let clock = 0;
+  let epochNow = 0;
+  let stepNow = 0;
+  const teleporting = spec.variant === 'teleport' && spec.teleport != null;
+  const optimizer = makeOptimizer(spec.optimizer, spec.lr, teleporting ? {
+    model,
+    loss: spec.loss,
+    group: spec.teleport!.group,
+    objective: spec.teleport!.objective,
+    steps: spec.teleport!.steps,
+    lr: spec.teleport!.lr,
+    normalize: spec.teleport!.normalize,
+    maxGrowth: spec.teleport!.maxGrowth,
+    maxLossDrift: spec.teleport!.maxLossDrift,
+    schedule: { atSteps: spec.teleport!.atSteps },
+    data: teleportBatches,
+    gradientSource: spec.teleport!.gradientSource,
+    stateAfterTeleport: spec.teleport!.stateAfterTeleport,
+    seed: spec.seed,
+    onTeleport: r => teleports.push({
+      epoch: epochNow,
+      step: stepNow,
+      seconds: clock,
+      ms: r.ms,
+      gradNormSqBefore: r.gradNormSqBefore,
+      gradNormSqAfter: r.gradNormSqAfter,
+      relativeLossDrift: r.relativeLossDrift,
+      accepted: r.accepted,
+    }),
+  } : {});
+  const resetSteps = new Set(spec.variant === 'reset' ? spec.teleport?.atSteps ?? [] : []);
+
+  const probeSize = Math.min(n, 500);
+  const probe = { x: tf.slice(spec.train.x, 0, probeSize), y: tf.slice(spec.train.y, 0, probeSize) };
+  keep.push(probe.x, probe.y);
+  const points: CurvePoint[] = [];
+  const record = (epoch: number) => {
+    const tr = evaluate(model, lossFn, spec.train, spec.trainEvalSize ?? 5000, false);
+    const point: CurvePoint = { epoch, step: stepNow, seconds: clock, trainLoss: tr.loss, gradNormSq: gradNormSqOn(model, lossFn, probe) };
+    if (spec.val) {
+      const v = evaluate(model, lossFn, spec.val, spec.trainEvalSize ?? 5000, spec.classification ?? false);
+      point.valLoss = v.loss;
+      if (v.accuracy != null) point.valAccuracy = v.accuracy;
+    }
+    points.push(point);
+    return point;
+  };
+  const initial = record(0);
+  let diverged = false;
+  let teleportSeconds = 0;
+
+  for (let epoch = 0; epoch < spec.epochs && !diverged; epoch++) {
+    epochNow = epoch;
+    const order = tf.tensor1d(shuffled(n, random), 'int32');
+    for (let b = 0; b < stepsPerEpoch; b++) {
+      const size = Math.min(spec.batchSize, n - b * spec.batchSize);
+      const idx = stepsPerEpoch === 1 ? null : tf.slice(order, b * spec.batchSize, size);
+      const x = idx ? tf.gather(spec.train.x, idx) : spec.train.x;
+      const y = idx ? tf.gather(spec.train.y, idx) : spec.train.y;
+      const before = teleports.length;
+      const t0 = performance.now();
+      if (resetSteps.has(stepNow)) optimizer.resetState();
+      const cost = optimizer.minimize(() => lossFn(y, model.apply(x, { training: true }) as tf.Tensor), true);
+      const lossValue = cost!.dataSync()[0]; // syncs, so the clock sees the real work
+      clock += (performance.now() - t0) / 1000;
+      for (let k = before; k < teleports.length; k++) teleportSeconds += teleports[k].ms / 1000;
+      cost!.dispose();
+      if (idx) tf.dispose([idx, x, y]);
+      stepNow++;
+      spec.onStep?.({ step: stepNow, totalSteps, epoch, loss: lossValue });
+      if (!Number.isFinite(lossValue)) {
+        diverged = true;
+        break;
+      }
+    }
+    order.dispose();
+    const p = record(epoch + 1);
+    if (!Number.isFinite(p.trainLoss) || p.trainLoss > (spec.divergeFactor ?? 1e4) * initial.trainLoss) diverged = true;
+  }
+  optimizer.dispose();
+  model.dispose();
+  tf.dispose(keep);
+  const label = `${spec.optimizer}${spec.variant === 'baseline' ? '' : spec.variant === 'teleport' ? ' + teleport' : ' + reset'}`;
+  return { optimizer: spec.optimizer, variant: spec.variant, seed: spec.seed, label, points, teleports, totalSeconds: clock, teleportSeconds, diverged };
+}
+
+function shuffled(n: number, random: SeededRandom): number[] {
+  const a = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = random.int(i + 1);
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
