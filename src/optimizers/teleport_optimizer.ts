@@ -88,6 +88,9 @@ export class TeleportOptimizer extends tf.Optimizer {
     // Check group, model and settings now, so mistakes surface at construction, not mid-training.
     const handBuilt = options.group != null && typeof options.group !== 'string';
     if (options.model != null || handBuilt) this.teleporterCache = new Teleporter(this.options);
+    if (this.teleporterCache?.needsBatch && options.data == null) {
+      throw new Error(`tfjs-teleport: group '${this.teleporterCache.groupName}' is data-dependent and needs teleport batches: pass the \`data\` option ({x, y}, an array of them, or (step) => batches)`);
+    }
   }
 
   /** The wrapped optimizer (replaced by a fresh one after a 'reset' teleport). */

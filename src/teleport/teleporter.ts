@@ -68,9 +68,6 @@ export class Teleporter {
       this.structure = readModel(this.model);
       this.plan = planTeleport(this.structure, group, options.onUnsupported ?? DEFAULTS.onUnsupported);
       this.customActions = null;
-      if (this.plan.dataDependent && options.data == null) {
-        throw new Error(`tfjs-teleport: group '${group}' is data-dependent and needs teleport batches: pass the \`data\` option ({x, y}, an array of them, or (step) => batches)`);
-      }
       // Check a given loss now; the compiled one is read when first needed (compile may come later).
       if (options.loss != null) this.lossCache = resolveLoss(options.loss, this.structure.finalSoftmax);
     } else {
