@@ -67,7 +67,7 @@ export function compareOptions<T>(y: Argv<T>, defaults: Partial<CompareArgs> = {
     .option('teleport-steps', { type: 'number', default: defaults.teleportSteps ?? 10, describe: 'ascent steps on the group element' })
     .option('teleport-lr', { type: 'number', default: defaults.teleportLr ?? 0.1, describe: 'ascent step size (a distance in group-parameter space when normalized)' })
     .option('teleport-normalize', { type: 'boolean', default: defaults.teleportNormalize ?? true, describe: 'normalized ascent steps (--no-teleport-normalize: plain gradient ascent as in the dissertation)' })
-    .option('teleport-max-growth', { type: 'number', default: defaults.teleportMaxGrowth ?? 10, describe: 'cap on the squared-gradient-norm growth of one teleport' })
+    .option('teleport-max-growth', { type: 'number', default: defaults.teleportMaxGrowth ?? 2, describe: 'cap on the squared-gradient-norm growth of one teleport' })
     .option('group', { choices: tp.MODEL_GROUPS, default: defaults.group ?? 'auto', describe: 'symmetry group' })
     .option('objective', { choices: tp.OBJECTIVES, default: defaults.objective ?? 'gradNorm' })
     .option('teleport-batch-size', { type: 'number', default: defaults.teleportBatchSize ?? 200 })

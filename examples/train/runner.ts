@@ -120,13 +120,15 @@ export function runTraining(spec: RunSpec): RunRecord {
   const stepsPerEpoch = Math.ceil(n / spec.batchSize);
   const totalSteps = stepsPerEpoch * spec.epochs;
   const random = new SeededRandom(spec.seed * 7919 + 17);
+  // Teleport batches come from their own stream so every arm sees the same minibatch order.
+  const teleportRandom = new SeededRandom(spec.seed * 104729 + 3);
   const keep: tf.Tensor[] = [];
 
   // Teleport batches: sampled once, the same for the teleport and reset arms.
   let teleportBatches: tp.Batch[] = [];
   if (spec.teleport && spec.variant !== 'baseline') {
     teleportBatches = Array.from({ length: spec.teleport.batchCount }, () => {
-      const idx = tf.tensor1d(Array.from({ length: Math.min(spec.teleport!.batchSize, n) }, () => random.int(n)), 'int32');
+      const idx = tf.tensor1d(Array.from({ length: Math.min(spec.teleport!.batchSize, n) }, () => teleportRandom.int(n)), 'int32');
       const b = { x: tf.gather(spec.train.x, idx), y: tf.gather(spec.train.y, idx) };
       idx.dispose();
       keep.push(b.x, b.y);

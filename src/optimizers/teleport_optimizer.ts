@@ -207,13 +207,18 @@ export class TeleportOptimizer extends tf.Optimizer {
   private teleportOnData(named: NamedTensor[], step: number, batches: Array<Batch | null>): void {
     const teleporter = this.teleporter();
     const { vars, positions } = this.align(named);
+    // One growth budget for the whole event: teleports on successive batches compound, so each
+    // batch may only use what the earlier ones left of maxGrowth.
+    let growthLeft = teleporter.settings.maxGrowth;
     batches.forEach((batch, b) => {
+      if (growthLeft <= 1 + 1e-6 && teleporter.settings.direction === 'maximize') return; // budget used up
       const preconditioner = this.preconditioner(named.length, positions);
       const started = performance.now();
       // Exact groups still use the transport route, from the gradient on this batch.
       const loss = teleporter.transportable ? teleporter.lossOn(batch) : null;
       const grads = loss ? tf.tidy(() => tf.grads((...ps: Tensor[]) => loss(ps))(vars)) : null;
-      const { outcome, actions, ms } = teleporter.run(vars, { batch, grads, preconditioner, random: this.random.source });
+      const { outcome, actions, ms } = teleporter.run(vars, { batch, grads, preconditioner, random: this.random.source, maxGrowth: Math.max(1, growthLeft) });
+      if (outcome.accepted && outcome.objectiveBefore > 0) growthLeft /= Math.max(1, outcome.objectiveAfter / outcome.objectiveBefore);
       tf.dispose([...(preconditioner?.filter((t): t is Tensor => t != null) ?? []), ...(grads ?? []), ...(outcome.grads ?? [])]);
       const state = outcome.accepted ? this.moveState(actions, outcome.thetas, positions, teleporter.transportable) : undefined;
       this.record(teleporter.report(outcome, actions, { step, ms: grads ? performance.now() - started : ms, state, batch: batches.length > 1 ? b : undefined }));

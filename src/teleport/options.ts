@@ -38,7 +38,10 @@ export interface TeleportOptions {
   normalize?: boolean;
   /** Halve steps that do not improve the objective. Default false. */
   lineSearch?: boolean;
-  /** Cap on objectiveAfter / objectiveBefore when maximizing. Default 10. */
+  /**
+   * Cap on objectiveAfter / objectiveBefore when maximizing (for one teleport event, shared by its
+   * batches). Default 2: a larger gradient needs a learning rate that can take it.
+   */
   maxGrowth?: number;
   /** Halvings per ascent step before stopping early. Default 4. */
   maxBacktracks?: number;
@@ -66,7 +69,7 @@ export const DEFAULTS = {
   lr: 0.1,
   normalize: true,
   lineSearch: false,
-  maxGrowth: 10,
+  maxGrowth: 2,
   maxBacktracks: 4,
   maxLossDrift: 1e-4,
   maxShrinks: 3,

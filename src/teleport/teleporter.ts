@@ -143,14 +143,14 @@ export class Teleporter {
    * for the drift check. Returns the engine's outcome (caller disposes `thetas`, `grads`) and the
    * actions (caller disposes them after moving optimizer state).
    */
-  run(vars: Variable[], opts: { grads?: Array<Tensor | null> | null; batch?: Batch | null; preconditioner?: Preconditioner | null; random: () => number }): { outcome: TeleportOutcome; actions: SiteAction[]; ms: number } {
+  run(vars: Variable[], opts: { grads?: Array<Tensor | null> | null; batch?: Batch | null; preconditioner?: Preconditioner | null; random: () => number; maxGrowth?: number }): { outcome: TeleportOutcome; actions: SiteAction[]; ms: number } {
     const start = performance.now();
     if (opts.batch) this.validateBatch(opts.batch);
     const params: Tensor[] = vars;
     const actions = this.customActions ?? this.plan!.build(params, opts.batch?.x);
     const outcome = runTeleport(
       { params, actions, grads: this.transportable ? opts.grads ?? null : null, loss: this.lossOn(opts.batch ?? null), preconditioner: opts.preconditioner ?? null, random: opts.random },
-      this.settings,
+      opts.maxGrowth != null ? { ...this.settings, maxGrowth: opts.maxGrowth } : this.settings,
     );
     if (outcome.accepted) {
       outcome.params!.forEach((p, i) => {
