@@ -6,6 +6,8 @@ import { applyActions, transportGradients } from '../src/teleport/engine.js';
 import { gradNormSq } from '../src/objectives/grad_norm.js';
 import { resolveLoss } from '../src/structure/losses.js';
 import type { SiteAction } from '../src/groups/types.js';
+import { ascendRescale, rescaleTerms } from '../src/teleport/rescale_fast.js';
+import { ascend } from '../src/teleport/solver.js';
 
 test.before(useCpu);
 
@@ -170,4 +172,29 @@ test('evaluate route agrees with transport route on rescale (fast path vs refere
   const b = gs.flatMap(g => flat([g] as unknown[]));
   const scale = Math.max(...a.map(Math.abs));
   a.forEach((v, i) => t.true(Math.abs(v - b[i]) <= 1e-3 * scale, `grad ${i}: ${v} vs ${b[i]}`));
+});
+
+test('closed-form rescale solver steps in lockstep with the tensor-autodiff solver (MLP and CNN, with a preconditioner)', t => {
+  for (const model of [mlp({ activation: 'relu', widths: [6, 5] }), smallCnn()]) {
+    const s = readModel(model);
+    const actions = planTeleport(s, 'rescale').build(s.variables);
+    const isCnn = s.sites.some(x => x.kind !== 'dense-dense');
+    const x = isCnn ? seededUniform([4, 8, 8, 2], 3) : seededUniform([8, 6], 3);
+    const y = isCnn ? oneHotBatch(4, 2, 4) : seededUniform([8, 3], 4);
+    const grads = tf.grads((...ps: tf.Tensor[]) => isCnn
+      ? tf.losses.softmaxCrossEntropy(y, s.forward(ps, x, { logits: true }).output) as tf.Scalar
+      : tf.mean(tf.square(tf.sub(s.forward(ps, x).output, y))) as tf.Scalar)(s.variables);
+    const precond = s.variables.map((v, i) => seededUniform(v.shape, 900 + i, 0.5, 2));
+    const settings = { steps: 6, lr: 0.2, direction: 'maximize' as const, normalize: true, lineSearch: false, maxGrowth: 50, maxBacktracks: 4 };
+    const sites = actions.map(a => a.diagonal!);
+    const fast = ascendRescale(rescaleTerms(sites, grads, precond), sites.map(z => z.width), settings);
+    const init = actions.map(a => a.init(() => 0));
+    const touched = new Set(actions.flatMap(a => a.touches));
+    const slow = ascend(th => gradNormSq(transportGradients(actions, grads, th).map((g, i) => (touched.has(i) ? g : null)), precond), init, settings);
+    t.true(relDiff(fast.objectiveBefore, slow.objectiveBefore) < 1e-4, `before ${fast.objectiveBefore} vs ${slow.objectiveBefore}`);
+    t.true(relDiff(fast.objectiveAfter, slow.objectiveAfter) < 1e-3, `after ${fast.objectiveAfter} vs ${slow.objectiveAfter}`);
+    t.is(fast.stepsTaken, slow.stepsTaken);
+    fast.thetas.forEach((th, i) => t.true(maxAbsDiff(th, slow.thetas[i]) < 1e-3, `θ ${i}: ${maxAbsDiff(th, slow.thetas[i])}`));
+    t.true(fast.objectiveAfter > fast.objectiveBefore);
+  }
 });

@@ -32,6 +32,7 @@ export function rescaleAction(site: Site): SiteAction {
     where: site.where,
     exactness: 'everywhere',
     touches,
+    diagonal: site,
     init: () => tf.zeros([site.width]),
     act: (params, theta) => apply(params, tf.exp(theta), tf.exp(tf.neg(theta))),
     // Gradients move contragrediently: ∂L/∂(W₁λ) = (∂L/∂W₁)/λ, ∂L/∂(W₂/λ) = λ·∂L/∂W₂.

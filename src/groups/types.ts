@@ -1,4 +1,5 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
+import type { Site } from '../structure/read_model.js';
 
 /**
  * How far a group action preserves the loss.
@@ -48,6 +49,11 @@ export interface SiteAction {
    * along the action. Returns undefined when that kind of slot cannot be moved exactly.
    */
   transportSlots?(kind: SlotKind, slots: ReadonlyArray<Tensor | null>, theta: Tensor): Array<Tensor | null> | undefined;
+  /**
+   * Set by per-unit rescaling: the site it scales. Lets the solver use the closed-form objective
+   * (teleport/rescale_fast.ts) instead of tensor autodiff.
+   */
+  readonly diagonal?: Site;
   /** Frees constants the action holds (data-dependent actions keep batch activations). */
   dispose?(): void;
 }

@@ -3,6 +3,7 @@ import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { SiteAction } from '../groups/types.js';
 import { gradNormSq, type ObjectiveName, type Preconditioner } from '../objectives/grad_norm.js';
 import { ascend, type SolverOptions } from './solver.js';
+import { ascendRescale, rescaleObjective, rescaleTerms } from './rescale_fast.js';
 
 /** Everything that decides how one teleport searches and what it accepts. */
 export interface TeleportSettings extends SolverOptions {
@@ -105,9 +106,21 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
     ? (thetas: Tensor[]) => gradNormSq(onlyTouched(transportGradients(actions, input.grads!, thetas)), precond)
     : (thetas: Tensor[]) => gradNormSq(lossGradients(input.loss!, applyActions(actions, params, thetas), touched), precond);
 
-  const init = tf.tidy(() => actions.map(a => a.init(input.random)));
-  const solved = ascend(objective, init, settings);
-  tf.dispose(init);
+  // Rescale has a closed-form objective: solve it on small vectors instead of weight-sized tensors.
+  const closedForm = transport && actions.every(a => a.diagonal != null);
+  let solved;
+  let plainTerms: ReturnType<typeof rescaleTerms> | null = null;
+  const sites = closedForm ? actions.map(a => a.diagonal!) : [];
+  if (closedForm) {
+    const terms = rescaleTerms(sites, input.grads!, precond);
+    // The plain ‖∇L‖² before and after come from the same closed form (no weight-sized pass).
+    plainTerms = precond == null ? terms : rescaleTerms(sites, input.grads!, null);
+    solved = ascendRescale(terms, sites.map(s => s.width), settings);
+  } else {
+    const init = tf.tidy(() => actions.map(a => a.init(input.random)));
+    solved = ascend(objective, init, settings);
+    tf.dispose(init);
+  }
   const base = {
     route: (transport ? 'transport' : 'evaluate') as 'transport' | 'evaluate',
     objectiveBefore: solved.objectiveBefore,
@@ -117,7 +130,8 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
   const plainNormSq = (gs: ReadonlyArray<Tensor | null>) => tf.tidy(() => scalarOf(gradNormSq(onlyTouched(gs))));
   const gradsAt = (p: readonly Tensor[]) => lossGradients(input.loss!, p, touched);
 
-  const gradNormSqBefore = transport
+  const closedNormSq = (s: Float64Array[]) => rescaleObjective(plainTerms!, s).value;
+  const gradNormSqBefore = plainTerms ? closedNormSq(sites.map(x => new Float64Array(x.width))) : transport
     ? plainNormSq(input.grads!)
     : tf.tidy(() => scalarOf(gradNormSq(gradsAt(params))));
   if (solved.aborted) {
@@ -135,11 +149,14 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
     const newParams = tf.tidy(() => applyActions(actions, params, thetas).map(t => (params.includes(t) ? t.clone() : t)));
     const lossAfter = input.loss != null ? tf.tidy(() => scalarOf(input.loss!(newParams))) : null;
     const drift = lossBefore != null && lossAfter != null ? Math.abs(lossAfter - lossBefore) / Math.max(Math.abs(lossBefore), 1e-12) : null;
-    const finiteParams = tf.tidy(() => Number.isFinite(scalarOf(tf.sum(newParams.map(p => tf.sum(p)).reduce((a, b) => tf.add(a, b))))));
+    // Rescale multiplies finite weights by exp(θ): finite θ and finite scales suffice (no weight-sized pass).
+    const finiteParams = closedForm
+      ? thetas.every(t => t.dataSync().every(v => Number.isFinite(Math.exp(Math.abs(v)))))
+      : tf.tidy(() => Number.isFinite(scalarOf(tf.sum(newParams.map(p => tf.sum(p)).reduce((a, b) => tf.add(a, b))))));
     const ok = finiteParams && (drift == null || (Number.isFinite(drift) && drift <= settings.maxLossDrift));
     if (ok) {
       const grads = transport ? (tf.tidy(() => transportGradients(actions, input.grads!, thetas).map((g, i) => g ?? tf.zerosLike(params[i]))) as Tensor[]) : null;
-      const gradNormSqAfter = transport ? plainNormSq(grads!) : tf.tidy(() => scalarOf(gradNormSq(gradsAt(newParams))));
+      const gradNormSqAfter = plainTerms ? closedNormSq(thetas.map(t => Float64Array.from(t.dataSync()))) : transport ? plainNormSq(grads!) : tf.tidy(() => scalarOf(gradNormSq(gradsAt(newParams))));
       const objectiveAfter = shrinks === 0 ? solved.objectiveAfter : tf.tidy(() => scalarOf(objective(thetas)));
       return { ...base, accepted: true, params: newParams, grads, thetas, objectiveAfter, gradNormSqBefore, gradNormSqAfter, lossBefore, lossAfter, relativeLossDrift: drift, shrinks };
     }

@@ -88,6 +88,8 @@ export function ascend(objective: (thetas: Tensor[]) => Scalar, init: Tensor[], 
       lr /= 2;
     }
     if (!accepted) break;
+    // At the growth cap there is nothing left to gain; further steps would only backtrack.
+    if (sign > 0 && f0 > 0 && fCur >= 0.999 * opts.maxGrowth * f0) break;
   }
   tf.dispose([current.value, current.grads, current.check]);
   return { thetas, objectiveBefore: f0, objectiveAfter: fCur, stepsTaken, backtracks };
