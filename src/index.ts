@@ -21,4 +21,4 @@ export { gradNormSq, OBJECTIVES, type ObjectiveName, type Preconditioner } from 
 export type { SiteAction, SlotKind, Exactness } from './groups/types.js';
 export { SeededRandom } from './util/random.js';
 export * as groups from './groups/index.js';
-// problems pending
+export * as problems from './problems/index.js';

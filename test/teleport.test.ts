@@ -60,10 +60,21 @@ test('teleport() on a plain parameter vector with SO(2) (Booth)', async t => {
   const { booth } = tp.problems;
   const x = tf.variable(tf.tensor1d([5, -5]));
   const lossBefore = booth.loss(x as tf.Tensor1D).dataSync()[0];
-  const report = await tp.teleport([x], ([p]) => booth.loss(p as tf.Tensor1D), { group: tp.groups.so2(booth.bijection), steps: 10, lr: 0.1, seed: 3 });
+  const report = await tp.teleport([x], ([p]) => booth.loss(p as tf.Tensor1D), { group: tp.groups.so2(booth.bijection), steps: 10, lr: 0.1, seed: 3, lineSearch: true, maxGrowth: 1e6 });
   t.true(report.accepted, report.reason);
+  t.is(report.route, 'evaluate');
   t.true(relDiff(lossBefore, booth.loss(x as tf.Tensor1D).dataSync()[0]) < 1e-4);
-  t.true(report.gradNormSqAfter >= report.gradNormSqBefore);
+  // The ascent starts from a random angle (as in the dissertation) and never goes down with line search.
+  t.true(report.objectiveAfter >= report.objectiveBefore);
+  t.true(report.ascentSteps > 0);
+  // SO(n) through a quadratic's bijection: exact, and it can raise the gradient norm.
+  const q = tp.problems.quadratic([[3, 1, 0], [1, 2, 0], [0, 0, 1]], [1, 0, -1]);
+  const v = tf.variable(tf.tensor1d([2, 1, 0.5]));
+  const before = q.loss(v as tf.Tensor1D).dataSync()[0];
+  const r2 = await tp.teleport([v], ([p]) => q.loss(p as tf.Tensor1D), { group: tp.groups.orthogonal(q.bijection, 3), steps: 10, lr: 0.3, maxGrowth: 1e6 });
+  t.true(r2.accepted, r2.reason);
+  t.true(relDiff(before, q.loss(v as tf.Tensor1D).dataSync()[0]) < 1e-4);
+  t.true(r2.gradNormSqAfter > r2.gradNormSqBefore, `${r2.gradNormSqBefore} → ${r2.gradNormSqAfter}`);
 });
 
 test('unsupported layer: a clear error naming the layer and what applies; weights untouched', async t => {
