@@ -167,3 +167,60 @@ test('NaN gradients at a scheduled teleport: a clear error and untouched weights
   t.throws(() => optimizer.minimize(() => tf.sum(model.apply(x) as tf.Tensor) as tf.Scalar), { message: /not finite.*weights are untouched/ });
   model.getWeights().forEach((w, i) => t.is(maxAbsDiff(w, before[i]), 0));
 });
+
+test("state 'transform' carries Adam's moments exactly along a rescale: w∘m and w²∘v are invariant", t => {
+  const { x, y } = data();
+  const model = mlp({ widths: [8, 8] });
+  type Slots = { accumulatedFirstMoment: Array<{ variable: tf.Variable }>; accumulatedSecondMoment: Array<{ variable: tf.Variable }> };
+  let before: { m: tf.Tensor[]; v: tf.Tensor[]; w: tf.Tensor[] } | null = null;
+  let checked = false;
+  const optimizer = tp.adam(0.01, {
+    model, group: 'rescale', schedule: { atSteps: [3] }, steps: 5, lr: 0.5, maxGrowth: 100,
+    onTeleport: r => {
+      t.true(r.accepted);
+      t.is(r.state, 'transform');
+      const inner = optimizer.inner as unknown as Slots;
+      const w = model.getWeights();
+      inner.accumulatedFirstMoment.forEach((s, i) => {
+        // First moments move like gradients (J⁻ᵀ), second like squared gradients: w∘m and w²∘v stay.
+        t.true(maxAbsDiff(tf.mul(w[i], s.variable), tf.mul(before!.w[i], before!.m[i])) < 1e-6);
+        t.true(maxAbsDiff(tf.mul(tf.square(w[i]), inner.accumulatedSecondMoment[i].variable), tf.mul(tf.square(before!.w[i]), before!.v[i])) < 1e-8);
+      });
+      // And the weights did move.
+      t.true(maxAbsDiff(w[0], before!.w[0]) > 1e-3);
+      checked = true;
+    },
+  });
+  for (let i = 0; i < 4; i++) {
+    if (i === 3) {
+      const inner = optimizer.inner as unknown as Slots;
+      before = { m: inner.accumulatedFirstMoment.map(s => s.variable.clone()), v: inner.accumulatedSecondMoment.map(s => s.variable.clone()), w: model.getWeights().map(w => w.clone()) };
+    }
+    optimizer.minimize(() => lossOf(model, x, y));
+  }
+  t.true(checked);
+});
+
+test.serial('model.save with includeOptimizer and loadLayersModel restore the teleporting optimizer; training resumes identically', async t => {
+  const x = seededUniform([12, 6], 1);
+  const y = oneHotBatch(12, 3, 2);
+  const model = mlp({ widths: [8, 8], softmax: true });
+  const optimizer = tp.adam(0.01, { model, group: 'rescale', schedule: { every: 3 }, steps: 3 });
+  model.compile({ optimizer, loss: 'categoricalCrossentropy' });
+  await model.fit(x, y, { epochs: 2, batchSize: 4, verbose: 0, shuffle: false });
+  let artifacts: tf.io.ModelArtifacts | null = null;
+  await model.save(tf.io.withSaveHandler(async a => {
+    artifacts = a;
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }), { includeOptimizer: true });
+  const loaded = await tfl.loadLayersModel(tf.io.fromMemory(artifacts!));
+  const restored = loaded.optimizer as tp.TeleportOptimizer;
+  t.is(restored.getClassName(), 'TeleportOptimizer');
+  t.is(restored.step, 6);
+  restored.setModel(loaded);
+  await model.fit(x, y, { epochs: 2, batchSize: 4, verbose: 0, shuffle: false });
+  await loaded.fit(x, y, { epochs: 2, batchSize: 4, verbose: 0, shuffle: false });
+  model.getWeights().forEach((w, i) => t.true(maxAbsDiff(w, loaded.getWeights()[i]) < 1e-6));
+  t.is(optimizer.teleportReports.length, 3); // steps 3, 6, 9
+  t.is(restored.teleportReports.length, 2); // steps 6, 9 after resuming at 6
+});

@@ -16,7 +16,7 @@ interface AnyLayer {
   name: string;
   getClassName(): string;
   getConfig(): Record<string, unknown>;
-  trainableWeights: Array<{ name: string; read(): Variable }>;
+  trainableWeights: Array<{ name: string; originalName: string; read(): Variable }>;
   weights: Array<{ name: string }>;
   trainable: boolean;
   inboundNodes?: Array<{ inboundLayers: AnyLayer[] }>;
@@ -105,7 +105,8 @@ export function readModel(model: LayersModel): ModelStructure {
   const variables = trainable.map(w => w.read() as Variable);
   const paramNames = variables.map(v => v.name);
   const indexOf = (layer: AnyLayer, suffix: string): number | undefined => {
-    const w = layer.trainableWeights.find(v => v.name.endsWith(suffix));
+    // originalName keeps '/kernel' when a loaded model's variable names were made unique ('…/kernel_1').
+    const w = layer.trainableWeights.find(v => (v.originalName ?? v.name).endsWith(suffix));
     if (w == null) return undefined;
     const i = paramNames.indexOf((w.read() as Variable).name);
     return i < 0 ? undefined : i;
