@@ -119,3 +119,32 @@ test('the drift guard rejects a teleport it cannot make exact, and restores the 
   t.regex(report.reason!, /drift/);
   t.true(unchanged(model, before));
 });
+
+test('seeded: the same seed reproduces the same SO(2) teleport; another seed starts elsewhere', async t => {
+  const { rosenbrock } = tp.problems;
+  const run = async (seed: number) => {
+    const x = tf.variable(tf.tensor1d([-1, -1]));
+    const r = await tp.teleport([x], ([p]) => rosenbrock.loss(p as tf.Tensor1D), { group: tp.groups.so2(rosenbrock.bijection), steps: 5, lr: 0.05, normalize: false, maxGrowth: 1e6, seed });
+    return { r, v: Array.from(x.dataSync()) };
+  };
+  const a = await run(11);
+  const b = await run(11);
+  const c = await run(12);
+  t.deepEqual(a.v, b.v);
+  t.is(a.r.objectiveAfter, b.r.objectiveAfter);
+  t.notDeepEqual(a.v, c.v);
+});
+
+test("onUnsupported: 'skip' teleports the pairs it can and reports the rest", async t => {
+  const model = tfl.sequential({ layers: [
+    tfl.layers.dense({ units: 6, inputShape: [4], activation: 'relu' }),
+    tfl.layers.dense({ units: 5, activation: 'tanh' }),
+    tfl.layers.dense({ units: 2 }),
+  ] });
+  model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+  const batch = { x: seededUniform([8, 4], 1), y: seededUniform([8, 2], 2) };
+  await t.throwsAsync(tp.teleport(model, batch, { group: 'rescale' }), { message: /dense_Dense\d+ → dense_Dense\d+ .*tanh.*no implemented group applies/ });
+  const report = await tp.teleport(model, batch, { group: 'rescale', onUnsupported: 'skip' });
+  t.true(report.accepted);
+  t.is(report.sites.length, 1);
+});
