@@ -137,9 +137,9 @@ export async function runTestFunctions(args: { functions: string; out?: string; 
     writeFileSync(join(outDir, `${name}.json`), JSON.stringify({ setting: { ...s, fn: name }, plain, teleport: tele }, null, 1));
     files.push(join(outDir, `${name}.json`));
     const fin = (t: Trace) => t.losses[t.losses.length - 1];
-    summary.push(`## ${name}`, '', `| run | final loss | teleports accepted | max relative drift |`, `|---|---|---|---|`,
+    summary.push(`## ${name}`, '', `| run | final loss | teleports accepted (rejected ones exceeded the drift guard) | max relative drift of accepted teleports |`, `|---|---|---|---|`,
       `| gradient descent | ${fin(plain).toPrecision(4)} | — | — |`,
-      `| GD + SO(2) teleport | ${fin(tele).toPrecision(4)} | ${tele.teleports.filter(r => r.accepted).length}/${tele.teleports.length} | ${Math.max(0, ...tele.teleports.map(r => Math.abs(r.relativeLossDrift ?? 0))).toExponential(1)} |`, '');
+      `| GD + SO(2) teleport | ${fin(tele).toPrecision(4)} | ${tele.teleports.filter(r => r.accepted).length}/${tele.teleports.length} | ${Math.max(0, ...tele.teleports.filter(r => r.accepted).map(r => Math.abs(r.relativeLossDrift ?? 0))).toExponential(1)} |`, '');
     log(`${name}: final loss GD ${fin(plain).toPrecision(4)}, GD + teleport ${fin(tele).toPrecision(4)}`);
   }
   writeFileSync(join(outDir, 'summary.md'), summary.join('\n'));
