@@ -57,7 +57,7 @@ export async function loadTask(o: TaskOptions): Promise<Task> {
       dispose: () => tf.dispose([x, y]),
     };
   }
-  const ds = o.dataset === 'mnist' ? await loadMnist({ dir: o.dataDir }) : o.dataset === 'fashion-mnist' ? await loadFashionMnist({ dir: o.dataDir }) : await loadCifar10({ dir: o.dataDir! });
+  const ds = o.dataset === 'mnist' ? await loadMnist({ dir: o.dataDir }) : o.dataset === 'fashion-mnist' ? await loadFashionMnist({ dir: o.dataDir }) : await loadCifar10({ dir: o.dataDir, trainLimit: o.trainLimit, testLimit: o.testLimit });
   const flatten = o.dataset !== 'cifar10';
   const train = limited(toTensors(ds.train, { flatten, oneHot: true }) as Split, o.trainLimit);
   const val = limited(toTensors(ds.test, { flatten, oneHot: true }) as Split, o.testLimit);
