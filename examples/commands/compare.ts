@@ -126,9 +126,17 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
   };
   progress.log(`${command}: ${task.description}; backend ${backend}; optimizers ${optimizers.join(', ')}; variants ${variants.join(', ')}; seeds ${seeds.join(', ')}; ${args.epochs} epochs of ${stepsPerEpoch} steps`);
   const runs: RunRecord[] = [];
-  for (const seed of seeds) {
+  // Warm-up, discarded: the first runs in a process pay JIT compilation and kernel setup, which
+  // would bias the wall-clock comparison towards whichever arm runs later.
+  const warmEpochs = Math.min(args.epochs, stepsPerEpoch === 1 ? 30 : 1);
+  for (const optimizer of optimizers) {
+    runTraining({ optimizer, lr: lrs[optimizer], variant: 'teleport', seed: 0, epochs: warmEpochs, batchSize, buildModel: task.buildModel, loss: task.loss, train: task.train, val: task.val, classification: task.classification, teleport: { ...teleport, atSteps: [Math.min(1, stepsPerEpoch * warmEpochs - 1)] } });
+  }
+  for (const [seedIndex, seed] of seeds.entries()) {
     for (const optimizer of optimizers) {
-      for (const variant of variants) {
+      // Rotate the order of the arms from seed to seed so no arm always runs first.
+      const rotated = variants.map((_, i) => variants[(i + seedIndex) % variants.length]);
+      for (const variant of rotated) {
         const label = `${optimizer}/${variant}/seed ${seed}`;
         progress.start(stepsPerEpoch * args.epochs, label.padEnd(28));
         const run = runTraining({
