@@ -37,6 +37,8 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
   const task = await loadTask({ dataset: 'regression', widths: [], activation: 'leakyRelu', alpha: 0.1 });
   const perSeed: CellResult['perSeed'] = [];
   const lr = DEFAULT_LR.regression[spec.optimizer];
+  // Warm-up (discarded) so the first timed arm does not pay JIT compilation.
+  runTraining({ optimizer: spec.optimizer, lr, seed: 0, epochs: Math.min(spec.epochs, 50), batchSize: 4, buildModel: task.buildModel, loss: task.loss, train: task.train, variant: 'baseline' });
   for (const seed of spec.seeds) {
     const common = { optimizer: spec.optimizer, lr, seed, epochs: spec.epochs, batchSize: 4, buildModel: task.buildModel, loss: task.loss, train: task.train };
     const teleport = { atSteps: [spec.teleportEpoch], group: 'rescale' as const, objective: 'gradNorm' as const, steps: spec.steps, lr: spec.lr, normalize: spec.normalize, maxGrowth: 1e6, batchCount: 1, batchSize: 4, gradientSource: 'data' as const };
