@@ -11,9 +11,12 @@ export function glElement(theta: Tensor): { g: Tensor2D; gInv: Tensor2D } {
   return { g: expm(t), gInv: expm(tf.neg(t) as Tensor2D) };
 }
 
-/** Multiplies a [h] bias by g on the right, as a [1, h] row. */
+/**
+ * Multiplies a [h] bias by g on the right, as a [1, h] row. The result is made by a reduction, not a
+ * reshape: on wasm a reshaped tensor keeps its data's old rank, which fused bias kernels reject.
+ */
 export function biasTimes(b: Tensor, g: Tensor2D): Tensor {
-  return tf.reshape(tf.matMul(tf.reshape(b, [1, -1]), g), [-1]);
+  return tf.sum(tf.matMul(tf.reshape(b, [1, -1]), g), 0);
 }
 
 /**

@@ -35,7 +35,8 @@ export function glDataActions(structure: ModelStructure, sites: readonly Site[],
     return sites.map(site => {
       const input = run.inputs![site.inLayer] as Tensor2D;
       const z = run.preActivations![site.inLayer] as Tensor2D;
-      const h = site.inBias != null ? tf.concat([input, tf.ones([input.shape[0], 1])], 1) : input;
+      // Copy, never alias: the first layer's input is the caller's batch, and these constants get disposed.
+      const h = site.inBias != null ? tf.concat([input, tf.ones([input.shape[0], 1])], 1) : tf.clone(input);
       return { h: h as Tensor2D, z, sigmaZ: applyActivation(site.bijective!, z) as Tensor2D };
     });
   });
@@ -62,7 +63,7 @@ export function glDataActions(structure: ModelStructure, sites: readonly Site[],
           const changes: Array<[number, Tensor]> = [[site.outKernel, tf.matMul(gInv, p[site.outKernel] as Tensor2D)]];
           if (site.inBias != null) {
             changes.push([site.inKernel, tf.slice(wb, [0, 0], [d, -1])]);
-            changes.push([site.inBias, tf.reshape(tf.slice(wb, [d, 0], [1, -1]), [-1])]);
+            changes.push([site.inBias, tf.sum(tf.slice(wb, [d, 0], [1, -1]), 0)]); // a reduction, not a reshape (see biasTimes)
           } else {
             changes.push([site.inKernel, wb]);
           }

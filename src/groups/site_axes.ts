@@ -24,7 +24,10 @@ export function scaleInputs(site: Site, t: Tensor, f: Tensor): Tensor {
     case 'conv-dense': {
       const [rows, units] = t.shape;
       if (rows % h !== 0) throw new Error(`tfjs-teleport: ${site.where}: dense kernel rows ${rows} are not a multiple of ${h} channels`);
-      return tf.reshape(tf.mul(tf.reshape(t, [rows / h, h, units]), tf.reshape(f, [1, h, 1])), [rows, units]);
+      // Channel c owns rows c, c+h, c+2h, … (NHWC flatten). Tile the small factor rather than
+      // reshaping the kernel: on wasm a reshaped result keeps its data's old rank.
+      void units;
+      return tf.mul(t, tf.reshape(tf.tile(f, [rows / h]), [rows, 1]));
     }
   }
 }
