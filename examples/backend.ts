@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { applyWasmFixes } from '../src/backend/wasm_fixes.js';
 
 const CHOICES = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
 
@@ -12,8 +13,8 @@ async function tryNode(pkg: string): Promise<boolean> {
 }
 
 /**
- * Picks a tfjs backend: tfjs-node-gpu, then tfjs-node, then wasm, then cpu; `preference` forces one.
- * Returns the backend's name.
+ * Picks a tfjs backend: tfjs-node-gpu, then tfjs-node, then wasm (with the kernel fixes of
+ * src/backend/wasm_fixes.ts applied), then cpu; `preference` forces one. Returns the backend's name.
  */
 export async function selectBackend(preference?: string, log: (msg: string) => void = () => {}): Promise<string> {
   tf.enableProdMode();
@@ -35,8 +36,10 @@ export async function selectBackend(preference?: string, log: (msg: string) => v
   if (preference === 'node') throw new Error('backend node: @tensorflow/tfjs-node is not installed (npm install @tensorflow/tfjs-node)');
   if (want('wasm')) {
     await import('@tensorflow/tfjs-backend-wasm');
+    // Fast transposed matmuls, Conv2DBackpropFilter and a correct MaxPoolGrad (src/backend/wasm_fixes.ts).
+    applyWasmFixes();
     if (await tf.setBackend('wasm')) {
-      log('backend: wasm');
+      log('backend: wasm (with wasm kernel fixes)');
       return 'wasm';
     }
     if (preference === 'wasm') throw new Error('backend wasm could not be initialized');
