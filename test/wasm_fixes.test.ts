@@ -109,6 +109,25 @@ test.serial('removeWasmFixes restores the original kernels', t => {
   applyWasmFixes();
 });
 
+test.serial('applyWasmFixes re-patches a kernel that was swapped back behind its back', t => {
+  removeWasmFixes();
+  const stock = tf.getKernel('MaxPoolGrad', 'wasm');
+  applyWasmFixes();
+  const ours = tf.getKernel('MaxPoolGrad', 'wasm');
+  tf.unregisterKernel('MaxPoolGrad', 'wasm'); // e.g. a benchmark switching the fixes off by hand
+  tf.registerKernel(stock);
+  const again = applyWasmFixes();
+  t.deepEqual(again.patched, ['MaxPoolGrad']);
+  t.not(tf.getKernel('MaxPoolGrad', 'wasm'), stock);
+  tf.unregisterKernel('MaxPoolGrad', 'wasm'); // and on again by hand
+  tf.registerKernel(ours);
+  removeWasmFixes(); // the hand-registered copy is not the current replacement: left alone
+  t.is(tf.getKernel('MaxPoolGrad', 'wasm'), ours);
+  tf.unregisterKernel('MaxPoolGrad', 'wasm');
+  tf.registerKernel(stock);
+  applyWasmFixes();
+});
+
 test.serial('without the wasm backend applyWasmFixes is a no-op that says so', t => {
   const here = dirname(fileURLToPath(import.meta.url));
   const script = [
@@ -403,6 +422,7 @@ test.serial('fixed kernels leak no tensors and no wasm buffers', async t => {
   const round = () => {
     tf.tidy(() => {
       tf.matMul(a, b, true, true).dataSync();
+      tf.matMul(tf.slice(a, [0, 0, 0], [3, 20, 1]), tf.slice(a, [0, 0, 0], [3, 20, 4]), true, false).dataSync(); // size-1 transpose: no copy
       tf.fused.matMul({ a: a as tf.Tensor3D, b: b as tf.Tensor3D, transposeA: true, transposeB: true, bias, activation: 'relu' }).dataSync();
       tf.grad((w: tf.Tensor) => tf.sum(tf.conv2d(tf.slice(x, [0, 0, 0, 0], [2, 16, 16, 3]), w as tf.Tensor4D, 2, 'same')))(rnd([3, 3, 3, 4], 7) as tf.Tensor4D).dataSync();
       tf.grads((v: tf.Tensor, w: tf.Tensor) => tf.sum(tf.conv2d(v as tf.Tensor4D, w as tf.Tensor4D, 1, 'same')))([x, f]).forEach(g => g.dataSync());

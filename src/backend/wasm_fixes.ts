@@ -1,5 +1,6 @@
 /**
- * Opt-in fixes for three problems of the tfjs 4.22 wasm backend (`@tensorflow/tfjs-backend-wasm`):
+ * Opt-in fixes for problems of the tfjs 4.22 wasm backend (`@tensorflow/tfjs-backend-wasm`) that
+ * make training slow, impossible or wrong:
  *
  * - **matmul**: `BatchMatMul` (and `_FusedMatMul`) run 10–25× slower when `transposeA` or
  *   `transposeB` is set, and backprop through every dense layer sets them. The fix materializes
@@ -260,7 +261,7 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<KernelFunc>
         } else {
           const av = heapF32(wb, acc);
           const pv = heapF32(wb, part);
-          for (let i = 0; i < av.length; i++) av[i] = pv[i];
+          for (let i = 0; i < av.length; i++) av[i] += pv[i];
           wb.disposeData(part.dataId);
         }
       } finally {
@@ -517,9 +518,14 @@ export function applyWasmFixes(options: WasmFixOptions = {}): WasmFixReport {
   if (fixMaxPool) wanted.push({ name: 'MaxPoolGrad', make: () => maxPoolGrad });
 
   for (const { name, make } of wanted) {
-    if (patches.has(name)) {
-      alreadyPatched.push(name);
-      continue;
+    const prev = patches.get(name);
+    if (prev != null) {
+      if (tf.getKernel(name, WASM) === prev.replacement) {
+        alreadyPatched.push(name);
+        continue;
+      }
+      // Someone re-registered this kernel behind our back: patch whatever is registered now.
+      patches.delete(name);
     }
     const original = (tf.getKernel(name, WASM) as KernelConfig | undefined) ?? null;
     const fn = make(original);
