@@ -69,3 +69,15 @@ test('compare end to end on tiny MNIST: CSV, JSON, PNG, SVG and Markdown hold th
   t.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
   t.true(existsSync(join(out, 'train_loss_vs_epoch.svg')));
 });
+
+test('test-functions: Booth with one SO(2) teleport ends lower than plain gradient descent, and draws it', t => {
+  const out = mkdtempSync(join(tmpdir(), 'tp-tf-'));
+  const r = cli(['test-functions', '--functions', 'booth', '--backend', 'cpu', '--out', out, '--quiet']);
+  t.is(r.code, 0, r.stderr);
+  const { plain, teleport } = JSON.parse(readFileSync(join(out, 'booth.json'), 'utf8'));
+  const last = (xs: number[]) => xs[xs.length - 1];
+  t.is(teleport.teleports.length, 1);
+  t.true(teleport.teleports[0].accepted);
+  t.true(last(teleport.losses) < last(plain.losses), `${last(teleport.losses)} vs ${last(plain.losses)}`);
+  for (const f of ['booth_trajectory.png', 'booth_trajectory.svg', 'booth_grad_vs_loss.png', 'summary.md']) t.true(existsSync(join(out, f)), f);
+});
