@@ -2,7 +2,7 @@
  * `npm run bench`: runs the benchmarks and writes bench/results/<name>.json, <name>.md and a
  * README.md that summarizes every result present.
  *
- *   npm run bench                          # all, full size (~20 min on 2 cores)
+ *   npm run bench                          # all, full size (~15 min on 2 cores)
  *   npm run bench -- --quick               # all, reduced (~3 min)
  *   npm run bench -- --only cost,memory    # a subset
  *   npm run bench -- --backend cpu         # time on cpu instead of wasm + fixes

@@ -128,7 +128,9 @@ export function runTraining(spec: RunSpec): RunRecord {
   let teleportBatches: tp.Batch[] = [];
   if (spec.teleport && spec.variant !== 'baseline') {
     teleportBatches = Array.from({ length: spec.teleport.batchCount }, () => {
-      const idx = tf.tensor1d(Array.from({ length: Math.min(spec.teleport!.batchSize, n) }, () => teleportRandom.int(n)), 'int32');
+      // Without replacement: repeated rows would make data-dependent actions rank deficient.
+      const size = Math.min(spec.teleport!.batchSize, n);
+      const idx = tf.tensor1d(shuffled(n, teleportRandom).slice(0, size), 'int32');
       const b = { x: tf.gather(spec.train.x, idx), y: tf.gather(spec.train.y, idx) };
       idx.dispose();
       keep.push(b.x, b.y);

@@ -32,7 +32,9 @@ export function regressionModel(seed = 0, opts: { widths?: number[]; alpha?: num
     if (i < widths.length - 1) model.add(tfl.layers.leakyReLU({ alpha }));
   }
   const random = new SeededRandom(0xabc ^ (seed * 2654435761));
-  model.setWeights(model.getWeights().map(w => tf.tensor(uniform(w.shape, random), w.shape)));
+  const values = model.getWeights().map(w => tf.tensor(uniform(w.shape, random), w.shape));
+  model.setWeights(values); // setWeights copies; the temporaries are ours to free
+  tf.dispose(values);
   return model;
 }
 

@@ -35,7 +35,10 @@ export interface TeleportOutcome {
   reason?: string;
   /** New parameter values (kept; caller owns them), null when rejected. */
   params: Tensor[] | null;
-  /** ∇L at the new parameters from the transport route (kept), else null. */
+  /**
+   * ∇L at the new parameters from the transport route, else null. Entries for parameters no action
+   * touches are the caller's own gradient tensors (not copies): dispose only the others.
+   */
   grads: Tensor[] | null;
   /** The group element found (kept; caller disposes), for moving optimizer state. */
   thetas: Tensor[];
