@@ -150,27 +150,33 @@ const MAX_COL_ELEMENTS = 1 << 24;
 /** Output positions gathered per block before they are written transposed into the im2col buffer. */
 const BLOCK = 128;
 
+/** Attributes both conv backprop kernels receive (tfjs-core's Conv2DBackprop{Filter,Input}Attrs). */
+type ConvBackpropAttrs = {
+  strides: number | [number, number];
+  pad: 'same' | 'valid' | number | backend_util.ExplicitPadding;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  filterShape?: [number, number, number, number];
+  inputShape?: [number, number, number, number];
+};
+
+/** Checks dtypes and layout and computes the conv geometry both backprop kernels share. */
+function convBackpropInfo(kernel: string, a: ConvBackpropAttrs, dtypes: string[], xShape: [number, number, number, number], filterShape: [number, number, number, number]) {
+  if (dtypes.some(d => d !== 'float32')) throw new Error(`${kernel} on wasm supports float32 only, got ${dtypes.join(' and ')}`);
+  const dataFormat = backend_util.convertConv2DDataFormat(a.dataFormat ?? 'NHWC');
+  if (dataFormat !== 'channelsLast') {
+    throw new Error(`wasm backend ${kernel} does not support dataFormat:'${dataFormat}'. Please use 'channelsLast'.`);
+  }
+  return backend_util.computeConv2DInfo(xShape, filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false, dataFormat);
+}
+
 function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<KernelFunc>[0]): TensorInfo {
   const wb = backend as WasmBackend;
   const x = inputs.x;
   const dy = inputs.dy;
   if (x == null || dy == null) throw new Error('Conv2DBackpropFilter: inputs x and dy are required');
-  if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
-    throw new Error(`Conv2DBackpropFilter on wasm supports float32 only, got ${x.dtype} and ${dy.dtype}`);
-  }
-  const a = (attrs ?? {}) as {
-    strides: number | [number, number];
-    pad: 'same' | 'valid' | number | backend_util.ExplicitPadding;
-    dataFormat?: 'NHWC' | 'NCHW';
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    filterShape: [number, number, number, number];
-  };
-  const dataFormat = backend_util.convertConv2DDataFormat(a.dataFormat ?? 'NHWC');
-  if (dataFormat !== 'channelsLast') {
-    throw new Error(`wasm backend Conv2DBackpropFilter does not support dataFormat:'${dataFormat}'. Please use 'channelsLast'.`);
-  }
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false, dataFormat);
+  const a = (attrs ?? {}) as ConvBackpropAttrs;
+  const info = convBackpropInfo('Conv2DBackpropFilter', a, [x.dtype, dy.dtype], x.shape as [number, number, number, number], a.filterShape!);
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth, strideHeight, strideWidth } = info;
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
@@ -285,22 +291,8 @@ function conv2DBackpropInput({ inputs, backend, attrs }: Parameters<KernelFunc>[
   const dy = inputs.dy;
   const filter = inputs.filter;
   if (dy == null || filter == null) throw new Error('Conv2DBackpropInput: inputs dy and filter are required');
-  if (dy.dtype !== 'float32' || filter.dtype !== 'float32') {
-    throw new Error(`Conv2DBackpropInput on wasm supports float32 only, got ${dy.dtype} and ${filter.dtype}`);
-  }
-  const a = (attrs ?? {}) as {
-    strides: number | [number, number];
-    pad: 'same' | 'valid' | number | backend_util.ExplicitPadding;
-    dataFormat?: 'NHWC' | 'NCHW';
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    inputShape: [number, number, number, number];
-  };
-  const dataFormat = backend_util.convertConv2DDataFormat(a.dataFormat ?? 'NHWC');
-  if (dataFormat !== 'channelsLast') {
-    throw new Error(`wasm backend Conv2DBackpropInput does not support dataFormat:'${dataFormat}'. Please use 'channelsLast'.`);
-  }
-  const info = backend_util.computeConv2DInfo(
-    a.inputShape, filter.shape as [number, number, number, number], a.strides, 1, a.pad, a.dimRoundingMode, false, dataFormat);
+  const a = (attrs ?? {}) as ConvBackpropAttrs;
+  const info = convBackpropInfo('Conv2DBackpropInput', a, [dy.dtype, filter.dtype], a.inputShape!, filter.shape as [number, number, number, number]);
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth, strideHeight, strideWidth } = info;
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
