@@ -94,11 +94,9 @@ function evaluate(model: LayersModel, lossFn: (y: tf.Tensor, p: tf.Tensor) => tf
   return classification ? { loss: lossSum / n, accuracy: correct / n } : { loss: lossSum / n };
 }
 
+/** The training loss on predictions: the package's own resolver (probabilities, not fused logits). */
 function lossFunctionOf(loss: string | tp.LossFunction): (y: tf.Tensor, p: tf.Tensor) => tf.Scalar {
-  if (typeof loss === 'function') return (y, p) => tf.mean(loss(y, p)) as tf.Scalar;
-  if (loss === 'categoricalCrossentropy') return (y, p) => tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(tf.add(p, 1e-7))), -1))) as tf.Scalar;
-  if (loss === 'meanSquaredError') return (y, p) => tf.mean(tf.square(tf.sub(y, p))) as tf.Scalar;
-  throw new Error(`unsupported loss ${loss}`);
+  return tp.resolveLoss(loss, false).compute;
 }
 
 /** ‖∇L‖² on a probe batch at the current weights (outside the clock). */
