@@ -6,6 +6,7 @@ import type { SiteAction } from './types.js';
 import { glElement, biasTimes } from './gl.js';
 import { pinv, pinvConstant } from './pinv.js';
 import { replaced } from './site_axes.js';
+import { warn } from '../util/warn.js';
 
 /** Which data-dependent GL action to build (dissertation eq. 4.13 or its pseudo-inverse variant eq. 4.16). */
 export type GlDataVariant = 'gl-data' | 'gl-pinv';
@@ -48,7 +49,7 @@ export function glDataActions(structure: ModelStructure, sites: readonly Site[],
     if (variant === 'gl-data') {
       if (n > h.shape[1]) {
         // Least squares instead of an exact solve: the drift guard will judge the result.
-        process.emitWarning?.(`tfjs-teleport: gl-data at ${site.where}: teleport batch of ${n} rows exceeds the layer's ${h.shape[1]} inputs (bias included); the action is exact only for batches up to that size (use smaller teleport batches)`);
+        warn(`tfjs-teleport: gl-data at ${site.where}: teleport batch of ${n} rows exceeds the layer's ${h.shape[1]} inputs (bias included); the action is exact only for batches up to that size (use smaller teleport batches)`);
       }
       const hPinv = pinvConstant(h);
       tf.dispose([h, z]);

@@ -4,6 +4,7 @@ import type { SiteAction } from '../groups/types.js';
 import { rescaleAction } from '../groups/rescale.js';
 import { glAction } from '../groups/gl.js';
 import { glDataActions } from '../groups/gl_data.js';
+import { warn } from '../util/warn.js';
 
 /** Group names a model-based teleport understands. */
 export const MODEL_GROUPS = ['auto', 'rescale', 'gl', 'gl-data', 'gl-pinv'] as const;
@@ -70,7 +71,7 @@ export function planTeleport(structure: ModelStructure, group: string, onUnsuppo
     err.name = 'UnsupportedLayerError';
     throw err;
   }
-  for (const s of skipped) process.emitWarning?.(`tfjs-teleport: skipping ${s}`);
+  for (const s of skipped) warn(`tfjs-teleport: skipping ${s}`);
   const dataDependent = g === 'gl-data' || g === 'gl-pinv';
   const ordered = [...sites].sort((a, b) => b.inLayer - a.inLayer); // top site first
   return {
