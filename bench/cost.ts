@@ -130,7 +130,7 @@ function measureCase(c: CaseSpec, quick: boolean): CostCase {
     const engine = (s: TeleportSettings, record: boolean) => () => {
       const actions = teleporter.plan!.build(vars, dataDependent ? x : undefined);
       const out = runTeleport({ params: vars, actions, grads: dataDependent ? null : grads, loss: dataDependent ? loss : null, preconditioner: precond, random: () => 0.5 }, s);
-      if (record) lastEngine = { evaluations: out.ascentSteps + out.backtracks, growth: out.gradNormSqAfter / out.gradNormSqBefore };
+      if (record) lastEngine = { evaluations: out.metrics.ascentSteps + out.metrics.backtracks, growth: out.metrics.gradNormSqAfter / out.metrics.gradNormSqBefore };
       // Transported gradients of untouched parameters are the input tensors themselves: keep those.
       tf.dispose([...out.thetas, ...(out.grads ?? []).filter(g => !grads.includes(g)), ...(out.params ?? [])]);
       actions.forEach(a => a.dispose?.());
@@ -202,11 +202,11 @@ function measureCase(c: CaseSpec, quick: boolean): CostCase {
       });
       const { outcome, actions } = tpr.run(vars, { grads: dataDependent ? null : grads, batch, preconditioner: precond, random: () => 0.5 });
       const r = {
-        drift: outcome.relativeLossDrift,
-        accepted: outcome.accepted,
-        shrinks: outcome.shrinks,
-        reason: outcome.reason,
-        growth: Number.isFinite(outcome.gradNormSqAfter) ? outcome.gradNormSqAfter / outcome.gradNormSqBefore : null,
+        drift: outcome.metrics.relativeLossDrift,
+        accepted: outcome.metrics.accepted,
+        shrinks: outcome.metrics.shrinks,
+        reason: outcome.metrics.reason,
+        growth: Number.isFinite(outcome.metrics.gradNormSqAfter) ? outcome.metrics.gradNormSqAfter / outcome.metrics.gradNormSqBefore : null,
       };
       tf.dispose([...outcome.thetas, ...(outcome.grads ?? []).filter(g => !grads.includes(g))]);
       actions.forEach(a => a.dispose?.());
@@ -304,11 +304,13 @@ async function breakdown(h: number, group: 'rescale' | 'gl', quick: boolean): Pr
       }),
     };
     if (group === 'rescale') {
-      const { rescaleTerms, ascendRescale } = await import('../src/teleport/rescale_fast.js');
+      const { rescaleTerms, rescaleObjective } = await import('../src/objectives/rescale_closed_form.js');
+      const { ascendClosedForm } = await import('../src/solvers/closed_form_ascent.js');
       const sites = actions.map(a => a.diagonal!);
       fns['closed-form terms (weight-sized reductions + download)'] = () => void rescaleTerms(sites, grads, null);
       fns['terms + closed-form ascent on the CPU'] = () => {
-        const r = ascendRescale(rescaleTerms(sites, grads, null), sites.map(st => st.width), settings);
+        const terms = rescaleTerms(sites, grads, null);
+        const r = ascendClosedForm({ widths: sites.map(st => st.width), evaluate: v => rescaleObjective(terms, v) }, settings);
         tf.dispose(r.thetas);
       };
     } else {

@@ -5,19 +5,38 @@
  * model's weights along loss-invariant group orbits on a schedule, and a one-off `teleport()`.
  * @packageDocumentation
  */
-export { TeleportOptimizer, type TeleportOptimizerOptions, type StatePolicy } from './optimizers/teleport_optimizer.js';
+export { TeleportOptimizer } from './optimizers/teleport_optimizer.js';
 export { wrap, sgd, momentum, adagrad, rmsprop, adam } from './optimizers/factories.js';
-export { compileSchedule, type Schedule } from './optimizers/schedule.js';
+export { compileSchedule, type Schedule, type CompiledSchedule } from './optimizers/schedule.js';
 export { recreate as freshOptimizerLike } from './optimizers/inner_state.js';
-export { teleport, TeleportError } from './teleport/teleport.js';
-export { Teleporter, type TeleportReport } from './teleport/teleporter.js';
-export { DEFAULTS, type TeleportOptions, type Batch, type TeleportData, type GroupOption } from './teleport/options.js';
-export { runTeleport, applyActions, transportGradients, type TeleportSettings, type TeleportOutcome } from './teleport/engine.js';
-export { ascend, type SolverOptions, type SolverResult } from './teleport/solver.js';
+export { teleport } from './teleport/teleport.js';
+export { TeleportError, UnsupportedLayerError, type TeleportErrorKind, type RejectionKind } from './teleport/errors.js';
+export { Teleporter } from './teleport/teleporter.js';
+export type { TeleportReport, TeleportMetrics } from './teleport/report.js';
+export {
+  DEFAULTS,
+  OPTION_SPECS,
+  type TeleportOptions,
+  type TeleportOptimizerOptions,
+  type StatePolicy,
+  type Batch,
+  type TeleportData,
+  type GroupOption,
+} from './teleport/options.js';
+export { runTeleport, applyActions, transportGradients, type TeleportSettings, type TeleportOutcome, type TeleportInput } from './teleport/engine.js';
+export { guard, type GuardInput, type GuardResult, type ParamConstraint } from './teleport/guard.js';
 export { planTeleport, MODEL_GROUPS, type TeleportPlan } from './teleport/plan.js';
 export { readModel, type ModelStructure, type Site, type ChainLayer } from './structure/read_model.js';
 export { resolveLoss, SUPPORTED_LOSSES, type LossFunction, type ResolvedLoss } from './structure/losses.js';
-export { gradNormSq, OBJECTIVES, type ObjectiveName, type Preconditioner } from './objectives/grad_norm.js';
+export { gradNormSq, gradNorm, preconditionedGradNorm } from './objectives/grad_norm.js';
+export { registerObjective, getObjective, objectiveNames, OBJECTIVES, type ObjectiveName } from './objectives/registry.js';
+export type { Objective, ObjectiveContext, ClosedForm, Preconditioner } from './objectives/types.js';
+export { ascend, tensorAscent } from './solvers/tensor_ascent.js';
+export { ascendClosedForm, closedFormAscent } from './solvers/closed_form_ascent.js';
+export { registerSolver, solverFor } from './solvers/registry.js';
+export { guardedAscent, type AscentSpace, type Evaluation } from './solvers/step_rule.js';
+export type { Solver, SolveProblem, SolverOptions, SolverResult } from './solvers/types.js';
+export { registerGroup, getGroup, groupNames, type GroupEntry, type GroupBuildContext } from './groups/registry.js';
 export type { SiteAction, SlotKind, Exactness } from './groups/types.js';
 export { SeededRandom } from './util/random.js';
 export * as groups from './groups/index.js';

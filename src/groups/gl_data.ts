@@ -14,11 +14,14 @@ export type GlDataVariant = 'gl-data' | 'gl-pinv';
 /**
  * Data-dependent GL(h) actions for every dense → dense site with one bijective activation, built from
  * the teleport batch `x` at the current parameters. Row-major, with H = [x, 1] the first layer's input
- * and Z = H·[W₁; b₁] its pre-activation:
- * - 'gl-data' (eq. 4.13): [W₁'; b₁'] = H⁺·σ⁻¹(σ(Z)·g), W₂' = g⁻¹·W₂. Exact on the batch when H has
- *   full row rank (batch size ≤ inputs + 1). H⁺ is a constant, computed once in float64.
- * - 'gl-pinv' (eq. 4.16): [W₁'; b₁'] = [W₁; b₁]·g, W₂' = σ(Z·g)⁺·σ(Z)·W₂. Exact on the batch when
- *   σ(Z·g) has full row rank (batch size ≤ h).
+ * and Z = H·[W₁; b₁] its pre-activation. Both act on the change only, so θ = 0 (g = I) returns the
+ * parameters exactly, whatever the batch size:
+ * - 'gl-data' (eq. 4.13): [W₁'; b₁'] = [W₁; b₁] + H⁺·(σ⁻¹(σ(Z)·g) − Z), W₂' = g⁻¹·W₂. The new
+ *   pre-activation on the batch is σ⁻¹(σ(Z)·g) when H has full row rank (batch ≤ inputs + 1). H⁺ is a
+ *   constant, computed once in float64. (The dissertation's H⁺·σ⁻¹(σ(Z)·g) is equally exact on the
+ *   batch, but at g = I it gives H⁺H·[W₁; b₁], a projection, whenever the batch is small.)
+ * - 'gl-pinv' (eq. 4.16): [W₁'; b₁'] = [W₁; b₁]·g, W₂' = W₂ + σ(Z·g)⁺·(σ(Z) − σ(Z·g))·W₂. Exact on the
+ *   batch when σ(Z·g) has full row rank (batch ≤ h).
  * All constants are taken at the starting parameters, so applying every site's action (top site
  * first, as the plan does) keeps each layer's pre-activation on the batch as the construction says.
  * Call `dispose()` on each action when done.
@@ -52,6 +55,8 @@ export function glDataActions(structure: ModelStructure, sites: readonly Site[],
         warn(`tfjs-teleport: gl-data at ${site.where}: teleport batch of ${n} rows exceeds the layer's ${h.shape[1]} inputs (bias included); the action is exact only for batches up to that size (use smaller teleport batches)`);
       }
       const hPinv = pinvConstant(h);
+      // σ⁻¹(σ(Z)) rather than Z: then the correction is exactly zero at g = I (no round-off from σ⁻¹∘σ).
+      const zRound = tf.tidy(() => invertActivation(site.bijective!, sigmaZ));
       tf.dispose([h, z]);
       const d = hPinv.shape[0] - (site.inBias != null ? 1 : 0);
       return {
@@ -59,18 +64,17 @@ export function glDataActions(structure: ModelStructure, sites: readonly Site[],
         touches,
         act: (p, theta) => {
           const { g, gInv } = glElement(theta);
-          const target = invertActivation(site.bijective!, tf.matMul(sigmaZ, g));
-          const wb = tf.matMul(hPinv, target);
+          const delta = tf.matMul(hPinv, tf.sub(invertActivation(site.bijective!, tf.matMul(sigmaZ, g)), zRound));
           const changes: Array<[number, Tensor]> = [[site.outKernel, tf.matMul(gInv, p[site.outKernel] as Tensor2D)]];
           if (site.inBias != null) {
-            changes.push([site.inKernel, tf.slice(wb, [0, 0], [d, -1])]);
-            changes.push([site.inBias, tf.sum(tf.slice(wb, [d, 0], [1, -1]), 0)]); // a reduction, not a reshape (see biasTimes)
+            changes.push([site.inKernel, tf.add(p[site.inKernel], tf.slice(delta, [0, 0], [d, -1]))]);
+            changes.push([site.inBias, tf.add(p[site.inBias], tf.sum(tf.slice(delta, [d, 0], [1, -1]), 0))]); // a reduction, not a reshape (see biasTimes)
           } else {
-            changes.push([site.inKernel, wb]);
+            changes.push([site.inKernel, tf.add(p[site.inKernel], delta)]);
           }
           return replaced(p, changes);
         },
-        dispose: () => tf.dispose([hPinv, sigmaZ]),
+        dispose: () => tf.dispose([hPinv, sigmaZ, zRound]),
       };
     }
     tf.dispose(h);
@@ -80,10 +84,11 @@ export function glDataActions(structure: ModelStructure, sites: readonly Site[],
       act: (p, theta) => {
         const { g } = glElement(theta);
         const newSigma = applyActivation(site.bijective!, tf.matMul(z, g)) as Tensor2D;
-        const mix = tf.matMul(pinv(newSigma), sigmaZ);
+        const w2 = p[site.outKernel] as Tensor2D;
+        const correction = tf.matMul(tf.matMul(pinv(newSigma), tf.sub(sigmaZ, newSigma)), w2);
         const changes: Array<[number, Tensor]> = [
           [site.inKernel, tf.matMul(p[site.inKernel] as Tensor2D, g)],
-          [site.outKernel, tf.matMul(mix, p[site.outKernel] as Tensor2D)],
+          [site.outKernel, tf.add(w2, correction)],
         ];
         if (site.inBias != null) changes.push([site.inBias, biasTimes(p[site.inBias], g)]);
         return replaced(p, changes);

@@ -49,6 +49,7 @@ export function so2(bijection: Bijection, opts: So2Options = {}): SiteAction {
     where: opts.where ?? 'parameter vector (2-d, through φ)',
     exactness: 'everywhere',
     touches: [0],
+    randomInit: initAngle !== 0,
     init: random => tf.scalar(initAngle === 'random' ? Math.PI * random() : initAngle),
     act: (params, theta) => {
       const x = checkVector(params[0], 2, 'so2');

@@ -35,8 +35,13 @@ export interface SiteAction {
   readonly exactness: Exactness;
   /** Indices (into the parameter list) of the tensors this action changes. */
   readonly touches: readonly number[];
-  /** Starting group parameters. `random` returns uniform numbers in [0, 1) from a seeded stream. */
+  /**
+   * Starting group parameters. `random` returns uniform numbers in [0, 1) from a seeded stream.
+   * θ = 0 (zeros of the same shape) is always the identity element: `act(params, 0)` returns params.
+   */
   init(random: () => number): Tensor;
+  /** True when `init` is not the identity (a random SO(2) angle): the solver compares both. */
+  readonly randomInit?: boolean;
   /** Parameters after acting with the element θ. Differentiable in θ (first order at least). */
   act(params: readonly Tensor[], theta: Tensor): Tensor[];
   /**

@@ -1,15 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
+import type { ClosedForm, Objective, ObjectiveContext, Preconditioner } from './types.js';
+import { rescaleObjective, rescaleTerms } from './rescale_closed_form.js';
 
-/** Objective names: ‖∇L‖² (Algorithm 1, line 3) or the preconditioned ‖∇L‖²_A (dissertation eq. 5.7). */
-export const OBJECTIVES = ['gradNorm', 'preconditionedGradNorm'] as const;
-export type ObjectiveName = (typeof OBJECTIVES)[number];
-
-/**
- * A diagonal preconditioner, one tensor per parameter (null: weight 1). For AdaGrad it is
- * (ε + accumulator)^(-1/2), for RMSProp (ε + ms)^(-1/2), for Adam (ε + √v̂)⁻¹.
- */
-export type Preconditioner = ReadonlyArray<Tensor | null>;
+export type { Preconditioner } from './types.js';
 
 /** Σ_i Σ A_i ∘ g_i²: the squared (preconditioned) gradient norm, as a differentiable scalar. */
 export function gradNormSq(grads: ReadonlyArray<Tensor | null>, preconditioner?: Preconditioner | null): Scalar {
@@ -25,9 +19,29 @@ export function gradNormSq(grads: ReadonlyArray<Tensor | null>, preconditioner?:
   });
 }
 
-export function checkObjective(name: string): ObjectiveName {
-  if (!(OBJECTIVES as readonly string[]).includes(name)) {
-    throw new Error(`tfjs-teleport: unknown objective '${name}'. Choose one of: ${OBJECTIVES.join(', ')} (with direction: 'maximize' | 'minimize')`);
-  }
-  return name as ObjectiveName;
+/** The rescale closed form of ‖∇L‖²_A, when every action is a per-unit rescale and ∇L is known. */
+function rescaleClosedForm(ctx: ObjectiveContext, preconditioner: Preconditioner | null): ClosedForm | null {
+  if (ctx.route !== 'transport' || ctx.gradient == null || !ctx.actions.every(a => a.diagonal != null)) return null;
+  const sites = ctx.actions.map(a => a.diagonal!);
+  const terms = rescaleTerms(sites, ctx.gradient, preconditioner);
+  return { widths: sites.map(s => s.width), evaluate: s => rescaleObjective(terms, s) };
 }
+
+/** ‖∇L(g·w)‖² on the parameters the group touches (dissertation Algorithm 1, line 3). */
+export const gradNorm: Objective = {
+  name: 'gradNorm',
+  description: '‖∇L‖² (Algorithm 1)',
+  needs: 'gradient',
+  value: ctx => thetas => gradNormSq(ctx.gradientAt(thetas)),
+  closedForm: ctx => rescaleClosedForm(ctx, null),
+};
+
+/** ‖∇L(g·w)‖²_A with the inner optimizer's diagonal preconditioner A (dissertation eq. 5.7). */
+export const preconditionedGradNorm: Objective = {
+  name: 'preconditionedGradNorm',
+  description: "‖∇L‖²_A with the inner optimizer's AdaGrad/RMSProp/Adam second moments (eq. 5.7)",
+  needs: 'gradient',
+  usesPreconditioner: true,
+  value: ctx => thetas => gradNormSq(ctx.gradientAt(thetas), ctx.preconditioner),
+  closedForm: ctx => rescaleClosedForm(ctx, ctx.preconditioner),
+};

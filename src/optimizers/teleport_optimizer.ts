@@ -3,40 +3,19 @@ import type { NamedTensorMap, Optimizer, Tensor, Variable } from '@tensorflow/tf
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { SiteAction } from '../groups/types.js';
 import { SeededRandom } from '../util/random.js';
-import { Teleporter, type TeleportReport } from '../teleport/teleporter.js';
-import { batchesAt, DEFAULTS, type Batch, type TeleportOptions } from '../teleport/options.js';
-import { TeleportError } from '../teleport/teleport.js';
-import { compileSchedule, type Schedule } from './schedule.js';
+import { Teleporter } from '../teleport/teleporter.js';
+import type { TeleportReport } from '../teleport/report.js';
+import { batchesAt, optionsFromConfig, optionsToConfig, resolveOptions, type Batch, type ResolvedOptions, type StatePolicy, type TeleportOptimizerOptions } from '../teleport/options.js';
+import { badOption, TeleportError } from '../teleport/errors.js';
+import { compileSchedule } from './schedule.js';
 import { innerClassName, knowsSlots, preconditionerOf, recreate, slotGroups } from './inner_state.js';
 
-/** What happens to the inner optimizer's state after a teleport (dissertation §5.4.1). */
-export type StatePolicy = 'transform' | 'keep' | 'reset';
-
-/** Options of a teleporting optimizer: the teleport options plus when to teleport and what it reports to. */
-export interface TeleportOptimizerOptions extends TeleportOptions {
-  /** When to teleport, in optimizer steps. Without one the wrapper never teleports. */
-  schedule?: Schedule;
-  /**
-   * 'transform' (default): carry momentum and accumulators along the group action where that is
-   * exact (all slots for rescale; first moments for GL), keep the rest; 'keep': leave the state;
-   * 'reset': start the inner optimizer afresh.
-   */
-  stateAfterTeleport?: StatePolicy;
-  /** Called after every teleport with its report. */
-  onTeleport?: (report: TeleportReport) => void;
-  /**
-   * Where exact groups get ∇L: 'step' (default) reuses the gradient the optimizer step just computed
-   * (no extra pass; the teleport happens inside the step, Algorithm 1); 'data' computes it on each
-   * `data` batch after the step (one backward pass per batch; less noisy with large teleport batches).
-   */
-  gradientSource?: 'step' | 'data';
-}
+export type { StatePolicy, TeleportOptimizerOptions } from '../teleport/options.js';
 
 /** A gradient or weight with its variable name, as tfjs optimizers pass them around. */
 type NamedTensor = { name: string; tensor: Tensor };
 
 const OWN_PREFIX = 'teleport/';
-const STATE_POLICIES: StatePolicy[] = ['transform', 'keep', 'reset'];
 
 /**
  * A tfjs optimizer that wraps another (SGD, momentum, AdaGrad, RMSProp, Adam or any tf.Optimizer)
@@ -63,7 +42,10 @@ export class TeleportOptimizer extends tf.Optimizer {
   /** Every teleport's report, in order. */
   readonly teleportReports: TeleportReport[] = [];
   private innerOptimizer: Optimizer;
+  /** The options as given (setModel rebuilds the teleporter from them). */
   private readonly options: TeleportOptimizerOptions;
+  /** The same options checked against the table, defaults filled in. */
+  private readonly resolved: ResolvedOptions;
   private readonly schedule: ReturnType<typeof compileSchedule>;
   private readonly policy: StatePolicy;
   private teleporterCache: Teleporter | null = null;
@@ -73,23 +55,24 @@ export class TeleportOptimizer extends tf.Optimizer {
   constructor(inner: Optimizer, options: TeleportOptimizerOptions = {}) {
     super();
     if (inner == null || typeof (inner as Optimizer).applyGradients !== 'function') {
-      throw new Error('tfjs-teleport: wrap() needs a tfjs optimizer, e.g. tp.wrap(tf.train.adam(0.001), options)');
+      throw badOption('wrap() needs a tfjs optimizer, e.g. tp.wrap(tf.train.adam(0.001), options)');
     }
     // tf.Optimizer's Symbol.hasInstance is duck-typed (every optimizer passes instanceof), so compare class names.
-    if (inner.getClassName() === TeleportOptimizer.className) throw new Error('tfjs-teleport: this optimizer already teleports; do not wrap it twice');
+    if (inner.getClassName() === TeleportOptimizer.className) throw badOption('this optimizer already teleports; do not wrap it twice');
     this.innerOptimizer = inner;
     this.options = { ...options };
+    // Check every option now, so mistakes surface at construction, not mid-training.
+    this.resolved = resolveOptions(this.options, 'optimizer');
     this.schedule = compileSchedule(options.schedule);
-    this.policy = options.stateAfterTeleport ?? 'transform';
-    if (!STATE_POLICIES.includes(this.policy)) {
-      throw new Error(`tfjs-teleport: option stateAfterTeleport must be one of ${STATE_POLICIES.join(', ')}, got ${JSON.stringify(options.stateAfterTeleport)}`);
-    }
-    this.random = new SeededRandom(options.seed ?? DEFAULTS.seed);
-    // Check group, model and settings now, so mistakes surface at construction, not mid-training.
-    const handBuilt = options.group != null && typeof options.group !== 'string';
+    this.policy = this.resolved.stateAfterTeleport;
+    this.random = new SeededRandom(this.resolved.seed);
+    const handBuilt = typeof this.resolved.group !== 'string';
     if (options.model != null || handBuilt) this.teleporterCache = new Teleporter(this.options);
     if (this.teleporterCache?.needsBatch && options.data == null) {
-      throw new Error(`tfjs-teleport: group '${this.teleporterCache.groupName}' is data-dependent and needs teleport batches: pass the \`data\` option ({x, y}, an array of them, or (step) => batches)`);
+      throw badOption(`group '${this.teleporterCache.groupName}' is data-dependent and needs teleport batches: pass the \`data\` option ({x, y}, an array of them, or (step) => batches)`);
+    }
+    if (this.resolved.gradientSource === 'data' && options.data == null && options.lossOfParams == null) {
+      throw badOption("gradientSource: 'data' computes the gradient on teleport batches: pass the `data` option, or use gradientSource: 'step'");
     }
   }
 
@@ -123,7 +106,7 @@ export class TeleportOptimizer extends tf.Optimizer {
   private teleporter(): Teleporter {
     if (this.teleporterCache == null) {
       if (this.options.model == null && (this.options.group == null || typeof this.options.group === 'string')) {
-        throw new Error(`tfjs-teleport: a teleport is scheduled but the optimizer has no model: pass { model } when creating it, or call optimizer.setModel(model)`);
+        throw badOption('a teleport is scheduled but the optimizer has no model: pass { model } when creating it, or call optimizer.setModel(model)');
       }
       this.teleporterCache = new Teleporter(this.options);
     }
@@ -136,18 +119,42 @@ export class TeleportOptimizer extends tf.Optimizer {
       : Object.keys(variableGradients).map(name => ({ name, tensor: variableGradients[name] }));
     const step = this.stepCount;
     const due = this.schedule.isDue(step);
-    const inStep = due && this.teleporter().transportable && (this.options.gradientSource ?? 'step') === 'step';
+    const inStep = due && this.teleporter().transportable && this.resolved.gradientSource === 'step';
+    // Data-dependent groups teleport after the step; fetch their batches and check the step's
+    // gradient first, so bad data or NaN gradients fail before anything moves, as in-step does.
+    const batches = due && !inStep ? this.dataBatches(step) : null;
+    if (batches) this.checkFiniteGradients(named, step);
     let replacement: Tensor[] | null = null;
     if (inStep) replacement = this.teleportFromGradient(named, step);
     const toApply = replacement ? named.map((n, i) => ({ name: n.name, tensor: replacement![i] })) : named;
-    // Data-dependent groups teleport after the step; fetch their batches first so a bad `data`
-    // option fails before anything moves.
-    const batches = due && !inStep ? this.dataBatches(step) : null;
     this.innerOptimizer.applyGradients(toApply);
     if (replacement) tf.dispose(replacement.filter((t, i) => t !== named[i].tensor));
-    if (batches) this.teleportOnData(named, step, batches);
     this.stepCount++;
     this.incrementIterations();
+    if (batches) this.teleportOnData(named, step, batches);
+  }
+
+  /**
+   * The growth cap of the teleport at `step`: maxGrowth, within the run's budget. Teleport k of the
+   * schedule (0-based) may use maxTotalGrowth^(2^-(k+1)), so all of them together stay within
+   * maxTotalGrowth: scheduled teleports cannot compound the gradient norm without bound. Derived from
+   * the schedule and the step alone, so it survives checkpoints.
+   */
+  growthCapAt(step: number): number {
+    const { maxGrowth, maxTotalGrowth } = this.resolved;
+    if (this.resolved.direction === 'minimize' || !Number.isFinite(maxTotalGrowth)) return maxGrowth;
+    const k = this.schedule.countBefore(step);
+    return Math.max(1, Math.min(maxGrowth, Math.pow(maxTotalGrowth, Math.pow(2, -(k + 1)))));
+  }
+
+  private checkFiniteGradients(named: NamedTensor[], step: number): void {
+    const total = tf.tidy(() => tf.addN(named.map(n => tf.sum(n.tensor))).dataSync()[0]);
+    if (!Number.isFinite(total)) {
+      throw new TeleportError(
+        `scheduled teleport at step ${step}: the step's gradient is not finite (NaN or Inf). The weights are untouched and this step was not applied; lower the learning rate or check the data for NaN/Inf.`,
+        'not-finite',
+      );
+    }
   }
 
   /** Variables of the teleport in parameter-list order, and their positions in the gradient list. */
@@ -171,17 +178,20 @@ export class TeleportOptimizer extends tf.Optimizer {
     const grads = positions.map(p => (p == null ? null : named[p].tensor));
     const batch = batchesAt(this.options.data, step)[0] ?? null;
     const preconditioner = this.preconditioner(named.length, positions);
-    const { outcome, actions, ms } = teleporter.run(vars, { grads, batch, preconditioner, random: this.random.source });
+    const growthCap = this.growthCapAt(step);
+    const { outcome, actions, ms } = teleporter.run(vars, { grads, batch, preconditioner, random: this.random.source, maxGrowth: growthCap });
     tf.dispose(preconditioner?.filter((t): t is Tensor => t != null) ?? []);
-    if (!outcome.accepted && /not finite/.test(outcome.reason ?? '')) {
+    const { metrics } = outcome;
+    if (metrics.rejection === 'not-finite') {
       tf.dispose(outcome.thetas);
       actions.forEach(a => a.dispose?.());
-      throw new TeleportError(`tfjs-teleport: scheduled teleport at step ${step}: ${outcome.reason}. The weights are untouched and this step was not applied; lower the learning rate or check the data for NaN/Inf.`);
+      const report = teleporter.report(outcome, actions, { step, ms, growthCap });
+      throw new TeleportError(`scheduled teleport at step ${step}: ${metrics.reason}. The weights are untouched and this step was not applied; lower the learning rate or check the data for NaN/Inf.`, 'not-finite', report);
     }
-    const state = outcome.accepted ? this.moveState(actions, outcome.thetas, positions, true) : undefined;
-    this.record(teleporter.report(outcome, actions, { step, ms, state }));
+    const state = metrics.accepted ? this.moveState(actions, outcome.thetas, positions, true) : undefined;
+    this.record(teleporter.report(outcome, actions, { step, ms, state, growthCap }));
     let replacement: Tensor[] | null = null;
-    if (outcome.accepted) {
+    if (metrics.accepted) {
       replacement = named.map(n => n.tensor);
       positions.forEach((p, j) => {
         if (p != null && outcome.grads![j] != null) replacement![p] = outcome.grads![j];
@@ -208,8 +218,9 @@ export class TeleportOptimizer extends tf.Optimizer {
     const teleporter = this.teleporter();
     const { vars, positions } = this.align(named);
     // One growth budget for the whole event: teleports on successive batches compound, so each
-    // batch may only use what the earlier ones left of maxGrowth.
-    let growthLeft = teleporter.settings.maxGrowth;
+    // batch may only use what the earlier ones left of the event's cap.
+    const eventCap = this.growthCapAt(step);
+    let growthLeft = eventCap;
     batches.forEach((batch, b) => {
       if (growthLeft <= 1 + 1e-6 && teleporter.settings.direction === 'maximize') return; // budget used up
       const preconditioner = this.preconditioner(named.length, positions);
@@ -217,13 +228,20 @@ export class TeleportOptimizer extends tf.Optimizer {
       // Exact groups still use the transport route, from the gradient on this batch.
       const loss = teleporter.transportable ? teleporter.lossOn(batch) : null;
       const grads = loss ? tf.tidy(() => tf.grads((...ps: Tensor[]) => loss(ps))(vars)) : null;
-      const { outcome, actions, ms } = teleporter.run(vars, { batch, grads, preconditioner, random: this.random.source, maxGrowth: Math.max(1, growthLeft) });
-      if (outcome.accepted && outcome.objectiveBefore > 0) growthLeft /= Math.max(1, outcome.objectiveAfter / outcome.objectiveBefore);
+      const growthCap = Math.max(1, growthLeft);
+      const { outcome, actions, ms } = teleporter.run(vars, { batch, grads, preconditioner, random: this.random.source, maxGrowth: growthCap });
+      const { metrics } = outcome;
+      if (metrics.accepted && metrics.objectiveBefore > 0) growthLeft /= Math.max(1, metrics.objectiveAfter / metrics.objectiveBefore);
       tf.dispose([...(preconditioner?.filter((t): t is Tensor => t != null) ?? []), ...(grads ?? []), ...(outcome.grads ?? [])]);
-      const state = outcome.accepted ? this.moveState(actions, outcome.thetas, positions, teleporter.transportable) : undefined;
-      this.record(teleporter.report(outcome, actions, { step, ms: grads ? performance.now() - started : ms, state, batch: batches.length > 1 ? b : undefined }));
+      const state = metrics.accepted ? this.moveState(actions, outcome.thetas, positions, teleporter.transportable) : undefined;
+      const report = teleporter.report(outcome, actions, { step, ms: grads ? performance.now() - started : ms, state, growthCap, batch: batches.length > 1 ? b : undefined });
       tf.dispose(outcome.thetas);
       actions.forEach(a => a.dispose?.());
+      if (metrics.rejection === 'not-finite') {
+        // Same as the in-step route: numerical trouble is an error, never silent (weights untouched by the teleport).
+        throw new TeleportError(`scheduled teleport at step ${step}: ${metrics.reason}. The teleport changed nothing; check the teleport data for NaN/Inf.`, 'not-finite', report);
+      }
+      this.record(report);
     });
   }
 
@@ -267,32 +285,14 @@ export class TeleportOptimizer extends tf.Optimizer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    const o = this.options;
-    if (o.group != null && typeof o.group !== 'string') {
-      throw new Error('tfjs-teleport: an optimizer with hand-built site actions as `group` cannot be serialized; use a named group');
+    if (typeof this.resolved.group !== 'string') {
+      throw badOption('an optimizer with hand-built site actions as `group` cannot be serialized; use a named group');
     }
-    const config: tf.serialization.ConfigDict = {
+    return {
       innerClassName: this.innerOptimizer.getClassName(),
       innerConfig: this.innerOptimizer.getConfig(),
-      group: o.group ?? DEFAULTS.group,
-      objective: o.objective ?? DEFAULTS.objective,
-      direction: o.direction ?? DEFAULTS.direction,
-      steps: o.steps ?? DEFAULTS.steps,
-      lr: o.lr ?? DEFAULTS.lr,
-      normalize: o.normalize ?? DEFAULTS.normalize,
-      lineSearch: o.lineSearch ?? DEFAULTS.lineSearch,
-      maxGrowth: o.maxGrowth ?? DEFAULTS.maxGrowth,
-      maxBacktracks: o.maxBacktracks ?? DEFAULTS.maxBacktracks,
-      maxLossDrift: o.maxLossDrift ?? DEFAULTS.maxLossDrift,
-      maxShrinks: o.maxShrinks ?? DEFAULTS.maxShrinks,
-      onUnsupported: o.onUnsupported ?? DEFAULTS.onUnsupported,
-      seed: o.seed ?? DEFAULTS.seed,
-      stateAfterTeleport: this.policy,
-      gradientSource: o.gradientSource ?? 'step',
-      schedule: (this.schedule.config as unknown as tf.serialization.ConfigDict) ?? null,
+      ...(optionsToConfig(this.resolved) as tf.serialization.ConfigDict),
     };
-    if (typeof o.loss === 'string') config.loss = o.loss;
-    return config;
   }
 
   /**
@@ -305,28 +305,9 @@ export class TeleportOptimizer extends tf.Optimizer {
     const map = tf.serialization.SerializationMap.getMap().classNameMap;
     const innerName = String(config.innerClassName);
     const entry = map[innerName];
-    if (entry == null) throw new Error(`tfjs-teleport: cannot restore the inner optimizer: class '${innerName}' is not registered with tf.serialization`);
+    if (entry == null) throw badOption(`cannot restore the inner optimizer: class '${innerName}' is not registered with tf.serialization`);
     const inner = entry[1](entry[0], (config.innerConfig ?? {}) as tf.serialization.ConfigDict) as unknown as Optimizer;
-    const options: TeleportOptimizerOptions = {
-      group: config.group as TeleportOptions['group'],
-      objective: config.objective as TeleportOptions['objective'],
-      direction: config.direction as TeleportOptions['direction'],
-      steps: config.steps as number,
-      lr: config.lr as number,
-      normalize: config.normalize as boolean,
-      lineSearch: config.lineSearch as boolean,
-      maxGrowth: config.maxGrowth as number,
-      maxBacktracks: config.maxBacktracks as number,
-      maxLossDrift: config.maxLossDrift as number,
-      maxShrinks: config.maxShrinks as number,
-      onUnsupported: config.onUnsupported as 'error' | 'skip',
-      seed: config.seed as number,
-      stateAfterTeleport: config.stateAfterTeleport as StatePolicy,
-      gradientSource: (config.gradientSource ?? 'step') as 'step' | 'data',
-      schedule: (config.schedule ?? undefined) as unknown as Schedule | undefined,
-    };
-    if (typeof config.loss === 'string') options.loss = config.loss;
-    return new (cls as unknown as new (i: Optimizer, o: TeleportOptimizerOptions) => T)(inner, options);
+    return new (cls as unknown as new (i: Optimizer, o: TeleportOptimizerOptions) => T)(inner, optionsFromConfig(config as Record<string, unknown>));
   }
 
   /** The inner optimizer's weights, then this wrapper's own (`teleport/step`, `teleport/random`). */

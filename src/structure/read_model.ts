@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Tensor, Variable } from '@tensorflow/tfjs-core';
+import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { UnsupportedLayerError } from '../teleport/errors.js';
+import type { ParamConstraint } from '../teleport/guard.js';
 import {
   type ActivationSpec,
   activationFromConfig,
@@ -12,14 +14,26 @@ import {
 
 // tfjs-layers' Layer type is not exported from its root in a way we can import as a value; we only
 // read public fields, typed loosely here.
+interface AnyWeight {
+  name: string;
+  originalName: string;
+  read(): Variable;
+  constraint?: { apply(x: Tensor): Tensor } | null;
+}
+interface AnyRegularizer {
+  apply(x: Tensor): Scalar;
+}
 interface AnyLayer {
   name: string;
   getClassName(): string;
   getConfig(): Record<string, unknown>;
-  trainableWeights: Array<{ name: string; originalName: string; read(): Variable }>;
-  weights: Array<{ name: string }>;
+  trainableWeights: AnyWeight[];
+  weights: AnyWeight[];
   trainable: boolean;
   inboundNodes?: Array<{ inboundLayers: AnyLayer[] }>;
+  kernelRegularizer?: AnyRegularizer | null;
+  biasRegularizer?: AnyRegularizer | null;
+  activityRegularizer?: AnyRegularizer | null;
 }
 
 /** One layer of the chain, in the terms the functional forward pass needs. */
@@ -27,9 +41,14 @@ export interface ChainLayer {
   name: string;
   className: string;
   kind: 'dense' | 'conv2d' | 'activation' | 'maxPool' | 'avgPool' | 'flatten' | 'globalAvgPool' | 'dropout';
-  /** Index into the structure's parameter list. */
+  /** Index into the structure's parameter list (trainable weights). */
   kernel?: number;
   bias?: number;
+  /** The weights of a frozen layer (trainable = false): constants of the forward pass. */
+  frozenKernel?: Tensor;
+  frozenBias?: Tensor;
+  /** The layer has an activity regularizer (a penalty on its output). */
+  activityRegularized?: boolean;
   /** The layer's own activation (dense, conv2d) or the activation it is (activation layers). */
   activation?: ActivationSpec;
   strides?: [number, number];
@@ -82,6 +101,13 @@ export interface ModelStructure {
   unsupported: string[];
   /** The model ends in a softmax that a cross-entropy loss can fuse. */
   finalSoftmax: boolean;
+  /** Per parameter: its layer's constraint (nonNeg, maxNorm, …), checked after every teleport. */
+  constraints: Array<ParamConstraint | null>;
+  /**
+   * The weight regularizers' penalty (kernelRegularizer, biasRegularizer) in the given parameters,
+   * the part of the training loss beyond the data loss; null when the model has none.
+   */
+  regularization(params: readonly Tensor[]): Scalar | null;
   /**
    * A pure forward pass in the given parameters (inference mode: dropout is the identity), built
    * from ops that support second derivatives. With `logits`, a final softmax is left out.
@@ -117,6 +143,21 @@ export function readModel(model: LayersModel): ModelStructure {
   const last = [...layers].reverse().find(l => l.kind === 'dense' || l.kind === 'conv2d' || l.kind === 'activation');
   const finalSoftmax = last?.activation?.kind === 'softmax';
 
+  // Constraints and regularizers, aligned with the parameter list.
+  const constraints: Array<ParamConstraint | null> = variables.map(() => null);
+  const regularizers: Array<AnyRegularizer | null> = variables.map(() => null);
+  for (const layer of raw) {
+    for (const w of layer.trainableWeights) {
+      const i = paramNames.indexOf((w.read() as Variable).name);
+      if (i < 0) continue;
+      if (w.constraint != null) constraints[i] = x => w.constraint!.apply(x);
+      const suffix = w.originalName ?? w.name;
+      const reg = suffix.endsWith('/kernel') ? layer.kernelRegularizer : suffix.endsWith('/bias') ? layer.biasRegularizer : null;
+      if (reg != null) regularizers[i] = reg;
+    }
+  }
+  const regularized = regularizers.some(r => r != null);
+
   return {
     modelName: model.name,
     paramNames,
@@ -125,6 +166,8 @@ export function readModel(model: LayersModel): ModelStructure {
     sites,
     unsupported,
     finalSoftmax,
+    constraints,
+    regularization: params => (regularized ? (tf.addN(regularizers.flatMap((r, i) => (r != null ? [r.apply(params[i])] : []))) as Scalar) : null),
     forward: (params, x, opts = {}) => forward(layers, params, x, opts),
   };
 }
@@ -133,7 +176,18 @@ function chainOf(model: LayersModel): AnyLayer[] {
   const all = model.layers as unknown as AnyLayer[];
   const layers = all.filter(l => l.getClassName() !== 'InputLayer');
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw new Error(`tfjs-teleport: model '${model.name}' has ${model.inputs.length} inputs and ${model.outputs.length} outputs; only single-input, single-output chains are supported`);
+    throw new UnsupportedLayerError(`model '${model.name}' has ${model.inputs.length} inputs and ${model.outputs.length} outputs; only single-input, single-output chains are supported`);
+  }
+  // A layer applied more than once shares its weights between uses: moving them for one use would
+  // change the others, so no group is exact there.
+  for (const layer of layers) {
+    const uses = layer.inboundNodes?.length ?? 0;
+    if (uses > 1) {
+      throw new UnsupportedLayerError(
+        `layer '${layer.name}' is used ${uses} times (shared weights, e.g. layer.apply(layer.apply(x)) or one layer in two models); ` +
+          'a teleport would change every use. Give each use its own layer, or teleport a model that uses it once.',
+      );
+    }
   }
   // Functional models must be a plain chain: each layer fed by exactly the layer before it.
   if (model.getClassName() !== 'Sequential') {
@@ -141,7 +195,7 @@ function chainOf(model: LayersModel): AnyLayer[] {
       const nodes = layers[i].inboundNodes ?? [];
       const inbound = nodes.length === 1 ? nodes[0].inboundLayers : [];
       if (inbound.length !== 1 || inbound[0] !== layers[i - 1]) {
-        throw new Error(`tfjs-teleport: layer '${layers[i].name}' is not fed by '${layers[i - 1].name}' alone; only chain-shaped models (Sequential, or functional chains) are supported`);
+        throw new UnsupportedLayerError(`layer '${layers[i].name}' is not fed by '${layers[i - 1].name}' alone; only chain-shaped models (Sequential, or functional chains) are supported`);
       }
     }
   }
@@ -154,7 +208,23 @@ function pair(v: unknown, fallback: number): [number, number] {
   return [Number(v), Number(v)];
 }
 
+/** A frozen layer's weight by suffix, read as a constant (trainable weights come from the parameter list). */
+function frozenWeight(layer: AnyLayer, suffix: string): Tensor | undefined {
+  if (layer.trainable && layer.trainableWeights.length > 0) return undefined;
+  return layer.weights.find(w => (w.originalName ?? w.name).endsWith(suffix))?.read();
+}
+
 function describeLayer(layer: AnyLayer, indexOf: (l: AnyLayer, s: string) => number | undefined): ChainLayer {
+  const chain = describeLayerKind(layer, indexOf);
+  if (chain.kind === 'dense' || chain.kind === 'conv2d') {
+    if (chain.kernel == null) chain.frozenKernel = frozenWeight(layer, '/kernel');
+    if (chain.bias == null) chain.frozenBias = frozenWeight(layer, '/bias');
+  }
+  if (layer.activityRegularizer != null) chain.activityRegularized = true;
+  return chain;
+}
+
+function describeLayerKind(layer: AnyLayer, indexOf: (l: AnyLayer, s: string) => number | undefined): ChainLayer {
   const cls = layer.getClassName();
   const cfg = layer.getConfig();
   const base = { name: layer.name, className: cls };
@@ -208,9 +278,7 @@ function describeLayer(layer: AnyLayer, indexOf: (l: AnyLayer, s: string) => num
 }
 
 function unsupportedLayer(layer: AnyLayer, reason: string): never {
-  const err = new Error(`tfjs-teleport: cannot read layer '${layer.name}': ${reason}`);
-  err.name = 'UnsupportedLayerError';
-  throw err;
+  throw new UnsupportedLayerError(`cannot read layer '${layer.name}': ${reason}`);
 }
 
 function findSites(layers: ChainLayer[], raw: AnyLayer[]): { sites: Site[]; unsupported: string[] } {
@@ -225,6 +293,17 @@ function findSites(layers: ChainLayer[], raw: AnyLayer[]): { sites: Site[]; unsu
     const label = `${first.name} → ${second.name}`;
     if (first.kernel == null || second.kernel == null || !raw[a].trainable || !raw[b].trainable) {
       unsupported.push(`${label}: a layer is frozen (trainable = false); teleports only move trainable weights`);
+      continue;
+    }
+    // A weight penalty is not invariant under the group: the training loss would change.
+    const penalized = [
+      raw[a].kernelRegularizer != null ? `${first.name}'s kernelRegularizer` : null,
+      raw[a].biasRegularizer != null && first.bias != null ? `${first.name}'s biasRegularizer` : null,
+      raw[b].kernelRegularizer != null ? `${second.name}'s kernelRegularizer` : null,
+      first.activityRegularized ? `${first.name}'s activityRegularizer` : null,
+    ].filter((x): x is string => x != null);
+    if (penalized.length) {
+      unsupported.push(`${label}: ${penalized.join(' and ')} penalize the weights the group moves, so the training loss is not invariant (remove the regularizer there to teleport this pair)`);
       continue;
     }
     const activations: ActivationSpec[] = [first.activation ?? { kind: 'linear' }];
@@ -272,6 +351,11 @@ function findSites(layers: ChainLayer[], raw: AnyLayer[]): { sites: Site[]; unsu
   return { sites, unsupported };
 }
 
+/** A layer's weight: from the parameter list when trainable, else the frozen constant. */
+function weightOf(params: readonly Tensor[], index: number | undefined, frozen: Tensor | undefined): Tensor | undefined {
+  return index != null ? params[index] : frozen;
+}
+
 function forward(layers: ChainLayer[], params: readonly Tensor[], x: Tensor, opts: { logits?: boolean; collect?: boolean }): ForwardResult {
   const inputs: Tensor[] = [];
   const pre: Array<Tensor | null> = [];
@@ -289,14 +373,16 @@ function forward(layers: ChainLayer[], params: readonly Tensor[], x: Tensor, opt
     switch (l.kind) {
       case 'dense': {
         if (h.rank !== 2) throw new Error(`tfjs-teleport: Dense '${l.name}' gets a rank-${h.rank} input; only rank-2 inputs to Dense are supported`);
-        z = tf.matMul(h, params[l.kernel!]);
-        if (l.bias != null) z = tf.add(z, params[l.bias]);
+        z = tf.matMul(h, weightOf(params, l.kernel, l.frozenKernel)!);
+        const bias = weightOf(params, l.bias, l.frozenBias);
+        if (bias != null) z = tf.add(z, bias);
         h = z;
         break;
       }
       case 'conv2d': {
-        z = tf.conv2d(h as tf.Tensor4D, params[l.kernel!] as tf.Tensor4D, l.strides!, l.padding!, 'NHWC', l.dilation!);
-        if (l.bias != null) z = tf.add(z, params[l.bias]);
+        z = tf.conv2d(h as tf.Tensor4D, weightOf(params, l.kernel, l.frozenKernel) as tf.Tensor4D, l.strides!, l.padding!, 'NHWC', l.dilation!);
+        const bias = weightOf(params, l.bias, l.frozenBias);
+        if (bias != null) z = tf.add(z, bias);
         h = z;
         break;
       }

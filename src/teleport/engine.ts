@@ -1,16 +1,23 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { SiteAction } from '../groups/types.js';
-import { gradNormSq, type ObjectiveName, type Preconditioner } from '../objectives/grad_norm.js';
-import { ascend, type SolverOptions } from './solver.js';
-import { ascendRescale, rescaleObjective, rescaleTerms } from './rescale_fast.js';
+import { getObjective } from '../objectives/registry.js';
+import { gradNorm } from '../objectives/grad_norm.js';
+import type { ClosedForm, ObjectiveContext, Preconditioner } from '../objectives/types.js';
+import { solverFor } from '../solvers/registry.js';
+import type { SolverOptions } from '../solvers/types.js';
+import { TeleportError, type RejectionKind } from './errors.js';
+import { applyActions, guard, type ParamConstraint } from './guard.js';
+import type { TeleportMetrics } from './report.js';
+
+export { applyActions } from './guard.js';
 
 /** Everything that decides how one teleport searches and what it accepts. */
 export interface TeleportSettings extends SolverOptions {
-  objective: ObjectiveName;
+  objective: string;
   /** Largest accepted |L(g·w) − L(w)| / |L(w)| on the teleport batch. */
   maxLossDrift: number;
-  /** How many times a teleport that drifts too far is halved (θ ← θ/2) before it is rejected. */
+  /** How many times a teleport that fails the guard is halved (θ ← θ/2) before it is rejected. */
   maxShrinks: number;
 }
 
@@ -22,17 +29,18 @@ export interface TeleportInput {
   actions: readonly SiteAction[];
   /** ∇L at `params`, when known: exact groups then need no forward or backward pass. */
   grads?: ReadonlyArray<Tensor | null> | null;
-  /** The loss on the teleport batch as a pure function of the parameters (second-order safe). */
+  /** The training loss on the teleport batch as a pure function of the parameters (second-order safe). */
   loss?: ((params: readonly Tensor[]) => Scalar) | null;
-  /** For 'preconditionedGradNorm'. */
+  /** For objectives that use the inner optimizer's preconditioner. */
   preconditioner?: Preconditioner | null;
+  /** Per parameter: its layer's constraint, checked by the guard. */
+  constraints?: ReadonlyArray<ParamConstraint | null> | null;
   random: () => number;
 }
 
-/** What a teleport did; a plain object (see {@link TeleportReport} for the public fields). */
+/** What a teleport did: its metrics, and tensors for the caller. */
 export interface TeleportOutcome {
-  accepted: boolean;
-  reason?: string;
+  metrics: TeleportMetrics;
   /** New parameter values (kept; caller owns them), null when rejected. */
   params: Tensor[] | null;
   /**
@@ -42,26 +50,6 @@ export interface TeleportOutcome {
   grads: Tensor[] | null;
   /** The group element found (kept; caller disposes), for moving optimizer state. */
   thetas: Tensor[];
-  route: 'transport' | 'evaluate';
-  objectiveBefore: number;
-  objectiveAfter: number;
-  gradNormSqBefore: number;
-  gradNormSqAfter: number;
-  lossBefore: number | null;
-  lossAfter: number | null;
-  relativeLossDrift: number | null;
-  ascentSteps: number;
-  backtracks: number;
-  shrinks: number;
-}
-
-/** Applies every site action in order. */
-export function applyActions(actions: readonly SiteAction[], params: readonly Tensor[], thetas: readonly Tensor[]): Tensor[] {
-  let out = params.slice();
-  actions.forEach((a, i) => {
-    out = a.act(out, thetas[i]);
-  });
-  return out;
 }
 
 /** ∇L(g·w) from ∇L(w) through every site's J⁻ᵀ. */
@@ -73,8 +61,8 @@ export function transportGradients(actions: readonly SiteAction[], grads: Readon
   return out;
 }
 
+/** ∇L at `params` for the parameters in `indices` (null elsewhere), by autodiff of the batch loss. */
 function lossGradients(loss: (p: readonly Tensor[]) => Scalar, params: readonly Tensor[], indices: readonly number[]): Array<Tensor | null> {
-  // Gradients only for the parameters some action touches keep the objective's size honest.
   const grads = tf.grads((...ps: Tensor[]) => {
     const full = params.slice();
     indices.forEach((idx, k) => (full[idx] = ps[k]));
@@ -86,93 +74,122 @@ function lossGradients(loss: (p: readonly Tensor[]) => Scalar, params: readonly 
 }
 
 const scalarOf = (t: Tensor) => t.dataSync()[0];
+const sumOfSquares = (ts: ReadonlyArray<Tensor | null>): number => tf.tidy(() => scalarOf(tf.addN([tf.scalar(0), ...ts.filter((t): t is Tensor => t != null).map(t => tf.sum(tf.square(t)))])));
 
 /**
- * One teleport: finds g by guarded ascent on the objective, applies it, measures the loss drift on
- * the teleport batch (when a loss is given), halves g until the drift is within bounds, or rejects.
- * Never throws for numerical trouble: a NaN/Inf start or a drift it cannot fix gives
- * `accepted: false` with a reason, and the caller keeps its weights.
+ * Measures ‖∇L‖² at w and at g·w, over the touched parameters and over all of them, by the cheapest
+ * exact means the route allows: the closed form (rescale), the transported gradient, or autodiff.
+ */
+function gradNormMeter(ctx: ObjectiveContext, plainForm: ClosedForm | null): (thetas: readonly Tensor[] | null) => { touched: number; full: number } {
+  const all = ctx.params.map((_, i) => i);
+  const untouched = ctx.gradient ? sumOfSquares(ctx.gradient.map((g, i) => (ctx.touched.includes(i) ? null : g))) : 0;
+  return thetas => {
+    if (ctx.route === 'evaluate') {
+      const at = thetas == null ? ctx.params : null;
+      return tf.tidy(() => {
+        const p = at ?? applyActions(ctx.actions, ctx.params, thetas!);
+        const g = lossGradients(ctx.loss!, p, all);
+        const [t, f] = tf.stack([gradNormSqOf(g, ctx.touched), gradNormSqOf(g, all)]).dataSync();
+        return { touched: t, full: f };
+      });
+    }
+    let touched: number;
+    if (plainForm != null) touched = plainForm.evaluate(plainForm.widths.map((h, i) => (thetas == null ? new Float64Array(h) : Float64Array.from(thetas[i].dataSync())))).value;
+    else touched = tf.tidy(() => scalarOf(thetas == null ? gradNormSqOf(ctx.gradient!, ctx.touched) : gradNorm.value(ctx)(thetas)));
+    return { touched, full: touched + untouched };
+  };
+}
+
+function gradNormSqOf(grads: ReadonlyArray<Tensor | null>, indices: readonly number[]): Scalar {
+  return tf.addN([tf.scalar(0), ...indices.filter(i => grads[i] != null).map(i => tf.sum(tf.square(grads[i]!)))]) as Scalar;
+}
+
+/**
+ * One teleport: the objective (objectives/registry) gives a function of the group element θ; a
+ * solver (solvers/registry) finds θ; the guard (guard.ts) applies it, checks drift, constraints,
+ * finiteness and a fresh measurement of the objective, halves θ or rejects. Never throws for
+ * numerical trouble: a NaN/Inf start or an element it cannot accept gives `accepted: false` with a
+ * reason and a kind, and the caller keeps its weights.
  */
 export function runTeleport(input: TeleportInput, settings: TeleportSettings): TeleportOutcome {
   const { actions, params } = input;
-  const transport = input.grads != null && actions.every(a => a.transportGradient != null);
-  if (!transport && input.loss == null) {
-    throw new Error('tfjs-teleport: this group needs the loss on a teleport batch (give `data`), or a gradient with an exact group');
+  const objective = getObjective(settings.objective);
+  const transport = input.grads != null && objective.needs === 'gradient' && actions.every(a => a.transportGradient != null);
+  const loss = input.loss ?? null;
+  if (!transport && loss == null) {
+    throw new TeleportError('this group or objective needs the loss on a teleport batch (give `data`), or a gradient with an exact group', 'bad-option');
   }
-  const precond = settings.objective === 'preconditionedGradNorm' ? input.preconditioner ?? null : null;
   const touched = [...new Set(actions.flatMap(a => a.touches))].sort((a, b) => a - b);
   const onlyTouched = (gs: ReadonlyArray<Tensor | null>) => gs.map((g, i) => (touched.includes(i) ? g : null));
-
-  // The objective in θ. Transport: closed form from the known gradient. Evaluate: the gradient at
-  // g·w by autodiff of the loss, then differentiated once more in θ (nested tf.grads).
-  const objective = transport
-    ? (thetas: Tensor[]) => gradNormSq(onlyTouched(transportGradients(actions, input.grads!, thetas)), precond)
-    : (thetas: Tensor[]) => gradNormSq(lossGradients(input.loss!, applyActions(actions, params, thetas), touched), precond);
-
-  // Rescale has a closed-form objective: solve it on small vectors instead of weight-sized tensors.
-  const closedForm = transport && actions.every(a => a.diagonal != null);
-  let solved;
-  let plainTerms: ReturnType<typeof rescaleTerms> | null = null;
-  const sites = closedForm ? actions.map(a => a.diagonal!) : [];
-  if (closedForm) {
-    const terms = rescaleTerms(sites, input.grads!, precond);
-    // The plain ‖∇L‖² before and after come from the same closed form (no weight-sized pass).
-    plainTerms = precond == null ? terms : rescaleTerms(sites, input.grads!, null);
-    solved = ascendRescale(terms, sites.map(s => s.width), settings);
-  } else {
-    const init = tf.tidy(() => actions.map(a => a.init(input.random)));
-    solved = ascend(objective, init, settings);
-    tf.dispose(init);
-  }
-  const base = {
-    route: (transport ? 'transport' : 'evaluate') as 'transport' | 'evaluate',
-    objectiveBefore: solved.objectiveBefore,
-    ascentSteps: solved.stepsTaken,
-    backtracks: solved.backtracks,
+  const ctx: ObjectiveContext = {
+    actions,
+    params,
+    touched,
+    route: transport ? 'transport' : 'evaluate',
+    gradient: input.grads ?? null,
+    loss,
+    preconditioner: objective.usesPreconditioner ? input.preconditioner ?? null : null,
+    gradientAt: transport
+      ? thetas => onlyTouched(transportGradients(actions, input.grads!, thetas))
+      : thetas => lossGradients(loss!, applyActions(actions, params, thetas), touched),
   };
-  const plainNormSq = (gs: ReadonlyArray<Tensor | null>) => tf.tidy(() => scalarOf(gradNormSq(onlyTouched(gs))));
-  const gradsAt = (p: readonly Tensor[]) => lossGradients(input.loss!, p, touched);
+  const closedForm = objective.closedForm?.(ctx) ?? null;
+  const plainForm = objective === gradNorm ? closedForm : closedForm != null ? gradNorm.closedForm!(ctx) : null;
+  const meter = gradNormMeter(ctx, plainForm);
+  const value = objective.value(ctx);
+  const measure = (thetas: readonly Tensor[]) =>
+    closedForm != null ? closedForm.evaluate(thetas.map(t => Float64Array.from(t.dataSync()))).value : tf.tidy(() => scalarOf(value(thetas)));
 
-  const closedNormSq = (s: Float64Array[]) => rescaleObjective(plainTerms!, s).value;
-  const gradNormSqBefore = plainTerms ? closedNormSq(sites.map(x => new Float64Array(x.width))) : transport
-    ? plainNormSq(input.grads!)
-    : tf.tidy(() => scalarOf(gradNormSq(gradsAt(params))));
-  if (solved.aborted) {
-    return { ...base, accepted: false, reason: solved.aborted, params: null, grads: null, thetas: solved.thetas, objectiveAfter: NaN, gradNormSqBefore, gradNormSqAfter: NaN, lossBefore: null, lossAfter: null, relativeLossDrift: null, shrinks: 0 };
-  }
+  const before = meter(null);
+  const metrics: TeleportMetrics = {
+    accepted: false,
+    route: ctx.route,
+    objectiveBefore: NaN,
+    objectiveAfter: NaN,
+    gradNormSqBefore: before.touched,
+    gradNormSqAfter: NaN,
+    fullGradNormSqBefore: before.full,
+    fullGradNormSqAfter: NaN,
+    lossBefore: null,
+    lossAfter: null,
+    relativeLossDrift: null,
+    ascentSteps: 0,
+    backtracks: 0,
+    shrinks: 0,
+  };
+  const rejected = (kind: RejectionKind, reason: string, thetas: Tensor[]): TeleportOutcome => ({ metrics: { ...metrics, accepted: false, rejection: kind, reason }, params: null, grads: null, thetas });
 
-  const lossBefore = input.loss != null ? tf.tidy(() => scalarOf(input.loss!(params))) : null;
-  if (lossBefore != null && !Number.isFinite(lossBefore)) {
-    return { ...base, accepted: false, reason: 'the loss on the teleport batch is not finite before the teleport', params: null, grads: null, thetas: solved.thetas, objectiveAfter: NaN, gradNormSqBefore, gradNormSqAfter: NaN, lossBefore, lossAfter: null, relativeLossDrift: null, shrinks: 0 };
+  if (loss != null) {
+    metrics.lossBefore = tf.tidy(() => scalarOf(loss(params)));
+    if (!Number.isFinite(metrics.lossBefore)) return rejected('not-finite', 'the loss on the teleport batch is not finite before the teleport', []);
   }
+  const init = tf.tidy(() => actions.map(a => a.init(input.random)));
+  const problem = { objective: value, closedForm, init, randomStart: actions.some(a => a.randomInit === true) };
+  const solved = solverFor(problem).solve(problem, settings);
+  tf.dispose(init);
+  Object.assign(metrics, { objectiveBefore: solved.objectiveBefore, ascentSteps: solved.stepsTaken, backtracks: solved.backtracks });
+  if (solved.aborted) return rejected('not-finite', solved.aborted, solved.thetas);
 
-  let thetas = solved.thetas;
-  let shrinks = 0;
-  for (;;) {
-    const newParams = tf.tidy(() => applyActions(actions, params, thetas).map(t => (params.includes(t) ? t.clone() : t)));
-    const lossAfter = input.loss != null ? tf.tidy(() => scalarOf(input.loss!(newParams))) : null;
-    const drift = lossBefore != null && lossAfter != null ? Math.abs(lossAfter - lossBefore) / Math.max(Math.abs(lossBefore), 1e-12) : null;
-    // Rescale multiplies finite weights by exp(θ): finite θ and finite scales suffice (no weight-sized pass).
-    const finiteParams = closedForm
-      ? thetas.every(t => t.dataSync().every(v => Number.isFinite(Math.exp(Math.abs(v)))))
-      : tf.tidy(() => Number.isFinite(scalarOf(tf.sum(newParams.map(p => tf.sum(p)).reduce((a, b) => tf.add(a, b))))));
-    const ok = finiteParams && (drift == null || (Number.isFinite(drift) && drift <= settings.maxLossDrift));
-    if (ok) {
-      const grads = transport ? (tf.tidy(() => transportGradients(actions, input.grads!, thetas).map((g, i) => g ?? tf.zerosLike(params[i]))) as Tensor[]) : null;
-      const gradNormSqAfter = plainTerms ? closedNormSq(thetas.map(t => Float64Array.from(t.dataSync()))) : transport ? plainNormSq(grads!) : tf.tidy(() => scalarOf(gradNormSq(gradsAt(newParams))));
-      const objectiveAfter = shrinks === 0 ? solved.objectiveAfter : tf.tidy(() => scalarOf(objective(thetas)));
-      return { ...base, accepted: true, params: newParams, grads, thetas, objectiveAfter, gradNormSqBefore, gradNormSqAfter, lossBefore, lossAfter, relativeLossDrift: drift, shrinks };
-    }
-    tf.dispose(newParams);
-    if (shrinks >= settings.maxShrinks) {
-      const reason = !finiteParams
-        ? 'the teleported weights are not finite'
-        : `relative loss drift ${drift!.toExponential(2)} exceeds maxLossDrift ${settings.maxLossDrift} even after ${shrinks} halvings of the group element`;
-      return { ...base, accepted: false, reason, params: null, grads: null, thetas, objectiveAfter: NaN, gradNormSqBefore, gradNormSqAfter: NaN, lossBefore, lossAfter, relativeLossDrift: drift, shrinks };
-    }
-    const halved = thetas.map(t => tf.keep(tf.mul(t, 0.5)));
-    tf.dispose(thetas);
-    thetas = halved;
-    shrinks++;
-  }
+  const guarded = guard({
+    actions,
+    params,
+    thetas: solved.thetas,
+    loss,
+    lossBefore: metrics.lossBefore,
+    objectiveBefore: solved.objectiveBefore,
+    measure,
+    direction: settings.direction,
+    maxGrowth: settings.maxGrowth,
+    maxLossDrift: settings.maxLossDrift,
+    maxShrinks: settings.maxShrinks,
+    constraints: input.constraints,
+    finiteFromTheta: closedForm != null,
+  });
+  Object.assign(metrics, { lossAfter: guarded.lossAfter, relativeLossDrift: guarded.relativeLossDrift, shrinks: guarded.shrinks });
+  if (!guarded.accepted) return rejected(guarded.rejection!.kind, guarded.rejection!.message, guarded.thetas);
+
+  const after = meter(guarded.thetas);
+  const grads = transport ? (tf.tidy(() => transportGradients(actions, input.grads!, guarded.thetas).map((g, i) => g ?? tf.zerosLike(params[i]))) as Tensor[]) : null;
+  Object.assign(metrics, { accepted: true, objectiveAfter: guarded.objectiveAfter, gradNormSqAfter: after.touched, fullGradNormSqAfter: after.full });
+  return { metrics, params: guarded.params, grads, thetas: guarded.thetas };
 }

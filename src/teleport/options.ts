@@ -1,9 +1,13 @@
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { SiteAction } from '../groups/types.js';
-import { checkObjective, type ObjectiveName } from '../objectives/grad_norm.js';
+import { getGroup } from '../groups/registry.js';
+import { getObjective } from '../objectives/registry.js';
+import { compileSchedule, type Schedule } from '../optimizers/schedule.js';
 import type { LossFunction } from '../structure/losses.js';
 import type { TeleportSettings } from './engine.js';
+import { badOption, show } from './errors.js';
+import type { TeleportReport } from './report.js';
 
 /** A teleport batch: inputs and targets, shaped as for model.fit. */
 export interface Batch {
@@ -15,19 +19,19 @@ export interface Batch {
 export type TeleportData = Batch | Batch[] | ((step: number) => Batch | Batch[]);
 
 /**
- * The group to teleport with: a name for model-based groups, or site actions built by hand
- * (e.g. `tp.groups.so2(bijection)` on a plain parameter vector).
+ * The group to teleport with: a registered name ('auto', 'rescale', 'gl', 'gl-data', 'gl-pinv', …)
+ * for a model's layer pairs, or site actions built by hand (e.g. `tp.groups.so2(bijection)`).
  */
-export type GroupOption = 'auto' | 'rescale' | 'gl' | 'gl-data' | 'gl-pinv' | SiteAction | SiteAction[];
+export type GroupOption = string | SiteAction | SiteAction[];
 
-/** Options shared by {@link teleport} and the teleporting optimizers. */
+/** Options shared by {@link teleport} and the teleporting optimizers (defaults in {@link DEFAULTS}). */
 export interface TeleportOptions {
   /** The tfjs-layers model whose layer pairs the group acts on. Needed for named groups. */
   model?: LayersModel;
   /** Default 'auto': GL where the activation between two Dense layers is linear, rescale elsewhere. */
   group?: GroupOption;
   /** Default 'gradNorm'. 'preconditionedGradNorm' weights by the inner optimizer's preconditioner. */
-  objective?: ObjectiveName;
+  objective?: string;
   /** Default 'maximize' (faster training); 'minimize' moves to flatter points of the orbit. */
   direction?: 'maximize' | 'minimize';
   /** Ascent steps on the group element. Default 10. */
@@ -39,15 +43,15 @@ export interface TeleportOptions {
   /** Halve steps that do not improve the objective. Default false. */
   lineSearch?: boolean;
   /**
-   * Cap on objectiveAfter / objectiveBefore when maximizing (for one teleport event, shared by its
+   * Cap on objectiveAfter / objectiveBefore when maximizing, for one teleport event (shared by its
    * batches). Default 2: a larger gradient needs a learning rate that can take it.
    */
   maxGrowth?: number;
   /** Halvings per ascent step before stopping early. Default 4. */
   maxBacktracks?: number;
-  /** Largest relative loss change on the teleport batch a teleport may cause. Default 1e-4. */
+  /** Largest relative change of the training loss on the teleport batch a teleport may cause. Default 1e-4. */
   maxLossDrift?: number;
-  /** Halvings of the group element tried before a drifting teleport is rejected. Default 3. */
+  /** Halvings of the group element tried before a teleport the guard refuses is rejected. Default 3. */
   maxShrinks?: number;
   /** Teleport batches. Required by data-dependent groups; used by exact groups to measure drift. */
   data?: TeleportData;
@@ -57,61 +61,255 @@ export interface TeleportOptions {
   lossOfParams?: (params: Tensor[]) => Scalar;
   /** 'error' (default) or 'skip' layer pairs the group cannot act on. */
   onUnsupported?: 'error' | 'skip';
-  /** Seed for random group initializations (SO(2) angles) and data choice. Default 0. */
+  /** Seed for random group initializations (SO(2) angles). Default 0. */
   seed?: number;
 }
 
-export const DEFAULTS = {
-  group: 'auto' as const,
-  objective: 'gradNorm' as const,
-  direction: 'maximize' as const,
-  steps: 10,
-  lr: 0.1,
-  normalize: true,
-  lineSearch: false,
-  maxGrowth: 2,
-  maxBacktracks: 4,
-  maxLossDrift: 1e-4,
-  maxShrinks: 3,
-  onUnsupported: 'error' as const,
-  seed: 0,
-};
+/** What happens to the inner optimizer's state after a teleport (dissertation §5.4.1). */
+export type StatePolicy = 'transform' | 'keep' | 'reset';
 
-function positiveNumber(name: string, v: unknown, integer = false, allowZero = false): number {
-  const ok = typeof v === 'number' && Number.isFinite(v) && (allowZero ? v >= 0 : v > 0) && (!integer || Number.isInteger(v));
-  if (!ok) throw new Error(`tfjs-teleport: option ${name} must be a ${allowZero ? 'non-negative' : 'positive'} ${integer ? 'integer' : 'finite number'}, got ${JSON.stringify(v)}`);
-  return v as number;
+/** Options of a teleporting optimizer: the teleport options plus when to teleport and what it reports to. */
+export interface TeleportOptimizerOptions extends TeleportOptions {
+  /** When to teleport, in optimizer steps. Without one the wrapper never teleports. */
+  schedule?: Schedule;
+  /**
+   * 'transform' (default): carry momentum and accumulators along the group action where that is
+   * exact (all slots for rescale; first moments for GL), keep the rest; 'keep': leave the state;
+   * 'reset': start the inner optimizer afresh.
+   */
+  stateAfterTeleport?: StatePolicy;
+  /** Called after every teleport with its report. */
+  onTeleport?: (report: TeleportReport) => void;
+  /**
+   * Where exact groups get ∇L: 'step' (default) reuses the gradient the optimizer step just computed
+   * (no extra pass; the teleport happens inside the step, Algorithm 1); 'data' computes it on each
+   * `data` batch after the step (one backward pass per batch; less noisy with large teleport batches).
+   */
+  gradientSource?: 'step' | 'data';
+  /**
+   * Cap on the growth of ‖∇L‖² that all scheduled teleports of a run may cause together (the product
+   * of their growth ratios). Teleport k (0-based) may use at most maxTotalGrowth^(2^-(k+1)) (and never
+   * more than maxGrowth), so the caps sum to the total however long the schedule. Default 4;
+   * `Infinity` gives every teleport the full maxGrowth, as before 0.2.
+   */
+  maxTotalGrowth?: number;
 }
 
-/** Validates options and fills defaults; bad values throw errors that say what to pass instead. */
-export function resolveSettings(o: TeleportOptions): TeleportSettings {
-  const direction = o.direction ?? DEFAULTS.direction;
-  if (direction !== 'maximize' && direction !== 'minimize') {
-    throw new Error(`tfjs-teleport: option direction must be 'maximize' or 'minimize', got ${JSON.stringify(direction)}`);
-  }
-  const maxGrowth = positiveNumber('maxGrowth', o.maxGrowth ?? DEFAULTS.maxGrowth);
-  if (maxGrowth < 1) throw new Error(`tfjs-teleport: option maxGrowth must be ≥ 1 (a ratio of squared gradient norms), got ${maxGrowth}`);
-  return {
-    objective: checkObjective(o.objective ?? DEFAULTS.objective),
-    direction,
-    steps: positiveNumber('steps', o.steps ?? DEFAULTS.steps, true, true),
-    lr: positiveNumber('lr', o.lr ?? DEFAULTS.lr),
-    normalize: o.normalize ?? DEFAULTS.normalize,
-    lineSearch: o.lineSearch ?? DEFAULTS.lineSearch,
-    maxGrowth,
-    maxBacktracks: positiveNumber('maxBacktracks', o.maxBacktracks ?? DEFAULTS.maxBacktracks, true, true),
-    maxLossDrift: positiveNumber('maxLossDrift', o.maxLossDrift ?? DEFAULTS.maxLossDrift),
-    maxShrinks: positiveNumber('maxShrinks', o.maxShrinks ?? DEFAULTS.maxShrinks, true, true),
+type AnyOptions = Record<string, unknown>;
+
+/** One option: its default, its check, whether getConfig saves it, and who reads it. */
+interface OptionSpec {
+  default?: unknown;
+  /** Throws a 'bad-option' TeleportError naming the fix; returns the value to use. */
+  check?: (value: unknown, all: AnyOptions) => unknown;
+  /** Saved by getConfig (JSON values only). A function decides per value (e.g. a loss name, not a loss function). */
+  serialized: boolean | ((value: unknown) => boolean);
+  scope: 'teleport' | 'optimizer';
+}
+
+const isFn = (v: unknown) => typeof v === 'function';
+const isSiteAction = (v: unknown) => v != null && typeof v === 'object' && isFn((v as SiteAction).act) && isFn((v as SiteAction).init);
+
+function number(name: string, opts: { integer?: boolean; min?: number; minExclusive?: boolean; allowInfinity?: boolean } = {}) {
+  return (v: unknown) => {
+    const { integer = false, min = 0, minExclusive = false, allowInfinity = false } = opts;
+    const finiteOk = typeof v === 'number' && (Number.isFinite(v) || (allowInfinity && v === Infinity));
+    const ok = finiteOk && (minExclusive ? (v as number) > min : (v as number) >= min) && (!integer || Number.isInteger(v) || v === Infinity);
+    if (!ok) {
+      const kind = integer ? 'integer' : allowInfinity ? 'number' : 'finite number';
+      const what = min === 0 ? `a ${minExclusive ? 'positive' : 'non-negative'} ${kind}` : `a ${kind} ${minExclusive ? '>' : '≥'} ${min}`;
+      throw badOption(`option ${name} must be ${what}, got ${show(v)}`);
+    }
+    return v;
   };
 }
 
-/** Normalizes `data` at a step to a list of batches. */
+function oneOf(name: string, choices: readonly string[]) {
+  return (v: unknown) => {
+    if (typeof v !== 'string' || !choices.includes(v)) throw badOption(`option ${name} must be one of ${choices.join(', ')}, got ${show(v)}`);
+    return v;
+  };
+}
+
+function boolean(name: string) {
+  return (v: unknown) => {
+    if (typeof v !== 'boolean') throw badOption(`option ${name} must be true or false, got ${show(v)}`);
+    return v;
+  };
+}
+
+function fn(name: string, signature: string) {
+  return (v: unknown) => {
+    if (!isFn(v)) throw badOption(`option ${name} must be a function ${signature}, got ${show(v)}`);
+    return v;
+  };
+}
+
+/** The one table of options: defaults, checks and serialization all come from here. */
+export const OPTION_SPECS: Record<string, OptionSpec> = {
+  model: {
+    serialized: false,
+    scope: 'teleport',
+    check: v => {
+      if (v == null || typeof v !== 'object' || !Array.isArray((v as LayersModel).layers)) throw badOption('option model must be a tfjs-layers model (tf.sequential() or tf.model())');
+      return v;
+    },
+  },
+  group: {
+    default: 'auto',
+    serialized: v => typeof v === 'string',
+    scope: 'teleport',
+    check: v => {
+      if (typeof v === 'string') return getGroup(v).name;
+      const list = Array.isArray(v) ? v : [v];
+      if (list.length === 0) throw badOption('option group is an empty list of site actions');
+      if (!list.every(isSiteAction)) throw badOption(`option group must be a group name or site actions (e.g. tp.groups.so2(...)), got ${show(v)}`);
+      return v;
+    },
+  },
+  objective: { default: 'gradNorm', serialized: true, scope: 'teleport', check: v => getObjective(String(v)).name },
+  direction: { default: 'maximize', serialized: true, scope: 'teleport', check: oneOf('direction', ['maximize', 'minimize']) },
+  steps: { default: 10, serialized: true, scope: 'teleport', check: number('steps', { integer: true }) },
+  lr: { default: 0.1, serialized: true, scope: 'teleport', check: number('lr', { minExclusive: true }) },
+  normalize: { default: true, serialized: true, scope: 'teleport', check: boolean('normalize') },
+  lineSearch: { default: false, serialized: true, scope: 'teleport', check: boolean('lineSearch') },
+  maxGrowth: { default: 2, serialized: true, scope: 'teleport', check: number('maxGrowth (a ratio of squared gradient norms)', { min: 1 }) },
+  maxBacktracks: { default: 4, serialized: true, scope: 'teleport', check: number('maxBacktracks', { integer: true }) },
+  maxLossDrift: { default: 1e-4, serialized: true, scope: 'teleport', check: number('maxLossDrift', { minExclusive: true }) },
+  maxShrinks: { default: 3, serialized: true, scope: 'teleport', check: number('maxShrinks', { integer: true }) },
+  data: {
+    serialized: false,
+    scope: 'teleport',
+    check: v => {
+      if (!isFn(v)) batchList(v as Batch | Batch[]);
+      return v;
+    },
+  },
+  loss: {
+    serialized: v => typeof v === 'string',
+    scope: 'teleport',
+    check: v => {
+      if (typeof v !== 'string' && !isFn(v)) throw badOption(`option loss must be a loss name such as 'meanSquaredError' or a function (yTrue, yPred) => Scalar, got ${show(v)}`);
+      return v;
+    },
+  },
+  lossOfParams: { serialized: false, scope: 'teleport', check: fn('lossOfParams', '(params) => Scalar') },
+  onUnsupported: { default: 'error', serialized: true, scope: 'teleport', check: oneOf('onUnsupported', ['error', 'skip']) },
+  seed: { default: 0, serialized: true, scope: 'teleport', check: number('seed', { integer: true }) },
+  schedule: {
+    serialized: true,
+    scope: 'optimizer',
+    check: v => compileSchedule(v as Schedule).config,
+  },
+  stateAfterTeleport: { default: 'transform', serialized: true, scope: 'optimizer', check: oneOf('stateAfterTeleport', ['transform', 'keep', 'reset']) },
+  onTeleport: { serialized: false, scope: 'optimizer', check: fn('onTeleport', '(report) => void') },
+  gradientSource: { default: 'step', serialized: true, scope: 'optimizer', check: oneOf('gradientSource', ['step', 'data']) },
+  maxTotalGrowth: { default: 4, serialized: true, scope: 'optimizer', check: number('maxTotalGrowth', { min: 1, allowInfinity: true }) },
+};
+
+type Defaulted =
+  | 'group' | 'objective' | 'direction' | 'steps' | 'lr' | 'normalize' | 'lineSearch' | 'maxGrowth' | 'maxBacktracks'
+  | 'maxLossDrift' | 'maxShrinks' | 'onUnsupported' | 'seed' | 'stateAfterTeleport' | 'gradientSource' | 'maxTotalGrowth';
+
+/** The defaults of every option that has one (read off the table). */
+export const DEFAULTS = Object.freeze(
+  Object.fromEntries(Object.entries(OPTION_SPECS).filter(([, s]) => s.default !== undefined).map(([k, s]) => [k, s.default])),
+) as Readonly<Required<Pick<TeleportOptimizerOptions, Defaulted>>>;
+
+/** Options with every default filled in. */
+export type ResolvedOptions = TeleportOptimizerOptions & Required<Pick<TeleportOptimizerOptions, Defaulted>>;
+
+function closest(name: string, names: string[]): string | null {
+  const lower = name.toLowerCase();
+  return names.find(n => n.toLowerCase() === lower) ?? names.find(n => n.toLowerCase().startsWith(lower.slice(0, 4))) ?? null;
+}
+
+/**
+ * Checks options against the table and fills in defaults. Unknown names, bad values and a
+ * teleport-only call given optimizer options all throw errors that say what to pass instead.
+ */
+export function resolveOptions(options: TeleportOptimizerOptions, scope: 'teleport' | 'optimizer'): ResolvedOptions {
+  const given = options as AnyOptions;
+  const known = Object.keys(OPTION_SPECS);
+  for (const key of Object.keys(given)) {
+    if (given[key] === undefined) continue;
+    const spec = OPTION_SPECS[key];
+    if (spec == null) {
+      const hint = closest(key, known);
+      throw badOption(`unknown option '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}. Options: ${known.join(', ')}`);
+    }
+    if (spec.scope === 'optimizer' && scope === 'teleport') throw badOption(`option '${key}' belongs to the teleporting optimizers (tp.sgd, tp.adam, …), not to a one-off teleport()`);
+  }
+  const out: AnyOptions = { ...given };
+  for (const [key, spec] of Object.entries(OPTION_SPECS)) {
+    const v = given[key] ?? spec.default;
+    if (v === undefined) continue;
+    out[key] = spec.check ? spec.check(v, given) : v;
+  }
+  // Schedules keep the user's object (compileSchedule reads it again); the check normalized a copy.
+  if (given.schedule != null) out.schedule = given.schedule;
+  return out as unknown as ResolvedOptions;
+}
+
+/** The solver, objective and guard settings of resolved options. */
+export function settingsOf(o: ResolvedOptions): TeleportSettings {
+  return {
+    objective: o.objective,
+    direction: o.direction,
+    steps: o.steps,
+    lr: o.lr,
+    normalize: o.normalize,
+    lineSearch: o.lineSearch,
+    maxGrowth: o.maxGrowth,
+    maxBacktracks: o.maxBacktracks,
+    maxLossDrift: o.maxLossDrift,
+    maxShrinks: o.maxShrinks,
+  };
+}
+
+/** Validates options and fills defaults, returning the engine's settings (kept for existing callers). */
+export function resolveSettings(o: TeleportOptions): TeleportSettings {
+  return settingsOf(resolveOptions(o, 'optimizer'));
+}
+
+/** The serializable part of resolved options, for getConfig. */
+export function optionsToConfig(o: ResolvedOptions): Record<string, unknown> {
+  const config: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(OPTION_SPECS)) {
+    const v = (o as unknown as AnyOptions)[key];
+    if (v === undefined) continue;
+    const save = typeof spec.serialized === 'function' ? spec.serialized(v) : spec.serialized;
+    if (save) config[key] = key === 'schedule' ? compileSchedule(v as Schedule).config : v;
+  }
+  return config;
+}
+
+/** Options back from {@link optionsToConfig}'s output (unknown keys are ignored, for forward compatibility). */
+export function optionsFromConfig(config: Record<string, unknown>): TeleportOptimizerOptions {
+  const out: AnyOptions = {};
+  for (const [key, spec] of Object.entries(OPTION_SPECS)) {
+    const v = config[key];
+    if (v === undefined || v === null) continue;
+    if (spec.serialized !== false) out[key] = v;
+  }
+  return out as TeleportOptimizerOptions;
+}
+
+/** Normalizes `data` at a step to a list of batches, checking their form. */
 export function batchesAt(data: TeleportData | undefined, step: number): Batch[] {
   if (data == null) return [];
-  const d = typeof data === 'function' ? data(step) : data;
+  return batchList(typeof data === 'function' ? data(step) : data);
+}
+
+function batchList(d: Batch | Batch[]): Batch[] {
   const list = Array.isArray(d) ? d : [d];
   for (const b of list) {
-    if (b == null || b.x == null || b.y == null) throw new Error('tfjs-teleport: teleport data must be {x, y} batches (or an array of them, or a function of the step returning them)');
+    const ok = b != null && typeof b === 'object' && isTensor(b.x) && isTensor(b.y);
+    if (!ok) throw badOption('teleport data must be {x, y} batches of tensors (or an array of them, or a function of the step returning them)');
   }
   return list;
+}
+
+function isTensor(t: unknown): t is Tensor {
+  return t != null && typeof t === 'object' && Array.isArray((t as Tensor).shape) && typeof (t as Tensor).dataSync === 'function';
 }

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { Site } from '../structure/read_model.js';
-import type { Preconditioner } from '../objectives/grad_norm.js';
-import type { SolverOptions, SolverResult } from './solver.js';
+import type { Preconditioner } from './types.js';
 
 /**
  * The rescale objective in closed form, solved on the CPU.
@@ -12,10 +11,10 @@ import type { SolverOptions, SolverResult } from './solver.js';
  * ‖∇L(g·w)‖²_A = Σ_p Σ_{r,c} Q_p[r, c]·exp(2·s_row[r])·exp(−2·s_col[c]), where Q_p is A∘∇L² of
  * parameter p summed over every axis but its two unit axes. The Q_p are computed once (a few
  * weight-sized tensor ops and one download); the ascent then runs on vectors of length h in plain
- * JavaScript with exact gradients. This is what makes an exact teleport cost a fraction of a
- * training step. It follows {@link ascend} step for step (tested in lockstep against it).
+ * JavaScript with exact gradients (solvers/closed_form_ascent.ts). This is what makes an exact
+ * teleport cost a fraction of a training step.
  */
-interface Term {
+export interface Term {
   q: Float64Array; // [rows, cols], row-major
   rows: number;
   cols: number;
@@ -99,51 +98,4 @@ export function rescaleObjective(terms: readonly Term[], s: readonly Float64Arra
     if (t.colSite != null) for (let c = 0; c < t.cols; c++) grads[t.colSite][c] -= 2 * v[c] * qtu[c];
   }
   return { value, grads };
-}
-
-/**
- * Guarded gradient ascent on the closed-form objective, with the same rules as {@link ascend}:
- * normalized or plain steps, growth cap, optional line search, halving on failure.
- */
-export function ascendRescale(terms: readonly Term[], widths: readonly number[], opts: SolverOptions): SolverResult {
-  const sign = opts.direction === 'maximize' ? 1 : -1;
-  let s = widths.map(h => new Float64Array(h));
-  let cur = rescaleObjective(terms, s);
-  const f0 = cur.value;
-  const finite = (r: { value: number; grads: Float64Array[] }) => Number.isFinite(r.value) && r.grads.every(g => g.every(Number.isFinite));
-  const toTensors = () => s.map(v => tf.keep(tf.tensor1d(Float32Array.from(v))));
-  if (!finite(cur)) {
-    return { thetas: toTensors(), objectiveBefore: f0, objectiveAfter: f0, stepsTaken: 0, backtracks: 0, aborted: 'the objective or its gradient is not finite at the start (NaN or Inf in the gradients or weights)' };
-  }
-  let lr = opts.lr;
-  let stepsTaken = 0;
-  let backtracks = 0;
-  const capOk = (v: number) => sign < 0 || f0 === 0 || v / f0 <= opts.maxGrowth;
-  for (let k = 0; k < opts.steps; k++) {
-    let accepted = false;
-    for (let bt = 0; bt <= opts.maxBacktracks; bt++) {
-      let scale = sign * lr;
-      if (opts.normalize) {
-        let sq = 0;
-        for (const g of cur.grads) for (const x of g) sq += x * x;
-        scale /= Math.sqrt(sq) + 1e-30;
-      }
-      const cand = s.map((v, i) => v.map((x, j) => x + scale * cur.grads[i][j]));
-      const next = rescaleObjective(terms, cand);
-      const improves = sign > 0 ? next.value >= cur.value : next.value <= cur.value;
-      if (finite(next) && capOk(next.value) && (!opts.lineSearch || improves)) {
-        s = cand;
-        cur = next;
-        accepted = true;
-        stepsTaken++;
-        break;
-      }
-      backtracks++;
-      lr /= 2;
-    }
-    if (!accepted) break;
-    // At the growth cap there is nothing left to gain; further steps would only backtrack.
-    if (sign > 0 && f0 > 0 && cur.value >= 0.999 * opts.maxGrowth * f0) break;
-  }
-  return { thetas: toTensors(), objectiveBefore: f0, objectiveAfter: cur.value, stepsTaken, backtracks };
 }

@@ -1,0 +1,95 @@
+import type { Tensor } from '@tensorflow/tfjs-core';
+import type { ModelStructure, Site } from '../structure/read_model.js';
+import { badOption } from '../teleport/errors.js';
+import { glAction } from './gl.js';
+import { glDataActions } from './gl_data.js';
+import { rescaleAction } from './rescale.js';
+import type { Exactness, SiteAction } from './types.js';
+
+/** What a group needs to build its actions on a model. Tensors are borrowed. */
+export interface GroupBuildContext {
+  structure: ModelStructure;
+  /** Current parameter values (data-dependent groups take their constants here). */
+  params: readonly Tensor[];
+  /** The teleport batch's inputs, for data-dependent groups. */
+  x?: Tensor;
+}
+
+/**
+ * A symmetry group that acts on a model's layer pairs ("sites"), as one table entry.
+ *
+ * Groups keep parameter shapes. A group that changes them (the neuron-split group adds units) does
+ * not resize anything here: resizing a model's variables lives in `src/surgery/` (a new model, as
+ * `tp.split` returns) and resizing the inner optimizer's slots in `src/optimizers/inner_state.ts`
+ * (the only module that knows slot layouts); such a group acts on the already-split model.
+ */
+export interface GroupEntry {
+  /** The name users pass as `group`. */
+  readonly name: string;
+  /** 'everywhere': outputs unchanged for every input; 'batch': loss unchanged on the teleport batch. */
+  readonly exactness: Exactness;
+  /** One line for errors and docs: what it is and where it applies. */
+  readonly description: string;
+  /** Whether it can act at this site. */
+  appliesTo(site: Site): boolean;
+  /** Builds one action per site (sites come top site first; actions are applied in that order). */
+  build(sites: readonly Site[], ctx: GroupBuildContext): SiteAction[];
+}
+
+const GROUP_TABLE = new Map<string, GroupEntry>();
+
+/** Registers a model group under its name. */
+export function registerGroup(entry: GroupEntry): void {
+  GROUP_TABLE.set(entry.name, entry);
+}
+
+registerGroup({
+  name: 'auto',
+  exactness: 'everywhere',
+  description: "the exact group of each pair: 'gl' where the activation is linear, 'rescale' elsewhere",
+  appliesTo: site => site.linear || site.positivelyHomogeneous,
+  build: sites => sites.map(site => (site.linear ? glAction(site) : rescaleAction(site))),
+});
+
+registerGroup({
+  name: 'rescale',
+  exactness: 'everywhere',
+  description: 'positive per-unit rescaling (relu, leakyRelu, linear; Dense and Conv2D, through pooling and flatten)',
+  appliesTo: site => site.positivelyHomogeneous,
+  build: sites => sites.map(rescaleAction),
+});
+registerGroup({
+  name: 'gl',
+  exactness: 'everywhere',
+  description: 'GL(h) between Dense layers with a linear activation',
+  appliesTo: site => site.linear,
+  build: sites => sites.map(glAction),
+});
+for (const variant of ['gl-data', 'gl-pinv'] as const) {
+  registerGroup({
+    name: variant,
+    exactness: 'batch',
+    description: `data-dependent GL(h) (${variant === 'gl-data' ? 'eq. 4.13' : 'eq. 4.16'}) between Dense layers with one bijective activation (linear, leakyRelu)`,
+    appliesTo: site => site.kind === 'dense-dense' && site.bijective != null,
+    build: (sites, ctx) => {
+      if (ctx.x == null) throw badOption(`group '${variant}' is data-dependent: give teleport batches with the \`data\` option`);
+      return glDataActions(ctx.structure, sites, ctx.params, ctx.x, variant);
+    },
+  });
+}
+/** Names of the registered model groups. */
+export function groupNames(): string[] {
+  return [...GROUP_TABLE.keys()];
+}
+
+/** The group called `name`; an unknown name is an error listing the choices. */
+export function getGroup(name: string): GroupEntry {
+  const g = GROUP_TABLE.get(name);
+  if (g == null) throw badOption(`unknown group '${name}'. Choose one of: ${groupNames().join(', ')}, or pass site actions such as tp.groups.so2(...)`);
+  return g;
+}
+
+/** The registered groups (other than 'auto') that can act at a site, for error messages. */
+export function groupsApplyingTo(site: Site): string[] {
+  return groupNames().filter(n => n !== 'auto' && GROUP_TABLE.get(n)!.appliesTo(site));
+}

@@ -1,0 +1,58 @@
+import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
+import type { SiteAction } from '../groups/types.js';
+
+/**
+ * A diagonal preconditioner, one tensor per parameter (null: weight 1). For AdaGrad it is
+ * (ε + accumulator)^(-1/2), for RMSProp (ε + ms)^(-1/2), for Adam (ε + √v̂)⁻¹.
+ */
+export type Preconditioner = ReadonlyArray<Tensor | null>;
+
+/**
+ * What an objective can draw on. Tensors are borrowed. `gradientAt` hides the route: for exact
+ * groups it transports the step's gradient (∇L(g·w) = J⁻ᵀ∇L(w), no pass over data); otherwise it
+ * differentiates the batch loss at g·w (so second-order autodiff flows back into θ).
+ */
+export interface ObjectiveContext {
+  actions: readonly SiteAction[];
+  /** Current parameter values (w), in the order the actions index. */
+  params: readonly Tensor[];
+  /** Parameter indices some action changes. */
+  touched: readonly number[];
+  route: 'transport' | 'evaluate';
+  /** ∇L at w when known (the optimizer step's gradient or the batch gradient). */
+  gradient: ReadonlyArray<Tensor | null> | null;
+  /** The loss on the teleport batch as a pure function of the parameters, when a batch is given. */
+  loss: ((params: readonly Tensor[]) => Scalar) | null;
+  /** The inner optimizer's diagonal preconditioner, when the objective asked for one. */
+  preconditioner: Preconditioner | null;
+  /** ∇L at g(θ)·w on the touched parameters (null elsewhere). Differentiable in θ. */
+  gradientAt(thetas: readonly Tensor[]): Array<Tensor | null>;
+}
+
+/**
+ * An objective in closed form on float64 vectors (one per action), for diagonal actions: the
+ * solver then runs without touching weight-sized tensors.
+ */
+export interface ClosedForm {
+  /** Length of each action's θ vector. */
+  widths: number[];
+  evaluate(s: readonly Float64Array[]): { value: number; grads: Float64Array[] };
+}
+
+/**
+ * What a teleport optimizes over the group parameters θ. Register new entries in
+ * objectives/registry.ts.
+ */
+export interface Objective {
+  readonly name: string;
+  /** One line for errors and docs. */
+  readonly description: string;
+  /** 'gradient': works from ∇L (any route); 'loss': needs the loss on a teleport batch. */
+  readonly needs: 'gradient' | 'loss';
+  /** Whether it reads the inner optimizer's preconditioner. */
+  readonly usesPreconditioner?: boolean;
+  /** The objective as a differentiable function of θ. */
+  value(ctx: ObjectiveContext): (thetas: readonly Tensor[]) => Scalar;
+  /** A closed form for the same value, when one exists in this context (else null). */
+  closedForm?(ctx: ObjectiveContext): ClosedForm | null;
+}

@@ -1,0 +1,42 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { ClosedForm } from '../objectives/types.js';
+import { guardedAscent, type AscentSpace, type Evaluation } from './step_rule.js';
+import type { Solver, SolverOptions, SolverResult } from './types.js';
+
+interface VectorEvaluation extends Evaluation<Float64Array[]> {
+  grads: Float64Array[];
+}
+
+/** θ as float64 vectors on the CPU; nothing to free. */
+function vectorSpace(form: ClosedForm): AscentSpace<Float64Array[]> {
+  return {
+    evaluate(point) {
+      const { value, grads } = form.evaluate(point);
+      let sq = 0;
+      for (const g of grads) for (const x of g) sq += x * x;
+      return { point, value, gradNormSq: sq, grads } as VectorEvaluation;
+    },
+    move(from, scale) {
+      const { point, grads } = from as VectorEvaluation;
+      return point.map((v, i) => v.map((x, j) => x + scale * grads[i][j]));
+    },
+    release() {},
+  };
+}
+
+/**
+ * The same guarded ascent as {@link ascend}, on an objective's closed form (rescale: vectors of
+ * length h instead of weight-sized tensors). Starts at the identity (θ = 0).
+ */
+export function ascendClosedForm(form: ClosedForm, opts: SolverOptions): SolverResult {
+  const r = guardedAscent(vectorSpace(form), form.widths.map(h => new Float64Array(h)), null, opts);
+  const thetas = r.best.map(v => tf.keep(tf.tensor1d(Float32Array.from(v))));
+  return { thetas, objectiveBefore: r.objectiveBefore, objectiveAfter: r.objectiveAfter, stepsTaken: r.stepsTaken, backtracks: r.backtracks, aborted: r.aborted };
+}
+
+/** Picked whenever the objective has a closed form in this context and the search starts at the identity. */
+export const closedFormAscent: Solver = {
+  name: 'closed-form ascent',
+  applies: problem => problem.closedForm != null && !problem.randomStart,
+  solve: (problem, opts) => ascendClosedForm(problem.closedForm!, opts),
+};

@@ -1,0 +1,51 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
+import { guardedAscent, type AscentSpace, type Evaluation } from './step_rule.js';
+import type { Solver, SolverOptions, SolverResult } from './types.js';
+
+interface TensorEvaluation extends Evaluation<Tensor[]> {
+  grads: Tensor[];
+}
+
+/** θ as tensors; each evaluation is one `tf.valueAndGrads` and one two-number download. */
+function tensorSpace(objective: (thetas: Tensor[]) => Scalar): AscentSpace<Tensor[]> {
+  return {
+    evaluate(point) {
+      const { grads, both } = tf.tidy(() => {
+        const r = tf.valueAndGrads((...ts: Tensor[]) => objective(ts))(point);
+        let sq: Tensor = tf.scalar(0);
+        for (const g of r.grads) sq = tf.add(sq, tf.sum(tf.square(g)));
+        return { grads: r.grads, both: tf.stack([r.value, sq]) };
+      });
+      const [value, gradNormSq] = both.dataSync();
+      both.dispose();
+      return { point, value, gradNormSq, grads } as TensorEvaluation;
+    },
+    move(from, scale) {
+      const { point, grads } = from as TensorEvaluation;
+      return tf.tidy(() => point.map((t, i) => tf.add(t, tf.mul(scale, grads[i]))));
+    },
+    release(e, keepPoint) {
+      tf.dispose((e as TensorEvaluation).grads);
+      if (!keepPoint) tf.dispose(e.point);
+    },
+  };
+}
+
+/**
+ * Guarded gradient ascent (or descent) on group parameters θ of a differentiable objective, with the
+ * shared step rule ({@link guardedAscent}): the best θ seen is returned, kept (the caller disposes).
+ */
+export function ascend(objective: (thetas: Tensor[]) => Scalar, init: readonly Tensor[], opts: SolverOptions, randomStart = false): SolverResult {
+  const clone = (ts: readonly Tensor[]) => tf.tidy(() => ts.map(t => t.clone()));
+  const identity = randomStart ? tf.tidy(() => init.map(t => tf.zerosLike(t))) : null;
+  const r = guardedAscent(tensorSpace(objective), clone(init), identity, opts);
+  return { thetas: r.best, objectiveBefore: r.objectiveBefore, objectiveAfter: r.objectiveAfter, stepsTaken: r.stepsTaken, backtracks: r.backtracks, aborted: r.aborted };
+}
+
+/** The general solver: autodiff on the objective in θ (nested autodiff on the evaluate route). */
+export const tensorAscent: Solver = {
+  name: 'ascent',
+  applies: () => true,
+  solve: (problem, opts) => ascend(problem.objective, problem.init, opts, problem.randomStart),
+};

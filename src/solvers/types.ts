@@ -1,0 +1,54 @@
+import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
+import type { ClosedForm } from '../objectives/types.js';
+
+/** Settings of the search on the group parameters θ. */
+export interface SolverOptions {
+  /** Ascent steps on θ. */
+  steps: number;
+  /** Step size. */
+  lr: number;
+  /** Maximize (Algorithm 1) or minimize the objective. */
+  direction: 'maximize' | 'minimize';
+  /** Step along ∇θ/‖∇θ‖ (lr is then a distance in group-parameter space) instead of ∇θ. */
+  normalize: boolean;
+  /** Backtrack (halve the step) whenever a step does not improve the objective. */
+  lineSearch: boolean;
+  /** When maximizing: never let objective / objectiveBefore exceed this ratio (steps that would are halved). */
+  maxGrowth: number;
+  /** Halvings allowed per step before the ascent stops early. */
+  maxBacktracks: number;
+}
+
+/** What a solver found. */
+export interface SolverResult {
+  /** The best group parameters seen (kept: the caller disposes them). */
+  thetas: Tensor[];
+  /** The objective at the identity element (θ = 0), i.e. at the current weights. */
+  objectiveBefore: number;
+  /** The objective at `thetas`. */
+  objectiveAfter: number;
+  stepsTaken: number;
+  backtracks: number;
+  /** Set when the objective or its gradient is not finite where the search starts. */
+  aborted?: string;
+}
+
+/**
+ * One search problem: the objective as a differentiable function of θ, an optional closed form on
+ * float64 vectors, and where to start. θ = 0 is always the identity element.
+ */
+export interface SolveProblem {
+  objective: (thetas: Tensor[]) => Scalar;
+  closedForm: ClosedForm | null;
+  /** Starting θ (the identity for most groups; a random element for SO(2)). Borrowed. */
+  init: Tensor[];
+  /** True when `init` is not the identity: the identity is then evaluated too, and kept if better. */
+  randomStart: boolean;
+}
+
+/** A way to find θ. Solvers are registered in solvers/registry.ts and picked by `applies`. */
+export interface Solver {
+  readonly name: string;
+  applies(problem: SolveProblem): boolean;
+  solve(problem: SolveProblem, options: SolverOptions): SolverResult;
+}

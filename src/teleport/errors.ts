@@ -1,0 +1,52 @@
+import type { TeleportReport } from './report.js';
+
+/**
+ * Why a teleport failed or was refused:
+ * - `not-finite`: NaN or Inf in the gradients, the loss, the objective or the teleported weights;
+ * - `drift`: the loss on the teleport batch moved more than `maxLossDrift`, even after halving g;
+ * - `constraint`: the teleported weights would violate a layer's constraint (nonNeg, maxNorm, …);
+ * - `no-improvement`: the search found no group element better than the identity;
+ * - `growth`: a fresh measurement puts the gradient-norm growth above its cap;
+ * - `unsupported`: the group cannot act on the model (layer, activation, shared or regularized layer);
+ * - `bad-option`: an option, schedule or teleport batch is malformed.
+ */
+export type TeleportErrorKind = 'not-finite' | 'drift' | 'constraint' | 'no-improvement' | 'growth' | 'unsupported' | 'bad-option';
+
+/** The kinds that end a teleport as a rejection (weights restored) rather than a thrown error. */
+export type RejectionKind = Extract<TeleportErrorKind, 'not-finite' | 'drift' | 'constraint' | 'no-improvement' | 'growth'>;
+
+/** Every error this package throws on purpose. The weights are as they were before. */
+export class TeleportError extends Error {
+  constructor(
+    message: string,
+    readonly kind: TeleportErrorKind = 'bad-option',
+    readonly report?: TeleportReport,
+  ) {
+    super(message.startsWith('tfjs-teleport:') ? message : `tfjs-teleport: ${message}`);
+    this.name = 'TeleportError';
+  }
+}
+
+/** A layer, activation or model shape that the chosen group cannot act on; the message names the fix. */
+export class UnsupportedLayerError extends TeleportError {
+  constructor(message: string) {
+    super(message, 'unsupported');
+    this.name = 'UnsupportedLayerError';
+  }
+}
+
+/** Shorthand for a malformed option: `badOption('lr must be positive, got -1')`. */
+export function badOption(message: string): TeleportError {
+  return new TeleportError(message, 'bad-option');
+}
+
+/** Formats a value for an error message: numbers as JS prints them (Infinity, NaN), the rest as JSON. */
+export function show(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'bigint' || v === undefined) return String(v);
+  if (typeof v === 'function') return 'a function';
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return String(v);
+  }
+}

@@ -1,0 +1,52 @@
+import type { RejectionKind } from './errors.js';
+
+/**
+ * What a teleport measured, shared by the engine's outcome and the public {@link TeleportReport}.
+ * Losses and norms are on the teleport batch, or, for exact groups inside an optimizer step without
+ * `data`, from the step's own gradient (the loss fields are then null).
+ */
+export interface TeleportMetrics {
+  accepted: boolean;
+  /** Why a teleport was rejected (weights and optimizer state are then unchanged). */
+  reason?: string;
+  /** The kind of rejection, for code that reacts to it. */
+  rejection?: RejectionKind;
+  /** 'transport': from the known gradient, no extra pass; 'evaluate': loss evaluated on the batch. */
+  route: 'transport' | 'evaluate';
+  /** The objective at w (the identity element) and at the accepted g·w (NaN when rejected). */
+  objectiveBefore: number;
+  objectiveAfter: number;
+  /** ‖∇L‖² over the parameters the group acts on (its sites' kernels and biases), before and after. */
+  gradNormSqBefore: number;
+  gradNormSqAfter: number;
+  /** ‖∇L‖² over every trainable parameter, to compare with your own measurement. */
+  fullGradNormSqBefore: number;
+  fullGradNormSqAfter: number;
+  lossBefore: number | null;
+  lossAfter: number | null;
+  /** |lossAfter − lossBefore| / |lossBefore|, null when no batch was available to measure it. */
+  relativeLossDrift: number | null;
+  ascentSteps: number;
+  backtracks: number;
+  /** Halvings of the group element the guard needed. */
+  shrinks: number;
+}
+
+/** What one teleport did: its metrics plus where and when it ran. A plain, JSON-safe object. */
+export interface TeleportReport extends TeleportMetrics {
+  /** Optimizer step at which it ran (null for a one-off teleport). */
+  step: number | null;
+  group: string;
+  objective: string;
+  direction: 'maximize' | 'minimize';
+  /** Where the group acted. */
+  sites: string[];
+  /** The cap on ‖∇L‖² growth this teleport had (maxGrowth, or what the run's budget left). */
+  growthCap: number;
+  /** What happened to the inner optimizer's state ('keep', 'reset', 'transform', or 'transform (partial: …)'). */
+  state?: string;
+  /** Index of the teleport batch, when several are given. */
+  batch?: number;
+  /** Wall time of the teleport in milliseconds. */
+  ms: number;
+}
