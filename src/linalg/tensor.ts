@@ -8,12 +8,13 @@ import { invertNumbers } from './float64.js';
  * Throws when A is rank deficient (the Gram matrix has a pivot below k·1e-13 of its largest entry,
  * see {@link invertNumbers}), naming the shape; for a rank-deficient matrix use `pinvNumbers`.
  *
- * The normal equations, not the SVD, on purpose. Measured (Node 20, ml-matrix 6.15.1, float64):
- * for H = [batch, inputs + 1] of the sizes gl-data uses, Gram + LU takes 5.6 ms at 20×785 and 85 ms
- * at 128×785, ml-matrix's SVD pseudo-inverse 64 ms and 295 ms. The Gram matrix squares the
- * condition number κ, so its float64 error is about κ²·1e-16 (measured: 7e-10 at κ = 1e4, 7e-6 at
- * κ = 1e6, against 2e-13 and 2e-11 by SVD), which stays below what the float32 input and output
- * carry (κ·6e-8) for every κ this function accepts (the rank test rejects κ beyond about 1e6).
+ * The normal equations (Gram matrix assembled here, inverted by ml-matrix's LU), not ml-matrix's SVD
+ * pseudo-inverse, on purpose; measured by bench/linalg_pinv.ts (Node 20, ml-matrix 6.15.1): the SVD
+ * takes 3.3× as long at 20×785 and 5.3× at 128×785 (H = [batch, inputs + 1] as gl-data builds it).
+ * The Gram matrix squares the condition number κ, yet the float32 result is as close to the float64
+ * SVD pseudo-inverse as that one rounded to float32 (relative error 4e-8 at κ = 1e2…1e5; 7e-6 at
+ * κ = 1e6, where rounding the SVD result gives 4e-8), and always far below κ·2⁻²⁴, the error
+ * that float32 rounding of A itself already puts into A⁺.
  */
 export function pinvConstant(a: Tensor2D): Tensor2D {
   const [r, c] = a.shape;
