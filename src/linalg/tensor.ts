@@ -10,10 +10,11 @@ import { invertNumbers } from './float64.js';
  *
  * The normal equations (Gram matrix assembled here, inverted by ml-matrix's LU), not ml-matrix's SVD
  * pseudo-inverse, on purpose; measured by bench/linalg_pinv.ts (Node 20, ml-matrix 6.15.1): the SVD
- * takes 3.3× as long at 20×785 and 5.3× at 128×785 (H = [batch, inputs + 1] as gl-data builds it).
+ * takes 3–5× as long at 20×785 and 128×785 (H = [batch, inputs + 1] as gl-data builds it; the ratio
+ * varies by run).
  * The Gram matrix squares the condition number κ, yet the float32 result is as close to the float64
  * SVD pseudo-inverse as that one rounded to float32 (relative error 4e-8 at κ = 1e2…1e5; 7e-6 at
- * κ = 1e6, where rounding the SVD result gives 4e-8), and always far below κ·2⁻²⁴, the error
+ * κ = 1e6, where rounding the SVD result gives 4e-8), and at every κ measured far below κ·2⁻²⁴, the error
  * that float32 rounding of A itself already puts into A⁺.
  */
 export function pinvConstant(a: Tensor2D): Tensor2D {
