@@ -41,3 +41,4 @@ export type { SiteAction, SlotKind, Exactness } from './groups/types.js';
 export { SeededRandom } from './util/random.js';
 export * as groups from './groups/index.js';
 export * as problems from './problems/index.js';
+export * as linalg from './linalg/index.js';

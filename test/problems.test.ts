@@ -3,7 +3,7 @@ import { tf, useCpu, relDiff, maxAbsDiff } from './helpers.js';
 import { rosenbrock, booth, quadratic } from '../src/problems/test_functions.js';
 import { regressionData, regressionModel, sumSquaredError } from '../src/problems/regression.js';
 import { so2 } from '../src/groups/so2.js';
-import { expm } from '../src/groups/linalg.js';
+import { expm } from '../src/linalg/index.js';
 
 test.before(useCpu);
 

@@ -3,7 +3,7 @@ import { tf, tfl, useCpu, relDiff, maxAbsDiff } from './helpers.js';
 import { rosenbrock, booth, quadratic, type TestFunction } from '../src/problems/test_functions.js';
 import { regressionData, regressionModel, regressionLoss, sumSquaredError } from '../src/problems/regression.js';
 import { so2, orthogonal } from '../src/groups/so2.js';
-import { expm, expmNumbers } from '../src/groups/linalg.js';
+import { expm, expmNumbers } from '../src/linalg/index.js';
 import { SeededRandom } from '../src/util/random.js';
 
 test.before(useCpu);

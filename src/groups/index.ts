@@ -2,7 +2,6 @@
 export { rescaleAction } from './rescale.js';
 export { glAction, glElement } from './gl.js';
 export { glDataActions, type GlDataVariant } from './gl_data.js';
-export { so2, orthogonal } from './so2.js';
-export { expm } from './linalg.js';
-export { pinv, pinvConstant, inverse } from './pinv.js';
+export { so2, orthogonal, type Bijection, type So2Options, type OrthogonalOptions } from './so2.js';
+export { expm, pinv, pinvConstant, inverse } from '../linalg/index.js';
 export type { SiteAction, SlotKind, Exactness } from './types.js';

@@ -1,8 +1,21 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
-import type { Bijection } from '../problems/test_functions.js';
 import type { SiteAction } from './types.js';
-import { expm } from './linalg.js';
+import { expm } from '../linalg/index.js';
+
+/**
+ * A change of variables u = φ(x) in which a test function's loss is a function of ‖u‖ only, so every
+ * rotation R of u leaves it unchanged and g·x = φ⁻¹(R·φ(x)) is an exact symmetry (dissertation
+ * Prop. 4.4.1). Both maps take and return [dim] float32 tensors and are built from ops whose second
+ * derivatives tfjs can take (slice, reshape, stack, add, sub, mul, square, matMul), so
+ * ‖∇L(g·x)‖² can be differentiated in the group parameters by nested `tf.grad`.
+ */
+export interface Bijection {
+  /** u = φ(x). */
+  forward(x: Tensor1D): Tensor1D;
+  /** x = φ⁻¹(u); φ⁻¹(φ(x)) = x up to float32 round-off. */
+  inverse(u: Tensor1D): Tensor1D;
+}
 
 /** Options of {@link so2}. */
 export interface So2Options {

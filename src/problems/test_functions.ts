@@ -1,19 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor1D } from '@tensorflow/tfjs-core';
+import type { Bijection } from '../groups/so2.js';
+import { symmetricEigenNumbers } from '../linalg/index.js';
 
-/**
- * A change of variables u = φ(x) in which a test function's loss is a function of ‖u‖ only, so every
- * rotation R of u leaves it unchanged and g·x = φ⁻¹(R·φ(x)) is an exact symmetry (dissertation
- * Prop. 4.4.1). Both maps take and return [dim] float32 tensors and are built from ops whose second
- * derivatives tfjs can take (slice, reshape, stack, add, sub, mul, square, matMul), so
- * ‖∇L(g·x)‖² can be differentiated in the group parameters by nested `tf.grad`.
- */
-export interface Bijection {
-  /** u = φ(x). */
-  forward(x: Tensor1D): Tensor1D;
-  /** x = φ⁻¹(u); φ⁻¹(φ(x)) = x up to float32 round-off. */
-  inverse(u: Tensor1D): Tensor1D;
-}
+/** The change of variables of a test function; defined with the group that acts through it. */
+export type { Bijection };
 
 /**
  * A test function of a parameter vector, with the bijection that reveals its rotational symmetry.
@@ -115,49 +106,6 @@ export const booth: TestFunction = {
   defaultStart: [5, -5],
 };
 
-/** Symmetric eigen-decomposition by cyclic Jacobi rotations, in float64: A = V·diag(w)·Vᵀ. */
-function jacobiEigen(a: number[][]): { values: number[]; vectors: number[][] } {
-  const n = a.length;
-  const m = a.map(r => r.slice());
-  const v: number[][] = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (__, j) => (i === j ? 1 : 0)));
-  let total = 0;
-  for (const row of m) for (const x of row) total += x * x;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) off += m[i][j] ** 2;
-    if (off <= 1e-30 * total) break;
-    for (let p = 0; p < n; p++) {
-      for (let q = p + 1; q < n; q++) {
-        if (m[p][q] === 0) continue;
-        // Rotation J in the (p, q) plane that zeroes m[p][q] in Jᵀ·m·J.
-        const theta = (m[q][q] - m[p][p]) / (2 * m[p][q]);
-        const t = (theta >= 0 ? 1 : -1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < n; k++) {
-          const mkp = m[k][p];
-          const mkq = m[k][q];
-          m[k][p] = c * mkp - s * mkq;
-          m[k][q] = s * mkp + c * mkq;
-        }
-        for (let k = 0; k < n; k++) {
-          const mpk = m[p][k];
-          const mqk = m[q][k];
-          m[p][k] = c * mpk - s * mqk;
-          m[q][k] = s * mpk + c * mqk;
-        }
-        for (let k = 0; k < n; k++) {
-          const vkp = v[k][p];
-          const vkq = v[k][q];
-          v[k][p] = c * vkp - s * vkq;
-          v[k][q] = s * vkp + c * vkq;
-        }
-      }
-    }
-  }
-  return { values: m.map((r, i) => r[i]), vectors: v };
-}
-
 /**
  * A positive-definite quadratic of any dimension n, L = ½(x − b)ᵀA(x − b), minimum 0 at b (default
  * the origin), start b + 1.
@@ -166,7 +114,7 @@ function jacobiEigen(a: number[][]): { values: number[]; vectors: number[][] } {
  * (the same constant factor 1 as Rosenbrock and Booth). In terms of the symmetric square root of A
  * itself this is u = A^{1/2}(x − b)/√2, i.e. L = ½‖A^{1/2}(x − b)‖²; the scale does not change the
  * symmetry, since rotations commute with it. The symmetric square root and its inverse are computed
- * once, in float64, from a Jacobi eigen-decomposition A = V·diag(w)·Vᵀ:
+ * once, in float64, from the eigen-decomposition A = V·diag(w)·Vᵀ (`symmetricEigenNumbers`):
  * (A/2)^{±1/2} = V·diag((w/2)^{±1/2})·Vᵀ; each call of `forward`/`inverse` applies them as constant
  * float32 tensors with one matMul.
  *
@@ -192,7 +140,7 @@ export function quadratic(a: number[][], b?: number[]): TestFunction {
       if (Math.abs(a[i][j] - a[j][i]) > 1e-12 * (1 + Math.abs(a[i][j]))) throw new Error(`tfjs-teleport: quadratic(A): A must be symmetric (A[${i}][${j}] ≠ A[${j}][${i}])`);
     }
   }
-  const { values, vectors } = jacobiEigen(a);
+  const { values, vectors } = symmetricEigenNumbers(a);
   const largest = Math.max(...values.map(Math.abs));
   if (values.some(w => !(w > 1e-14 * largest))) {
     throw new Error(`tfjs-teleport: quadratic(A): A must be positive definite (eigenvalues ${values.map(w => w.toPrecision(4)).join(', ')})`);

@@ -1,0 +1,21 @@
+/**
+ * Linear algebra shared by groups, problems and the curvature tools, in one place.
+ * - Tensor level (tfjs ops or customGrad, so gradients flow): {@link expm}, {@link inverse},
+ *   {@link pinv}; and the float64 constant {@link pinvConstant}.
+ * - Float64 on plain arrays, from ml-matrix behind thin wrappers: {@link invertNumbers},
+ *   {@link pinvNumbers}, {@link svdNumbers}, {@link symmetricEigenNumbers}, and the reference
+ *   exponential {@link expmNumbers}.
+ */
+export { expm, type ExpmOptions } from './expm.js';
+export { inverse, pinv, pinvConstant } from './tensor.js';
+export {
+  invertNumbers,
+  pinvNumbers,
+  svdNumbers,
+  symmetricEigenNumbers,
+  expmNumbers,
+  type Matrix64,
+  type Svd,
+  type PinvOptions,
+  type SymmetricEigen,
+} from './float64.js';
