@@ -5,7 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { Resvg } from '@resvg/resvg-js';
@@ -19,7 +20,8 @@ export interface RenderedChart {
   png: Buffer;
 }
 
-const FONT_DIR = '/usr/share/fonts/truetype/dejavu';
+/** DejaVu Sans from the npm package dejavu-fonts-ttf: chart text needs no system font. */
+const FONT_DIR = join(dirname(createRequire(import.meta.url).resolve('dejavu-fonts-ttf/package.json')), 'ttf');
 const FONT_FAMILY = 'DejaVu Sans';
 const FONT_FILES = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf', 'DejaVuSans-Oblique.ttf']
   .map((f) => `${FONT_DIR}/${f}`)
