@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeComparison } from '../examples/report/write_outputs.js';
-import { writeAllOrNothing } from '../examples/report/out_dir.js';
+import { checkOutDir, writeAllOrNothing } from '../examples/report/out_dir.js';
 import type { RunRecord } from '../examples/report/types.js';
 
 // Bad input must exit with status 2 and a message naming the problem and the fix, before any
@@ -146,6 +146,36 @@ test('test-functions: an unknown function is refused before the others write the
   t.regex(r.stderr, /--functions: unknown value 'nope'; valid choices: rosenbrock, booth/);
   t.notRegex(r.stderr, /booth: final loss/);
   t.deepEqual(readdirSync(parent), []);
+});
+
+test('a negative --teleport-epochs is named instead of a bad schedule', t => {
+  const parent = tempDir();
+  const r = cli(['regression', '--teleport-epochs', '1,-1', '--backend', 'cpu', '--out', join(parent, 'out')]);
+  t.is(r.code, 2, r.stderr);
+  t.regex(r.stderr, /--teleport-epochs must be epochs ≥ 0 after which to teleport, got 1,-1/);
+  t.notRegex(r.stderr, /bad schedule|train loss/);
+  t.deepEqual(readdirSync(parent), []);
+});
+
+test('sweep: bad counts are refused before any worker starts', t => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--workers', '0'], /--workers must be a positive integer, got 0/],
+    [['--seeds', '0'], /--seeds must be a positive integer, got 0/],
+    [['--teleport-epoch', '1.5'], /--teleport-epoch must be a step ≥ 0 \(an integer\), got 1\.5/],
+    [['--target', '2'], /--target must be a fraction of the initial loss between 0 and 1, got 2/],
+  ];
+  for (const [args, message] of cases) {
+    const parent = tempDir();
+    const r = cli(['sweep', '--steps', '1', '--lrs', '0.1', '--backend', 'cpu', '--out', join(parent, 'out'), ...args]);
+    t.is(r.code, 2, r.stderr);
+    t.regex(r.stderr, message);
+    t.notRegex(r.stderr, /sweep: \d+ cells/);
+    t.deepEqual(readdirSync(parent), []);
+  }
+});
+
+test('checkOutDir: an empty --out is refused (it would name the working folder)', t => {
+  for (const out of ['', ' ']) t.throws(() => checkOutDir(out), { message: /--out is empty; pass a folder path \(new or empty\), or omit --out/ });
 });
 
 /** A run record small enough to write quickly. */

@@ -9,7 +9,7 @@ import { createProgress } from '../train/progress.js';
 import { writeComparison } from '../report/write_outputs.js';
 import { checkOutDir } from '../report/out_dir.js';
 import type { RunRecord } from '../report/types.js';
-import { parseList, parseNumberList, parseOptionalCount, parseChoiceList, parseLearningRates, backendOption, useBackend, defaultOut } from './common.js';
+import { parseList, parseNumberList, parseOptionalCount, parseChoiceList, parseLearningRates, backendOption, useBackend, defaultOut, UsageError } from './common.js';
 
 /** Learning rates that train the example MLPs well (override with --lr). */
 export const DEFAULT_LR: Record<DatasetName, Record<OptimizerName, number>> = {
@@ -104,6 +104,8 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
   if (!Number.isInteger(args.epochs) || args.epochs < 1) throw new Error(`--epochs must be a positive integer, got ${args.epochs}`);
   const lrs = parseLearningRates(args.lr, optimizers, DEFAULT_LR[args.dataset]);
   const teleportEpochs = parseNumberList('--teleport-epochs', args.teleportEpochs);
+  // Checked here: a negative one would only fail after loading the data, as a "bad schedule".
+  if (teleportEpochs.some(e => e < 0)) throw new UsageError(`--teleport-epochs must be epochs ≥ 0 after which to teleport, got ${args.teleportEpochs}`);
   const trainLimit = parseOptionalCount('--train-limit', args.trainLimit, 'the number of training examples to use');
   const testLimit = parseOptionalCount('--test-limit', args.testLimit, 'the number of test examples to use');
   const outDir = args.out ?? defaultOut(command);

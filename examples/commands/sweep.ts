@@ -88,6 +88,15 @@ function runCellInChild(spec: CellSpec): Promise<CellResult> {
   });
 }
 
+/** The numeric flags of `sweep`, checked here: a bad one would otherwise fail in every worker, or give empty cells. */
+function checkSweepCounts(args: SweepArgs): void {
+  for (const [flag, value] of [['--seeds', args.seeds], ['--epochs', args.epochs], ['--workers', args.workers ?? 1]] as const) {
+    if (!Number.isInteger(value) || value < 1) throw new UsageError(`${flag} must be a positive integer, got ${value}`);
+  }
+  if (!Number.isInteger(args.teleportEpoch) || args.teleportEpoch < 0) throw new UsageError(`--teleport-epoch must be a step ≥ 0 (an integer), got ${args.teleportEpoch}`);
+  if (!(args.target > 0 && args.target < 1)) throw new UsageError(`--target must be a fraction of the initial loss between 0 and 1, got ${args.target}`);
+}
+
 type SweepArgs = { steps: string; lrs: string; seeds: number; optimizer: OptimizerName; epochs: number; teleportEpoch: number; normalize: boolean; target: number; workers?: number; out?: string; backend?: string; quiet: boolean };
 
 export async function runSweep(args: SweepArgs): Promise<string[]> {
@@ -95,6 +104,7 @@ export async function runSweep(args: SweepArgs): Promise<string[]> {
   const lrs = parseNumberList('--lrs', args.lrs);
   if (stepsList.some(s => !Number.isInteger(s) || s < 1)) throw new UsageError(`--steps must be positive integers, got ${args.steps}`);
   if (lrs.some(l => !(l > 0))) throw new UsageError(`--lrs must be positive numbers, got ${args.lrs}`);
+  checkSweepCounts(args);
   const workers = args.workers ?? Math.max(1, cpus().length);
   const progress = createProgress(args.quiet);
   const outDir = args.out ?? defaultOut('sweep');

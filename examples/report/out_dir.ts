@@ -15,6 +15,7 @@ function someOf(entries: string[]): string {
  * must be a writable folder. Throws a {@link UsageError} naming the problem and the fix.
  */
 export function checkOutDir(outDir: string): void {
+  if (outDir.trim() === '') throw new UsageError('--out is empty; pass a folder path (new or empty), or omit --out for runs/<command>-<time>');
   if (existsSync(outDir)) {
     if (!statSync(outDir).isDirectory()) throw new UsageError(`--out ${outDir} is an existing file, not a folder; pass a folder path (new or empty) or remove the file`);
     const entries = readdirSync(outDir);
