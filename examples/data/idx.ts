@@ -93,8 +93,7 @@ export function readIdx(path: string, expectedMagic?: number): IdxArray {
  * Pairs an IDX images file with an IDX labels file into a {@link Split}: pixels scaled from 0..255 to
  * [0, 1], shape `[rows, cols, 1]`. Checks that both files have the right magic number, that they hold at
  * least one image, that the image and label counts agree, and that every kept label is below `numClasses`
- * (default 10). `limit` keeps only the
- * first `limit` examples (both files are still read and validated whole).
+ * (default 10). `limit` keeps only the first `limit` examples (both files are still read and validated whole).
  */
 export function readIdxSplit(imagesPath: string, labelsPath: string, opts: { limit?: number; numClasses?: number } = {}): Split {
   const images = readIdx(imagesPath, IDX_IMAGES_MAGIC);

@@ -2,9 +2,9 @@ import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync,
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { UsageError } from '../commands/common.js';
 
-/** At most a few names of `entries`, for messages. */
+/** At most a few names of `entries`, sorted, for messages. */
 function someOf(entries: string[]): string {
-  const shown = entries.slice(0, 3).join(', ');
+  const shown = [...entries].sort().slice(0, 3).join(', ');
   return entries.length > 3 ? `${shown} and ${entries.length - 3} more` : shown;
 }
 
