@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeComparison } from '../examples/report/write_outputs.js';
@@ -213,4 +213,11 @@ test('writeAllOrNothing: the outputs appear only when all were written; an empty
   t.deepEqual(files, [join(out, 'a.csv')]);
   t.deepEqual(readdirSync(parent), ['out']);
   t.is(readFileSync(join(out, 'a.csv'), 'utf8'), '1');
+});
+
+test('writeAllOrNothing: a new output folder gets the permissions of any new folder, not those of a private temporary one', async t => {
+  const parent = tempDir();
+  mkdirSync(join(parent, 'plain'));
+  await writeAllOrNothing(join(parent, 'out'), async () => []);
+  t.is(statSync(join(parent, 'out')).mode, statSync(join(parent, 'plain')).mode);
 });

@@ -1,4 +1,5 @@
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { UsageError } from '../commands/common.js';
 
@@ -46,7 +47,7 @@ export async function writeAllOrNothing(outDir: string, write: (dir: string) => 
   const madeParent = mkdirSync(parent, { recursive: true });
   let staging: string | undefined;
   try {
-    staging = mkdtempSync(join(parent, `.${basename(target)}.partial-`));
+    staging = makeStagingFolder(parent, basename(target));
     const files = await write(staging);
     moveIntoPlace(staging, target);
     return files.map(f => join(outDir, relative(staging!, f)));
@@ -55,6 +56,13 @@ export async function writeAllOrNothing(outDir: string, write: (dir: string) => 
     removeEmptyFolders(parent, madeParent);
     throw new Error(`could not write the outputs to ${outDir}, so none were kept: ${(e as Error).message}`);
   }
+}
+
+/** A new hidden folder in `parent`; made by mkdirSync, not mkdtempSync, so it gets the usual permissions rather than 0700. */
+function makeStagingFolder(parent: string, name: string): string {
+  const staging = join(parent, `.${name}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
+  mkdirSync(staging);
+  return staging;
 }
 
 /** Renames the finished `staging` folder to `target`; an empty `target` goes first (Windows cannot rename onto a folder). */
