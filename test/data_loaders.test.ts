@@ -193,6 +193,25 @@ test('loadMnist / loadFashionMnist: missing files and directories are named with
   t.regex(e2!.message, /apt-get install dataset-fashion-mnist/);
 });
 
+test('loadMnist / loadFashionMnist / loadCifar10: a file passed as the data directory is called a file, not missing', async t => {
+  const file = join(tempDir(), 'train-images-idx3-ubyte');
+  writeFileSync(file, tinyMnist(2, 2, 2).images);
+  for (const load of [loadMnist, loadFashionMnist, loadCifar10]) {
+    const e = await t.throwsAsync(load({ dir: file }));
+    t.regex(e!.message, /data directory .*train-images-idx3-ubyte is a file, not a directory; --data-dir takes the folder/);
+    t.notRegex(e!.message, /does not exist/);
+  }
+});
+
+test('loadMnist: IDX files with 0 images are named instead of giving an empty split', async t => {
+  const empty = tinyMnist(0, 4, 3);
+  for (const split of ['train', 't10k'] as const) {
+    const dir = tempDir();
+    writeMnistDir(dir, false, split === 'train' ? empty : undefined, split === 't10k' ? empty : undefined);
+    await t.throwsAsync(loadMnist({ dir }), { message: new RegExp(`${split}-images-idx3-ubyte: holds 0 images \\(dimensions \\[0, 4, 3\\]\\); the file is incomplete`) });
+  }
+});
+
 test('loadMnist: label count mismatch between train files is reported', async t => {
   const dir = tempDir();
   writeMnistDir(dir, true);
@@ -337,6 +356,17 @@ test('loadCifar10: missing dir or files say where to download and to pass --data
   t.true(e!.message.includes('https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz'));
   writeFileSync(join(dir, 'data_batch_4.bin'), cifarBatch([1]).subarray(0, 3000));
   await t.throwsAsync(loadCifar10({ dir }), { message: /data_batch_4\.bin: 3000 bytes is not a multiple/ });
+});
+
+test('loadCifar10: a 0-byte batch is named as empty, with or without a limit', async t => {
+  for (const [name, trainLimit] of [['data_batch_1.bin', undefined], ['data_batch_1.bin', 1], ['test_batch.bin', 1]] as const) {
+    const dir = tempDir();
+    writeCifarDir(dir);
+    writeFileSync(join(dir, name), new Uint8Array(0));
+    const e = await t.throwsAsync(loadCifar10({ dir, trainLimit }));
+    t.regex(e!.message, new RegExp(`${name.replace('.', '\\.')}: empty file \\(0 bytes\\)`), name);
+    t.true(e!.message.includes(CIFAR10_URL));
+  }
 });
 
 // ---------- dataset helpers ----------

@@ -28,6 +28,13 @@ export function parseChoiceList<T extends string>(flag: string, spec: string, ch
   return items as T[];
 }
 
+/** An optional count flag such as --train-limit: undefined, or a positive integer (0 would leave no data). */
+export function parseOptionalCount(flag: string, value: number | undefined, what: string): number | undefined {
+  if (value == null) return undefined;
+  if (!Number.isInteger(value) || value < 1) throw new UsageError(`${flag} must be a positive integer (${what}), got ${value}; omit it to use them all`);
+  return value;
+}
+
 /** `--lr 0.05` for all, or `--lr sgd=0.05,adam=0.001` per optimizer; the rest from defaults. */
 export function parseLearningRates<T extends string>(spec: string | undefined, optimizers: readonly T[], defaults: Record<T, number>): Record<T, number> {
   const out = { ...defaults };

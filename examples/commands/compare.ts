@@ -7,8 +7,9 @@ import { ACTIVATIONS, type ActivationName } from '../train/models.js';
 import { OPTIMIZER_NAMES, VARIANTS, runTraining, type OptimizerName, type TeleportSpec, type Variant } from '../train/runner.js';
 import { createProgress } from '../train/progress.js';
 import { writeComparison } from '../report/write_outputs.js';
+import { checkOutDir } from '../report/out_dir.js';
 import type { RunRecord } from '../report/types.js';
-import { parseList, parseNumberList, parseChoiceList, parseLearningRates, backendOption, useBackend, defaultOut } from './common.js';
+import { parseList, parseNumberList, parseOptionalCount, parseChoiceList, parseLearningRates, backendOption, useBackend, defaultOut, UsageError } from './common.js';
 
 /** Learning rates that train the example MLPs well (override with --lr). */
 export const DEFAULT_LR: Record<DatasetName, Record<OptimizerName, number>> = {
@@ -76,7 +77,7 @@ export function compareOptions<T>(y: Argv<T>, defaults: Partial<CompareArgs> = {
     .option('state-after-teleport', { choices: ['transform', 'keep', 'reset'] as const, default: 'transform' as const })
     .option('train-limit', { type: 'number', describe: 'use at most this many training examples' })
     .option('test-limit', { type: 'number', describe: 'use at most this many test examples' })
-    .option('out', { type: 'string', describe: 'output directory (default runs/<command>-<time>)' })
+    .option('out', { type: 'string', describe: 'output directory, new or empty (default runs/<command>-<time>)' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' })
     .option('backend', backendOption);
 }
@@ -103,10 +104,15 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
   if (!Number.isInteger(args.epochs) || args.epochs < 1) throw new Error(`--epochs must be a positive integer, got ${args.epochs}`);
   const lrs = parseLearningRates(args.lr, optimizers, DEFAULT_LR[args.dataset]);
   const teleportEpochs = parseNumberList('--teleport-epochs', args.teleportEpochs);
+  // Checked here: a negative one would only fail after loading the data, as a "bad schedule".
+  if (teleportEpochs.some(e => e < 0)) throw new UsageError(`--teleport-epochs must be epochs ≥ 0 after which to teleport, got ${args.teleportEpochs}`);
+  const trainLimit = parseOptionalCount('--train-limit', args.trainLimit, 'the number of training examples to use');
+  const testLimit = parseOptionalCount('--test-limit', args.testLimit, 'the number of test examples to use');
+  const outDir = args.out ?? defaultOut(command);
+  checkOutDir(outDir);
   const progress = createProgress(args.quiet);
   const backend = await useBackend(args.backend, m => progress.log(m));
-  const task = await loadTask({ dataset: args.dataset, dataDir: args.dataDir, widths, activation: args.activation, alpha: args.alpha, trainLimit: args.trainLimit, testLimit: args.testLimit });
-  const outDir = args.out ?? defaultOut(command);
+  const task = await loadTask({ dataset: args.dataset, dataDir: args.dataDir, widths, activation: args.activation, alpha: args.alpha, trainLimit, testLimit });
   const n = task.train.x.shape[0];
   const batchSize = args.batchSize ?? (args.dataset === 'regression' ? n : 20);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`--batch-size must be a positive integer, got ${batchSize}`);

@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadTask } from '../train/datasets.js';
@@ -11,6 +11,7 @@ import { heatmapChart, writeChart } from '../report/charts.js';
 import { createProgress } from '../train/progress.js';
 import { backendOption, defaultOut, parseNumberList, useBackend, UsageError } from './common.js';
 import { DEFAULT_LR } from './compare.js';
+import { checkOutDir, writeAllOrNothing } from '../report/out_dir.js';
 
 /** One cell of the grid: teleport steps × teleport lr, run on every seed with its own baselines. */
 interface CellSpec {
@@ -87,15 +88,27 @@ function runCellInChild(spec: CellSpec): Promise<CellResult> {
   });
 }
 
-export async function runSweep(args: { steps: string; lrs: string; seeds: number; optimizer: OptimizerName; epochs: number; teleportEpoch: number; normalize: boolean; target: number; workers?: number; out?: string; backend?: string; quiet: boolean }): Promise<string[]> {
+/** The numeric flags of `sweep`, checked here: a bad one would otherwise fail in every worker, or give empty cells. */
+function checkSweepCounts(args: SweepArgs): void {
+  for (const [flag, value] of [['--seeds', args.seeds], ['--epochs', args.epochs], ['--workers', args.workers ?? 1]] as const) {
+    if (!Number.isInteger(value) || value < 1) throw new UsageError(`${flag} must be a positive integer, got ${value}`);
+  }
+  if (!Number.isInteger(args.teleportEpoch) || args.teleportEpoch < 0) throw new UsageError(`--teleport-epoch must be a step ≥ 0 (an integer), got ${args.teleportEpoch}`);
+  if (!(args.target > 0 && args.target < 1)) throw new UsageError(`--target must be a fraction of the initial loss between 0 and 1, got ${args.target}`);
+}
+
+type SweepArgs = { steps: string; lrs: string; seeds: number; optimizer: OptimizerName; epochs: number; teleportEpoch: number; normalize: boolean; target: number; workers?: number; out?: string; backend?: string; quiet: boolean };
+
+export async function runSweep(args: SweepArgs): Promise<string[]> {
   const stepsList = parseNumberList('--steps', args.steps);
   const lrs = parseNumberList('--lrs', args.lrs);
   if (stepsList.some(s => !Number.isInteger(s) || s < 1)) throw new UsageError(`--steps must be positive integers, got ${args.steps}`);
   if (lrs.some(l => !(l > 0))) throw new UsageError(`--lrs must be positive numbers, got ${args.lrs}`);
+  checkSweepCounts(args);
   const workers = args.workers ?? Math.max(1, cpus().length);
   const progress = createProgress(args.quiet);
   const outDir = args.out ?? defaultOut('sweep');
-  mkdirSync(outDir, { recursive: true });
+  checkOutDir(outDir);
   const seeds = Array.from({ length: args.seeds }, (_, i) => i + 1);
   const cells: CellSpec[] = stepsList.flatMap(steps => lrs.map(lr => ({ steps, lr, seeds, optimizer: args.optimizer, epochs: args.epochs, teleportEpoch: args.teleportEpoch, normalize: args.normalize, target: args.target, backend: args.backend })));
   progress.log(`sweep: ${cells.length} cells (${stepsList.length} step counts × ${lrs.length} lrs) × ${seeds.length} seeds on ${workers} worker processes`);
@@ -112,7 +125,13 @@ export async function runSweep(args: { steps: string; lrs: string; seeds: number
   };
   await Promise.all(Array.from({ length: Math.min(workers, cells.length) }, worker));
   progress.stop();
+  const files = await writeAllOrNothing(outDir, dir => writeSweepOutputs(dir, args, stepsList, lrs, seeds, results));
+  progress.log(`wrote ${files.length} files to ${outDir}`);
+  return files;
+}
 
+/** The speedup heatmaps, sweep.json and summary.md of a finished sweep, written into `outDir`. */
+async function writeSweepOutputs(outDir: string, args: SweepArgs, stepsList: number[], lrs: number[], seeds: number[], results: CellResult[]): Promise<string[]> {
   const speedup = (r: CellResult, key: 'Seconds' | 'Epochs') => median(r.perSeed.flatMap(p => {
     const b = p[`baseline${key}`];
     const t = p[`teleport${key}`];
@@ -145,7 +164,6 @@ export async function runSweep(args: { steps: string; lrs: string; seeds: number
     ...grid('Seconds').map((row, i) => `| ${stepsList[i]} | ${row.map(v => (v == null ? 'n/a' : v.toFixed(2))).join(' | ')} |`), ''];
   writeFileSync(join(outDir, 'summary.md'), md.join('\n'));
   files.push(join(outDir, 'summary.md'));
-  progress.log(`wrote ${files.length} files to ${outDir}`);
   return files;
 }
 
@@ -164,7 +182,7 @@ export function registerSweep(y: Argv) {
         .option('normalize', { type: 'boolean', default: true })
         .option('target', { type: 'number', default: 0.01, describe: 'convergence: loss below this fraction of the initial loss' })
         .option('workers', { type: 'number', describe: 'parallel worker processes (default: number of cores)' })
-        .option('out', { type: 'string' })
+        .option('out', { type: 'string', describe: 'output directory, new or empty (default runs/sweep-<time>)' })
         .option('quiet', { type: 'boolean', default: false })
         .option('backend', backendOption),
       async argv => {

@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tp from '../../src/index.js';
@@ -7,7 +7,8 @@ import { rosenbrock, booth, type TestFunction } from '../../src/problems/test_fu
 import { so2 } from '../../src/groups/so2.js';
 import { renderChart, trajectoryChart, writeChart, convergenceChart } from '../report/charts.js';
 import type { RunRecord } from '../report/types.js';
-import { backendOption, defaultOut, useBackend } from './common.js';
+import { backendOption, defaultOut, parseChoiceList, useBackend } from './common.js';
+import { checkOutDir, writeAllOrNothing } from '../report/out_dir.js';
 
 interface Setting {
   fn: TestFunction;
@@ -85,16 +86,26 @@ function asRun(name: string, variant: 'baseline' | 'teleport', t: Trace): RunRec
   };
 }
 
-export async function runTestFunctions(args: { functions: string; out?: string; seed: number; maxGrowth: number; backend?: string; quiet: boolean }): Promise<string[]> {
+type TestFunctionArgs = { functions: string; out?: string; seed: number; maxGrowth: number; backend?: string; quiet: boolean };
+
+export async function runTestFunctions(args: TestFunctionArgs): Promise<string[]> {
   const log = (m: string) => !args.quiet && process.stderr.write(m + '\n');
-  await useBackend(args.backend, log);
+  // All input checks first: a bad name or --out must not leave the outputs of the functions before it.
+  const names = parseChoiceList('--functions', args.functions, Object.keys(SETTINGS));
   const outDir = args.out ?? defaultOut('test-functions');
-  mkdirSync(outDir, { recursive: true });
+  checkOutDir(outDir);
+  await useBackend(args.backend, log);
+  const files = await writeAllOrNothing(outDir, dir => writeTestFunctions(dir, names, args, log));
+  log(`wrote ${files.length} files to ${outDir}`);
+  return files;
+}
+
+/** Runs each function with and without teleports and writes its charts, JSON and summary into `outDir`. */
+async function writeTestFunctions(outDir: string, names: string[], args: TestFunctionArgs, log: (m: string) => void): Promise<string[]> {
   const files: string[] = [];
   const summary: string[] = ['# Test functions: gradient descent with and without SO(2) teleports', ''];
-  for (const name of args.functions.split(',').map(s => s.trim())) {
+  for (const name of names) {
     const s = SETTINGS[name];
-    if (s == null) throw new Error(`--functions: unknown function '${name}'; valid choices: ${Object.keys(SETTINGS).join(', ')}`);
     const plain = await descend(s, false, args.seed, args.maxGrowth);
     const tele = await descend(s, true, args.seed, args.maxGrowth);
     const traj = await trajectoryChart({
@@ -144,7 +155,6 @@ export async function runTestFunctions(args: { functions: string; out?: string; 
   }
   writeFileSync(join(outDir, 'summary.md'), summary.join('\n'));
   files.push(join(outDir, 'summary.md'));
-  log(`wrote ${files.length} files to ${outDir}`);
   return files;
 }
 
@@ -156,7 +166,7 @@ export function registerTestFunctions(y: Argv) {
       .option('functions', { type: 'string', default: 'rosenbrock,booth', describe: 'comma list of rosenbrock, booth' })
       .option('seed', { type: 'number', default: 1, describe: 'seed of the random initial angles' })
       .option('max-growth', { type: 'number', default: 1e6, describe: 'cap on the gradient-norm growth of one teleport' })
-      .option('out', { type: 'string' })
+      .option('out', { type: 'string', describe: 'output directory, new or empty (default runs/test-functions-<time>)' })
       .option('quiet', { type: 'boolean', default: false })
       .option('backend', backendOption),
     async argv => {

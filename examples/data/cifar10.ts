@@ -1,6 +1,6 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { testLimitOf, trainLimitOf, type Dataset, type LimitOptions, type Split } from './dataset.js';
+import { checkDataDir, testLimitOf, trainLimitOf, type Dataset, type LimitOptions, type Split } from './dataset.js';
 
 /** Bytes per pixel plane of a CIFAR-10 image (32 × 32). */
 const PLANE = 32 * 32;
@@ -30,8 +30,10 @@ export interface CifarBatch {
   bytes: Uint8Array;
 }
 
-/** Number of records in a batch after checking its length is a whole number of records; throws naming the file otherwise. */
+/** Number of records in a batch after checking it is not empty and its length is a whole number of records; throws naming the file otherwise. */
 export function cifarRecordCount({ file, bytes }: CifarBatch): number {
+  // 0 bytes is a whole number of records too, but an empty batch is a failed download or unpack.
+  if (bytes.length === 0) throw new Error(`${file}: empty file (0 bytes); a CIFAR-10 batch holds 10,000 records of ${CIFAR10_RECORD_BYTES} bytes. ${HOW_TO_GET}`);
   if (bytes.length % CIFAR10_RECORD_BYTES !== 0) {
     throw new Error(`${file}: ${bytes.length} bytes is not a multiple of the ${CIFAR10_RECORD_BYTES}-byte CIFAR-10 record (truncated, or not the binary version? The Python/MATLAB versions are not supported)`);
   }
@@ -87,11 +89,12 @@ function batchesDir(dir: string): string {
  * examples; training batches beyond the limit are then not read (but must exist).
  *
  * Throws, saying where to download the data ({@link CIFAR10_URL}) and to pass `--data-dir`, when `dir` is
- * missing or lacks a file; and naming the file when a batch is not a whole number of records or has a label ≥ 10.
+ * missing, is a file or lacks a file; and naming the file when a batch is empty, is not a whole number of
+ * records or has a label ≥ 10.
  */
 export async function loadCifar10(opts: { dir?: string } & LimitOptions): Promise<Dataset> {
   if (!opts.dir) throw new Error(`cifar10: no data directory given. ${HOW_TO_GET}`);
-  if (!existsSync(opts.dir) || !statSync(opts.dir).isDirectory()) throw new Error(`cifar10: data directory ${opts.dir} does not exist. ${HOW_TO_GET}`);
+  checkDataDir(opts.dir, 'cifar10', HOW_TO_GET);
   const dir = batchesDir(opts.dir);
   const missing = [...CIFAR10_TRAIN_FILES, CIFAR10_TEST_FILE].filter(f => !existsSync(join(dir, f)));
   if (missing.length) throw new Error(`cifar10: missing ${missing.join(', ')} in ${dir}. ${HOW_TO_GET}`);

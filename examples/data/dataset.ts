@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { SeededRandom } from '../../src/util/random.js';
 
@@ -50,6 +51,15 @@ export function trainLimitOf(opts: LimitOptions): number | undefined {
 /** The test cap of {@link LimitOptions}, validated. */
 export function testLimitOf(opts: LimitOptions): number | undefined {
   return checkLimit(opts.testLimit, 'testLimit');
+}
+
+/**
+ * Throws unless `dir` is an existing directory, saying which is wrong: missing, or a file (a data file passed
+ * as --data-dir instead of its folder). `name` prefixes the message and `hint` ends it (how to get the data).
+ */
+export function checkDataDir(dir: string, name: string, hint: string): void {
+  if (!existsSync(dir)) throw new Error(`${name}: data directory ${dir} does not exist. ${hint}`);
+  if (!statSync(dir).isDirectory()) throw new Error(`${name}: data directory ${dir} is a file, not a directory; --data-dir takes the folder that holds the data files. ${hint}`);
 }
 
 function checkLimit(n: number | undefined, what: string): number | undefined {

@@ -91,9 +91,9 @@ export function readIdx(path: string, expectedMagic?: number): IdxArray {
 
 /**
  * Pairs an IDX images file with an IDX labels file into a {@link Split}: pixels scaled from 0..255 to
- * [0, 1], shape `[rows, cols, 1]`. Checks that both files have the right magic number, that the image and
- * label counts agree, and that every kept label is below `numClasses` (default 10). `limit` keeps only the
- * first `limit` examples (both files are still read and validated whole).
+ * [0, 1], shape `[rows, cols, 1]`. Checks that both files have the right magic number, that they hold at
+ * least one image, that the image and label counts agree, and that every kept label is below `numClasses`
+ * (default 10). `limit` keeps only the first `limit` examples (both files are still read and validated whole).
  */
 export function readIdxSplit(imagesPath: string, labelsPath: string, opts: { limit?: number; numClasses?: number } = {}): Split {
   const images = readIdx(imagesPath, IDX_IMAGES_MAGIC);
@@ -119,6 +119,8 @@ export function idxToSplit(
     throw new Error(`${labelsName}: expected IDX labels with 1 dimension (count), got [${labels.dims.join(', ')}]`);
   }
   const [n, rows, cols] = images.dims;
+  // An empty split cannot be trained or evaluated on; say so here rather than fail later in training.
+  if (n === 0) throw new Error(`${imagesName}: holds 0 images (dimensions [0, ${rows}, ${cols}]); the file is incomplete — download it again`);
   if (n !== labels.dims[0]) {
     throw new Error(`label count mismatch: ${imagesName} has ${n} images but ${labelsName} has ${labels.dims[0]} labels`);
   }

@@ -1,8 +1,8 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { readIdxSplit } from './idx.js';
-import { shuffleSplit, subset, takeSplit, testLimitOf, trainLimitOf, type Dataset, type LimitOptions, type Split } from './dataset.js';
+import { checkDataDir, shuffleSplit, subset, takeSplit, testLimitOf, trainLimitOf, type Dataset, type LimitOptions, type Split } from './dataset.js';
 
 /** Base names of the four standard IDX files of MNIST and Fashion-MNIST (each may also end in `.gz`). */
 export const IDX_FILES = {
@@ -35,7 +35,7 @@ export function findIdxFile(dir: string, base: string): string | null {
  * `hint` is appended to the error when files are missing (say how to get them).
  */
 export function loadIdxDataset(dir: string, name: string, hint: string, opts: LimitOptions = {}): Dataset {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${name}: data directory ${dir} does not exist. ${hint}`);
+  checkDataDir(dir, name, hint);
   const keys = Object.keys(IDX_FILES) as Array<keyof typeof IDX_FILES>;
   const paths = Object.fromEntries(keys.map(k => [k, findIdxFile(dir, IDX_FILES[k])])) as Record<keyof typeof IDX_FILES, string | null>;
   const missing = keys.filter(k => paths[k] == null).map(k => IDX_FILES[k]);

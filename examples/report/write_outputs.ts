@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { RunRecord } from './types.js';
 import { convergenceChart, writeChart } from './charts.js';
 import { summaryMarkdown } from './summary.js';
+import { writeAllOrNothing } from './out_dir.js';
 
 const CSV_COLUMNS = ['epoch', 'step', 'seconds', 'trainLoss', 'valLoss', 'valAccuracy', 'gradNormSq'] as const;
 
@@ -17,11 +18,18 @@ export function runSlug(run: RunRecord): string {
   return `${run.optimizer}-${run.variant}-seed${run.seed}`;
 }
 
+type ComparisonMeta = { title: string; config: Record<string, unknown>; lossTargets?: number[] };
+
 /**
  * Writes a comparison: per run a CSV and a JSON, all runs in runs.json, the convergence plots (PNG
- * and SVG) and summary.md. Returns the paths written.
+ * and SVG) and summary.md. All or nothing: a failure part way leaves no `outDir` (see
+ * {@link writeAllOrNothing}). Returns the paths written.
  */
-export async function writeComparison(outDir: string, runs: RunRecord[], meta: { title: string; config: Record<string, unknown>; lossTargets?: number[] }): Promise<string[]> {
+export async function writeComparison(outDir: string, runs: RunRecord[], meta: ComparisonMeta): Promise<string[]> {
+  return writeAllOrNothing(outDir, dir => writeComparisonFiles(dir, runs, meta));
+}
+
+async function writeComparisonFiles(outDir: string, runs: RunRecord[], meta: ComparisonMeta): Promise<string[]> {
   mkdirSync(join(outDir, 'runs'), { recursive: true });
   const written: string[] = [];
   const write = (path: string, content: string) => {
