@@ -256,3 +256,16 @@ test('construction checks: gradientSource, schedule keys, data shapes and non-fi
   const e = t.throws(() => tp.sgd(0.1, { model, steps: 1.5 }));
   t.true(e instanceof tp.TeleportError && e.kind === 'bad-option');
 });
+
+test('the shared step rule returns the best point it has seen, not the last: a fixed step that jumps past a sharp peak', t => {
+  // f(θ) = exp(−20(θ − 0.5)²) from θ = 0 with plain steps of 5: step 1 lands near the peak (f ≈ 0.56),
+  // step 2 overshoots far past it (f ≈ 0, below where it started).
+  const peak = (ts: tf.Tensor[]) => tf.sum(tf.exp(tf.mul(-20, tf.square(tf.sub(ts[0], 0.5))))) as tf.Scalar;
+  const opts = { steps: 2, lr: 5, direction: 'maximize' as const, normalize: false, lineSearch: false, maxGrowth: 1e9, maxBacktracks: 0 };
+  const r = tp.ascend(peak, [tf.zeros([1])], opts);
+  const measured = tf.tidy(() => peak(r.thetas).dataSync()[0]);
+  t.is(r.stepsTaken, 2);
+  t.true(measured > 0.5, `returned θ = ${r.thetas[0].dataSync()[0]} with f = ${measured}`);
+  t.true(relDiff(r.objectiveAfter, measured) < 1e-5);
+  t.true(r.objectiveAfter > r.objectiveBefore);
+});
