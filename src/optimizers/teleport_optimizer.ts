@@ -2,12 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensorMap, Optimizer, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { SiteAction } from '../groups/types.js';
-import { SeededRandom } from '../util/random.js';
+import { derivedRandom } from '../util/random.js';
 import { Teleporter, type TeleportReport } from '../teleport/teleporter.js';
 import { batchesAt, DEFAULTS, type Batch, type TeleportOptions } from '../teleport/options.js';
 import { TeleportError } from '../teleport/teleport.js';
 import { compileSchedule, type Schedule } from './schedule.js';
-import { innerClassName, knowsSlots, preconditionerOf, recreate, slotGroups } from './inner_state.js';
+import { innerClassName, knowsSlots, preconditionerOf, recreate, setIterations, slotGroups } from './inner_state.js';
 
 /** What happens to the inner optimizer's state after a teleport (dissertation §5.4.1). */
 export type StatePolicy = 'transform' | 'keep' | 'reset';
@@ -67,8 +67,6 @@ export class TeleportOptimizer extends tf.Optimizer {
   private readonly schedule: ReturnType<typeof compileSchedule>;
   private readonly policy: StatePolicy;
   private teleporterCache: Teleporter | null = null;
-  private stepCount = 0;
-  private readonly random: SeededRandom;
 
   constructor(inner: Optimizer, options: TeleportOptimizerOptions = {}) {
     super();
@@ -84,7 +82,6 @@ export class TeleportOptimizer extends tf.Optimizer {
     if (!STATE_POLICIES.includes(this.policy)) {
       throw new Error(`tfjs-teleport: option stateAfterTeleport must be one of ${STATE_POLICIES.join(', ')}, got ${JSON.stringify(options.stateAfterTeleport)}`);
     }
-    this.random = new SeededRandom(options.seed ?? DEFAULTS.seed);
     // Check group, model and settings now, so mistakes surface at construction, not mid-training.
     const handBuilt = options.group != null && typeof options.group !== 'string';
     if (options.model != null || handBuilt) this.teleporterCache = new Teleporter(this.options);
@@ -98,9 +95,22 @@ export class TeleportOptimizer extends tf.Optimizer {
     return this.innerOptimizer;
   }
 
-  /** Optimizer steps taken so far (the schedule's clock). */
+  /**
+   * Optimizer steps taken so far (the schedule's clock). It is the inner optimizer's `iterations`,
+   * which its checkpoints hold as `iter`: a checkpoint moves between the wrapper and the plain
+   * optimizer both ways and the schedule resumes where it stopped.
+   */
   get step(): number {
-    return this.stepCount;
+    return this.innerOptimizer.iterations;
+  }
+
+  override get iterations(): number {
+    return this.innerOptimizer.iterations;
+  }
+
+  /** The random stream of the teleport at `step`: derived from (seed, step), so it needs no saving. */
+  private randomAt(step: number): () => number {
+    return derivedRandom(this.options.seed ?? DEFAULTS.seed, step).source;
   }
 
   /**
@@ -110,6 +120,8 @@ export class TeleportOptimizer extends tf.Optimizer {
    */
   resetState(): void {
     const fresh = recreate(this.innerOptimizer);
+    // The fresh state starts afresh, the clock does not (it is the schedule's and the checkpoint's).
+    setIterations(fresh, this.innerOptimizer.iterations);
     this.innerOptimizer.dispose();
     this.innerOptimizer = fresh;
   }
@@ -134,7 +146,7 @@ export class TeleportOptimizer extends tf.Optimizer {
     const named: NamedTensor[] = Array.isArray(variableGradients)
       ? variableGradients
       : Object.keys(variableGradients).map(name => ({ name, tensor: variableGradients[name] }));
-    const step = this.stepCount;
+    const step = this.step;
     const due = this.schedule.isDue(step);
     const inStep = due && this.teleporter().transportable && (this.options.gradientSource ?? 'step') === 'step';
     let replacement: Tensor[] | null = null;
@@ -145,9 +157,9 @@ export class TeleportOptimizer extends tf.Optimizer {
     const batches = due && !inStep ? this.dataBatches(step) : null;
     this.innerOptimizer.applyGradients(toApply);
     if (replacement) tf.dispose(replacement.filter((t, i) => t !== named[i].tensor));
+    // The clock is the inner optimizer's; keep it counting for optimizers that do not count.
+    if (this.innerOptimizer.iterations !== step + 1) setIterations(this.innerOptimizer, step + 1);
     if (batches) this.teleportOnData(named, step, batches);
-    this.stepCount++;
-    this.incrementIterations();
   }
 
   /** Variables of the teleport in parameter-list order, and their positions in the gradient list. */
@@ -171,7 +183,7 @@ export class TeleportOptimizer extends tf.Optimizer {
     const grads = positions.map(p => (p == null ? null : named[p].tensor));
     const batch = batchesAt(this.options.data, step)[0] ?? null;
     const preconditioner = this.preconditioner(named.length, positions);
-    const { outcome, actions, ms } = teleporter.run(vars, { grads, batch, preconditioner, random: this.random.source });
+    const { outcome, actions, ms } = teleporter.run(vars, { grads, batch, preconditioner, random: this.randomAt(step) });
     tf.dispose(preconditioner?.filter((t): t is Tensor => t != null) ?? []);
     if (!outcome.accepted && /not finite/.test(outcome.reason ?? '')) {
       tf.dispose(outcome.thetas);
@@ -210,6 +222,7 @@ export class TeleportOptimizer extends tf.Optimizer {
     // One growth budget for the whole event: teleports on successive batches compound, so each
     // batch may only use what the earlier ones left of maxGrowth.
     let growthLeft = teleporter.settings.maxGrowth;
+    const random = this.randomAt(step);
     batches.forEach((batch, b) => {
       if (growthLeft <= 1 + 1e-6 && teleporter.settings.direction === 'maximize') return; // budget used up
       const preconditioner = this.preconditioner(named.length, positions);
@@ -217,7 +230,7 @@ export class TeleportOptimizer extends tf.Optimizer {
       // Exact groups still use the transport route, from the gradient on this batch.
       const loss = teleporter.transportable ? teleporter.lossOn(batch) : null;
       const grads = loss ? tf.tidy(() => tf.grads((...ps: Tensor[]) => loss(ps))(vars)) : null;
-      const { outcome, actions, ms } = teleporter.run(vars, { batch, grads, preconditioner, random: this.random.source, maxGrowth: Math.max(1, growthLeft) });
+      const { outcome, actions, ms } = teleporter.run(vars, { batch, grads, preconditioner, random, maxGrowth: Math.max(1, growthLeft) });
       if (outcome.accepted && outcome.objectiveBefore > 0) growthLeft /= Math.max(1, outcome.objectiveAfter / outcome.objectiveBefore);
       tf.dispose([...(preconditioner?.filter((t): t is Tensor => t != null) ?? []), ...(grads ?? []), ...(outcome.grads ?? [])]);
       const state = outcome.accepted ? this.moveState(actions, outcome.thetas, positions, teleporter.transportable) : undefined;
@@ -329,27 +342,20 @@ export class TeleportOptimizer extends tf.Optimizer {
     return new (cls as unknown as new (i: Optimizer, o: TeleportOptimizerOptions) => T)(inner, options);
   }
 
-  /** The inner optimizer's weights, then this wrapper's own (`teleport/step`, `teleport/random`). */
+  /**
+   * Exactly the inner optimizer's weights (`iter`, then its slots): a checkpoint of the wrapper loads
+   * into the plain optimizer and back. The wrapper keeps nothing else: its step is the inner `iter`,
+   * its randomness is derived from (seed, step).
+   */
   override async getWeights(): Promise<NamedTensor[]> {
-    const inner = await this.innerOptimizer.getWeights();
-    return [
-      ...inner,
-      { name: `${OWN_PREFIX}step`, tensor: tf.scalar(this.stepCount, 'int32') },
-      { name: `${OWN_PREFIX}random`, tensor: tf.scalar(this.random.save() | 0, 'int32') },
-    ];
+    return this.innerOptimizer.getWeights();
   }
 
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    const own = weightValues.filter(w => w.name.startsWith(OWN_PREFIX));
-    const inner = weightValues.filter(w => !w.name.startsWith(OWN_PREFIX));
-    await this.innerOptimizer.setWeights(inner);
-    for (const w of own) {
-      const v = (await w.tensor.data())[0];
-      if (w.name === `${OWN_PREFIX}step`) {
-        this.stepCount = v;
-        this.iterations_ = v;
-      } else if (w.name === `${OWN_PREFIX}random`) this.random.restore(v >>> 0);
-    }
+    // Checkpoints of versions ≤ 0.1 appended `teleport/step` and `teleport/random`: drop them, keep the step.
+    const legacyStep = weightValues.find(w => w.name === `${OWN_PREFIX}step`);
+    await this.innerOptimizer.setWeights(weightValues.filter(w => !w.name.startsWith(OWN_PREFIX)));
+    if (legacyStep != null) setIterations(this.innerOptimizer, (await legacyStep.tensor.data())[0]);
   }
 
   override dispose(): void {
