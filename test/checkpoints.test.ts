@@ -8,6 +8,7 @@
 import test from 'ava';
 import { tf, useCpu, mlp, seededUniform, oneHotBatch, maxAbsDiff } from './helpers.js';
 import * as tp from '../src/index.js';
+import { preconditionerOf } from '../src/optimizers/inner_state.js';
 
 test.before(useCpu);
 
@@ -324,4 +325,20 @@ test('legacy checkpoints (with teleport/step and teleport/random) still load: th
   await resumed.setWeights(legacy);
   t.is(resumed.step, 5);
   t.deepEqual((await resumed.getWeights()).map(w => w.name), (await wrapper.getWeights()).map(w => w.name));
+});
+
+test("after a 'reset' that keeps the clock, Adam's preconditioner uses the bias correction of the fresh state", t => {
+  const a = mlp({ widths: [8, 8] });
+  const wrapper = tp.adam(0.01, { ...teleportOpts, model: a, schedule: { atSteps: [3] }, stateAfterTeleport: 'reset' });
+  for (let i = 0; i < 5; i++) wrapper.minimize(lossOf(a));
+  t.is(wrapper.step, 5);
+  // The fresh Adam made the updates of steps 3 and 4: its bias correction is 1 − β₂², not 1 − β₂⁵.
+  const inner = wrapper.inner as unknown as { accumulatedSecondMoment: Array<{ variable: tf.Variable }>; beta2: number; epsilon: number };
+  const correction = 1 - inner.beta2 ** 2;
+  const got = preconditionerOf(wrapper.inner, a.trainableWeights.length);
+  inner.accumulatedSecondMoment.forEach((s, i) => {
+    const expected = tf.tidy(() => tf.div(1, tf.add(tf.sqrt(tf.div(s.variable, correction)), inner.epsilon)));
+    t.true(maxAbsDiff(got[i]!, expected) <= 1e-4 * tf.max(expected).dataSync()[0], `slot ${i}`);
+  });
+  tf.dispose(got.filter((g): g is tf.Tensor => g != null));
 });
