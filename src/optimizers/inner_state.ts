@@ -57,10 +57,12 @@ export function preconditionerOf(opt: Optimizer, count: number): Array<Tensor | 
   } else if (name === 'RMSProp') {
     read('accumulatedMeanSquares').forEach((e, i) => e && i < count && (out[i] = tf.tidy(() => tf.rsqrt(tf.add(e.variable, (o.epsilon as number) ?? eps)))));
   } else if (name === 'Adam') {
-    const iterations = (o.iterations_ as number | undefined) ?? 0;
-    if (iterations > 0) {
-      const beta2 = o.beta2 as number;
-      const correction = 1 - Math.pow(beta2, iterations);
+    // Bias correction of the updates Adam has made since its state started: its accBeta2 is beta2^(k+1)
+    // after k of them (iterations would be wrong after a 'reset', which keeps the clock).
+    const beta2 = o.beta2 as number;
+    const accBeta2 = o.accBeta2 as Tensor | undefined;
+    const correction = accBeta2 != null ? 1 - accBeta2.dataSync()[0] / Math.fround(beta2) : 1 - Math.pow(beta2, (o.iterations_ as number | undefined) ?? 0);
+    if (correction > 0) {
       const epsilon = (o.epsilon as number) ?? eps;
       read('accumulatedSecondMoment').forEach((e, i) => e && i < count && (out[i] = tf.tidy(() => tf.reciprocal(tf.add(tf.sqrt(tf.div(e.variable, correction)), epsilon)))));
     }
@@ -78,4 +80,12 @@ export function recreate(opt: Optimizer): Optimizer {
     throw new Error(`tfjs-teleport: cannot reset optimizer state of ${opt.getClassName()}: its class has no static fromConfig`);
   }
   return cls.fromConfig(opt.constructor, opt.getConfig());
+}
+
+/**
+ * Sets an optimizer's step counter (`iterations`, saved as `iter` in its weights). The wrapper's
+ * schedule clock lives there, so it survives checkpoints and a 'reset' (a fresh inner optimizer).
+ */
+export function setIterations(opt: Optimizer, iterations: number): void {
+  (opt as unknown as { iterations_: number }).iterations_ = iterations;
 }

@@ -2,13 +2,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensorMap, Optimizer, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { SiteAction } from '../groups/types.js';
-import { SeededRandom } from '../util/random.js';
+import { derivedRandom } from '../util/random.js';
 import { Teleporter } from '../teleport/teleporter.js';
 import type { TeleportReport } from '../teleport/report.js';
 import { batchesAt, optionsFromConfig, optionsToConfig, resolveOptions, type Batch, type ResolvedOptions, type StatePolicy, type TeleportOptimizerOptions } from '../teleport/options.js';
 import { badOption, TeleportError } from '../teleport/errors.js';
 import { compileSchedule } from './schedule.js';
-import { innerClassName, knowsSlots, preconditionerOf, recreate, slotGroups } from './inner_state.js';
+import { innerClassName, knowsSlots, preconditionerOf, recreate, setIterations, slotGroups } from './inner_state.js';
 
 export type { StatePolicy, TeleportOptimizerOptions } from '../teleport/options.js';
 
@@ -49,8 +49,6 @@ export class TeleportOptimizer extends tf.Optimizer {
   private readonly schedule: ReturnType<typeof compileSchedule>;
   private readonly policy: StatePolicy;
   private teleporterCache: Teleporter | null = null;
-  private stepCount = 0;
-  private readonly random: SeededRandom;
 
   constructor(inner: Optimizer, options: TeleportOptimizerOptions = {}) {
     super();
@@ -65,7 +63,6 @@ export class TeleportOptimizer extends tf.Optimizer {
     this.resolved = resolveOptions(this.options, 'optimizer');
     this.schedule = compileSchedule(options.schedule);
     this.policy = this.resolved.stateAfterTeleport;
-    this.random = new SeededRandom(this.resolved.seed);
     const handBuilt = typeof this.resolved.group !== 'string';
     if (options.model != null || handBuilt) this.teleporterCache = new Teleporter(this.options);
     if (this.teleporterCache?.needsBatch && options.data == null) {
@@ -81,9 +78,22 @@ export class TeleportOptimizer extends tf.Optimizer {
     return this.innerOptimizer;
   }
 
-  /** Optimizer steps taken so far (the schedule's clock). */
+  /**
+   * Optimizer steps taken so far (the schedule's clock). It is the inner optimizer's `iterations`,
+   * which its checkpoints hold as `iter`: a checkpoint moves between the wrapper and the plain
+   * optimizer both ways and the schedule resumes where it stopped.
+   */
   get step(): number {
-    return this.stepCount;
+    return this.innerOptimizer.iterations;
+  }
+
+  override get iterations(): number {
+    return this.innerOptimizer.iterations;
+  }
+
+  /** The random stream of the teleport at `step`: derived from (seed, step), so it needs no saving. */
+  private randomAt(step: number): () => number {
+    return derivedRandom(this.resolved.seed, step).source;
   }
 
   /**
@@ -93,6 +103,8 @@ export class TeleportOptimizer extends tf.Optimizer {
    */
   resetState(): void {
     const fresh = recreate(this.innerOptimizer);
+    // The fresh state starts afresh, the clock does not (it is the schedule's and the checkpoint's).
+    setIterations(fresh, this.innerOptimizer.iterations);
     this.innerOptimizer.dispose();
     this.innerOptimizer = fresh;
   }
@@ -117,7 +129,7 @@ export class TeleportOptimizer extends tf.Optimizer {
     const named: NamedTensor[] = Array.isArray(variableGradients)
       ? variableGradients
       : Object.keys(variableGradients).map(name => ({ name, tensor: variableGradients[name] }));
-    const step = this.stepCount;
+    const step = this.step;
     const due = this.schedule.isDue(step);
     const inStep = due && this.teleporter().transportable && this.resolved.gradientSource === 'step';
     // Data-dependent groups teleport after the step; fetch their batches and check the step's
@@ -129,8 +141,8 @@ export class TeleportOptimizer extends tf.Optimizer {
     const toApply = replacement ? named.map((n, i) => ({ name: n.name, tensor: replacement![i] })) : named;
     this.innerOptimizer.applyGradients(toApply);
     if (replacement) tf.dispose(replacement.filter((t, i) => t !== named[i].tensor));
-    this.stepCount++;
-    this.incrementIterations();
+    // The clock is the inner optimizer's; keep it counting for optimizers that do not count.
+    if (this.innerOptimizer.iterations !== step + 1) setIterations(this.innerOptimizer, step + 1);
     if (batches) this.teleportOnData(named, step, batches);
   }
 
@@ -179,7 +191,7 @@ export class TeleportOptimizer extends tf.Optimizer {
     const batch = batchesAt(this.options.data, step)[0] ?? null;
     const preconditioner = this.preconditioner(named.length, positions);
     const growthCap = this.growthCapAt(step);
-    const { outcome, actions, ms } = teleporter.run(vars, { grads, batch, preconditioner, random: this.random.source, maxGrowth: growthCap });
+    const { outcome, actions, ms } = teleporter.run(vars, { grads, batch, preconditioner, random: this.randomAt(step), maxGrowth: growthCap });
     tf.dispose(preconditioner?.filter((t): t is Tensor => t != null) ?? []);
     const { metrics } = outcome;
     if (metrics.rejection === 'not-finite') {
@@ -221,6 +233,7 @@ export class TeleportOptimizer extends tf.Optimizer {
     // batch may only use what the earlier ones left of the event's cap.
     const eventCap = this.growthCapAt(step);
     let growthLeft = eventCap;
+    const random = this.randomAt(step);
     batches.forEach((batch, b) => {
       if (growthLeft <= 1 + 1e-6 && teleporter.settings.direction === 'maximize') return; // budget used up
       const preconditioner = this.preconditioner(named.length, positions);
@@ -229,7 +242,7 @@ export class TeleportOptimizer extends tf.Optimizer {
       const loss = teleporter.transportable ? teleporter.lossOn(batch) : null;
       const grads = loss ? tf.tidy(() => tf.grads((...ps: Tensor[]) => loss(ps))(vars)) : null;
       const growthCap = Math.max(1, growthLeft);
-      const { outcome, actions, ms } = teleporter.run(vars, { batch, grads, preconditioner, random: this.random.source, maxGrowth: growthCap });
+      const { outcome, actions, ms } = teleporter.run(vars, { batch, grads, preconditioner, random, maxGrowth: growthCap });
       const { metrics } = outcome;
       if (metrics.accepted && metrics.objectiveBefore > 0) growthLeft /= Math.max(1, metrics.objectiveAfter / metrics.objectiveBefore);
       tf.dispose([...(preconditioner?.filter((t): t is Tensor => t != null) ?? []), ...(grads ?? []), ...(outcome.grads ?? [])]);
@@ -310,27 +323,20 @@ export class TeleportOptimizer extends tf.Optimizer {
     return new (cls as unknown as new (i: Optimizer, o: TeleportOptimizerOptions) => T)(inner, optionsFromConfig(config as Record<string, unknown>));
   }
 
-  /** The inner optimizer's weights, then this wrapper's own (`teleport/step`, `teleport/random`). */
+  /**
+   * Exactly the inner optimizer's weights (`iter`, then its slots): a checkpoint of the wrapper loads
+   * into the plain optimizer and back. The wrapper keeps nothing else: its step is the inner `iter`,
+   * its randomness is derived from (seed, step).
+   */
   override async getWeights(): Promise<NamedTensor[]> {
-    const inner = await this.innerOptimizer.getWeights();
-    return [
-      ...inner,
-      { name: `${OWN_PREFIX}step`, tensor: tf.scalar(this.stepCount, 'int32') },
-      { name: `${OWN_PREFIX}random`, tensor: tf.scalar(this.random.save() | 0, 'int32') },
-    ];
+    return this.innerOptimizer.getWeights();
   }
 
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    const own = weightValues.filter(w => w.name.startsWith(OWN_PREFIX));
-    const inner = weightValues.filter(w => !w.name.startsWith(OWN_PREFIX));
-    await this.innerOptimizer.setWeights(inner);
-    for (const w of own) {
-      const v = (await w.tensor.data())[0];
-      if (w.name === `${OWN_PREFIX}step`) {
-        this.stepCount = v;
-        this.iterations_ = v;
-      } else if (w.name === `${OWN_PREFIX}random`) this.random.restore(v >>> 0);
-    }
+    // Checkpoints of versions ≤ 0.1 appended `teleport/step` and `teleport/random`: drop them, keep the step.
+    const legacyStep = weightValues.find(w => w.name === `${OWN_PREFIX}step`);
+    await this.innerOptimizer.setWeights(weightValues.filter(w => !w.name.startsWith(OWN_PREFIX)));
+    if (legacyStep != null) setIterations(this.innerOptimizer, (await legacyStep.tensor.data())[0]);
   }
 
   override dispose(): void {

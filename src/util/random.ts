@@ -37,3 +37,21 @@ export class SeededRandom {
     return () => this.next();
   }
 }
+
+/**
+ * A stream derived from (seed, ...keys), e.g. (seed, step): the same keys always give the same
+ * numbers, so nothing about it needs to be saved (a checkpoint's step is enough to resume).
+ */
+export function derivedRandom(seed: number, ...keys: number[]): SeededRandom {
+  let h = seed >>> 0;
+  for (const k of [...keys, keys.length]) {
+    // Mix each key into the state (murmur3's finalizer), so nearby steps give unrelated streams.
+    h = Math.imul(h ^ (k >>> 0), 0x9e3779b1) >>> 0;
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b) >>> 0;
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35) >>> 0;
+    h ^= h >>> 16;
+  }
+  return new SeededRandom(h);
+}
