@@ -148,9 +148,13 @@ async function writeTestFunctions(outDir: string, names: string[], args: TestFun
     writeFileSync(join(outDir, `${name}.json`), JSON.stringify({ setting: { ...s, fn: name }, plain, teleport: tele }, null, 1));
     files.push(join(outDir, `${name}.json`));
     const fin = (t: Trace) => t.losses[t.losses.length - 1];
-    summary.push(`## ${name}`, '', `| run | final loss | teleports accepted (rejected ones exceeded the drift guard) | max relative drift of accepted teleports |`, `|---|---|---|---|`,
-      `| gradient descent | ${fin(plain).toPrecision(4)} | — | — |`,
-      `| GD + SO(2) teleport | ${fin(tele).toPrecision(4)} | ${tele.teleports.filter(r => r.accepted).length}/${tele.teleports.length} | ${Math.max(0, ...tele.teleports.filter(r => r.accepted).map(r => Math.abs(r.relativeLossDrift ?? 0))).toExponential(1)} |`, '');
+    // Rejections by kind: 'drift' (the guard), 'no-improvement' (no angle beat the current point), ...
+    const rejected = Object.entries(
+      tele.teleports.filter(r => !r.accepted).reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.rejection ?? 'other']: (acc[r.rejection ?? 'other'] ?? 0) + 1 }), {}),
+    ).map(([kind, n]) => `${n} ${kind}`).join(', ');
+    summary.push(`## ${name}`, '', `| run | final loss | teleports accepted | rejected (why) | max relative drift of accepted teleports |`, `|---|---|---|---|---|`,
+      `| gradient descent | ${fin(plain).toPrecision(4)} | — | — | — |`,
+      `| GD + SO(2) teleport | ${fin(tele).toPrecision(4)} | ${tele.teleports.filter(r => r.accepted).length}/${tele.teleports.length} | ${rejected || '—'} | ${Math.max(0, ...tele.teleports.filter(r => r.accepted).map(r => Math.abs(r.relativeLossDrift ?? 0))).toExponential(1)} |`, '');
     log(`${name}: final loss GD ${fin(plain).toPrecision(4)}, GD + teleport ${fin(tele).toPrecision(4)}`);
   }
   writeFileSync(join(outDir, 'summary.md'), summary.join('\n'));
