@@ -148,12 +148,13 @@ export class TeleportOptimizer extends tf.Optimizer {
 
   /**
    * The growth cap of the teleport at `step`: maxGrowth, within the run's budget. Teleport k of the
-   * schedule (0-based) may use maxTotalGrowth^(2^-(k+1)), so all of them together stay within
+   * schedule (0-based) may use maxTotalGrowth^(2^-(k+1)) (maxTotalGrowth defaults to maxGrowth²), so all of them together stay within
    * maxTotalGrowth: scheduled teleports cannot compound the gradient norm without bound. Derived from
    * the schedule and the step alone, so it survives checkpoints.
    */
   growthCapAt(step: number): number {
-    const { maxGrowth, maxTotalGrowth } = this.resolved;
+    const { maxGrowth } = this.resolved;
+    const maxTotalGrowth = this.resolved.maxTotalGrowth ?? maxGrowth * maxGrowth;
     if (this.resolved.direction === 'minimize' || !Number.isFinite(maxTotalGrowth)) return maxGrowth;
     const k = this.schedule.countBefore(step);
     return Math.max(1, Math.min(maxGrowth, Math.pow(maxTotalGrowth, Math.pow(2, -(k + 1)))));

@@ -89,8 +89,9 @@ export interface TeleportOptimizerOptions extends TeleportOptions {
   /**
    * Cap on the growth of ‖∇L‖² that all scheduled teleports of a run may cause together (the product
    * of their growth ratios). Teleport k (0-based) may use at most maxTotalGrowth^(2^-(k+1)) (and never
-   * more than maxGrowth), so the caps sum to the total however long the schedule. Default 4;
-   * `Infinity` gives every teleport the full maxGrowth, as before 0.2.
+   * more than maxGrowth), so their product stays within the total however long the schedule. Default
+   * maxGrowth² (4 with the default maxGrowth): the first teleport gets the full maxGrowth, all later
+   * ones together as much again. `Infinity` gives every teleport the full maxGrowth, as before 0.2.
    */
   maxTotalGrowth?: number;
 }
@@ -204,12 +205,13 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
   stateAfterTeleport: { default: 'transform', serialized: true, scope: 'optimizer', check: oneOf('stateAfterTeleport', ['transform', 'keep', 'reset']) },
   onTeleport: { serialized: false, scope: 'optimizer', check: fn('onTeleport', '(report) => void') },
   gradientSource: { default: 'step', serialized: true, scope: 'optimizer', check: oneOf('gradientSource', ['step', 'data']) },
-  maxTotalGrowth: { default: 4, serialized: true, scope: 'optimizer', check: number('maxTotalGrowth', { min: 1, allowInfinity: true }) },
+  // No default value: unset means maxGrowth², read in TeleportOptimizer.growthCapAt.
+  maxTotalGrowth: { serialized: true, scope: 'optimizer', check: number('maxTotalGrowth', { min: 1, allowInfinity: true }) },
 };
 
 type Defaulted =
   | 'group' | 'objective' | 'direction' | 'steps' | 'lr' | 'normalize' | 'lineSearch' | 'maxGrowth' | 'maxBacktracks'
-  | 'maxLossDrift' | 'maxShrinks' | 'onUnsupported' | 'seed' | 'stateAfterTeleport' | 'gradientSource' | 'maxTotalGrowth';
+  | 'maxLossDrift' | 'maxShrinks' | 'onUnsupported' | 'seed' | 'stateAfterTeleport' | 'gradientSource';
 
 /** The defaults of every option that has one (read off the table). */
 export const DEFAULTS = Object.freeze(
