@@ -269,3 +269,24 @@ test('the shared step rule returns the best point it has seen, not the last: a f
   t.true(relDiff(r.objectiveAfter, measured) < 1e-5);
   t.true(r.objectiveAfter > r.objectiveBefore);
 });
+
+test('a schedule of many teleports cannot compound the gradient norm: the run-wide budget (and without it, it does)', t => {
+  // The issue's case: an 8-16-16-4 relu MLP, rescale every step, SGD so small that only teleports move
+  // the weights. Before the budget, 99 teleports took ‖∇L‖² from 0.7 to 4e29.
+  const x = seededUniform([32, 8], 1);
+  const y = seededUniform([32, 4], 2);
+  const run = (maxTotalGrowth?: number) => {
+    const model = mlp({ input: 8, widths: [16, 16], activation: 'relu', output: 4, seed: 9 });
+    const opt = tp.sgd(1e-12, { model, group: 'rescale', schedule: { every: 1, start: 0 }, lr: 0.5, ...(maxTotalGrowth != null ? { maxTotalGrowth } : {}) });
+    const before = measuredGradNormSq(model, x, y).full;
+    for (let i = 0; i < 60; i++) opt.minimize(() => tf.mean(tf.square(tf.sub(y, model.apply(x) as tf.Tensor))) as tf.Scalar);
+    const caps = opt.teleportReports.map(r => r.growthCap);
+    return { growth: measuredGradNormSq(model, x, y).full / before, caps, accepted: opt.teleportReports.filter(r => r.accepted).length };
+  };
+  const budgeted = run();
+  t.true(budgeted.growth <= 4 * 1.01, `‖∇L‖² grew ${budgeted.growth}× over 60 teleports (budget 4)`);
+  t.is(budgeted.caps[0], 2);
+  t.true(budgeted.caps.reduce((a, b) => a * b, 1) <= 4 * (1 + 1e-9));
+  const unbounded = run(Infinity);
+  t.true(unbounded.growth > 1e3, `without the budget the growth is ${unbounded.growth}× (${unbounded.accepted} accepted)`);
+});
