@@ -1,5 +1,5 @@
 import test from 'ava';
-import { tf, tfl, useCpu, mlp, seededUniform, relDiff, maxAbsDiff } from './helpers.js';
+import { tf, type tfl, useCpu, mlp, seededUniform, relDiff, maxAbsDiff } from './helpers.js';
 import * as tp from '../src/index.js';
 import { SeededRandom } from '../src/util/random.js';
 import type { ObjectiveContext } from '../src/objectives/types.js';
@@ -109,7 +109,9 @@ function setup(activation: 'relu' | 'linear', group: 'rescale' | 'gl', seed: num
   const [drawn] = tp.drawCurves(actions, new SeededRandom(seed).source, 1);
   // Actions come top site first: actions[0] acts between layers 2 and 3 (M2), actions[1] between 1 and 2 (M1).
   const toMat = (e: { shape: number[]; values: Float32Array }): Mat =>
-    e.shape.length === 1 ? eye(e.shape[0]).map((r, i) => r.map(v => v * e.values[i])) : Array.from({ length: e.shape[0] }, (_, i) => Array.from(e.values.slice(i * e.shape[1], (i + 1) * e.shape[1])));
+    e.shape.length === 1
+      ? eye(e.shape[0]).map((r, i) => r.map(v => v * e.values[i]))
+      : Array.from({ length: e.shape[0] }, (_, i) => Array.from(e.values.slice(i * e.shape[1], (i + 1) * e.shape[1])));
   const m2 = toMat(drawn[0]);
   const m1 = toMat(drawn[1]);
   const w = params.map((p, i) => (i % 2 === 0 ? asMat(p) : asRow(p)));
@@ -123,7 +125,11 @@ function firstDerivativeByAutodiff(actions: tp.SiteAction[], params: tf.Tensor[]
   const zero = tf.scalar(0);
   const us = touched.map(i => tf.zerosLike(params[i]));
   const pair = (t: tf.Tensor, u: tf.Tensor[]) => {
-    const moved = tp.applyActions(actions, params, ms.map(m => tf.mul(t, m)));
+    const moved = tp.applyActions(
+      actions,
+      params,
+      ms.map(m => tf.mul(t, m)),
+    );
     return tf.addN(touched.map((idx, k) => tf.sum(tf.mul(u[k], moved[idx])))) as tf.Scalar;
   };
   const g = tf.grads((...u: tf.Tensor[]) => tf.grad((t: tf.Tensor) => pair(t, u))(zero) as tf.Scalar)(us);
@@ -141,7 +147,11 @@ for (const [activation, group] of [
     const { d1, d2, kappa } = tf.tidy(() => {
       const r = tp.curveDerivatives(actions, params, ms);
       const z = (x: tf.Tensor | null, i: number) => (x ?? tf.zerosLike(params[i])).dataSync();
-      return { d1: r.d1.flatMap((x, i) => Array.from(z(x, i))), d2: r.d2.flatMap((x, i) => Array.from(z(x, i))), kappa: tp.curveCurvature(r.d1, r.d2).dataSync()[0] };
+      return {
+        d1: r.d1.flatMap((x, i) => Array.from(z(x, i))),
+        d2: r.d2.flatMap((x, i) => Array.from(z(x, i))),
+        kappa: tp.curveCurvature(r.d1, r.d2).dataSync()[0],
+      };
     });
     const scale1 = Math.max(...fd.d1.map(Math.abs));
     const scale2 = Math.max(...fd.d2.map(Math.abs));
@@ -303,7 +313,14 @@ test('the curvature objective in a scheduled optimizer: teleports at its step, r
   const x = seededUniform([12, 6], 24);
   const y = seededUniform([12, 3], 25);
   const reports: tp.TeleportReport[] = [];
-  const optimizer = tp.sgd(0.01, { model, group: 'rescale', objective: 'curvature', schedule: { atSteps: [1] }, data: { x, y }, onTeleport: r => reports.push(r) });
+  const optimizer = tp.sgd(0.01, {
+    model,
+    group: 'rescale',
+    objective: 'curvature',
+    schedule: { atSteps: [1] },
+    data: { x, y },
+    onTeleport: r => reports.push(r),
+  });
   model.compile({ optimizer, loss: 'meanSquaredError' });
   await model.fit(x, y, { epochs: 2, batchSize: 12, verbose: 0 });
   t.is(reports.length, 1);

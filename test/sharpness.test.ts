@@ -99,7 +99,14 @@ test('data as an array of batches gives the value on the concatenated batch (row
   const [x1, x2] = tf.split(x, [3, 7]);
   const [y1, y2] = tf.split(y, [3, 7]);
   const whole = tp.metrics.sharpness(model, { x, y }, { ...SMALL, seed: 2 });
-  const parts = tp.metrics.sharpness(model, [{ x: x1, y: y1 }, { x: x2, y: y2 }], { ...SMALL, seed: 2 });
+  const parts = tp.metrics.sharpness(
+    model,
+    [
+      { x: x1, y: y1 },
+      { x: x2, y: y2 },
+    ],
+    { ...SMALL, seed: 2 },
+  );
   t.true(relDiff(whole, parts) < 1e-5, `${whole} vs ${parts}`);
   t.true(relDiff(whole, tp.metrics.sharpness(model, { x: x1, y: y1 }, { ...SMALL, seed: 2 })) > 1e-3);
 });
@@ -196,7 +203,15 @@ test('the sharpness objective in a scheduled optimizer teleports at its step and
   const x = seededUniform([12, 6], 22);
   const y = seededUniform([12, 3], 23);
   const reports: tp.TeleportReport[] = [];
-  const optimizer = tp.sgd(0.01, { model, group: 'rescale', objective: 'sharpness-test', direction: 'minimize', schedule: { atSteps: [1] }, data: { x, y }, onTeleport: r => reports.push(r) });
+  const optimizer = tp.sgd(0.01, {
+    model,
+    group: 'rescale',
+    objective: 'sharpness-test',
+    direction: 'minimize',
+    schedule: { atSteps: [1] },
+    data: { x, y },
+    onTeleport: r => reports.push(r),
+  });
   model.compile({ optimizer, loss: 'meanSquaredError' });
   await model.fit(x, y, { epochs: 2, batchSize: 12, verbose: 0 });
   t.is(reports.length, 1);

@@ -32,7 +32,13 @@ function batchesOf(data: MetricData | null | undefined, what: string): Batch[] {
 }
 
 /** The training loss on a batch (data loss + weight penalties) as a pure function of the parameters. */
-function lossOn(structure: ModelStructure, model: LayersModel, batch: Batch, loss: string | LossFunction | undefined, what: string): (params: readonly Tensor[]) => Scalar {
+function lossOn(
+  structure: ModelStructure,
+  model: LayersModel,
+  batch: Batch,
+  loss: string | LossFunction | undefined,
+  what: string,
+): (params: readonly Tensor[]) => Scalar {
   const spec = loss ?? model.loss;
   if (spec == null) throw badOption(`${what}: the model is not compiled; pass the \`loss\` option (e.g. 'meanSquaredError')`);
   const resolved = resolveLoss(spec, structure.finalSoftmax);

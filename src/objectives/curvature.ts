@@ -54,7 +54,11 @@ function algebraAction(actions: readonly SiteAction[], v: ReadonlyArray<Tensor |
  * shared kernel (rows for one pair, columns for the next), so their actions commute and the square
  * holds, cross terms 2·dρ_i(M_i)dρ_j(M_j)w included. Entries no site moves are null.
  */
-export function curveDerivatives(actions: readonly SiteAction[], params: readonly Tensor[], ms: readonly Tensor[]): { d1: Array<Tensor | null>; d2: Array<Tensor | null> } {
+export function curveDerivatives(
+  actions: readonly SiteAction[],
+  params: readonly Tensor[],
+  ms: readonly Tensor[],
+): { d1: Array<Tensor | null>; d2: Array<Tensor | null> } {
   const missing = actions.find(a => a.algebra == null);
   if (missing) throw badOption(`curvature needs a linear group action: '${missing.group}' at ${missing.where} has none (use curveDerivativesByAutodiff)`);
   const d1 = algebraAction(actions, params, ms);
@@ -68,7 +72,11 @@ export function curveDerivatives(actions: readonly SiteAction[], params: readonl
  * with a dummy co-vector u, γ^(k)(0) = ∇_u [d^k/dt^k Σ u·γ(t)]_{t=0}. Slower than
  * {@link curveDerivatives}; not differentiable further (a measurement, not an objective).
  */
-export function curveDerivativesByAutodiff(actions: readonly SiteAction[], params: readonly Tensor[], ms: readonly Tensor[]): { d1: Array<Tensor | null>; d2: Array<Tensor | null> } {
+export function curveDerivativesByAutodiff(
+  actions: readonly SiteAction[],
+  params: readonly Tensor[],
+  ms: readonly Tensor[],
+): { d1: Array<Tensor | null>; d2: Array<Tensor | null> } {
   const touched = [...new Set(actions.flatMap(a => a.touches))].sort((a, b) => a - b);
   const pairing = (t: Tensor, us: readonly Tensor[]): Scalar => {
     const moved = applyActions(

@@ -23,7 +23,8 @@ export interface SharpnessSpec {
 export function resolveSharpnessSpec(spec: SharpnessSpec): { displacements: number[]; directions: number } {
   const displacements = [...(spec.displacements ?? DEFAULT_DISPLACEMENTS)];
   const directions = spec.directions ?? DEFAULT_DIRECTIONS;
-  if (displacements.length === 0 || !displacements.every(Number.isFinite)) throw badOption(`displacements must be a non-empty list of finite numbers, got ${JSON.stringify(spec.displacements)}`);
+  if (displacements.length === 0 || !displacements.every(Number.isFinite))
+    throw badOption(`displacements must be a non-empty list of finite numbers, got ${JSON.stringify(spec.displacements)}`);
   if (!Number.isInteger(directions) || directions < 1) throw badOption(`directions must be a positive integer, got ${directions}`);
   return { displacements, directions };
 }
