@@ -361,9 +361,11 @@ test('objective curvature with a data-dependent group is an error that names the
   const y = seededUniform([4, 3], 34);
   const err = await t.throwsAsync(() => tp.teleport(model, { x, y }, { group: 'gl-data', objective: 'curvature' }));
   t.regex(err!.message, /linear group action.*rescale, gl, auto/);
+  // At construction for the optimizers, not at the first teleport inside fit().
+  t.throws(() => tp.sgd(0.1, { model, group: 'gl-data', objective: 'curvature', data: { x, y }, schedule: { every: 5 } }), { message: /linear group action/ });
 });
 
-test('curvature measurements and teleports leak no tensors', async t => {
+test.serial('curvature measurements and teleports leak no tensors', async t => {
   const model = compiled('relu', 35);
   const lin = compiled('linear', 36);
   const leaky = mlp({ input: 6, widths: [5], activation: 'linear', leakyLayer: true, output: 3, seed: 37 });

@@ -220,13 +220,25 @@ test('the sharpness objective in a scheduled optimizer teleports at its step and
   t.true(reports[0].relativeLossDrift! <= 1e-4);
 });
 
+test('a sharpness teleport that cannot improve says so: rejected, weights untouched', async t => {
+  const model = compiled(31);
+  const x = seededUniform([12, 6], 32);
+  const y = seededUniform([12, 3], 33);
+  const before = model.getWeights().map(w => w.clone());
+  const report = await tp.teleport(model, { x, y }, { group: 'rescale', objective: 'sharpness-test', steps: 0 });
+  t.false(report.accepted);
+  t.is(report.rejection, 'no-improvement');
+  t.regex(report.reason!, /no group element improved/);
+  t.true(model.getWeights().every((w, i) => maxAbsDiff(w, before[i]) === 0));
+});
+
 test('the sharpness objective without data is an error that says to pass data', t => {
   const model = compiled(24);
   t.throws(() => tp.sgd(0.1, { model, objective: 'sharpness', schedule: { every: 5 } }), { message: /data/ });
   t.throws(() => tp.metrics.sharpness(model, [] as tp.Batch[]), { message: /at least one batch/ });
 });
 
-test('sharpness measurements and teleports leak no tensors', async t => {
+test.serial('sharpness measurements and teleports leak no tensors', async t => {
   const model = compiled(25);
   const leaky = compiled(26, true);
   const x = seededUniform([12, 6], 27);

@@ -152,6 +152,7 @@ export function curvatureObjective(options: CurvatureObjectiveOptions = {}): Obj
     name: options.name ?? 'curvature',
     description: `ψ, the mean curvature of ${k} random orbit curve(s) exp(tM)·w at t = 0 (eq. 5.2)`,
     needs: 'gradient',
+    needsAlgebra: true,
     value: ctx => {
       const unsupported = ctx.actions.find(a => a.algebra == null);
       if (unsupported) {

@@ -54,6 +54,8 @@ export interface Objective {
   readonly description: string;
   /** 'gradient': works from ∇L (any route); 'loss': needs the loss on a teleport batch. */
   readonly needs: 'gradient' | 'loss';
+  /** Whether it needs every action's Lie-algebra action (`SiteAction.algebra`: rescale, GL), checked at construction. */
+  readonly needsAlgebra?: boolean;
   /** Whether it reads the inner optimizer's preconditioner. */
   readonly usesPreconditioner?: boolean;
   /** The objective as a differentiable function of θ. */
