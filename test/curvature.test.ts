@@ -1,5 +1,5 @@
 import test from 'ava';
-import { tf, type tfl, useCpu, mlp, seededUniform, relDiff, maxAbsDiff } from './helpers.js';
+import { tf, type tfl, useCpu, mlp, smallCnn, seededUniform, relDiff, maxAbsDiff } from './helpers.js';
 import * as tp from '../src/index.js';
 import { SeededRandom } from '../src/util/random.js';
 import type { ObjectiveContext } from '../src/objectives/types.js';
@@ -233,6 +233,28 @@ test('tp.metrics.curvature with data-dependent GL (nested autodiff) matches fini
   const ref = kappa64(fd.d1, fd.d2);
   t.true(relDiff(psi, ref) < 2e-2, `${psi} vs ${ref}`);
   actions.forEach(a => a.dispose?.());
+});
+
+test('tp.metrics.curvature on a CNN (rescale through pooling and flatten) matches finite differences of the action', t => {
+  const model = smallCnn();
+  const structure = tp.readModel(model);
+  const actions = tp.planTeleport(structure, 'rescale').build(structure.variables);
+  t.is(actions.length, 3); // conv→conv, conv→dense (after flatten), dense→dense
+  const [drawn] = tp.drawCurves(actions, new SeededRandom(6).source, 1);
+  const at = (s: number) =>
+    tf.tidy(() =>
+      tp
+        .applyActions(
+          actions,
+          structure.variables,
+          drawn.map(e => tf.mul(s, tf.tensor(e.values, e.shape))),
+        )
+        .flatMap(p => Array.from(p.dataSync())),
+    );
+  const fd = fd64(at, 1e-2);
+  const ref = kappa64(fd.d1, fd.d2);
+  const psi = tp.metrics.curvature(model, null, { group: 'rescale', seed: 6 });
+  t.true(relDiff(psi, ref) < 1e-2, `${psi} vs ${ref}`);
 });
 
 // ---- the objective ------------------------------------------------------------------------------------
