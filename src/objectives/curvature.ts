@@ -70,7 +70,10 @@ export function curveDerivatives(
  * γ'(0) and γ''(0) of t ↦ applyActions(actions, params, t·M) for any action that is twice
  * differentiable in its parameters (data-dependent GL included), by nested reverse-mode autodiff:
  * with a dummy co-vector u, γ^(k)(0) = ∇_u [d^k/dt^k Σ u·γ(t)]_{t=0}. Slower than
- * {@link curveDerivatives}; not differentiable further (a measurement, not an objective).
+ * {@link curveDerivatives}; not differentiable further (a measurement, not an objective). Limitation of
+ * tfjs: a nested tf.grad does not see tensors a kernel saves from its own output (tf.exp, tf.sigmoid), so an
+ * action that applies such an op to t (rescale's exp(t·m)) throws here; GL's expm and the data-dependent
+ * actions (matMul, relu) are fine, and the tests check them against finite differences.
  */
 export function curveDerivativesByAutodiff(
   actions: readonly SiteAction[],
