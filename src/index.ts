@@ -31,6 +31,8 @@ export { resolveLoss, SUPPORTED_LOSSES, type LossFunction, type ResolvedLoss } f
 export { gradNormSq, gradNorm, preconditionedGradNorm } from './objectives/grad_norm.js';
 export { registerObjective, getObjective, objectiveNames, OBJECTIVES, type ObjectiveName } from './objectives/registry.js';
 export type { Objective, ObjectiveContext, ClosedForm, Preconditioner } from './objectives/types.js';
+export { curvatureObjective, curveCurvature, curveDerivatives, curveDerivativesByAutodiff, drawCurves, meanCurvature, type CurvatureObjectiveOptions } from './objectives/curvature.js';
+export { sharpnessObjective, sharpnessOf, unitDirection, type SharpnessObjectiveOptions, type SharpnessSpec } from './objectives/sharpness.js';
 export { ascend, tensorAscent } from './solvers/tensor_ascent.js';
 export { ascendClosedForm, closedFormAscent } from './solvers/closed_form_ascent.js';
 export { registerSolver, solverFor } from './solvers/registry.js';
@@ -42,3 +44,4 @@ export { SeededRandom } from './util/random.js';
 export * as groups from './groups/index.js';
 export * as problems from './problems/index.js';
 export * as linalg from './linalg/index.js';
+export * as metrics from './metrics/index.js';

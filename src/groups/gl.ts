@@ -3,7 +3,7 @@ import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import type { Site } from '../structure/read_model.js';
 import type { SiteAction } from './types.js';
 import { expm } from './linalg.js';
-import { replaced } from './site_axes.js';
+import { onlyTouched, replaced } from './site_axes.js';
 
 /** g = exp(T) and its exact inverse exp(−T): every T gives an invertible element, T = 0 the identity. */
 export function glElement(theta: Tensor): { g: Tensor2D; gInv: Tensor2D } {
@@ -55,6 +55,8 @@ export function glAction(site: Site): SiteAction {
       const { g, gInv } = glElement(theta);
       return apply(params, g, false, gInv, false);
     },
+    // d/dt of W₁·e^{tM}, b₁·e^{tM}, e^{−tM}·W₂ at t = 0.
+    algebra: (v, m) => onlyTouched(touches, v, apply(v, m as Tensor2D, false, tf.neg(m) as Tensor2D, false)),
     transportGradient: (grads, theta) => {
       const { g, gInv } = glElement(theta);
       return apply(grads, gInv, true, g, true);

@@ -41,7 +41,8 @@ export function glDataActions(structure: ModelStructure, sites: readonly Site[],
       const z = run.preActivations![site.inLayer] as Tensor2D;
       // Copy, never alias: the first layer's input is the caller's batch, and these constants get disposed.
       const h = site.inBias != null ? tf.concat([input, tf.ones([input.shape[0], 1])], 1) : tf.clone(input);
-      return { h: h as Tensor2D, z, sigmaZ: applyActivation(site.bijective!, z) as Tensor2D };
+      // A copy: for a linear activation σ(Z) is Z itself, and Z is disposed below while σ(Z) is kept.
+      return { h: h as Tensor2D, z, sigmaZ: tf.clone(applyActivation(site.bijective!, z)) as Tensor2D };
     });
   });
   return sites.map((site, i) => {

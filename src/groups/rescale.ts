@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { Site } from '../structure/read_model.js';
 import type { SiteAction, SlotKind } from './types.js';
-import { replaced, scaleInputs, scaleOutputs } from './site_axes.js';
+import { onlyTouched, replaced, scaleInputs, scaleOutputs } from './site_axes.js';
 
 /**
  * Positive per-unit rescaling between two layers with positively homogeneous activations in between
@@ -37,6 +37,8 @@ export function rescaleAction(site: Site): SiteAction {
     act: (params, theta) => apply(params, tf.exp(theta), tf.exp(tf.neg(theta))),
     // Gradients move contragrediently: ∂L/∂(W₁λ) = (∂L/∂W₁)/λ, ∂L/∂(W₂/λ) = λ·∂L/∂W₂.
     transportGradient: (grads, theta) => apply(grads, tf.exp(tf.neg(theta)), tf.exp(theta)),
+    // d/dt of W₁·diag(e^{tm}), b₁∘e^{tm}, diag(e^{−tm})·W₂ at t = 0.
+    algebra: (v, m) => onlyTouched(touches, v, apply(v, m, tf.neg(m))),
     transportSlots: (kind: SlotKind, slots, theta) => {
       const c = kind === 'gradient' ? -1 : kind === 'squared' ? -2 : 1;
       return apply(slots, tf.exp(tf.mul(c, theta)), tf.exp(tf.mul(-c, theta)));

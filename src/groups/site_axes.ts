@@ -38,3 +38,8 @@ export function replaced<T>(list: readonly T[], changes: Array<[number, T]>): T[
   for (const [i, v] of changes) out[i] = v;
   return out;
 }
+
+/** `result` where `touches` lists an index and the input there was not null; null elsewhere. */
+export function onlyTouched<T>(touches: readonly number[], input: ReadonlyArray<T | null>, result: ReadonlyArray<T | null>): Array<T | null> {
+  return input.map((v, i) => (v != null && touches.includes(i) ? result[i] : null));
+}

@@ -50,6 +50,13 @@ export interface SiteAction {
    */
   transportGradient?(grads: readonly Tensor[], theta: Tensor): Tensor[];
   /**
+   * The Lie-algebra action for linear actions (rescale, GL): d/dt act(v, t·m) at t = 0, a linear map
+   * of `v` (a parameter list or a tangent vector along it). Entries it does not touch come back null,
+   * as do null inputs. Curves γ(t) = exp(tM)·w then have γ'(0) = dρ(M)w and γ''(0) = dρ(M)²w.
+   * Absent for data-dependent actions, which are not linear in w.
+   */
+  algebra?(v: ReadonlyArray<Tensor | null>, m: Tensor): Array<Tensor | null>;
+  /**
    * Moves optimizer slots (aligned with the parameter list; `null` where a parameter has no slot)
    * along the action. Returns undefined when that kind of slot cannot be moved exactly.
    */

@@ -1,5 +1,7 @@
 import { badOption } from '../teleport/errors.js';
+import { curvature } from './curvature.js';
 import { gradNorm, preconditionedGradNorm } from './grad_norm.js';
+import { sharpness } from './sharpness.js';
 import type { Objective } from './types.js';
 
 /**
@@ -15,6 +17,8 @@ export function registerObjective(objective: Objective): void {
 
 registerObjective(gradNorm);
 registerObjective(preconditionedGradNorm);
+registerObjective(curvature);
+registerObjective(sharpness);
 
 /** Names of the registered objectives. */
 export function objectiveNames(): string[] {
@@ -31,7 +35,7 @@ export function getObjective(name: string): Objective {
 }
 
 /** An objective name: the built-in ones, or any registered later. */
-export type ObjectiveName = 'gradNorm' | 'preconditionedGradNorm' | (string & {});
+export type ObjectiveName = 'gradNorm' | 'preconditionedGradNorm' | 'curvature' | 'sharpness' | (string & {});
 
 /** The built-in objective names (see {@link objectiveNames} for everything registered). */
-export const OBJECTIVES: readonly ObjectiveName[] = ['gradNorm', 'preconditionedGradNorm'];
+export const OBJECTIVES: readonly ObjectiveName[] = ['gradNorm', 'preconditionedGradNorm', 'curvature', 'sharpness'];

@@ -25,6 +25,11 @@ export interface ObjectiveContext {
   loss: ((params: readonly Tensor[]) => Scalar) | null;
   /** The inner optimizer's diagonal preconditioner, when the objective asked for one. */
   preconditioner: Preconditioner | null;
+  /**
+   * The teleport's seeded random stream (uniform in [0, 1)), for objectives with random parts
+   * (curves, directions): draw them once in `value(ctx)` so the objective is a fixed function of θ.
+   */
+  random?: () => number;
   /** ∇L at g(θ)·w on the touched parameters (null elsewhere). Differentiable in θ. */
   gradientAt(thetas: readonly Tensor[]): Array<Tensor | null>;
 }
@@ -49,6 +54,8 @@ export interface Objective {
   readonly description: string;
   /** 'gradient': works from ∇L (any route); 'loss': needs the loss on a teleport batch. */
   readonly needs: 'gradient' | 'loss';
+  /** Whether it needs every action's Lie-algebra action (`SiteAction.algebra`: rescale, GL), checked at construction. */
+  readonly needsAlgebra?: boolean;
   /** Whether it reads the inner optimizer's preconditioner. */
   readonly usesPreconditioner?: boolean;
   /** The objective as a differentiable function of θ. */

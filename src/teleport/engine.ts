@@ -129,6 +129,7 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
     gradient: input.grads ?? null,
     loss,
     preconditioner: objective.usesPreconditioner ? input.preconditioner ?? null : null,
+    random: input.random,
     gradientAt: transport
       ? thetas => onlyTouched(transportGradients(actions, input.grads!, thetas))
       : thetas => lossGradients(loss!, applyActions(actions, params, thetas), touched),

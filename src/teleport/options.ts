@@ -30,7 +30,10 @@ export interface TeleportOptions {
   model?: LayersModel;
   /** Default 'auto': GL where the activation between two Dense layers is linear, rescale elsewhere. */
   group?: GroupOption;
-  /** Default 'gradNorm'. 'preconditionedGradNorm' weights by the inner optimizer's preconditioner. */
+  /**
+   * Default 'gradNorm'. 'preconditionedGradNorm' weights by the inner optimizer's preconditioner;
+   * 'curvature' (ψ, eq. 5.2) and 'sharpness' (φ, eq. 5.1, needs `data`) are the minimum's shape.
+   */
   objective?: string;
   /** Default 'maximize' (faster training); 'minimize' moves to flatter points of the orbit. */
   direction?: 'maximize' | 'minimize';

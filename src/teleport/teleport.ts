@@ -47,7 +47,8 @@ export async function teleport(
       throw badOption('teleport(model, batch, options) needs a batch {x, y} as its second argument');
     }
     batch = dataOrLoss;
-    teleporter = new Teleporter({ ...options, model: target }, 'teleport');
+    // The batch is the teleport data (objectives that need the loss check for it at construction).
+    teleporter = new Teleporter({ data: batch, ...options, model: target }, 'teleport');
     vars = teleporter.variables();
   } else {
     if (typeof dataOrLoss !== 'function') {

@@ -45,7 +45,12 @@ export class Teleporter {
       this.structure = null;
       this.plan = null;
     }
-    if (getObjective(this.settings.objective).needs === 'loss' && this.options.data == null && this.lossOfParams == null) {
+    const objective = getObjective(this.settings.objective);
+    const nonlinear = this.plan?.dataDependent ? this.plan.group : this.customActions?.find(a => a.algebra == null)?.group;
+    if (objective.needsAlgebra && nonlinear != null) {
+      throw badOption(`objective '${objective.name}' needs a linear group action (rescale, gl, auto); '${nonlinear}' has none. tp.metrics.curvature measures it; teleporting for it is not supported`);
+    }
+    if (objective.needs === 'loss' && this.options.data == null && this.lossOfParams == null) {
       throw badOption(`objective '${this.settings.objective}' needs the loss on teleport batches: pass the \`data\` option`);
     }
     // Fixed teleport batches are checked against the model now, not at the first teleport.
