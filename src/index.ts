@@ -31,7 +31,15 @@ export { resolveLoss, SUPPORTED_LOSSES, type LossFunction, type ResolvedLoss } f
 export { gradNormSq, gradNorm, preconditionedGradNorm } from './objectives/grad_norm.js';
 export { registerObjective, getObjective, objectiveNames, OBJECTIVES, type ObjectiveName } from './objectives/registry.js';
 export type { Objective, ObjectiveContext, ClosedForm, Preconditioner } from './objectives/types.js';
-export { curvatureObjective, curveCurvature, curveDerivatives, curveDerivativesByAutodiff, drawCurves, meanCurvature, type CurvatureObjectiveOptions } from './objectives/curvature.js';
+export {
+  curvatureObjective,
+  curveCurvature,
+  curveDerivatives,
+  curveDerivativesByAutodiff,
+  drawCurves,
+  meanCurvature,
+  type CurvatureObjectiveOptions,
+} from './objectives/curvature.js';
 export { sharpnessObjective, sharpnessOf, unitDirection, type SharpnessObjectiveOptions, type SharpnessSpec } from './objectives/sharpness.js';
 export { ascend, tensorAscent } from './solvers/tensor_ascent.js';
 export { ascendClosedForm, closedFormAscent } from './solvers/closed_form_ascent.js';

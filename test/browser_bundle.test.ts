@@ -11,7 +11,8 @@ const ENTRIES = ['src/index.ts', 'src/backend/wasm_fixes.ts']; // 'tfjs-teleport
 
 function srcFiles(dir = join(ROOT, 'src')): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap(e =>
-    e.isDirectory() ? srcFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [relative(ROOT, join(dir, e.name))] : []);
+    e.isDirectory() ? srcFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [relative(ROOT, join(dir, e.name))] : [],
+  );
 }
 
 interface BrowserBuild {
@@ -23,7 +24,17 @@ interface BrowserBuild {
 
 async function browserBuild(options: BuildOptions): Promise<BrowserBuild> {
   try {
-    const r = await build({ absWorkingDir: ROOT, bundle: true, platform: 'browser', format: 'esm', write: false, outdir: 'out', metafile: true, logLevel: 'silent', ...options });
+    const r = await build({
+      absWorkingDir: ROOT,
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      outdir: 'out',
+      metafile: true,
+      logLevel: 'silent',
+      ...options,
+    });
     return { errors: null, inputs: Object.keys(r.metafile?.inputs ?? {}), outputs: r.outputFiles?.length ?? 0 };
   } catch (e) {
     const errors = (e as BuildFailure).errors;
@@ -37,7 +48,10 @@ test('the package entries bundle for the browser with tfjs and no Node built-ins
   t.is(r.errors, null);
   t.is(r.outputs, ENTRIES.length);
   for (const entry of ENTRIES) t.true(r.inputs.includes(entry), entry);
-  t.true(r.inputs.some(f => f.includes('@tensorflow/tfjs-layers')), 'tfjs-layers is bundled, not left external');
+  t.true(
+    r.inputs.some(f => f.includes('@tensorflow/tfjs-layers')),
+    'tfjs-layers is bundled, not left external',
+  );
 });
 
 test('every file under src/ bundles for the browser (also files no entry reaches yet)', async t => {

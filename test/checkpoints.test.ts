@@ -6,7 +6,7 @@
 // tensor counts), with expected values from a float64 reference written here, not copied.
 // Part 2 moves checkpoints of trained models with teleports between wrapper and plain optimizer.
 import test from 'ava';
-import { tf, tfl, useCpu, mlp, seededUniform, oneHotBatch, maxAbsDiff } from './helpers.js';
+import { tf, type tfl, useCpu, mlp, seededUniform, oneHotBatch, maxAbsDiff } from './helpers.js';
 import * as tp from '../src/index.js';
 import { preconditionerOf } from '../src/optimizers/inner_state.js';
 
@@ -31,7 +31,11 @@ const EPS = 1e-7; // the cpu backend's epsilon(), the default of adagrad/rmsprop
 
 const CASES: Case[] = [
   {
-    name: 'sgd', plain: () => tf.train.sgd(0.1), wrapped: () => tp.sgd(0.1), x0: [4], slots: [],
+    name: 'sgd',
+    plain: () => tf.train.sgd(0.1),
+    wrapped: () => tp.sgd(0.1),
+    x0: [4],
+    slots: [],
     reference: () => x => x.forEach((v, i) => (x[i] = v - 0.1 * 2 * v)),
   },
   ...[false, true].map(nesterov => ({
@@ -50,14 +54,19 @@ const CASES: Case[] = [
     },
   })),
   {
-    name: 'adagrad', plain: () => tf.train.adagrad(0.1, 0.1), wrapped: () => tp.adagrad(0.1, 0.1), x0: [2, 4], slots: ['accumulator'],
+    name: 'adagrad',
+    plain: () => tf.train.adagrad(0.1, 0.1),
+    wrapped: () => tp.adagrad(0.1, 0.1),
+    x0: [2, 4],
+    slots: ['accumulator'],
     reference: () => {
       const acc = [0.1, 0.1];
-      return x => x.forEach((v, i) => {
-        const g = 2 * v;
-        acc[i] += g * g;
-        x[i] = v - (0.1 * g) / Math.sqrt(acc[i] + EPS);
-      });
+      return x =>
+        x.forEach((v, i) => {
+          const g = 2 * v;
+          acc[i] += g * g;
+          x[i] = v - (0.1 * g) / Math.sqrt(acc[i] + EPS);
+        });
     },
   },
   ...[false, true].map(centered => ({
@@ -70,18 +79,23 @@ const CASES: Case[] = [
       const ms = [0, 0];
       const mg = [0, 0];
       const mom = [0, 0];
-      return (x: number[]) => x.forEach((v, i) => {
-        const g = 2 * v;
-        ms[i] = 0.95 * ms[i] + 0.05 * g * g;
-        mg[i] = 0.95 * mg[i] + 0.05 * g;
-        const denom = centered ? Math.sqrt(ms[i] - (mg[i] * mg[i] + EPS)) : Math.sqrt(ms[i] + EPS);
-        mom[i] = 0.1 * mom[i] + (0.1 * g) / denom;
-        x[i] = v - mom[i];
-      });
+      return (x: number[]) =>
+        x.forEach((v, i) => {
+          const g = 2 * v;
+          ms[i] = 0.95 * ms[i] + 0.05 * g * g;
+          mg[i] = 0.95 * mg[i] + 0.05 * g;
+          const denom = centered ? Math.sqrt(ms[i] - (mg[i] * mg[i] + EPS)) : Math.sqrt(ms[i] + EPS);
+          mom[i] = 0.1 * mom[i] + (0.1 * g) / denom;
+          x[i] = v - mom[i];
+        });
     },
   })),
   {
-    name: 'adam', plain: () => tf.train.adam(0.1, 0.8, 0.9), wrapped: () => tp.adam(0.1, 0.8, 0.9), x0: [2, 4], slots: ['m', 'v'],
+    name: 'adam',
+    plain: () => tf.train.adam(0.1, 0.8, 0.9),
+    wrapped: () => tp.adam(0.1, 0.8, 0.9),
+    x0: [2, 4],
+    slots: ['m', 'v'],
     reference: () => {
       const m = [0, 0];
       const v = [0, 0];
@@ -157,8 +171,14 @@ for (const c of CASES) {
     await step(o1, 1);
     const w1 = await o1.getWeights();
     // Exactly the plain optimizer's layout: 'iter' (int32), then float32 slots named after the variable.
-    t.deepEqual(w1.map(w => w.name), ['iter', ...c.slots.map(s => `${x.name}/${s}`)]);
-    t.deepEqual(w1.map(w => w.tensor.dtype), ['int32', ...c.slots.map(() => 'float32')]);
+    t.deepEqual(
+      w1.map(w => w.name),
+      ['iter', ...c.slots.map(s => `${x.name}/${s}`)],
+    );
+    t.deepEqual(
+      w1.map(w => w.tensor.dtype),
+      ['int32', ...c.slots.map(() => 'float32')],
+    );
     t.deepEqual(await w1[0].tensor.data(), new Int32Array([1]));
     const o2 = c.plain();
     await o2.setWeights(w1);
@@ -169,7 +189,10 @@ for (const c of CASES) {
     await step(o3, 3);
     const o4 = c.plain();
     const w3 = await o3.getWeights();
-    t.deepEqual(w3.map(w => w.name), (await o2.getWeights()).map(w => w.name));
+    t.deepEqual(
+      w3.map(w => w.name),
+      (await o2.getWeights()).map(w => w.name),
+    );
     await o4.setWeights(w3);
     await step(o4, 4);
     [o1, o2, o3, o4].forEach(o => o.dispose());
@@ -220,7 +243,10 @@ for (const [name, plain, wrapped] of OPTIMIZERS) {
     for (let i = 0; i < 6; i++) referenceOpt.minimize(lossOf(reference));
     const plainWeights = await referenceOpt.getWeights();
     const rename = (n: string) => n.replace(/^[^/]+(?=\/)/, '');
-    t.deepEqual(weights.map(w => [rename(w.name), w.tensor.dtype, w.tensor.shape]), plainWeights.map(w => [rename(w.name), w.tensor.dtype, w.tensor.shape]));
+    t.deepEqual(
+      weights.map(w => [rename(w.name), w.tensor.dtype, w.tensor.shape]),
+      plainWeights.map(w => [rename(w.name), w.tensor.dtype, w.tensor.shape]),
+    );
     t.is(weights.length, plainWeights.length);
 
     const b = copyOf(a);
@@ -254,7 +280,10 @@ for (const [name, plain, wrapped] of OPTIMIZERS) {
     t.is(wrapper.teleportReports.length, 0);
     a.getWeights().forEach((w, i) => t.true(maxAbsDiff(w, b.getWeights()[i]) < 1e-6));
     for (let i = 0; i < 8; i++) wrapper.minimize(lossOf(b));
-    t.deepEqual(wrapper.teleportReports.map(r => r.step), [10, 15]);
+    t.deepEqual(
+      wrapper.teleportReports.map(r => r.step),
+      [10, 15],
+    );
     t.true(wrapper.teleportReports.every(r => r.accepted));
     t.is(wrapper.step, 18);
     t.deepEqual(await (await wrapper.getWeights())[0].tensor.data(), new Int32Array([18]));
@@ -267,7 +296,13 @@ test("'reset' keeps the clock: the fresh inner optimizer carries the step, check
   const wrapper = tp.adam(0.01, { ...opts, model: a });
   const firstInner = wrapper.inner;
   for (let i = 0; i < 8; i++) wrapper.minimize(lossOf(a));
-  t.deepEqual(wrapper.teleportReports.map(r => [r.step, r.state]), [[3, 'reset'], [6, 'reset']]);
+  t.deepEqual(
+    wrapper.teleportReports.map(r => [r.step, r.state]),
+    [
+      [3, 'reset'],
+      [6, 'reset'],
+    ],
+  );
   t.not(wrapper.inner, firstInner, 'the inner optimizer was replaced');
   t.is(wrapper.inner.iterations, 8);
   t.is(wrapper.step, 8);
@@ -281,13 +316,16 @@ test("'reset' keeps the clock: the fresh inner optimizer carries the step, check
   const resumed = tp.adam(0.01, { ...opts, model: b });
   await resumed.setWeights(await plainAdam.getWeights());
   for (let i = 0; i < 5; i++) resumed.minimize(lossOf(b));
-  t.deepEqual(resumed.teleportReports.map(r => r.step), [9, 12]);
+  t.deepEqual(
+    resumed.teleportReports.map(r => r.step),
+    [9, 12],
+  );
   t.is(resumed.step, 13);
 });
 
 test('teleport randomness is derived from (seed, step): a run interrupted by a plain checkpoint draws the same SO(2) angles', async t => {
   const { booth } = tp.problems;
-  const make = (p: tf.Variable, schedule: tp.Schedule) =>
+  const make = (_p: tf.Variable, schedule: tp.Schedule) =>
     tp.sgd(0.01, { group: tp.groups.so2(booth.bijection), lossOfParams: ([v]) => booth.loss(v as tf.Tensor1D), schedule, steps: 2, lr: 0.05, seed: 11 });
   const f = (p: tf.Variable) => () => booth.loss(p as unknown as tf.Tensor1D) as tf.Scalar;
   const schedule = { atSteps: [1, 4] };
@@ -297,7 +335,10 @@ test('teleport randomness is derived from (seed, step): a run interrupted by a p
   for (let i = 0; i < 6; i++) oa.minimize(f(pa), false, [pa]);
   t.is(oa.teleportReports.length, 2);
   // A random start that finds nothing better than the identity is rejected (the ascent never returns a worse point).
-  t.true(oa.teleportReports.some(r => r.accepted), JSON.stringify(oa.teleportReports.map(r => r.reason)));
+  t.true(
+    oa.teleportReports.some(r => r.accepted),
+    JSON.stringify(oa.teleportReports.map(r => r.reason)),
+  );
   // Interrupted after step 3: checkpoint → plain SGD → a new wrapper; nothing but `iter` is carried.
   const pb = tf.variable(tf.tensor1d([5, -5]));
   const ob = make(pb, schedule);
@@ -307,11 +348,21 @@ test('teleport randomness is derived from (seed, step): a run interrupted by a p
   const oc = make(pb, schedule);
   await oc.setWeights(await plain.getWeights());
   for (let i = 0; i < 3; i++) oc.minimize(f(pb), false, [pb]);
-  t.deepEqual(oc.teleportReports.map(r => r.step), [4]);
+  t.deepEqual(
+    oc.teleportReports.map(r => r.step),
+    [4],
+  );
   t.is(maxAbsDiff(pa, pb), 0);
   // And the seed matters: another seed draws other angles and ends elsewhere.
   const pd = tf.variable(tf.tensor1d([5, -5]));
-  const od = tp.sgd(0.01, { group: tp.groups.so2(booth.bijection), lossOfParams: ([v]) => booth.loss(v as tf.Tensor1D), schedule, steps: 2, lr: 0.05, seed: 12 });
+  const od = tp.sgd(0.01, {
+    group: tp.groups.so2(booth.bijection),
+    lossOfParams: ([v]) => booth.loss(v as tf.Tensor1D),
+    schedule,
+    steps: 2,
+    lr: 0.05,
+    seed: 12,
+  });
   for (let i = 0; i < 6; i++) od.minimize(f(pd), false, [pd]);
   t.true(maxAbsDiff(pa, pd) > 1e-6);
 });
@@ -320,12 +371,19 @@ test('legacy checkpoints (with teleport/step and teleport/random) still load: th
   const a = mlp({ widths: [8, 8] });
   const wrapper = tp.momentum(0.05, 0.9, { ...teleportOpts, model: a, schedule: { every: 4 } });
   for (let i = 0; i < 5; i++) wrapper.minimize(lossOf(a));
-  const legacy = [...(await wrapper.getWeights()), { name: 'teleport/step', tensor: tf.scalar(5, 'int32') }, { name: 'teleport/random', tensor: tf.scalar(123, 'int32') }];
+  const legacy = [
+    ...(await wrapper.getWeights()),
+    { name: 'teleport/step', tensor: tf.scalar(5, 'int32') },
+    { name: 'teleport/random', tensor: tf.scalar(123, 'int32') },
+  ];
   const b = copyOf(a);
   const resumed = tp.momentum(0.05, 0.9, { ...teleportOpts, model: b, schedule: { every: 4 } });
   await resumed.setWeights(legacy);
   t.is(resumed.step, 5);
-  t.deepEqual((await resumed.getWeights()).map(w => w.name), (await wrapper.getWeights()).map(w => w.name));
+  t.deepEqual(
+    (await resumed.getWeights()).map(w => w.name),
+    (await wrapper.getWeights()).map(w => w.name),
+  );
 });
 
 test("after a 'reset' that keeps the clock, Adam's preconditioner uses the bias correction of the fresh state", t => {

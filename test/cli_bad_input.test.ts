@@ -28,7 +28,21 @@ test.after.always(() => {
 });
 
 /** A quick regression comparison (one optimizer, one arm, two epochs) writing to `out`. */
-const tinyRegression = (out: string) => ['regression', '--optimizers', 'sgd', '--variants', 'baseline', '--seeds', '1', '--epochs', '2', '--backend', 'cpu', '--out', out];
+const tinyRegression = (out: string) => [
+  'regression',
+  '--optimizers',
+  'sgd',
+  '--variants',
+  'baseline',
+  '--seeds',
+  '1',
+  '--epochs',
+  '2',
+  '--backend',
+  'cpu',
+  '--out',
+  out,
+];
 
 /** IDX bytes: big-endian magic and dims, then the data. */
 function idxBytes(magic: number, dims: number[], data: number[] = []): Uint8Array {
@@ -42,16 +56,36 @@ function idxBytes(magic: number, dims: number[], data: number[] = []): Uint8Arra
 
 /** The four MNIST IDX files with `trainCount` training and 2 test images of 2×2 pixels. */
 function writeMnistDir(dir: string, trainCount: number) {
-  for (const [prefix, n] of [['train', trainCount], ['t10k', 2]] as const) {
-    writeFileSync(join(dir, `${prefix}-images-idx3-ubyte`), idxBytes(0x803, [n, 2, 2], Array.from({ length: 4 * n }, (_, i) => i % 256)));
-    writeFileSync(join(dir, `${prefix}-labels-idx1-ubyte`), idxBytes(0x801, [n], Array.from({ length: n }, (_, i) => i % 10)));
+  for (const [prefix, n] of [
+    ['train', trainCount],
+    ['t10k', 2],
+  ] as const) {
+    writeFileSync(
+      join(dir, `${prefix}-images-idx3-ubyte`),
+      idxBytes(
+        0x803,
+        [n, 2, 2],
+        Array.from({ length: 4 * n }, (_, i) => i % 256),
+      ),
+    );
+    writeFileSync(
+      join(dir, `${prefix}-labels-idx1-ubyte`),
+      idxBytes(
+        0x801,
+        [n],
+        Array.from({ length: n }, (_, i) => i % 10),
+      ),
+    );
   }
 }
 
 /** The six CIFAR-10 batches, two records each. */
 function writeCifarDir(dir: string) {
   for (const name of ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin']) {
-    writeFileSync(join(dir, name), new Uint8Array(2 * 3073).map((_, i) => (i % 3073 === 0 ? 1 : i % 256)));
+    writeFileSync(
+      join(dir, name),
+      new Uint8Array(2 * 3073).map((_, i) => (i % 3073 === 0 ? 1 : i % 256)),
+    );
   }
 }
 
@@ -121,9 +155,28 @@ test('a 0-byte data_batch_1.bin is refused, and nothing is written', t => {
   writeCifarDir(data);
   writeFileSync(join(data, 'data_batch_1.bin'), new Uint8Array(0));
   const parent = tempDir();
-  const r = cli(['cifar10', '--data-dir', data, '--train-limit', '2', '--test-limit', '2', '--epochs', '1', '--seeds', '1', '--backend', 'cpu', '--out', join(parent, 'out')]);
+  const r = cli([
+    'cifar10',
+    '--data-dir',
+    data,
+    '--train-limit',
+    '2',
+    '--test-limit',
+    '2',
+    '--epochs',
+    '1',
+    '--seeds',
+    '1',
+    '--backend',
+    'cpu',
+    '--out',
+    join(parent, 'out'),
+  ]);
   t.is(r.code, 2, r.stderr);
-  t.regex(r.stderr, /data_batch_1\.bin: empty file \(0 bytes\); a CIFAR-10 batch holds 10,000 records of 3073 bytes\. Download https:\/\/www\.cs\.toronto\.edu/);
+  t.regex(
+    r.stderr,
+    /data_batch_1\.bin: empty file \(0 bytes\); a CIFAR-10 batch holds 10,000 records of 3073 bytes\. Download https:\/\/www\.cs\.toronto\.edu/,
+  );
   t.notRegex(r.stderr, /train loss/);
   t.deepEqual(readdirSync(parent), []);
 });
@@ -181,9 +234,14 @@ test('checkOutDir: an empty --out is refused (it would name the working folder)'
 /** A run record small enough to write quickly. */
 function tinyRun(): RunRecord {
   return {
-    optimizer: 'sgd', variant: 'baseline', seed: 1, label: 'sgd baseline',
+    optimizer: 'sgd',
+    variant: 'baseline',
+    seed: 1,
+    label: 'sgd baseline',
     points: [0, 1].map(i => ({ epoch: i, step: i, seconds: i, trainLoss: 1 / (i + 1), gradNormSq: 1 })),
-    teleports: [], totalSeconds: 1, teleportSeconds: 0,
+    teleports: [],
+    totalSeconds: 1,
+    teleportSeconds: 0,
   };
 }
 
@@ -200,10 +258,13 @@ test('writeAllOrNothing: the outputs appear only when all were written; an empty
   const parent = tempDir();
   const out = join(parent, 'out');
   mkdirSync(out);
-  await t.throwsAsync(writeAllOrNothing(out, async dir => {
-    writeFileSync(join(dir, 'first.csv'), '1');
-    throw new Error('disk full');
-  }), { message: /could not write the outputs to .*out, so none were kept: disk full/ });
+  await t.throwsAsync(
+    writeAllOrNothing(out, async dir => {
+      writeFileSync(join(dir, 'first.csv'), '1');
+      throw new Error('disk full');
+    }),
+    { message: /could not write the outputs to .*out, so none were kept: disk full/ },
+  );
   t.deepEqual(readdirSync(parent), ['out']);
   t.deepEqual(readdirSync(out), []);
   const files = await writeAllOrNothing(out, async dir => {

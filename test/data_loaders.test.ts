@@ -92,14 +92,20 @@ test('parseIdx: unsupported element type and wrong kind of file are explained', 
   const twoD = idxBytes(0x00000802, [1, 1], [0]);
   t.throws(() => parseIdx(twoD, 'm.idx'), { message: /m\.idx: IDX file with 2 dimensions .* not supported/ });
   const { labelFile, images } = tinyMnist(2, 2, 2);
-  t.throws(() => parseIdx(labelFile, 'labels-as-images', IDX_IMAGES_MAGIC), { message: /labels-as-images: magic number 0x00000801 is an IDX labels file .*expected 0x00000803/ });
-  t.throws(() => parseIdx(images, 'images-as-labels', IDX_LABELS_MAGIC), { message: /images-as-labels: .*0x00000803 is an IDX images file .*expected 0x00000801/ });
+  t.throws(() => parseIdx(labelFile, 'labels-as-images', IDX_IMAGES_MAGIC), {
+    message: /labels-as-images: magic number 0x00000801 is an IDX labels file .*expected 0x00000803/,
+  });
+  t.throws(() => parseIdx(images, 'images-as-labels', IDX_LABELS_MAGIC), {
+    message: /images-as-labels: .*0x00000803 is an IDX images file .*expected 0x00000801/,
+  });
 });
 
 test('parseIdx: truncated data, truncated header, trailing bytes and truncated gzip give errors', t => {
   const { images } = tinyMnist(4, 3, 3);
   const cut = images.subarray(0, images.length - 5);
-  t.throws(() => parseIdx(cut, 'cut.idx'), { message: /cut\.idx: dimensions \[4, 3, 3\] need 36 data bytes but the file has 31 \(truncated: 5 bytes missing\)/ });
+  t.throws(() => parseIdx(cut, 'cut.idx'), {
+    message: /cut\.idx: dimensions \[4, 3, 3\] need 36 data bytes but the file has 31 \(truncated: 5 bytes missing\)/,
+  });
   t.throws(() => parseIdx(images.subarray(0, 10), 'hdr.idx'), { message: /hdr\.idx: header truncated/ });
   t.throws(() => parseIdx(images.subarray(0, 3), 'tiny.idx'), { message: /tiny\.idx: 3 bytes is too short/ });
   const long = new Uint8Array(images.length + 2);
@@ -208,7 +214,9 @@ test('loadMnist: IDX files with 0 images are named instead of giving an empty sp
   for (const split of ['train', 't10k'] as const) {
     const dir = tempDir();
     writeMnistDir(dir, false, split === 'train' ? empty : undefined, split === 't10k' ? empty : undefined);
-    await t.throwsAsync(loadMnist({ dir }), { message: new RegExp(`${split}-images-idx3-ubyte: holds 0 images \\(dimensions \\[0, 4, 3\\]\\); the file is incomplete`) });
+    await t.throwsAsync(loadMnist({ dir }), {
+      message: new RegExp(`${split}-images-idx3-ubyte: holds 0 images \\(dimensions \\[0, 4, 3\\]\\); the file is incomplete`),
+    });
   }
 });
 
@@ -216,7 +224,9 @@ test('loadMnist: label count mismatch between train files is reported', async t 
   const dir = tempDir();
   writeMnistDir(dir, true);
   writeFileSync(join(dir, 'train-labels-idx1-ubyte.gz'), gzipSync(idxBytes(IDX_LABELS_MAGIC, [4], [1, 2, 3, 4])));
-  await t.throwsAsync(loadMnist({ dir }), { message: /label count mismatch: .*train-images-idx3-ubyte\.gz has 5 images but .*train-labels-idx1-ubyte\.gz has 4 labels/ });
+  await t.throwsAsync(loadMnist({ dir }), {
+    message: /label count mismatch: .*train-images-idx3-ubyte\.gz has 5 images but .*train-labels-idx1-ubyte\.gz has 4 labels/,
+  });
 });
 
 test('loadFashionMnist reads a directory like the Debian package lays out (gzipped IDX)', async t => {
@@ -290,22 +300,38 @@ function cifarBatch(labels: number[], first = 0): Uint8Array {
 }
 
 test('parseCifarBatches converts CHW records to NHWC in [0, 1] with aligned labels', t => {
-  const s = parseCifarBatches([{ file: 'a.bin', bytes: cifarBatch([3, 7]) }, { file: 'b.bin', bytes: cifarBatch([9], 2) }]);
+  const s = parseCifarBatches([
+    { file: 'a.bin', bytes: cifarBatch([3, 7]) },
+    { file: 'b.bin', bytes: cifarBatch([9], 2) },
+  ]);
   t.is(s.count, 3);
   t.deepEqual(s.shape, [32, 32, 3]);
   t.deepEqual(Array.from(s.labels), [3, 7, 9]);
-  for (const [n, row, col, c] of [[0, 0, 0, 0], [1, 5, 7, 2], [2, 31, 31, 1], [2, 0, 1, 2]]) {
+  for (const [n, row, col, c] of [
+    [0, 0, 0, 0],
+    [1, 5, 7, 2],
+    [2, 31, 31, 1],
+    [2, 0, 1, 2],
+  ]) {
     const p = row * 32 + col;
     t.true(close(s.x[n * 3072 + (row * 32 + col) * 3 + c], ((n * 17 + c * 80 + p) % 256) / 255), `n=${n} row=${row} col=${col} c=${c}`);
   }
-  const limited = parseCifarBatches([{ file: 'a.bin', bytes: cifarBatch([3, 7]) }, { file: 'b.bin', bytes: cifarBatch([9], 2) }], 2);
+  const limited = parseCifarBatches(
+    [
+      { file: 'a.bin', bytes: cifarBatch([3, 7]) },
+      { file: 'b.bin', bytes: cifarBatch([9], 2) },
+    ],
+    2,
+  );
   t.is(limited.count, 2);
   t.deepEqual(limited.x, s.x.subarray(0, 2 * 3072));
 });
 
 test('parseCifarBatches rejects truncated batches and labels ≥ 10, naming the file', t => {
   const bytes = cifarBatch([1, 2]);
-  t.throws(() => parseCifarBatches([{ file: 'cut.bin', bytes: bytes.subarray(0, 3073 + 100) }]), { message: /cut\.bin: 3173 bytes is not a multiple of the 3073-byte/ });
+  t.throws(() => parseCifarBatches([{ file: 'cut.bin', bytes: bytes.subarray(0, 3073 + 100) }]), {
+    message: /cut\.bin: 3173 bytes is not a multiple of the 3073-byte/,
+  });
   t.throws(() => parseCifarBatches([{ file: 'bad.bin', bytes: cifarBatch([1, 10]) }]), { message: /bad\.bin: record 1 has label 10/ });
 });
 
@@ -359,7 +385,11 @@ test('loadCifar10: missing dir or files say where to download and to pass --data
 });
 
 test('loadCifar10: a 0-byte batch is named as empty, with or without a limit', async t => {
-  for (const [name, trainLimit] of [['data_batch_1.bin', undefined], ['data_batch_1.bin', 1], ['test_batch.bin', 1]] as const) {
+  for (const [name, trainLimit] of [
+    ['data_batch_1.bin', undefined],
+    ['data_batch_1.bin', 1],
+    ['test_batch.bin', 1],
+  ] as const) {
     const dir = tempDir();
     writeCifarDir(dir);
     writeFileSync(join(dir, name), new Uint8Array(0));
@@ -380,7 +410,10 @@ test('toTensors: shapes, flatten and one-hot', t => {
   const { x, y } = toTensors(s, { oneHot: true });
   t.deepEqual(x.shape, [4, 1, 2, 1]);
   t.deepEqual(y.shape, [4, 10]);
-  t.deepEqual(tf.tidy(() => Array.from(tf.argMax(y, 1).dataSync())), [0, 1, 2, 3]);
+  t.deepEqual(
+    tf.tidy(() => Array.from(tf.argMax(y, 1).dataSync())),
+    [0, 1, 2, 3],
+  );
   const f = toTensors(s, { flatten: true, oneHot: false });
   t.deepEqual(f.x.shape, [4, 2]);
   t.is(f.y.dtype, 'int32');
@@ -408,19 +441,38 @@ test('subset, takeSplit, reorder and shuffleSplit keep images and labels aligned
   t.deepEqual(a, shuffleSplit(s, 5));
   t.notDeepEqual(Array.from(a.labels), Array.from(s.labels));
   for (let i = 0; i < a.count; i++) t.is(a.x[2 * i], 2 * a.labels[i]); // toy x encodes the original index = label
-  t.deepEqual([...seededPermutation(10, 5)].sort((p, q) => p - q), [...Array(10).keys()]);
+  t.deepEqual(
+    [...seededPermutation(10, 5)].sort((p, q) => p - q),
+    [...Array(10).keys()],
+  );
 });
 
 test('batches: index ranges covering the epoch, seeded order reproducible', t => {
   const s = toySplit(10);
   const plain = [...batches(s, 4)];
-  t.deepEqual(plain.map(b => [b.start, b.end]), [[0, 4], [4, 8], [8, 10]]);
+  t.deepEqual(
+    plain.map(b => [b.start, b.end]),
+    [
+      [0, 4],
+      [4, 8],
+      [8, 10],
+    ],
+  );
   t.deepEqual(Array.from(plain[2].indices), [8, 9]);
   const shuffled = [...batches(s, 4, 3)];
-  t.deepEqual(shuffled.map(b => b.indices.length), [4, 4, 2]);
+  t.deepEqual(
+    shuffled.map(b => b.indices.length),
+    [4, 4, 2],
+  );
   const all = shuffled.flatMap(b => Array.from(b.indices));
-  t.deepEqual([...all].sort((p, q) => p - q), [...Array(10).keys()]);
+  t.deepEqual(
+    [...all].sort((p, q) => p - q),
+    [...Array(10).keys()],
+  );
   t.deepEqual(all, seededPermutation(10, 3));
-  t.deepEqual([...batches(s, 4, 3)].flatMap(b => Array.from(b.indices)), all);
+  t.deepEqual(
+    [...batches(s, 4, 3)].flatMap(b => Array.from(b.indices)),
+    all,
+  );
   t.throws(() => [...batches(s, 0)], { message: /batchSize must be a positive integer/ });
 });

@@ -14,10 +14,12 @@ test.before(useCpu);
 
 /** Random group elements of moderate size for each action. */
 function randomThetas(actions: SiteAction[], seed: number, scale = 0.3): tf.Tensor[] {
-  return actions.map((a, i) => tf.tidy(() => {
-    const init = a.init(() => 0.5);
-    return seededUniform(init.shape, seed + i, -scale, scale);
-  }));
+  return actions.map((a, i) =>
+    tf.tidy(() => {
+      const init = a.init(() => 0.5);
+      return seededUniform(init.shape, seed + i, -scale, scale);
+    }),
+  );
 }
 
 function outputsWith(model: tfl.LayersModel, params: tf.Tensor[], x: tf.Tensor): tf.Tensor {
@@ -60,11 +62,9 @@ test('gl keeps outputs of a linear-activation MLP on fresh inputs', t => {
 });
 
 test('auto picks gl for linear pairs and rescale for relu pairs', t => {
-  const model = tfl.sequential({ layers: [
-    tfl.layers.dense({ units: 4, inputShape: [3] }),
-    tfl.layers.dense({ units: 4, activation: 'relu' }),
-    tfl.layers.dense({ units: 2 }),
-  ] });
+  const model = tfl.sequential({
+    layers: [tfl.layers.dense({ units: 4, inputShape: [3] }), tfl.layers.dense({ units: 4, activation: 'relu' }), tfl.layers.dense({ units: 2 })],
+  });
   const s = readModel(model);
   const actions = planTeleport(s, 'auto').build(s.variables);
   t.deepEqual(actions.map(a => a.group).sort(), ['gl', 'rescale']);
@@ -114,7 +114,14 @@ test('gl-data (eq. 4.13) keeps the loss on the teleport batch; gl-pinv (eq. 4.16
 });
 
 /** d/dε f(θ + ε·d) by central differences vs the autodiff directional derivative. */
-function checkDirectional(t: { true(c: boolean, m?: string): void }, f: (th: tf.Tensor[]) => tf.Scalar, thetas: tf.Tensor[], eps: number, tol: number, label: string): void {
+function checkDirectional(
+  t: { true(c: boolean, m?: string): void },
+  f: (th: tf.Tensor[]) => tf.Scalar,
+  thetas: tf.Tensor[],
+  eps: number,
+  tol: number,
+  label: string,
+): void {
   const dirs = thetas.map((th, i) => seededUniform(th.shape, 500 + i));
   const auto = tf.tidy(() => {
     const gs = tf.grads((...ts: tf.Tensor[]) => f(ts))(thetas);
@@ -129,7 +136,10 @@ function checkDirectional(t: { true(c: boolean, m?: string): void }, f: (th: tf.
 }
 
 test('group-parameter gradients match finite differences (transport route: rescale, gl)', t => {
-  for (const [group, model] of [['rescale', mlp({ activation: 'relu' })], ['gl', mlp({ activation: 'linear', widths: [4, 4] })]] as const) {
+  for (const [group, model] of [
+    ['rescale', mlp({ activation: 'relu' })],
+    ['gl', mlp({ activation: 'linear', widths: [4, 4] })],
+  ] as const) {
     const s = readModel(model);
     const actions = planTeleport(s, group).build(s.variables);
     const x = seededUniform([8, 6], 3);
@@ -140,22 +150,23 @@ test('group-parameter gradients match finite differences (transport route: resca
   }
 });
 
-for (const variant of ['gl-data', 'gl-pinv'] as const) test(`group-parameter gradients match finite differences (evaluate route, nested autodiff: ${variant})`, t => {
-  const model = mlp({ input: 10, widths: [8, 8], leakyLayer: true, alpha: 0.1, output: 3, softmax: true });
-  const s = readModel(model);
-  const loss = resolveLoss('categoricalCrossentropy', true);
-  const x = seededUniform([6, 10], 31);
-  const y = oneHotBatch(6, 3, 32);
-  const actions = planTeleport(s, variant).build(s.variables, x);
-  const f = (th: tf.Tensor[]) => {
-    const moved = applyActions(actions, s.variables, th);
-    const g = tf.grads((...ps: tf.Tensor[]) => loss.compute(y, s.forward(ps, x, { logits: true }).output))(moved);
-    return gradNormSq(g);
-  };
-  // Leaky ReLU has kinks: a small step keeps the finite difference on one linear piece.
-  checkDirectional(t, f, randomThetas(actions, 13, 0.1), 1e-3, 3e-2, variant);
-  actions.forEach(a => a.dispose?.());
-});
+for (const variant of ['gl-data', 'gl-pinv'] as const)
+  test(`group-parameter gradients match finite differences (evaluate route, nested autodiff: ${variant})`, t => {
+    const model = mlp({ input: 10, widths: [8, 8], leakyLayer: true, alpha: 0.1, output: 3, softmax: true });
+    const s = readModel(model);
+    const loss = resolveLoss('categoricalCrossentropy', true);
+    const x = seededUniform([6, 10], 31);
+    const y = oneHotBatch(6, 3, 32);
+    const actions = planTeleport(s, variant).build(s.variables, x);
+    const f = (th: tf.Tensor[]) => {
+      const moved = applyActions(actions, s.variables, th);
+      const g = tf.grads((...ps: tf.Tensor[]) => loss.compute(y, s.forward(ps, x, { logits: true }).output))(moved);
+      return gradNormSq(g);
+    };
+    // Leaky ReLU has kinks: a small step keeps the finite difference on one linear piece.
+    checkDirectional(t, f, randomThetas(actions, 13, 0.1), 1e-3, 3e-2, variant);
+    actions.forEach(a => a.dispose?.());
+  });
 
 test('evaluate route agrees with transport route on rescale (fast path vs reference)', t => {
   const model = mlp({ activation: 'relu' });
@@ -168,8 +179,14 @@ test('evaluate route agrees with transport route on rescale (fast path vs refere
   const thetas = randomThetas(actions, 17, 0.4);
   const fast = (th: tf.Tensor[]) => gradNormSq(transportGradients(actions, grads, th));
   const slow = (th: tf.Tensor[]) => gradNormSq(tf.grads((...ps: tf.Tensor[]) => loss(ps))(applyActions(actions, s.variables, th)));
-  const [vf, gf] = tf.tidy(() => { const r = tf.valueAndGrads((...ts: tf.Tensor[]) => fast(ts))(thetas); return [r.value.dataSync()[0], r.grads.map(g => g.arraySync())]; }) as [number, unknown[]];
-  const [vs, gs] = tf.tidy(() => { const r = tf.valueAndGrads((...ts: tf.Tensor[]) => slow(ts))(thetas); return [r.value.dataSync()[0], r.grads.map(g => g.arraySync())]; }) as [number, unknown[]];
+  const [vf, gf] = tf.tidy(() => {
+    const r = tf.valueAndGrads((...ts: tf.Tensor[]) => fast(ts))(thetas);
+    return [r.value.dataSync()[0], r.grads.map(g => g.arraySync())];
+  }) as [number, unknown[]];
+  const [vs, gs] = tf.tidy(() => {
+    const r = tf.valueAndGrads((...ts: tf.Tensor[]) => slow(ts))(thetas);
+    return [r.value.dataSync()[0], r.grads.map(g => g.arraySync())];
+  }) as [number, unknown[]];
   t.true(relDiff(vf, vs) < 1e-4, `values ${vf} vs ${vs}`);
   const flat = (a: unknown[]) => (a as number[][]).flat(3) as number[];
   const a = gf.flatMap(g => flat([g] as unknown[]));
@@ -185,9 +202,11 @@ test('closed-form rescale solver steps in lockstep with the tensor-autodiff solv
     const isCnn = s.sites.some(x => x.kind !== 'dense-dense');
     const x = isCnn ? seededUniform([4, 8, 8, 2], 3) : seededUniform([8, 6], 3);
     const y = isCnn ? oneHotBatch(4, 2, 4) : seededUniform([8, 3], 4);
-    const grads = tf.grads((...ps: tf.Tensor[]) => isCnn
-      ? tf.losses.softmaxCrossEntropy(y, s.forward(ps, x, { logits: true }).output) as tf.Scalar
-      : tf.mean(tf.square(tf.sub(s.forward(ps, x).output, y))) as tf.Scalar)(s.variables);
+    const grads = tf.grads((...ps: tf.Tensor[]) =>
+      isCnn
+        ? (tf.losses.softmaxCrossEntropy(y, s.forward(ps, x, { logits: true }).output) as tf.Scalar)
+        : (tf.mean(tf.square(tf.sub(s.forward(ps, x).output, y))) as tf.Scalar),
+    )(s.variables);
     const precond = s.variables.map((v, i) => seededUniform(v.shape, 900 + i, 0.5, 2));
     const settings = { steps: 6, lr: 0.2, direction: 'maximize' as const, normalize: true, lineSearch: false, maxGrowth: 50, maxBacktracks: 4 };
     const sites = actions.map(a => a.diagonal!);
@@ -195,7 +214,15 @@ test('closed-form rescale solver steps in lockstep with the tensor-autodiff solv
     const fast = ascendClosedForm({ widths: sites.map(z => z.width), evaluate: v => rescaleObjective(terms, v) }, settings);
     const init = actions.map(a => a.init(() => 0));
     const touched = new Set(actions.flatMap(a => a.touches));
-    const slow = ascend(th => gradNormSq(transportGradients(actions, grads, th).map((g, i) => (touched.has(i) ? g : null)), precond), init, settings);
+    const slow = ascend(
+      th =>
+        gradNormSq(
+          transportGradients(actions, grads, th).map((g, i) => (touched.has(i) ? g : null)),
+          precond,
+        ),
+      init,
+      settings,
+    );
     t.true(relDiff(fast.objectiveBefore, slow.objectiveBefore) < 1e-4, `before ${fast.objectiveBefore} vs ${slow.objectiveBefore}`);
     t.true(relDiff(fast.objectiveAfter, slow.objectiveAfter) < 1e-3, `after ${fast.objectiveAfter} vs ${slow.objectiveAfter}`);
     t.is(fast.stepsTaken, slow.stepsTaken);

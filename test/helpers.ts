@@ -25,7 +25,18 @@ export function seedWeights(model: tfl.LayersModel, seed: number, scale = 0.5): 
   model.setWeights(model.getWeights().map((w, i) => seededUniform(w.shape, seed * 1000 + i, -scale, scale)));
 }
 
-export function mlp(opts: { input?: number; widths?: number[]; activation?: string; alpha?: number; output?: number; softmax?: boolean; seed?: number; leakyLayer?: boolean } = {}): tfl.Sequential {
+export function mlp(
+  opts: {
+    input?: number;
+    widths?: number[];
+    activation?: string;
+    alpha?: number;
+    output?: number;
+    softmax?: boolean;
+    seed?: number;
+    leakyLayer?: boolean;
+  } = {},
+): tfl.Sequential {
   const { input = 6, widths = [5, 4], activation = 'relu', output = 3, softmax = false, seed = 1 } = opts;
   const model = tfl.sequential();
   widths.forEach((w, i) => {
@@ -64,7 +75,16 @@ export function relDiff(a: number, b: number): number {
 
 export function oneHotBatch(n: number, classes: number, seed: number): tf.Tensor {
   const r = new SeededRandom(seed);
-  return tf.cast(tf.oneHot(tf.tensor1d(Array.from({ length: n }, () => r.int(classes)), 'int32'), classes), 'float32');
+  return tf.cast(
+    tf.oneHot(
+      tf.tensor1d(
+        Array.from({ length: n }, () => r.int(classes)),
+        'int32',
+      ),
+      classes,
+    ),
+    'float32',
+  );
 }
 
 export { tf, tfl };

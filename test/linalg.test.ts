@@ -1,16 +1,6 @@
 import test from 'ava';
 import { tf, useCpu } from './helpers.js';
-import {
-  expm,
-  expmNumbers,
-  inverse,
-  invertNumbers,
-  pinv,
-  pinvConstant,
-  pinvNumbers,
-  svdNumbers,
-  symmetricEigenNumbers,
-} from '../src/linalg/index.js';
+import { expm, expmNumbers, inverse, invertNumbers, pinv, pinvConstant, pinvNumbers, svdNumbers, symmetricEigenNumbers } from '../src/linalg/index.js';
 import * as tp from '../src/index.js';
 import { SeededRandom } from '../src/util/random.js';
 
@@ -69,19 +59,69 @@ test('invertNumbers: A·A⁻¹ = A⁻¹·A = I, flat and rows forms agree, 2×2 
       t.true(Math.max(...Array.from(flat, (v, k) => Math.abs(v - inv![Math.floor(k / n)][k % n]))) === 0);
     }
   }
-  const [[p, q], [r, s]] = [[3, -2], [4.5, 7]];
+  const [[p, q], [r, s]] = [
+    [3, -2],
+    [4.5, 7],
+  ];
   const det = p * s - q * r;
-  t.true(maxDiff(invertNumbers([[p, q], [r, s]])!, [[s / det, -q / det], [-r / det, p / det]]) < 1e-15);
+  t.true(
+    maxDiff(
+      invertNumbers([
+        [p, q],
+        [r, s],
+      ])!,
+      [
+        [s / det, -q / det],
+        [-r / det, p / det],
+      ],
+    ) < 1e-15,
+  );
   // A tiny but regular matrix is judged relative to its own scale.
-  const tiny = scale([[2, 1], [1, 1]], 1e-200);
-  t.true(maxDiff(scale(invertNumbers(tiny)!, 1e-200), [[1, -1], [-1, 2]]) < 1e-14);
+  const tiny = scale(
+    [
+      [2, 1],
+      [1, 1],
+    ],
+    1e-200,
+  );
+  t.true(
+    maxDiff(scale(invertNumbers(tiny)!, 1e-200), [
+      [1, -1],
+      [-1, 2],
+    ]) < 1e-14,
+  );
 });
 
 test('invertNumbers: singular and nearly singular matrices give null; bad shapes throw', t => {
-  t.is(invertNumbers([[1, 2], [2, 4]]), null);
-  t.is(invertNumbers([[0, 0], [0, 0]]), null);
-  t.is(invertNumbers([[1, 2, 3], [4, 5, 6], [7, 8, 9]]), null);
-  t.is(invertNumbers([[1, 1], [1, 1 + 1e-15]]), null);
+  t.is(
+    invertNumbers([
+      [1, 2],
+      [2, 4],
+    ]),
+    null,
+  );
+  t.is(
+    invertNumbers([
+      [0, 0],
+      [0, 0],
+    ]),
+    null,
+  );
+  t.is(
+    invertNumbers([
+      [1, 2, 3],
+      [4, 5, 6],
+      [7, 8, 9],
+    ]),
+    null,
+  );
+  t.is(
+    invertNumbers([
+      [1, 1],
+      [1, 1 + 1e-15],
+    ]),
+    null,
+  );
   t.is(invertNumbers(new Float64Array([1, 2, 2, 4]), 2), null);
   t.throws(() => invertNumbers([[1, 2]]), { message: /square/ });
   t.throws(() => invertNumbers([1, 2, 3], 2), { message: /n·n/ });
@@ -94,9 +134,31 @@ test('pinvNumbers: Moore–Penrose conditions on wide, tall, square, rank-defici
     ['square 4×4', random(4, 4, 3), 4],
     ['rank 2, 5×4', matMul(random(5, 2, 4), random(2, 4, 5)), 2],
     ['rank 1, 3×6', matMul(random(3, 1, 6), random(1, 6, 7)), 1],
-    ['rank 2, 6×3 with a zero column', matMul(random(6, 2, 8), [[1, 0, 2], [0, 0, -1]]), 2],
-    ['square singular', [[1, 2, 3], [4, 5, 6], [7, 8, 9]], 2],
-    ['zero 2×3', [[0, 0, 0], [0, 0, 0]], 0],
+    [
+      'rank 2, 6×3 with a zero column',
+      matMul(random(6, 2, 8), [
+        [1, 0, 2],
+        [0, 0, -1],
+      ]),
+      2,
+    ],
+    [
+      'square singular',
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+        [7, 8, 9],
+      ],
+      2,
+    ],
+    [
+      'zero 2×3',
+      [
+        [0, 0, 0],
+        [0, 0, 0],
+      ],
+      0,
+    ],
   ];
   for (const [name, a, rank] of cases) {
     const p = pinvNumbers(a);
@@ -113,14 +175,55 @@ test('pinvNumbers: Moore–Penrose conditions on wide, tall, square, rank-defici
   const tall = random(6, 2, 10);
   t.true(maxDiff(matMul(pinvNumbers(tall), tall), eye(2)) < 1e-12);
   // A known one: the pseudo-inverse of the all-ones n×m matrix is the all-ones m×n matrix / (n·m).
-  t.true(maxDiff(pinvNumbers([[1, 1, 1], [1, 1, 1]]), [[1, 1], [1, 1], [1, 1]].map(r => r.map(v => v / 6))) < 1e-15);
+  t.true(
+    maxDiff(
+      pinvNumbers([
+        [1, 1, 1],
+        [1, 1, 1],
+      ]),
+      [
+        [1, 1],
+        [1, 1],
+        [1, 1],
+      ].map(r => r.map(v => v / 6)),
+    ) < 1e-15,
+  );
   // rcond cuts off small singular values: diag(1, 1e-9) is inverted whole by default and as rank 1 with rcond = 1e-6.
-  t.true(maxDiff(pinvNumbers([[1, 0], [0, 1e-9]]), [[1, 0], [0, 1e9]]) < 1e-3);
-  t.true(maxDiff(pinvNumbers([[1, 0], [0, 1e-9]], { rcond: 1e-6 }), [[1, 0], [0, 0]]) < 1e-15);
+  t.true(
+    maxDiff(
+      pinvNumbers([
+        [1, 0],
+        [0, 1e-9],
+      ]),
+      [
+        [1, 0],
+        [0, 1e9],
+      ],
+    ) < 1e-3,
+  );
+  t.true(
+    maxDiff(
+      pinvNumbers(
+        [
+          [1, 0],
+          [0, 1e-9],
+        ],
+        { rcond: 1e-6 },
+      ),
+      [
+        [1, 0],
+        [0, 0],
+      ],
+    ) < 1e-15,
+  );
 });
 
 test('svdNumbers: U·diag(s)·Vᵀ = A, orthonormal factors, singular values sorted and ≥ 0', t => {
-  for (const [r, c, seed] of [[4, 4, 1], [3, 6, 2], [7, 2, 3]]) {
+  for (const [r, c, seed] of [
+    [4, 4, 1],
+    [3, 6, 2],
+    [7, 2, 3],
+  ]) {
     const a = random(r, c, seed);
     const { u, s, v } = svdNumbers(a);
     const k = Math.min(r, c);
@@ -142,7 +245,10 @@ test('symmetricEigenNumbers: A·v = λv, orthonormal eigenvectors, ascending val
     const a = symmetric(n, 200 + n);
     const { values, vectors } = symmetricEigenNumbers(a);
     t.is(values.length, n);
-    t.true(values.every((w, i) => i === 0 || w >= values[i - 1]), `ascending, n=${n}`);
+    t.true(
+      values.every((w, i) => i === 0 || w >= values[i - 1]),
+      `ascending, n=${n}`,
+    );
     t.true(maxDiff(matMul(transpose(vectors), vectors), eye(n)) < 1e-13, `VᵀV = I, n=${n}`);
     for (let k = 0; k < n; k++) {
       const col = vectors.map(row => [row[k]]);
@@ -151,7 +257,17 @@ test('symmetricEigenNumbers: A·v = λv, orthonormal eigenvectors, ascending val
     const trace = a.reduce((s, row, i) => s + row[i], 0);
     t.true(Math.abs(values.reduce((s, w) => s + w, 0) - trace) < 1e-12);
   }
-  t.true(maxDiff([symmetricEigenNumbers([[2, 1], [1, 2]]).values], [[1, 3]]) < 1e-15);
+  t.true(
+    maxDiff(
+      [
+        symmetricEigenNumbers([
+          [2, 1],
+          [1, 2],
+        ]).values,
+      ],
+      [[1, 3]],
+    ) < 1e-15,
+  );
   // A spectrum given by construction, with a repeated eigenvalue: Q·diag(d)·Qᵀ.
   const q = householder(5, 21);
   const d = [4, -1, 2, 2, 0.5];
@@ -162,7 +278,12 @@ test('symmetricEigenNumbers: A·v = λv, orthonormal eigenvectors, ascending val
 });
 
 test('expmNumbers: exp(A)·exp(−A) = I; equals V·diag(e^w)·Vᵀ for symmetric A; nilpotent and diagonal cases', t => {
-  for (const [n, size] of [[2, 0.1], [3, 1], [4, 3], [6, 8]] as const) {
+  for (const [n, size] of [
+    [2, 0.1],
+    [3, 1],
+    [4, 3],
+    [6, 8],
+  ] as const) {
     const a = scale(random(n, n, 300 + n), size);
     const e = expmNumbers(a);
     t.true(maxDiff(matMul(e, expmNumbers(scale(a, -1))), eye(n)) < 1e-12 * Math.exp(2 * size * n), `n=${n}, size=${size}`);
@@ -173,14 +294,45 @@ test('expmNumbers: exp(A)·exp(−A) = I; equals V·diag(e^w)·Vᵀ for symmetri
     const ref = matMul(matMul(vectors, diag(values.map(Math.exp))), transpose(vectors));
     // Degree 10 (the default) truncates at about 1e-11 relative; degree 18 reaches float64 round-off.
     t.true(maxDiff(expmNumbers(a), ref) < 1e-10 * maxAbs(ref), `symmetric n=${n}: ${maxDiff(expmNumbers(a), ref) / maxAbs(ref)}`);
-    t.true(maxDiff(expmNumbers(a, { degree: 18 }), ref) < 1e-13 * maxAbs(ref), `symmetric n=${n}, degree 18: ${maxDiff(expmNumbers(a, { degree: 18 }), ref) / maxAbs(ref)}`);
+    t.true(
+      maxDiff(expmNumbers(a, { degree: 18 }), ref) < 1e-13 * maxAbs(ref),
+      `symmetric n=${n}, degree 18: ${maxDiff(expmNumbers(a, { degree: 18 }), ref) / maxAbs(ref)}`,
+    );
   }
-  t.true(maxDiff(expmNumbers([[0, 1, 0], [0, 0, 1], [0, 0, 0]]), [[1, 1, 0.5], [0, 1, 1], [0, 0, 1]]) < 1e-15);
-  t.true(maxDiff(expmNumbers([[1, 0], [0, -2]]), [[Math.E, 0], [0, Math.exp(-2)]]) < 1e-14);
+  t.true(
+    maxDiff(
+      expmNumbers([
+        [0, 1, 0],
+        [0, 0, 1],
+        [0, 0, 0],
+      ]),
+      [
+        [1, 1, 0.5],
+        [0, 1, 1],
+        [0, 0, 1],
+      ],
+    ) < 1e-15,
+  );
+  t.true(
+    maxDiff(
+      expmNumbers([
+        [1, 0],
+        [0, -2],
+      ]),
+      [
+        [Math.E, 0],
+        [0, Math.exp(-2)],
+      ],
+    ) < 1e-14,
+  );
 });
 
 test('expm (float32 tensor) agrees with expmNumbers (float64) and exp(A)·exp(−A) = I in float32', t => {
-  for (const [n, size] of [[2, 0.3], [3, 1], [5, 2]] as const) {
+  for (const [n, size] of [
+    [2, 0.3],
+    [3, 1],
+    [5, 2],
+  ] as const) {
     const a = scale(random(n, n, 500 + n), size);
     const ref = expmNumbers(a);
     const x = tf.tensor2d(a);
@@ -202,26 +354,51 @@ test('inverse and pinv (tensors): values match the float64 wrappers; inverse gra
   t.true(maxDiff(inverse(x).arraySync() as Mat, invertNumbers(a)!) < 1e-6);
   // d/dX of Σ W∘X⁻¹, against central differences of the float64 inverse.
   const w = random(4, 4, 601);
-  const g = tf.grad((m: tf.Tensor) => tf.sum(tf.mul(tf.tensor2d(w), inverse(m as tf.Tensor2D))))(x).arraySync() as Mat;
+  const g = tf
+    .grad((m: tf.Tensor) => tf.sum(tf.mul(tf.tensor2d(w), inverse(m as tf.Tensor2D))))(x)
+    .arraySync() as Mat;
   const h = 1e-6;
   const f = (m: Mat) => invertNumbers(m)!.reduce((s, row, i) => s + row.reduce((q, v, j) => q + v * w[i][j], 0), 0);
-  for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) {
-    const plus = a.map(r => r.slice());
-    const minus = a.map(r => r.slice());
-    plus[i][j] += h;
-    minus[i][j] -= h;
-    const fd = (f(plus) - f(minus)) / (2 * h);
-    t.true(Math.abs(g[i][j] - fd) < 1e-4 * Math.max(1, Math.abs(fd)), `∂/∂X[${i}][${j}]: ${g[i][j]} vs ${fd}`);
-  }
-  t.true((inverse(tf.tensor2d([[1, 2], [2, 4]])).dataSync() as Float32Array).every(Number.isNaN));
-  for (const [r, c, seed] of [[3, 6, 602], [6, 3, 603], [4, 4, 604]]) {
+  for (let i = 0; i < 4; i++)
+    for (let j = 0; j < 4; j++) {
+      const plus = a.map(r => r.slice());
+      const minus = a.map(r => r.slice());
+      plus[i][j] += h;
+      minus[i][j] -= h;
+      const fd = (f(plus) - f(minus)) / (2 * h);
+      t.true(Math.abs(g[i][j] - fd) < 1e-4 * Math.max(1, Math.abs(fd)), `∂/∂X[${i}][${j}]: ${g[i][j]} vs ${fd}`);
+    }
+  t.true(
+    (
+      inverse(
+        tf.tensor2d([
+          [1, 2],
+          [2, 4],
+        ]),
+      ).dataSync() as Float32Array
+    ).every(Number.isNaN),
+  );
+  for (const [r, c, seed] of [
+    [3, 6, 602],
+    [6, 3, 603],
+    [4, 4, 604],
+  ]) {
     const m = random(r, c, seed);
     const ref = pinvNumbers(m);
     t.true(maxDiff(pinv(tf.tensor2d(m)).arraySync() as Mat, ref) < 1e-4 * Math.max(1, maxAbs(ref)), `pinv ${r}×${c}`);
     t.true(maxDiff(pinvConstant(tf.tensor2d(m)).arraySync() as Mat, ref) < 1e-5 * Math.max(1, maxAbs(ref)), `pinvConstant ${r}×${c}`);
   }
   t.throws(() => pinvConstant(tf.tensor2d(matMul(random(5, 2, 605), random(2, 4, 606)))), { message: /5×4.*rank deficient/ });
-  t.throws(() => pinvConstant(tf.tensor2d([[1, 2, 3], [2, 4, 6]])), { message: /rank deficient/ });
+  t.throws(
+    () =>
+      pinvConstant(
+        tf.tensor2d([
+          [1, 2, 3],
+          [2, 4, 6],
+        ]),
+      ),
+    { message: /rank deficient/ },
+  );
 });
 
 test('public API: groups.* and the old module paths re-export the linalg functions', async t => {

@@ -55,7 +55,12 @@ test('every group action is the identity at θ = 0, also for batches smaller tha
     const actions = planTeleport(s, group).build(s.variables, x);
     const zeros = actions.map(a => tf.zerosLike(a.init(() => 0.5)));
     const moved = applyActions(actions, s.variables, zeros);
-    moved.forEach((p, i) => t.true(maxAbsDiff(p, s.variables[i]) <= 1e-6 * (1 + tf.max(tf.abs(s.variables[i])).dataSync()[0]), `${group}: parameter ${i} moved by ${maxAbsDiff(p, s.variables[i])}`));
+    moved.forEach((p, i) =>
+      t.true(
+        maxAbsDiff(p, s.variables[i]) <= 1e-6 * (1 + tf.max(tf.abs(s.variables[i])).dataSync()[0]),
+        `${group}: parameter ${i} moved by ${maxAbsDiff(p, s.variables[i])}`,
+      ),
+    );
     actions.forEach(a => a.dispose?.());
   }
   const { rosenbrock } = tp.problems;
@@ -66,7 +71,10 @@ test('every group action is the identity at θ = 0, also for batches smaller tha
   }
 });
 
-for (const [group, widths] of [['gl-data', [24, 16]], ['gl-pinv', [24]]] as const) {
+for (const [group, widths] of [
+  ['gl-data', [24, 16]],
+  ['gl-pinv', [24]],
+] as const) {
   test(`${group} on a batch smaller than the layer: objectiveBefore is ‖∇L(w)‖², and a reported gain is a measured gain`, async t => {
     const model = leakyModel([...widths]);
     const x = seededUniform([8, 10], 3);
@@ -82,7 +90,10 @@ for (const [group, widths] of [['gl-data', [24, 16]], ['gl-pinv', [24]]] as cons
     });
     const report = await tp.teleport(model, { x, y }, { group, steps: 5, lr: 1e-3, normalize: false, lineSearch: false });
     // The objective at the start is the one measured at w (not at a projection of w).
-    t.true(relDiff(report.objectiveBefore, before.full - lastBiasSq) < 1e-4, `objectiveBefore ${report.objectiveBefore} vs measured ${before.full - lastBiasSq}`);
+    t.true(
+      relDiff(report.objectiveBefore, before.full - lastBiasSq) < 1e-4,
+      `objectiveBefore ${report.objectiveBefore} vs measured ${before.full - lastBiasSq}`,
+    );
     t.true(relDiff(report.gradNormSqBefore, report.objectiveBefore) < 1e-6);
     t.true(relDiff(report.fullGradNormSqBefore, before.full) < 1e-4, `full ${report.fullGradNormSqBefore} vs ${before.full}`);
     const after = measuredGradNormSq(model, x, y);
@@ -121,10 +132,20 @@ test('SO(2) on Rosenbrock with plain fixed steps: the ascent never returns a wor
       const gradSq = () => tf.tidy(() => tf.sum(tf.square(tf.grad((p: tf.Tensor) => rosenbrock.loss(p as tf.Tensor1D))(v))).dataSync()[0]);
       const measuredBefore = gradSq();
       // The dissertation's setting: 10 plain steps of 0.1 from a random angle, no growth cap.
-      const report = await tp.teleport([v], ([p]) => rosenbrock.loss(p as tf.Tensor1D), { group: tp.groups.so2(rosenbrock.bijection), steps: 10, lr: 0.1, normalize: false, maxGrowth: 1e12, seed: seed * 100 + k });
+      const report = await tp.teleport([v], ([p]) => rosenbrock.loss(p as tf.Tensor1D), {
+        group: tp.groups.so2(rosenbrock.bijection),
+        steps: 10,
+        lr: 0.1,
+        normalize: false,
+        maxGrowth: 1e12,
+        seed: seed * 100 + k,
+      });
       const measuredAfter = gradSq();
       teleports++;
-      t.true(relDiff(report.objectiveBefore, measuredBefore) < 1e-3, `seed ${seed}.${k}: objectiveBefore ${report.objectiveBefore} vs measured ${measuredBefore}`);
+      t.true(
+        relDiff(report.objectiveBefore, measuredBefore) < 1e-3,
+        `seed ${seed}.${k}: objectiveBefore ${report.objectiveBefore} vs measured ${measuredBefore}`,
+      );
       if (report.accepted) {
         accepted++;
         t.true(measuredAfter > measuredBefore, `seed ${seed}.${k}: ${measuredBefore} → ${measuredAfter}`);
@@ -173,11 +194,16 @@ test('regularizers: a penalized pair is left out, and the training loss (data + 
   const totalBefore = total();
   const report = await tp.teleport(model, { x, y }, { group: 'rescale', steps: 10, lr: 0.3 });
   t.true(report.accepted, report.reason);
-  t.false(report.sites.some(s => s.startsWith(model.layers[0].name)), `regularized pair teleported: ${report.sites.join('; ')}`);
+  t.false(
+    report.sites.some(s => s.startsWith(model.layers[0].name)),
+    `regularized pair teleported: ${report.sites.join('; ')}`,
+  );
   t.true(relDiff(total(), totalBefore) < 1e-4, `training loss ${totalBefore} → ${total()}`);
   t.true(relDiff(report.lossBefore!, totalBefore) < 1e-5, `report's loss ${report.lossBefore} is not the training loss ${totalBefore}`);
   // Only the penalized pair: nothing to teleport, a clear error.
-  const only = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [6], units: 4, activation: 'relu', kernelRegularizer: 'l1l2' }), tfl.layers.dense({ units: 3 })] });
+  const only = tfl.sequential({
+    layers: [tfl.layers.dense({ inputShape: [6], units: 4, activation: 'relu', kernelRegularizer: 'l1l2' }), tfl.layers.dense({ units: 3 })],
+  });
   only.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
   await t.throwsAsync(tp.teleport(only, { x, y }, { group: 'rescale' }), { instanceOf: tp.UnsupportedLayerError, message: /kernelRegularizer/ });
 });
@@ -194,7 +220,12 @@ test('constraints: a teleport never leaves weights that violate a layer constrai
   const x = seededUniform([12, 5], 1);
   const y = seededUniform([12, 3], 2);
   const report = await tp.teleport(model, { x, y }, { group: 'gl', steps: 10, lr: 0.3 });
-  const minKernel = Math.min(...model.getWeights().filter(w => w.rank === 2).map(w => tf.min(w).dataSync()[0]));
+  const minKernel = Math.min(
+    ...model
+      .getWeights()
+      .filter(w => w.rank === 2)
+      .map(w => tf.min(w).dataSync()[0]),
+  );
   t.true(minKernel >= 0, `negative kernel entry ${minKernel} (accepted: ${report.accepted})`);
   t.false(report.accepted);
   t.is(report.rejection, 'constraint');
@@ -229,9 +260,10 @@ for (const route of ['gradientSource data', 'gl-data'] as const) {
     const model = route === 'gl-data' ? leakyModel() : mlp({ input: 10, widths: [8, 8], activation: 'relu', output: 5 });
     const x = seededUniform([8, 10], 3);
     const y = seededUniform([8, 5], 4);
-    const opt = route === 'gl-data'
-      ? tp.sgd(0.01, { model, group: 'gl-data', data: { x, y }, loss: 'meanSquaredError', schedule: { atSteps: [1] } })
-      : tp.sgd(0.01, { model, group: 'rescale', gradientSource: 'data', data: { x, y }, loss: 'meanSquaredError', schedule: { atSteps: [1] } });
+    const opt =
+      route === 'gl-data'
+        ? tp.sgd(0.01, { model, group: 'gl-data', data: { x, y }, loss: 'meanSquaredError', schedule: { atSteps: [1] } })
+        : tp.sgd(0.01, { model, group: 'rescale', gradientSource: 'data', data: { x, y }, loss: 'meanSquaredError', schedule: { atSteps: [1] } });
     const lossOn = (xb: tf.Tensor) => () => tf.mean(tf.square(tf.sub(y, model.apply(xb) as tf.Tensor))) as tf.Scalar;
     opt.minimize(lossOn(x));
     const w0 = snapshot(model);
@@ -240,7 +272,14 @@ for (const route of ['gradientSource data', 'gl-data'] as const) {
     t.is((err as tp.TeleportError).kind, 'not-finite');
     t.true(unchanged(model, w0));
     // A NaN teleport batch after a good step: an error too, and the teleport changes nothing.
-    const o2 = tp.sgd(0.01, { model, group: 'rescale', gradientSource: 'data', data: { x: tf.fill([8, 10], NaN), y }, loss: 'meanSquaredError', schedule: { atSteps: [0] } });
+    const o2 = tp.sgd(0.01, {
+      model,
+      group: 'rescale',
+      gradientSource: 'data',
+      data: { x: tf.fill([8, 10], NaN), y },
+      loss: 'meanSquaredError',
+      schedule: { atSteps: [0] },
+    });
     const e2 = t.throws(() => o2.minimize(lossOn(x)));
     t.is((e2 as tp.TeleportError).kind, 'not-finite');
   });
@@ -250,9 +289,13 @@ test('construction checks: gradientSource, schedule keys, data shapes and non-fi
   const model = mlp();
   t.throws(() => tp.sgd(0.1, { model, gradientSource: 'dta' as 'data' }), { message: /gradientSource must be one of step, data, got "dta"/ });
   t.throws(() => tp.sgd(0.1, { model, schedule: { atSteps: [3], every: 5 } as unknown as tp.Schedule }), { message: /either atSteps or every, not both/ });
-  t.throws(() => tp.sgd(0.1, { model, data: { x: seededUniform([4, 7], 1), y: seededUniform([4, 3], 2) } }), { message: /shape \[4, 7\] but model .* expects \[batch, 6\]/ });
+  t.throws(() => tp.sgd(0.1, { model, data: { x: seededUniform([4, 7], 1), y: seededUniform([4, 3], 2) } }), {
+    message: /shape \[4, 7\] but model .* expects \[batch, 6\]/,
+  });
   t.throws(() => tp.sgd(0.1, { model, lr: Infinity }), { message: /lr must be a positive finite number, got Infinity/ });
-  t.throws(() => tp.sgd(0.1, { model, maxGrowht: 3 } as unknown as tp.TeleportOptimizerOptions), { message: /unknown option 'maxGrowht' \(did you mean 'maxGrowth'\?\)/ });
+  t.throws(() => tp.sgd(0.1, { model, maxGrowht: 3 } as unknown as tp.TeleportOptimizerOptions), {
+    message: /unknown option 'maxGrowht' \(did you mean 'maxGrowth'\?\)/,
+  });
   const e = t.throws(() => tp.sgd(0.1, { model, steps: 1.5 }));
   t.true(e instanceof tp.TeleportError && e.kind === 'bad-option');
 });

@@ -43,7 +43,10 @@ for (const [name, bare, wrapped] of WRAPPED) {
     const losses = h.history.loss as number[];
     t.true(losses[losses.length - 1] < losses[0], `fit loss ${losses}`);
     t.is(reports.length, 3); // steps 5, 10, 15 of 16
-    t.true(reports.every(r => r.accepted && r.relativeLossDrift! <= 1e-4), JSON.stringify(reports.map(r => [r.accepted, r.reason, r.relativeLossDrift])));
+    t.true(
+      reports.every(r => r.accepted && r.relativeLossDrift! <= 1e-4),
+      JSON.stringify(reports.map(r => [r.accepted, r.reason, r.relativeLossDrift])),
+    );
     const model2 = mlp({ widths: [8, 8] });
     const opt2 = wrapped({ model: model2, group: 'rescale', schedule: { every: 5 }, steps: 5 });
     let first = 0;
@@ -92,13 +95,24 @@ test.serial('tensor count is flat across 200 steps with teleports every 20 (fit 
   const m2 = mlp({ input: 10, widths: [8, 8], leakyLayer: true, alpha: 0.1, softmax: true });
   const xb = seededUniform([8, 10], 3);
   const yb = oneHotBatch(8, 3, 4);
-  const o2 = tp.momentum(0.05, 0.9, { model: m2, group: 'gl-data', schedule: { every: 20 }, steps: 2, lr: 0.02, data: [{ x: xb, y: yb }], loss: 'categoricalCrossentropy' });
+  const o2 = tp.momentum(0.05, 0.9, {
+    model: m2,
+    group: 'gl-data',
+    schedule: { every: 20 },
+    steps: 2,
+    lr: 0.02,
+    data: [{ x: xb, y: yb }],
+    loss: 'categoricalCrossentropy',
+  });
   const step = () => o2.minimize(() => lossOf(m2, xb, yb));
   step();
   const n0 = tf.memory().numTensors;
   for (let i = 0; i < 200; i++) step();
   t.is(tf.memory().numTensors, n0);
-  t.true(o2.teleportReports.length === 10 && o2.teleportReports.every(r => r.relativeLossDrift! <= 1e-4), JSON.stringify(o2.teleportReports.map(r => [r.accepted, r.relativeLossDrift, r.reason])));
+  t.true(
+    o2.teleportReports.length === 10 && o2.teleportReports.every(r => r.relativeLossDrift! <= 1e-4),
+    JSON.stringify(o2.teleportReports.map(r => [r.accepted, r.relativeLossDrift, r.reason])),
+  );
 });
 
 test('serialization round trip (getConfig/fromConfig, getWeights/setWeights) resumes identically', async t => {
@@ -109,11 +123,14 @@ test('serialization round trip (getConfig/fromConfig, getWeights/setWeights) res
   for (let i = 0; i < 6; i++) oa.minimize(() => lossOf(a, x, y));
   // Checkpoint: model weights, optimizer config and weights.
   const cfg = oa.getConfig();
-  const cls = tf.serialization.SerializationMap.getMap().classNameMap['TeleportOptimizer'];
+  const cls = tf.serialization.SerializationMap.getMap().classNameMap.TeleportOptimizer;
   t.truthy(cls, 'registered with tf.serialization');
   const saved = await oa.getWeights();
   // Exactly the inner Adam's weights: iter, then m and v of each variable; no entries of the wrapper's own.
-  t.deepEqual(saved.map(w => w.name), ['iter', ...a.trainableWeights.map(w => `${(w.read() as tf.Variable).name}/m`), ...a.trainableWeights.map(w => `${(w.read() as tf.Variable).name}/v`)]);
+  t.deepEqual(
+    saved.map(w => w.name),
+    ['iter', ...a.trainableWeights.map(w => `${(w.read() as tf.Variable).name}/m`), ...a.trainableWeights.map(w => `${(w.read() as tf.Variable).name}/v`)],
+  );
   const b = mlp({ widths: [8, 8] });
   b.setWeights(a.getWeights());
   const ob = tp.TeleportOptimizer.fromConfig(tp.TeleportOptimizer, JSON.parse(JSON.stringify(cfg))) as tp.TeleportOptimizer;
@@ -142,7 +159,12 @@ test('state after teleport: transform carries momentum like a gradient; reset st
     t.true(report.accepted);
     t.is(report.state, policy);
     // A reset starts the state afresh but keeps the clock (the inner iterations the schedule and checkpoints use).
-    if (policy === 'reset') t.true(slots.every((s, i) => maxAbsDiff(s, (optimizer.inner as unknown as { accumulations: Array<{ variable: tf.Variable }> }).accumulations[i].variable) > 1e-6));
+    if (policy === 'reset')
+      t.true(
+        slots.every(
+          (s, i) => maxAbsDiff(s, (optimizer.inner as unknown as { accumulations: Array<{ variable: tf.Variable }> }).accumulations[i].variable) > 1e-6,
+        ),
+      );
     t.is(optimizer.inner.iterations, 4);
     t.is(optimizer.step, 4);
     slots.forEach(s => s.dispose());
@@ -160,7 +182,9 @@ test('bad schedules and options give errors that name the fix', t => {
   const noModel = tp.sgd(0.1, { schedule: { atSteps: [0] } });
   const w = tf.variable(tf.ones([2]));
   t.throws(() => noModel.minimize(() => tf.sum(tf.square(w)) as tf.Scalar), { message: /pass \{ model \}/ });
-  t.throws(() => tp.sgd(0.1, { model: mlp({ leakyLayer: true, alpha: 0.1 }), group: 'gl-data', schedule: { atSteps: [0] } }), { message: /needs teleport batches/ });
+  t.throws(() => tp.sgd(0.1, { model: mlp({ leakyLayer: true, alpha: 0.1 }), group: 'gl-data', schedule: { atSteps: [0] } }), {
+    message: /needs teleport batches/,
+  });
 });
 
 test('NaN gradients at a scheduled teleport: a clear error and untouched weights', t => {
@@ -179,7 +203,12 @@ test("state 'transform' carries Adam's moments exactly along a rescale: w∘m an
   let before: { m: tf.Tensor[]; v: tf.Tensor[]; w: tf.Tensor[] } | null = null;
   let checked = false;
   const optimizer = tp.adam(0.01, {
-    model, group: 'rescale', schedule: { atSteps: [3] }, steps: 5, lr: 0.5, maxGrowth: 100,
+    model,
+    group: 'rescale',
+    schedule: { atSteps: [3] },
+    steps: 5,
+    lr: 0.5,
+    maxGrowth: 100,
     onTeleport: r => {
       t.true(r.accepted);
       t.is(r.state, 'transform');
@@ -198,7 +227,11 @@ test("state 'transform' carries Adam's moments exactly along a rescale: w∘m an
   for (let i = 0; i < 4; i++) {
     if (i === 3) {
       const inner = optimizer.inner as unknown as Slots;
-      before = { m: inner.accumulatedFirstMoment.map(s => s.variable.clone()), v: inner.accumulatedSecondMoment.map(s => s.variable.clone()), w: model.getWeights().map(w => w.clone()) };
+      before = {
+        m: inner.accumulatedFirstMoment.map(s => s.variable.clone()),
+        v: inner.accumulatedSecondMoment.map(s => s.variable.clone()),
+        w: model.getWeights().map(w => w.clone()),
+      };
     }
     optimizer.minimize(() => lossOf(model, x, y));
   }
@@ -213,10 +246,13 @@ test.serial('model.save with includeOptimizer and loadLayersModel restore the te
   model.compile({ optimizer, loss: 'categoricalCrossentropy' });
   await model.fit(x, y, { epochs: 2, batchSize: 4, verbose: 0, shuffle: false });
   let artifacts: tf.io.ModelArtifacts | null = null;
-  await model.save(tf.io.withSaveHandler(async a => {
-    artifacts = a;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }), { includeOptimizer: true });
+  await model.save(
+    tf.io.withSaveHandler(async a => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+    { includeOptimizer: true },
+  );
   const loaded = await tfl.loadLayersModel(tf.io.fromMemory(artifacts!));
   const restored = loaded.optimizer as tp.TeleportOptimizer;
   t.is(restored.getClassName(), 'TeleportOptimizer');

@@ -2,7 +2,7 @@
 // Each recomputes what it checks independently: gradients by autodiff of a hand-written forward pass
 // at the weights the wrapper produced, invariants from the slots themselves, teleports by counting.
 import test from 'ava';
-import { tf, tfl, useCpu, mlp, seededUniform, oneHotBatch, maxAbsDiff, relDiff } from './helpers.js';
+import { tf, type tfl, useCpu, mlp, seededUniform, oneHotBatch, maxAbsDiff, relDiff } from './helpers.js';
 import * as tp from '../src/index.js';
 
 test.before(useCpu);
@@ -24,7 +24,11 @@ const lossAt = (params: readonly tf.Tensor[], x: tf.Tensor, y: tf.Tensor, act: A
 const gradAt = (params: readonly tf.Tensor[], x: tf.Tensor, y: tf.Tensor, act: Act) => tf.grads((...ps: tf.Tensor[]) => lossAt(ps, x, y, act))(params.slice());
 /** ‖∇L‖² over the parameters a layer-pair teleport acts on: every one but the output bias. */
 const gradNormSqAt = (params: readonly tf.Tensor[], x: tf.Tensor, y: tf.Tensor, act: Act) =>
-  tf.tidy(() => gradAt(params, x, y, act).slice(0, -1).reduce((s, g) => s + tf.sum(tf.square(g)).dataSync()[0], 0));
+  tf.tidy(() =>
+    gradAt(params, x, y, act)
+      .slice(0, -1)
+      .reduce((s, g) => s + tf.sum(tf.square(g)).dataSync()[0], 0),
+  );
 const snapshot = (model: tfl.LayersModel) => model.getWeights().map(w => w.clone());
 
 const x = seededUniform([24, 6], 1);
@@ -68,7 +72,12 @@ for (const c of GL_CASES) {
     let weightsBefore: tf.Tensor[] | null = null;
     let checked = false;
     const optimizer = c.make({
-      model, group: 'gl', schedule: { atSteps: [4] }, steps: 5, lr: 0.3, maxGrowth: 10,
+      model,
+      group: 'gl',
+      schedule: { atSteps: [4] },
+      steps: 5,
+      lr: 0.3,
+      maxGrowth: 10,
       onTeleport: r => {
         t.true(r.accepted, r.reason);
         t.true(r.state!.startsWith('transform'), r.state);
@@ -100,13 +109,24 @@ for (const c of GL_CASES) {
 // Algorithm 1 inside the step: after the step the weights are g·w − lr·∇L(g·w), with ∇L(g·w) from
 // autodiff at the teleported weights (not the step's gradient ∇L(w) at w).
 
-for (const [group, act] of [['rescale', 'relu'], ['gl', 'linear']] as const) {
+for (const [group, act] of [
+  ['rescale', 'relu'],
+  ['gl', 'linear'],
+] as const) {
   test(`Algorithm 1 (${group}): the step from g·w uses ∇L(g·w) computed by autodiff at g·w`, t => {
     const model = mlp({ widths: [8, 8], activation: act });
     const lr = 0.1;
     const w0 = snapshot(model);
     let teleported: tf.Tensor[] | null = null;
-    const optimizer = tp.sgd(lr, { model, group, schedule: { atSteps: [0] }, steps: 5, lr: 0.3, maxGrowth: 10, onTeleport: () => (teleported = snapshot(model)) });
+    const optimizer = tp.sgd(lr, {
+      model,
+      group,
+      schedule: { atSteps: [0] },
+      steps: 5,
+      lr: 0.3,
+      maxGrowth: 10,
+      onTeleport: () => (teleported = snapshot(model)),
+    });
     optimizer.minimize(stepLoss(model));
     t.true(optimizer.teleportReports[0].accepted, optimizer.teleportReports[0].reason);
     const gw = teleported!;
@@ -137,7 +157,11 @@ test('schedules: {every, start, stop} teleports at start, start+every, … stric
     const model = mlp({ widths: [8, 8] });
     const optimizer = tp.sgd(0.05, { model, group: 'rescale', schedule, steps: 2 });
     for (let i = 0; i < steps; i++) optimizer.minimize(stepLoss(model));
-    t.deepEqual(optimizer.teleportReports.map(r => r.step), expected, JSON.stringify(schedule));
+    t.deepEqual(
+      optimizer.teleportReports.map(r => r.step),
+      expected,
+      JSON.stringify(schedule),
+    );
   }
 });
 
@@ -166,7 +190,10 @@ for (const { group, act, maxGrowth } of [
     t.true(after / before <= cap * TOL, `growth ${after / before} > cap ${cap}`);
     t.true(after / before > 1.3, `the cap should bind here (growth ${after / before})`);
     // And the report says what was measured.
-    t.true(relDiff(r.gradNormSqBefore, before) < 1e-3 && relDiff(r.gradNormSqAfter, after) < 1e-3, `${r.gradNormSqBefore}→${r.gradNormSqAfter} vs ${before}→${after}`);
+    t.true(
+      relDiff(r.gradNormSqBefore, before) < 1e-3 && relDiff(r.gradNormSqAfter, after) < 1e-3,
+      `${r.gradNormSqBefore}→${r.gradNormSqAfter} vs ${before}→${after}`,
+    );
   });
 }
 
@@ -184,8 +211,16 @@ for (const { group, act, data } of [
     const snapshots: tf.Tensor[][] = [snapshot(model)];
     // lr 0: the inner step leaves the weights, so the event starts from the weights before minimize.
     const optimizer = tp.sgd(0, {
-      model, group, schedule: { atSteps: [0] }, steps: 20, lr: group === 'gl-data' ? 0.5 : 1, maxGrowth: cap, data: batches,
-      gradientSource: 'data', loss: 'categoricalCrossentropy', onTeleport: () => snapshots.push(snapshot(model)),
+      model,
+      group,
+      schedule: { atSteps: [0] },
+      steps: 20,
+      lr: group === 'gl-data' ? 0.5 : 1,
+      maxGrowth: cap,
+      data: batches,
+      gradientSource: 'data',
+      loss: 'categoricalCrossentropy',
+      onTeleport: () => snapshots.push(snapshot(model)),
     });
     const fx = batches[0].x;
     optimizer.minimize(() => tf.losses.logLoss(batches[0].y, model.apply(fx) as tf.Tensor) as tf.Scalar);
@@ -200,8 +235,14 @@ for (const { group, act, data } of [
       growths.push(growth);
       product *= growth;
     });
-    t.true(product <= cap * TOL, `one event grew ‖∇L‖² by ${product} over its batches (cap ${cap}); per batch: ${reports.map(r => r.gradNormSqAfter / r.gradNormSqBefore)}`);
+    t.true(
+      product <= cap * TOL,
+      `one event grew ‖∇L‖² by ${product} over its batches (cap ${cap}); per batch: ${reports.map(r => r.gradNormSqAfter / r.gradNormSqBefore)}`,
+    );
     // Not vacuous: one batch alone gets near the cap, so batches with a cap each would exceed it together.
-    t.true(growths[0] > 1.3, `the first batch should use most of the budget (growths ${growths}; ${JSON.stringify(reports.map(r => [r.accepted, r.reason, r.shrinks]))})`);
+    t.true(
+      growths[0] > 1.3,
+      `the first batch should use most of the budget (growths ${growths}; ${JSON.stringify(reports.map(r => [r.accepted, r.reason, r.shrinks]))})`,
+    );
   });
 }

@@ -7,9 +7,24 @@ import { expm } from '../src/linalg/index.js';
 
 test.before(useCpu);
 
-const points = [[-1, -1], [0.3, 2], [5, -5], [1.2, 0.7]];
+const points = [
+  [-1, -1],
+  [0.3, 2],
+  [5, -5],
+  [1.2, 0.7],
+];
 
-for (const fn of [rosenbrock, booth, quadratic([[2, 0.5], [0.5, 1]], [1, -1])]) {
+for (const fn of [
+  rosenbrock,
+  booth,
+  quadratic(
+    [
+      [2, 0.5],
+      [0.5, 1],
+    ],
+    [1, -1],
+  ),
+]) {
   test(`${fn.name}: φ⁻¹(φ(x)) = x, L = ‖φ(x)‖², lossAt agrees, and SO(2) keeps L`, t => {
     // Rosenbrock's inverse map squares large coordinates: float32 cancellation far from the valley.
     for (const p of fn === rosenbrock ? points.filter(q => Math.abs(q[0]) <= 2) : points) {
@@ -29,12 +44,30 @@ for (const fn of [rosenbrock, booth, quadratic([[2, 0.5], [0.5, 1]], [1, -1])]) 
 }
 
 test('quadratic rejects a matrix that is not symmetric positive definite', t => {
-  t.throws(() => quadratic([[1, 2], [0, 1]]), { message: /symmetric/ });
-  t.throws(() => quadratic([[1, 0], [0, -1]]), { message: /positive definite/ });
+  t.throws(
+    () =>
+      quadratic([
+        [1, 2],
+        [0, 1],
+      ]),
+    { message: /symmetric/ },
+  );
+  t.throws(
+    () =>
+      quadratic([
+        [1, 0],
+        [0, -1],
+      ]),
+    { message: /positive definite/ },
+  );
 });
 
 test('expm(T)·expm(−T) = I and expm of a skew matrix is orthogonal', t => {
-  const tmat = tf.tensor2d([[0.3, -1.2, 0.5], [2.0, 0.1, -0.7], [0.4, 0.9, -0.2]]);
+  const tmat = tf.tensor2d([
+    [0.3, -1.2, 0.5],
+    [2.0, 0.1, -0.7],
+    [0.4, 0.9, -0.2],
+  ]);
   const prod = tf.matMul(expm(tmat), expm(tf.neg(tmat) as tf.Tensor2D));
   t.true(maxAbsDiff(prod, tf.eye(3)) < 1e-5);
   const skew = tf.sub(tmat, tf.transpose(tmat)) as tf.Tensor2D;
@@ -50,7 +83,14 @@ test('regression problem: deterministic per seed, and the model computes W3·σ(
   t.deepEqual(a.y.shape, [4, 8]);
   const model = regressionModel(2);
   const [w1, w2, w3] = model.getWeights();
-  t.deepEqual([w1.shape, w2.shape, w3.shape], [[5, 6], [6, 7], [7, 8]]);
+  t.deepEqual(
+    [w1.shape, w2.shape, w3.shape],
+    [
+      [5, 6],
+      [6, 7],
+      [7, 8],
+    ],
+  );
   t.true(w1.dataSync().every(v => v >= 0 && v < 1));
   const leaky = (z: tf.Tensor) => tf.where(tf.greater(z, 0), z, tf.mul(0.1, z));
   const manual = tf.matMul(leaky(tf.matMul(leaky(tf.matMul(a.x, w1)), w2)), w3);

@@ -18,7 +18,10 @@ const matMul = (a: Mat, b: Mat): Mat => a.map(row => b[0].map((_, j) => row.redu
 const transpose = (a: Mat): Mat => a[0].map((_, j) => a.map(row => row[j]));
 const eye = (n: number): Mat => Array.from({ length: n }, (_, i) => Array.from({ length: n }, (__, j) => (i === j ? 1 : 0)));
 const maxAbs = (a: Mat, b: Mat) => Math.max(...a.flatMap((row, i) => row.map((v, j) => Math.abs(v - b[i][j]))));
-const rot = (t: number): Mat => [[Math.cos(t), -Math.sin(t)], [Math.sin(t), Math.cos(t)]];
+const rot = (t: number): Mat => [
+  [Math.cos(t), -Math.sin(t)],
+  [Math.sin(t), Math.cos(t)],
+];
 
 /** A problem in float64: φ, φ⁻¹ and ∇L written out by hand. */
 interface Reference {
@@ -48,23 +51,42 @@ const boothRef: Reference = {
  * (A/2)^{±1/2} = V·diag((w/2)^{±1/2})·Vᵀ is known exactly in float64.
  */
 function quadraticRef(v: Mat, w: Vec, b: Vec): { a: Mat; ref: Reference } {
-  const withDiag = (d: Vec) => matMul(matMul(v, d.map((di, i) => d.map((_, j) => (i === j ? di : 0)))), transpose(v));
+  const withDiag = (d: Vec) =>
+    matMul(
+      matMul(
+        v,
+        d.map((di, i) => d.map((_, j) => (i === j ? di : 0))),
+      ),
+      transpose(v),
+    );
   const a = withDiag(w);
   const s = withDiag(w.map(x => Math.sqrt(x / 2)));
   const sInv = withDiag(w.map(x => 1 / Math.sqrt(x / 2)));
   return {
     a,
     ref: {
-      phi: x => matVec(s, x.map((xi, i) => xi - b[i])),
+      phi: x =>
+        matVec(
+          s,
+          x.map((xi, i) => xi - b[i]),
+        ),
       phiInv: u => matVec(sInv, u).map((xi, i) => xi + b[i]),
-      grad: x => matVec(a, x.map((xi, i) => xi - b[i])),
+      grad: x =>
+        matVec(
+          a,
+          x.map((xi, i) => xi - b[i]),
+        ),
     },
   };
 }
 
 const q2 = quadraticRef(rot(0.7), [3, 0.8], [1, -1]);
 const quad2 = quadratic(q2.a, [1, -1]);
-const q3v = expmNumbers([[0, 0.4, -0.9], [-0.4, 0, 0.3], [0.9, -0.3, 0]]);
+const q3v = expmNumbers([
+  [0, 0.4, -0.9],
+  [-0.4, 0, 0.3],
+  [0.9, -0.3, 0],
+]);
 const q3 = quadraticRef(q3v, [2.5, 1, 0.4], [0.5, -1, 2]);
 const quad3 = quadratic(q3.a, [0.5, -1, 2]);
 
@@ -173,13 +195,22 @@ test('orthogonal (SO(n) through a 3-d quadratic): round trip, L(g·x) = L(x), id
       t.true(maxAbsDiff(quad3.bijection.inverse(quad3.bijection.forward(x)), x) < 1e-5);
       const l = quad3.loss(x).dataSync()[0];
       t.true(relDiff(l, quad3.lossAt(p)) < 1e-5);
-      t.true(relDiff(l, q3.ref.phi(p).reduce((s, v) => s + v * v, 0)) < 1e-5);
+      t.true(
+        relDiff(
+          l,
+          q3.ref.phi(p).reduce((s, v) => s + v * v, 0),
+        ) < 1e-5,
+      );
       t.true(maxAbsDiff(action.act([x], init)[0], x) < 1e-5);
       const theta = [0, 0, 0].map(() => 4 * r.next() - 2);
       const moved = action.act([x], tf.tensor1d(theta))[0] as tf.Tensor1D;
       t.true(relDiff(l, quad3.loss(moved).dataSync()[0]) < 1e-5);
       // Against float64: Q = exp(S(θ)) with S from the pairs (0,1), (0,2), (1,2).
-      const s: Mat = [[0, theta[0], theta[1]], [-theta[0], 0, theta[2]], [-theta[1], -theta[2], 0]];
+      const s: Mat = [
+        [0, theta[0], theta[1]],
+        [-theta[0], 0, theta[2]],
+        [-theta[1], -theta[2], 0],
+      ];
       const xRef = q3.ref.phiInv(matVec(expmNumbers(s), q3.ref.phi(p)));
       t.true(maxAbsDiff(moved, tf.tensor1d(xRef)) < 1e-4);
     });
@@ -204,7 +235,24 @@ for (const { fn, ref } of cases) {
   test(`${fn.name}: d/dθ ‖∇L(g·x)‖² by nested tf.grad matches central differences (float64 and float32)`, t => {
     const action = so2(fn.bijection);
     const act = (x: tf.Tensor, theta: tf.Tensor) => action.act([x], theta)[0];
-    const points = fn === rosenbrock ? [[-1, -1], [0.3, 0.5], [1.1, 0.9]] : fn === booth ? [[5, -5], [0, 0], [2, 4]] : [[2, 0], [-1, 1.5], [0.5, -2]];
+    const points =
+      fn === rosenbrock
+        ? [
+            [-1, -1],
+            [0.3, 0.5],
+            [1.1, 0.9],
+          ]
+        : fn === booth
+          ? [
+              [5, -5],
+              [0, 0],
+              [2, 4],
+            ]
+          : [
+              [2, 0],
+              [-1, 1.5],
+              [0.5, -2],
+            ];
     for (const p of points) {
       for (const angle of [0.4, 1.9, 2.8]) {
         const numTensors = tf.memory().numTensors;
@@ -235,11 +283,34 @@ for (const { fn, ref } of cases) {
 test('orthogonal: d/dθ ‖∇L(g·x)‖² by nested tf.grad (through expm) matches float64 central differences', t => {
   const action = orthogonal(quad3.bijection, 3);
   const act = (x: tf.Tensor, theta: tf.Tensor) => action.act([x], theta)[0];
-  const skew = (th: Vec): Mat => [[0, th[0], th[1]], [-th[0], 0, th[2]], [-th[1], -th[2], 0]];
+  const skew = (th: Vec): Mat => [
+    [0, th[0], th[1]],
+    [-th[0], 0, th[2]],
+    [-th[1], -th[2], 0],
+  ];
   const fRef = (th: Vec, p: Vec) => gradNormAfter(q3.ref, expmNumbers(skew(th)), p);
-  for (const [p, th] of [[[2, 1, 0.5], [0.3, -0.2, 0.5]], [[-1, 0, 3], [1.5, 0.7, -2.2]], [[0, 0, 0], [0, 0, 0]]] as Array<[Vec, Vec]>) {
+  for (const [p, th] of [
+    [
+      [2, 1, 0.5],
+      [0.3, -0.2, 0.5],
+    ],
+    [
+      [-1, 0, 3],
+      [1.5, 0.7, -2.2],
+    ],
+    [
+      [0, 0, 0],
+      [0, 0, 0],
+    ],
+  ] as Array<[Vec, Vec]>) {
     const x = tf.tensor1d(p);
-    const grad = tf.tidy(() => Array.from(tf.grad(tfObjective(quad3, act, x))(tf.tensor1d(th)).dataSync()));
+    const grad = tf.tidy(() =>
+      Array.from(
+        tf
+          .grad(tfObjective(quad3, act, x))(tf.tensor1d(th))
+          .dataSync(),
+      ),
+    );
     const h = 1e-6;
     const ref = th.map((_, k) => {
       const plus = th.slice();
@@ -290,18 +361,48 @@ test('expm(T)·expm(−T) = I, expm of a skew matrix is orthogonal, and expm agr
 
 test('expmNumbers and expm reproduce a rotation exp(θJ) = R(θ) and its derivative J·R(θ)', t => {
   for (const angle of [0.3, 2, 7.5, -40]) {
-    const j: Mat = [[0, -angle], [angle, 0]];
+    const j: Mat = [
+      [0, -angle],
+      [angle, 0],
+    ];
     t.true(maxAbs(expmNumbers(j), rot(angle)) < 1e-12 * Math.max(1, Math.abs(angle)));
     t.true(maxAbs(expmNumbers(j, { degree: 16, maxNorm: 0.25 }), rot(angle)) < 1e-12 * Math.max(1, Math.abs(angle)));
     tf.tidy(() => t.true(maxAbsDiff(expm(tf.tensor2d(j)), tf.tensor2d(rot(angle))) < 1e-5 * Math.max(1, Math.abs(angle))));
   }
   // d/dθ Σ W∘exp(θJ) = Σ W∘(J·R(θ)) with J = [[0, −1], [1, 0]]: first order through the squarings.
-  const w: Mat = [[0.5, -1.2], [2, 0.3]];
+  const w: Mat = [
+    [0.5, -1.2],
+    [2, 0.3],
+  ];
   for (const angle of [0.2, 1.4, 5]) {
-    const g = tf.tidy(() =>
-      tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.tensor2d(w), expm(tf.mul(a, tf.tensor2d([[0, -1], [1, 0]])) as tf.Tensor2D))))(tf.scalar(angle)).dataSync()[0],
+    const g = tf.tidy(
+      () =>
+        tf
+          .grad((a: tf.Tensor) =>
+            tf.sum(
+              tf.mul(
+                tf.tensor2d(w),
+                expm(
+                  tf.mul(
+                    a,
+                    tf.tensor2d([
+                      [0, -1],
+                      [1, 0],
+                    ]),
+                  ) as tf.Tensor2D,
+                ),
+              ),
+            ),
+          )(tf.scalar(angle))
+          .dataSync()[0],
     );
-    const jr = matMul([[0, -1], [1, 0]], rot(angle));
+    const jr = matMul(
+      [
+        [0, -1],
+        [1, 0],
+      ],
+      rot(angle),
+    );
     const ref = w.reduce((s, row, i) => s + row.reduce((s2, v, k) => s2 + v * jr[i][k], 0), 0);
     t.true(Math.abs(g - ref) < 1e-4, `${g} vs ${ref}`);
   }
@@ -312,14 +413,24 @@ test('expmNumbers and expm reproduce a rotation exp(θJ) = R(θ) and its derivat
 });
 
 test('expm of a non-finite matrix returns non-finite values instead of looping', t => {
-  const e = expm(tf.tensor2d([[Infinity, 0], [0, 1]]));
+  const e = expm(
+    tf.tensor2d([
+      [Infinity, 0],
+      [0, 1],
+    ]),
+  );
   t.false(e.dataSync().every(Number.isFinite));
   e.dispose();
   t.false(expmNumbers([[NaN]])[0].every(Number.isFinite));
 });
 
 test('quadratic: L = ½(x − b)ᵀA(x − b) of any dimension, input checks', t => {
-  const a = [[4, 1, 0, 0.5], [1, 3, 0.2, 0], [0, 0.2, 2, 0.1], [0.5, 0, 0.1, 1]];
+  const a = [
+    [4, 1, 0, 0.5],
+    [1, 3, 0.2, 0],
+    [0, 0.2, 2, 0.1],
+    [0.5, 0, 0.1, 1],
+  ];
   const b = [1, 2, -1, 0];
   const q = quadratic(a, b);
   t.is(q.dim, 4);
@@ -334,11 +445,42 @@ test('quadratic: L = ½(x − b)ᵀA(x − b) of any dimension, input checks', t
       t.true(maxAbsDiff(q.bijection.inverse(q.bijection.forward(x)), x) < 1e-5);
     });
   }
-  t.throws(() => quadratic([[1, 2], [0, 1]]), { message: /symmetric/ });
-  t.throws(() => quadratic([[1, 0], [0, -1]]), { message: /positive definite/ });
-  t.throws(() => quadratic([[1, 0], [0, 0]]), { message: /positive definite/ });
+  t.throws(
+    () =>
+      quadratic([
+        [1, 2],
+        [0, 1],
+      ]),
+    { message: /symmetric/ },
+  );
+  t.throws(
+    () =>
+      quadratic([
+        [1, 0],
+        [0, -1],
+      ]),
+    { message: /positive definite/ },
+  );
+  t.throws(
+    () =>
+      quadratic([
+        [1, 0],
+        [0, 0],
+      ]),
+    { message: /positive definite/ },
+  );
   t.throws(() => quadratic([[1, 0]]), { message: /square/ });
-  t.throws(() => quadratic([[1, 0], [0, 1]], [1]), { message: /b must be/ });
+  t.throws(
+    () =>
+      quadratic(
+        [
+          [1, 0],
+          [0, 1],
+        ],
+        [1],
+      ),
+    { message: /b must be/ },
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -364,14 +506,30 @@ test('regressionModel: kernels 5×6, 6×7, 7×8 in [0, 1), no biases, forward = 
   const { x, y } = regressionData(1);
   const model = regressionModel(2);
   const kernels = model.getWeights();
-  t.deepEqual(kernels.map(k => k.shape), [[5, 6], [6, 7], [7, 8]]);
+  t.deepEqual(
+    kernels.map(k => k.shape),
+    [
+      [5, 6],
+      [6, 7],
+      [7, 8],
+    ],
+  );
   for (const k of kernels) for (const v of k.dataSync()) t.true(v >= 0 && v < 1);
-  t.deepEqual(model.layers.map(l => l.getClassName()), ['Dense', 'LeakyReLU', 'Dense', 'LeakyReLU', 'Dense']);
+  t.deepEqual(
+    model.layers.map(l => l.getClassName()),
+    ['Dense', 'LeakyReLU', 'Dense', 'LeakyReLU', 'Dense'],
+  );
 
   // Column-major, as in the paper: H = W·X with W = Kᵀ and X = xᵀ.
   const [w1, w2, w3] = kernels.map(k => transpose(rowsOf(k)));
   const xT = transpose(rowsOf(x));
-  const yHat = matMul(w3, matMul(w2, matMul(w1, xT).map(r => r.map(v => leaky(v)))).map(r => r.map(v => leaky(v))));
+  const yHat = matMul(
+    w3,
+    matMul(
+      w2,
+      matMul(w1, xT).map(r => r.map(v => leaky(v))),
+    ).map(r => r.map(v => leaky(v))),
+  );
   const predicted = model.predict(x) as tf.Tensor;
   t.deepEqual(predicted.shape, [4, 8]);
   t.true(maxAbs(rowsOf(predicted), transpose(yHat)) < 1e-5 * Math.max(...yHat.flat()));
@@ -402,11 +560,25 @@ test('regressionModel: kernels 5×6, 6×7, 7×8 in [0, 1), no biases, forward = 
 
 test('regressionModel: widths and alpha options, and input checks', t => {
   const model = regressionModel(0, { widths: [3, 4, 2], alpha: 0.3 });
-  t.deepEqual(model.getWeights().map(k => k.shape), [[3, 4], [4, 2]]);
-  const x = tf.tensor2d([[1, -2, 0.5], [-1, -1, -1]]);
+  t.deepEqual(
+    model.getWeights().map(k => k.shape),
+    [
+      [3, 4],
+      [4, 2],
+    ],
+  );
+  const x = tf.tensor2d([
+    [1, -2, 0.5],
+    [-1, -1, -1],
+  ]);
   const [k1, k2] = model.getWeights().map(rowsOf);
   const manual = rowsOf(x).map(row => {
-    const h = k1[0].map((_, j) => leaky(row.reduce((s, v, i) => s + v * k1[i][j], 0), 0.3));
+    const h = k1[0].map((_, j) =>
+      leaky(
+        row.reduce((s, v, i) => s + v * k1[i][j], 0),
+        0.3,
+      ),
+    );
     return k2[0].map((_, j) => h.reduce((s, v, i) => s + v * k2[i][j], 0));
   });
   t.true(maxAbs(rowsOf(model.predict(x) as tf.Tensor), manual) < 1e-5);

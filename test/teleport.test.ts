@@ -61,7 +61,14 @@ test('teleport() on a plain parameter vector with SO(2) (Booth)', async t => {
   const { booth } = tp.problems;
   const x = tf.variable(tf.tensor1d([5, -5]));
   const lossBefore = booth.loss(x as tf.Tensor1D).dataSync()[0];
-  const report = await tp.teleport([x], ([p]) => booth.loss(p as tf.Tensor1D), { group: tp.groups.so2(booth.bijection), steps: 10, lr: 0.1, seed: 3, lineSearch: true, maxGrowth: 1e6 });
+  const report = await tp.teleport([x], ([p]) => booth.loss(p as tf.Tensor1D), {
+    group: tp.groups.so2(booth.bijection),
+    steps: 10,
+    lr: 0.1,
+    seed: 3,
+    lineSearch: true,
+    maxGrowth: 1e6,
+  });
   t.true(report.accepted, report.reason);
   t.is(report.route, 'evaluate');
   t.true(relDiff(lossBefore, booth.loss(x as tf.Tensor1D).dataSync()[0]) < 1e-4);
@@ -69,7 +76,14 @@ test('teleport() on a plain parameter vector with SO(2) (Booth)', async t => {
   t.true(report.objectiveAfter >= report.objectiveBefore);
   t.true(report.ascentSteps > 0);
   // SO(n) through a quadratic's bijection: exact, and it can raise the gradient norm.
-  const q = tp.problems.quadratic([[3, 1, 0], [1, 2, 0], [0, 0, 1]], [1, 0, -1]);
+  const q = tp.problems.quadratic(
+    [
+      [3, 1, 0],
+      [1, 2, 0],
+      [0, 0, 1],
+    ],
+    [1, 0, -1],
+  );
   const v = tf.variable(tf.tensor1d([2, 1, 0.5]));
   const before = q.loss(v as tf.Tensor1D).dataSync()[0];
   const r2 = await tp.teleport([v], ([p]) => q.loss(p as tf.Tensor1D), { group: tp.groups.orthogonal(q.bijection, 3), steps: 10, lr: 0.3, maxGrowth: 1e6 });
@@ -105,8 +119,12 @@ test('shape mismatch and NaN loss give clear errors and leave the weights untouc
   t.true(e3 instanceof tp.TeleportError);
   t.regex(e3!.message, /NaN/);
   t.true(unchanged(model, before));
-  await t.throwsAsync(tp.teleport(model, { x: seededUniform([4, 6], 1), y: seededUniform([4, 3], 2) }, { group: 'rescale', steps: -1 }), { message: /steps must be a non-negative integer/ });
-  await t.throwsAsync(tp.teleport(model, { x: seededUniform([4, 6], 1), y: seededUniform([4, 3], 2) }, { group: 'nope' as 'gl' }), { message: /unknown group 'nope'.*auto, rescale, gl/ });
+  await t.throwsAsync(tp.teleport(model, { x: seededUniform([4, 6], 1), y: seededUniform([4, 3], 2) }, { group: 'rescale', steps: -1 }), {
+    message: /steps must be a non-negative integer/,
+  });
+  await t.throwsAsync(tp.teleport(model, { x: seededUniform([4, 6], 1), y: seededUniform([4, 3], 2) }, { group: 'nope' as 'gl' }), {
+    message: /unknown group 'nope'.*auto, rescale, gl/,
+  });
   t.true(unchanged(model, before));
 });
 
@@ -115,7 +133,11 @@ test('the drift guard rejects a teleport it cannot make exact, and restores the 
   const model = mlp({ input: 3, widths: [6, 6], leakyLayer: true, alpha: 0.1, output: 2 });
   model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
   const before = snapshot(model);
-  const report = await tp.teleport(model, { x: seededUniform([32, 3], 1), y: seededUniform([32, 2], 2) }, { group: 'gl-data', steps: 3, lr: 0.5, maxLossDrift: 1e-6 });
+  const report = await tp.teleport(
+    model,
+    { x: seededUniform([32, 3], 1), y: seededUniform([32, 2], 2) },
+    { group: 'gl-data', steps: 3, lr: 0.5, maxLossDrift: 1e-6 },
+  );
   t.false(report.accepted);
   t.regex(report.reason!, /drift/);
   t.true(unchanged(model, before));
@@ -125,7 +147,14 @@ test('seeded: the same seed reproduces the same SO(2) teleport; another seed sta
   const { rosenbrock } = tp.problems;
   const run = async (seed: number) => {
     const x = tf.variable(tf.tensor1d([-1, -1]));
-    const r = await tp.teleport([x], ([p]) => rosenbrock.loss(p as tf.Tensor1D), { group: tp.groups.so2(rosenbrock.bijection), steps: 5, lr: 0.05, normalize: false, maxGrowth: 1e6, seed });
+    const r = await tp.teleport([x], ([p]) => rosenbrock.loss(p as tf.Tensor1D), {
+      group: tp.groups.so2(rosenbrock.bijection),
+      steps: 5,
+      lr: 0.05,
+      normalize: false,
+      maxGrowth: 1e6,
+      seed,
+    });
     return { r, v: Array.from(x.dataSync()) };
   };
   const a = await run(11);
@@ -137,11 +166,13 @@ test('seeded: the same seed reproduces the same SO(2) teleport; another seed sta
 });
 
 test("onUnsupported: 'skip' teleports the pairs it can and reports the rest", async t => {
-  const model = tfl.sequential({ layers: [
-    tfl.layers.dense({ units: 6, inputShape: [4], activation: 'relu' }),
-    tfl.layers.dense({ units: 5, activation: 'tanh' }),
-    tfl.layers.dense({ units: 2 }),
-  ] });
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.dense({ units: 6, inputShape: [4], activation: 'relu' }),
+      tfl.layers.dense({ units: 5, activation: 'tanh' }),
+      tfl.layers.dense({ units: 2 }),
+    ],
+  });
   model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
   const batch = { x: seededUniform([8, 4], 1), y: seededUniform([8, 2], 2) };
   await t.throwsAsync(tp.teleport(model, batch, { group: 'rescale' }), { message: /dense_Dense\d+ → dense_Dense\d+ .*tanh.*no implemented group applies/ });

@@ -77,7 +77,11 @@ test.serial('applyWasmFixes reports what it patched and is idempotent', t => {
   t.deepEqual(second.patched, []);
   t.deepEqual([...second.alreadyPatched].sort(), [...FIXED].sort());
   t.deepEqual([...second.active].sort(), [...FIXED].sort());
-  t.deepEqual(FIXED.map(k => tf.getKernel(k, 'wasm')), configs, 'a second call must not re-register anything');
+  t.deepEqual(
+    FIXED.map(k => tf.getKernel(k, 'wasm')),
+    configs,
+    'a second call must not re-register anything',
+  );
 });
 
 test.serial('options choose the fixes; a later call adds the rest', t => {
@@ -190,7 +194,15 @@ test.serial('fused matmul (bias + activation) with transposes matches cpu', asyn
         const bv = values(size(bShape), seed++);
         const biasV = values(4, seed++);
         const { cpu, wasm } = await onCpuAndWasm(() =>
-          tf.fused.matMul({ a: tf.tensor2d(av, aShape as [number, number]), b: tf.tensor2d(bv, bShape as [number, number]), transposeA: ta, transposeB: tb, bias: tf.tensor1d(biasV), activation }));
+          tf.fused.matMul({
+            a: tf.tensor2d(av, aShape as [number, number]),
+            b: tf.tensor2d(bv, bShape as [number, number]),
+            transposeA: ta,
+            transposeB: tb,
+            bias: tf.tensor1d(biasV),
+            activation,
+          }),
+        );
         const d = relMaxDiff(cpu, wasm);
         t.true(d <= 1e-4, `transposeA=${ta} transposeB=${tb} ${activation}: rel diff ${d}`);
       }
@@ -203,7 +215,8 @@ test.serial('matmul gradients (transposed products in backprop) match cpu', asyn
   const av = values(5 * 7, 7);
   const bv = values(7 * 3, 8);
   const { cpu, wasm } = await onCpuAndWasm(() =>
-    tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.matMul(a, b))))([tf.tensor2d(av, [5, 7]), tf.tensor2d(bv, [7, 3])]));
+    tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.matMul(a, b))))([tf.tensor2d(av, [5, 7]), tf.tensor2d(bv, [7, 3])]),
+  );
   t.true(relMaxDiff(cpu, wasm) <= 1e-4);
 });
 
@@ -222,7 +235,17 @@ test.serial('Conv2DBackpropFilter and Conv2DBackpropInput: tf.grads through tf.c
     { x: [3, 10, 11, 2], f: [5, 4, 2, 3], strides: [3, 2], pad: 'valid' },
     { x: [2, 6, 6, 4], f: [1, 1, 4, 5], strides: 2, pad: 'same' },
     { x: [2, 7, 8, 3], f: [4, 4, 3, 2], strides: 2, pad: 'same' }, // even filter, uneven 'same' padding
-    { x: [2, 5, 6, 2], f: [3, 3, 2, 3], strides: 1, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+    {
+      x: [2, 5, 6, 2],
+      f: [3, 3, 2, 3],
+      strides: 1,
+      pad: [
+        [0, 0],
+        [1, 2],
+        [2, 0],
+        [0, 0],
+      ],
+    },
     { x: [1, 4, 4, 2], f: [4, 4, 2, 3], strides: 1, pad: 'valid' }, // filter covers the image
     { x: [4, 12, 12, 16], f: [3, 3, 16, 8], strides: 1, pad: 'same' }, // long contiguous copies
   ];
@@ -233,8 +256,11 @@ test.serial('Conv2DBackpropFilter and Conv2DBackpropInput: tf.grads through tf.c
     const yShape = tf.tidy(() => tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.f) as tf.Tensor4D, c.strides, c.pad).shape);
     const wv = values(size(yShape), seed++);
     const { cpu, wasm } = await onCpuAndWasm(() =>
-      tf.grads((x: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, c.strides, c.pad), tf.tensor(wv, yShape))))(
-        [tf.tensor4d(xv, c.x), tf.tensor4d(fv, c.f)]));
+      tf.grads((x: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, c.strides, c.pad), tf.tensor(wv, yShape))))([
+        tf.tensor4d(xv, c.x),
+        tf.tensor4d(fv, c.f),
+      ]),
+    );
     const dx = relMaxDiff([cpu[0]], [wasm[0]]);
     const df = relMaxDiff([cpu[1]], [wasm[1]]);
     t.true(dx <= 1e-4, `input grad x=${c.x} f=${c.f} strides=${c.strides} pad=${JSON.stringify(c.pad)}: rel diff ${dx}`);
@@ -293,8 +319,13 @@ test.serial('conv backprop on batches larger than the im2col limit (chunked) mat
   const refData = loopConvGrads(xv, xs, fv, fs, dyv).map(r => Float32Array.from(r));
   await tf.setBackend('wasm');
   const got = tf.tidy(() =>
-    tf.grads((x: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'), tf.tensor(dyv, ys))))(
-      [tf.tensor4d(xv, xs), tf.tensor4d(fv, fs)]).map(g => g.dataSync() as Float32Array));
+    tf
+      .grads((x: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'), tf.tensor(dyv, ys))))([
+        tf.tensor4d(xv, xs),
+        tf.tensor4d(fv, fs),
+      ])
+      .map(g => g.dataSync() as Float32Array),
+  );
   t.true(relMaxDiff([refData[0]], [got[0]]) <= 1e-4, 'input gradient');
   t.true(relMaxDiff([refData[1]], [got[1]]) <= 1e-4, 'filter gradient');
 });
@@ -303,7 +334,11 @@ test.serial('Conv2DBackpropFilter is missing on stock wasm (the bug this fixes)'
   removeWasmFixes();
   try {
     await tf.setBackend('wasm');
-    const err = t.throws(() => tf.tidy(() => tf.grad((f: tf.Tensor) => tf.sum(tf.conv2d(rnd([1, 4, 4, 1], 1) as tf.Tensor4D, f as tf.Tensor4D, 1, 'same')))(rnd([2, 2, 1, 1], 2) as tf.Tensor4D)));
+    const err = t.throws(() =>
+      tf.tidy(() =>
+        tf.grad((f: tf.Tensor) => tf.sum(tf.conv2d(rnd([1, 4, 4, 1], 1) as tf.Tensor4D, f as tf.Tensor4D, 1, 'same')))(rnd([2, 2, 1, 1], 2) as tf.Tensor4D),
+      ),
+    );
     t.regex(err!.message, /Conv2DBackpropFilter/);
   } finally {
     applyWasmFixes();
@@ -316,8 +351,8 @@ function poolInput(): { v: Float32Array; shape: [number, number, number, number]
   const v = values(size(shape), 300, -3, 1); // mostly negative
   // Channel 0 of image 0: all-negative everywhere. Channel 1 of image 0: many ties.
   for (let i = 0; i < 36; i++) {
-    v[i * 2] = -1 - (((i * 7) % 11) / 3);
-    v[i * 2 + 1] = (i % 3 === 0) ? -0.5 : -2;
+    v[i * 2] = -1 - ((i * 7) % 11) / 3;
+    v[i * 2 + 1] = i % 3 === 0 ? -0.5 : -2;
   }
   // Image 1, channel 0: exact ties at 0 inside windows.
   for (let i = 0; i < 36; i += 4) v[72 + i * 2] = 0;
@@ -339,19 +374,24 @@ test.serial('MaxPoolGrad matches cpu, including all-negative windows and ties', 
     const outShape = tf.tidy(() => tf.maxPool(tf.zeros(shape) as tf.Tensor4D, c.f, c.s, c.pad).shape);
     const wv = values(size(outShape), seed++);
     const { cpu, wasm } = await onCpuAndWasm(() =>
-      tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(x as tf.Tensor4D, c.f, c.s, c.pad), tf.tensor(wv, outShape))))(tf.tensor4d(v, shape)));
+      tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(x as tf.Tensor4D, c.f, c.s, c.pad), tf.tensor(wv, outShape))))(tf.tensor4d(v, shape)),
+    );
     const d = relMaxDiff(cpu, wasm);
     t.true(d <= 1e-6, `filter=${c.f} strides=${c.s} pad=${c.pad}: rel diff ${d}`);
   }
   // leakyRelu before max-pool, the case that breaks stock wasm.
   const { cpu, wasm } = await onCpuAndWasm(() =>
-    tf.grad((x: tf.Tensor) => tf.sum(tf.square(tf.maxPool(tf.leakyRelu(x as tf.Tensor4D, 0.2), 2, 2, 'valid'))))(tf.tensor4d(v, shape)));
+    tf.grad((x: tf.Tensor) => tf.sum(tf.square(tf.maxPool(tf.leakyRelu(x as tf.Tensor4D, 0.2), 2, 2, 'valid'))))(tf.tensor4d(v, shape)),
+  );
   t.true(relMaxDiff(cpu, wasm) <= 1e-6);
 });
 
 test.serial('stock wasm MaxPoolGrad is wrong on an all-negative window (the bug this fixes)', async t => {
   const x = [-3, -1, -2, -5, -4, -6, -0.5, -7, 1, 2, -1, -1, 3, 0, -2, -9];
-  const f = () => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, 2, 2, 'valid'), tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1]))))(tf.tensor4d(x, [1, 4, 4, 1]));
+  const f = () =>
+    tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, 2, 2, 'valid'), tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1]))))(
+      tf.tensor4d(x, [1, 4, 4, 1]),
+    );
   removeWasmFixes();
   let stock: { cpu: Float32Array[]; wasm: Float32Array[] };
   try {
@@ -400,7 +440,9 @@ test.serial('a conv-pool-conv-pool-dense model trains on wasm with the fixes lik
   applyWasmFixes();
   const cpu = await trainOn('cpu');
   const wasm = await trainOn('wasm');
-  const initial = convNet().getWeights().map(w => w.dataSync() as Float32Array);
+  const initial = convNet()
+    .getWeights()
+    .map(w => w.dataSync() as Float32Array);
   t.true(relMaxDiff(initial, cpu) > 1e-3, 'training should move the weights');
   let worst = 0;
   cpu.forEach((c, i) => {
@@ -424,7 +466,9 @@ test.serial('fixed kernels leak no tensors and no wasm buffers', async t => {
       tf.matMul(a, b, true, true).dataSync();
       tf.matMul(tf.slice(a, [0, 0, 0], [3, 20, 1]), tf.slice(a, [0, 0, 0], [3, 20, 4]), true, false).dataSync(); // size-1 transpose: no copy
       tf.fused.matMul({ a: a as tf.Tensor3D, b: b as tf.Tensor3D, transposeA: true, transposeB: true, bias, activation: 'relu' }).dataSync();
-      tf.grad((w: tf.Tensor) => tf.sum(tf.conv2d(tf.slice(x, [0, 0, 0, 0], [2, 16, 16, 3]), w as tf.Tensor4D, 2, 'same')))(rnd([3, 3, 3, 4], 7) as tf.Tensor4D).dataSync();
+      tf.grad((w: tf.Tensor) => tf.sum(tf.conv2d(tf.slice(x, [0, 0, 0, 0], [2, 16, 16, 3]), w as tf.Tensor4D, 2, 'same')))(
+        rnd([3, 3, 3, 4], 7) as tf.Tensor4D,
+      ).dataSync();
       tf.grads((v: tf.Tensor, w: tf.Tensor) => tf.sum(tf.conv2d(v as tf.Tensor4D, w as tf.Tensor4D, 1, 'same')))([x, f]).forEach(g => g.dataSync());
       tf.grad((v: tf.Tensor) => tf.sum(tf.maxPool(v as tf.Tensor4D, 3, 2, 'same')))(p).dataSync();
     });

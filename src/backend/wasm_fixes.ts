@@ -161,7 +161,13 @@ type ConvBackpropAttrs = {
 };
 
 /** Checks dtypes and layout and computes the conv geometry both backprop kernels share. */
-function convBackpropInfo(kernel: string, a: ConvBackpropAttrs, dtypes: string[], xShape: [number, number, number, number], filterShape: [number, number, number, number]) {
+function convBackpropInfo(
+  kernel: string,
+  a: ConvBackpropAttrs,
+  dtypes: string[],
+  xShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+) {
   if (dtypes.some(d => d !== 'float32')) throw new Error(`${kernel} on wasm supports float32 only, got ${dtypes.join(' and ')}`);
   const dataFormat = backend_util.convertConv2DDataFormat(a.dataFormat ?? 'NHWC');
   if (dataFormat !== 'channelsLast') {
@@ -381,8 +387,7 @@ function maxPoolGrad({ inputs, backend, attrs }: Parameters<KernelFunc>[0]): Ten
     pad: 'same' | 'valid' | number | backend_util.ExplicitPadding;
     dimRoundingMode?: 'floor' | 'round' | 'ceil';
   };
-  const info = backend_util.computePool2DInfo(
-    x.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+  const info = backend_util.computePool2DInfo(x.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
   const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth, strideHeight, strideWidth } = info;
   const fH = info.effectiveFilterHeight;
   const fW = info.effectiveFilterWidth;
@@ -390,7 +395,8 @@ function maxPoolGrad({ inputs, backend, attrs }: Parameters<KernelFunc>[0]): Ten
   const padLeft = info.padInfo.left;
   util.assert(
     util.arraysEqual(dy.shape, [batchSize, outHeight, outWidth, channels]),
-    () => `MaxPoolGrad: dy shape ${dy.shape} does not match the pooled shape ${[batchSize, outHeight, outWidth, channels]}`);
+    () => `MaxPoolGrad: dy shape ${dy.shape} does not match the pooled shape ${[batchSize, outHeight, outWidth, channels]}`,
+  );
 
   const dx = wb.makeOutput(x.shape, 'float32');
   const xv = heapF32(wb, x);

@@ -53,7 +53,9 @@ export function glDataActions(structure: ModelStructure, sites: readonly Site[],
     if (variant === 'gl-data') {
       if (n > h.shape[1]) {
         // Least squares instead of an exact solve: the drift guard will judge the result.
-        warn(`tfjs-teleport: gl-data at ${site.where}: teleport batch of ${n} rows exceeds the layer's ${h.shape[1]} inputs (bias included); the action is exact only for batches up to that size (use smaller teleport batches)`);
+        warn(
+          `tfjs-teleport: gl-data at ${site.where}: teleport batch of ${n} rows exceeds the layer's ${h.shape[1]} inputs (bias included); the action is exact only for batches up to that size (use smaller teleport batches)`,
+        );
       }
       const hPinv = pinvConstant(h);
       // σ⁻¹(σ(Z)) rather than Z: then the correction is exactly zero at g = I (no round-off from σ⁻¹∘σ).

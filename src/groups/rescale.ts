@@ -12,7 +12,9 @@ import { onlyTouched, replaced, scaleInputs, scaleOutputs } from './site_axes.js
  */
 export function rescaleAction(site: Site): SiteAction {
   if (!site.positivelyHomogeneous) {
-    throw new Error(`tfjs-teleport: rescale does not apply at ${site.where}: the activations between are not positively homogeneous (use linear, relu or leakyRelu)`);
+    throw new Error(
+      `tfjs-teleport: rescale does not apply at ${site.where}: the activations between are not positively homogeneous (use linear, relu or leakyRelu)`,
+    );
   }
   const touches = [site.inKernel, ...(site.inBias != null ? [site.inBias] : []), site.outKernel];
 

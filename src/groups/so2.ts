@@ -31,7 +31,9 @@ export interface So2Options {
 
 function checkVector(x: Tensor | undefined, n: number, group: string): Tensor1D {
   if (x == null || x.size !== n) {
-    throw new Error(`tfjs-teleport: ${group} acts on a parameter vector of ${n} numbers (params[0]), got ${x == null ? 'nothing' : `shape [${x.shape.join(', ')}]`}`);
+    throw new Error(
+      `tfjs-teleport: ${group} acts on a parameter vector of ${n} numbers (params[0]), got ${x == null ? 'nothing' : `shape [${x.shape.join(', ')}]`}`,
+    );
   }
   return (x.rank === 1 ? x : tf.reshape(x, [n])) as Tensor1D;
 }

@@ -173,7 +173,8 @@ export function symmetricEigenNumbers(a: Matrix64): SymmetricEigen {
 export function expmNumbers(t: Matrix64, opts: ExpmOptions = {}): Matrix64 {
   const { degree, maxNorm } = checkExpmOptions(opts);
   const n = t.length;
-  if (t.some(row => row.length !== n)) throw new Error(`tfjs-teleport: expmNumbers needs a square matrix (got ${n} rows of lengths ${t.map(r => r.length).join(', ')})`);
+  if (t.some(row => row.length !== n))
+    throw new Error(`tfjs-teleport: expmNumbers needs a square matrix (got ${n} rows of lengths ${t.map(r => r.length).join(', ')})`);
   if (n === 0) return [];
   const m = new Matrix(t);
   const s = squarings(m.norm('frobenius'), maxNorm);

@@ -38,18 +38,20 @@ export function pinvConstant(a: Tensor2D): Tensor2D {
   const out = new Float32Array(c * r); // A⁺ is [c, r]
   if (wide) {
     // A⁺ = Aᵀ·inv: out[t][i] = Σ_j A[j][t]·inv[j][i]
-    for (let t = 0; t < c; t++) for (let i = 0; i < r; i++) {
-      let s = 0;
-      for (let j = 0; j < r; j++) s += v[j * c + t] * inv[j * r + i];
-      out[t * r + i] = s;
-    }
+    for (let t = 0; t < c; t++)
+      for (let i = 0; i < r; i++) {
+        let s = 0;
+        for (let j = 0; j < r; j++) s += v[j * c + t] * inv[j * r + i];
+        out[t * r + i] = s;
+      }
   } else {
     // A⁺ = inv·Aᵀ: out[i][t] = Σ_j inv[i][j]·A[t][j]
-    for (let i = 0; i < c; i++) for (let t = 0; t < r; t++) {
-      let s = 0;
-      for (let j = 0; j < c; j++) s += inv[i * c + j] * v[t * c + j];
-      out[i * r + t] = s;
-    }
+    for (let i = 0; i < c; i++)
+      for (let t = 0; t < r; t++) {
+        let s = 0;
+        for (let j = 0; j < c; j++) s += inv[i * c + j] * v[t * c + j];
+        out[i * r + t] = s;
+      }
   }
   return tf.tensor2d(out, [c, r]);
 }
@@ -62,7 +64,7 @@ export function pinvConstant(a: Tensor2D): Tensor2D {
 export const inverse: (x: Tensor2D) => Tensor2D = tf.customGrad(((x: Tensor2D, save: tf.GradSaveFunc) => {
   const n = x.shape[0];
   const inv = invertNumbers(Float64Array.from(x.dataSync()), n);
-  const value = inv == null ? tf.fill([n, n], NaN) as Tensor2D : tf.tensor2d(Float32Array.from(inv), [n, n]);
+  const value = inv == null ? (tf.fill([n, n], NaN) as Tensor2D) : tf.tensor2d(Float32Array.from(inv), [n, n]);
   save([value]);
   return {
     value,

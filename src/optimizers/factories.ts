@@ -47,7 +47,13 @@ export function adagrad(learningRate: number, ...rest: Array<number | TeleportOp
 export function rmsprop(learningRate: number, ...rest: Array<number | boolean | null | TeleportOptimizerOptions | undefined>): TeleportOptimizer {
   const [args, options] = split(rest as Array<Arg | TeleportOptimizerOptions>);
   return wrap(
-    tf.train.rmsprop(learningRate, (args[0] as number | undefined) ?? undefined, (args[1] as number | undefined) ?? undefined, (args[2] as number | undefined) ?? undefined, Boolean(args[3] ?? false)),
+    tf.train.rmsprop(
+      learningRate,
+      (args[0] as number | undefined) ?? undefined,
+      (args[1] as number | undefined) ?? undefined,
+      (args[2] as number | undefined) ?? undefined,
+      Boolean(args[3] ?? false),
+    ),
     options,
   );
 }
@@ -56,7 +62,12 @@ export function rmsprop(learningRate: number, ...rest: Array<number | boolean | 
 export function adam(learningRate = 0.001, ...rest: Array<number | null | TeleportOptimizerOptions | undefined>): TeleportOptimizer {
   const [args, options] = split(rest as Array<Arg | TeleportOptimizerOptions>);
   return wrap(
-    tf.train.adam(learningRate, (args[0] as number | undefined) ?? undefined, (args[1] as number | undefined) ?? undefined, (args[2] as number | undefined) ?? undefined),
+    tf.train.adam(
+      learningRate,
+      (args[0] as number | undefined) ?? undefined,
+      (args[1] as number | undefined) ?? undefined,
+      (args[2] as number | undefined) ?? undefined,
+    ),
     options,
   );
 }

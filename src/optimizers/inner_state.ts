@@ -51,20 +51,25 @@ export function preconditionerOf(opt: Optimizer, count: number): Array<Tensor | 
   const o = opt as unknown as Record<string, unknown>;
   const eps = tf.backend().epsilon();
   const out: Array<Tensor | null> = new Array(count).fill(null);
-  const read = (field: string): SlotArray => (o[field] ?? []) as SlotArray;
+  // A = f(slot) for every variable position that has the slot.
+  const fill = (field: string, f: (slot: Variable) => Tensor) => {
+    ((o[field] ?? []) as SlotArray).forEach((e, i) => {
+      if (e != null && i < count) out[i] = tf.tidy(() => f(e.variable));
+    });
+  };
   if (name === 'Adagrad') {
-    read('accumulatedGrads').forEach((e, i) => e && i < count && (out[i] = tf.tidy(() => tf.rsqrt(tf.add(e.variable, eps)))));
+    fill('accumulatedGrads', v => tf.rsqrt(tf.add(v, eps)));
   } else if (name === 'RMSProp') {
-    read('accumulatedMeanSquares').forEach((e, i) => e && i < count && (out[i] = tf.tidy(() => tf.rsqrt(tf.add(e.variable, (o.epsilon as number) ?? eps)))));
+    fill('accumulatedMeanSquares', v => tf.rsqrt(tf.add(v, (o.epsilon as number) ?? eps)));
   } else if (name === 'Adam') {
     // Bias correction of the updates Adam has made since its state started: its accBeta2 is beta2^(k+1)
     // after k of them (iterations would be wrong after a 'reset', which keeps the clock).
     const beta2 = o.beta2 as number;
     const accBeta2 = o.accBeta2 as Tensor | undefined;
-    const correction = accBeta2 != null ? 1 - accBeta2.dataSync()[0] / Math.fround(beta2) : 1 - Math.pow(beta2, (o.iterations_ as number | undefined) ?? 0);
+    const correction = accBeta2 != null ? 1 - accBeta2.dataSync()[0] / Math.fround(beta2) : 1 - beta2 ** ((o.iterations_ as number | undefined) ?? 0);
     if (correction > 0) {
       const epsilon = (o.epsilon as number) ?? eps;
-      read('accumulatedSecondMoment').forEach((e, i) => e && i < count && (out[i] = tf.tidy(() => tf.reciprocal(tf.add(tf.sqrt(tf.div(e.variable, correction)), epsilon)))));
+      fill('accumulatedSecondMoment', v => tf.reciprocal(tf.add(tf.sqrt(tf.div(v, correction)), epsilon)));
     }
   }
   return out;

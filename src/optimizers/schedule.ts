@@ -40,7 +40,12 @@ export function compileSchedule(schedule: Schedule | undefined | null): Compiled
     }
     const set = new Set(steps as number[]);
     const sorted = [...set].sort((a, b) => a - b);
-    return { isDue: step => set.has(step), countBefore: step => sorted.filter(t => t < step).length, describe: `at steps ${[...set].join(', ')}`, config: { atSteps: [...set].sort((a, b) => a - b) } };
+    return {
+      isDue: step => set.has(step),
+      countBefore: step => sorted.filter(t => t < step).length,
+      describe: `at steps ${[...set].join(', ')}`,
+      config: { atSteps: [...set].sort((a, b) => a - b) },
+    };
   }
   if ('every' in s) {
     const every = s.every;

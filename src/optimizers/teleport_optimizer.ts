@@ -5,7 +5,16 @@ import type { SiteAction } from '../groups/types.js';
 import { derivedRandom } from '../util/random.js';
 import { Teleporter } from '../teleport/teleporter.js';
 import type { TeleportReport } from '../teleport/report.js';
-import { batchesAt, optionsFromConfig, optionsToConfig, resolveOptions, type Batch, type ResolvedOptions, type StatePolicy, type TeleportOptimizerOptions } from '../teleport/options.js';
+import {
+  batchesAt,
+  optionsFromConfig,
+  optionsToConfig,
+  resolveOptions,
+  type Batch,
+  type ResolvedOptions,
+  type StatePolicy,
+  type TeleportOptimizerOptions,
+} from '../teleport/options.js';
 import { badOption, TeleportError } from '../teleport/errors.js';
 import { compileSchedule } from './schedule.js';
 import { innerClassName, knowsSlots, preconditionerOf, recreate, setIterations, slotGroups } from './inner_state.js';
@@ -66,7 +75,9 @@ export class TeleportOptimizer extends tf.Optimizer {
     const handBuilt = typeof this.resolved.group !== 'string';
     if (options.model != null || handBuilt) this.teleporterCache = new Teleporter(this.options);
     if (this.teleporterCache?.needsBatch && options.data == null) {
-      throw badOption(`group '${this.teleporterCache.groupName}' is data-dependent and needs teleport batches: pass the \`data\` option ({x, y}, an array of them, or (step) => batches)`);
+      throw badOption(
+        `group '${this.teleporterCache.groupName}' is data-dependent and needs teleport batches: pass the \`data\` option ({x, y}, an array of them, or (step) => batches)`,
+      );
     }
     if (this.resolved.gradientSource === 'data' && options.data == null && options.lossOfParams == null) {
       throw badOption("gradientSource: 'data' computes the gradient on teleport batches: pass the `data` option, or use gradientSource: 'step'");
@@ -157,7 +168,7 @@ export class TeleportOptimizer extends tf.Optimizer {
     const maxTotalGrowth = this.resolved.maxTotalGrowth ?? maxGrowth * maxGrowth;
     if (this.resolved.direction === 'minimize' || !Number.isFinite(maxTotalGrowth)) return maxGrowth;
     const k = this.schedule.countBefore(step);
-    return Math.max(1, Math.min(maxGrowth, Math.pow(maxTotalGrowth, Math.pow(2, -(k + 1)))));
+    return Math.max(1, Math.min(maxGrowth, maxTotalGrowth ** (2 ** -(k + 1))));
   }
 
   private checkFiniteGradients(named: NamedTensor[], step: number): void {
@@ -199,7 +210,11 @@ export class TeleportOptimizer extends tf.Optimizer {
       tf.dispose(outcome.thetas);
       actions.forEach(a => a.dispose?.());
       const report = teleporter.report(outcome, actions, { step, ms, growthCap });
-      throw new TeleportError(`scheduled teleport at step ${step}: ${metrics.reason}. The weights are untouched and this step was not applied; lower the learning rate or check the data for NaN/Inf.`, 'not-finite', report);
+      throw new TeleportError(
+        `scheduled teleport at step ${step}: ${metrics.reason}. The weights are untouched and this step was not applied; lower the learning rate or check the data for NaN/Inf.`,
+        'not-finite',
+        report,
+      );
     }
     const state = metrics.accepted ? this.moveState(actions, outcome.thetas, positions, true) : undefined;
     this.record(teleporter.report(outcome, actions, { step, ms, state, growthCap }));
@@ -221,7 +236,9 @@ export class TeleportOptimizer extends tf.Optimizer {
     if (this.options.lossOfParams != null && this.options.data == null) return [null];
     const batches = batchesAt(this.options.data, step);
     if (batches.length === 0) {
-      throw new Error(`tfjs-teleport: group '${this.teleporter().groupName}' is data-dependent and needs teleport batches: pass the \`data\` option ({x, y}, an array of them, or (step) => batches)`);
+      throw new Error(
+        `tfjs-teleport: group '${this.teleporter().groupName}' is data-dependent and needs teleport batches: pass the \`data\` option ({x, y}, an array of them, or (step) => batches)`,
+      );
     }
     batches.forEach(b => this.teleporter().validateBatch(b));
     return batches;
@@ -248,12 +265,22 @@ export class TeleportOptimizer extends tf.Optimizer {
       if (metrics.accepted && metrics.objectiveBefore > 0) growthLeft /= Math.max(1, metrics.objectiveAfter / metrics.objectiveBefore);
       tf.dispose([...(preconditioner?.filter((t): t is Tensor => t != null) ?? []), ...(grads ?? []), ...(outcome.grads ?? [])]);
       const state = metrics.accepted ? this.moveState(actions, outcome.thetas, positions, teleporter.transportable) : undefined;
-      const report = teleporter.report(outcome, actions, { step, ms: grads ? performance.now() - started : ms, state, growthCap, batch: batches.length > 1 ? b : undefined });
+      const report = teleporter.report(outcome, actions, {
+        step,
+        ms: grads ? performance.now() - started : ms,
+        state,
+        growthCap,
+        batch: batches.length > 1 ? b : undefined,
+      });
       tf.dispose(outcome.thetas);
       actions.forEach(a => a.dispose?.());
       if (metrics.rejection === 'not-finite') {
         // Same as the in-step route: numerical trouble is an error, never silent (weights untouched by the teleport).
-        throw new TeleportError(`scheduled teleport at step ${step}: ${metrics.reason}. The teleport changed nothing; check the teleport data for NaN/Inf.`, 'not-finite', report);
+        throw new TeleportError(
+          `scheduled teleport at step ${step}: ${metrics.reason}. The teleport changed nothing; check the teleport data for NaN/Inf.`,
+          'not-finite',
+          report,
+        );
       }
       this.record(report);
     });
@@ -275,7 +302,7 @@ export class TeleportOptimizer extends tf.Optimizer {
     if (!knowsSlots(this.innerOptimizer)) return `keep (state layout of ${innerClassName(this.innerOptimizer)} is unknown)`;
     const notCarried: string[] = [];
     for (const group of slotGroups(this.innerOptimizer)) {
-      const aligned = positions.map(p => (p == null ? null : group.slots[p] ?? null));
+      const aligned = positions.map(p => (p == null ? null : (group.slots[p] ?? null)));
       if (aligned.every(s => s == null)) continue;
       const moved = tf.tidy(() => {
         let vals: Array<Tensor | null> | undefined = aligned;
@@ -315,7 +342,10 @@ export class TeleportOptimizer extends tf.Optimizer {
    * optimizer if a data-dependent group is used).
    * @nocollapse
    */
-  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
     const map = tf.serialization.SerializationMap.getMap().classNameMap;
     const innerName = String(config.innerClassName);
     const entry = map[innerName];

@@ -96,10 +96,7 @@ export const booth: TestFunction = {
       tf.tidy(() => {
         const u1 = pick(u, 0);
         const u2 = pick(u, 1);
-        return tf.stack([
-          tf.add(tf.add(tf.mul(-1 / 3, u1), tf.mul(2 / 3, u2)), 1),
-          tf.add(tf.sub(tf.mul(2 / 3, u1), tf.mul(1 / 3, u2)), 3),
-        ]) as Tensor1D;
+        return tf.stack([tf.add(tf.add(tf.mul(-1 / 3, u1), tf.mul(2 / 3, u2)), 1), tf.add(tf.sub(tf.mul(2 / 3, u1), tf.mul(1 / 3, u2)), 3)]) as Tensor1D;
       }),
   },
   minimum: [1, 3],
@@ -137,7 +134,8 @@ export function quadratic(a: number[][], b?: number[]): TestFunction {
   }
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {
-      if (Math.abs(a[i][j] - a[j][i]) > 1e-12 * (1 + Math.abs(a[i][j]))) throw new Error(`tfjs-teleport: quadratic(A): A must be symmetric (A[${i}][${j}] ≠ A[${j}][${i}])`);
+      if (Math.abs(a[i][j] - a[j][i]) > 1e-12 * (1 + Math.abs(a[i][j])))
+        throw new Error(`tfjs-teleport: quadratic(A): A must be symmetric (A[${i}][${j}] ≠ A[${j}][${i}])`);
     }
   }
   const { values, vectors } = symmetricEigenNumbers(a);
@@ -149,7 +147,7 @@ export function quadratic(a: number[][], b?: number[]): TestFunction {
     Array.from({ length: n }, (_, i) =>
       Array.from({ length: n }, (__, j) => {
         let s = 0;
-        for (let k = 0; k < n; k++) s += vectors[i][k] * Math.pow(values[k] / 2, pow) * vectors[j][k];
+        for (let k = 0; k < n; k++) s += vectors[i][k] * (values[k] / 2) ** pow * vectors[j][k];
         return s;
       }),
     );

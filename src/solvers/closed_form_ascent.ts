@@ -29,9 +29,21 @@ function vectorSpace(form: ClosedForm): AscentSpace<Float64Array[]> {
  * length h instead of weight-sized tensors). Starts at the identity (θ = 0).
  */
 export function ascendClosedForm(form: ClosedForm, opts: SolverOptions): SolverResult {
-  const r = guardedAscent(vectorSpace(form), form.widths.map(h => new Float64Array(h)), null, opts);
+  const r = guardedAscent(
+    vectorSpace(form),
+    form.widths.map(h => new Float64Array(h)),
+    null,
+    opts,
+  );
   const thetas = r.best.map(v => tf.keep(tf.tensor1d(Float32Array.from(v))));
-  return { thetas, objectiveBefore: r.objectiveBefore, objectiveAfter: r.objectiveAfter, stepsTaken: r.stepsTaken, backtracks: r.backtracks, aborted: r.aborted };
+  return {
+    thetas,
+    objectiveBefore: r.objectiveBefore,
+    objectiveAfter: r.objectiveAfter,
+    stepsTaken: r.stepsTaken,
+    backtracks: r.backtracks,
+    aborted: r.aborted,
+  };
 }
 
 /** Picked whenever the objective has a closed form in this context and the search starts at the identity. */

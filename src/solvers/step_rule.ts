@@ -74,7 +74,8 @@ export function guardedAscent<P>(space: AscentSpace<P>, start: P, identity: P | 
     for (let bt = 0; bt <= opts.maxBacktracks; bt++) {
       const scale = (sign * lr) / (opts.normalize ? Math.sqrt(current.gradNormSq) + 1e-30 : 1);
       const next = space.evaluate(space.move(current, scale));
-      const ok = Number.isFinite(next.value) && Number.isFinite(next.gradNormSq) && capOk(next.value) && (!opts.lineSearch || !better(current.value, next.value));
+      const ok =
+        Number.isFinite(next.value) && Number.isFinite(next.gradNormSq) && capOk(next.value) && (!opts.lineSearch || !better(current.value, next.value));
       if (ok) {
         const previous = current;
         const previousBest = best;

@@ -40,7 +40,14 @@ export function ascend(objective: (thetas: Tensor[]) => Scalar, init: readonly T
   const clone = (ts: readonly Tensor[]) => tf.tidy(() => ts.map(t => t.clone()));
   const identity = randomStart ? tf.tidy(() => init.map(t => tf.zerosLike(t))) : null;
   const r = guardedAscent(tensorSpace(objective), clone(init), identity, opts);
-  return { thetas: r.best, objectiveBefore: r.objectiveBefore, objectiveAfter: r.objectiveAfter, stepsTaken: r.stepsTaken, backtracks: r.backtracks, aborted: r.aborted };
+  return {
+    thetas: r.best,
+    objectiveBefore: r.objectiveBefore,
+    objectiveAfter: r.objectiveAfter,
+    stepsTaken: r.stepsTaken,
+    backtracks: r.backtracks,
+    aborted: r.aborted,
+  };
 }
 
 /** The general solver: autodiff on the objective in θ (nested autodiff on the evaluate route). */

@@ -3,14 +3,7 @@ import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { UnsupportedLayerError } from '../teleport/errors.js';
 import type { ParamConstraint } from '../teleport/guard.js';
-import {
-  type ActivationSpec,
-  activationFromConfig,
-  applyActivation,
-  describeActivations,
-  isBijective,
-  isPositivelyHomogeneous,
-} from './activations.js';
+import { type ActivationSpec, activationFromConfig, applyActivation, describeActivations, isBijective, isPositivelyHomogeneous } from './activations.js';
 
 // tfjs-layers' Layer type is not exported from its root in a way we can import as a value; we only
 // read public fields, typed loosely here.
@@ -176,7 +169,9 @@ function chainOf(model: LayersModel): AnyLayer[] {
   const all = model.layers as unknown as AnyLayer[];
   const layers = all.filter(l => l.getClassName() !== 'InputLayer');
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw new UnsupportedLayerError(`model '${model.name}' has ${model.inputs.length} inputs and ${model.outputs.length} outputs; only single-input, single-output chains are supported`);
+    throw new UnsupportedLayerError(
+      `model '${model.name}' has ${model.inputs.length} inputs and ${model.outputs.length} outputs; only single-input, single-output chains are supported`,
+    );
   }
   // A layer applied more than once shares its weights between uses: moving them for one use would
   // change the others, so no group is exact there.
@@ -195,7 +190,9 @@ function chainOf(model: LayersModel): AnyLayer[] {
       const nodes = layers[i].inboundNodes ?? [];
       const inbound = nodes.length === 1 ? nodes[0].inboundLayers : [];
       if (inbound.length !== 1 || inbound[0] !== layers[i - 1]) {
-        throw new UnsupportedLayerError(`layer '${layers[i].name}' is not fed by '${layers[i - 1].name}' alone; only chain-shaped models (Sequential, or functional chains) are supported`);
+        throw new UnsupportedLayerError(
+          `layer '${layers[i].name}' is not fed by '${layers[i - 1].name}' alone; only chain-shaped models (Sequential, or functional chains) are supported`,
+        );
       }
     }
   }
@@ -230,7 +227,14 @@ function describeLayerKind(layer: AnyLayer, indexOf: (l: AnyLayer, s: string) =>
   const base = { name: layer.name, className: cls };
   switch (cls) {
     case 'Dense':
-      return { ...base, kind: 'dense', kernel: indexOf(layer, '/kernel'), bias: indexOf(layer, '/bias'), activation: activationFromConfig(cfg.activation), units: Number(cfg.units) };
+      return {
+        ...base,
+        kind: 'dense',
+        kernel: indexOf(layer, '/kernel'),
+        bias: indexOf(layer, '/bias'),
+        activation: activationFromConfig(cfg.activation),
+        units: Number(cfg.units),
+      };
     case 'Conv2D': {
       if (cfg.dataFormat != null && cfg.dataFormat !== 'channelsLast') {
         throw new Error(`tfjs-teleport: Conv2D '${layer.name}' uses dataFormat '${String(cfg.dataFormat)}'; only channelsLast (NHWC) is supported`);
@@ -273,7 +277,10 @@ function describeLayerKind(layer: AnyLayer, indexOf: (l: AnyLayer, s: string) =>
     case 'Dropout':
       return { ...base, kind: 'dropout' };
     default:
-      return unsupportedLayer(layer, `layer class ${cls} is not supported (supported: Dense, Conv2D, Activation, ReLU, LeakyReLU, Softmax, MaxPooling2D, AveragePooling2D, Flatten, GlobalAveragePooling2D, Dropout)`);
+      return unsupportedLayer(
+        layer,
+        `layer class ${cls} is not supported (supported: Dense, Conv2D, Activation, ReLU, LeakyReLU, Softmax, MaxPooling2D, AveragePooling2D, Flatten, GlobalAveragePooling2D, Dropout)`,
+      );
   }
 }
 
@@ -303,7 +310,9 @@ function findSites(layers: ChainLayer[], raw: AnyLayer[]): { sites: Site[]; unsu
       first.activityRegularized ? `${first.name}'s activityRegularizer` : null,
     ].filter((x): x is string => x != null);
     if (penalized.length) {
-      unsupported.push(`${label}: ${penalized.join(' and ')} penalize the weights the group moves, so the training loss is not invariant (remove the regularizer there to teleport this pair)`);
+      unsupported.push(
+        `${label}: ${penalized.join(' and ')} penalize the weights the group moves, so the training loss is not invariant (remove the regularizer there to teleport this pair)`,
+      );
       continue;
     }
     const activations: ActivationSpec[] = [first.activation ?? { kind: 'linear' }];
@@ -317,19 +326,26 @@ function findSites(layers: ChainLayer[], raw: AnyLayer[]): { sites: Site[]; unsu
         if (l.kind === 'flatten' || l.kind === 'globalAvgPool') flattened = true;
       }
     }
-    const kind = first.kind === 'dense' && second.kind === 'dense' ? 'dense-dense'
-      : first.kind === 'conv2d' && second.kind === 'conv2d' ? 'conv-conv'
-      : first.kind === 'conv2d' && second.kind === 'dense' && flattened ? 'conv-dense'
-      : null;
+    const kind =
+      first.kind === 'dense' && second.kind === 'dense'
+        ? 'dense-dense'
+        : first.kind === 'conv2d' && second.kind === 'conv2d'
+          ? 'conv-conv'
+          : first.kind === 'conv2d' && second.kind === 'dense' && flattened
+            ? 'conv-dense'
+            : null;
     if (kind == null) {
       unsupported.push(`${label}: no symmetry is implemented between ${first.className} and ${second.className}${flattened ? '' : ' without a Flatten'}`);
       continue;
     }
-    const homogeneous = activations.every(isPositivelyHomogeneous) && layers.slice(a + 1, b).every(l => l.kind === 'activation' || PASS_THROUGH_HOMOGENEOUS.has(l.kind) || l.kind === 'flatten' || l.kind === 'globalAvgPool');
+    const homogeneous =
+      activations.every(isPositivelyHomogeneous) &&
+      layers.slice(a + 1, b).every(l => l.kind === 'activation' || PASS_THROUGH_HOMOGENEOUS.has(l.kind) || l.kind === 'flatten' || l.kind === 'globalAvgPool');
     const nonlinear = activations.filter(x => x.kind !== 'linear');
     const onlyActivations = through.every(c => c === 'Flatten') && kind === 'dense-dense';
     const linear = nonlinear.length === 0 && onlyActivations;
-    const bijective = onlyActivations && nonlinear.length <= 1 && (nonlinear.length === 0 || isBijective(nonlinear[0])) ? nonlinear[0] ?? { kind: 'linear' } : null;
+    const bijective =
+      onlyActivations && nonlinear.length <= 1 && (nonlinear.length === 0 || isBijective(nonlinear[0])) ? (nonlinear[0] ?? { kind: 'linear' }) : null;
     const width = first.units!;
     sites.push({
       kind,

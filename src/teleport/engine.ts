@@ -74,7 +74,8 @@ function lossGradients(loss: (p: readonly Tensor[]) => Scalar, params: readonly 
 }
 
 const scalarOf = (t: Tensor) => t.dataSync()[0];
-const sumOfSquares = (ts: ReadonlyArray<Tensor | null>): number => tf.tidy(() => scalarOf(tf.addN([tf.scalar(0), ...ts.filter((t): t is Tensor => t != null).map(t => tf.sum(tf.square(t)))])));
+const sumOfSquares = (ts: ReadonlyArray<Tensor | null>): number =>
+  tf.tidy(() => scalarOf(tf.addN([tf.scalar(0), ...ts.filter((t): t is Tensor => t != null).map(t => tf.sum(tf.square(t)))])));
 
 /**
  * Measures ‖∇L‖² at w and at g·w, over the touched parameters and over all of them, by the cheapest
@@ -94,7 +95,8 @@ function gradNormMeter(ctx: ObjectiveContext, plainForm: ClosedForm | null): (th
       });
     }
     let touched: number;
-    if (plainForm != null) touched = plainForm.evaluate(plainForm.widths.map((h, i) => (thetas == null ? new Float64Array(h) : Float64Array.from(thetas[i].dataSync())))).value;
+    if (plainForm != null)
+      touched = plainForm.evaluate(plainForm.widths.map((h, i) => (thetas == null ? new Float64Array(h) : Float64Array.from(thetas[i].dataSync())))).value;
     else touched = tf.tidy(() => scalarOf(thetas == null ? gradNormSqOf(ctx.gradient!, ctx.touched) : gradNorm.value(ctx)(thetas)));
     return { touched, full: touched + untouched };
   };
@@ -128,7 +130,7 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
     route: transport ? 'transport' : 'evaluate',
     gradient: input.grads ?? null,
     loss,
-    preconditioner: objective.usesPreconditioner ? input.preconditioner ?? null : null,
+    preconditioner: objective.usesPreconditioner ? (input.preconditioner ?? null) : null,
     random: input.random,
     gradientAt: transport
       ? thetas => onlyTouched(transportGradients(actions, input.grads!, thetas))
@@ -158,7 +160,12 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
     backtracks: 0,
     shrinks: 0,
   };
-  const rejected = (kind: RejectionKind, reason: string, thetas: Tensor[]): TeleportOutcome => ({ metrics: { ...metrics, accepted: false, rejection: kind, reason }, params: null, grads: null, thetas });
+  const rejected = (kind: RejectionKind, reason: string, thetas: Tensor[]): TeleportOutcome => ({
+    metrics: { ...metrics, accepted: false, rejection: kind, reason },
+    params: null,
+    grads: null,
+    thetas,
+  });
 
   if (loss != null) {
     metrics.lossBefore = tf.tidy(() => scalarOf(loss(params)));
@@ -190,7 +197,9 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
   if (!guarded.accepted) return rejected(guarded.rejection!.kind, guarded.rejection!.message, guarded.thetas);
 
   const after = meter(guarded.thetas);
-  const grads = transport ? (tf.tidy(() => transportGradients(actions, input.grads!, guarded.thetas).map((g, i) => g ?? tf.zerosLike(params[i]))) as Tensor[]) : null;
+  const grads = transport
+    ? (tf.tidy(() => transportGradients(actions, input.grads!, guarded.thetas).map((g, i) => g ?? tf.zerosLike(params[i]))) as Tensor[])
+    : null;
   Object.assign(metrics, { accepted: true, objectiveAfter: guarded.objectiveAfter, gradNormSqAfter: after.touched, fullGradNormSqAfter: after.full });
   return { metrics, params: guarded.params, grads, thetas: guarded.thetas };
 }

@@ -94,7 +94,8 @@ export function guard(input: GuardInput): GuardResult {
       lossAfter = tf.tidy(() => scalarOf(loss(candidate)));
       drift = Math.abs(lossAfter - lossBefore) / Math.max(Math.abs(lossBefore), 1e-12);
       if (!Number.isFinite(drift)) failure = { kind: 'not-finite', message: 'the loss on the teleport batch is not finite after the teleport' };
-      else if (drift > input.maxLossDrift) failure = { kind: 'drift', message: `relative loss drift ${drift.toExponential(2)} exceeds maxLossDrift ${input.maxLossDrift}` };
+      else if (drift > input.maxLossDrift)
+        failure = { kind: 'drift', message: `relative loss drift ${drift.toExponential(2)} exceeds maxLossDrift ${input.maxLossDrift}` };
     }
     if (failure == null && input.constraints) {
       const bad = violatedConstraints(candidate, input.constraints, touched);
@@ -108,7 +109,15 @@ export function guard(input: GuardInput): GuardResult {
         // Halving moves towards the identity; it cannot make a non-improving element improve.
         tf.dispose(candidate);
         const how = shrinks > 0 ? ` after ${shrinks} halving(s) for the guard` : '';
-        return reject(thetas, shrinks, lossAfter, drift, objectiveAfter, 'no-improvement', `no group element improved the objective (${f0.toPrecision(6)} → ${objectiveAfter.toPrecision(6)}${how}); try a smaller lr or more steps`);
+        return reject(
+          thetas,
+          shrinks,
+          lossAfter,
+          drift,
+          objectiveAfter,
+          'no-improvement',
+          `no group element improved the objective (${f0.toPrecision(6)} → ${objectiveAfter.toPrecision(6)}${how}); try a smaller lr or more steps`,
+        );
       } else if (sign > 0 && f0 > 0 && objectiveAfter / f0 > input.maxGrowth * (1 + 1e-4)) {
         failure = { kind: 'growth', message: `growth ${(objectiveAfter / f0).toPrecision(4)} exceeds the cap ${input.maxGrowth}` };
       }
@@ -127,6 +136,14 @@ export function guard(input: GuardInput): GuardResult {
   }
 }
 
-function reject(thetas: Tensor[], shrinks: number, lossAfter: number | null, drift: number | null, objectiveAfter: number, kind: RejectionKind, message: string): GuardResult {
+function reject(
+  thetas: Tensor[],
+  shrinks: number,
+  lossAfter: number | null,
+  drift: number | null,
+  objectiveAfter: number,
+  kind: RejectionKind,
+  message: string,
+): GuardResult {
   return { accepted: false, rejection: { kind, message }, thetas, params: null, lossAfter, relativeLossDrift: drift, objectiveAfter, shrinks };
 }

@@ -155,7 +155,8 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
     serialized: false,
     scope: 'teleport',
     check: v => {
-      if (v == null || typeof v !== 'object' || !Array.isArray((v as LayersModel).layers)) throw badOption('option model must be a tfjs-layers model (tf.sequential() or tf.model())');
+      if (v == null || typeof v !== 'object' || !Array.isArray((v as LayersModel).layers))
+        throw badOption('option model must be a tfjs-layers model (tf.sequential() or tf.model())');
       return v;
     },
   },
@@ -193,7 +194,8 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
     serialized: v => typeof v === 'string',
     scope: 'teleport',
     check: v => {
-      if (typeof v !== 'string' && !isFn(v)) throw badOption(`option loss must be a loss name such as 'meanSquaredError' or a function (yTrue, yPred) => Scalar, got ${show(v)}`);
+      if (typeof v !== 'string' && !isFn(v))
+        throw badOption(`option loss must be a loss name such as 'meanSquaredError' or a function (yTrue, yPred) => Scalar, got ${show(v)}`);
       return v;
     },
   },
@@ -213,12 +215,29 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
 };
 
 type Defaulted =
-  | 'group' | 'objective' | 'direction' | 'steps' | 'lr' | 'normalize' | 'lineSearch' | 'maxGrowth' | 'maxBacktracks'
-  | 'maxLossDrift' | 'maxShrinks' | 'onUnsupported' | 'seed' | 'stateAfterTeleport' | 'gradientSource';
+  | 'group'
+  | 'objective'
+  | 'direction'
+  | 'steps'
+  | 'lr'
+  | 'normalize'
+  | 'lineSearch'
+  | 'maxGrowth'
+  | 'maxBacktracks'
+  | 'maxLossDrift'
+  | 'maxShrinks'
+  | 'onUnsupported'
+  | 'seed'
+  | 'stateAfterTeleport'
+  | 'gradientSource';
 
 /** The defaults of every option that has one (read off the table). */
 export const DEFAULTS = Object.freeze(
-  Object.fromEntries(Object.entries(OPTION_SPECS).filter(([, s]) => s.default !== undefined).map(([k, s]) => [k, s.default])),
+  Object.fromEntries(
+    Object.entries(OPTION_SPECS)
+      .filter(([, s]) => s.default !== undefined)
+      .map(([k, s]) => [k, s.default]),
+  ),
 ) as Readonly<Required<Pick<TeleportOptimizerOptions, Defaulted>>>;
 
 /** Options with every default filled in. */
@@ -243,7 +262,8 @@ export function resolveOptions(options: TeleportOptimizerOptions, scope: 'telepo
       const hint = closest(key, known);
       throw badOption(`unknown option '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}. Options: ${known.join(', ')}`);
     }
-    if (spec.scope === 'optimizer' && scope === 'teleport') throw badOption(`option '${key}' belongs to the teleporting optimizers (tp.sgd, tp.adam, …), not to a one-off teleport()`);
+    if (spec.scope === 'optimizer' && scope === 'teleport')
+      throw badOption(`option '${key}' belongs to the teleporting optimizers (tp.sgd, tp.adam, …), not to a one-off teleport()`);
   }
   const out: AnyOptions = { ...given };
   for (const [key, spec] of Object.entries(OPTION_SPECS)) {

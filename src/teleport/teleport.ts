@@ -62,7 +62,10 @@ export async function teleport(
   if (batch) teleporter.validateBatch(batch);
   const lossBefore = loss ? tf.tidy(() => loss(vars).dataSync()[0]) : NaN;
   if (!Number.isFinite(lossBefore)) {
-    throw new TeleportError(`the loss on the teleport batch is ${lossBefore} before teleporting; check the data and the weights for NaN/Inf (weights left untouched)`, 'not-finite');
+    throw new TeleportError(
+      `the loss on the teleport batch is ${lossBefore} before teleporting; check the data and the weights for NaN/Inf (weights left untouched)`,
+      'not-finite',
+    );
   }
   // An exact group uses the gradient on the batch; the engine never sees fit's closure here.
   const grads = teleporter.transportable && loss ? tf.tidy(() => tf.grads((...ps: Tensor[]) => loss(ps))(vars)) : null;

@@ -33,7 +33,9 @@ export class Teleporter {
     this.lossOfParams = this.options.lossOfParams ?? null;
     if (typeof group === 'string') {
       if (this.model == null) {
-        throw badOption(`group '${group}' acts on a model's layers: pass the model as the \`model\` option (or pass site actions such as tp.groups.so2(...) as \`group\` for a plain parameter vector)`);
+        throw badOption(
+          `group '${group}' acts on a model's layers: pass the model as the \`model\` option (or pass site actions such as tp.groups.so2(...) as \`group\` for a plain parameter vector)`,
+        );
       }
       this.structure = readModel(this.model);
       this.plan = planTeleport(this.structure, group, this.options.onUnsupported);
@@ -48,7 +50,9 @@ export class Teleporter {
     const objective = getObjective(this.settings.objective);
     const nonlinear = this.plan?.dataDependent ? this.plan.group : this.customActions?.find(a => a.algebra == null)?.group;
     if (objective.needsAlgebra && nonlinear != null) {
-      throw badOption(`objective '${objective.name}' needs a linear group action (rescale, gl, auto); '${nonlinear}' has none. tp.metrics.curvature measures it; teleporting for it is not supported`);
+      throw badOption(
+        `objective '${objective.name}' needs a linear group action (rescale, gl, auto); '${nonlinear}' has none. tp.metrics.curvature measures it; teleporting for it is not supported`,
+      );
     }
     if (objective.needs === 'loss' && this.options.data == null && this.lossOfParams == null) {
       throw badOption(`objective '${this.settings.objective}' needs the loss on teleport batches: pass the \`data\` option`);
@@ -106,7 +110,9 @@ export class Teleporter {
     const sparse = this.lossSpecIfKnown()?.name === 'sparseCategoricalCrossentropy';
     const yFits = sparse || (batch.y.shape.length === expectOut.length && expectOut.every((d, i) => i === 0 || d == null || d === batch.y.shape[i]));
     if (!yFits) {
-      throw badOption(`teleport batch y has shape [${batch.y.shape.join(', ')}] but model '${this.model.name}' outputs [${expectOut.map(d => d ?? 'batch').join(', ')}]`);
+      throw badOption(
+        `teleport batch y has shape [${batch.y.shape.join(', ')}] but model '${this.model.name}' outputs [${expectOut.map(d => d ?? 'batch').join(', ')}]`,
+      );
     }
   }
 
@@ -137,7 +143,10 @@ export class Teleporter {
    * for the drift check. Returns the engine's outcome (caller disposes `thetas`, `grads`) and the
    * actions (caller disposes them after moving optimizer state).
    */
-  run(vars: Variable[], opts: { grads?: Array<Tensor | null> | null; batch?: Batch | null; preconditioner?: Preconditioner | null; random: () => number; maxGrowth?: number }): { outcome: TeleportOutcome; actions: SiteAction[]; ms: number } {
+  run(
+    vars: Variable[],
+    opts: { grads?: Array<Tensor | null> | null; batch?: Batch | null; preconditioner?: Preconditioner | null; random: () => number; maxGrowth?: number },
+  ): { outcome: TeleportOutcome; actions: SiteAction[]; ms: number } {
     const start = performance.now();
     if (opts.batch) this.validateBatch(opts.batch);
     const params: Tensor[] = vars;
@@ -146,7 +155,7 @@ export class Teleporter {
       {
         params,
         actions,
-        grads: this.transportable ? opts.grads ?? null : null,
+        grads: this.transportable ? (opts.grads ?? null) : null,
         loss: this.lossOn(opts.batch ?? null),
         preconditioner: opts.preconditioner ?? null,
         constraints: this.structure?.constraints ?? null,
@@ -165,7 +174,11 @@ export class Teleporter {
   }
 
   /** Builds the public report from an outcome. */
-  report(outcome: TeleportOutcome, actions: SiteAction[], extra: { step: number | null; ms: number; growthCap: number; state?: string; batch?: number }): TeleportReport {
+  report(
+    outcome: TeleportOutcome,
+    actions: SiteAction[],
+    extra: { step: number | null; ms: number; growthCap: number; state?: string; batch?: number },
+  ): TeleportReport {
     const r: TeleportReport = {
       step: extra.step,
       group: this.groupName,
