@@ -112,6 +112,10 @@ function makeArm(spec: RegArmSpec): Arm {
       lr: t.lr,
       normalize: t.normalize,
       maxGrowth: t.maxGrowth,
+      // Each teleport gets its full maxGrowth, as the settings say: the library's default run-wide
+      // budget (maxTotalGrowth 4) would cap the first teleport at 2× and later ones lower, whatever
+      // maxGrowth ("no cap", 10, 100) a setting names.
+      maxTotalGrowth: Number.POSITIVE_INFINITY,
       schedule: { atSteps: t.atSteps },
       data: { x, y },
       onTeleport: r => run.teleports.push({ step: r.step ?? -1, ms: r.ms, accepted: r.accepted, growth: r.gradNormSqAfter / r.gradNormSqBefore, drift: r.relativeLossDrift, reason: r.reason }),

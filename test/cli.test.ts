@@ -68,6 +68,21 @@ test('compare end to end on tiny MNIST: CSV, JSON, PNG, SVG and Markdown hold th
   const png = readFileSync(join(out, 'train_loss_vs_epoch.png'));
   t.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
   t.true(existsSync(join(out, 'train_loss_vs_epoch.svg')));
+
+  // Step resolution: 300 examples, batch 20 → 15 steps in the one epoch, a point per step (window
+  // 1), the teleport at step round(0.5 × 15) = 8 marked there.
+  t.is(tele.fineWindow, 1);
+  t.deepEqual(tele.fine.map((p: { step: number }) => p.step), Array.from({ length: 16 }, (_, i) => i));
+  t.true(tele.fine.length - 1 > tele.points.length - 1, 'more than one point per epoch');
+  t.deepEqual(tele.points.map((p: { epoch: number }) => p.epoch), [0, 1], 'per-epoch records unchanged');
+  t.deepEqual(tele.teleports.map((e: { step: number; epoch: number }) => [e.step, e.epoch]), [[8, 8 / 15], [8, 8 / 15]]);
+  const steps = readFileSync(join(out, 'runs', 'sgd-teleport-seed1-steps.csv'), 'utf8').trim().split('\n');
+  t.is(steps[0], 'epoch,step,seconds,trainLoss');
+  t.is(steps.length, 1 + 16);
+  t.is(Number(steps[9].split(',')[1]), 8);
+  t.true(md.includes('steps to 0.5×L₀'), md);
+  for (const f of ['train_loss_vs_step.png', 'train_loss_vs_step.svg']) t.true(existsSync(join(out, f)), f);
+  t.true(readFileSync(join(out, 'train_loss_vs_step.svg'), 'utf8').includes('optimizer step'));
 });
 
 test('test-functions: Booth with one SO(2) teleport ends lower than plain gradient descent, and draws it', t => {

@@ -2,6 +2,7 @@ import test from 'ava';
 import {
   contourLines,
   convergenceChart,
+  convergenceSpec,
   heatmapChart,
   logTicks,
   renderChart,
@@ -182,13 +183,15 @@ test('summarize computes times to target and speedups', (t) => {
   t.is(tele.targets[0].epochs.mean, 1.5);
   t.is(tele.targets[0].seconds.mean, 4);
   t.is(base.speedups.length, 0);
-  t.is(tele.speedups[0].epochs, 3.5 / 1.5);
+  // Without a step-resolution series the per-epoch points (step = 10 × epoch) are used.
+  t.is(base.targets[0].steps.mean, 35);
+  t.is(tele.speedups[0].steps, 35 / 15);
   t.is(tele.speedups[0].seconds, 7 / 4);
   t.false(tele.speedups[0].partial);
-  t.is(tele.speedups[1].epochs, 5.5 / 3.5);
-  t.is(tele.speedups[2].epochs, 6 / 5);
+  t.is(tele.speedups[1].steps, 55 / 35);
+  t.is(tele.speedups[2].steps, 60 / 50);
   t.true(tele.speedups[2].partial);
-  t.is(reset.speedups[0].epochs, 1);
+  t.is(reset.speedups[0].steps, 1);
   t.is(tele.teleportsPerRun.mean, 2);
   t.is(tele.acceptedPerRun.mean, 1.5);
   t.is(tele.maxAbsDrift, 0.004);
@@ -200,10 +203,11 @@ test('summarize computes times to target and speedups', (t) => {
 test('summaryMarkdown prints the computed numbers', (t) => {
   const md = summaryMarkdown(handRuns, { title: 'Hand-made runs' });
   t.true(md.startsWith('# Hand-made runs\n'));
-  // Time to target rows (epochs, seconds) for 0.5, 0.2, 0.1 × L₀.
-  t.true(md.includes('| sgd | baseline | 3.5 ± 0.707 | 7 ± 1.41 | 5.5 ± 0.707 | 11 ± 1.41 | 6 (1/2) | 12 (1/2) |'), md);
-  t.true(md.includes('| sgd | teleport | 1.5 ± 0.707 | 4 ± 1.41 | 3.5 ± 0.707 | 8 ± 1.41 | 5 ± 1.41 | 11 ± 2.83 |'), md);
-  // Speedups: 3.5/1.5 = 2.33 epochs, 7/4 = 1.75 s; 5.5/3.5 = 1.57, 11/8 = 1.375; 6/5 = 1.2 (partial), 12/11.
+  // Time to target rows (steps, seconds) for 0.5, 0.2, 0.1 × L₀.
+  t.true(md.includes('| optimizer | variant | steps to 0.5×L₀ | s to 0.5×L₀ |'), md);
+  t.true(md.includes('| sgd | baseline | 35 ± 7.07 | 7 ± 1.41 | 55 ± 7.07 | 11 ± 1.41 | 60 (1/2) | 12 (1/2) |'), md);
+  t.true(md.includes('| sgd | teleport | 15 ± 7.07 | 4 ± 1.41 | 35 ± 7.07 | 8 ± 1.41 | 50 ± 14.1 | 11 ± 2.83 |'), md);
+  // Speedups: 35/15 = 2.33 steps, 7/4 = 1.75 s; 55/35 = 1.57, 11/8 = 1.375; 60/50 = 1.2 (partial), 12/11.
   t.true(md.includes('| sgd | teleport vs baseline | 2.33× | 1.75× | 1.57× | 1.38× | 1.20×† | 1.09×† |'), md);
   t.true(md.includes('| sgd | reset vs baseline | 1.00× | 1.00× | 1.00× | 1.00× | 1.00×† | 1.00×† |'), md);
   t.true(md.includes('† not every seed reached the target'));
@@ -218,7 +222,7 @@ test('summaryMarkdown custom targets, missing baseline, no runs', (t) => {
   const md = summaryMarkdown(handRuns, { lossTargets: [0.05] });
   // 0.05×L₀: baseline never; teleport seed 0 at epoch 5 only.
   t.true(md.includes('| sgd | baseline | — (0/2) | — (0/2) |'), md);
-  t.true(md.includes('| sgd | teleport | 5 (1/2) | 11 (1/2) |'), md);
+  t.true(md.includes('| sgd | teleport | 50 (1/2) | 11 (1/2) |'), md);
   t.true(md.includes('| sgd | teleport vs baseline | — | — |'), md);
   const noBase = summaryMarkdown(handRuns.filter((r) => r.variant !== 'baseline'));
   t.false(noBase.includes('Speedup'));
@@ -226,6 +230,68 @@ test('summaryMarkdown custom targets, missing baseline, no runs', (t) => {
   const diverged = summaryMarkdown([...handRuns, run('baseline', 2, [1, 10, NaN], { diverged: true })]);
   t.true(diverged.includes('| diverged |'));
   t.true(diverged.includes('| sgd | baseline | 3 | 0.25 ± 0.212 |'), diverged);
+});
+
+// Step resolution: 100 steps per epoch, per-epoch points at epochs 0..3 and a fine series every
+// 10 steps (1 s per 10 steps, the teleport run pays 0.5 s at its teleport at step 130).
+function fineRun(variant: RunRecord['variant'], seed: number, lossAt: (step: number) => number, teleportAt?: number): RunRecord {
+  const extra = (step: number) => (teleportAt !== undefined && step > teleportAt ? 0.5 : 0);
+  const fine: CurvePoint[] = [];
+  for (let step = 0; step <= 300; step += 10) fine.push({ epoch: step / 100, step, seconds: step / 10 + extra(step), trainLoss: lossAt(step) });
+  const points: CurvePoint[] = [0, 1, 2, 3].map((epoch) => ({ epoch, step: 100 * epoch, seconds: 10 * epoch + extra(100 * epoch), trainLoss: lossAt(100 * epoch) }));
+  const teleports = teleportAt === undefined ? [] : [{ ...event(teleportAt / 100, 1e-6), step: teleportAt, seconds: teleportAt / 10 }];
+  return { optimizer: 'sgd', variant, seed, label: `sgd ${variant} ${seed}`, points, fine, fineWindow: 10, teleports, totalSeconds: 30 + extra(300), teleportSeconds: extra(300) };
+}
+// Loss 1 at the start, falling linearly by 0.003 per step (0.5 at step ~167); after a teleport at
+// step 130 the teleport run falls twice as fast.
+const slow = (step: number) => 1 - 0.003 * step;
+const fast = (step: number) => (step <= 130 ? slow(step) : slow(130) - 0.006 * (step - 130));
+const fineRuns = [fineRun('baseline', 0, slow), fineRun('teleport', 0, fast, 130)];
+
+test('summarize: steps and seconds to target come from the step-resolution series (first crossing)', (t) => {
+  const [base, tele] = summarize(fineRuns, { lossTargets: [0.5, 0.2] });
+  // Baseline: 1 − 0.003·s ≤ 0.5 first at the logged step 170 (s = 166.7 falls between points),
+  // inside epoch 2: not the epoch multiple 200 the per-epoch points would give.
+  t.is(base.targets[0].steps.mean, 170);
+  t.is(base.targets[0].epochs.mean, 1.7);
+  t.is(base.targets[0].seconds.mean, 17);
+  // Teleport: 0.61 − 0.006·(s − 130) ≤ 0.5 at s ≥ 148.3 → 150; ≤ 0.2 at s ≥ 198.3 → 200.
+  t.is(tele.targets[0].steps.mean, 150);
+  t.is(tele.targets[0].seconds.mean, 15.5);
+  t.is(tele.targets[1].steps.mean, 200);
+  // Baseline 0.2 at s ≥ 266.7 → 270.
+  t.is(base.targets[1].steps.mean, 270);
+  t.is(tele.speedups[0].steps, 170 / 150);
+  t.is(tele.speedups[0].seconds, 17 / 15.5);
+  t.is(tele.speedups[1].steps, 270 / 200);
+  const stepsSeen = [base, tele].flatMap((g) => g.targets.map((x) => x.steps.mean));
+  t.true(stepsSeen.some((s) => s % 100 !== 0), `${stepsSeen}`);
+  // The same runs without the fine series only see epoch boundaries.
+  const [coarse] = summarize(fineRuns.map(({ fine: _f, ...r }) => r), { lossTargets: [0.5] });
+  t.is(coarse.targets[0].steps.mean, 200);
+  const md = summaryMarkdown(fineRuns, { lossTargets: [0.5] });
+  t.true(md.includes('| sgd | baseline | 170 | 17 |'), md);
+  t.true(md.includes('| sgd | teleport vs baseline | 1.13× | 1.10× |'), md);
+  t.true(md.includes('over windows of 10 steps'), md);
+});
+
+test('convergenceSpec with fine: plots the step-resolution series and marks the teleport at its step', (t) => {
+  const layers = (spec: unknown) => (spec as { layer: Array<{ data?: { values: Array<Record<string, unknown>> } }> }).layer;
+  const rowsOf = (spec: unknown) => (spec as { data: { values: Array<Record<string, unknown>> } }).data.values;
+  const spec = convergenceSpec(fineRuns, { x: 'step', y: 'trainLoss', fine: true });
+  const teleRows = rowsOf(spec).filter((r) => r.variant === 'teleport');
+  t.is(teleRows.length, 31, 'one row per fine point');
+  t.true(teleRows.some((r) => r.x === 130));
+  const marks = layers(spec).find((l) => l.data !== undefined)!.data!.values;
+  t.is(marks.length, 1);
+  t.is(marks[0].x, 130);
+  t.true(Math.abs((marks[0].mean as number) - fast(130)) < 1e-12);
+  // On the epoch axis the teleport sits at its fractional epoch.
+  const byEpoch = convergenceSpec(fineRuns, { x: 'epoch', y: 'trainLoss', fine: true });
+  t.is(layers(byEpoch).find((l) => l.data !== undefined)!.data!.values[0].x, 1.3);
+  t.true(rowsOf(byEpoch).some((r) => r.x === 1.7));
+  // Without fine: the per-epoch points only.
+  t.is(rowsOf(convergenceSpec(fineRuns, { x: 'step', y: 'trainLoss' })).filter((r) => r.variant === 'teleport').length, 4);
 });
 
 // ---------------------------------------------------------------------------

@@ -94,6 +94,9 @@ export function parseSeeds(spec: string): number[] {
   });
 }
 
+/** Points per epoch of the step-resolution training loss (window means of the batch losses). */
+export const FINE_POINTS_PER_EPOCH = 20;
+
 /** Runs a comparison and writes its outputs; returns the runs and where they went. */
 export async function runCompare(args: CompareArgs, command = 'compare'): Promise<{ runs: RunRecord[]; outDir: string; files: string[] }> {
   const optimizers = parseChoiceList('--optimizers', args.optimizers, OPTIMIZER_NAMES);
@@ -149,6 +152,7 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
           optimizer, lr: lrs[optimizer], variant, seed, epochs: args.epochs, batchSize,
           buildModel: task.buildModel, loss: task.loss, train: task.train, val: task.val, classification: task.classification,
           teleport,
+          finePointsPerEpoch: FINE_POINTS_PER_EPOCH,
           onStep: ({ step, epoch, loss }) => progress.update(step, { loss, epoch }),
         });
         progress.stop();
@@ -161,7 +165,7 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
     }
   }
   task.dispose();
-  const config = { command, ...args, backend, lrs, batchSize, teleport, seeds, version: packageVersion() };
+  const config = { command, ...args, backend, lrs, batchSize, teleport, seeds, finePointsPerEpoch: FINE_POINTS_PER_EPOCH, version: packageVersion() };
   const files = await writeComparison(outDir, runs, { title: `${args.dataset}: ${task.description.split(',')[0]}`, config, lossTargets: args.dataset === 'regression' ? [0.1, 0.01, 0.001] : undefined });
   progress.log(`wrote ${files.length} files to ${outDir} (summary: ${join(outDir, 'summary.md')})`);
   return { runs, outDir, files };
@@ -185,7 +189,9 @@ export function registerCompare(y: Argv) {
     .command('fashion-mnist', 'compare on Fashion-MNIST (same MLP; reads /usr/share/datasets/fashion-mnist by default)', yy => compareOptions(yy, { dataset: 'fashion-mnist' }), handler('fashion-mnist', { dataset: 'fashion-mnist' }))
     .command('cifar10', 'compare on CIFAR-10 with a small CNN (needs --data-dir with the binary batches)', yy => compareOptions(yy, { dataset: 'cifar10', widths: '64', group: 'rescale' }), handler('cifar10', { dataset: 'cifar10' }))
     .command('regression', "the dissertation's multi-layer regression (§4.6.1): GD 1e-4 and AdaGrad 1e-1, one teleport at epoch 5, 300 epochs, 5 seeds", yy =>
-      // Teleport settings found by `npm run bench -- --only regression` (full-batch GD tolerates a
-      // much larger gradient than minibatch training, hence the larger growth cap).
+      // Teleport settings from an earlier `npm run bench -- --only regression` whose grid search ran on
+      // seeds 1–5, the seeds this command runs (so its curves are optimistic for the teleport arm; the
+      // benchmark now tunes on other seeds and reports held-out numbers). Full-batch GD tolerates a
+      // much larger gradient than minibatch training, hence the larger growth cap.
       compareOptions(yy, { dataset: 'regression', optimizers: 'sgd,adagrad', epochs: 300, seeds: '5', teleportEpochs: '5', group: 'rescale', teleportSteps: 10, teleportLr: 0.5, teleportMaxGrowth: 100 }), handler('regression', { dataset: 'regression' }));
 }

@@ -99,11 +99,17 @@ export interface ConvergenceOptions {
   y: YKey;
   logY?: boolean;
   title?: string;
-  subtitle?: string;
+  /** One line, or several (an array, one line each). */
+  subtitle?: string | string[];
   width?: number;
   height?: number;
   /** Passed to aggregateCurves (grid size / support for x = 'seconds'). */
   aggregate?: AggregateOptions;
+  /**
+   * Plot each run's step-resolution train-loss series (`RunRecord.fine`) instead of its per-epoch
+   * points, where the run has one (y = 'trainLoss' only).
+   */
+  fine?: boolean;
 }
 
 /**
@@ -123,8 +129,9 @@ export function logTicks(vs: readonly number[]): number[] {
 }
 
 /** Builds the Vega-Lite spec of a convergence chart (see convergenceChart). */
-export function convergenceSpec(runs: RunRecord[], opts: ConvergenceOptions): TopLevelSpec {
+export function convergenceSpec(allRuns: RunRecord[], opts: ConvergenceOptions): TopLevelSpec {
   const { x, y } = opts;
+  const runs = opts.fine && y === 'trainLoss' ? allRuns.map((r) => (r.fine && r.fine.length > 0 ? { ...r, points: r.fine } : r)) : allRuns;
   const logY = opts.logY ?? false;
   const series = aggregateCurves(runs, x, y, opts.aggregate);
 

@@ -13,11 +13,18 @@ export interface SummaryOptions {
   title?: string;
 }
 
-/** Time to one loss target, over the seeds of one (optimizer, variant) group. */
+/**
+ * Time to one loss target, over the seeds of one (optimizer, variant) group: the optimizer steps and
+ * seconds of the first point of the run's step-resolution train-loss series (`fine`; the per-epoch
+ * points for records without one) at or below the target. First crossing, no interpolation: the
+ * answer is a logged point, so it is late by less than one window of steps.
+ */
 export interface TargetStats {
   /** Fraction of the initial train loss. */
   fraction: number;
   /** Over the seeds that reached the target (n = how many did). */
+  steps: MeanStd;
+  /** The same crossing in epochs (fractional: step / steps per epoch). */
   epochs: MeanStd;
   seconds: MeanStd;
   /** Number of seeds in the group. */
@@ -26,8 +33,8 @@ export interface TargetStats {
 
 export interface Speedup {
   fraction: number;
-  /** Baseline mean epochs / variant mean epochs; null when either never reached it. */
-  epochs: number | null;
+  /** Baseline mean steps / variant mean steps; null when either never reached it. */
+  steps: number | null;
   seconds: number | null;
   /** True when not every seed of either group reached the target. */
   partial: boolean;
@@ -71,6 +78,11 @@ function lastDefined(points: readonly CurvePoint[], key: 'trainLoss' | 'valLoss'
   return NaN;
 }
 
+/** The curve the loss targets are read from: the step-resolution series when the run has one. */
+export function targetCurve(run: RunRecord): readonly CurvePoint[] {
+  return run.fine && run.fine.length > 0 ? run.fine : run.points;
+}
+
 /** Marked as diverged, or ends with a non-finite train loss. */
 export function isDiverged(run: RunRecord): boolean {
   return run.diverged === true || !Number.isFinite(lastDefined(run.points, 'trainLoss'));
@@ -81,17 +93,21 @@ export function summarize(runs: RunRecord[], opts: SummaryOptions = {}): GroupSu
   const fractions = opts.lossTargets ?? [0.5, 0.2, 0.1];
   const groups = groupRuns(runs).map(({ optimizer, variant, runs: rs }): GroupSummary => {
     const targets = fractions.map((fraction): TargetStats => {
+      const steps: number[] = [];
       const epochs: number[] = [];
       const seconds: number[] = [];
       for (const r of rs) {
         const l0 = initialTrainLoss(r.points);
         if (l0 === null) continue;
-        const e = timeToTarget(r.points, fraction * l0, 'epoch');
-        const s = timeToTarget(r.points, fraction * l0, 'seconds');
+        const curve = targetCurve(r);
+        const k = timeToTarget(curve, fraction * l0, 'step');
+        const e = timeToTarget(curve, fraction * l0, 'epoch');
+        const s = timeToTarget(curve, fraction * l0, 'seconds');
+        if (k !== null) steps.push(k);
         if (e !== null) epochs.push(e);
         if (s !== null) seconds.push(s);
       }
-      return { fraction, epochs: meanStd(epochs), seconds: meanStd(seconds), total: rs.length };
+      return { fraction, steps: meanStd(steps), epochs: meanStd(epochs), seconds: meanStd(seconds), total: rs.length };
     });
     const ok = rs.filter((r) => !isDiverged(r));
     const drifts = rs.flatMap((r) => r.teleports.map((t) => t.relativeLossDrift)).filter((d): d is number => d !== null && Number.isFinite(d));
@@ -122,9 +138,9 @@ export function summarize(runs: RunRecord[], opts: SummaryOptions = {}): GroupSu
       const ratio = (num: MeanStd, den: MeanStd) => (num.n > 0 && den.n > 0 && den.mean > 0 ? num.mean / den.mean : null);
       return {
         fraction: t.fraction,
-        epochs: ratio(b.epochs, t.epochs),
+        steps: ratio(b.steps, t.steps),
         seconds: ratio(b.seconds, t.seconds),
-        partial: t.epochs.n < t.total || b.epochs.n < b.total || t.seconds.n < t.total || b.seconds.n < b.total,
+        partial: t.steps.n < t.total || b.steps.n < b.total || t.seconds.n < t.total || b.seconds.n < b.total,
       };
     });
   }
@@ -190,9 +206,16 @@ export function summaryMarkdown(runs: RunRecord[], opts: SummaryOptions = {}): s
     out.push('_No runs._');
     return out.join('\n') + '\n';
   }
+  const windows = [...new Set(runs.filter((r) => r.fine && r.fine.length > 0).map((r) => r.fineWindow ?? 1))].sort((a, b) => a - b);
+  const over = windows.length === 1 && windows[0] === 1 ? 'the training-batch loss of every step' : `the mean training-batch loss over windows of ${windows.join('/')} steps`;
+  const resolution =
+    windows.length > 0
+      ? ` Steps and seconds to a target are those of the first point of the step-resolution train loss at or below the target (first crossing, no interpolation): ${over} (a window also closes at the end of an epoch and before a teleport), logged when its window closes, after L₀ at step 0; so a crossing is reported late by at most one window.`
+      : ' Steps and seconds to a target are those of the first per-epoch point at or below the target.';
   out.push(
     `${runs.length} runs. Values are mean ± std over seeds. L₀ is each run's initial train loss; ` +
-      'times to a target are averaged over the seeds that reached it, with (reached/seeds) when some did not.',
+      'times to a target are averaged over the seeds that reached it, with (reached/seeds) when some did not.' +
+      resolution,
   );
   out.push('');
 
@@ -226,11 +249,11 @@ export function summaryMarkdown(runs: RunRecord[], opts: SummaryOptions = {}): s
   out.push('## Time to reach the train-loss targets');
   out.push('');
   const tHeader = ['optimizer', 'variant'];
-  for (const f of fractions) tHeader.push(`epochs to ${targetName(f)}`, `s to ${targetName(f)}`);
+  for (const f of fractions) tHeader.push(`steps to ${targetName(f)}`, `s to ${targetName(f)}`);
   out.push(
     table(
       tHeader,
-      groups.map((g) => [g.optimizer, g.variant, ...g.targets.flatMap((t) => [fmtTarget(t.epochs, t.total), fmtTarget(t.seconds, t.total)])]),
+      groups.map((g) => [g.optimizer, g.variant, ...g.targets.flatMap((t) => [fmtTarget(t.steps, t.total), fmtTarget(t.seconds, t.total)])]),
     ),
   );
   out.push('');
@@ -243,14 +266,14 @@ export function summaryMarkdown(runs: RunRecord[], opts: SummaryOptions = {}): s
     out.push('Baseline mean time to target ÷ variant mean time to target (> 1 = faster). Seconds include the time spent teleporting.');
     out.push('');
     const sHeader = ['optimizer', 'variant'];
-    for (const f of fractions) sHeader.push(`epochs, ${targetName(f)}`, `seconds, ${targetName(f)}`);
+    for (const f of fractions) sHeader.push(`steps, ${targetName(f)}`, `seconds, ${targetName(f)}`);
     out.push(
       table(
         sHeader,
-        withSpeedup.map((g) => [g.optimizer, `${g.variant} vs baseline`, ...g.speedups.flatMap((s) => [fmtSpeedup(s.epochs, s.partial), fmtSpeedup(s.seconds, s.partial)])]),
+        withSpeedup.map((g) => [g.optimizer, `${g.variant} vs baseline`, ...g.speedups.flatMap((s) => [fmtSpeedup(s.steps, s.partial), fmtSpeedup(s.seconds, s.partial)])]),
       ),
     );
-    if (withSpeedup.some((g) => g.speedups.some((s) => s.partial && (s.epochs !== null || s.seconds !== null)))) {
+    if (withSpeedup.some((g) => g.speedups.some((s) => s.partial && (s.steps !== null || s.seconds !== null)))) {
       out.push('');
       out.push('† not every seed reached the target; the ratio uses the seeds that did.');
     }

@@ -21,6 +21,7 @@ export interface CurvePoint {
 
 /** One teleport step taken between two optimizer steps. */
 export interface TeleportEvent {
+  /** Epochs completed when the teleport happened (fractional within an epoch: step / steps per epoch). */
   epoch: number;
   step: number;
   /** Wall time since the run started when the teleport began, in seconds. */
@@ -45,7 +46,17 @@ export interface RunRecord {
   variant: 'baseline' | 'teleport' | 'reset';
   seed: number;
   label: string;
+  /** Per-epoch points: train loss evaluated on the training set, validation metrics, ‖∇L‖². */
   points: CurvePoint[];
+  /**
+   * The training loss at step resolution (about 20 points per epoch): each point's `trainLoss` is
+   * the mean of the training-batch losses of the `fineWindow` (or fewer) steps before its `step`;
+   * `epoch` is fractional (step / steps per epoch). The first point is the evaluated initial train
+   * loss at step 0. Absent in records written before it existed.
+   */
+  fine?: CurvePoint[];
+  /** Most steps averaged into one `fine` point. */
+  fineWindow?: number;
   teleports: TeleportEvent[];
   /** Wall time of the whole run, in seconds. */
   totalSeconds: number;

@@ -13,6 +13,15 @@ export function runCsv(run: RunRecord): string {
   return [CSV_COLUMNS.join(','), ...rows].join('\n') + '\n';
 }
 
+const FINE_COLUMNS = ['epoch', 'step', 'seconds', 'trainLoss'] as const;
+
+/** One run's step-resolution train loss as CSV (one row per point of `run.fine`); null without one. */
+export function runFineCsv(run: RunRecord): string | null {
+  if (!run.fine || run.fine.length === 0) return null;
+  const rows = run.fine.map(p => FINE_COLUMNS.map(c => String(p[c])).join(','));
+  return [FINE_COLUMNS.join(','), ...rows].join('\n') + '\n';
+}
+
 /** A file-name-safe slug of a run label, e.g. "sgd-teleport-seed1". */
 export function runSlug(run: RunRecord): string {
   return `${run.optimizer}-${run.variant}-seed${run.seed}`;
@@ -38,20 +47,28 @@ async function writeComparisonFiles(outDir: string, runs: RunRecord[], meta: Com
   };
   for (const run of runs) {
     write(join(outDir, 'runs', `${runSlug(run)}.csv`), runCsv(run));
+    const fine = runFineCsv(run);
+    if (fine) write(join(outDir, 'runs', `${runSlug(run)}-steps.csv`), fine);
     write(join(outDir, 'runs', `${runSlug(run)}.json`), JSON.stringify(run, null, 1));
   }
   write(join(outDir, 'runs.json'), JSON.stringify({ ...meta, runs }, null, 1));
   const hasVal = runs.some(r => r.points.some(p => p.valLoss != null));
   const hasAcc = runs.some(r => r.points.some(p => p.valAccuracy != null));
+  // The training loss at step resolution where the runs have it (runs/*-steps.csv), else per epoch.
+  const fine = runs.some(r => r.fine && r.fine.length > 0);
+  const windows = [...new Set(runs.map(r => r.fineWindow ?? 1))];
+  const fineNote = windows.length === 1 && windows[0] === 1 ? 'train loss: the batch loss of every step' : `train loss: mean batch loss over windows of ${windows.join('/')} steps, plotted at the window's last step`;
   const charts: Array<[string, Parameters<typeof convergenceChart>[1]]> = [
-    ['train_loss_vs_epoch', { x: 'epoch', y: 'trainLoss', logY: true, title: `${meta.title}: training loss per epoch` }],
-    ['train_loss_vs_time', { x: 'seconds', y: 'trainLoss', logY: true, title: `${meta.title}: training loss vs wall time` }],
+    ['train_loss_vs_epoch', { x: 'epoch', y: 'trainLoss', logY: true, fine, title: `${meta.title}: training loss ${fine ? 'vs epoch' : 'per epoch'}` }],
+    ...(fine ? [['train_loss_vs_step', { x: 'step', y: 'trainLoss', logY: true, fine, title: `${meta.title}: training loss vs optimizer step` }] as [string, Parameters<typeof convergenceChart>[1]]] : []),
+    ['train_loss_vs_time', { x: 'seconds', y: 'trainLoss', logY: true, fine, title: `${meta.title}: training loss vs wall time` }],
     ['grad_norm_vs_epoch', { x: 'epoch', y: 'gradNormSq', logY: true, title: `${meta.title}: squared gradient norm` }],
   ];
   if (hasVal) charts.push(['val_loss_vs_epoch', { x: 'epoch', y: 'valLoss', logY: true, title: `${meta.title}: validation loss per epoch` }]);
   if (hasAcc) charts.push(['val_accuracy_vs_epoch', { x: 'epoch', y: 'valAccuracy', title: `${meta.title}: validation accuracy` }]);
   for (const [name, opts] of charts) {
-    const chart = await convergenceChart(runs, { ...opts, subtitle: 'mean ± 1 std over seeds; solid = baseline, dashed = teleport, dotted = reset-only control; ▼ = teleport' });
+    const subtitle = 'mean ± 1 std over seeds; solid = baseline, dashed = teleport, dotted = reset-only control; ▼ = teleport';
+    const chart = await convergenceChart(runs, { ...opts, subtitle: opts.fine ? [subtitle, fineNote] : subtitle });
     await writeChart(join(outDir, name), chart);
     written.push(join(outDir, `${name}.png`), join(outDir, `${name}.svg`));
   }

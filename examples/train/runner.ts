@@ -69,6 +69,12 @@ export interface RunSpec {
   /** Classification: report validation accuracy. */
   classification?: boolean;
   teleport?: TeleportSpec;
+  /**
+   * Points per epoch of the step-resolution train-loss series (`RunRecord.fine`, default 20): each is
+   * the mean of the training-batch losses of the steps since the previous point (at most
+   * ⌈steps per epoch / this⌉ of them), at no extra evaluation.
+   */
+  finePointsPerEpoch?: number;
   /** Stop early when the train loss is not finite or exceeds this multiple of its start. */
   divergeFactor?: number;
   /** Called after every optimizer step (for progress bars). */
@@ -137,7 +143,6 @@ export function runTraining(spec: RunSpec): RunRecord {
   }
   const teleports: TeleportEvent[] = [];
   let clock = 0;
-  let epochNow = 0;
   let stepNow = 0;
   const teleporting = spec.variant === 'teleport' && spec.teleport != null;
   const optimizer = makeOptimizer(spec.optimizer, spec.lr, teleporting ? {
@@ -156,7 +161,7 @@ export function runTraining(spec: RunSpec): RunRecord {
     stateAfterTeleport: spec.teleport!.stateAfterTeleport,
     seed: spec.seed,
     onTeleport: r => teleports.push({
-      epoch: epochNow,
+      epoch: stepNow / stepsPerEpoch,
       step: stepNow,
       seconds: clock,
       ms: r.ms,
@@ -187,14 +192,31 @@ export function runTraining(spec: RunSpec): RunRecord {
   let diverged = false;
   let teleportSeconds = 0;
 
+  // Step resolution: the training-batch losses the steps compute anyway, averaged over a window of
+  // `window` steps (non-overlapping; a window also closes at the end of every epoch and right before
+  // a scheduled teleport/reset step, so every arm has a point exactly where the teleport happens).
+  // A point sits at the step count reached when its window closes (the mean covers the `window`
+  // steps before it). The first point is the evaluated initial train loss at step 0.
+  const window = Math.max(1, Math.ceil(stepsPerEpoch / (spec.finePointsPerEpoch ?? 20)));
+  const fine: CurvePoint[] = [{ epoch: 0, step: 0, seconds: 0, trainLoss: initial.trainLoss }];
+  const marks = new Set(spec.teleport?.atSteps ?? []);
+  let windowSum = 0;
+  let windowCount = 0;
+  const flush = () => {
+    if (windowCount === 0) return;
+    fine.push({ epoch: stepNow / stepsPerEpoch, step: stepNow, seconds: clock, trainLoss: windowSum / windowCount });
+    windowSum = 0;
+    windowCount = 0;
+  };
+
   for (let epoch = 0; epoch < spec.epochs && !diverged; epoch++) {
-    epochNow = epoch;
     const order = tf.tensor1d(shuffled(n, random), 'int32');
     for (let b = 0; b < stepsPerEpoch; b++) {
       const size = Math.min(spec.batchSize, n - b * spec.batchSize);
       const idx = stepsPerEpoch === 1 ? null : tf.slice(order, b * spec.batchSize, size);
       const x = idx ? tf.gather(spec.train.x, idx) : spec.train.x;
       const y = idx ? tf.gather(spec.train.y, idx) : spec.train.y;
+      if (marks.has(stepNow)) flush();
       const before = teleports.length;
       const t0 = performance.now();
       if (resetSteps.has(stepNow)) optimizer.resetState();
@@ -205,8 +227,12 @@ export function runTraining(spec: RunSpec): RunRecord {
       cost!.dispose();
       if (idx) tf.dispose([idx, x, y]);
       stepNow++;
+      windowSum += lossValue;
+      windowCount++;
+      if (windowCount >= window || b === stepsPerEpoch - 1) flush();
       spec.onStep?.({ step: stepNow, totalSteps, epoch, loss: lossValue });
       if (!Number.isFinite(lossValue)) {
+        flush();
         diverged = true;
         break;
       }
@@ -219,7 +245,7 @@ export function runTraining(spec: RunSpec): RunRecord {
   model.dispose();
   tf.dispose(keep);
   const label = `${spec.optimizer}${spec.variant === 'baseline' ? '' : spec.variant === 'teleport' ? ' + teleport' : ' + reset'}`;
-  return { optimizer: spec.optimizer, variant: spec.variant, seed: spec.seed, label, points, teleports, totalSeconds: clock, teleportSeconds, diverged };
+  return { optimizer: spec.optimizer, variant: spec.variant, seed: spec.seed, label, points, fine, fineWindow: window, teleports, totalSeconds: clock, teleportSeconds, diverged };
 }
 
 function shuffled(n: number, random: SeededRandom): number[] {
