@@ -113,8 +113,8 @@ function makeArm(spec: RegArmSpec): Arm {
       normalize: t.normalize,
       maxGrowth: t.maxGrowth,
       // Each teleport gets its full maxGrowth, as the settings say: the library's default run-wide
-      // budget (maxTotalGrowth 4) would cap the first teleport at 2× and later ones lower, whatever
-      // maxGrowth ("no cap", 10, 100) a setting names.
+      // budget (maxTotalGrowth = maxGrowth²) gives the first teleport its full cap but later ones of
+      // a multi-teleport schedule less.
       maxTotalGrowth: Number.POSITIVE_INFINITY,
       schedule: { atSteps: t.atSteps },
       data: { x, y },
