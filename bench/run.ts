@@ -20,6 +20,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   backend: async () => (await import('./backend.js')).runBackend,
   regression: async () => (await import('./regression.js')).runRegression,
   mnist: async () => (await import('./mnist.js')).runMnist,
+  divergence: async () => (await import('./divergence.js')).runDivergence,
 };
 
 function usage(): string {
