@@ -60,6 +60,8 @@ export interface RunSpec {
   steps: number;
   /** Teleport ascent step size (library default 0.1). */
   teleportLr?: number;
+  /** Model initialization seed. */
+  seed?: number;
   tag?: string;
 }
 
@@ -187,7 +189,7 @@ function measure(model: LayersModel, data: Dataset): { loss: number; gradNormSq:
 /** Trains one arm: `steps` minibatch steps cycling through the fixed batches, loss on all rows every `evalEvery` steps. */
 export function trainRun(spec: RunSpec, data: Dataset, evalEvery: number): RunResult {
   const t0 = performance.now();
-  const model = buildModel(ACTIVATION[spec.group]);
+  const model = buildModel(ACTIVATION[spec.group], spec.seed ?? MODEL_SEED);
   const vars = variablesOf(model);
   const reports: tp.TeleportReport[] = [];
   let optimizer: tf.Optimizer;
@@ -289,21 +291,44 @@ export function trainRun(spec: RunSpec, data: Dataset, evalEvery: number): RunRe
 /** A bare run converges when it neither diverges nor ends above its initial loss. */
 const converges = (r: RunResult) => !r.diverged && Number.isFinite(r.finalLoss) && r.finalLoss < r.initialLoss;
 
+/** One grid cell: a group, an optimizer, a schedule and a model seed, with its three arms. */
 interface Cell {
   group: GroupKey;
   opt: string;
   every: number;
+  seed: number;
   bare: RunResult;
   default: RunResult;
   noBudget: RunResult;
 }
+type TeleArm = 'default' | 'noBudget';
+
+interface Stress {
+  name: string;
+  runs: RunResult[];
+}
+
+interface Config {
+  steps: number;
+  evalEvery: number;
+  everies: number[];
+  seeds: number[];
+  opts: string[];
+  quick: boolean;
+}
 
 export async function runDivergence(ctx: BenchContext): Promise<BenchOutput> {
-  const steps = ctx.quick ? 300 : 1000;
-  const evalEvery = 5;
-  const everies = ctx.quick ? [10, 50] : [10, 50, 200];
-  const opts = ctx.quick ? OPTS.filter(o => QUICK_OPTS.includes(o.label)) : OPTS;
+  const cfg: Config = {
+    steps: ctx.quick ? 300 : 1000,
+    evalEvery: 5,
+    everies: ctx.quick ? [10, 50] : [10, 50, 200],
+    seeds: ctx.quick ? [MODEL_SEED] : [MODEL_SEED, MODEL_SEED + 1, MODEL_SEED + 2],
+    opts: (ctx.quick ? OPTS.filter(o => QUICK_OPTS.includes(o.label)) : OPTS).map(o => o.label),
+    quick: ctx.quick,
+  };
+  const opts = OPTS.filter(o => cfg.opts.includes(o.label));
   const groups: GroupKey[] = ['rescale', 'gl', 'gl-data'];
+  const { steps, evalEvery } = cfg;
   const momentumBefore = momentumOptimizers;
   const { value, warnings } = await collectWarnings(async () => {
     const data = makeDataset();
@@ -313,192 +338,224 @@ export async function runDivergence(ctx: BenchContext): Promise<BenchOutput> {
       const cells: Cell[] = [];
       for (const group of groups) {
         for (const opt of opts) {
-          const bare = trainRun({ group, opt, arm: 'bare', every: null, steps }, data, evalEvery);
-          for (const every of everies) {
-            const def = trainRun({ group, opt, arm: 'default', every, steps }, data, evalEvery);
-            const nob = trainRun({ group, opt, arm: 'no-budget', every, steps }, data, evalEvery);
-            cells.push({ group, opt: opt.label, every, bare, default: def, noBudget: nob });
+          for (const seed of cfg.seeds) {
+            const bare = trainRun({ group, opt, arm: 'bare', every: null, steps, seed }, data, evalEvery);
+            for (const every of cfg.everies) {
+              const def = trainRun({ group, opt, arm: 'default', every, steps, seed }, data, evalEvery);
+              const nob = trainRun({ group, opt, arm: 'no-budget', every, steps, seed }, data, evalEvery);
+              cells.push({ group, opt: opt.label, every, seed, bare, default: def, noBudget: nob });
+            }
           }
           const mine = cells.filter(c => c.group === group && c.opt === opt.label);
-          ctx.log(`divergence: ${group} ${opt.label}: bare ${fmt(bare.finalLoss)}${bare.diverged ? ' (diverged)' : ''}; ${mine.map(c => `every ${c.every}: default ${c.default.diverged ? `DIVERGED@${c.default.divergedAt}` : fmt(c.default.finalLoss)}, no-budget ${c.noBudget.diverged ? `diverged@${c.noBudget.divergedAt}` : fmt(c.noBudget.finalLoss)}`).join('; ')}`);
+          const text = (r: RunResult) => (r.diverged ? `DIVERGED@${r.divergedAt}` : fmt(r.finalLoss));
+          ctx.log(`divergence: ${group} ${opt.label}: ${mine.map(c => `seed ${c.seed} every ${c.every}: bare ${text(c.bare)}, default ${text(c.default)}, no-budget ${text(c.noBudget)}`).join('; ')}`);
         }
       }
-      // The issue's stress cases.
+      // The issue's stress cases (first seed).
       const sgd = OPTS[0];
-      const stress: Array<{ name: string; runs: RunResult[] }> = [];
-      const stressSteps = ctx.quick ? 300 : 1000;
+      const stress: Stress[] = [];
       stress.push({
         name: 'rescale every 10, teleport lr 0.5, SGD 0.01',
-        runs: ARMS.map(arm => trainRun({ group: 'rescale', opt: sgd, arm, every: arm === 'bare' ? null : 10, steps: stressSteps, teleportLr: 0.5, tag: 'stress-lr0.5' }, data, evalEvery)),
+        runs: ARMS.map(arm => trainRun({ group: 'rescale', opt: sgd, arm, every: arm === 'bare' ? null : 10, steps, teleportLr: 0.5, tag: 'stress-lr0.5' }, data, evalEvery)),
       });
-      const still: OptSpec = { name: 'sgd', lr: 0, label: 'SGD 0 (weights move only by teleports)' };
+      const still: OptSpec = { name: 'sgd', lr: 0, label: 'SGD 0' };
       stress.push({
         name: 'rescale every 10, teleport lr 0.5, SGD lr 0 (only teleports move the weights)',
-        runs: (['default', 'no-budget'] as Arm[]).map(arm => trainRun({ group: 'rescale', opt: still, arm, every: 10, steps: stressSteps, teleportLr: 0.5, tag: 'stress-lr0' }, data, evalEvery)),
+        runs: (['default', 'no-budget'] as Arm[]).map(arm => trainRun({ group: 'rescale', opt: still, arm, every: 10, steps, teleportLr: 0.5, tag: 'stress-lr0' }, data, evalEvery)),
       });
       if (!ctx.quick) {
         for (const opt of OPTS.filter(o => o.name === 'sgd' || o.name === 'momentum')) {
           stress.push({
             name: `gl every 20, ${opt.label} (the issue's linear case)`,
-            runs: ARMS.map(arm => trainRun({ group: 'gl', opt, arm, every: arm === 'bare' ? null : 20, steps: stressSteps, tag: 'stress-gl20' }, data, evalEvery)),
+            runs: ARMS.map(arm => trainRun({ group: 'gl', opt, arm, every: arm === 'bare' ? null : 20, steps, tag: 'stress-gl20' }, data, evalEvery)),
           });
         }
       }
       for (const s of stress) ctx.log(`divergence: stress ${s.name}: ${s.runs.map(r => `${r.spec.arm} ${r.diverged ? `diverged@${r.divergedAt}` : fmt(r.finalLoss)} ‖∇L‖² ${fmt(r.finalGradNormSq)}`).join('; ')}`);
-      return { cells, stress, initialLoss: cells[0]?.bare.initialLoss ?? NaN };
+      return { cells, stress };
     } finally {
       data.dispose();
     }
   });
-  const out = report(value.cells, value.stress, warnings, { steps, evalEvery, everies, opts: opts.map(o => o.label), quick: ctx.quick });
+  const out = report(value.cells, value.stress, warnings, cfg);
   const leaked = momentumOptimizers - momentumBefore;
   if (leaked > 0) out.knownLeaks = { count: leaked, reason: `one per tf.train.momentum optimizer (${leaked} created): MomentumOptimizer.dispose() in tfjs-core ${tf.version_core} does not call super.dispose(), so SGDOptimizer's kept learning-rate scalar survives (upstream bug)` };
   return out;
 }
 
-function speedup(bare: RunResult, arm: RunResult, i: number): number | null {
-  const b = bare.reach[i];
-  const a = arm.reach[i];
-  if (arm.diverged && a == null) return null;
-  if (b == null || a == null) return null;
-  return b / Math.max(a, 1);
-}
-
-function speedText(bare: RunResult, arm: RunResult, i: number): string {
-  const b = bare.reach[i];
-  const a = arm.reach[i];
-  if (a == null) return b == null ? 'neither' : 'not reached';
-  if (b == null) return `reached (bare not) @${a}`;
-  return fmtRatio(b / Math.max(a, 1));
-}
-
-function lossText(r: RunResult): string {
-  if (r.diverged) return `**diverged @${r.divergedAt}**${Number.isFinite(r.finalLoss) ? ` (${fmt(r.finalLoss)})` : ''}`;
-  return fmt(r.finalLoss);
-}
-
 const geomean = (xs: number[]) => (xs.length ? Math.exp(xs.reduce((a, b) => a + Math.log(b), 0) / xs.length) : NaN);
+const median = (xs: number[]) => {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 
-function report(
-  cells: Cell[],
-  stress: Array<{ name: string; runs: RunResult[] }>,
-  warnings: string[],
-  cfg: { steps: number; evalEvery: number; everies: number[]; opts: string[]; quick: boolean },
-): BenchOutput {
-  const hurt = (arm: 'default' | 'noBudget') => cells.filter(c => converges(c.bare) && c[arm].diverged);
+/** Steps (or seconds) for bare to reach a fraction ÷ the arm's; null unless both reach it and the arm did not diverge. */
+function speedup(c: Cell, arm: TeleArm, i: number, key: 'reach' | 'reachSeconds' = 'reach'): number | null {
+  const b = c.bare[key][i];
+  const a = c[arm][key][i];
+  if (c[arm].diverged || b == null || a == null) return null;
+  return key === 'reach' ? b / Math.max(a, 1) : b / Math.max(a, 1e-6);
+}
+
+/** Runs diverging where bare converges. */
+const hurtBy = (c: Cell, arm: TeleArm) => converges(c.bare) && c[arm].diverged;
+/** Runs not diverging but ending above twice bare's final loss. */
+const worseBy = (c: Cell, arm: TeleArm) => converges(c.bare) && !c[arm].diverged && c[arm].finalLoss > 2 * c.bare.finalLoss;
+
+function lossCell(rs: RunResult[]): string {
+  const ok = rs.filter(r => !r.diverged);
+  const div = rs.filter(r => r.diverged);
+  const parts: string[] = [];
+  if (ok.length) parts.push(fmt(median(ok.map(r => r.finalLoss))));
+  if (div.length) parts.push(`**${rs.length > 1 ? `${div.length}/${rs.length} ` : ''}diverged @${div.map(r => r.divergedAt).join(', ')}**`);
+  return parts.join('; ');
+}
+
+function speedCell(cs: Cell[], arm: TeleArm, i: number): string {
+  const vals = cs.map(c => speedup(c, arm, i)).filter((v): v is number => v != null);
+  const diverged = cs.filter(c => c[arm].diverged).length;
+  const lost = cs.filter(c => c.bare.reach[i] != null && c[arm].reach[i] == null && !c[arm].diverged).length;
+  const gained = cs.filter(c => c.bare.reach[i] == null && c[arm].reach[i] != null && !c[arm].diverged).length;
+  const parts: string[] = [];
+  if (vals.length) parts.push(`${fmtRatio(geomean(vals))}${cs.length > 1 && vals.length < cs.length ? ` (${vals.length}/${cs.length})` : ''}`);
+  if (diverged) parts.push(`${cs.length > 1 ? `${diverged}× ` : ''}diverged`);
+  if (lost) parts.push(`${cs.length > 1 ? `${lost}× ` : ''}not reached`);
+  if (gained) parts.push(`${cs.length > 1 ? `${gained}× ` : ''}reached, bare not`);
+  return parts.length ? parts.join('; ') : 'neither';
+}
+
+function report(cells: Cell[], stress: Stress[], warnings: string[], cfg: Config): BenchOutput {
+  const nSeeds = cfg.seeds.length;
+  const converging = cells.filter(c => converges(c.bare));
+  const hurt = (arm: TeleArm) => cells.filter(c => hurtBy(c, arm));
+  const worse = (arm: TeleArm) => cells.filter(c => worseBy(c, arm));
+  const stressHurt = (armName: Arm) => stress.filter(s => {
+    const bare = s.runs.find(r => r.spec.arm === 'bare');
+    return s.runs.some(r => r.spec.arm === armName && r.diverged) && (bare == null || converges(bare));
+  }).map(s => s.name);
   const hurtDefault = hurt('default');
   const hurtNoBudget = hurt('noBudget');
-  const stressHurt = stress.flatMap(s => {
-    const bare = s.runs.find(r => r.spec.arm === 'bare');
-    return s.runs.filter(r => r.spec.arm === 'default' && r.diverged && (bare == null || converges(bare))).map(r => `${s.name}`);
-  });
-  const stressNoBudgetHurt = stress.flatMap(s => {
-    const bare = s.runs.find(r => r.spec.arm === 'bare');
-    return s.runs.filter(r => r.spec.arm === 'no-budget' && r.diverged && (bare == null || converges(bare))).map(() => s.name);
-  });
-  const describeCell = (c: Cell, arm: 'default' | 'noBudget') => `${c.group} ${c.opt} every ${c.every} (diverged at step ${c[arm].divergedAt}${c[arm].error ? `: ${c[arm].error!.slice(0, 120)}` : ''})`;
-  const convergingCells = cells.filter(c => converges(c.bare)).length;
-  const bareDiverged = cells.filter(c => c.every === cfg.everies[0] && !converges(c.bare));
+  const stressDefault = stressHurt('default');
+  const stressNoBudget = stressHurt('no-budget');
+  const where = (c: Cell, arm: TeleArm) => `${c.group} ${c.opt} every ${c.every}${nSeeds > 1 ? ` seed ${c.seed}` : ''} (step ${c[arm].divergedAt}${c[arm].error ? `: ${c[arm].error!.slice(0, 100)}` : ''})`;
+  const bareBad = cells.filter(c => c.every === cfg.everies[0] && !converges(c.bare));
 
-  // Speed-ups (steps to a fraction of the initial loss, bare ÷ arm), over cells where both reach it.
-  const speedStats = (arm: 'default' | 'noBudget', i: number, group?: GroupKey) => {
-    const cs = cells.filter(c => (group == null || c.group === group) && !c[arm].diverged);
-    const sp = cs.map(c => speedup(c.bare, c[arm], i)).filter((v): v is number => v != null);
-    const lostTarget = cs.filter(c => c.bare.reach[i] != null && c[arm].reach[i] == null).length;
-    return { n: sp.length, geomean: geomean(sp), faster: sp.filter(v => v > 1.05).length, slower: sp.filter(v => v < 1 / 1.05).length, best: sp.length ? Math.max(...sp) : NaN, worst: sp.length ? Math.min(...sp) : NaN, lostTarget };
+  const stats = (arm: TeleArm, i: number, group?: GroupKey, key: 'reach' | 'reachSeconds' = 'reach') => {
+    const cs = cells.filter(c => group == null || c.group === group);
+    const sp = cs.map(c => speedup(c, arm, i, key)).filter((v): v is number => v != null);
+    return {
+      n: sp.length,
+      geomean: geomean(sp),
+      faster: sp.filter(v => v > 1.05).length,
+      slower: sp.filter(v => v < 1 / 1.05).length,
+      best: sp.length ? Math.max(...sp) : NaN,
+      worst: sp.length ? Math.min(...sp) : NaN,
+      lost: cs.filter(c => c.bare.reach[i] != null && (c[arm].reach[i] == null || c[arm].diverged)).length,
+    };
   };
-  const lossRatio = (arm: 'default' | 'noBudget', group?: GroupKey) => {
-    const cs = cells.filter(c => (group == null || c.group === group) && converges(c.bare) && !c[arm].diverged);
-    const rs = cs.map(c => c[arm].finalLoss / c.bare.finalLoss);
+  const lossRatio = (arm: TeleArm, group?: GroupKey) => {
+    const rs = cells.filter(c => (group == null || c.group === group) && converges(c.bare) && !c[arm].diverged).map(c => c[arm].finalLoss / c.bare.finalLoss);
     return { n: rs.length, geomean: geomean(rs), better: rs.filter(r => r < 0.95).length, worse: rs.filter(r => r > 1.05).length, worst: rs.length ? Math.max(...rs) : NaN };
   };
-  const budgetRespected = cells.every(c => c.default.growthProduct <= 4 * (1 + 1e-3));
   const maxProduct = Math.max(...cells.map(c => c.default.growthProduct));
+  const budgetRespected = maxProduct <= 4 * (1 + 1e-3);
   const maxProductNoBudget = Math.max(...cells.map(c => c.noBudget.growthProduct).filter(Number.isFinite));
 
   const headline: string[] = [];
-  headline.push(`Runs that diverge where the bare optimizer converges: **default ${hurtDefault.length}**, no budget (maxTotalGrowth: Infinity) **${hurtNoBudget.length}**, of ${convergingCells} grid cells (${cells.length / cfg.everies.length} optimizer × group rows × every ∈ {${cfg.everies.join(', ')}}, ${cfg.steps} steps)${stress.length ? `; stress cases: default ${stressHurt.length}, no budget ${stressNoBudgetHurt.length} of ${stress.length}` : ''}.`);
-  if (hurtDefault.length) headline.push(`**With the default budget, ${hurtDefault.length} run(s) still diverge where bare converges**: ${hurtDefault.map(c => describeCell(c, 'default')).join('; ')}.`);
-  if (stressHurt.length) headline.push(`**Stress cases diverging with the default budget**: ${stressHurt.join('; ')}.`);
-  if (hurtNoBudget.length) headline.push(`Without the budget: ${hurtNoBudget.map(c => describeCell(c, 'noBudget')).join('; ')}.`);
-  for (const [i, f] of FRACTIONS.entries()) {
-    const d = speedStats('default', i);
-    const n = speedStats('noBudget', i);
-    headline.push(`Steps to ${f * 100} % of the initial loss, bare ÷ teleport (geometric mean over the ${d.n} cells where both reach it): default ${fmtRatio(d.geomean)} (faster in ${d.faster}, slower in ${d.slower}, best ${fmtRatio(d.best)}, worst ${fmtRatio(d.worst)}${d.lostTarget ? `; ${d.lostTarget} cell(s) reach it bare but not with teleports` : ''}); no budget ${fmtRatio(n.geomean)} over ${n.n} non-diverged cells (faster ${n.faster}, slower ${n.slower}).`);
-  }
+  const grid = `${cells.length} grid runs per arm (${cfg.opts.length} optimizer settings × 3 groups × every ∈ {${cfg.everies.join(', ')}} × ${nSeeds} model seed${nSeeds > 1 ? 's' : ''}, ${cfg.steps} steps; bare converges in ${converging.length})`;
+  headline.push(`Runs that diverge where the bare optimizer converges: **default ${hurtDefault.length}**, no budget (maxTotalGrowth: Infinity) **${hurtNoBudget.length}**, of ${grid}; issue stress cases: default ${stressDefault.length}, no budget ${stressNoBudget.length} of ${stress.length}.`);
+  if (hurtDefault.length) headline.push(`**With the default budget, ${hurtDefault.length} run(s) still diverge where bare converges**: ${hurtDefault.map(c => where(c, 'default')).join('; ')}.`);
+  if (stressDefault.length) headline.push(`**Stress cases diverging with the default budget**: ${stressDefault.join('; ')}.`);
+  if (hurtNoBudget.length) headline.push(`Without the budget, diverged: ${summarize(hurtNoBudget)}.`);
+  headline.push(`Runs that do not diverge but end above 2× bare's final loss: default ${worse('default').length}, no budget ${worse('noBudget').length}${worse('default').length ? ` (default: ${worse('default').map(c => `${c.group} ${c.opt} every ${c.every}${nSeeds > 1 ? ` seed ${c.seed}` : ''}`).join('; ')})` : ''}.`);
+  FRACTIONS.forEach((f, i) => {
+    const d = stats('default', i);
+    const n = stats('noBudget', i);
+    const dt = stats('default', i, undefined, 'reachSeconds');
+    headline.push(`Steps to ${f * 100} % of the initial loss, bare ÷ teleport, geometric mean over the runs where both reach it: default ${fmtRatio(d.geomean)} over ${d.n} (faster by > 5 % in ${d.faster}, slower in ${d.slower}; best ${fmtRatio(d.best)}, worst ${fmtRatio(d.worst)}${d.lost ? `; ${d.lost} run(s) reach it bare but not with teleports` : ''}), in wall time ${fmtRatio(dt.geomean)}; no budget ${fmtRatio(n.geomean)} over ${n.n} (faster ${n.faster}, slower ${n.slower}${n.lost ? `; ${n.lost} lose it` : ''}).`);
+  });
   const lr = lossRatio('default');
-  headline.push(`Final loss, default ÷ bare (geometric mean over ${lr.n} cells where bare converges): ${fmt(lr.geomean)} (lower in ${lr.better}, higher in ${lr.worse} by > 5 %; worst ${fmt(lr.worst)}×).`);
-  headline.push(`Budget: the product of the ‖∇L‖² growth ratios of a run's accepted teleports is at most ${fmt(maxProduct)} with the default (budget 4${budgetRespected ? ', respected in every run' : ', EXCEEDED in some run'}), up to ${fmt(maxProductNoBudget)} without it.`);
+  const lrN = lossRatio('noBudget');
+  headline.push(`Final loss ÷ bare, geometric mean over runs where bare converges and the arm does not diverge: default ${fmt(lr.geomean)} over ${lr.n} (lower by > 5 % in ${lr.better}, higher in ${lr.worse}; worst ${fmt(lr.worst)}×); no budget ${fmt(lrN.geomean)} over ${lrN.n} (worst ${fmt(lrN.worst)}×).`);
+  headline.push(`Budget: the product of the ‖∇L‖² growth ratios of a run's accepted teleports is at most ${fmt(maxProduct)} with the default (maxTotalGrowth 4${budgetRespected ? ', respected in every run' : ', EXCEEDED'}), up to ${fmt(maxProductNoBudget)} without it.`);
 
   const targets: TargetResult[] = [
     {
       name: 'no run diverges with teleports (default budget) where the bare optimizer converges',
       target: '0 runs',
-      measured: `${hurtDefault.length + stressHurt.length} (grid ${hurtDefault.length} of ${convergingCells}; stress ${stressHurt.length})`,
-      met: hurtDefault.length + stressHurt.length === 0,
-      note: hurtDefault.length + stressHurt.length === 0
-        ? `without the budget ${hurtNoBudget.length + stressNoBudgetHurt.length} do (grid ${hurtNoBudget.length}, stress ${stressNoBudgetHurt.length})`
-        : [...hurtDefault.map(c => describeCell(c, 'default')), ...stressHurt].join('; '),
+      measured: `${hurtDefault.length + stressDefault.length} (grid ${hurtDefault.length} of ${converging.length}; stress ${stressDefault.length} of ${stress.length})`,
+      met: hurtDefault.length + stressDefault.length === 0,
+      note: hurtDefault.length + stressDefault.length === 0
+        ? `without the budget ${hurtNoBudget.length + stressNoBudget.length} do (grid ${hurtNoBudget.length}, stress ${stressNoBudget.length})`
+        : [...hurtDefault.map(c => where(c, 'default')), ...stressDefault].join('; '),
     },
     {
       name: 'the growth budget holds: Π ‖∇L‖² ratios of a run\'s accepted teleports ≤ maxTotalGrowth (4)',
       target: '≤ 4 in every default run',
       measured: `max ${fmt(maxProduct)}`,
       met: budgetRespected,
-      note: 'each ratio as the teleport measured it (on the step\'s minibatch gradient for exact groups, on its teleport batch for gl-data); it bounds the jumps, not the drift of ‖∇L‖² that training itself causes in between',
+      note: 'each ratio as the teleport measured it (on the step\'s minibatch gradient for exact groups, on its teleport batch for gl-data); it bounds the jumps, not how ‖∇L‖² evolves under training in between',
     },
   ];
 
   const sections: string[] = [];
   sections.push('## Method');
   sections.push('');
-  sections.push(`Data: ${ROWS} rows, x ∈ U(-1, 1)^${INPUTS} (seeded), y ∈ ℝ^${OUTPUTS} from a seeded relu teacher 8-16-4 plus a linear term and ±0.05 uniform noise; MSE loss. Models: ${INPUTS}-${HIDDEN}-${HIDDEN}-${OUTPUTS} MLPs with Glorot-uniform kernels (seed ${MODEL_SEED}, the same start for every arm), zero biases, linear output; hidden activation relu for rescale, none (linear) for gl, LeakyReLU(0.1) layers after linear Dense for gl-data. Training: ${cfg.steps} steps of \`optimizer.minimize\` on ${ROWS / BATCH} fixed minibatches of ${BATCH} rows, cycled in order; the loss on all ${ROWS} rows every ${cfg.evalEvery} steps (so steps-to-target have a resolution of ${cfg.evalEvery}).`);
+  sections.push(`Data (fixed): ${ROWS} rows, x ∈ U(-1, 1)^${INPUTS} (seeded), y ∈ ℝ^${OUTPUTS} from a seeded relu teacher 8-16-4 plus a linear term and ±0.05 uniform noise; MSE loss. Models: ${INPUTS}-${HIDDEN}-${HIDDEN}-${OUTPUTS} MLPs, Glorot-uniform kernels seeded by the model seed (${cfg.seeds.join(', ')}; the same start for every arm of a seed), zero biases, linear output; hidden activation relu for rescale, none (linear) for gl, LeakyReLU(0.1) layers after linear Dense for gl-data. Training: ${cfg.steps} steps of \`optimizer.minimize\` on ${ROWS / BATCH} fixed minibatches of ${BATCH} rows, cycled in order; the loss on all ${ROWS} rows every ${cfg.evalEvery} steps (steps-to-target have a resolution of ${cfg.evalEvery}).`);
   sections.push('');
-  sections.push(`Arms: **bare** = tf.train.<optimizer>; **default** = tp.<optimizer>(…, { model, group, schedule: { every }, loss: 'meanSquaredError' }) with every other option at its default (10 normalized ascent steps of 0.1, maxGrowth 2, maxTotalGrowth 4, state transported); **no budget** = the same with \`maxTotalGrowth: Infinity\` (every teleport may double ‖∇L‖², the behaviour before the budget). gl-data teleports on one ${TELEPORT_ROWS}-row batch (≤ inputs + 1) of the training rows, a different one at each teleport. Optimizers: ${cfg.opts.join(', ')} (momentum 0.9; AdaGrad, RMSProp and Adam with tfjs defaults otherwise).`);
+  sections.push(`Arms: **bare** = tf.train.<optimizer>; **default** = tp.<optimizer>(…, { model, group, schedule: { every }, loss: 'meanSquaredError' }) with every other option at its default (10 normalized ascent steps of 0.1, maxGrowth 2, maxTotalGrowth 4, optimizer state transported), so teleport k may grow ‖∇L‖² by at most min(2, 4^(2^-(k+1))); **no budget** = the same with \`maxTotalGrowth: Infinity\` (every teleport may double ‖∇L‖², the behaviour before the budget). gl-data teleports on one ${TELEPORT_ROWS}-row batch of the training rows (≤ inputs + 1), a different one each time. Optimizers: ${cfg.opts.join(', ')} (momentum 0.9; AdaGrad, RMSProp and Adam with tfjs defaults otherwise).`);
   sections.push('');
-  sections.push(`**Diverged** = the full-data loss is not finite or above ${DIVERGE_FACTOR}× its initial value at an evaluation, or the library refused a teleport on a non-finite gradient (the run stops there; "@n" = that step). **Converges** (bare) = not diverged and final loss below the initial. Speed-up = steps for bare to reach 50 % (10 %) of the initial loss ÷ steps for the arm; "not reached" = the arm never gets there within ${cfg.steps} steps while bare does. One seed (one data set, one initialization): the grid varies optimizers and schedules, not seeds.`);
+  sections.push(`**Diverged** = the full-data loss is not finite or above ${DIVERGE_FACTOR}× its initial value at an evaluation, or the library refused a teleport on a non-finite gradient (the run stops there; "@n" = that step). **Converges** (bare) = not diverged and the final loss below the initial. **Speed-up** = steps for bare to reach 50 % (10 %) of the initial loss ÷ steps for the arm (geometric mean over seeds where both reach it; "(k/n)" = on k of n seeds); "not reached" = bare reaches it within ${cfg.steps} steps and the arm does not. Wall-time speed-ups (headline) count optimizer steps with their teleports, not the loss evaluations; they are noisy (shared machine). Cells with several seeds show the median final loss of the non-diverged runs, accepted/scheduled teleports summed over seeds, the largest Π growth and median norms.`);
   sections.push('');
   for (const group of ['rescale', 'gl', 'gl-data'] as GroupKey[]) {
-    const cs = cells.filter(c => c.group === group);
-    if (!cs.length) continue;
-    sections.push(`## ${group} (${MODEL_TEXT[ACTIVATION[group]]} MLP; initial loss ${fmt(cs[0].bare.initialLoss)})`);
+    const gcs = cells.filter(c => c.group === group);
+    if (!gcs.length) continue;
+    sections.push(`## ${group} (${MODEL_TEXT[ACTIVATION[group]]} MLP; initial loss ${[...new Set(gcs.map(c => fmt(c.bare.initialLoss)))].join(', ')})`);
     sections.push('');
-    const header = ['optimizer', 'every', 'final loss: bare', 'default', 'no budget', 'speed-up to 50 %: default', 'no budget', 'to 10 %: default', 'no budget', 'accepted: default', 'no budget', 'Π growth: default', 'no budget', 'final ‖∇L‖²: bare / default / no budget', 'max ‖kernel‖: bare / default / no budget'];
-    const rows = cs.map(c => [
-      c.opt,
-      String(c.every),
-      lossText(c.bare),
-      lossText(c.default),
-      lossText(c.noBudget),
-      speedText(c.bare, c.default, 0),
-      speedText(c.bare, c.noBudget, 0),
-      speedText(c.bare, c.default, 1),
-      speedText(c.bare, c.noBudget, 1),
-      `${c.default.accepted}/${c.default.teleports}`,
-      `${c.noBudget.accepted}/${c.noBudget.teleports}`,
-      fmt(c.default.growthProduct),
-      fmt(c.noBudget.growthProduct),
-      `${fmt(c.bare.finalGradNormSq)} / ${fmt(c.default.finalGradNormSq)} / ${fmt(c.noBudget.finalGradNormSq)}`,
-      `${fmt(c.bare.finalMaxKernelNorm)} / ${fmt(c.default.finalMaxKernelNorm)} / ${fmt(c.noBudget.finalMaxKernelNorm)}`,
-    ]);
+    const header = ['optimizer', 'every', 'final loss: bare', 'default', 'no budget', 'speed-up to 50 %: default', 'no budget', 'to 10 %: default', 'no budget', 'accepted / scheduled: default', 'no budget', 'Π growth: default', 'no budget', 'final ‖∇L‖²: bare / default / no budget', 'max ‖kernel‖: bare / default / no budget'];
+    const rows: string[][] = [];
+    for (const opt of cfg.opts) for (const every of cfg.everies) {
+      const cs = gcs.filter(c => c.opt === opt && c.every === every);
+      if (!cs.length) continue;
+      const med = (f: (c: Cell) => number) => fmt(median(cs.map(f)));
+      rows.push([
+        opt,
+        String(every),
+        lossCell(cs.map(c => c.bare)),
+        lossCell(cs.map(c => c.default)),
+        lossCell(cs.map(c => c.noBudget)),
+        speedCell(cs, 'default', 0),
+        speedCell(cs, 'noBudget', 0),
+        speedCell(cs, 'default', 1),
+        speedCell(cs, 'noBudget', 1),
+        `${cs.reduce((a, c) => a + c.default.accepted, 0)}/${cs.reduce((a, c) => a + c.default.scheduled, 0)}`,
+        `${cs.reduce((a, c) => a + c.noBudget.accepted, 0)}/${cs.reduce((a, c) => a + c.noBudget.scheduled, 0)}`,
+        fmt(Math.max(...cs.map(c => c.default.growthProduct))),
+        fmt(Math.max(...cs.map(c => c.noBudget.growthProduct))),
+        `${med(c => c.bare.finalGradNormSq)} / ${med(c => c.default.finalGradNormSq)} / ${med(c => c.noBudget.finalGradNormSq)}`,
+        `${med(c => c.bare.finalMaxKernelNorm)} / ${med(c => c.default.finalMaxKernelNorm)} / ${med(c => c.noBudget.finalMaxKernelNorm)}`,
+      ]);
+    }
     sections.push(table(header, rows, 2));
     sections.push('');
-    const d50 = speedStats('default', 0, group);
-    const d10 = speedStats('default', 1, group);
+    const d50 = stats('default', 0, group);
+    const d10 = stats('default', 1, group);
     const lrG = lossRatio('default', group);
-    sections.push(`Default vs bare on ${group}: to 50 % ${fmtRatio(d50.geomean)} (geo. mean of ${d50.n}; faster ${d50.faster}, slower ${d50.slower}), to 10 % ${fmtRatio(d10.geomean)} (of ${d10.n}; faster ${d10.faster}, slower ${d10.slower}${d10.lostTarget ? `, ${d10.lostTarget} lose the target` : ''}); final loss ÷ bare ${fmt(lrG.geomean)} (lower in ${lrG.better}, higher in ${lrG.worse} of ${lrG.n}). Diverging where bare converges: default ${hurtDefault.filter(c => c.group === group).length}, no budget ${hurtNoBudget.filter(c => c.group === group).length}.`);
+    sections.push(`Default vs bare on ${group}: steps to 50 % ${fmtRatio(d50.geomean)} (geometric mean of ${d50.n}; faster ${d50.faster}, slower ${d50.slower}${d50.lost ? `, ${d50.lost} lose the target` : ''}), to 10 % ${fmtRatio(d10.geomean)} (of ${d10.n}; faster ${d10.faster}, slower ${d10.slower}${d10.lost ? `, ${d10.lost} lose the target` : ''}); final loss ÷ bare ${fmt(lrG.geomean)} (lower in ${lrG.better}, higher in ${lrG.worse} of ${lrG.n}). Diverging where bare converges: default ${hurtDefault.filter(c => c.group === group).length}, no budget ${hurtNoBudget.filter(c => c.group === group).length}; ending above 2× bare without diverging: default ${worse('default').filter(c => c.group === group).length}, no budget ${worse('noBudget').filter(c => c.group === group).length}.`);
     sections.push('');
   }
   if (stress.length) {
-    sections.push('## Stress cases from the issue');
+    sections.push(`## Stress cases from the issue (model seed ${cfg.seeds[0]}, ${cfg.steps} steps)`);
     sections.push('');
     sections.push(table(
-      ['case', 'arm', 'final loss', 'accepted teleports', 'growth caps (min–max)', 'Π growth', '‖∇L‖²: start → end', 'max ‖kernel‖: start → end', 'seconds'],
+      ['case', 'arm', 'final loss', 'accepted / scheduled', 'growth caps (min–max)', 'Π growth', '‖∇L‖²: start → end', 'max ‖kernel‖: start → end', 'seconds'],
       stress.flatMap(s => s.runs.map(r => [
         s.name,
         r.spec.arm,
-        lossText(r),
-        `${r.accepted}/${r.teleports}`,
+        lossCell([r]),
+        `${r.accepted}/${r.scheduled}`,
         r.caps ? `${fmt(r.caps[0])}–${fmt(r.caps[1])}` : '—',
         fmt(r.growthProduct),
         `${fmt(r.initialGradNormSq)} → ${fmt(r.finalGradNormSq)}`,
@@ -511,7 +568,7 @@ function report(
   }
   sections.push('## What it means');
   sections.push('');
-  sections.push(meaning(cells, stress, hurtDefault, hurtNoBudget, stressHurt, stressNoBudgetHurt, bareDiverged, cfg));
+  sections.push(meaning(cells, stress, { hurtDefault, hurtNoBudget, stressDefault, stressNoBudget, bareBad, worseDefault: worse('default'), worseNoBudget: worse('noBudget') }, cfg));
   sections.push('');
   if (warnings.length) {
     sections.push(`Library warnings: ${warnings.join('; ')}`);
@@ -521,46 +578,46 @@ function report(
     title: 'Divergence: scheduled teleports with and without the growth budget (maxTotalGrowth)',
     headline,
     targets,
-    data: { config: { ...cfg, rows: ROWS, batch: BATCH, teleportRows: TELEPORT_ROWS, dataSeed: DATA_SEED, modelSeed: MODEL_SEED, fractions: FRACTIONS, divergeFactor: DIVERGE_FACTOR }, cells, stress, warnings },
+    data: { config: { ...cfg, rows: ROWS, batch: BATCH, teleportRows: TELEPORT_ROWS, dataSeed: DATA_SEED, fractions: FRACTIONS, divergeFactor: DIVERGE_FACTOR }, cells, stress, warnings },
     body: sections.join('\n'),
   };
 }
 
+/** "gl: SGD 0.01 every 10 (3), …": diverged runs grouped by configuration, with the seed count. */
+function summarize(cs: Cell[]): string {
+  const m = new Map<string, number>();
+  for (const c of cs) m.set(`${c.group} ${c.opt} every ${c.every}`, (m.get(`${c.group} ${c.opt} every ${c.every}`) ?? 0) + 1);
+  return [...m.entries()].map(([k, n]) => `${k}${n > 1 ? ` (${n} seeds)` : ''}`).join('; ');
+}
+
 function meaning(
   cells: Cell[],
-  stress: Array<{ name: string; runs: RunResult[] }>,
-  hurtDefault: Cell[],
-  hurtNoBudget: Cell[],
-  stressHurt: string[],
-  stressNoBudgetHurt: string[],
-  bareDiverged: Cell[],
-  cfg: { steps: number; everies: number[] },
+  stress: Stress[],
+  r: { hurtDefault: Cell[]; hurtNoBudget: Cell[]; stressDefault: string[]; stressNoBudget: string[]; bareBad: Cell[]; worseDefault: Cell[]; worseNoBudget: Cell[] },
+  cfg: Config,
 ): string {
   const out: string[] = [];
-  const totalHurt = hurtDefault.length + stressHurt.length;
-  if (totalHurt === 0) {
-    out.push(`With the default budget no run of the grid or of the stress cases diverges where the bare optimizer converges; without it ${hurtNoBudget.length} grid run(s) and ${stressNoBudgetHurt.length} stress case(s) do${hurtNoBudget.length ? ` (${[...new Set(hurtNoBudget.map(c => c.group))].join(', ')}; mostly every ${mostCommon(hurtNoBudget.map(c => c.every))})` : ''}. The budget is what makes the difference: each teleport still may grow ‖∇L‖² (the first by up to 2×), but a run's teleports together at most 4×, so a schedule cannot compound the gradient norm past what the learning rate tolerated at the start.`);
+  const byEvery = (cs: Cell[]) => cfg.everies.map(e => `${cs.filter(c => c.every === e).length} at every ${e}`).join(', ');
+  if (r.hurtDefault.length + r.stressDefault.length === 0) {
+    out.push(`With the default budget no run of the grid or of the stress cases diverges where the bare optimizer converges; without it ${r.hurtNoBudget.length} grid run(s) (${byEvery(r.hurtNoBudget)}) and ${r.stressNoBudget.length} stress case(s) do, and ${r.worseNoBudget.length} more end above twice bare's loss (default: ${r.worseDefault.length}). The budget is what makes the difference: each teleport may still grow ‖∇L‖² (the first by up to 2×), but a run's teleports together at most 4×, so a schedule cannot compound the gradient norm past what the learning rate tolerated at the start.`);
   } else {
-    out.push(`**The default budget does not prevent every divergence in this grid**: ${hurtDefault.map(c => `${c.group} ${c.opt} every ${c.every}`).concat(stressHurt).join('; ')} diverge(s) where the bare optimizer converges (without the budget: ${hurtNoBudget.length} grid run(s), ${stressNoBudgetHurt.length} stress case(s)). The budget bounds the product of the growth ratios each teleport measures (on its own minibatch or teleport batch); it does not bound what the teleported weights do to the full-data gradient later in training.`);
+    out.push(`**The default budget does not prevent every divergence here**: ${r.hurtDefault.map(c => `${c.group} ${c.opt} every ${c.every}${cfg.seeds.length > 1 ? ` seed ${c.seed}` : ''} (at step ${c.default.divergedAt})`).concat(r.stressDefault).join('; ')} diverge(s) where the bare optimizer converges (without the budget: ${r.hurtNoBudget.length} grid runs, ${r.stressNoBudget.length} stress cases). The budget bounds the product of the growth ratios each teleport measures on its own minibatch (or teleport batch); it does not bound how the teleported weights change the full-data gradient later in training.`);
   }
-  if (bareDiverged.length) out.push(`Bare runs that themselves diverge or do not improve (excluded from the count): ${bareDiverged.map(c => `${c.group} ${c.opt}`).join('; ')}.`);
+  if (r.bareBad.length) out.push(`Bare runs that do not converge (diverge, or end above the initial loss) are left out of the counts: ${[...new Set(r.bareBad.map(c => `${c.group} ${c.opt}${cfg.seeds.length > 1 ? ` seed ${c.seed}` : ''}`))].join('; ')}.`);
   const lr0 = stress.find(s => s.name.includes('SGD lr 0'));
-  if (lr0) {
-    const d = lr0.runs.find(r => r.spec.arm === 'default');
-    const n = lr0.runs.find(r => r.spec.arm === 'no-budget');
-    if (d && n) out.push(`With SGD at learning rate 0 only teleports move the weights: over ${n.teleports} scheduled rescale teleports (lr 0.5) ‖∇L‖² goes from ${fmt(n.initialGradNormSq)} to ${fmt(n.finalGradNormSq)} and the largest kernel norm from ${fmt(n.initialMaxKernelNorm)} to ${fmt(n.finalMaxKernelNorm)} without the budget${n.diverged ? ` (stopped at step ${n.divergedAt}${n.error ? `: ${n.error.slice(0, 100)}` : ''})` : ''}; with it, to ${fmt(d.finalGradNormSq)} and ${fmt(d.finalMaxKernelNorm)} (Π growth ${fmt(d.growthProduct)} ≤ 4).`);
-  }
-  const late = cells.filter(c => c.every === Math.max(...cfg.everies));
-  if (late.length) {
-    const same = late.filter(c => !c.noBudget.diverged && !c.default.diverged && Math.abs(c.default.finalLoss / c.noBudget.finalLoss - 1) < 0.01).length;
-    out.push(`The price: the budget shrinks later teleports' caps geometrically (2, 1.41, 1.19, 1.09, …), so long every-10 schedules do almost nothing after their first few teleports; at every ${Math.max(...cfg.everies)} (${Math.floor((cfg.steps - 1) / Math.max(...cfg.everies))} teleports) default and no-budget end within 1 % of each other in ${same} of ${late.length} cells.`);
-  }
+  const d = lr0?.runs.find(x => x.spec.arm === 'default');
+  const n = lr0?.runs.find(x => x.spec.arm === 'no-budget');
+  if (d && n) out.push(`With SGD at learning rate 0 only teleports move the weights: over ${n.scheduled} scheduled rescale teleports (ascent lr 0.5) the full-data ‖∇L‖² goes from ${fmt(n.initialGradNormSq)} to ${fmt(n.finalGradNormSq)} and the largest kernel norm from ${fmt(n.initialMaxKernelNorm)} to ${fmt(n.finalMaxKernelNorm)} without the budget${n.diverged ? ` (stopped at step ${n.divergedAt}${n.error ? `: ${n.error.slice(0, 100)}` : ''})` : ''}; with it to ${fmt(d.finalGradNormSq)} and ${fmt(d.finalMaxKernelNorm)} (Π growth ${fmt(d.growthProduct)} ≤ 4; ${d.accepted} of ${d.scheduled} teleports accepted).`);
+  const last = Math.max(...cfg.everies);
+  const late = cells.filter(c => c.every === last);
+  const close = late.filter(c => !c.noBudget.diverged && !c.default.diverged && Math.abs(c.default.finalLoss / c.noBudget.finalLoss - 1) < 0.05).length;
+  out.push(`The price: the caps shrink geometrically (2, 1.41, 1.19, 1.09, 1.04, …), so a long every-10 schedule does almost nothing after its first five or six teleports (the accepted/scheduled columns), and the speed-ups above are those of the first few teleports. At every ${last} (${Math.ceil((cfg.steps - last) / last)} teleports) default and no budget end within 5 % of each other in ${close} of ${late.length} runs.`);
+  const perTeleport = (g: GroupKey) => median(cells.filter(c => c.group === g).map(c => c.default.teleportMs / Math.max(1, c.default.teleports)));
+  const stepMs = median(cells.map(c => (1000 * c.bare.seconds) / cfg.steps));
+  const wall = cfg.everies.map(e => {
+    const sp = cells.filter(c => c.every === e).map(c => speedup(c, 'default', 0, 'reachSeconds')).filter((v): v is number => v != null);
+    return `${fmtRatio(geomean(sp))} at every ${e}`;
+  });
+  out.push(`Cost: on these tiny models a training step takes ≈ ${fmt(stepMs)} ms (with the loss evaluations) while a teleport takes ${fmt(perTeleport('rescale'))} ms (rescale), ${fmt(perTeleport('gl'))} ms (gl), ${fmt(perTeleport('gl-data'))} ms (gl-data) (medians per reported teleport, default arm), so in wall time the default arm reaches 50 % of the initial loss ${wall.join(', ')} relative to bare (geometric means; < 1× = slower): the step savings do not pay for the teleports here. A scheduled exact (rescale, gl) teleport whose cap has shrunk to ≈ 1 still runs its ascent and is then rejected ("no group element improved the objective"); gl-data skips it without a report.`);
   return out.join(' ');
 }
-
-function mostCommon(xs: number[]): number {
-  const m = new Map<number, number>();
-  for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1);
-  return [...m.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? NaN;
-}
-
