@@ -426,7 +426,8 @@ function speedCell(cs: Cell[], arm: TeleArm, i: number): string {
   return parts.length ? parts.join('; ') : 'neither';
 }
 
-function report(cells: Cell[], stress: Stress[], warnings: string[], cfg: Config): BenchOutput {
+/** The result page from the runs (exported so a saved JSON can be re-rendered). */
+export function report(cells: Cell[], stress: Stress[], warnings: string[], cfg: Config): BenchOutput {
   const nSeeds = cfg.seeds.length;
   const converging = cells.filter(c => converges(c.bare));
   const hurt = (arm: TeleArm) => cells.filter(c => hurtBy(c, arm));
@@ -456,8 +457,10 @@ function report(cells: Cell[], stress: Stress[], warnings: string[], cfg: Config
     };
   };
   const lossRatio = (arm: TeleArm, group?: GroupKey) => {
-    const rs = cells.filter(c => (group == null || c.group === group) && converges(c.bare) && !c[arm].diverged).map(c => c[arm].finalLoss / c.bare.finalLoss);
-    return { n: rs.length, geomean: geomean(rs), better: rs.filter(r => r < 0.95).length, worse: rs.filter(r => r > 1.05).length, worst: rs.length ? Math.max(...rs) : NaN };
+    const cs = cells.filter(c => (group == null || c.group === group) && converges(c.bare) && !c[arm].diverged);
+    const rs = cs.map(c => c[arm].finalLoss / c.bare.finalLoss);
+    const w = rs.length ? rs.indexOf(Math.max(...rs)) : -1;
+    return { n: rs.length, geomean: geomean(rs), better: rs.filter(r => r < 0.95).length, worse: rs.filter(r => r > 1.05).length, worst: w >= 0 ? rs[w] : NaN, worstCell: w >= 0 ? `${cs[w].group} ${cs[w].opt} every ${cs[w].every}${nSeeds > 1 ? ` seed ${cs[w].seed}` : ''}` : '' };
   };
   const maxProduct = Math.max(...cells.map(c => c.default.growthProduct));
   const budgetRespected = maxProduct <= 4 * (1 + 1e-3);
@@ -478,7 +481,7 @@ function report(cells: Cell[], stress: Stress[], warnings: string[], cfg: Config
   });
   const lr = lossRatio('default');
   const lrN = lossRatio('noBudget');
-  headline.push(`Final loss ÷ bare, geometric mean over runs where bare converges and the arm does not diverge: default ${fmt(lr.geomean)} over ${lr.n} (lower by > 5 % in ${lr.better}, higher in ${lr.worse}; worst ${fmt(lr.worst)}×); no budget ${fmt(lrN.geomean)} over ${lrN.n} (worst ${fmt(lrN.worst)}×).`);
+  headline.push(`Final loss ÷ bare, geometric mean over runs where bare converges and the arm does not diverge: default ${fmt(lr.geomean)} over ${lr.n} (lower by > 5 % in ${lr.better}, higher in ${lr.worse}; worst ${fmt(lr.worst)}×, ${lr.worstCell}); no budget ${fmt(lrN.geomean)} over ${lrN.n} (worst ${fmt(lrN.worst)}×).`);
   headline.push(`Budget: the product of the ‖∇L‖² growth ratios of a run's accepted teleports is at most ${fmt(maxProduct)} with the default (maxTotalGrowth 4${budgetRespected ? ', respected in every run' : ', EXCEEDED'}), up to ${fmt(maxProductNoBudget)} without it.`);
 
   const targets: TargetResult[] = [
@@ -519,7 +522,7 @@ function report(cells: Cell[], stress: Stress[], warnings: string[], cfg: Config
     for (const opt of cfg.opts) for (const every of cfg.everies) {
       const cs = gcs.filter(c => c.opt === opt && c.every === every);
       if (!cs.length) continue;
-      const med = (f: (c: Cell) => number) => fmt(median(cs.map(f)));
+      const med = (f: (c: Cell) => number) => fmt(median(cs.map(f).filter(Number.isFinite)));
       rows.push([
         opt,
         String(every),
@@ -604,14 +607,29 @@ function meaning(
     out.push(`**The default budget does not prevent every divergence here**: ${r.hurtDefault.map(c => `${c.group} ${c.opt} every ${c.every}${cfg.seeds.length > 1 ? ` seed ${c.seed}` : ''} (at step ${c.default.divergedAt})`).concat(r.stressDefault).join('; ')} diverge(s) where the bare optimizer converges (without the budget: ${r.hurtNoBudget.length} grid runs, ${r.stressNoBudget.length} stress cases). The budget bounds the product of the growth ratios each teleport measures on its own minibatch (or teleport batch); it does not bound how the teleported weights change the full-data gradient later in training.`);
   }
   if (r.bareBad.length) out.push(`Bare runs that do not converge (diverge, or end above the initial loss) are left out of the counts: ${[...new Set(r.bareBad.map(c => `${c.group} ${c.opt}${cfg.seeds.length > 1 ? ` seed ${c.seed}` : ''}`))].join('; ')}.`);
+  const rescaleStress = stress.find(s => s.name === 'rescale every 10, teleport lr 0.5, SGD 0.01');
+  const rsBare = rescaleStress?.runs.find(x => x.spec.arm === 'bare');
+  const rsNone = rescaleStress?.runs.find(x => x.spec.arm === 'no-budget');
+  const rsDef = rescaleStress?.runs.find(x => x.spec.arm === 'default');
+  if (rsBare && rsNone && rsDef) {
+    out.push(`The issue's rescale case (every 10, ascent lr 0.5, SGD 0.01) ${rsNone.diverged ? `diverges without the budget here (step ${rsNone.divergedAt})` : `does not diverge by the loss criterion on this data set without the budget, but stalls: final loss ${fmt(rsNone.finalLoss)} against bare SGD's ${fmt(rsBare.finalLoss)}, largest kernel norm ${fmt(rsNone.finalMaxKernelNorm)}`}; with the budget it ends at ${fmt(rsDef.finalLoss)}.`);
+  }
   const lr0 = stress.find(s => s.name.includes('SGD lr 0'));
   const d = lr0?.runs.find(x => x.spec.arm === 'default');
   const n = lr0?.runs.find(x => x.spec.arm === 'no-budget');
   if (d && n) out.push(`With SGD at learning rate 0 only teleports move the weights: over ${n.scheduled} scheduled rescale teleports (ascent lr 0.5) the full-data ‖∇L‖² goes from ${fmt(n.initialGradNormSq)} to ${fmt(n.finalGradNormSq)} and the largest kernel norm from ${fmt(n.initialMaxKernelNorm)} to ${fmt(n.finalMaxKernelNorm)} without the budget${n.diverged ? ` (stopped at step ${n.divergedAt}${n.error ? `: ${n.error.slice(0, 100)}` : ''})` : ''}; with it to ${fmt(d.finalGradNormSq)} and ${fmt(d.finalMaxKernelNorm)} (Π growth ${fmt(d.growthProduct)} ≤ 4; ${d.accepted} of ${d.scheduled} teleports accepted).`);
+  const groupSpeed = (['rescale', 'gl', 'gl-data'] as GroupKey[]).map(g => {
+    const cs = cells.filter(c => c.group === g);
+    const at = (i: number) => cs.map(c => speedup(c, 'default', i)).filter((v): v is number => v != null);
+    const s10 = at(1);
+    const lossUp = cs.filter(c => !c.default.diverged && c.default.finalLoss > 1.05 * c.bare.finalLoss).length;
+    return { g, s50: geomean(at(0)), s10: geomean(s10), slower10: s10.filter(v => v < 1 / 1.05).length, n10: s10.length, lossUp, n: cs.length };
+  });
+  out.push(`Speed, default vs bare in steps (geometric means): to 50 % of the initial loss ${groupSpeed.map(x => `${x.g} ${fmtRatio(x.s50)}`).join(', ')}; to 10 % ${groupSpeed.map(x => `${x.g} ${fmtRatio(x.s10)} (slower in ${x.slower10} of ${x.n10})`).join(', ')}. Teleports help the early phase a little and almost never hurt it; later, ${groupSpeed.filter(x => x.s10 < 1).map(x => `${x.g} is slower (final loss more than 5 % above bare's in ${x.lossUp} of ${x.n} runs)`).join('; ') || 'no group is slower on average'}${groupSpeed.some(x => x.g === 'gl-data' && x.s10 < 1) ? ': its teleports change the function off the teleport batch (data-dependent, exact only on those ≤ 9 rows), the optimizer state (momentum, accumulators) is kept rather than carried across them, and they leave larger kernels (see the kernel-norm column)' : ''}.`);
   const last = Math.max(...cfg.everies);
   const late = cells.filter(c => c.every === last);
   const close = late.filter(c => !c.noBudget.diverged && !c.default.diverged && Math.abs(c.default.finalLoss / c.noBudget.finalLoss - 1) < 0.05).length;
-  out.push(`The price: the caps shrink geometrically (2, 1.41, 1.19, 1.09, 1.04, …), so a long every-10 schedule does almost nothing after its first five or six teleports (the accepted/scheduled columns), and the speed-ups above are those of the first few teleports. At every ${last} (${Math.ceil((cfg.steps - last) / last)} teleports) default and no budget end within 5 % of each other in ${close} of ${late.length} runs.`);
+  out.push(`The price: each cap is the square root of the one before (2, 1.41, 1.19, 1.09, 1.04, …), so a long every-10 schedule does almost nothing after its first five or six teleports (the accepted/scheduled columns), and the speed-ups above are those of the first few teleports. At every ${last} (${Math.ceil((cfg.steps - last) / last)} teleports) default and no budget end within 5 % of each other in ${close} of ${late.length} runs.`);
   const perTeleport = (g: GroupKey) => median(cells.filter(c => c.group === g).map(c => c.default.teleportMs / Math.max(1, c.default.teleports)));
   const stepMs = median(cells.map(c => (1000 * c.bare.seconds) / cfg.steps));
   const wall = cfg.everies.map(e => {
