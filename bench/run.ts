@@ -3,7 +3,7 @@
  * README.md that summarizes every result present.
  *
  *   npm run bench                          # all, full size (~30 min on 2 cores; divergence ~16 of them)
- *   npm run bench -- --quick               # all, reduced (~4 min)
+ *   npm run bench -- --quick               # all, reduced (~2 min)
  *   npm run bench -- --only cost,memory    # a subset
  *   npm run bench -- --backend cpu         # time on cpu instead of wasm + fixes
  *   npm run bench -- --backend wasm-nofix  # diagnostic: wasm without src/backend/wasm_fixes.ts
