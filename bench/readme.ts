@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 
 import { join } from 'node:path';
 import { RESULTS_DIR, table, type BenchResult } from './common.js';
 
-const ORDER = ['cost', 'memory', 'backend', 'regression', 'mnist'];
+const ORDER = ['cost', 'memory', 'backend', 'regression', 'mnist', 'divergence'];
 
 export function writeReadme(): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
@@ -15,8 +15,8 @@ export function writeReadme(): string {
   const lines: string[] = [];
   lines.push('# Benchmarks: what a teleport costs and what it buys');
   lines.push('');
-  lines.push('Reproduce everything with `npm run bench` (about 15 minutes on 2 shared cores) or `npm run bench -- --quick` (about 2–3 minutes, reduced grids, indicative only);');
-  lines.push('one benchmark with `npm run bench -- --only cost` (names: cost, memory, backend, regression, mnist). The benchmarks never run in `npm test`.');
+  lines.push('Reproduce everything with `npm run bench` (about 30 minutes on 2 shared cores, half of it the divergence grid) or `npm run bench -- --quick` (about 2–3 minutes, reduced grids, indicative only);');
+  lines.push('one benchmark with `npm run bench -- --only cost` (names: cost, memory, backend, regression, mnist, divergence). The benchmarks never run in `npm test`.');
   lines.push('Timings are ratios measured side by side in one process (interleaved, warm-up, medians); absolute times depend on the machine and its load.');
   lines.push('');
   if (results.length === 0) {

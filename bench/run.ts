@@ -2,8 +2,8 @@
  * `npm run bench`: runs the benchmarks and writes bench/results/<name>.json, <name>.md and a
  * README.md that summarizes every result present.
  *
- *   npm run bench                          # all, full size (~15 min on 2 cores)
- *   npm run bench -- --quick               # all, reduced (~3 min)
+ *   npm run bench                          # all, full size (~30 min on 2 cores; divergence ~16 of them)
+ *   npm run bench -- --quick               # all, reduced (~2 min)
  *   npm run bench -- --only cost,memory    # a subset
  *   npm run bench -- --backend cpu         # time on cpu instead of wasm + fixes
  *   npm run bench -- --backend wasm-nofix  # diagnostic: wasm without src/backend/wasm_fixes.ts
@@ -20,6 +20,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   backend: async () => (await import('./backend.js')).runBackend,
   regression: async () => (await import('./regression.js')).runRegression,
   mnist: async () => (await import('./mnist.js')).runMnist,
+  divergence: async () => (await import('./divergence.js')).runDivergence,
 };
 
 function usage(): string {
