@@ -324,12 +324,23 @@ test('a schedule of many teleports cannot compound the gradient norm: the run-wi
     const before = measuredGradNormSq(model, x, y).full;
     for (let i = 0; i < 60; i++) opt.minimize(() => tf.mean(tf.square(tf.sub(y, model.apply(x) as tf.Tensor))) as tf.Scalar);
     const caps = opt.teleportReports.map(r => r.growthCap);
-    return { growth: measuredGradNormSq(model, x, y).full / before, caps, accepted: opt.teleportReports.filter(r => r.accepted).length };
+    return {
+      growth: measuredGradNormSq(model, x, y).full / before,
+      caps,
+      accepted: opt.teleportReports.filter(r => r.accepted).length,
+      reports: opt.teleportReports,
+    };
   };
   const budgeted = run();
   t.true(budgeted.growth <= 4 * 1.01, `‖∇L‖² grew ${budgeted.growth}× over 60 teleports (budget 4)`);
   t.is(budgeted.caps[0], 2);
   t.true(budgeted.caps.reduce((a, b) => a * b, 1) <= 4 * (1 + 1e-9));
+  // Once a teleport may grow less than 1 %, it is skipped without an ascent, and says why.
+  const late = budgeted.reports.slice(-10);
+  t.true(
+    late.every(r => !r.accepted && r.rejection === 'growth' && r.ascentSteps === 0 && /budget/.test(r.reason ?? '')),
+    JSON.stringify(late.map(r => r.reason)),
+  );
   const unbounded = run(Infinity);
   t.true(unbounded.growth > 1e3, `without the budget the growth is ${unbounded.growth}× (${unbounded.accepted} accepted)`);
 });

@@ -165,10 +165,23 @@ export class TeleportOptimizer extends tf.Optimizer {
    */
   growthCapAt(step: number): number {
     const { maxGrowth } = this.resolved;
-    const maxTotalGrowth = this.resolved.maxTotalGrowth ?? maxGrowth * maxGrowth;
+    const maxTotalGrowth = this.totalGrowthBudget();
     if (this.resolved.direction === 'minimize' || !Number.isFinite(maxTotalGrowth)) return maxGrowth;
     const k = this.schedule.countBefore(step);
     return Math.max(1, Math.min(maxGrowth, maxTotalGrowth ** (2 ** -(k + 1))));
+  }
+
+  /** maxTotalGrowth, or its default maxGrowth². */
+  private totalGrowthBudget(): number {
+    return this.resolved.maxTotalGrowth ?? this.resolved.maxGrowth * this.resolved.maxGrowth;
+  }
+
+  /**
+   * True when a maximizing teleport may grow its objective by less than 1 %: not worth an ascent
+   * (and its backtracks), so it is skipped with a report that says why.
+   */
+  private budgetSpent(cap: number): boolean {
+    return this.resolved.direction === 'maximize' && cap < 1.01;
   }
 
   private checkFiniteGradients(named: NamedTensor[], step: number): void {
@@ -201,8 +214,12 @@ export class TeleportOptimizer extends tf.Optimizer {
     const { vars, positions } = this.align(named);
     const grads = positions.map(p => (p == null ? null : named[p].tensor));
     const batch = batchesAt(this.options.data, step)[0] ?? null;
-    const preconditioner = this.preconditioner(named.length, positions);
     const growthCap = this.growthCapAt(step);
+    if (this.budgetSpent(growthCap)) {
+      this.record(teleporter.skippedReport(step, growthCap, this.totalGrowthBudget()));
+      return null;
+    }
+    const preconditioner = this.preconditioner(named.length, positions);
     const { outcome, actions, ms } = teleporter.run(vars, { grads, batch, preconditioner, random: this.randomAt(step), maxGrowth: growthCap });
     tf.dispose(preconditioner?.filter((t): t is Tensor => t != null) ?? []);
     const { metrics } = outcome;
@@ -250,10 +267,14 @@ export class TeleportOptimizer extends tf.Optimizer {
     // One growth budget for the whole event: teleports on successive batches compound, so each
     // batch may only use what the earlier ones left of the event's cap.
     const eventCap = this.growthCapAt(step);
+    if (this.budgetSpent(eventCap)) {
+      this.record(teleporter.skippedReport(step, eventCap, this.totalGrowthBudget()));
+      return;
+    }
     let growthLeft = eventCap;
     const random = this.randomAt(step);
     batches.forEach((batch, b) => {
-      if (growthLeft <= 1 + 1e-6 && teleporter.settings.direction === 'maximize') return; // budget used up
+      if (this.budgetSpent(growthLeft)) return; // the event's budget is used up by its earlier batches
       const preconditioner = this.preconditioner(named.length, positions);
       const started = performance.now();
       // Exact groups still use the transport route, from the gradient on this batch.

@@ -173,6 +173,38 @@ export class Teleporter {
     return { outcome, actions, ms: performance.now() - start };
   }
 
+  /**
+   * The report of a teleport that did not run because the run's growth budget is spent: nothing was
+   * searched or changed, so every measurement is NaN.
+   */
+  skippedReport(step: number, growthCap: number, maxTotalGrowth: number): TeleportReport {
+    return {
+      step,
+      group: this.groupName,
+      objective: this.settings.objective,
+      direction: this.settings.direction,
+      sites: this.plan ? this.plan.sites.map(s => s.where) : this.customActions!.map(a => a.where),
+      growthCap,
+      accepted: false,
+      rejection: 'growth',
+      reason: `the run's growth budget (maxTotalGrowth ${maxTotalGrowth}) is spent: this teleport may grow the objective by at most ${growthCap.toPrecision(4)}×, so it was skipped`,
+      route: this.transportable ? 'transport' : 'evaluate',
+      objectiveBefore: NaN,
+      objectiveAfter: NaN,
+      gradNormSqBefore: NaN,
+      gradNormSqAfter: NaN,
+      fullGradNormSqBefore: NaN,
+      fullGradNormSqAfter: NaN,
+      lossBefore: null,
+      lossAfter: null,
+      relativeLossDrift: null,
+      ascentSteps: 0,
+      backtracks: 0,
+      shrinks: 0,
+      ms: 0,
+    };
+  }
+
   /** Builds the public report from an outcome. */
   report(
     outcome: TeleportOutcome,
