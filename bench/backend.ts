@@ -5,7 +5,22 @@
  * (which also moves the weights to that backend).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { fmt, fmtRatio, loadWasmFixes, median, seededOneHot, seededUniform, setupBackend, summarizeSamples, table, timeMs, wasmFixSwitch, type BenchContext, type TargetResult, type Timed } from './common.js';
+import {
+  fmt,
+  fmtRatio,
+  loadWasmFixes,
+  median,
+  seededOneHot,
+  seededUniform,
+  setupBackend,
+  summarizeSamples,
+  table,
+  timeMs,
+  wasmFixSwitch,
+  type BenchContext,
+  type TargetResult,
+  type Timed,
+} from './common.js';
 import { crossEntropy, mlpSpec, trainStep, variablesOf } from './models.js';
 import type { BenchOutput } from './types.js';
 
@@ -75,17 +90,24 @@ export async function runBackend(ctx: BenchContext): Promise<BenchOutput> {
       const g = await gradsOn(arm);
       let maxAbs = 0;
       let scale = 0;
-      g.forEach((gv, i) => gv.forEach((v, j) => {
-        maxAbs = Math.max(maxAbs, Math.abs(v - ref[i][j]));
-        scale = Math.max(scale, Math.abs(ref[i][j]));
-      }));
+      g.forEach((gv, i) =>
+        gv.forEach((v, j) => {
+          maxAbs = Math.max(maxAbs, Math.abs(v - ref[i][j]));
+          scale = Math.max(scale, Math.abs(ref[i][j]));
+        }),
+      );
       diffs[arm.name] = maxAbs / Math.max(scale, 1e-12);
     }
     const timed: Record<string, Timed> = Object.fromEntries(arms.map(a => [a.name, summarizeSamples(samples[a.name])]));
     const cpuMs = timed.cpu.median;
     const rows = arms.map(a => [
-      a.name, fmt(timed[a.name].median), `${fmt(timed[a.name].p25)}–${fmt(timed[a.name].p75)}`, fmtRatio(timed[a.name].median / cpuMs),
-      fmtRatio(cpuMs / timed[a.name].median), String(timed[a.name].samples.length), a.name === 'cpu' ? '(reference)' : fmt(diffs[a.name]),
+      a.name,
+      fmt(timed[a.name].median),
+      `${fmt(timed[a.name].p25)}–${fmt(timed[a.name].p75)}`,
+      fmtRatio(timed[a.name].median / cpuMs),
+      fmtRatio(cpuMs / timed[a.name].median),
+      String(timed[a.name].samples.length),
+      a.name === 'cpu' ? '(reference)' : fmt(diffs[a.name]),
     ]);
     const withFix = sw ? timed['wasm with fixes'].median : null;
     const noFix = timed['wasm without fixes'].median;
@@ -100,7 +122,9 @@ export async function runBackend(ctx: BenchContext): Promise<BenchOutput> {
     }
     const headline = [
       `784-512-512-10 MLP, batch 20, one SGD step: ${arms.map(a => `${a.name} ${fmt(timed[a.name].median)} ms (${fmtRatio(timed[a.name].median / cpuMs)} of cpu)`).join('; ')}.`,
-      sw ? `The wasm fixes make a step ${fmtRatio(noFix / withFix!)} faster than stock wasm; gradients agree with cpu to ${fmt(diffs['wasm with fixes'])} (max abs difference / max |gradient|).` : 'src/backend/wasm_fixes.ts is missing: only cpu and stock wasm were timed.',
+      sw
+        ? `The wasm fixes make a step ${fmtRatio(noFix / withFix!)} faster than stock wasm; gradients agree with cpu to ${fmt(diffs['wasm with fixes'])} (max abs difference / max |gradient|).`
+        : 'src/backend/wasm_fixes.ts is missing: only cpu and stock wasm were timed.',
     ];
     const body = [
       '## Method',
@@ -112,7 +136,22 @@ export async function runBackend(ctx: BenchContext): Promise<BenchOutput> {
       'Reference values in DESIGN.md (measured on a quiet machine): wasm ≈ 42 ms, cpu ≈ 173 ms. Absolute times here depend on the load other jobs put on the 2 cores; the ratios, measured interleaved, are the result.',
       '',
     ].join('\n');
-    return { title: 'Backends: ms per training step, 784-512-512-10 MLP, batch 20', headline, targets, data: { model: spec.label, batch: 20, rounds, perTurn, timed, cpuMs, gradientRelativeDiff: diffs, fixKernels: sw ? { changed: sw.changed, added: sw.added } : null }, body };
+    return {
+      title: 'Backends: ms per training step, 784-512-512-10 MLP, batch 20',
+      headline,
+      targets,
+      data: {
+        model: spec.label,
+        batch: 20,
+        rounds,
+        perTurn,
+        timed,
+        cpuMs,
+        gradientRelativeDiff: diffs,
+        fixKernels: sw ? { changed: sw.changed, added: sw.added } : null,
+      },
+      body,
+    };
   } finally {
     await tf.setBackend('wasm');
     sw?.on();

@@ -77,16 +77,22 @@ export async function setupBackend(prefer?: string): Promise<BackendInfo> {
   if (prefer === 'cpu' || (prefer == null && fixes == null)) {
     await tf.setBackend('cpu');
     await tf.ready();
-    const note = prefer === 'cpu'
-      ? 'cpu (forced with --backend cpu)'
-      : 'cpu: src/backend/wasm_fixes.ts is missing, and wasm without its fixes has no Conv2DBackpropFilter and slow transposed matmuls; timings fell back to the cpu backend';
+    const note =
+      prefer === 'cpu'
+        ? 'cpu (forced with --backend cpu)'
+        : 'cpu: src/backend/wasm_fixes.ts is missing, and wasm without its fixes has no Conv2DBackpropFilter and slow transposed matmuls; timings fell back to the cpu backend';
     return { name: 'cpu', wasmFixes: false, simd: null, note };
   }
   await tf.setBackend('wasm');
   await tf.ready();
   const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
   if (fixes == null || prefer === 'wasm-nofix') {
-    return { name: 'wasm', wasmFixes: false, simd, note: fixes == null ? 'wasm WITHOUT fixes (src/backend/wasm_fixes.ts missing)' : 'wasm without fixes (forced)' };
+    return {
+      name: 'wasm',
+      wasmFixes: false,
+      simd,
+      note: fixes == null ? 'wasm WITHOUT fixes (src/backend/wasm_fixes.ts missing)' : 'wasm without fixes (forced)',
+    };
   }
   if (fixSwitch == null) {
     const before = kernelSnapshot('wasm');
@@ -116,7 +122,12 @@ export async function setupBackend(prefer?: string): Promise<BackendInfo> {
       },
     };
   }
-  return { name: 'wasm', wasmFixes: true, simd, note: `wasm (SIMD ${simd ? 'on' : 'off'}, single thread) with src/backend/wasm_fixes.ts applied (kernels replaced: ${fixSwitch.changed.join(', ') || 'none'}; added: ${fixSwitch.added.join(', ') || 'none'}${fixSummary ? `; applyWasmFixes: ${fixSummary}` : ''})` };
+  return {
+    name: 'wasm',
+    wasmFixes: true,
+    simd,
+    note: `wasm (SIMD ${simd ? 'on' : 'off'}, single thread) with src/backend/wasm_fixes.ts applied (kernels replaced: ${fixSwitch.changed.join(', ') || 'none'}; added: ${fixSwitch.added.join(', ') || 'none'}${fixSummary ? `; applyWasmFixes: ${fixSummary}` : ''})`,
+  };
 }
 
 export function median(xs: readonly number[]): number {
@@ -158,10 +169,7 @@ export function summarizeSamples(samples: number[]): Timed {
  * function always runs right after the same neighbour), after `warmup` untimed rounds. `before`
  * runs untimed before each call (e.g. to restore weights). Returns the per-function samples in ms.
  */
-export function interleaved(
-  fns: Record<string, () => void>,
-  opts: { reps: number; warmup?: number; before?: (name: string) => void },
-): Record<string, Timed> {
+export function interleaved(fns: Record<string, () => void>, opts: { reps: number; warmup?: number; before?: (name: string) => void }): Record<string, Timed> {
   const names = Object.keys(fns);
   const samples: Record<string, number[]> = Object.fromEntries(names.map(n => [n, []]));
   const rounds = (opts.warmup ?? 1) + opts.reps;
@@ -210,7 +218,13 @@ export interface BenchResult {
 
 export function machineInfo(): BenchResult['machine'] {
   const cpus = os.cpus();
-  return { node: process.version, cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', platform: `${os.platform()} ${os.arch()}`, loadAverageAtStart: os.loadavg().map(v => Number(v.toFixed(2))) };
+  return {
+    node: process.version,
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    platform: `${os.platform()} ${os.arch()}`,
+    loadAverageAtStart: os.loadavg().map(v => Number(v.toFixed(2))),
+  };
 }
 
 /** Writes bench/results/<name>.json and <name>.md. */
@@ -229,14 +243,19 @@ export function resultHeader(r: BenchResult): string {
   lines.push(`# ${r.title}`);
   lines.push('');
   lines.push(`- Backend: **${r.backend.name}**${r.backend.wasmFixes ? ' + wasm fixes' : ''}. ${r.backend.note}`);
-  lines.push(`- Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.platform}, Node ${r.machine.node}, tfjs ${r.tfjs}; load average at start ${r.machine.loadAverageAtStart.join(' / ')} (other jobs were running: compare ratios measured in one run, not absolute times).`);
-  lines.push(`- Run: ${r.startedAt}, ${r.seconds.toFixed(0)} s${r.quick ? ', **--quick** (reduced grid; numbers are indicative only)' : ''}. Reproduce: \`npm run bench -- --only ${r.name}${r.quick ? ' --quick' : ''}\`.`);
+  lines.push(
+    `- Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.platform}, Node ${r.machine.node}, tfjs ${r.tfjs}; load average at start ${r.machine.loadAverageAtStart.join(' / ')} (other jobs were running: compare ratios measured in one run, not absolute times).`,
+  );
+  lines.push(
+    `- Run: ${r.startedAt}, ${r.seconds.toFixed(0)} s${r.quick ? ', **--quick** (reduced grid; numbers are indicative only)' : ''}. Reproduce: \`npm run bench -- --only ${r.name}${r.quick ? ' --quick' : ''}\`.`,
+  );
   const ex = r.tensors.explained;
-  const leakText = r.tensors.leaked === 0
-    ? 'no leak'
-    : ex && ex.count === r.tensors.leaked
-      ? `${r.tensors.leaked} left behind, all explained: ${ex.reason}`
-      : `**${r.tensors.leaked} leaked**${ex ? ` (${ex.count} of them explained: ${ex.reason})` : ''}`;
+  const leakText =
+    r.tensors.leaked === 0
+      ? 'no leak'
+      : ex && ex.count === r.tensors.leaked
+        ? `${r.tensors.leaked} left behind, all explained: ${ex.reason}`
+        : `**${r.tensors.leaked} leaked**${ex ? ` (${ex.count} of them explained: ${ex.reason})` : ''}`;
   lines.push(`- Tensor leak check: tf.memory().numTensors ${r.tensors.before} before, ${r.tensors.after} after the whole benchmark (${leakText}).`);
   lines.push('');
   if (r.headline.length) {
@@ -248,7 +267,13 @@ export function resultHeader(r: BenchResult): string {
   if (r.targets.length) {
     lines.push('## Targets');
     lines.push('');
-    lines.push(table(['target', 'goal', 'measured', 'met?', 'notes'], r.targets.map(t => [t.name, t.target, t.measured, t.met ? 'yes' : '**no**', t.note ?? '']), 3));
+    lines.push(
+      table(
+        ['target', 'goal', 'measured', 'met?', 'notes'],
+        r.targets.map(t => [t.name, t.target, t.measured, t.met ? 'yes' : '**no**', t.note ?? '']),
+        3,
+      ),
+    );
     lines.push('');
   }
   return lines.join('\n');

@@ -20,11 +20,24 @@ import { applyActions, transportGradients } from '../src/teleport/engine.js';
 import { glElement } from '../src/groups/gl.js';
 import { gradNormSq } from '../src/objectives/grad_norm.js';
 import {
-  collectWarnings, fmt, fmtRatio, interleaved, median, quantile, repsFor, seededOneHot, seededUniform, summarizeSamples, table, timeMs,
-  type BenchContext, type TargetResult, type Timed,
+  collectWarnings,
+  fmt,
+  fmtRatio,
+  interleaved,
+  median,
+  quantile,
+  repsFor,
+  seededOneHot,
+  seededUniform,
+  summarizeSamples,
+  table,
+  timeMs,
+  type BenchContext,
+  type TargetResult,
+  type Timed,
 } from './common.js';
 import type { BenchOutput } from './types.js';
-import { cnnSpec, crossEntropy, mlpSpec, snapshot, trainStep, variablesOf, type ModelSpec } from './models.js';
+import { cnnSpec, mlpSpec, snapshot, trainStep, type ModelSpec } from './models.js';
 
 type GroupName = 'rescale' | 'gl' | 'gl-data';
 
@@ -107,7 +120,10 @@ function measureCase(c: CaseSpec, quick: boolean): CostCase {
     const reports: tp.TeleportReport[] = [];
     const plain = tp.wrap(inner); // never teleports: the training step the ratios divide by
     const teleporting = tp.wrap(inner, {
-      model, group: c.group, objective: c.objective, loss: 'categoricalCrossentropy',
+      model,
+      group: c.group,
+      objective: c.objective,
+      loss: 'categoricalCrossentropy',
       schedule: { every: 1, start: 0 },
       data: dataDependent ? batch : undefined,
       onTeleport: r => reports.push(r),
@@ -118,7 +134,13 @@ function measureCase(c: CaseSpec, quick: boolean): CostCase {
     snapDispose = () => snap.dispose();
 
     // Engine inputs: a known gradient (exact groups), the loss on the batch (gl-data), the preconditioner.
-    const teleporter = new Teleporter({ model, group: c.group, objective: c.objective, loss: 'categoricalCrossentropy', data: dataDependent ? batch : undefined });
+    const teleporter = new Teleporter({
+      model,
+      group: c.group,
+      objective: c.objective,
+      loss: 'categoricalCrossentropy',
+      data: dataDependent ? batch : undefined,
+    });
     const vars = teleporter.variables();
     const loss = teleporter.lossOn(batch)!;
     const grads = tf.tidy(() => tf.grads((...ps: tf.Tensor[]) => loss(ps))(vars));
@@ -129,8 +151,12 @@ function measureCase(c: CaseSpec, quick: boolean): CostCase {
     let lastEngine: { evaluations: number; growth: number } = { evaluations: NaN, growth: NaN };
     const engine = (s: TeleportSettings, record: boolean) => () => {
       const actions = teleporter.plan!.build(vars, dataDependent ? x : undefined);
-      const out = runTeleport({ params: vars, actions, grads: dataDependent ? null : grads, loss: dataDependent ? loss : null, preconditioner: precond, random: () => 0.5 }, s);
-      if (record) lastEngine = { evaluations: out.metrics.ascentSteps + out.metrics.backtracks, growth: out.metrics.gradNormSqAfter / out.metrics.gradNormSqBefore };
+      const out = runTeleport(
+        { params: vars, actions, grads: dataDependent ? null : grads, loss: dataDependent ? loss : null, preconditioner: precond, random: () => 0.5 },
+        s,
+      );
+      if (record)
+        lastEngine = { evaluations: out.metrics.ascentSteps + out.metrics.backtracks, growth: out.metrics.gradNormSqAfter / out.metrics.gradNormSqBefore };
       // Transported gradients of untouched parameters are the input tensors themselves: keep those.
       tf.dispose([...out.thetas, ...(out.grads ?? []).filter(g => !grads.includes(g)), ...(out.params ?? [])]);
       actions.forEach(a => a.dispose?.());
@@ -196,7 +222,11 @@ function measureCase(c: CaseSpec, quick: boolean): CostCase {
     // Drift: separate, untimed teleports on the batch, guard off (raw) and on (what users get).
     const driftRun = (guard: boolean) => {
       const tpr = new Teleporter({
-        model, group: c.group, objective: c.objective, loss: 'categoricalCrossentropy', data: batch,
+        model,
+        group: c.group,
+        objective: c.objective,
+        loss: 'categoricalCrossentropy',
+        data: batch,
         ...(guard ? {} : { maxLossDrift: 1e12, maxShrinks: 0 }),
         ...(estimated ? { steps: 1 } : {}),
       });
@@ -246,7 +276,7 @@ function measureCase(c: CaseSpec, quick: boolean): CostCase {
       growth: Number.isFinite(lastEngine.growth) ? lastEngine.growth : null,
       drift: { raw: raw.drift, guarded: guarded.drift, accepted: guarded.accepted, shrinks: guarded.shrinks, reason: guarded.reason, growth: guarded.growth },
     };
-  return result;
+    return result;
   } finally {
     tf.dispose(cleanup);
     snapDispose?.();
@@ -295,13 +325,16 @@ async function breakdown(h: number, group: 'rescale' | 'gl', quick: boolean): Pr
         const out = runTeleport({ params: vars, actions, grads, loss: null, random: () => 0.5 }, settings);
         tf.dispose([...out.thetas, ...(out.grads ?? []).filter(g => !grads.includes(g)), ...(out.params ?? [])]);
       },
-      'apply the action to the weights (+ copies)': () => tf.dispose(tf.tidy(() => applyActions(actions, vars, thetas).map(t => (vars.includes(t as tf.Variable) ? t.clone() : t)))),
-      'transport the gradient': () => tf.dispose(tf.tidy(() => transportGradients(actions, grads, thetas).filter((g): g is tf.Tensor => g != null && !grads.includes(g)))),
-      'assign the new weights': () => vars.forEach(v => {
-        const next = tf.tidy(() => tf.mul(v, 1));
-        v.assign(next);
-        next.dispose();
-      }),
+      'apply the action to the weights (+ copies)': () =>
+        tf.dispose(tf.tidy(() => applyActions(actions, vars, thetas).map(t => (vars.includes(t as tf.Variable) ? t.clone() : t)))),
+      'transport the gradient': () =>
+        tf.dispose(tf.tidy(() => transportGradients(actions, grads, thetas).filter((g): g is tf.Tensor => g != null && !grads.includes(g)))),
+      'assign the new weights': () =>
+        vars.forEach(v => {
+          const next = tf.tidy(() => tf.mul(v, 1));
+          v.assign(next);
+          next.dispose();
+        }),
     };
     if (group === 'rescale') {
       const { rescaleTerms, rescaleObjective } = await import('../src/objectives/rescale_closed_form.js');
@@ -315,15 +348,19 @@ async function breakdown(h: number, group: 'rescale' | 'gl', quick: boolean): Pr
       };
     } else {
       const objective = (ts: tf.Tensor[]) => gradNormSq(transportGradients(actions, grads, ts).map((g, i) => (touched.includes(i) ? g : null)));
-      fns['exp(T) and exp(−T), every site'] = () => tf.tidy(() => thetas.forEach(t => {
-        const { g, gInv } = glElement(t);
-        g.dataSync();
-        gInv.dataSync();
-      }));
-      fns['one ascent evaluation (objective + its gradient in T)'] = () => tf.tidy(() => {
-        const { value } = tf.valueAndGrads((...ts: tf.Tensor[]) => objective(ts) as tf.Scalar)(thetas);
-        value.dataSync();
-      });
+      fns['exp(T) and exp(−T), every site'] = () =>
+        tf.tidy(() =>
+          thetas.forEach(t => {
+            const { g, gInv } = glElement(t);
+            g.dataSync();
+            gInv.dataSync();
+          }),
+        );
+      fns['one ascent evaluation (objective + its gradient in T)'] = () =>
+        tf.tidy(() => {
+          const { value } = tf.valueAndGrads((...ts: tf.Tensor[]) => objective(ts) as tf.Scalar)(thetas);
+          value.dataSync();
+        });
     }
     let round = 0;
     for (const f of Object.values(fns)) round += timeMs(f);
@@ -354,17 +391,35 @@ export async function runCost(ctx: BenchContext): Promise<BenchOutput> {
         ctx.log(`cost ${i + 1}/${specs.length}: FAILED ${msg}`);
         continue;
       }
-      ctx.log(`cost ${i + 1}/${specs.length}: ${r.model} b${r.batch} ${r.group}/${r.objective}: step ${fmt(r.trainStepMs)} ms, in-step teleport ${fmtRatio(r.ratio.inStep)}, engine ${fmtRatio(r.ratio.engine)}, ascent step ${fmtRatio(r.ratio.ascentStep)}, raw drift ${fmt(r.drift.raw)}`);
+      ctx.log(
+        `cost ${i + 1}/${specs.length}: ${r.model} b${r.batch} ${r.group}/${r.objective}: step ${fmt(r.trainStepMs)} ms, in-step teleport ${fmtRatio(r.ratio.inStep)}, engine ${fmtRatio(r.ratio.engine)}, ascent step ${fmtRatio(r.ratio.ascentStep)}, raw drift ${fmt(r.drift.raw)}`,
+      );
       out.push(r);
     }
     return out;
   });
   const breakdowns: Breakdown[] = [];
-  for (const [h, group] of (ctx.quick ? [[16, 'rescale'], [128, 'rescale'], [16, 'gl']] : [[16, 'rescale'], [128, 'rescale'], [512, 'rescale'], [16, 'gl'], [128, 'gl']]) as Array<[number, 'rescale' | 'gl']>) {
+  for (const [h, group] of (ctx.quick
+    ? [
+        [16, 'rescale'],
+        [128, 'rescale'],
+        [16, 'gl'],
+      ]
+    : [
+        [16, 'rescale'],
+        [128, 'rescale'],
+        [512, 'rescale'],
+        [16, 'gl'],
+        [128, 'gl'],
+      ]) as Array<[number, 'rescale' | 'gl']>) {
     try {
       const b = await breakdown(h, group, ctx.quick);
       breakdowns.push(b);
-      ctx.log(`cost breakdown ${b.model} ${group}: ${Object.entries(b.perStep).map(([k, v]) => `${k} ${fmtRatio(v)}`).join(', ')}`);
+      ctx.log(
+        `cost breakdown ${b.model} ${group}: ${Object.entries(b.perStep)
+          .map(([k, v]) => `${k} ${fmtRatio(v)}`)
+          .join(', ')}`,
+      );
     } catch (err) {
       errors.push(`breakdown ${group} h=${h}: ${String((err as Error).message ?? err).slice(0, 200)}`);
     }
@@ -391,7 +446,8 @@ function report(cases: CostCase[], breakdowns: Breakdown[], warnings: string[], 
   const driftGuarded = maxAbs(cases.filter(c => c.drift.accepted).map(c => c.drift.guarded));
   const byGroup = (g: GroupName, list: CostCase[]) => list.filter(c => c.group === g);
   const worst = (list: CostCase[], key: (c: CostCase) => number) => list.reduce<CostCase | null>((w, c) => (w == null || key(c) > key(w) ? c : w), null);
-  const describe = (c: CostCase | null, key: (c: CostCase) => number) => (c ? `${fmtRatio(key(c))} (${c.model}, batch ${c.batch}, ${c.group}/${c.objective})` : '—');
+  const describe = (c: CostCase | null, key: (c: CostCase) => number) =>
+    c ? `${fmtRatio(key(c))} (${c.model}, batch ${c.batch}, ${c.group}/${c.objective})` : '—';
 
   const missInStep = exact.filter(c => !(inStepOf(c) <= 0.1));
   const missRescale = byGroup('rescale', missInStep);
@@ -399,17 +455,36 @@ function report(cases: CostCase[], breakdowns: Breakdown[], warnings: string[], 
   const rb = breakdowns.filter(b => b.group === 'rescale');
   const phase = (b: Breakdown, key: string) => b.perStep[Object.keys(b.perStep).find(k => k.startsWith(key)) ?? ''] ?? NaN;
   const rescaleWhy = rb.length
-    ? rb.map(b => `at ${b.model.split(' ')[1]}: the CPU ascent ≈${fmtRatio(phase(b, 'terms + closed-form') - phase(b, 'closed-form terms'))} of a step, the weight-sized reductions and their download ≈${fmtRatio(phase(b, 'closed-form terms'))}, applying the action, transporting the gradient and assigning ≈${fmtRatio(phase(b, 'apply') + phase(b, 'transport') + phase(b, 'assign'))}`).join('; ')
+    ? rb
+        .map(
+          b =>
+            `at ${b.model.split(' ')[1]}: the CPU ascent ≈${fmtRatio(phase(b, 'terms + closed-form') - phase(b, 'closed-form terms'))} of a step, the weight-sized reductions and their download ≈${fmtRatio(phase(b, 'closed-form terms'))}, applying the action, transporting the gradient and assigning ≈${fmtRatio(phase(b, 'apply') + phase(b, 'transport') + phase(b, 'assign'))}`,
+        )
+        .join('; ')
     : 'fixed per-call work (reductions, downloads, applying the action)';
   const gb = breakdowns.filter(b => b.group === 'gl');
   const glWhy = gb.length
-    ? gb.map(b => `at ${b.model.split(' ')[1]} one ascent evaluation costs ${fmtRatio(phase(b, 'one ascent evaluation'))} of a training step (the exp(T), exp(−T) pair alone ${fmtRatio(phase(b, 'exp(T)'))})`).join('; ')
+    ? gb
+        .map(
+          b =>
+            `at ${b.model.split(' ')[1]} one ascent evaluation costs ${fmtRatio(phase(b, 'one ascent evaluation'))} of a training step (the exp(T), exp(−T) pair alone ${fmtRatio(phase(b, 'exp(T)'))})`,
+        )
+        .join('; ')
     : 'see the table';
-  const inStepNote = missInStep.length === 0 ? 'every exact-group configuration' : [
-    `missed by ${missInStep.length} of ${exact.length}; worst ${describe(worst(missInStep, inStepOf), inStepOf)}.`,
-    missRescale.length ? `rescale misses ${missRescale.length} of ${byGroup('rescale', exact).length} (training steps of ${fmt(Math.min(...missRescale.map(c => c.trainStepMs)))}–${fmt(Math.max(...missRescale.map(c => c.trainStepMs)))} ms). Its ascent already runs in closed form on the CPU (src/teleport/rescale_fast.ts, no tensor passes per ascent step); what is left is ${rescaleWhy}. None of it shrinks with the batch, so small batches pay most. To close it: fewer ascent evaluations (each is O(h_in·h_out) JavaScript per layer pair: 10 steps plus backtracks at the growth cap), evaluating the closed form with backend ops (SIMD) instead of JS loops, and applying the action in place of clone-then-assign.` : '',
-    missGl.length ? `gl misses ${missGl.length} of ${byGroup('gl', exact).length}, by far: ${glWhy}. Every ascent evaluation differentiates, through exp(T) and exp(−T) (degree-10 Taylor series with squarings: ~20 h×h matmuls per site and direction), the transported weight-sized gradients ∇W₁·exp(−T)ᵀ and exp(T)ᵀ·∇W₂. To close it: reduce the objective to h×h Gram matrices once (‖∇W₁·g⁻ᵀ‖² = tr(g⁻¹·∇W₁ᵀ∇W₁·g⁻ᵀ), ‖gᵀ·∇W₂‖² = tr(gᵀ·∇W₂∇W₂ᵀ·g)) and run the ascent on those, as rescale_fast does for rescale; and use fewer, larger ascent steps.` : '',
-  ].filter(Boolean).join(' ');
+  const inStepNote =
+    missInStep.length === 0
+      ? 'every exact-group configuration'
+      : [
+          `missed by ${missInStep.length} of ${exact.length}; worst ${describe(worst(missInStep, inStepOf), inStepOf)}.`,
+          missRescale.length
+            ? `rescale misses ${missRescale.length} of ${byGroup('rescale', exact).length} (training steps of ${fmt(Math.min(...missRescale.map(c => c.trainStepMs)))}–${fmt(Math.max(...missRescale.map(c => c.trainStepMs)))} ms). Its ascent already runs in closed form on the CPU (src/teleport/rescale_fast.ts, no tensor passes per ascent step); what is left is ${rescaleWhy}. None of it shrinks with the batch, so small batches pay most. To close it: fewer ascent evaluations (each is O(h_in·h_out) JavaScript per layer pair: 10 steps plus backtracks at the growth cap), evaluating the closed form with backend ops (SIMD) instead of JS loops, and applying the action in place of clone-then-assign.`
+            : '',
+          missGl.length
+            ? `gl misses ${missGl.length} of ${byGroup('gl', exact).length}, by far: ${glWhy}. Every ascent evaluation differentiates, through exp(T) and exp(−T) (degree-10 Taylor series with squarings: ~20 h×h matmuls per site and direction), the transported weight-sized gradients ∇W₁·exp(−T)ᵀ and exp(T)ᵀ·∇W₂. To close it: reduce the objective to h×h Gram matrices once (‖∇W₁·g⁻ᵀ‖² = tr(g⁻¹·∇W₁ᵀ∇W₁·g⁻ᵀ), ‖gᵀ·∇W₂‖² = tr(gᵀ·∇W₂∇W₂ᵀ·g)) and run the ascent on those, as rescale_fast does for rescale; and use fewer, larger ascent steps.`
+            : '',
+        ]
+          .filter(Boolean)
+          .join(' ');
   const missAscent = glDataExact.filter(c => c.ratio.ascentStep > 3);
   const targets: TargetResult[] = [
     {
@@ -429,7 +504,12 @@ function report(cases: CostCase[], breakdowns: Breakdown[], warnings: string[], 
     {
       name: 'one data-dependent GL (gl-data) ascent step, where exact',
       target: '≤ 3 training steps',
-      measured: glDataExact.length ? `${metAscent.length}/${glDataExact.length} configurations; median ${fmtRatio(median(glDataExact.map(c => c.ratio.ascentStep)))}; worst ${describe(worst(glDataExact, c => c.ratio.ascentStep), c => c.ratio.ascentStep)}` : 'no exact gl-data configuration in this grid',
+      measured: glDataExact.length
+        ? `${metAscent.length}/${glDataExact.length} configurations; median ${fmtRatio(median(glDataExact.map(c => c.ratio.ascentStep)))}; worst ${describe(
+            worst(glDataExact, c => c.ratio.ascentStep),
+            c => c.ratio.ascentStep,
+          )}`
+        : 'no exact gl-data configuration in this grid',
       met: glDataExact.length > 0 && metAscent.length === glDataExact.length,
       note: missAscent.length
         ? `missed by ${missAscent.length}: one ascent step is a forward pass through the action (H⁺·σ⁻¹(σ(Z)·exp(T)) per site, plus two matrix exponentials), a backward pass, and a second backward pass through both (nested tf.grads), against one forward+backward for a training step; small models pay per-kernel overhead on the ~3× longer kernel list. A Hessian-vector product by finite differences (two gradients) or fewer sites per teleport would cut it.`
@@ -442,9 +522,21 @@ function report(cases: CostCase[], breakdowns: Breakdown[], warnings: string[], 
     `Largest |relative loss drift| with the guard off: exact groups ${fmt(driftExact)}, gl-data where exact ${fmt(driftGlData)}, gl-data where not exact ${fmt(driftGlDataNot)}; with the default guard (maxLossDrift 1e-4) every accepted teleport stayed ≤ ${fmt(driftGuarded)}.`,
   ];
   const rows = cases.map(c => [
-    c.model, String(c.batch), c.group, c.objective === 'gradNorm' ? 'gradNorm (sgd)' : 'precond. (adam)', c.exactness,
-    fmt(c.trainStepMs), c.estimated ? 'not run' : fmtRatio(c.ratio.inStep), `${fmtRatio(c.ratio.engine)}${c.estimated ? ' est.' : ''}`, fmtRatio(c.ratio.ascentStep), c.estimated ? '1 (timed)' : String(c.evaluations),
-    fmt(c.growth), fmt(c.drift.raw), c.drift.accepted ? `yes (${fmt(c.drift.guarded)}${c.drift.shrinks ? `, ${c.drift.shrinks} halvings` : ''})` : 'rejected', fmtRatio(c.ratio.wrapperOverhead), String(c.reps),
+    c.model,
+    String(c.batch),
+    c.group,
+    c.objective === 'gradNorm' ? 'gradNorm (sgd)' : 'precond. (adam)',
+    c.exactness,
+    fmt(c.trainStepMs),
+    c.estimated ? 'not run' : fmtRatio(c.ratio.inStep),
+    `${fmtRatio(c.ratio.engine)}${c.estimated ? ' est.' : ''}`,
+    fmtRatio(c.ratio.ascentStep),
+    c.estimated ? '1 (timed)' : String(c.evaluations),
+    fmt(c.growth),
+    fmt(c.drift.raw),
+    c.drift.accepted ? `yes (${fmt(c.drift.guarded)}${c.drift.shrinks ? `, ${c.drift.shrinks} halvings` : ''})` : 'rejected',
+    fmtRatio(c.ratio.wrapperOverhead),
+    String(c.reps),
   ]);
   const body = [
     '## Method',
@@ -457,16 +549,59 @@ function report(cases: CostCase[], breakdowns: Breakdown[], warnings: string[], 
     '',
     '## All configurations',
     '',
-    table(['model', 'batch', 'group', 'objective (inner)', 'exact', 'step ms', 'in-step / step', 'engine / step', 'ascent step / step', 'evals', 'growth', 'raw drift', 'guarded: accepted (drift)', 'wrapper / bare step', 'reps'], rows, 5),
+    table(
+      [
+        'model',
+        'batch',
+        'group',
+        'objective (inner)',
+        'exact',
+        'step ms',
+        'in-step / step',
+        'engine / step',
+        'ascent step / step',
+        'evals',
+        'growth',
+        'raw drift',
+        'guarded: accepted (drift)',
+        'wrapper / bare step',
+        'reps',
+      ],
+      rows,
+      5,
+    ),
     '',
     '## Where an exact teleport spends its time',
     '',
     'Phases of runTeleport timed on their own, interleaved with a training step (batch 20, SGD), in training steps. They overlap (the whole teleport contains the others) and add up only roughly.',
     '',
-    ...breakdowns.map(b => [`**${b.model}, ${b.group}** (training step ${fmt(b.ms['training step'])} ms):`, '', table(['phase', 'ms', '÷ training step'], Object.keys(b.ms).filter(k => k !== 'training step').map(k => [k, fmt(b.ms[k]), fmtRatio(b.perStep[k])]), 1), ''].join('\n')),
+    ...breakdowns.map(b =>
+      [
+        `**${b.model}, ${b.group}** (training step ${fmt(b.ms['training step'])} ms):`,
+        '',
+        table(
+          ['phase', 'ms', '÷ training step'],
+          Object.keys(b.ms)
+            .filter(k => k !== 'training step')
+            .map(k => [k, fmt(b.ms[k]), fmtRatio(b.perStep[k])]),
+          1,
+        ),
+        '',
+      ].join('\n'),
+    ),
     '## Reading the table',
     '',
-    `- The wrapper's plain step costs ${fmtRatio(median(cases.map(c => c.ratio.wrapperOverhead)))} of the bare optimizer's step (median): wrapping without teleporting is free. The same column is the noise gauge of this run: two steps doing the same work, interleaved, came out between ${fmtRatio(quantile(cases.map(c => c.ratio.wrapperOverhead), 0.1))} and ${fmtRatio(quantile(cases.map(c => c.ratio.wrapperOverhead), 0.9))} of each other (10th–90th percentile over rows; rows with few reps are the noisy ones), so a single row's ratio is good to about that factor; the medians over many rows in the headline are steadier.`,
+    `- The wrapper's plain step costs ${fmtRatio(median(cases.map(c => c.ratio.wrapperOverhead)))} of the bare optimizer's step (median): wrapping without teleporting is free. The same column is the noise gauge of this run: two steps doing the same work, interleaved, came out between ${fmtRatio(
+      quantile(
+        cases.map(c => c.ratio.wrapperOverhead),
+        0.1,
+      ),
+    )} and ${fmtRatio(
+      quantile(
+        cases.map(c => c.ratio.wrapperOverhead),
+        0.9,
+      ),
+    )} of each other (10th–90th percentile over rows; rows with few reps are the noisy ones), so a single row's ratio is good to about that factor; the medians over many rows in the headline are steadier.`,
     '- **est.**: the teleport with zero ascent steps alone took seconds, so one ascent evaluation was timed (a 1-step teleport minus the 0-step one) and the default 10-step teleport extrapolated as T₀ + 10 × evaluation (no backtracks assumed: a lower bound); the in-step teleport was not run, and drift/growth come from the 1-step teleport.',
     '- reps = 1: a single sample (a case that takes seconds per call).',
     '- Ratios below ~0.02 sit within timing noise of a training step (2 cores shared with other jobs): differences of two medians can even come out negative.',
@@ -476,5 +611,11 @@ function report(cases: CostCase[], breakdowns: Breakdown[], warnings: string[], 
     warnings.length ? `- Library warnings seen (printed once each): ${warnings.map(w => `"${w}"`).join('; ')}` : '',
     '',
   ].join('\n');
-  return { title: 'Teleport cost: what one teleport costs in training steps', headline, targets, data: { settings: { ...tp.DEFAULTS }, cases, breakdowns, warnings, errors, backend: ctx.backend.name }, body };
+  return {
+    title: 'Teleport cost: what one teleport costs in training steps',
+    headline,
+    targets,
+    data: { settings: { ...tp.DEFAULTS }, cases, breakdowns, warnings, errors, backend: ctx.backend.name },
+    body,
+  };
 }

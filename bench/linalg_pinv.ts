@@ -37,7 +37,12 @@ function msPer(f: () => void, reps: number): number {
 const relErr = (a: Matrix64, ref: Matrix64) => {
   let num = 0;
   let den = 0;
-  ref.forEach((row, i) => row.forEach((v, j) => { num = Math.max(num, Math.abs(a[i][j] - v)); den = Math.max(den, Math.abs(v)); }));
+  ref.forEach((row, i) =>
+    row.forEach((v, j) => {
+      num = Math.max(num, Math.abs(a[i][j] - v));
+      den = Math.max(den, Math.abs(v));
+    }),
+  );
   return num / den;
 };
 
@@ -45,7 +50,12 @@ async function main(): Promise<void> {
   tf.enableProdMode();
   await tf.setBackend('cpu');
   console.log('speed: time(SVD pseudo-inverse) / time(pinvConstant)');
-  for (const [r, c] of [[20, 785], [128, 785], [128, 65], [32, 33]]) {
+  for (const [r, c] of [
+    [20, 785],
+    [128, 785],
+    [128, 65],
+    [32, 33],
+  ]) {
     const a = randomMatrix(r, c, r * 1000 + c);
     const t = tf.tensor2d(a);
     const gram = msPer(() => tf.dispose(pinvConstant(t as tf.Tensor2D)), 3);
@@ -68,8 +78,13 @@ async function main(): Promise<void> {
       // rejected as rank deficient
     }
     t.dispose();
-    const rounded = relErr(ref.map(row => row.map(Math.fround)), ref);
-    console.log(`  ${kappa.toExponential(0)}    ${Number.isNaN(mine) ? 'rejected' : mine.toExponential(1)}                      ${rounded.toExponential(1)}                  ${(kappa * 2 ** -24).toExponential(1)}`);
+    const rounded = relErr(
+      ref.map(row => row.map(Math.fround)),
+      ref,
+    );
+    console.log(
+      `  ${kappa.toExponential(0)}    ${Number.isNaN(mine) ? 'rejected' : mine.toExponential(1)}                      ${rounded.toExponential(1)}                  ${(kappa * 2 ** -24).toExponential(1)}`,
+    );
   }
 }
 

@@ -57,9 +57,29 @@ function cases(quick: boolean): MemCase[] {
   const linear = mlpSpec(h, 'linear');
   const out: MemCase[] = [
     { label: 'rescale in-step (sgd)', model: leaky, batch: 20, inner: 'sgd', options: { group: 'rescale' } },
-    { label: 'rescale in-step, preconditioned (adam)', model: leaky, batch: 20, inner: 'adam', options: { group: 'rescale', objective: 'preconditionedGradNorm' } },
-    { label: 'rescale on data (1 batch of 200, adam)', model: leaky, batch: 20, inner: 'adam', options: { group: 'rescale', gradientSource: 'data' }, dataBatch: 200 },
-    { label: `gl-data on data (1 batch of ${Math.min(100, h)}, sgd)`, model: leaky, batch: 20, inner: 'sgd', options: { group: 'gl-data' }, dataBatch: Math.min(100, h) },
+    {
+      label: 'rescale in-step, preconditioned (adam)',
+      model: leaky,
+      batch: 20,
+      inner: 'adam',
+      options: { group: 'rescale', objective: 'preconditionedGradNorm' },
+    },
+    {
+      label: 'rescale on data (1 batch of 200, adam)',
+      model: leaky,
+      batch: 20,
+      inner: 'adam',
+      options: { group: 'rescale', gradientSource: 'data' },
+      dataBatch: 200,
+    },
+    {
+      label: `gl-data on data (1 batch of ${Math.min(100, h)}, sgd)`,
+      model: leaky,
+      batch: 20,
+      inner: 'sgd',
+      options: { group: 'gl-data' },
+      dataBatch: Math.min(100, h),
+    },
     { label: 'gl in-step (linear MLP, sgd)', model: linear, batch: 20, inner: 'sgd', options: { group: 'gl' } },
     { label: 'rescale in-step (CNN, adam)', model: cnnSpec(), batch: 20, inner: 'adam', options: { group: 'rescale' } },
   ];
@@ -82,7 +102,11 @@ async function measure(c: MemCase, quick: boolean): Promise<MemResult> {
   const reports: tp.TeleportReport[] = [];
   const plain = tp.wrap(inner);
   const teleporting = tp.wrap(inner, {
-    model, loss: 'categoricalCrossentropy', schedule: { every: 1, start: 0 }, data, ...c.options,
+    model,
+    loss: 'categoricalCrossentropy',
+    schedule: { every: 1, start: 0 },
+    data,
+    ...c.options,
     onTeleport: r => {
       reports.push(r);
       duringTeleport = memNow();
@@ -90,11 +114,15 @@ async function measure(c: MemCase, quick: boolean): Promise<MemResult> {
   });
   let duringStep = memNow();
   const step = (opt: tf.Optimizer) => {
-    const cost = opt.minimize(() => {
-      const l = crossEntropy(y, model.apply(x, { training: true }) as tf.Tensor);
-      duringStep = memNow();
-      return l;
-    }, true, vars);
+    const cost = opt.minimize(
+      () => {
+        const l = crossEntropy(y, model.apply(x, { training: true }) as tf.Tensor);
+        duringStep = memNow();
+        return l;
+      },
+      true,
+      vars,
+    );
     cost!.dataSync();
     cost!.dispose();
   };
@@ -133,7 +161,11 @@ async function measure(c: MemCase, quick: boolean): Promise<MemResult> {
     snap.restore();
     const idleOnly = memNow();
     const pOnly = { ...(await tf.profile(() => teleportOnly())) };
-    const profileOf = (p: { peakBytes: number; newTensors: number; newBytes: number }, base = idle.numBytes) => ({ peakExtraBytes: p.peakBytes - base, newTensors: p.newTensors, newBytes: p.newBytes });
+    const profileOf = (p: { peakBytes: number; newTensors: number; newBytes: number }, base = idle.numBytes) => ({
+      peakExtraBytes: p.peakBytes - base,
+      newTensors: p.newTensors,
+      newBytes: p.newBytes,
+    });
     // Leak check: many steps, every other one teleporting (weights restored after each teleport,
     // so a teleport that breaks the model on this backend does not stop the count).
     const steps = quick ? 10 : String(c.options.group).startsWith('gl') ? 12 : 30;
@@ -190,7 +222,9 @@ export async function runMemory(ctx: BenchContext): Promise<BenchOutput> {
     for (const c of cases(ctx.quick)) {
       try {
         const r = await measure(c, ctx.quick);
-        ctx.log(`memory: ${r.label}: peak extra bytes teleporting step ${kb(r.teleportingStep.peakExtraBytes)} vs plain ${kb(r.plainStep.peakExtraBytes)}; tensors ${r.leak.tensorsBefore} → ${r.leak.tensorsAfter} over ${r.leak.steps} steps`);
+        ctx.log(
+          `memory: ${r.label}: peak extra bytes teleporting step ${kb(r.teleportingStep.peakExtraBytes)} vs plain ${kb(r.plainStep.peakExtraBytes)}; tensors ${r.leak.tensorsBefore} → ${r.leak.tensorsAfter} over ${r.leak.steps} steps`,
+        );
         out.push(r);
       } catch (err) {
         errors.push(`${c.label}: ${String((err as Error).message ?? err).slice(0, 300)}`);
@@ -207,23 +241,37 @@ export async function runMemory(ctx: BenchContext): Promise<BenchOutput> {
       target: 'numTensors and numBytes equal before and after',
       measured: `${results.length - leaks.length}/${results.length} configurations leak-free`,
       met: leaks.length === 0 && errors.length === 0,
-      note: leaks.length ? `leaking: ${leaks.map(l => `${l.label} (+${l.leak.tensorsAfter - l.leak.tensorsBefore} tensors, +${l.leak.bytesAfter - l.leak.bytesBefore} bytes over ${l.leak.teleports} teleports)`).join('; ')}` : errors.length ? `failed to run: ${errors.join('; ')}` : '',
+      note: leaks.length
+        ? `leaking: ${leaks.map(l => `${l.label} (+${l.leak.tensorsAfter - l.leak.tensorsBefore} tensors, +${l.leak.bytesAfter - l.leak.bytesBefore} bytes over ${l.leak.teleports} teleports)`).join('; ')}`
+        : errors.length
+          ? `failed to run: ${errors.join('; ')}`
+          : '',
     },
   ];
   const broken = results.filter(r => r.afterTeleport !== 'ok');
   const headline = [
     `Peak memory above idle, teleporting step ÷ plain step: ${results.map(r => `${r.label} ${fmt(r.peakRatio)}×`).join(', ')}.`,
     `The teleport alone (no step around it) peaks at ${results.map(r => `${fmt(r.teleportOnlyRatio)}×`).join(', ')} of a plain step's peak, same order.`,
-    worstPeak ? `Largest: ${worstPeak.label}, ${kb(worstPeak.teleportingStep.peakExtraBytes)} vs ${kb(worstPeak.plainStep.peakExtraBytes)} for a plain step (the model's weights are ${kb(worstPeak.paramBytes)}).` : '',
+    worstPeak
+      ? `Largest: ${worstPeak.label}, ${kb(worstPeak.teleportingStep.peakExtraBytes)} vs ${kb(worstPeak.plainStep.peakExtraBytes)} for a plain step (the model's weights are ${kb(worstPeak.paramBytes)}).`
+      : '',
     `Tensor counts return to their starting value after ${results[0]?.leak.steps ?? 0} steps with teleports in ${results.length - leaks.length}/${results.length} configurations.`,
-    broken.length ? `**Library bug on ${ctx.backend.name}**: after an accepted teleport with ${[...new Set(broken.map(b => b.group))].join(', ')}, the next forward pass throws (${broken[0].afterTeleport.slice(0, 120)}); see Notes.` : '',
+    broken.length
+      ? `**Library bug on ${ctx.backend.name}**: after an accepted teleport with ${[...new Set(broken.map(b => b.group))].join(', ')}, the next forward pass throws (${broken[0].afterTeleport.slice(0, 120)}); see Notes.`
+      : '',
   ].filter(Boolean);
   const rows = results.map(r => [
-    r.label, r.model, String(r.batch), r.route,
+    r.label,
+    r.model,
+    String(r.batch),
+    r.route,
     `${r.idle.numTensors} / ${kb(r.idle.numBytes)}`,
     `${r.duringStep.numTensors} / ${kb(r.duringStep.numBytes)}`,
     r.duringTeleport ? `${r.duringTeleport.numTensors} / ${kb(r.duringTeleport.numBytes)}` : '—',
-    kb(r.plainStep.peakExtraBytes), kb(r.teleportingStep.peakExtraBytes), `${fmt(r.peakRatio)}×`, `${kb(r.teleportOnly.peakExtraBytes)} (${fmt(r.teleportOnlyRatio)}×)`,
+    kb(r.plainStep.peakExtraBytes),
+    kb(r.teleportingStep.peakExtraBytes),
+    `${fmt(r.peakRatio)}×`,
+    `${kb(r.teleportOnly.peakExtraBytes)} (${fmt(r.teleportOnlyRatio)}×)`,
     `${r.teleportingStep.newTensors}`,
     `${r.leak.tensorsBefore} → ${r.leak.tensorsAfter}${r.leak.tensorsAfter !== r.leak.tensorsBefore ? ' LEAK' : ''} (${r.leak.accepted}/${r.leak.teleports} accepted)`,
     r.afterTeleport === 'ok' ? 'ok' : `**throws**: ${r.afterTeleport.slice(0, 80)}`,
@@ -237,17 +285,38 @@ export async function runMemory(ctx: BenchContext): Promise<BenchOutput> {
     '- **during step**: tf.memory() read inside the loss closure, at the end of the forward pass (activations alive, gradients not yet computed).',
     '- **during teleport**: tf.memory() read inside onTeleport, i.e. after the teleport found and applied g, while its group element, actions and (for data-dependent groups) batch constants are still alive.',
     '- **peak above idle**: tf.profile(step).peakBytes − idle bytes, for a plain step and for a teleporting step (which contains a whole training step too).',
-    '- **teleport alone**: tf.profile of runTeleport by itself (plus the gradient on the teleport batch where the route needs one), peak above the bytes at its start; the ratio divides by the plain step\'s peak.',
+    "- **teleport alone**: tf.profile of runTeleport by itself (plus the gradient on the teleport batch where the route needs one), peak above the bytes at its start; the ratio divides by the plain step's peak.",
     '- **leak check**: tf.memory() before and after N more steps, every other one teleporting (weights restored after each teleporting step, see below).',
     '- **model.predict right after a teleport**: whether the model still runs on its teleported weights.',
     '',
-    table(['configuration', 'model', 'batch', 'route', 'idle tensors / bytes', 'during step', 'during teleport', 'peak above idle, plain step', 'peak above idle, teleporting step', 'ratio', 'peak above idle, teleport alone', 'tensors left by a teleporting step', 'leak check', 'model.predict right after a teleport'], rows, 2),
+    table(
+      [
+        'configuration',
+        'model',
+        'batch',
+        'route',
+        'idle tensors / bytes',
+        'during step',
+        'during teleport',
+        'peak above idle, plain step',
+        'peak above idle, teleporting step',
+        'ratio',
+        'peak above idle, teleport alone',
+        'tensors left by a teleporting step',
+        'leak check',
+        'model.predict right after a teleport',
+      ],
+      rows,
+      2,
+    ),
     '',
     'Notes:',
     '',
-    '- Exact groups on the transport route need no forward or backward pass, so a teleport adds little beyond the step\'s own peak; data-dependent groups (gl-data) and `gradientSource: \'data\'` run their own forward/backward passes on the teleport batch (200 rows here vs 20 in a step), so their peak is set by that batch.',
+    "- Exact groups on the transport route need no forward or backward pass, so a teleport adds little beyond the step's own peak; data-dependent groups (gl-data) and `gradientSource: 'data'` run their own forward/backward passes on the teleport batch (200 rows here vs 20 in a step), so their peak is set by that batch.",
     '- "tensors left by a teleporting step" counts tensors a single profiled step leaves alive; 0 means everything it made was disposed (the leak check confirms it over many steps).',
-    broken.length ? `- **Library bug (${ctx.backend.name} backend)**: ${broken.map(b => b.label).join('; ')}: after an accepted teleport the next forward pass of the tfjs-layers model throws \`${broken[0].afterTeleport.slice(0, 160)}\`. Cause: the GL actions build the new Dense bias with tf.reshape of a [1, h] (or batched [1, 1, h]) matMul/slice result (groups/gl.ts biasTimes, groups/gl_data.ts \`tf.reshape(tf.slice(wb, …), [-1])\`); on wasm, Reshape shares the dataId and the backend keeps the original rank in its dataIdMap; Variable.assign adopts that dataId, and wasm's _FusedMatMul (used by Dense with a bias) checks the bias rank from dataIdMap. cpu is not affected; rescale is not affected (its bias is a fresh tf.mul output). Fix in the library: produce the bias with a kernel that writes fresh data of shape [h] (e.g. slice a rank-1 view, or tf.add(reshaped, 0) / a matMul of rank-1 shape), or materialize every new parameter before assign. Until then, the leak check restores the weights after each teleport so the counts are still measured.` : '',
+    broken.length
+      ? `- **Library bug (${ctx.backend.name} backend)**: ${broken.map(b => b.label).join('; ')}: after an accepted teleport the next forward pass of the tfjs-layers model throws \`${broken[0].afterTeleport.slice(0, 160)}\`. Cause: the GL actions build the new Dense bias with tf.reshape of a [1, h] (or batched [1, 1, h]) matMul/slice result (groups/gl.ts biasTimes, groups/gl_data.ts \`tf.reshape(tf.slice(wb, …), [-1])\`); on wasm, Reshape shares the dataId and the backend keeps the original rank in its dataIdMap; Variable.assign adopts that dataId, and wasm's _FusedMatMul (used by Dense with a bias) checks the bias rank from dataIdMap. cpu is not affected; rescale is not affected (its bias is a fresh tf.mul output). Fix in the library: produce the bias with a kernel that writes fresh data of shape [h] (e.g. slice a rank-1 view, or tf.add(reshaped, 0) / a matMul of rank-1 shape), or materialize every new parameter before assign. Until then, the leak check restores the weights after each teleport so the counts are still measured.`
+      : '',
     errors.length ? `- **Failed configurations**: ${errors.join('; ')}` : '',
     warnings.length ? `- Library warnings: ${warnings.join('; ')}` : '',
     '',

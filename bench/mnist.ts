@@ -76,9 +76,18 @@ export async function runMnist(ctx: BenchContext): Promise<BenchOutput> {
           for (const arm of [...VARIANTS, 'strong'] as const) {
             const variant: Variant = arm === 'strong' ? 'teleport' : arm;
             const run = runTraining({
-              optimizer, lr: PAPER_LR[optimizer], variant, seed, epochs, batchSize,
+              optimizer,
+              lr: PAPER_LR[optimizer],
+              variant,
+              seed,
+              epochs,
+              batchSize,
               buildModel: s => buildMlp({ inputSize: 784, widths: [16, 10], classes: 10, activation: 'leakyRelu', alpha: 0.1, seed: s }),
-              loss: 'categoricalCrossentropy', train, val: test, trainEvalSize: TRAIN_EVAL, classification: true,
+              loss: 'categoricalCrossentropy',
+              train,
+              val: test,
+              trainEvalSize: TRAIN_EVAL,
+              classification: true,
               teleport: arm === 'strong' ? strong : teleport,
             });
             if (arm === 'strong') {
@@ -86,7 +95,9 @@ export async function runMnist(ctx: BenchContext): Promise<BenchOutput> {
               strongRuns.push(run);
             } else runs.push(run);
             const last = run.points[run.points.length - 1];
-            ctx.log(`mnist: seed ${seed} ${run.label}: train ${fmt(run.points[0].trainLoss)} → ${fmt(last.trainLoss)}, test ${fmt(last.valLoss)}, acc ${fmt((last.valAccuracy ?? NaN) * 100)}%, ${fmt(run.totalSeconds)} s${variant === 'teleport' ? `, teleports ${run.teleports.filter(t => t.accepted).length}/${run.teleports.length} accepted, ${fmt(run.teleportSeconds * 1000)} ms` : ''}${run.diverged ? ' [diverged]' : ''}`);
+            ctx.log(
+              `mnist: seed ${seed} ${run.label}: train ${fmt(run.points[0].trainLoss)} → ${fmt(last.trainLoss)}, test ${fmt(last.valLoss)}, acc ${fmt((last.valAccuracy ?? NaN) * 100)}%, ${fmt(run.totalSeconds)} s${variant === 'teleport' ? `, teleports ${run.teleports.filter(t => t.accepted).length}/${run.teleports.length} accepted, ${fmt(run.teleportSeconds * 1000)} ms` : ''}${run.diverged ? ' [diverged]' : ''}`,
+            );
           }
         }
       }
@@ -107,7 +118,7 @@ interface Meta {
   dataset: string;
 }
 
-function report(runs: RunRecord[], strongRuns: RunRecord[], meta: Meta, warnings: string[], ctx: BenchContext): BenchOutput {
+function report(runs: RunRecord[], strongRuns: RunRecord[], meta: Meta, warnings: string[], _ctx: BenchContext): BenchOutput {
   const momentumInstances = [...runs, ...strongRuns].filter(r => r.optimizer === 'momentum').reduce((s, r) => s + (r.variant === 'reset' ? 2 : 1), 0);
   const fractions = [0.5, 0.3, 0.2];
   const groups = summarize(runs, { lossTargets: fractions });
@@ -157,31 +168,75 @@ function report(runs: RunRecord[], strongRuns: RunRecord[], meta: Meta, warnings
   const sections: string[] = [];
   sections.push('## Setup');
   sections.push('');
-  sections.push(`Data: ${meta.dataset}, ${meta.n} training / ${meta.testCount} test examples (offline; not the 50k/10k of the paper). Model: MLP 784-16-10-10, LeakyReLU(0.1) hidden layers, softmax output, Glorot-uniform weights seeded per seed (all arms of a seed start equal). Cross-entropy, batch 20 (${meta.stepsPerEpoch} steps per epoch), ${meta.epochs} epochs, seeds ${meta.seeds.join(', ')}. Learning rates (§5.4.2): ${OPTIMIZERS.map(o => `${o} ${PAPER_LR[o]}`).join(', ')} (momentum 0.9; plain SGD is not in the paper's list and uses 5e-2).`);
+  sections.push(
+    `Data: ${meta.dataset}, ${meta.n} training / ${meta.testCount} test examples (offline; not the 50k/10k of the paper). Model: MLP 784-16-10-10, LeakyReLU(0.1) hidden layers, softmax output, Glorot-uniform weights seeded per seed (all arms of a seed start equal). Cross-entropy, batch 20 (${meta.stepsPerEpoch} steps per epoch), ${meta.epochs} epochs, seeds ${meta.seeds.join(', ')}. Learning rates (§5.4.2): ${OPTIMIZERS.map(o => `${o} ${PAPER_LR[o]}`).join(', ')} (momentum 0.9; plain SGD is not in the paper's list and uses 5e-2).`,
+  );
   sections.push('');
-  sections.push(`Teleport (arm "teleport"): one event after the first epoch (step ${meta.teleport.atSteps[0]}), on ${meta.teleport.batchCount} minibatches of ${meta.teleport.batchSize} drawn once from the training set, one teleport per batch with the gradient of that batch (gradientSource 'data'); group ${meta.teleport.group} (exact for every input: the paper's data-dependent GL is exact only for batches ≤ 17 rows at the 16→10 layer pair, so with batches of 200 it would not be loss-preserving), objective ${meta.teleport.objective}, ${meta.teleport.steps} normalized ascent steps of ${meta.teleport.lr} (the paper's group learning rate), library default growth cap shared by the event's batches, optimizer state transformed along the action. Arm "teleport, cap ${STRONG_CAP}": the same with a growth budget of ${STRONG_CAP}× per event instead of the library default ${tp.DEFAULTS.maxGrowth}× (closer to the paper, which had no cap). Arm "reset": the same optimizer state is replaced by a fresh one at the same step, weights untouched. Curves are recorded by examples/train/runner.ts (runTraining); its clock counts optimizer steps and teleports only. Train loss is measured after every epoch on the first ${TRAIN_EVAL} training examples, test loss on the whole test split.`);
+  sections.push(
+    `Teleport (arm "teleport"): one event after the first epoch (step ${meta.teleport.atSteps[0]}), on ${meta.teleport.batchCount} minibatches of ${meta.teleport.batchSize} drawn once from the training set, one teleport per batch with the gradient of that batch (gradientSource 'data'); group ${meta.teleport.group} (exact for every input: the paper's data-dependent GL is exact only for batches ≤ 17 rows at the 16→10 layer pair, so with batches of 200 it would not be loss-preserving), objective ${meta.teleport.objective}, ${meta.teleport.steps} normalized ascent steps of ${meta.teleport.lr} (the paper's group learning rate), library default growth cap shared by the event's batches, optimizer state transformed along the action. Arm "teleport, cap ${STRONG_CAP}": the same with a growth budget of ${STRONG_CAP}× per event instead of the library default ${tp.DEFAULTS.maxGrowth}× (closer to the paper, which had no cap). Arm "reset": the same optimizer state is replaced by a fresh one at the same step, weights untouched. Curves are recorded by examples/train/runner.ts (runTraining); its clock counts optimizer steps and teleports only. Train loss is measured after every epoch on the first ${TRAIN_EVAL} training examples, test loss on the whole test split.`,
+  );
   sections.push('');
   sections.push('## Verdicts');
   sections.push('');
-  sections.push('A difference counts when the mean differs by more than the larger of the two seed standard deviations and 1 %; otherwise it is a tie. Lower loss is better.');
+  sections.push(
+    'A difference counts when the mean differs by more than the larger of the two seed standard deviations and 1 %; otherwise it is a tie. Lower loss is better.',
+  );
   sections.push('');
-  sections.push(table(['optimizer', 'lr', 'test loss after last epoch: teleport vs baseline', 'teleport vs reset control', 'train loss after epoch 2 vs baseline', 'train loss after last epoch vs baseline', 'teleports accepted / run', 'teleport share of wall time', '‖∇L‖² growth of the event (product over its batches)', 'max |loss drift|', `growth cap ${STRONG_CAP}: test loss vs baseline`, `cap ${STRONG_CAP}: vs reset`, `cap ${STRONG_CAP}: train loss after epoch 2 vs baseline`, `cap ${STRONG_CAP}: event growth`],
-    verdicts.map(v => [v.optimizer, String(PAPER_LR[v.optimizer as OptimizerName]), `**${v.testVsBaseline}** (${pm(v.test.teleport)} vs ${pm(v.test.baseline)})`, `${v.testVsReset} (reset ${pm(v.test.reset)})`, `${v.trainEpoch2VsBaseline} (${pm(v.train2.teleport)} vs ${pm(v.train2.baseline)})`, v.finalTrainVsBaseline, `${fmt(mean(v.accepted))} of ${meta.teleport.batchCount}`, `${fmt(100 * mean(v.share))} %`, pm(v.eventGrowth), fmt(v.drift), `**${v.strongVsBaseline}** (${pm(v.strongTest)})`, v.strongVsReset, `${v.strongTrain2VsBaseline} (${pm(v.strongTrain2)})`, pm(v.strongEventGrowth)]), 2));
+  sections.push(
+    table(
+      [
+        'optimizer',
+        'lr',
+        'test loss after last epoch: teleport vs baseline',
+        'teleport vs reset control',
+        'train loss after epoch 2 vs baseline',
+        'train loss after last epoch vs baseline',
+        'teleports accepted / run',
+        'teleport share of wall time',
+        '‖∇L‖² growth of the event (product over its batches)',
+        'max |loss drift|',
+        `growth cap ${STRONG_CAP}: test loss vs baseline`,
+        `cap ${STRONG_CAP}: vs reset`,
+        `cap ${STRONG_CAP}: train loss after epoch 2 vs baseline`,
+        `cap ${STRONG_CAP}: event growth`,
+      ],
+      verdicts.map(v => [
+        v.optimizer,
+        String(PAPER_LR[v.optimizer as OptimizerName]),
+        `**${v.testVsBaseline}** (${pm(v.test.teleport)} vs ${pm(v.test.baseline)})`,
+        `${v.testVsReset} (reset ${pm(v.test.reset)})`,
+        `${v.trainEpoch2VsBaseline} (${pm(v.train2.teleport)} vs ${pm(v.train2.baseline)})`,
+        v.finalTrainVsBaseline,
+        `${fmt(mean(v.accepted))} of ${meta.teleport.batchCount}`,
+        `${fmt(100 * mean(v.share))} %`,
+        pm(v.eventGrowth),
+        fmt(v.drift),
+        `**${v.strongVsBaseline}** (${pm(v.strongTest)})`,
+        v.strongVsReset,
+        `${v.strongTrain2VsBaseline} (${pm(v.strongTrain2)})`,
+        pm(v.strongEventGrowth),
+      ]),
+      2,
+    ),
+  );
   sections.push('');
   sections.push('## Loss per epoch (mean ± std over seeds)');
   sections.push('');
   const header = ['optimizer', 'arm'];
   for (let e = 0; e <= meta.epochs; e++) header.push(`epoch ${e}: train / test / s`);
   const rows: string[][] = [];
-  for (const opt of OPTIMIZERS) for (const v of [...VARIANTS, 'strong'] as const) {
-    const rs = v === 'strong' ? strongRuns.filter(r => r.optimizer === opt) : of(opt, v);
-    const row: string[] = [opt, v === 'strong' ? `teleport, cap ${STRONG_CAP}` : v];
-    for (let e = 0; e <= meta.epochs; e++) {
-      const pts = rs.map(r => r.points[e]).filter(p => p != null);
-      row.push(pts.length ? `${fmt(mean(pts.map(p => p.trainLoss)))} / ${fmt(mean(pts.map(p => p.valLoss ?? NaN)))} / ${fmt(mean(pts.map(p => p.seconds)))}` : '—');
+  for (const opt of OPTIMIZERS)
+    for (const v of [...VARIANTS, 'strong'] as const) {
+      const rs = v === 'strong' ? strongRuns.filter(r => r.optimizer === opt) : of(opt, v);
+      const row: string[] = [opt, v === 'strong' ? `teleport, cap ${STRONG_CAP}` : v];
+      for (let e = 0; e <= meta.epochs; e++) {
+        const pts = rs.map(r => r.points[e]).filter(p => p != null);
+        row.push(
+          pts.length ? `${fmt(mean(pts.map(p => p.trainLoss)))} / ${fmt(mean(pts.map(p => p.valLoss ?? NaN)))} / ${fmt(mean(pts.map(p => p.seconds)))}` : '—',
+        );
+      }
+      rows.push(row);
     }
-    rows.push(row);
-  }
   sections.push(table(header, rows, 2));
   sections.push('');
   sections.push('## Time to train-loss targets (per epoch and per second)');
@@ -189,32 +244,57 @@ function report(runs: RunRecord[], strongRuns: RunRecord[], meta: Meta, warnings
   const tHeader = ['optimizer', 'arm'];
   for (const f of fractions) tHeader.push(`epochs to ${f}·L₀`, `s to ${f}·L₀`);
   tHeader.push('speedup vs baseline (s, to 0.3·L₀)', 'final test accuracy', 'total s');
-  sections.push(table(tHeader, groups.map(g => {
-    const row = [g.optimizer, g.variant];
-    for (const t of g.targets) row.push(t.epochs.n ? `${fmt(t.epochs.mean)} (${t.epochs.n}/${t.total})` : `— (0/${t.total})`, t.seconds.n ? `${fmt(t.seconds.mean)} (${t.seconds.n}/${t.total})` : `— (0/${t.total})`);
-    const s = g.speedups[1];
-    row.push(s ? (s.seconds == null ? '—' : `${fmtRatio(s.seconds)}${s.partial ? '†' : ''}`) : '—');
-    row.push(g.finalValAccuracy.n ? `${fmt(100 * g.finalValAccuracy.mean)} %` : '—');
-    row.push(fmt(g.totalSeconds.mean));
-    return row;
-  }), 2));
+  sections.push(
+    table(
+      tHeader,
+      groups.map(g => {
+        const row = [g.optimizer, g.variant];
+        for (const t of g.targets)
+          row.push(
+            t.epochs.n ? `${fmt(t.epochs.mean)} (${t.epochs.n}/${t.total})` : `— (0/${t.total})`,
+            t.seconds.n ? `${fmt(t.seconds.mean)} (${t.seconds.n}/${t.total})` : `— (0/${t.total})`,
+          );
+        const s = g.speedups[1];
+        row.push(s ? (s.seconds == null ? '—' : `${fmtRatio(s.seconds)}${s.partial ? '†' : ''}`) : '—');
+        row.push(g.finalValAccuracy.n ? `${fmt(100 * g.finalValAccuracy.mean)} %` : '—');
+        row.push(fmt(g.totalSeconds.mean));
+        return row;
+      }),
+      2,
+    ),
+  );
   sections.push('');
-  sections.push('L₀ is each run\'s initial train loss; epochs are recorded at epoch ends, so a target reached mid-epoch counts at the end of that epoch. † not every seed reached the target.');
+  sections.push(
+    "L₀ is each run's initial train loss; epochs are recorded at epoch ends, so a target reached mid-epoch counts at the end of that epoch. † not every seed reached the target.",
+  );
   sections.push('');
   sections.push('## Reading it');
   sections.push('');
   const wins = verdicts.filter(v => v.testVsBaseline === 'wins').map(v => v.optimizer);
   const loses = verdicts.filter(v => v.testVsBaseline === 'loses').map(v => v.optimizer);
   const ties = verdicts.filter(v => v.testVsBaseline === 'ties').map(v => v.optimizer);
-  sections.push(`- Teleporting (library defaults) wins on final test loss for: ${wins.join(', ') || 'none'}; loses for: ${loses.join(', ') || 'none'}; ties for: ${ties.join(', ') || 'none'}.`);
+  sections.push(
+    `- Teleporting (library defaults) wins on final test loss for: ${wins.join(', ') || 'none'}; loses for: ${loses.join(', ') || 'none'}; ties for: ${ties.join(', ') || 'none'}.`,
+  );
   const sw = verdicts.filter(v => v.strongVsBaseline === 'wins').map(v => v.optimizer);
   const sl = verdicts.filter(v => v.strongVsBaseline === 'loses').map(v => v.optimizer);
-  sections.push(`- With a growth cap of ${STRONG_CAP} per event it wins for: ${sw.join(', ') || 'none'}; loses for: ${sl.join(', ') || 'none'}; ties for the rest.`);
-  sections.push(`- Why the default arm barely moves: the library caps the growth of ‖∇L‖² at ${tp.DEFAULTS.maxGrowth}× for the whole event, shared by its ${meta.teleport.batchCount} batches, so the first batches use the budget and the rest teleport by ≈1× (the growth column is the product over the batches). The dissertation used no cap.`);
+  sections.push(
+    `- With a growth cap of ${STRONG_CAP} per event it wins for: ${sw.join(', ') || 'none'}; loses for: ${sl.join(', ') || 'none'}; ties for the rest.`,
+  );
+  sections.push(
+    `- Why the default arm barely moves: the library caps the growth of ‖∇L‖² at ${tp.DEFAULTS.maxGrowth}× for the whole event, shared by its ${meta.teleport.batchCount} batches, so the first batches use the budget and the rest teleport by ≈1× (the growth column is the product over the batches). The dissertation used no cap.`,
+  );
   const resetExplains = verdicts.filter(v => v.testVsBaseline === 'wins' && v.testVsReset !== 'wins').map(v => v.optimizer);
-  if (resetExplains.length) sections.push(`- For ${resetExplains.join(', ')} the reset-only control does as well as the teleport: the gain comes from restarting the optimizer state, not from moving the weights.`);
-  sections.push(`- AdaGrad at the paper's 1e-4 barely moves in ${meta.epochs} epochs here: tf.train.adagrad starts its accumulator at 0.1 (PyTorch at 0), which divides the first steps by ≈0.3 instead of by the gradient itself, so the same nominal rate is far smaller in tfjs.`);
-  sections.push(`- With ${meta.seeds.length} seed(s) and ${meta.epochs} epochs on ${meta.n} examples these are small-sample verdicts; the paper trained 50,000 examples for more epochs with 5 runs.`);
+  if (resetExplains.length)
+    sections.push(
+      `- For ${resetExplains.join(', ')} the reset-only control does as well as the teleport: the gain comes from restarting the optimizer state, not from moving the weights.`,
+    );
+  sections.push(
+    `- AdaGrad at the paper's 1e-4 barely moves in ${meta.epochs} epochs here: tf.train.adagrad starts its accumulator at 0.1 (PyTorch at 0), which divides the first steps by ≈0.3 instead of by the gradient itself, so the same nominal rate is far smaller in tfjs.`,
+  );
+  sections.push(
+    `- With ${meta.seeds.length} seed(s) and ${meta.epochs} epochs on ${meta.n} examples these are small-sample verdicts; the paper trained 50,000 examples for more epochs with 5 runs.`,
+  );
   if (warnings.length) sections.push(`- Library warnings: ${warnings.join('; ')}`);
   sections.push('');
   return {
@@ -223,6 +303,9 @@ function report(runs: RunRecord[], strongRuns: RunRecord[], meta: Meta, warnings
     targets,
     data: { meta, paperLr: PAPER_LR, strongCap: STRONG_CAP, verdicts, summary: groups.map(g => ({ ...g })), runs, strongRuns },
     body: sections.join('\n'),
-    knownLeaks: { count: momentumInstances, reason: `tfjs-core 4.22 MomentumOptimizer.dispose() does not dispose the learning-rate scalar \`c\` its SGD base class creates (it overrides SGDOptimizer.dispose without calling it): one tensor per tf.train.momentum instance, and these runs made ${momentumInstances} (one per momentum baseline/teleport run, two per reset run, whose reset makes a fresh instance)` },
+    knownLeaks: {
+      count: momentumInstances,
+      reason: `tfjs-core 4.22 MomentumOptimizer.dispose() does not dispose the learning-rate scalar \`c\` its SGD base class creates (it overrides SGDOptimizer.dispose without calling it): one tensor per tf.train.momentum instance, and these runs made ${momentumInstances} (one per momentum baseline/teleport run, two per reset run, whose reset makes a fresh instance)`,
+    },
   };
 }

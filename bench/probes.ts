@@ -19,8 +19,16 @@ export interface ProbeResult {
 /** Runs a probe in a child process; never throws. */
 export function runProbe(probe: string, backend: string): ProbeResult {
   const here = dirname(fileURLToPath(import.meta.url));
-  const child = spawnSync(process.execPath, ['--import', 'tsx', join(here, 'probes.ts'), probe, backend], { cwd: join(here, '..'), encoding: 'utf8', timeout: 120_000 });
-  const line = (child.stdout ?? '').trim().split('\n').filter(l => l.startsWith('{')).pop();
+  const child = spawnSync(process.execPath, ['--import', 'tsx', join(here, 'probes.ts'), probe, backend], {
+    cwd: join(here, '..'),
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  const line = (child.stdout ?? '')
+    .trim()
+    .split('\n')
+    .filter(l => l.startsWith('{'))
+    .pop();
   if (!line) return { probe, backend, ok: false, detail: `probe process failed: ${(child.stderr ?? '').slice(0, 300)}`, leakedTensors: NaN };
   return JSON.parse(line) as ProbeResult;
 }

@@ -102,30 +102,43 @@ function makeArm(spec: RegArmSpec): Arm {
   const inner = spec.optimizer === 'sgd' ? tf.train.sgd(spec.lr) : tf.train.adagrad(spec.lr);
   const run: RegRun = { spec, losses: [], seconds: [], teleports: [], diverged: false };
   const t = spec.teleport;
-  const optimizer = spec.variant === 'teleport' && t
-    ? tp.wrap(inner, {
-      model,
-      loss: sumSquaredError,
-      group: t.group,
-      objective: t.objective,
-      steps: t.steps,
-      lr: t.lr,
-      normalize: t.normalize,
-      maxGrowth: t.maxGrowth,
-      // Each teleport gets its full maxGrowth, as the settings say: the library's default run-wide
-      // budget (maxTotalGrowth = maxGrowth²) gives the first teleport its full cap but later ones of
-      // a multi-teleport schedule less.
-      maxTotalGrowth: Number.POSITIVE_INFINITY,
-      schedule: { atSteps: t.atSteps },
-      data: { x, y },
-      onTeleport: r => run.teleports.push({ step: r.step ?? -1, ms: r.ms, accepted: r.accepted, growth: r.gradNormSqAfter / r.gradNormSqBefore, drift: r.relativeLossDrift, reason: r.reason }),
-    })
-    : tp.wrap(inner);
+  const optimizer =
+    spec.variant === 'teleport' && t
+      ? tp.wrap(inner, {
+          model,
+          loss: sumSquaredError,
+          group: t.group,
+          objective: t.objective,
+          steps: t.steps,
+          lr: t.lr,
+          normalize: t.normalize,
+          maxGrowth: t.maxGrowth,
+          // Each teleport gets its full maxGrowth, as the settings say: the library's default run-wide
+          // budget (maxTotalGrowth = maxGrowth²) gives the first teleport its full cap but later ones of
+          // a multi-teleport schedule less.
+          maxTotalGrowth: Number.POSITIVE_INFINITY,
+          schedule: { atSteps: t.atSteps },
+          data: { x, y },
+          onTeleport: r =>
+            run.teleports.push({
+              step: r.step ?? -1,
+              ms: r.ms,
+              accepted: r.accepted,
+              growth: r.gradNormSqAfter / r.gradNormSqBefore,
+              drift: r.relativeLossDrift,
+              reason: r.reason,
+            }),
+        })
+      : tp.wrap(inner);
   return { spec, model, vars: variablesOf(model), x, y, optimizer, run, clock: 0, done: false };
 }
 
 /** Trains all arms for `epochs` full-batch steps, interleaved; returns one run per arm. */
-export function trainRegressionArms(specs: RegArmSpec[], epochs: number, opts: { divergeFactor?: number; stopAtFraction?: number; orderSeed?: number } = {}): RegRun[] {
+export function trainRegressionArms(
+  specs: RegArmSpec[],
+  epochs: number,
+  opts: { divergeFactor?: number; stopAtFraction?: number; orderSeed?: number } = {},
+): RegRun[] {
   const divergeFactor = opts.divergeFactor ?? 1e4;
   // The order of the arms within an epoch is shuffled (seeded) every epoch: garbage collection
   // follows the allocation pattern, so with a fixed order its pauses would land on the same arm's

@@ -42,9 +42,13 @@ function parseArgs(argv: string[]): { only: string[]; quick: boolean; backend?: 
     };
     if (a === '--quick') quick = true;
     else if (a === '--only' || a.startsWith('--only=')) {
-      only = value().split(',').map(s => s.trim()).filter(Boolean);
+      only = value()
+        .split(',')
+        .map(s => s.trim())
+        .filter(Boolean);
       const bad = only.filter(n => !(n in BENCHES));
-      if (bad.length || only.length === 0) throw new Error(`--only: unknown benchmark ${bad.join(', ') || "''"}; choose from ${Object.keys(BENCHES).join(', ')}`);
+      if (bad.length || only.length === 0)
+        throw new Error(`--only: unknown benchmark ${bad.join(', ') || "''"}; choose from ${Object.keys(BENCHES).join(', ')}`);
     } else if (a === '--backend' || a.startsWith('--backend=')) {
       backend = value();
       if (!['wasm', 'cpu', 'wasm-nofix'].includes(backend)) throw new Error(`--backend must be wasm, cpu or wasm-nofix, got ${backend}`);

@@ -88,7 +88,8 @@ export async function selectBackend(preference?: string, log: (msg: string) => v
   }
   if (preference === 'tensorflow') {
     throw new Error(
-      `backend 'tensorflow' is unavailable (${failures.join('; ')}). Install one of: npm install @tensorflow/tfjs-node, npm install @tensorflow/tfjs-node-gpu (CUDA)`);
+      `backend 'tensorflow' is unavailable (${failures.join('; ')}). Install one of: npm install @tensorflow/tfjs-node, npm install @tensorflow/tfjs-node-gpu (CUDA)`,
+    );
   }
 
   if (want('wasm')) {

@@ -46,10 +46,39 @@ test('every subcommand has --help', t => {
 
 test('compare end to end on tiny MNIST: CSV, JSON, PNG, SVG and Markdown hold the run numbers', t => {
   const out = mkdtempSync(join(tmpdir(), 'tp-compare-'));
-  const r = cli(['compare', '--dataset', 'mnist', '--optimizers', 'sgd,adam', '--epochs', '1', '--seeds', '1', '--train-limit', '300', '--test-limit', '100', '--teleport-epochs', '0.5', '--teleport-batches', '2', '--teleport-batch-size', '50', '--backend', 'cpu', '--out', out, '--quiet']);
+  const r = cli([
+    'compare',
+    '--dataset',
+    'mnist',
+    '--optimizers',
+    'sgd,adam',
+    '--epochs',
+    '1',
+    '--seeds',
+    '1',
+    '--train-limit',
+    '300',
+    '--test-limit',
+    '100',
+    '--teleport-epochs',
+    '0.5',
+    '--teleport-batches',
+    '2',
+    '--teleport-batch-size',
+    '50',
+    '--backend',
+    'cpu',
+    '--out',
+    out,
+    '--quiet',
+  ]);
   t.is(r.code, 0, r.stderr);
   const files = readdirSync(out);
-  for (const ext of ['.png', '.svg', '.md', '.json']) t.true(files.some(f => f.endsWith(ext)), `${ext} in ${files}`);
+  for (const ext of ['.png', '.svg', '.md', '.json'])
+    t.true(
+      files.some(f => f.endsWith(ext)),
+      `${ext} in ${files}`,
+    );
   const runFiles = readdirSync(join(out, 'runs'));
   t.true(runFiles.some(f => f.endsWith('.csv')));
   t.is(runFiles.filter(f => f.endsWith('.json')).length, 6); // 2 optimizers × 3 variants × 1 seed
@@ -57,7 +86,9 @@ test('compare end to end on tiny MNIST: CSV, JSON, PNG, SVG and Markdown hold th
   const tele = runs.find((x: { optimizer: string; variant: string }) => x.optimizer === 'sgd' && x.variant === 'teleport');
   t.is(tele.teleports.length, 2);
   t.true(tele.teleports.every((e: { relativeLossDrift: number }) => Math.abs(e.relativeLossDrift) <= 1e-4));
-  const csv = readFileSync(join(out, 'runs', 'sgd-teleport-seed1.csv'), 'utf8').trim().split('\n');
+  const csv = readFileSync(join(out, 'runs', 'sgd-teleport-seed1.csv'), 'utf8')
+    .trim()
+    .split('\n');
   t.is(csv[0], 'epoch,step,seconds,trainLoss,valLoss,valAccuracy,gradNormSq');
   const lastRow = csv[csv.length - 1].split(',');
   const lastPoint = tele.points[tele.points.length - 1];
@@ -72,11 +103,26 @@ test('compare end to end on tiny MNIST: CSV, JSON, PNG, SVG and Markdown hold th
   // Step resolution: 300 examples, batch 20 → 15 steps in the one epoch, a point per step (window
   // 1), the teleport at step round(0.5 × 15) = 8 marked there.
   t.is(tele.fineWindow, 1);
-  t.deepEqual(tele.fine.map((p: { step: number }) => p.step), Array.from({ length: 16 }, (_, i) => i));
+  t.deepEqual(
+    tele.fine.map((p: { step: number }) => p.step),
+    Array.from({ length: 16 }, (_, i) => i),
+  );
   t.true(tele.fine.length - 1 > tele.points.length - 1, 'more than one point per epoch');
-  t.deepEqual(tele.points.map((p: { epoch: number }) => p.epoch), [0, 1], 'per-epoch records unchanged');
-  t.deepEqual(tele.teleports.map((e: { step: number; epoch: number }) => [e.step, e.epoch]), [[8, 8 / 15], [8, 8 / 15]]);
-  const steps = readFileSync(join(out, 'runs', 'sgd-teleport-seed1-steps.csv'), 'utf8').trim().split('\n');
+  t.deepEqual(
+    tele.points.map((p: { epoch: number }) => p.epoch),
+    [0, 1],
+    'per-epoch records unchanged',
+  );
+  t.deepEqual(
+    tele.teleports.map((e: { step: number; epoch: number }) => [e.step, e.epoch]),
+    [
+      [8, 8 / 15],
+      [8, 8 / 15],
+    ],
+  );
+  const steps = readFileSync(join(out, 'runs', 'sgd-teleport-seed1-steps.csv'), 'utf8')
+    .trim()
+    .split('\n');
   t.is(steps[0], 'epoch,step,seconds,trainLoss');
   t.is(steps.length, 1 + 16);
   t.is(Number(steps[9].split(',')[1]), 8);

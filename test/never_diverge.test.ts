@@ -24,7 +24,10 @@ function model(): tfl.LayersModel {
 function data(): { x: tf.Tensor; y: tf.Tensor } {
   return tf.tidy(() => {
     const x = seededUniform([128, 8], 11);
-    const y = tf.add(tf.matMul(tf.relu(tf.matMul(x, seededUniform([8, 16], 12))), seededUniform([16, 4], 13, -0.5, 0.5)), tf.matMul(x, seededUniform([8, 4], 14, -0.5, 0.5)));
+    const y = tf.add(
+      tf.matMul(tf.relu(tf.matMul(x, seededUniform([8, 16], 12))), seededUniform([16, 4], 13, -0.5, 0.5)),
+      tf.matMul(x, seededUniform([8, 4], 14, -0.5, 0.5)),
+    );
     return { x, y };
   });
 }
@@ -44,12 +47,15 @@ function run(lr: number, options: tp.TeleportOptimizerOptions | null): Outcome {
   const m = model();
   const vars = m.trainableWeights.map(w => w.read() as tf.Variable);
   const reports: tp.TeleportReport[] = [];
-  const optimizer = options ? tp.sgd(lr, { model: m, group: 'rescale', schedule: { every: 10 }, lr: 0.5, ...options, onTeleport: r => reports.push(r) }) : tf.train.sgd(lr);
+  const optimizer = options
+    ? tp.sgd(lr, { model: m, group: 'rescale', schedule: { every: 10 }, lr: 0.5, ...options, onTeleport: r => reports.push(r) })
+    : tf.train.sgd(lr);
   const lossOn = (bx: tf.Tensor, by: tf.Tensor) => tf.losses.meanSquaredError(by, m.apply(bx) as tf.Tensor) as tf.Scalar;
-  const fullGradNormSq = () => tf.tidy(() => {
-    const { grads } = tf.variableGrads(() => lossOn(x, y), vars);
-    return tf.addN(Object.values(grads).map(g => tf.sum(tf.square(g)))).dataSync()[0];
-  });
+  const fullGradNormSq = () =>
+    tf.tidy(() => {
+      const { grads } = tf.variableGrads(() => lossOn(x, y), vars);
+      return tf.addN(Object.values(grads).map(g => tf.sum(tf.square(g)))).dataSync()[0];
+    });
   const gradNormSq0 = fullGradNormSq();
   const batches = tf.tidy(() => Array.from({ length: 4 }, (_, i) => [tf.slice(x, [32 * i, 0], [32, 8]), tf.slice(y, [32 * i, 0], [32, 4])]));
   let stoppedEarly = false;
@@ -89,7 +95,10 @@ test('rescale every 10 with ascent lr 0.5 on SGD 0.01: the default budget keeps 
   t.true(budget.growthProduct <= 4 * (1 + 1e-3), `the teleports' growth ratios multiply to at most maxTotalGrowth: ${budget.growthProduct}`);
   t.true(budget.gradNormSq <= 4 * bare.gradNormSq + 1e-3, `default ‖∇L‖² ${budget.gradNormSq} vs bare ${bare.gradNormSq}`);
   // Without the budget: diverged, or a far larger gradient and kernel norm.
-  t.true(!Number.isFinite(none.finalLoss) || none.gradNormSq > 10 * budget.gradNormSq || none.maxKernelNorm > 5 * budget.maxKernelNorm, `no budget ${show(none)} vs default ${show(budget)}`);
+  t.true(
+    !Number.isFinite(none.finalLoss) || none.gradNormSq > 10 * budget.gradNormSq || none.maxKernelNorm > 5 * budget.maxKernelNorm,
+    `no budget ${show(none)} vs default ${show(budget)}`,
+  );
 });
 
 test('with SGD at learning rate 0 only teleports move the weights: the default budget caps ‖∇L‖² growth at 4×; without it it compounds', t => {
@@ -97,7 +106,10 @@ test('with SGD at learning rate 0 only teleports move the weights: the default b
   const none = run(0, { maxTotalGrowth: Infinity });
   t.true(budget.accepted >= 1, show(budget));
   t.true(budget.gradNormSq <= 4 * 1.5 * budget.gradNormSq0, `default: ‖∇L‖² ${budget.gradNormSq0} → ${budget.gradNormSq}`);
-  t.true(!Number.isFinite(none.gradNormSq) || none.gradNormSq > 1e3 * none.gradNormSq0, `no budget: ‖∇L‖² ${none.gradNormSq0} → ${none.gradNormSq} (${show(none)})`);
+  t.true(
+    !Number.isFinite(none.gradNormSq) || none.gradNormSq > 1e3 * none.gradNormSq0,
+    `no budget: ‖∇L‖² ${none.gradNormSq0} → ${none.gradNormSq} (${show(none)})`,
+  );
 });
 
 function data0Loss(): number {

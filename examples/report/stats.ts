@@ -42,7 +42,7 @@ export interface MeanStd {
 
 /** Mean and sample std of the finite values of `xs`. */
 export function meanStd(xs: readonly number[]): MeanStd {
-  const v = xs.filter((x) => Number.isFinite(x));
+  const v = xs.filter(x => Number.isFinite(x));
   return { mean: mean(v), std: std(v), n: v.length };
 }
 
@@ -56,7 +56,7 @@ export function linspace(a: number, b: number, n: number): number[] {
 
 /** `n` log-spaced values from `a` to `b` inclusive (both must be > 0). */
 export function logspace(a: number, b: number, n: number): number[] {
-  return linspace(Math.log(a), Math.log(b), n).map((v) => Math.exp(v));
+  return linspace(Math.log(a), Math.log(b), n).map(v => Math.exp(v));
 }
 
 /**
@@ -84,12 +84,8 @@ export function interpolateAt(xs: readonly number[], ys: readonly number[], x: n
 }
 
 /** Interpolates the curve (xs, ys) onto every point of `grid`. */
-export function interpolateOnto(
-  xs: readonly number[],
-  ys: readonly number[],
-  grid: readonly number[],
-): number[] {
-  return grid.map((g) => interpolateAt(xs, ys, g));
+export function interpolateOnto(xs: readonly number[], ys: readonly number[], grid: readonly number[]): number[] {
+  return grid.map(g => interpolateAt(xs, ys, g));
 }
 
 /**
@@ -100,12 +96,7 @@ export function interpolateOnto(
  * the x of a logged point, so coarser logging gives a later (conservative)
  * time.
  */
-export function timeToTarget(
-  points: readonly CurvePoint[],
-  target: number,
-  axis: XKey,
-  metric: 'trainLoss' | 'valLoss' = 'trainLoss',
-): number | null {
+export function timeToTarget(points: readonly CurvePoint[], target: number, axis: XKey, metric: 'trainLoss' | 'valLoss' = 'trainLoss'): number | null {
   for (const p of points) {
     const v = p[metric];
     if (v === undefined || !Number.isFinite(v)) continue;
@@ -157,7 +148,7 @@ export function groupRuns(runs: readonly RunRecord[]): Array<{ optimizer: string
   const out: Array<{ optimizer: string; variant: Variant; runs: RunRecord[] }> = [];
   for (const optimizer of optimizers) {
     for (const variant of VARIANTS) {
-      const rs = runs.filter((r) => r.optimizer === optimizer && r.variant === variant);
+      const rs = runs.filter(r => r.optimizer === optimizer && r.variant === variant);
       if (rs.length > 0) out.push({ optimizer, variant, runs: rs });
     }
   }
@@ -167,11 +158,11 @@ export function groupRuns(runs: readonly RunRecord[]): Array<{ optimizer: string
 /** The (x, y) samples of one run, sorted by x, skipping missing / non-finite y. */
 export function runSamples(run: RunRecord, x: XKey, y: YKey): { xs: number[]; ys: number[] } {
   const pts = run.points
-    .map((p) => [p[x], p[y]] as const)
+    .map(p => [p[x], p[y]] as const)
     .filter((p): p is readonly [number, number] => p[1] !== undefined && Number.isFinite(p[0]) && Number.isFinite(p[1]))
     .map(([a, b]) => [a, b] as [number, number]);
   pts.sort((a, b) => a[0] - b[0]);
-  return { xs: pts.map((p) => p[0]), ys: pts.map((p) => p[1]) };
+  return { xs: pts.map(p => p[0]), ys: pts.map(p => p[1]) };
 }
 
 /**
@@ -181,28 +172,23 @@ export function runSamples(run: RunRecord, x: XKey, y: YKey): { xs: number[]; ys
  * first). With interpolation, every seed is linearly interpolated onto a
  * common grid.
  */
-export function aggregateCurves(
-  runs: readonly RunRecord[],
-  x: XKey,
-  y: YKey,
-  opts: AggregateOptions = {},
-): AggregatedSeries[] {
+export function aggregateCurves(runs: readonly RunRecord[], x: XKey, y: YKey, opts: AggregateOptions = {}): AggregatedSeries[] {
   const interpolate = opts.interpolate ?? x === 'seconds';
   const gridSize = opts.gridSize ?? 200;
   const support = opts.support ?? 'common';
   return groupRuns(runs).map(({ optimizer, variant, runs: rs }) => {
-    const samples = rs.map((r) => runSamples(r, x, y)).filter((s) => s.xs.length > 0);
+    const samples = rs.map(r => runSamples(r, x, y)).filter(s => s.xs.length > 0);
     let points: AggregatedPoint[] = [];
     if (samples.length > 0 && interpolate) {
-      const starts = samples.map((s) => s.xs[0]);
-      const ends = samples.map((s) => s.xs[s.xs.length - 1]);
+      const starts = samples.map(s => s.xs[0]);
+      const ends = samples.map(s => s.xs[s.xs.length - 1]);
       const a = support === 'common' ? Math.max(...starts) : Math.min(...starts);
       const b = support === 'common' ? Math.min(...ends) : Math.max(...ends);
       if (b >= a) {
         const grid = b > a ? linspace(a, b, gridSize) : [a];
-        const cols = samples.map((s) => interpolateOnto(s.xs, s.ys, grid));
+        const cols = samples.map(s => interpolateOnto(s.xs, s.ys, grid));
         points = grid.map((g, i) => {
-          const { mean: m, std: sd, n } = meanStd(cols.map((c) => c[i]));
+          const { mean: m, std: sd, n } = meanStd(cols.map(c => c[i]));
           return { x: g, mean: m, std: sd, n };
         });
       }
@@ -229,7 +215,7 @@ export function aggregateCurves(
           return { x: xv, mean: m, std: sd, n };
         });
     }
-    points = points.filter((p) => p.n > 0);
+    points = points.filter(p => p.n > 0);
     return { optimizer, variant, runs: rs, points };
   });
 }

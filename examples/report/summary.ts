@@ -109,29 +109,29 @@ export function summarize(runs: RunRecord[], opts: SummaryOptions = {}): GroupSu
       }
       return { fraction, steps: meanStd(steps), epochs: meanStd(epochs), seconds: meanStd(seconds), total: rs.length };
     });
-    const ok = rs.filter((r) => !isDiverged(r));
-    const drifts = rs.flatMap((r) => r.teleports.map((t) => t.relativeLossDrift)).filter((d): d is number => d !== null && Number.isFinite(d));
+    const ok = rs.filter(r => !isDiverged(r));
+    const drifts = rs.flatMap(r => r.teleports.map(t => t.relativeLossDrift)).filter((d): d is number => d !== null && Number.isFinite(d));
     return {
       optimizer,
       variant,
       seeds: rs.length,
       diverged: rs.length - ok.length,
-      finalTrainLoss: meanStd(ok.map((r) => lastDefined(r.points, 'trainLoss'))),
-      finalValLoss: meanStd(ok.map((r) => lastDefined(r.points, 'valLoss'))),
-      finalValAccuracy: meanStd(ok.map((r) => lastDefined(r.points, 'valAccuracy'))),
-      totalSeconds: meanStd(rs.map((r) => r.totalSeconds)),
+      finalTrainLoss: meanStd(ok.map(r => lastDefined(r.points, 'trainLoss'))),
+      finalValLoss: meanStd(ok.map(r => lastDefined(r.points, 'valLoss'))),
+      finalValAccuracy: meanStd(ok.map(r => lastDefined(r.points, 'valAccuracy'))),
+      totalSeconds: meanStd(rs.map(r => r.totalSeconds)),
       targets,
       speedups: [],
-      teleportsPerRun: meanStd(rs.map((r) => r.teleports.length)),
-      acceptedPerRun: meanStd(rs.map((r) => r.teleports.filter((t) => t.accepted).length)),
-      teleportSeconds: meanStd(rs.map((r) => r.teleportSeconds)),
-      teleportShare: meanStd(rs.map((r) => (r.totalSeconds > 0 ? r.teleportSeconds / r.totalSeconds : NaN))),
+      teleportsPerRun: meanStd(rs.map(r => r.teleports.length)),
+      acceptedPerRun: meanStd(rs.map(r => r.teleports.filter(t => t.accepted).length)),
+      teleportSeconds: meanStd(rs.map(r => r.teleportSeconds)),
+      teleportShare: meanStd(rs.map(r => (r.totalSeconds > 0 ? r.teleportSeconds / r.totalSeconds : NaN))),
       maxAbsDrift: drifts.length ? Math.max(...drifts.map(Math.abs)) : null,
     };
   });
   for (const g of groups) {
     if (g.variant === 'baseline') continue;
-    const base = groups.find((b) => b.optimizer === g.optimizer && b.variant === 'baseline');
+    const base = groups.find(b => b.optimizer === g.optimizer && b.variant === 'baseline');
     if (!base) continue;
     g.speedups = g.targets.map((t, i): Speedup => {
       const b = base.targets[i];
@@ -181,7 +181,7 @@ function table(header: string[], rows: string[][]): string {
   const lines = [
     `| ${header.map(esc).join(' | ')} |`,
     `| ${header.map((_, i) => (i < 2 ? '---' : '---:')).join(' | ')} |`,
-    ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
+    ...rows.map(r => `| ${r.map(esc).join(' | ')} |`),
   ];
   return lines.join('\n');
 }
@@ -206,8 +206,11 @@ export function summaryMarkdown(runs: RunRecord[], opts: SummaryOptions = {}): s
     out.push('_No runs._');
     return out.join('\n') + '\n';
   }
-  const windows = [...new Set(runs.filter((r) => r.fine && r.fine.length > 0).map((r) => r.fineWindow ?? 1))].sort((a, b) => a - b);
-  const over = windows.length === 1 && windows[0] === 1 ? 'the training-batch loss of every step' : `the mean training-batch loss over windows of ${windows.join('/')} steps`;
+  const windows = [...new Set(runs.filter(r => r.fine && r.fine.length > 0).map(r => r.fineWindow ?? 1))].sort((a, b) => a - b);
+  const over =
+    windows.length === 1 && windows[0] === 1
+      ? 'the training-batch loss of every step'
+      : `the mean training-batch loss over windows of ${windows.join('/')} steps`;
   const resolution =
     windows.length > 0
       ? ` Steps and seconds to a target are those of the first point of the step-resolution train loss at or below the target (first crossing, no interpolation): ${over} (a window also closes at the end of an epoch and before a teleport), logged when its window closes, after L₀ at step 0; so a crossing is reported late by at most one window.`
@@ -220,9 +223,9 @@ export function summaryMarkdown(runs: RunRecord[], opts: SummaryOptions = {}): s
   out.push('');
 
   // Final metrics.
-  const hasVal = groups.some((g) => g.finalValLoss.n > 0);
-  const hasAcc = groups.some((g) => g.finalValAccuracy.n > 0);
-  const anyDiverged = groups.some((g) => g.diverged > 0);
+  const hasVal = groups.some(g => g.finalValLoss.n > 0);
+  const hasAcc = groups.some(g => g.finalValAccuracy.n > 0);
+  const anyDiverged = groups.some(g => g.diverged > 0);
   const fHeader = ['optimizer', 'variant', 'seeds', 'final train loss'];
   if (hasVal) fHeader.push('final val loss');
   if (hasAcc) fHeader.push('final val accuracy');
@@ -233,7 +236,7 @@ export function summaryMarkdown(runs: RunRecord[], opts: SummaryOptions = {}): s
   out.push(
     table(
       fHeader,
-      groups.map((g) => {
+      groups.map(g => {
         const row = [g.optimizer, g.variant, String(g.seeds), fmtMeanStd(g.finalTrainLoss)];
         if (hasVal) row.push(fmtMeanStd(g.finalValLoss));
         if (hasAcc) row.push(fmtMeanStd(g.finalValAccuracy));
@@ -253,13 +256,13 @@ export function summaryMarkdown(runs: RunRecord[], opts: SummaryOptions = {}): s
   out.push(
     table(
       tHeader,
-      groups.map((g) => [g.optimizer, g.variant, ...g.targets.flatMap((t) => [fmtTarget(t.steps, t.total), fmtTarget(t.seconds, t.total)])]),
+      groups.map(g => [g.optimizer, g.variant, ...g.targets.flatMap(t => [fmtTarget(t.steps, t.total), fmtTarget(t.seconds, t.total)])]),
     ),
   );
   out.push('');
 
   // Speedups.
-  const withSpeedup = groups.filter((g) => g.speedups.length > 0);
+  const withSpeedup = groups.filter(g => g.speedups.length > 0);
   if (withSpeedup.length > 0) {
     out.push('## Speedup over the baseline');
     out.push('');
@@ -270,10 +273,14 @@ export function summaryMarkdown(runs: RunRecord[], opts: SummaryOptions = {}): s
     out.push(
       table(
         sHeader,
-        withSpeedup.map((g) => [g.optimizer, `${g.variant} vs baseline`, ...g.speedups.flatMap((s) => [fmtSpeedup(s.steps, s.partial), fmtSpeedup(s.seconds, s.partial)])]),
+        withSpeedup.map(g => [
+          g.optimizer,
+          `${g.variant} vs baseline`,
+          ...g.speedups.flatMap(s => [fmtSpeedup(s.steps, s.partial), fmtSpeedup(s.seconds, s.partial)]),
+        ]),
       ),
     );
-    if (withSpeedup.some((g) => g.speedups.some((s) => s.partial && (s.steps !== null || s.seconds !== null)))) {
+    if (withSpeedup.some(g => g.speedups.some(s => s.partial && (s.steps !== null || s.seconds !== null)))) {
       out.push('');
       out.push('† not every seed reached the target; the ratio uses the seeds that did.');
     }
@@ -281,14 +288,14 @@ export function summaryMarkdown(runs: RunRecord[], opts: SummaryOptions = {}): s
   }
 
   // Teleport cost.
-  const costGroups = groups.filter((g) => g.variant !== 'baseline' || g.teleportsPerRun.mean > 0);
+  const costGroups = groups.filter(g => g.variant !== 'baseline' || g.teleportsPerRun.mean > 0);
   if (costGroups.length > 0) {
     out.push('## Teleport cost');
     out.push('');
     out.push(
       table(
         ['optimizer', 'variant', 'teleports / run', 'accepted / run', 'teleport s / run', 'share of run time', 'max |relative loss drift|'],
-        costGroups.map((g) => [
+        costGroups.map(g => [
           g.optimizer,
           g.variant,
           fmtMeanStd(g.teleportsPerRun),

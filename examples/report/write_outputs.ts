@@ -57,10 +57,20 @@ async function writeComparisonFiles(outDir: string, runs: RunRecord[], meta: Com
   // The training loss at step resolution where the runs have it (runs/*-steps.csv), else per epoch.
   const fine = runs.some(r => r.fine && r.fine.length > 0);
   const windows = [...new Set(runs.map(r => r.fineWindow ?? 1))];
-  const fineNote = windows.length === 1 && windows[0] === 1 ? 'train loss: the batch loss of every step' : `train loss: mean batch loss over windows of ${windows.join('/')} steps, plotted at the window's last step`;
+  const fineNote =
+    windows.length === 1 && windows[0] === 1
+      ? 'train loss: the batch loss of every step'
+      : `train loss: mean batch loss over windows of ${windows.join('/')} steps, plotted at the window's last step`;
   const charts: Array<[string, Parameters<typeof convergenceChart>[1]]> = [
     ['train_loss_vs_epoch', { x: 'epoch', y: 'trainLoss', logY: true, fine, title: `${meta.title}: training loss ${fine ? 'vs epoch' : 'per epoch'}` }],
-    ...(fine ? [['train_loss_vs_step', { x: 'step', y: 'trainLoss', logY: true, fine, title: `${meta.title}: training loss vs optimizer step` }] as [string, Parameters<typeof convergenceChart>[1]]] : []),
+    ...(fine
+      ? [
+          ['train_loss_vs_step', { x: 'step', y: 'trainLoss', logY: true, fine, title: `${meta.title}: training loss vs optimizer step` }] as [
+            string,
+            Parameters<typeof convergenceChart>[1],
+          ],
+        ]
+      : []),
     ['train_loss_vs_time', { x: 'seconds', y: 'trainLoss', logY: true, fine, title: `${meta.title}: training loss vs wall time` }],
     ['grad_norm_vs_epoch', { x: 'epoch', y: 'gradNormSq', logY: true, title: `${meta.title}: squared gradient norm` }],
   ];

@@ -57,19 +57,27 @@ export async function loadTask(o: TaskOptions): Promise<Task> {
       dispose: () => tf.dispose([x, y]),
     };
   }
-  const ds = o.dataset === 'mnist' ? await loadMnist({ dir: o.dataDir }) : o.dataset === 'fashion-mnist' ? await loadFashionMnist({ dir: o.dataDir }) : await loadCifar10({ dir: o.dataDir, trainLimit: o.trainLimit, testLimit: o.testLimit });
+  const ds =
+    o.dataset === 'mnist'
+      ? await loadMnist({ dir: o.dataDir })
+      : o.dataset === 'fashion-mnist'
+        ? await loadFashionMnist({ dir: o.dataDir })
+        : await loadCifar10({ dir: o.dataDir, trainLimit: o.trainLimit, testLimit: o.testLimit });
   const flatten = o.dataset !== 'cifar10';
   const train = limited(toTensors(ds.train, { flatten, oneHot: true }) as Split, o.trainLimit);
   const val = limited(toTensors(ds.test, { flatten, oneHot: true }) as Split, o.testLimit);
   const inputSize = ds.inputShape.reduce((a: number, b: number) => a * b, 1);
-  const buildModel = o.dataset === 'cifar10'
-    ? (seed: number) => buildCnn({ inputShape: ds.inputShape as [number, number, number], filters: [16, 32], hidden: o.widths[0] ?? 64, classes: ds.numClasses, seed })
-    : (seed: number) => buildMlp({ inputSize, widths: o.widths, classes: ds.numClasses, activation: o.activation, alpha: o.alpha, seed });
+  const buildModel =
+    o.dataset === 'cifar10'
+      ? (seed: number) =>
+          buildCnn({ inputShape: ds.inputShape as [number, number, number], filters: [16, 32], hidden: o.widths[0] ?? 64, classes: ds.numClasses, seed })
+      : (seed: number) => buildMlp({ inputSize, widths: o.widths, classes: ds.numClasses, activation: o.activation, alpha: o.alpha, seed });
   return {
     name: o.dataset,
-    description: o.dataset === 'cifar10'
-      ? `CIFAR-10 CNN conv16-pool-conv32-pool-dense${o.widths[0] ?? 64}-10 (relu), ${train.x.shape[0]} train / ${val.x.shape[0]} test`
-      : `${o.dataset} MLP ${inputSize}-${o.widths.join('-')}-${ds.numClasses} (${o.activation}${o.activation === 'leakyRelu' ? ' ' + o.alpha : ''}), ${train.x.shape[0]} train / ${val.x.shape[0]} test`,
+    description:
+      o.dataset === 'cifar10'
+        ? `CIFAR-10 CNN conv16-pool-conv32-pool-dense${o.widths[0] ?? 64}-10 (relu), ${train.x.shape[0]} train / ${val.x.shape[0]} test`
+        : `${o.dataset} MLP ${inputSize}-${o.widths.join('-')}-${ds.numClasses} (${o.activation}${o.activation === 'leakyRelu' ? ' ' + o.alpha : ''}), ${train.x.shape[0]} train / ${val.x.shape[0]} test`,
     train,
     val,
     buildModel,

@@ -16,7 +16,14 @@ export function buildMlp(opts: { inputSize: number; widths: number[]; classes: n
   const init = () => tfl.initializers.glorotUniform({ seed: seed++ });
   opts.widths.forEach((units, i) => {
     const leaky = opts.activation === 'leakyRelu';
-    model.add(tfl.layers.dense({ units, inputShape: i === 0 ? [opts.inputSize] : undefined, activation: (leaky ? 'linear' : opts.activation) as 'linear', kernelInitializer: init() }));
+    model.add(
+      tfl.layers.dense({
+        units,
+        inputShape: i === 0 ? [opts.inputSize] : undefined,
+        activation: (leaky ? 'linear' : opts.activation) as 'linear',
+        kernelInitializer: init(),
+      }),
+    );
     if (leaky) model.add(tfl.layers.leakyReLU({ alpha: opts.alpha }));
   });
   model.add(tfl.layers.dense({ units: opts.classes, activation: 'softmax', kernelInitializer: init() }));
@@ -27,12 +34,25 @@ export function buildMlp(opts: { inputSize: number; widths: number[]; classes: n
  * A small CNN the rescale group can teleport at every layer pair: conv(relu) → max-pool → conv(relu)
  * → max-pool → flatten → dense(relu) → dense(softmax).
  */
-export function buildCnn(opts: { inputShape: [number, number, number]; filters: [number, number]; hidden: number; classes: number; seed: number }): LayersModel {
+export function buildCnn(opts: {
+  inputShape: [number, number, number];
+  filters: [number, number];
+  hidden: number;
+  classes: number;
+  seed: number;
+}): LayersModel {
   let seed = opts.seed * 101;
   const init = () => tfl.initializers.glorotUniform({ seed: seed++ });
   return tfl.sequential({
     layers: [
-      tfl.layers.conv2d({ inputShape: opts.inputShape, filters: opts.filters[0], kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init() }),
+      tfl.layers.conv2d({
+        inputShape: opts.inputShape,
+        filters: opts.filters[0],
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: init(),
+      }),
       tfl.layers.maxPooling2d({ poolSize: 2 }),
       tfl.layers.conv2d({ filters: opts.filters[1], kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init() }),
       tfl.layers.maxPooling2d({ poolSize: 2 }),

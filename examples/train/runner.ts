@@ -82,7 +82,13 @@ export interface RunSpec {
 }
 
 /** Mean loss (and accuracy) of a model on a split, in chunks, outside the training clock. */
-function evaluate(model: LayersModel, lossFn: (y: tf.Tensor, p: tf.Tensor) => tf.Scalar, split: Split, limit: number, classification: boolean): { loss: number; accuracy?: number } {
+function evaluate(
+  model: LayersModel,
+  lossFn: (y: tf.Tensor, p: tf.Tensor) => tf.Scalar,
+  split: Split,
+  limit: number,
+  classification: boolean,
+): { loss: number; accuracy?: number } {
   const n = Math.min(split.x.shape[0], limit);
   const chunk = 1000;
   let lossSum = 0;
@@ -108,7 +114,10 @@ function lossFunctionOf(loss: string | tp.LossFunction): (y: tf.Tensor, p: tf.Te
 /** ‖∇L‖² on a probe batch at the current weights (outside the clock). */
 function gradNormSqOn(model: LayersModel, lossFn: (y: tf.Tensor, p: tf.Tensor) => tf.Scalar, probe: Split): number {
   return tf.tidy(() => {
-    const { grads } = tf.variableGrads(() => lossFn(probe.y, model.apply(probe.x, { training: false }) as tf.Tensor), model.trainableWeights.map(w => w.read() as tf.Variable));
+    const { grads } = tf.variableGrads(
+      () => lossFn(probe.y, model.apply(probe.x, { training: false }) as tf.Tensor),
+      model.trainableWeights.map(w => w.read() as tf.Variable),
+    );
     return tp.gradNormSq(Object.values(grads)).dataSync()[0];
   });
 }
@@ -145,33 +154,40 @@ export function runTraining(spec: RunSpec): RunRecord {
   let clock = 0;
   let stepNow = 0;
   const teleporting = spec.variant === 'teleport' && spec.teleport != null;
-  const optimizer = makeOptimizer(spec.optimizer, spec.lr, teleporting ? {
-    model,
-    loss: spec.loss,
-    group: spec.teleport!.group,
-    objective: spec.teleport!.objective,
-    steps: spec.teleport!.steps,
-    lr: spec.teleport!.lr,
-    normalize: spec.teleport!.normalize,
-    maxGrowth: spec.teleport!.maxGrowth,
-    maxLossDrift: spec.teleport!.maxLossDrift,
-    schedule: { atSteps: spec.teleport!.atSteps },
-    data: teleportBatches,
-    gradientSource: spec.teleport!.gradientSource,
-    stateAfterTeleport: spec.teleport!.stateAfterTeleport,
-    seed: spec.seed,
-    onTeleport: r => teleports.push({
-      epoch: stepNow / stepsPerEpoch,
-      step: stepNow,
-      seconds: clock,
-      ms: r.ms,
-      gradNormSqBefore: r.gradNormSqBefore,
-      gradNormSqAfter: r.gradNormSqAfter,
-      relativeLossDrift: r.relativeLossDrift,
-      accepted: r.accepted,
-    }),
-  } : {});
-  const resetSteps = new Set(spec.variant === 'reset' ? spec.teleport?.atSteps ?? [] : []);
+  const optimizer = makeOptimizer(
+    spec.optimizer,
+    spec.lr,
+    teleporting
+      ? {
+          model,
+          loss: spec.loss,
+          group: spec.teleport!.group,
+          objective: spec.teleport!.objective,
+          steps: spec.teleport!.steps,
+          lr: spec.teleport!.lr,
+          normalize: spec.teleport!.normalize,
+          maxGrowth: spec.teleport!.maxGrowth,
+          maxLossDrift: spec.teleport!.maxLossDrift,
+          schedule: { atSteps: spec.teleport!.atSteps },
+          data: teleportBatches,
+          gradientSource: spec.teleport!.gradientSource,
+          stateAfterTeleport: spec.teleport!.stateAfterTeleport,
+          seed: spec.seed,
+          onTeleport: r =>
+            teleports.push({
+              epoch: stepNow / stepsPerEpoch,
+              step: stepNow,
+              seconds: clock,
+              ms: r.ms,
+              gradNormSqBefore: r.gradNormSqBefore,
+              gradNormSqAfter: r.gradNormSqAfter,
+              relativeLossDrift: r.relativeLossDrift,
+              accepted: r.accepted,
+            }),
+        }
+      : {},
+  );
+  const resetSteps = new Set(spec.variant === 'reset' ? (spec.teleport?.atSteps ?? []) : []);
 
   const probeSize = Math.min(n, 500);
   const probe = { x: tf.slice(spec.train.x, 0, probeSize), y: tf.slice(spec.train.y, 0, probeSize) };
@@ -245,7 +261,19 @@ export function runTraining(spec: RunSpec): RunRecord {
   model.dispose();
   tf.dispose(keep);
   const label = `${spec.optimizer}${spec.variant === 'baseline' ? '' : spec.variant === 'teleport' ? ' + teleport' : ' + reset'}`;
-  return { optimizer: spec.optimizer, variant: spec.variant, seed: spec.seed, label, points, fine, fineWindow: window, teleports, totalSeconds: clock, teleportSeconds, diverged };
+  return {
+    optimizer: spec.optimizer,
+    variant: spec.variant,
+    seed: spec.seed,
+    label,
+    points,
+    fine,
+    fineWindow: window,
+    teleports,
+    totalSeconds: clock,
+    teleportSeconds,
+    diverged,
+  };
 }
 
 function shuffled(n: number, random: SeededRandom): number[] {
