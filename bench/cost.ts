@@ -125,6 +125,8 @@ function measureCase(c: CaseSpec, quick: boolean): CostCase {
       objective: c.objective,
       loss: 'categoricalCrossentropy',
       schedule: { every: 1, start: 0 },
+      // Every step teleports in full: the run-wide growth budget would skip teleports once spent.
+      maxTotalGrowth: Number.POSITIVE_INFINITY,
       data: dataDependent ? batch : undefined,
       onTeleport: r => reports.push(r),
     });

@@ -105,6 +105,8 @@ async function measure(c: MemCase, quick: boolean): Promise<MemResult> {
     model,
     loss: 'categoricalCrossentropy',
     schedule: { every: 1, start: 0 },
+    // Every step teleports in full: the run-wide growth budget would skip teleports once spent.
+    maxTotalGrowth: Number.POSITIVE_INFINITY,
     data,
     ...c.options,
     onTeleport: r => {
