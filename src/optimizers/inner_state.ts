@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Optimizer, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { SlotKind } from '../groups/types.js';
+import { badOption } from '../teleport/errors.js';
 
 /**
  * Where tfjs's built-in optimizers keep their per-variable slots (tfjs-core src/optimizers/*), and
@@ -82,7 +83,7 @@ export function preconditionerOf(opt: Optimizer, count: number): Array<Tensor | 
 export function recreate(opt: Optimizer): Optimizer {
   const cls = opt.constructor as unknown as { fromConfig(cls: unknown, config: unknown): Optimizer };
   if (typeof cls.fromConfig !== 'function') {
-    throw new Error(`tfjs-teleport: cannot reset optimizer state of ${opt.getClassName()}: its class has no static fromConfig`);
+    throw badOption(`cannot reset optimizer state of ${opt.getClassName()}: its class has no static fromConfig`);
   }
   return cls.fromConfig(opt.constructor, opt.getConfig());
 }

@@ -253,8 +253,8 @@ export class TeleportOptimizer extends tf.Optimizer {
     if (this.options.lossOfParams != null && this.options.data == null) return [null];
     const batches = batchesAt(this.options.data, step);
     if (batches.length === 0) {
-      throw new Error(
-        `tfjs-teleport: group '${this.teleporter().groupName}' is data-dependent and needs teleport batches: pass the \`data\` option ({x, y}, an array of them, or (step) => batches)`,
+      throw badOption(
+        `group '${this.teleporter().groupName}' is data-dependent and needs teleport batches: pass the \`data\` option ({x, y}, an array of them, or (step) => batches)`,
       );
     }
     batches.forEach(b => this.teleporter().validateBatch(b));

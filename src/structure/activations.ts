@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
+import { UnsupportedLayerError } from '../teleport/errors.js';
 
 /** An elementwise activation as the structure reader sees it. */
 export interface ActivationSpec {
@@ -50,7 +51,7 @@ export function applyActivation(a: ActivationSpec, z: Tensor): Tensor {
     case 'relu6':
       return tf.relu6(z);
     default:
-      throw new Error(`tfjs-teleport: activation '${a.kind}' is not supported by the functional forward pass`);
+      throw new UnsupportedLayerError(`activation '${a.kind}' is not supported by the functional forward pass`);
   }
 }
 
@@ -61,7 +62,7 @@ export function invertActivation(a: ActivationSpec, y: Tensor): Tensor {
     const alpha = a.alpha ?? 0.3;
     return tf.sub(tf.relu(y), tf.mul(1 / alpha, tf.relu(tf.neg(y))));
   }
-  throw new Error(`tfjs-teleport: activation '${a.kind}' has no inverse; data-dependent GL needs linear or leakyRelu`);
+  throw new UnsupportedLayerError(`activation '${a.kind}' has no inverse; data-dependent GL needs linear or leakyRelu`);
 }
 
 /** Reads the activation a tfjs-layers layer config names (identifiers arrive camel- or snake-cased). */

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
+import { badOption } from '../teleport/errors.js';
 
 /** A loss as `(yTrue, yPred) => Scalar`, the shape tfjs-layers' compile() accepts. */
 export type LossFunction = (yTrue: Tensor, yPred: Tensor) => Scalar | Tensor;
@@ -33,7 +34,7 @@ export const SUPPORTED_LOSSES = ['meanSquaredError', 'categoricalCrossentropy', 
  */
 export function resolveLoss(loss: unknown, finalSoftmax: boolean): ResolvedLoss {
   if (Array.isArray(loss)) {
-    if (loss.length !== 1) throw new Error('tfjs-teleport: models with several outputs/losses are not supported; pass a single `loss`');
+    if (loss.length !== 1) throw badOption('models with several outputs/losses are not supported; pass a single `loss`');
     return resolveLoss(loss[0], finalSoftmax);
   }
   if (typeof loss === 'function') {
@@ -41,8 +42,8 @@ export function resolveLoss(loss: unknown, finalSoftmax: boolean): ResolvedLoss 
     return { name: fn.name || 'custom', logits: false, compute: (y, p) => tf.mean(fn(y, p)) as Scalar };
   }
   if (typeof loss !== 'string') {
-    throw new Error(
-      'tfjs-teleport: no loss to teleport with. Compile the model first (model.compile({loss, ...})) ' +
+    throw badOption(
+      'no loss to teleport with. Compile the model first (model.compile({loss, ...})) ' +
         "or pass a `loss` option ('meanSquaredError', 'categoricalCrossentropy', or a function (yTrue, yPred) => Scalar).",
     );
   }
@@ -55,8 +56,8 @@ export function resolveLoss(loss: unknown, finalSoftmax: boolean): ResolvedLoss 
     case 'sparseCategoricalCrossentropy':
       return crossEntropy(name, finalSoftmax, (y, classes) => tf.oneHot(tf.cast(tf.reshape(y, [-1]), 'int32'), classes));
     default:
-      throw new Error(
-        `tfjs-teleport: loss '${loss}' is not supported for teleport evaluation. Supported: ${SUPPORTED_LOSSES.join(', ')}; ` +
+      throw badOption(
+        `loss '${loss}' is not supported for teleport evaluation. Supported: ${SUPPORTED_LOSSES.join(', ')}; ` +
           'or pass your own `loss` function (yTrue, yPred) => Scalar.',
       );
   }

@@ -237,7 +237,7 @@ function describeLayerKind(layer: AnyLayer, indexOf: (l: AnyLayer, s: string) =>
       };
     case 'Conv2D': {
       if (cfg.dataFormat != null && cfg.dataFormat !== 'channelsLast') {
-        throw new Error(`tfjs-teleport: Conv2D '${layer.name}' uses dataFormat '${String(cfg.dataFormat)}'; only channelsLast (NHWC) is supported`);
+        throw new UnsupportedLayerError(`Conv2D '${layer.name}' uses dataFormat '${String(cfg.dataFormat)}'; only channelsLast (NHWC) is supported`);
       }
       return {
         ...base,
@@ -388,7 +388,7 @@ function forward(layers: ChainLayer[], params: readonly Tensor[], x: Tensor, opt
     let z: Tensor | null = null;
     switch (l.kind) {
       case 'dense': {
-        if (h.rank !== 2) throw new Error(`tfjs-teleport: Dense '${l.name}' gets a rank-${h.rank} input; only rank-2 inputs to Dense are supported`);
+        if (h.rank !== 2) throw new UnsupportedLayerError(`Dense '${l.name}' gets a rank-${h.rank} input; only rank-2 inputs to Dense are supported`);
         z = tf.matMul(h, weightOf(params, l.kernel, l.frozenKernel)!);
         const bias = weightOf(params, l.bias, l.frozenBias);
         if (bias != null) z = tf.add(z, bias);
