@@ -8,7 +8,7 @@ import { solverFor } from '../solvers/registry.js';
 import type { SolverOptions } from '../solvers/types.js';
 import { TeleportError, type RejectionKind } from './errors.js';
 import { applyActions, guard, type ParamConstraint } from './guard.js';
-import type { TeleportMetrics } from './report.js';
+import { emptyMetrics, type TeleportMetrics } from './report.js';
 
 export { applyActions } from './guard.js';
 
@@ -144,22 +144,7 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
     closedForm != null ? closedForm.evaluate(thetas.map(t => Float64Array.from(t.dataSync()))).value : tf.tidy(() => scalarOf(value(thetas)));
 
   const before = meter(null);
-  const metrics: TeleportMetrics = {
-    accepted: false,
-    route: ctx.route,
-    objectiveBefore: NaN,
-    objectiveAfter: NaN,
-    gradNormSqBefore: before.touched,
-    gradNormSqAfter: NaN,
-    fullGradNormSqBefore: before.full,
-    fullGradNormSqAfter: NaN,
-    lossBefore: null,
-    lossAfter: null,
-    relativeLossDrift: null,
-    ascentSteps: 0,
-    backtracks: 0,
-    shrinks: 0,
-  };
+  const metrics: TeleportMetrics = { ...emptyMetrics(ctx.route), gradNormSqBefore: before.touched, fullGradNormSqBefore: before.full };
   const rejected = (kind: RejectionKind, reason: string, thetas: Tensor[]): TeleportOutcome => ({
     metrics: { ...metrics, accepted: false, rejection: kind, reason },
     params: null,

@@ -50,3 +50,23 @@ export interface TeleportReport extends TeleportMetrics {
   /** Wall time of the teleport in milliseconds. */
   ms: number;
 }
+
+/** Metrics of a teleport that has measured nothing yet (NaN numbers, null losses), to fill in. */
+export function emptyMetrics(route: TeleportMetrics['route']): TeleportMetrics {
+  return {
+    accepted: false,
+    route,
+    objectiveBefore: NaN,
+    objectiveAfter: NaN,
+    gradNormSqBefore: NaN,
+    gradNormSqAfter: NaN,
+    fullGradNormSqBefore: NaN,
+    fullGradNormSqAfter: NaN,
+    lossBefore: null,
+    lossAfter: null,
+    relativeLossDrift: null,
+    ascentSteps: 0,
+    backtracks: 0,
+    shrinks: 0,
+  };
+}

@@ -10,7 +10,7 @@ import { runTeleport, type TeleportOutcome, type TeleportSettings } from './engi
 import { badOption } from './errors.js';
 import { planTeleport, type TeleportPlan } from './plan.js';
 import { batchesAt, resolveOptions, settingsOf, type Batch, type ResolvedOptions, type TeleportOptimizerOptions } from './options.js';
-import type { TeleportReport } from './report.js';
+import { emptyMetrics, type TeleportReport } from './report.js';
 
 export type { TeleportReport, TeleportMetrics } from './report.js';
 
@@ -179,6 +179,7 @@ export class Teleporter {
    */
   skippedReport(step: number, growthCap: number, maxTotalGrowth: number): TeleportReport {
     return {
+      ...emptyMetrics(this.transportable ? 'transport' : 'evaluate'),
       step,
       group: this.groupName,
       objective: this.settings.objective,
@@ -188,19 +189,6 @@ export class Teleporter {
       accepted: false,
       rejection: 'growth',
       reason: `the run's growth budget (maxTotalGrowth ${maxTotalGrowth}) is spent: this teleport may grow the objective by at most ${growthCap.toPrecision(4)}×, so it was skipped`,
-      route: this.transportable ? 'transport' : 'evaluate',
-      objectiveBefore: NaN,
-      objectiveAfter: NaN,
-      gradNormSqBefore: NaN,
-      gradNormSqAfter: NaN,
-      fullGradNormSqBefore: NaN,
-      fullGradNormSqAfter: NaN,
-      lossBefore: null,
-      lossAfter: null,
-      relativeLossDrift: null,
-      ascentSteps: 0,
-      backtracks: 0,
-      shrinks: 0,
       ms: 0,
     };
   }
