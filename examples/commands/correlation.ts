@@ -286,7 +286,7 @@ export function correlationSummary(rows: readonly ModelRow[], scale: Scale): str
     `${n} models on ${scale.source}: ${scale.arch}, trained from seeds ${scale.seed}…${scale.seed + n - 1} with SGD (lr ${scale.lr}, batch ${scale.batchSize}) for ${plural(scale.epochs, 'epoch')} on ${scale.train} training examples; test loss on ${scale.test} held-out examples.`,
     `φ: |T| = ${scale.displacements.length} displacements (${scale.displacements[0]}, ${scale.displacements[1]}, …, ${scale.displacements[scale.displacements.length - 1]}) × |D| = ${scale.directions} random unit directions, on the first ${scale.metricExamples} training examples. ψ: k = ${scale.curves} random Lie-algebra curve${scale.curves === 1 ? '' : 's'} of group '${scale.group}' on the first ${scale.psiExamples} training examples (the action is exact only up to the narrowest layer's inputs). The same directions and curves (seed ${scale.seed}) for every model. Backend ${scale.backend}, ${scale.seconds.toFixed(0)} s in all.`,
     '',
-    `**Scale.** The paper trains 100 models per dataset for 40 epochs on 50,000 examples with |D| = 200; this run is ${n} models × ${plural(scale.epochs, 'epoch')} on ${scale.train} examples with |D| = ${scale.directions}. Pass \`--models 100 --epochs 40 --directions 200\` and the full data for the paper's scale.`,
+    `**Scale.** The paper trains 100 models per dataset for 40 epochs on 50,000 examples with |D| = 200; this run is ${n} models × ${plural(scale.epochs, 'epoch')} on ${scale.train} examples with |D| = ${scale.directions}. Pass \`--models 100 --epochs 40 --directions 200\` with the full IDX files (\`--data-dir\`, \`--train-limit 50000 --test-limit 10000\`) for the paper's scale.`,
     '',
     '## Pearson r with the test (validation) loss, beside Table 5.1',
     '',
@@ -315,6 +315,8 @@ export function correlationSummary(rows: readonly ModelRow[], scale: Scale): str
   return lines.join('\n');
 }
 
+const LABEL: Record<string, string> = { phi: 'φ', psi: 'ψ', trainLoss: 'training loss', testLoss: 'test loss', gap: 'gap' };
+
 /** A sentence on an interval: whether it excludes 0. */
 const sign = (b: BootstrapInterval) =>
   !Number.isFinite(b.lo) ? 'undefined' : b.lo > 0 ? 'excludes 0 (positive)' : b.hi < 0 ? 'excludes 0 (negative)' : 'includes 0';
@@ -327,7 +329,7 @@ function reading(rows: readonly ModelRow[], table: Record<string, Record<string,
   const phiTrain = table.phi.trainLoss;
   const phiGap = table.phi.gap;
   const psiTest = table.psi.testLoss;
-  const all = Object.entries(table).flatMap(([m, byTarget]) => Object.entries(byTarget).map(([t, b]) => ({ name: `${m}–${t}`, b })));
+  const all = Object.entries(table).flatMap(([m, byTarget]) => Object.entries(byTarget).map(([t, b]) => ({ name: `${LABEL[m]}–${LABEL[t]}`, b })));
   const widest = all.reduce((a, c) => (c.b.hi - c.b.lo > a.b.hi - a.b.lo ? c : a));
   const parts: string[] = [];
   if (n < 30) {
