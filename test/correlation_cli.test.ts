@@ -1,5 +1,5 @@
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,18 @@ const CLI = join(process.cwd(), 'examples', 'cli.ts');
 function cli(args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, FORCE_COLOR: '0' } });
   return { code: r.status, stderr: r.stderr };
+}
+
+/** The same, asynchronous, so several bad-flag runs can start together. */
+function cliAsync(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise(resolve => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', CLI, ...args],
+      { encoding: 'utf8', timeout: 120_000, env: { ...process.env, FORCE_COLOR: '0' } },
+      (err, _out, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
+    );
+  });
 }
 
 const tempDirs: string[] = [];
@@ -53,9 +65,9 @@ test('correlation (tiny): writes models.csv/json, summary.md with r and the pape
   t.regex(md, /3 models × 1 epoch on 100 examples/);
 });
 
-test('correlation: bad flags exit 2 naming the flag, before training, and write nothing', t => {
+test('correlation: bad flags exit 2 naming the flag, before training, and write nothing', async t => {
   const dir = tempDir();
-  for (const [flag, value, pattern] of [
+  const cases = [
     ['--models', '2', /--models must be an integer ≥ 3/],
     ['--epochs', '0', /--epochs must be an integer ≥ 1/],
     ['--directions', '1.5', /--directions must be an integer ≥ 1/],
@@ -64,11 +76,13 @@ test('correlation: bad flags exit 2 naming the flag, before training, and write 
     ['--test-limit', '-3', /--test-limit must be a positive integer/],
     ['--seed', '-1', /--seed must be an integer ≥ 0/],
     ['--dataset', 'imagenet', /dataset/],
-  ] as const) {
-    const r = cli(['correlation', ...tiny, flag, value, '--out', join(dir, 'x')]);
+  ] as const;
+  const results = await Promise.all(cases.map(([flag, value]) => cliAsync(['correlation', ...tiny, flag, value, '--out', join(dir, 'x')])));
+  cases.forEach(([flag, value, pattern], i) => {
+    const r = results[i];
     t.is(r.code, 2, `${flag} ${value}: ${r.stderr}`);
     t.regex(r.stderr, pattern);
     t.notRegex(r.stderr, /seed \d+: train/);
-  }
+  });
   t.deepEqual(readdirSync(dir), []);
 });
