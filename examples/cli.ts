@@ -2,21 +2,23 @@
 /**
  * tfjs-teleport command line: train with and without symmetry teleportation and compare.
  * `tfjs-teleport compare` (the main job), `mnist`, `fashion-mnist`, `cifar10`, `regression`,
- * `test-functions`, `sweep`. Each subcommand has --help.
+ * `test-functions`, `sweep`, `correlation`. Each subcommand has --help.
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { registerCompare } from './commands/compare.js';
 import { registerTestFunctions } from './commands/test_functions.js';
 import { registerSweep } from './commands/sweep.js';
+import { registerCorrelation } from './commands/correlation.js';
 
 export async function main(argv: string[]): Promise<void> {
   let cli = yargs(argv).scriptName('tfjs-teleport');
   cli = registerCompare(cli) as typeof cli;
   cli = registerTestFunctions(cli) as typeof cli;
   cli = registerSweep(cli) as typeof cli;
+  cli = registerCorrelation(cli) as typeof cli;
   await cli
-    .demandCommand(1, 'Choose a command: compare (the main job), mnist, fashion-mnist, cifar10, regression, test-functions, sweep')
+    .demandCommand(1, 'Choose a command: compare (the main job), mnist, fashion-mnist, cifar10, regression, test-functions, sweep, correlation')
     .strict()
     .recommendCommands()
     .help()
