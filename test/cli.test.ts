@@ -37,7 +37,7 @@ test('bad numeric flags exit non-zero with a clear message', t => {
 });
 
 test('every subcommand has --help', t => {
-  for (const c of ['compare', 'mnist', 'fashion-mnist', 'cifar10', 'regression', 'test-functions', 'sweep', 'correlation']) {
+  for (const c of ['compare', 'mnist', 'fashion-mnist', 'cifar10', 'regression', 'test-functions', 'sweep', 'correlation', 'generalization']) {
     const r = cli([c, '--help']);
     t.is(r.code, 0, c);
     t.regex(r.stdout, /--out/, c);
