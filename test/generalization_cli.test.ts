@@ -80,6 +80,7 @@ test('generalization (tiny): per-arm CSV/JSON, loss curves and a summary with th
   const md = readFileSync(join(out, 'summary.md'), 'utf8');
   t.regex(md, /## Verdict/);
   t.regex(md, /curvature-up vs none: test loss difference [+-]\d/);
+  t.regex(md, /training loss [\d.]+ at the teleport/);
   t.regex(md, /sharpness-down vs random/);
   t.regex(md, /## sgd/);
   t.regex(md, /## adagrad/);

@@ -395,17 +395,32 @@ function pairedDiff(runs: readonly ArmRun[], opt: GeneralizationOptimizer, arm: 
   return [...a.keys()].filter(s => b.has(s)).map(s => a.get(s)! - b.get(s)!);
 }
 
-/** One verdict sentence: the paired difference, and whether it stands out of the seed spread (|mean| > 2 standard errors). */
-function verdict(runs: readonly ArmRun[], opt: GeneralizationOptimizer, arm: Arm, ref: Arm): string {
-  const d = pairedDiff(runs, opt, arm, ref);
+/** Two-sided 95 % Student t quantiles by degrees of freedom (1…30); 1.96 beyond. */
+const T95 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069,
+  2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
+const t95 = (df: number) => (df <= 30 ? T95[df - 1] : 1.96);
+
+/** Mean of paired differences and the half-width of its 95 % t interval (NaN for fewer than 2). */
+function interval(d: readonly number[]): { m: number; s: number; half: number; n: number } {
   const n = d.length;
-  const m = mean(d);
   const s = std(d);
-  const se = n > 1 ? s / Math.sqrt(n) : NaN;
-  const head = `${arm} vs ${ref}: test loss difference ${m >= 0 ? '+' : ''}${m.toFixed(4)} ± ${n > 1 ? s.toFixed(4) : '—'} (mean ± std of the paired per-seed differences, N = ${n})`;
-  if (n < 2) return `${head}; one seed gives no spread, so no conclusion.`;
-  if (Math.abs(m) <= 2 * se) return `${head}; within the seed spread (|mean| ≤ 2 standard errors = ${(2 * se).toFixed(4)}): no effect shown.`;
-  return `${head}; ${m < 0 ? 'lower' : 'higher'} than ${ref} by more than 2 standard errors (${(2 * se).toFixed(4)})${n < 10 ? `, but with only ${n} seeds treat it as a hint, not a finding` : ''}.`;
+  return { m: mean(d), s, half: n > 1 ? (t95(n - 1) * s) / Math.sqrt(n) : NaN, n };
+}
+
+const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(4)}`;
+
+/** One verdict sentence: the paired test-loss difference, whether its 95 % t interval excludes 0, and whether the training loss moved as much. */
+function verdict(runs: readonly ArmRun[], opt: GeneralizationOptimizer, arm: Arm, ref: Arm): string {
+  const te = interval(pairedDiff(runs, opt, arm, ref));
+  const trn = interval(pairedDiff(runs, opt, arm, ref, 'trainLoss'));
+  const head = `${arm} vs ${ref}: test loss difference ${signed(te.m)} ± ${te.n > 1 ? te.s.toFixed(4) : '—'} (mean ± std of the paired per-seed differences, N = ${te.n}; train loss ${signed(trn.m)})`;
+  if (te.n < 2) return `${head}; one seed gives no spread, so no conclusion.`;
+  const ci = `95 % t interval ${signed(te.m - te.half)} … ${signed(te.m + te.half)}`;
+  if (Math.abs(te.m) <= te.half) return `${head}; within the seed spread (${ci} includes 0): no effect shown.`;
+  const trainToo = Math.sign(trn.m) === Math.sign(te.m) && Math.abs(trn.m) >= 0.5 * Math.abs(te.m);
+  return `${head}; ${te.m < 0 ? 'lower' : 'higher'} than ${ref} (${ci} excludes 0)${trainToo ? ', but the training loss moved the same way about as much, so this is faster or slower training, not better or worse generalization' : ''}${te.n < 10 ? `; with ${te.n} seeds, a hint rather than a finding` : ''}.`;
 }
 
 /** The Markdown summary: final losses per arm, ψ/φ before → after, and a verdict built from the numbers. */
@@ -443,9 +458,20 @@ export function generalizationSummary(runs: readonly ArmRun[], scale: Scale): st
     }
     lines.push('', 'Values: mean (± sample std) over seeds; ψ, φ and ‖Δw‖ are means.', '');
   }
+  for (const opt of GENERALIZATION_OPTIMIZERS) {
+    const none = runs.filter(r => r.optimizer === opt && r.arm === 'none');
+    if (!none.length) continue;
+    const at = mean(none.map(r => r.trainLoss[0]));
+    const end = mean(none.map(r => r.trainLoss.at(-1)!));
+    const drop = (at - end) / at;
+    lines.push(
+      `${opt}: training loss ${at.toFixed(4)} at the teleport → ${end.toFixed(4)} ${plural(scale.epochs, 'epoch')} later without one (${(100 * drop).toFixed(0)} % lower)${drop > 0.1 ? ": still far from converged, unlike the paper's near-converged teleports; raise --warm-epochs (and the data) to teleport nearer a minimum" : ''}.`,
+      '',
+    );
+  }
   lines.push('## Verdict', '');
   lines.push(
-    `Each line compares the final test loss of an arm with another on the same seeds (paired). "Within the seed spread" means the mean difference is no more than 2 standard errors from 0.`,
+    `Each line compares the final test loss of an arm with another on the same seeds (paired differences, arm − reference). "Within the seed spread" means the 95 % Student t interval of the mean difference includes 0. The training-loss difference is given beside it: a test-loss change that the training loss shares is about optimization speed, not generalization.`,
     '',
   );
   for (const opt of GENERALIZATION_OPTIMIZERS) {
@@ -460,16 +486,17 @@ export function generalizationSummary(runs: readonly ArmRun[], scale: Scale): st
       `${plural(rejected.length, 'teleport')} ${rejected.length === 1 ? 'was' : 'were'} rejected or had nothing to match (${rejected.map(r => `${r.optimizer} ${r.arm} seed ${r.seed}`).join(', ')}); those arms trained on from the warm weights, as 'none' did.`,
       '',
     );
-  const noEffect = GENERALIZATION_OPTIMIZERS.every(opt =>
-    ARMS.filter(a => a !== 'none').every(arm => {
-      const d = pairedDiff(runs, opt, arm, 'none');
-      return d.length < 2 || Math.abs(mean(d)) <= (2 * std(d)) / Math.sqrt(d.length);
+  const differs = GENERALIZATION_OPTIMIZERS.flatMap(opt =>
+    ARMS.filter(a => a !== 'none').flatMap(arm => {
+      const d = interval(pairedDiff(runs, opt, arm, 'none'));
+      return d.n > 1 && Math.abs(d.m) > d.half ? [`${opt} ${arm}`] : [];
     }),
   );
+  const randomDiffers = differs.some(x => x.endsWith('random'));
   lines.push(
-    noEffect
-      ? `Overall: at this scale no arm's final test loss differs from no teleport by more than the seed spread. The dissertation (Fig. 5.7–5.8) reports that raising ψ tends to lower the test loss a little and that lowering φ does not help; this run neither confirms nor refutes that.`
-      : `Overall: some arms differ from no teleport beyond 2 standard errors (see above). With ${plural(scale.seeds, 'seed')} and ${plural(scale.epochs, 'epoch')} after the teleport, check the sign against the curves and more seeds before reading it as the effect the dissertation reports (Fig. 5.7–5.8).`,
+    differs.length === 0
+      ? `Overall: at this scale no arm's final test loss differs from no teleport beyond the seed spread. The dissertation (Fig. 5.7–5.8) reports small effects of changing ψ and φ; this run neither confirms nor refutes them.`
+      : `Overall: ${differs.join(', ')} differ${differs.length === 1 ? 's' : ''} from no teleport beyond the seed spread.${randomDiffers ? " The random group element does too, so moving along the orbit at all (which changes the layers' balance and so the effective step sizes) accounts for at least part of such differences; only a difference from the random arm speaks for the objective." : ''} With ${plural(scale.seeds, 'seed')} and ${plural(scale.epochs, 'epoch')} after the teleport, check it against the curves and more seeds before reading it as the effect the dissertation reports (Fig. 5.7–5.8).`,
     '',
     'Per-arm curves: `runs.csv` / `runs.json`; charts `<optimizer>_train_loss` and `<optimizer>_test_loss` (PNG and SVG; mean ± std over seeds, epoch 0 = right after the teleport).',
     '',
