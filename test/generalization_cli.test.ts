@@ -56,7 +56,7 @@ test('generalization (tiny): per-arm CSV/JSON, loss curves and a summary with th
   t.is(r.code, 0, r.stderr);
   for (const f of ['runs.csv', 'runs.json', 'summary.md']) t.true(existsSync(join(out, f)), f);
   for (const opt of ['sgd', 'adagrad'])
-    for (const split of ['train_loss', 'test_loss'])
+    for (const split of ['train_loss', 'test_loss', 'train_loss_vs_none', 'test_loss_vs_none'])
       for (const ext of ['png', 'svg']) t.true(existsSync(join(out, `${opt}_${split}.${ext}`)), `${opt}_${split}.${ext}`);
   const csv = readFileSync(join(out, 'runs.csv'), 'utf8').trim().split('\n');
   t.is(csv[0], 'optimizer,arm,seed,epoch,train_loss,test_loss,accepted,psi_before,psi_after,phi_before,phi_after,displacement');

@@ -498,41 +498,49 @@ export function generalizationSummary(runs: readonly ArmRun[], scale: Scale): st
       ? `Overall: at this scale no arm's final test loss differs from no teleport beyond the seed spread. The dissertation (Fig. 5.7–5.8) reports small effects of changing ψ and φ; this run neither confirms nor refutes them.`
       : `Overall: ${differs.join(', ')} differ${differs.length === 1 ? 's' : ''} from no teleport beyond the seed spread.${randomDiffers ? " The random group element does too, so moving along the orbit at all (which changes the layers' balance and so the effective step sizes) accounts for at least part of such differences; only a difference from the random arm speaks for the objective." : ''} With ${plural(scale.seeds, 'seed')} and ${plural(scale.epochs, 'epoch')} after the teleport, check it against the curves and more seeds before reading it as the effect the dissertation reports (Fig. 5.7–5.8).`,
     '',
-    'Per-arm curves: `runs.csv` / `runs.json`; charts `<optimizer>_train_loss` and `<optimizer>_test_loss` (PNG and SVG; mean ± std over seeds, epoch 0 = right after the teleport).',
+    'Per-arm curves: `runs.csv` / `runs.json`; charts `<optimizer>_train_loss` and `<optimizer>_test_loss` (PNG and SVG; mean ± std over seeds, epoch 0 = right after the teleport), and `<optimizer>_{train,test}_loss_vs_none`: each arm minus no teleport, paired by seed (the seed spread of the raw curves hides differences this small).',
     '',
   );
   return lines.join('\n');
 }
 
-async function curveChart(runs: readonly ArmRun[], opt: GeneralizationOptimizer, key: 'trainLoss' | 'testLoss', scale: Scale) {
+async function curveChart(runs: readonly ArmRun[], opt: GeneralizationOptimizer, key: 'trainLoss' | 'testLoss', scale: Scale, vsNone = false) {
   const values: Array<{ arm: Arm; epoch: number; mean: number; lo: number; hi: number }> = [];
   for (const arm of ARMS) {
+    if (vsNone && arm === 'none') continue;
     const rs = runs.filter(r => r.optimizer === opt && r.arm === arm);
+    const base = new Map(runs.filter(r => r.optimizer === opt && r.arm === 'none').map(r => [r.seed, r]));
     if (!rs.length) continue;
     for (let e = 0; e <= scale.epochs; e++) {
-      const v = rs.map(r => r[key][e]);
+      const v = vsNone ? rs.filter(r => base.has(r.seed)).map(r => r[key][e] - base.get(r.seed)![key][e]) : rs.map(r => r[key][e]);
       const m = mean(v);
       const s = v.length > 1 ? std(v) : 0;
       values.push({ arm, epoch: e, mean: m, lo: m - s, hi: m + s });
     }
   }
-  const title = key === 'trainLoss' ? 'train loss' : 'test loss';
+  const what = key === 'trainLoss' ? 'train loss' : 'test loss';
+  const title = vsNone ? `${what} − ${what} without teleport` : what;
   return renderChart({
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: {
-      text: `${scale.dataset}, ${opt}: ${title} after teleporting at epoch ${scale.warmEpochs}`,
-      subtitle: `mean ± std over ${plural(scale.seeds, 'seed')}; epoch 0 = right after the teleport`,
+      text: `${scale.dataset}, ${opt}: ${title}, teleport at epoch ${scale.warmEpochs}`,
+      subtitle: `mean ± std over ${plural(scale.seeds, 'seed')}${vsNone ? ' of the paired per-seed differences' : ''}; epoch 0 = right after the teleport`,
     },
     width: 420,
     height: 280,
     background: 'white',
     data: { values },
     encoding: {
-      x: { field: 'epoch', type: 'quantitative', title: `epochs after the teleport`, axis: { tickMinStep: 1 } },
+      x: {
+        field: 'epoch',
+        type: 'quantitative',
+        title: 'epochs after the teleport',
+        axis: { values: Array.from({ length: scale.epochs + 1 }, (_, i) => i), format: 'd' },
+      },
       color: { field: 'arm', type: 'nominal', sort: [...ARMS], title: 'arm' },
     },
     layer: [
-      { mark: { type: 'area', opacity: 0.15 }, encoding: { y: { field: 'lo', type: 'quantitative', scale: { zero: false }, title }, y2: { field: 'hi' } } },
+      { mark: { type: 'area', opacity: 0.15 }, encoding: { y: { field: 'lo', type: 'quantitative', scale: { zero: vsNone }, title }, y2: { field: 'hi' } } },
       { mark: { type: 'line', point: true }, encoding: { y: { field: 'mean', type: 'quantitative' } } },
     ],
   } as never);
@@ -558,9 +566,11 @@ async function writeGeneralization(dir: string, runs: ArmRun[], scale: Scale): P
       ['trainLoss', 'train_loss'],
       ['testLoss', 'test_loss'],
     ] as const) {
-      const base = `${opt}_${name}`;
-      await writeChart(join(dir, base), await curveChart(runs, opt, key, scale));
-      files.push(join(dir, `${base}.png`), join(dir, `${base}.svg`));
+      for (const vsNone of [false, true]) {
+        const base = `${opt}_${name}${vsNone ? '_vs_none' : ''}`;
+        await writeChart(join(dir, base), await curveChart(runs, opt, key, scale, vsNone));
+        files.push(join(dir, `${base}.png`), join(dir, `${base}.svg`));
+      }
     }
   }
   return files;
@@ -580,7 +590,7 @@ export function registerGeneralization(y: Argv) {
         .option('data-dir', { type: 'string', describe: 'dataset files (IDX for MNIST/Fashion-MNIST, binary batches for CIFAR-10)' })
         .option('seeds', { type: 'number', default: 3, describe: 'number of seeds (--seed … --seed+N−1)' })
         .option('seed', { type: 'number', default: 1, describe: 'first seed (model init, minibatch order, teleport and ψ/φ seeds)' })
-        .option('warm-epochs', { type: 'number', default: 4, describe: 'epochs before the teleport' })
+        .option('warm-epochs', { type: 'number', default: 10, describe: 'epochs before the teleport' })
         .option('epochs', { type: 'number', default: 4, describe: 'epochs after the teleport, per arm' })
         .option('train-limit', { type: 'number', default: 2000, describe: 'training examples (the paper: 50,000)' })
         .option('test-limit', { type: 'number', default: 1000, describe: 'test examples (the paper: 10,000)' })
