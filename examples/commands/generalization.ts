@@ -495,7 +495,7 @@ export function generalizationSummary(runs: readonly ArmRun[], scale: Scale): st
   const randomDiffers = differs.some(x => x.endsWith('random'));
   lines.push(
     differs.length === 0
-      ? `Overall: at this scale no arm's final test loss differs from no teleport beyond the seed spread. The dissertation (Fig. 5.7–5.8) reports small effects of changing ψ and φ; this run neither confirms nor refutes them.`
+      ? `Overall: at this scale no arm's final test loss differs from no teleport beyond the seed spread. Set beside the dissertation's Fig. 5.7–5.8, this run neither confirms nor refutes what they show.`
       : `Overall: ${differs.join(', ')} differ${differs.length === 1 ? 's' : ''} from no teleport beyond the seed spread.${randomDiffers ? ` ${differs.every(x => x.endsWith('random')) ? 'Only the random group element does: moving along the orbit at all' : 'The random group element does too, so moving along the orbit at all'} (which changes the layers' balance and so the effective step sizes) can account for such differences; only a difference from the random arm speaks for the objective.` : ''} With ${plural(scale.seeds, 'seed')} and ${plural(scale.epochs, 'epoch')} after the teleport, check it against the curves and more seeds before reading it as the effect the dissertation reports (Fig. 5.7–5.8).`,
     '',
     'Per-arm curves: `runs.csv` / `runs.json`; charts `<optimizer>_train_loss` and `<optimizer>_test_loss` (PNG and SVG; mean ± std over seeds, epoch 0 = right after the teleport), and `<optimizer>_{train,test}_loss_vs_none`: each arm minus no teleport, paired by seed (the seed spread of the raw curves hides differences this small).',
