@@ -4,9 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import * as tp from '../../src/index.js';
-import { loadMnist, loadFashionMnist } from '../data/mnist.js';
-import { loadCifar10 } from '../data/cifar10.js';
-import { toTensors } from '../data/dataset.js';
+import { loadFlatDataset } from '../data/flat.js';
 import { buildMlp } from '../train/models.js';
 import { createProgress } from '../train/progress.js';
 import { renderChart, writeChart } from '../report/charts.js';
@@ -127,19 +125,6 @@ function nTrainOf(x: tf.Tensor): number {
   return x.shape[0];
 }
 
-async function loadData(args: CorrelationArgs, trainLimit: number, testLimit: number) {
-  const limits = { trainLimit, testLimit };
-  const ds =
-    args.dataset === 'mnist'
-      ? await loadMnist({ dir: args.dataDir, ...limits })
-      : args.dataset === 'fashion-mnist'
-        ? await loadFashionMnist({ dir: args.dataDir, ...limits })
-        : await loadCifar10({ dir: args.dataDir, ...limits });
-  const train = toTensors(ds.train, { flatten: true, oneHot: true });
-  const test = toTensors(ds.test, { flatten: true, oneHot: true });
-  return { ds, train, test, inputSize: ds.inputShape.reduce((a: number, b: number) => a * b, 1) };
-}
-
 export async function runCorrelation(args: CorrelationArgs): Promise<{ rows: ModelRow[]; outDir: string; files: string[] }> {
   // All input checks before any data is loaded or a model trained.
   const models = positiveInt('--models', args.models, 3);
@@ -154,7 +139,7 @@ export async function runCorrelation(args: CorrelationArgs): Promise<{ rows: Mod
   const progress = createProgress(args.quiet);
   const backend = await useBackend(args.backend, m => progress.log(m));
   const t0 = performance.now();
-  const { ds, train: tr, test: te, inputSize } = await loadData(args, trainLimit, testLimit);
+  const { ds, train: tr, test: te, inputSize } = await loadFlatDataset(args.dataset, args.dataDir, trainLimit, testLimit);
   const setup = PAPER_SETUP[args.dataset];
   const metricRows = Math.min(METRIC_EXAMPLES, tr.x.shape[0]);
   const metricBatch = { x: tf.slice(tr.x, 0, metricRows), y: tf.slice(tr.y, 0, metricRows) };

@@ -4,9 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import * as tp from '../../src/index.js';
-import { loadMnist, loadFashionMnist } from '../data/mnist.js';
-import { loadCifar10 } from '../data/cifar10.js';
-import { toTensors } from '../data/dataset.js';
+import { loadFlatDataset } from '../data/flat.js';
 import { buildMlp } from '../train/models.js';
 import { createProgress } from '../train/progress.js';
 import { renderChart, writeChart } from '../report/charts.js';
@@ -200,19 +198,6 @@ function randomTeleport(model: LayersModel, batch: { x: tf.Tensor; y: tf.Tensor 
   }
 }
 
-async function loadData(args: GeneralizationArgs, trainLimit: number, testLimit: number) {
-  const limits = { trainLimit, testLimit };
-  const ds =
-    args.dataset === 'mnist'
-      ? await loadMnist({ dir: args.dataDir, ...limits })
-      : args.dataset === 'fashion-mnist'
-        ? await loadFashionMnist({ dir: args.dataDir, ...limits })
-        : await loadCifar10({ dir: args.dataDir, ...limits });
-  const train = toTensors(ds.train, { flatten: true, oneHot: true });
-  const test = toTensors(ds.test, { flatten: true, oneHot: true });
-  return { ds, train, test, inputSize: ds.inputShape.reduce((a: number, b: number) => a * b, 1) };
-}
-
 export async function runGeneralization(args: GeneralizationArgs): Promise<{ runs: ArmRun[]; outDir: string; files: string[] }> {
   // All input checks before any data is loaded or a model trained.
   const seeds = intAtLeast('--seeds', args.seeds, 1);
@@ -232,7 +217,7 @@ export async function runGeneralization(args: GeneralizationArgs): Promise<{ run
   const backend = await useBackend(args.backend, m => progress.log(m));
   const t0 = performance.now();
   tp.registerObjective(tp.sharpnessObjective({ name: SHARPNESS_OBJECTIVE, directions, displacements: DISPLACEMENTS }));
-  const { ds, train: tr, test: te, inputSize } = await loadData(args, trainLimit, testLimit);
+  const { ds, train: tr, test: te, inputSize } = await loadFlatDataset(args.dataset, args.dataDir, trainLimit, testLimit);
   const widths = WIDTHS[args.dataset];
   const arch = `${inputSize}-${widths.join('-')}-10 LeakyReLU(${ALPHA}) MLP`;
   const nTrain = tr.x.shape[0];
