@@ -1,15 +1,10 @@
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { runCli } from './cli_helpers.js';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const CLI = join(process.cwd(), 'examples', 'cli.ts');
-
-function cli(args: string[], timeout = 240_000) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8', timeout, env: { ...process.env, FORCE_COLOR: '0' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = runCli;
 
 test('an unknown dataset exits non-zero naming the valid choices', t => {
   const r = cli(['compare', '--dataset', 'imagenet']);

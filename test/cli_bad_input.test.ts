@@ -1,7 +1,6 @@
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { runCli, tempDirs } from './cli_helpers.js';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeComparison } from '../examples/report/write_outputs.js';
 import { checkOutDir, writeAllOrNothing } from '../examples/report/out_dir.js';
@@ -10,22 +9,9 @@ import type { RunRecord } from '../examples/report/types.js';
 // Bad input must exit with status 2 and a message naming the problem and the fix, before any
 // training starts ("train loss" is logged after each run), and leave nothing behind.
 
-const CLI = join(process.cwd(), 'examples', 'cli.ts');
+const cli = (args: string[]) => runCli(args);
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8', timeout: 240_000, env: { ...process.env, FORCE_COLOR: '0' } });
-  return { code: r.status, stderr: r.stderr };
-}
-
-const tempDirs: string[] = [];
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'tp-bad-input-'));
-  tempDirs.push(d);
-  return d;
-}
-test.after.always(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs('tp-bad-input-');
 
 /** A quick regression comparison (one optimizer, one arm, two epochs) writing to `out`. */
 const tinyRegression = (out: string) => [

@@ -1,37 +1,11 @@
 import test from 'ava';
-import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { runCli, runCliAsync, tempDirs } from './cli_helpers.js';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-const CLI = join(process.cwd(), 'examples', 'cli.ts');
-
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, FORCE_COLOR: '0' } });
-  return { code: r.status, stderr: r.stderr };
-}
-
-/** The same, asynchronous, so several bad-flag runs can start together. */
-function cliAsync(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise(resolve => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', CLI, ...args],
-      { encoding: 'utf8', timeout: 120_000, env: { ...process.env, FORCE_COLOR: '0' } },
-      (err, _out, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
-    );
-  });
-}
-
-const tempDirs: string[] = [];
-test.after.always(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'tp-correlation-'));
-  tempDirs.push(d);
-  return d;
-}
+const cli = (args: string[]) => runCli(args, 120_000);
+const cliAsync = (args: string[]) => runCliAsync(args, 120_000);
+const tempDir = tempDirs('tp-correlation-');
 
 const tiny = ['--models', '3', '--epochs', '1', '--train-limit', '100', '--test-limit', '60', '--directions', '2', '--backend', 'cpu', '--quiet'];
 

@@ -1,31 +1,10 @@
 import test from 'ava';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { runCliAsync, tempDirs } from './cli_helpers.js';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const CLI = join(process.cwd(), 'examples', 'cli.ts');
-
-function cli(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise(resolve => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', CLI, ...args],
-      { encoding: 'utf8', timeout: 120_000, env: { ...process.env, FORCE_COLOR: '0' } },
-      (err, _out, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
-    );
-  });
-}
-
-const tempDirs: string[] = [];
-test.after.always(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'tp-generalization-'));
-  tempDirs.push(d);
-  return d;
-}
+const cli = (args: string[]) => runCliAsync(args, 120_000);
+const tempDir = tempDirs('tp-generalization-');
 
 const tiny = [
   '--seeds',

@@ -172,19 +172,16 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
   // Warm-up, discarded: the first runs in a process pay JIT compilation and kernel setup, which
   // would bias the wall-clock comparison towards whichever arm runs later.
   const warmEpochs = Math.min(args.epochs, stepsPerEpoch === 1 ? 30 : 1);
+  // What every run of this comparison shares: the task and the batch size.
+  const shared = { batchSize, buildModel: task.buildModel, loss: task.loss, train: task.train, val: task.val, classification: task.classification };
   for (const optimizer of optimizers) {
     runTraining({
+      ...shared,
       optimizer,
       lr: lrs[optimizer],
       variant: 'teleport',
       seed: 0,
       epochs: warmEpochs,
-      batchSize,
-      buildModel: task.buildModel,
-      loss: task.loss,
-      train: task.train,
-      val: task.val,
-      classification: task.classification,
       teleport: { ...teleport, atSteps: [Math.min(1, stepsPerEpoch * warmEpochs - 1)] },
     });
   }
@@ -196,17 +193,12 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
         const label = `${optimizer}/${variant}/seed ${seed}`;
         progress.start(stepsPerEpoch * args.epochs, label.padEnd(28));
         const run = runTraining({
+          ...shared,
           optimizer,
           lr: lrs[optimizer],
           variant,
           seed,
           epochs: args.epochs,
-          batchSize,
-          buildModel: task.buildModel,
-          loss: task.loss,
-          train: task.train,
-          val: task.val,
-          classification: task.classification,
           teleport,
           finePointsPerEpoch: FINE_POINTS_PER_EPOCH,
           onStep: ({ step, epoch, loss }) => progress.update(step, { loss, epoch }),

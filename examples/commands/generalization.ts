@@ -94,17 +94,9 @@ function evaluate(model: LayersModel, x: tf.Tensor, y: tf.Tensor): number {
   return lossSum / n;
 }
 
-/** A small seeded generator (mulberry32). */
-function rng(seed: number) {
-  let s = (seed * 7919 + 17) >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (k: number) => Math.floor(next() * k) };
+/** The seeded stream of one seed (the library's mulberry32; the scrambled seed keeps streams apart). */
+function rng(seed: number): tp.SeededRandom {
+  return new tp.SeededRandom((seed * 7919 + 17) >>> 0);
 }
 
 /** One epoch of minibatch training with `optimizer`, in the order the seeded generator gives. */

@@ -81,10 +81,13 @@ const sumOfSquares = (ts: ReadonlyArray<Tensor | null>): number =>
  * Measures ‖∇L‖² at w and at g·w, over the touched parameters and over all of them, by the cheapest
  * exact means the route allows: the closed form (rescale), the transported gradient, or autodiff.
  */
-function gradNormMeter(ctx: ObjectiveContext, plainForm: ClosedForm | null): (thetas: readonly Tensor[] | null) => { touched: number; full: number } {
+function gradNormMeter(
+  ctx: ObjectiveContext,
+  plainForm: ClosedForm | null,
+): (thetas: readonly Tensor[] | null, knownTouched?: number) => { touched: number; full: number } {
   const all = ctx.params.map((_, i) => i);
   const untouched = ctx.gradient ? sumOfSquares(ctx.gradient.map((g, i) => (ctx.touched.includes(i) ? null : g))) : 0;
-  return thetas => {
+  return (thetas, knownTouched) => {
     if (ctx.route === 'evaluate') {
       const at = thetas == null ? ctx.params : null;
       return tf.tidy(() => {
@@ -95,7 +98,8 @@ function gradNormMeter(ctx: ObjectiveContext, plainForm: ClosedForm | null): (th
       });
     }
     let touched: number;
-    if (plainForm != null)
+    if (knownTouched != null) touched = knownTouched;
+    else if (plainForm != null)
       touched = plainForm.evaluate(plainForm.widths.map((h, i) => (thetas == null ? new Float64Array(h) : Float64Array.from(thetas[i].dataSync())))).value;
     else touched = tf.tidy(() => scalarOf(thetas == null ? gradNormSqOf(ctx.gradient!, ctx.touched) : gradNorm.value(ctx)(thetas)));
     return { touched, full: touched + untouched };
@@ -143,8 +147,15 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
   const measure = (thetas: readonly Tensor[]) =>
     closedForm != null ? closedForm.evaluate(thetas.map(t => Float64Array.from(t.dataSync()))).value : tf.tidy(() => scalarOf(value(thetas)));
 
-  const before = meter(null);
-  const metrics: TeleportMetrics = { ...emptyMetrics(ctx.route), gradNormSqBefore: before.touched, fullGradNormSqBefore: before.full };
+  // On the transport route the gradNorm objective is ‖∇L‖² over the touched parameters itself: its
+  // values at the identity and at the accepted θ need no second evaluation.
+  const normIsObjective = objective === gradNorm && transport;
+  const metrics: TeleportMetrics = emptyMetrics(ctx.route);
+  const measureBefore = (knownTouched?: number) => {
+    const before = meter(null, knownTouched);
+    Object.assign(metrics, { gradNormSqBefore: before.touched, fullGradNormSqBefore: before.full });
+  };
+  if (!normIsObjective) measureBefore();
   const rejected = (kind: RejectionKind, reason: string, thetas: Tensor[]): TeleportOutcome => ({
     metrics: { ...metrics, accepted: false, rejection: kind, reason },
     params: null,
@@ -154,13 +165,17 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
 
   if (loss != null) {
     metrics.lossBefore = tf.tidy(() => scalarOf(loss(params)));
-    if (!Number.isFinite(metrics.lossBefore)) return rejected('not-finite', 'the loss on the teleport batch is not finite before the teleport', []);
+    if (!Number.isFinite(metrics.lossBefore)) {
+      if (normIsObjective) measureBefore();
+      return rejected('not-finite', 'the loss on the teleport batch is not finite before the teleport', []);
+    }
   }
   const init = tf.tidy(() => actions.map(a => a.init(input.random)));
   const problem = { objective: value, closedForm, init, randomStart: actions.some(a => a.randomInit === true) };
   const solved = solverFor(problem).solve(problem, settings);
   tf.dispose(init);
   Object.assign(metrics, { objectiveBefore: solved.objectiveBefore, ascentSteps: solved.stepsTaken, backtracks: solved.backtracks });
+  if (normIsObjective) measureBefore(solved.objectiveBefore);
   if (solved.aborted) return rejected('not-finite', solved.aborted, solved.thetas);
 
   const guarded = guard({
@@ -181,7 +196,7 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
   Object.assign(metrics, { lossAfter: guarded.lossAfter, relativeLossDrift: guarded.relativeLossDrift, shrinks: guarded.shrinks });
   if (!guarded.accepted) return rejected(guarded.rejection!.kind, guarded.rejection!.message, guarded.thetas);
 
-  const after = meter(guarded.thetas);
+  const after = meter(guarded.thetas, normIsObjective ? guarded.objectiveAfter : undefined);
   const grads = transport
     ? (tf.tidy(() => transportGradients(actions, input.grads!, guarded.thetas).map((g, i) => g ?? tf.zerosLike(params[i]))) as Tensor[])
     : null;
