@@ -151,6 +151,8 @@ test('a 0-byte data_batch_1.bin is refused, and nothing is written', t => {
     '2',
     '--epochs',
     '1',
+    '--teleport-epochs',
+    '0.5',
     '--seeds',
     '1',
     '--backend',
@@ -193,6 +195,15 @@ test('a negative --teleport-epochs is named instead of a bad schedule', t => {
   t.is(r.code, 2, r.stderr);
   t.regex(r.stderr, /--teleport-epochs must be epochs ≥ 0 after which to teleport, got 1,-1/);
   t.notRegex(r.stderr, /bad schedule|train loss/);
+  t.deepEqual(readdirSync(parent), []);
+});
+
+test('a --teleport-epochs at or past --epochs is refused instead of training without a teleport', t => {
+  const parent = tempDir();
+  const r = cli(['regression', '--epochs', '3', '--teleport-epochs', '1,3', '--backend', 'cpu', '--out', join(parent, 'out')]);
+  t.is(r.code, 2, r.stderr);
+  t.regex(r.stderr, /--teleport-epochs 3 would never teleport: the run stops after --epochs 3/);
+  t.notRegex(r.stderr, /train loss/);
   t.deepEqual(readdirSync(parent), []);
 });
 
