@@ -1,9 +1,10 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { ModelStructure, Site } from '../structure/read_model.js';
-import { badOption } from '../teleport/errors.js';
+import { badOption, UnsupportedLayerError } from '../teleport/errors.js';
 import { glAction } from './gl.js';
 import { glDataActions } from './gl_data.js';
 import { rescaleAction } from './rescale.js';
+import { duplicatedUnits, splitAction } from './split.js';
 import type { Exactness, SiteAction } from './types.js';
 
 /** What a group needs to build its actions on a model. Tensors are borrowed. */
@@ -77,6 +78,24 @@ for (const variant of ['gl-data', 'gl-pinv'] as const) {
     },
   });
 }
+registerGroup({
+  name: 'split',
+  exactness: 'everywhere',
+  description: 'redistributing the outgoing weights among duplicated units (as tp.split makes them), Dense → Dense, any activation',
+  appliesTo: site => site.kind === 'dense-dense',
+  build: (sites, ctx) => {
+    const actions = sites.flatMap(site => {
+      const groups = duplicatedUnits(ctx.params[site.inKernel], site.inBias != null ? ctx.params[site.inBias] : null);
+      return groups.length ? [splitAction(site, groups)] : [];
+    });
+    if (actions.length === 0) {
+      throw new UnsupportedLayerError(
+        `group 'split' found no duplicated units (same incoming weights and bias) in model '${ctx.structure.modelName}': make copies with tp.split(model, { layer, neurons }) first`,
+      );
+    }
+    return actions;
+  },
+});
 /** Names of the registered model groups. */
 export function groupNames(): string[] {
   return [...GROUP_TABLE.keys()];

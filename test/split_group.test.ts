@@ -1,0 +1,144 @@
+import test from 'ava';
+import * as tp from '../src/index.js';
+import { duplicatedUnits, splitAction } from '../src/groups/split.js';
+import { readModel } from '../src/structure/read_model.js';
+import { maxAbsDiff, mlp, seededUniform, tf, type tfl, useCpu } from './helpers.js';
+
+test.before(useCpu);
+
+const x = () => seededUniform([48, 4], 51);
+const y = () => seededUniform([48, 2], 52);
+
+/** A briefly trained 4-6-3-2 network, its hidden units 1 and 4 split 3 ways unevenly. */
+function splitNet(activation: string, seed = 61): { base: tfl.LayersModel; model: tfl.LayersModel } {
+  const base = mlp({ input: 4, widths: [6, 3], activation, output: 2, seed });
+  const [xs, ys] = [x(), y()];
+  const sgd = tf.train.sgd(0.05);
+  for (let i = 0; i < 20; i++) sgd.minimize(() => tf.losses.meanSquaredError(ys, base.apply(xs) as tf.Tensor) as tf.Scalar);
+  sgd.dispose();
+  tf.dispose([xs, ys]);
+  const model = tp.split(base, { layer: 0, neurons: [1, 4], ways: 3, coefficients: [0.6, 0.3, 0.1] });
+  model.compile({ optimizer: tf.train.sgd(0.01), loss: 'meanSquaredError' });
+  return { base, model };
+}
+
+/** ‖∇L‖² over every trainable weight, measured with tfjs autodiff (not through the teleport). */
+function gradNormSq(model: tfl.LayersModel, xs: tf.Tensor, ys: tf.Tensor, only?: number[]): number {
+  return tf.tidy(() => {
+    const vars = model.trainableWeights.map(w => w.read() as tf.Variable).filter((_, i) => only == null || only.includes(i));
+    const { grads } = tf.variableGrads(() => tf.losses.meanSquaredError(ys, model.apply(xs) as tf.Tensor) as tf.Scalar, vars);
+    return tf.addN(Object.values(grads).map(g => tf.sum(tf.square(g)))).dataSync()[0];
+  });
+}
+
+test('duplicatedUnits finds the copies tp.split made, and only them', t => {
+  const { model, base } = splitNet('tanh');
+  const [k, b] = model.layers[0].getWeights();
+  t.deepEqual(duplicatedUnits(k, b), [
+    [1, 6, 7],
+    [4, 8, 9],
+  ]);
+  const [k0, b0] = base.layers[0].getWeights();
+  t.deepEqual(duplicatedUnits(k0, b0), []);
+});
+
+for (const activation of ['tanh', 'relu']) {
+  test(`group 'split' raises ‖∇L‖ (measured independently), keeps the function and the loss within the guard (${activation})`, async t => {
+    const { model, base } = splitNet(activation);
+    const [xs, ys] = [x(), y()];
+    const before = gradNormSq(model, xs, ys);
+    const touchedBefore = gradNormSq(model, xs, ys, [0, 1, 2]); // the split layer's kernel and bias, the next kernel
+    const lossBefore = tf.tidy(() => (model.evaluate(xs, ys) as tf.Scalar).dataSync()[0]);
+    const outBefore = model.predict(seededUniform([64, 4], 77, -2, 2)) as tf.Tensor;
+    const rowsBefore = model.layers[1].getWeights()[0].arraySync() as number[][];
+    const incomingBefore = model.layers[0].getWeights().map(w => w.arraySync());
+    const report = await tp.teleport(model, { x: xs, y: ys }, { group: 'split', steps: 10, lr: 1, maxGrowth: 3 });
+    t.true(report.accepted, report.reason);
+    t.is(report.group, 'split');
+    const after = gradNormSq(model, xs, ys);
+    const touchedAfter = gradNormSq(model, xs, ys, [0, 1, 2]);
+    t.log(`‖∇L‖² over the moved layers ${touchedBefore} → ${touchedAfter}, over all ${before} → ${after}; drift ${report.relativeLossDrift}`);
+    t.true(touchedAfter > 1.2 * touchedBefore, `touched ‖∇L‖²: ${touchedBefore} → ${touchedAfter}`);
+    t.true(Math.abs(touchedAfter - report.gradNormSqAfter) <= 1e-4 * touchedAfter, `report ${report.gradNormSqAfter} vs measured ${touchedAfter}`);
+    t.true(after > before, `‖∇L‖²: ${before} → ${after}`);
+    t.true(Math.abs(after - report.fullGradNormSqAfter) <= 1e-4 * after, `report ${report.fullGradNormSqAfter} vs measured ${after}`);
+    t.true(touchedAfter <= 3 * touchedBefore * 1.001, 'within the growth cap');
+    const lossAfter = tf.tidy(() => (model.evaluate(xs, ys) as tf.Scalar).dataSync()[0]);
+    t.true(Math.abs(lossAfter - lossBefore) <= 1e-4 * lossBefore);
+    const outAfter = model.predict(seededUniform([64, 4], 77, -2, 2)) as tf.Tensor;
+    t.true(maxAbsDiff(outBefore, outAfter) < 1e-5, 'same function on fresh inputs');
+    // Incoming weights untouched; outgoing rows moved within each group of copies, sums kept.
+    t.deepEqual(
+      model.layers[0].getWeights().map(w => w.arraySync()),
+      incomingBefore,
+    );
+    const rows = model.layers[1].getWeights()[0].arraySync() as number[][];
+    let moved = 0;
+    for (const g of [
+      [1, 6, 7],
+      [4, 8, 9],
+    ]) {
+      for (let c = 0; c < 3; c++) {
+        const sum = (r: number[][]) => g.reduce((s, i) => s + r[i][c], 0);
+        t.true(Math.abs(sum(rows) - sum(rowsBefore)) < 1e-5);
+        moved += g.reduce((s, i) => s + Math.abs(rows[i][c] - rowsBefore[i][c]), 0);
+      }
+    }
+    t.true(moved > 1e-3, 'the copies really moved');
+    [0, 2, 3, 5].forEach(i => t.deepEqual(rows[i], rowsBefore[i], `unit ${i} is not a copy: its row stays`));
+    tf.dispose([xs, ys, outBefore, outAfter]);
+    base.dispose();
+  });
+}
+
+test('the closed-form gradient transport equals autodiff at the moved point', t => {
+  const { model } = splitNet('tanh', 62);
+  const structure = readModel(model);
+  const site = structure.sites[0];
+  const params = structure.variables as tf.Tensor[];
+  const [k, b] = [params[site.inKernel], params[site.inBias!]];
+  const action = splitAction(site, duplicatedUnits(k, b));
+  const [xs, ys] = [x(), y()];
+  const loss = (p: readonly tf.Tensor[]) => tf.losses.meanSquaredError(ys, structure.forward(p, xs).output) as tf.Scalar;
+  tf.tidy(() => {
+    const theta = seededUniform([site.width, site.width], 5, -0.5, 0.5);
+    const grads = tf.grads((...p: tf.Tensor[]) => loss(p))(params);
+    const moved = action.act(params, theta);
+    const direct = tf.grads((...p: tf.Tensor[]) => loss(p))(moved);
+    const transported = action.transportGradient!(grads, theta);
+    const scale = Math.max(...direct.map(g => tf.max(tf.abs(g)).dataSync()[0]));
+    direct.forEach((g, i) => t.true(maxAbsDiff(g, transported[i]) <= 1e-5 * scale, `param ${i}`));
+    // The element really moved the weights, and the loss is the same.
+    t.true(maxAbsDiff(moved[site.outKernel], params[site.outKernel]) > 1e-2);
+    t.true(Math.abs(loss(moved).dataSync()[0] - loss(params).dataSync()[0]) < 1e-6);
+  });
+  tf.dispose([xs, ys]);
+});
+
+test("group 'split' on a model without copies is a clear error", async t => {
+  const model = mlp({ input: 4, widths: [5], activation: 'relu', output: 2, seed: 3 });
+  const [xs, ys] = [x(), y()];
+  model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+  await t.throwsAsync(tp.teleport(model, { x: xs, y: ys }, { group: 'split' }), {
+    message: /found no duplicated units.*tp\.split\(model, \{ layer, neurons \}\)/,
+  });
+  tf.dispose([xs, ys]);
+});
+
+test('a scheduled split teleport inside fit (even split: SGD keeps copies identical until then): accepted, no tensor leaks', async t => {
+  const base = mlp({ input: 4, widths: [6, 3], activation: 'relu', output: 2, seed: 63 });
+  const model = tp.split(base, { layer: 0, neurons: [1, 4], ways: 2 });
+  const optimizer = tp.sgd(0.02, { model, group: 'split', schedule: { atSteps: [6] }, steps: 5, lr: 0.5 });
+  model.compile({ optimizer, loss: 'meanSquaredError' });
+  const [xs, ys] = [x(), y()];
+  await model.fit(xs, ys, { epochs: 1, batchSize: 12 }); // warm up tfjs's own lazily created tensors (4 steps)
+  const before = tf.memory().numTensors;
+  await model.fit(xs, ys, { epochs: 3, batchSize: 12 });
+  t.is(tf.memory().numTensors, before);
+  t.is(optimizer.teleportReports.length, 1);
+  const [r] = optimizer.teleportReports;
+  t.true(r.accepted, r.reason);
+  t.true(r.gradNormSqAfter > r.gradNormSqBefore);
+  tf.dispose([xs, ys]);
+  base.dispose();
+});
