@@ -49,6 +49,7 @@ export type { Solver, SolveProblem, SolverOptions, SolverResult } from './solver
 export { registerGroup, getGroup, groupNames, type GroupEntry, type GroupBuildContext } from './groups/registry.js';
 export type { SiteAction, SlotKind, Exactness } from './groups/types.js';
 export { SeededRandom } from './util/random.js';
+export { split, merge, type SplitOptions, type SplitWithOptimizer, type MergeOptions, type MergeResult, type LayerMerge } from './surgery/index.js';
 export * as groups from './groups/index.js';
 export * as problems from './problems/index.js';
 export * as linalg from './linalg/index.js';
