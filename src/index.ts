@@ -40,6 +40,7 @@ export {
   meanCurvature,
   type CurvatureObjectiveOptions,
 } from './objectives/curvature.js';
+export { hessianTrace, hessianTraceOf, HESSIAN_TRACE_MAX_PARAMS } from './objectives/hessian_trace.js';
 export { sharpnessObjective, sharpnessOf, unitDirection, type SharpnessObjectiveOptions, type SharpnessSpec } from './objectives/sharpness.js';
 export { ascend, tensorAscent } from './solvers/tensor_ascent.js';
 export { ascendClosedForm, closedFormAscent } from './solvers/closed_form_ascent.js';

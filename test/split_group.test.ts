@@ -2,6 +2,7 @@ import test from 'ava';
 import * as tp from '../src/index.js';
 import { duplicatedUnits, splitAction } from '../src/groups/split.js';
 import { readModel } from '../src/structure/read_model.js';
+import { hessianByDifferences, toFloat64 } from './float64_mlp.js';
 import { maxAbsDiff, mlp, seededUniform, tf, type tfl, useCpu } from './helpers.js';
 
 test.before(useCpu);
@@ -141,4 +142,87 @@ test('a scheduled split teleport inside fit (even split: SGD keeps copies identi
   t.true(r.gradNormSqAfter > r.gradNormSqBefore);
   tf.dispose([xs, ys]);
   base.dispose();
+});
+
+// ── objective 'hessianTrace' ────────────────────────────────────────────────────────────────────────
+
+/** A 3-4-2 network trained briefly, unit 1 split 3 ways unevenly; data to measure the trace on. */
+function tinySplit(activation: string): { model: tfl.LayersModel; xs: tf.Tensor; ys: tf.Tensor } {
+  const base = mlp({ input: 3, widths: [4], activation, output: 2, seed: 71 });
+  const xs = seededUniform([24, 3], 72, -2, 2);
+  const ys = seededUniform([24, 2], 73);
+  const sgd = tf.train.sgd(0.05);
+  for (let i = 0; i < 20; i++) sgd.minimize(() => tf.losses.meanSquaredError(ys, base.apply(xs) as tf.Tensor) as tf.Scalar);
+  sgd.dispose();
+  const model = tp.split(base, { layer: 0, neurons: [1], ways: 3, coefficients: [0.8, 0.15, 0.05] });
+  model.compile({ optimizer: tf.train.sgd(0.01), loss: 'meanSquaredError' });
+  base.dispose();
+  return { model, xs, ys };
+}
+
+/** Tr H by float64 central differences of the float64 gradient (test/float64_mlp.ts). */
+function traceByDifferences(model: tfl.LayersModel, xs: tf.Tensor, ys: tf.Tensor): number {
+  const H = hessianByDifferences(toFloat64(model), xs.arraySync() as number[][], ys.arraySync() as number[][]);
+  return H.reduce((s, row, i) => s + row[i], 0);
+}
+
+for (const activation of ['relu', 'tanh']) {
+  test(`hessianTraceOf equals the trace of a float64 finite-difference Hessian (${activation})`, t => {
+    const { model, xs, ys } = tinySplit(activation);
+    const structure = readModel(model);
+    const loss = (p: readonly tf.Tensor[]) => tf.losses.meanSquaredError(ys, structure.forward(p, xs).output) as tf.Scalar;
+    const tr = tp.hessianTraceOf(loss, structure.variables);
+    const want = traceByDifferences(model, xs, ys);
+    t.log(`Tr H: autodiff ${tr.dataSync()[0]}, float64 differences ${want}`);
+    t.true(Math.abs(tr.dataSync()[0] - want) <= 1e-4 * Math.abs(want));
+    tr.dispose();
+    t.throws(() => tp.hessianTraceOf(loss, structure.variables, 10), { message: /one Hessian-vector product per parameter; this model has 38 \(> 10\)/ });
+    tf.dispose([xs, ys]);
+    model.dispose();
+  });
+}
+
+test("hessianTrace's θ-gradient on the split group equals central differences of its value (relu)", t => {
+  const { model, xs, ys } = tinySplit('relu');
+  const structure = readModel(model);
+  const params = structure.variables as tf.Tensor[];
+  const site = structure.sites[0];
+  const action = splitAction(site, duplicatedUnits(params[site.inKernel], params[site.inBias!]));
+  const loss = (p: readonly tf.Tensor[]) => tf.losses.meanSquaredError(ys, structure.forward(p, xs).output) as tf.Scalar;
+  const value = (theta: tf.Tensor) => tp.hessianTraceOf(loss, action.act(params, theta));
+  tf.tidy(() => {
+    const theta = seededUniform([site.width, site.width], 81, -0.3, 0.3);
+    const dir = seededUniform([site.width, site.width], 82);
+    const analytic = tf.sum(tf.mul(tf.grad(value)(theta), dir)).dataSync()[0];
+    const eps = 1e-2;
+    const numeric = (value(tf.add(theta, tf.mul(eps, dir))).dataSync()[0] - value(tf.sub(theta, tf.mul(eps, dir))).dataSync()[0]) / (2 * eps);
+    t.log(`directional derivative: autodiff ${analytic}, central difference ${numeric}`);
+    t.true(Math.abs(analytic) > 1e-3, 'the trace does depend on θ');
+    t.true(Math.abs(analytic - numeric) <= 2e-3 * Math.abs(numeric), `${analytic} vs ${numeric}`);
+  });
+  tf.dispose([xs, ys]);
+  model.dispose();
+});
+
+test("group 'split' with objective 'hessianTrace', minimize: a smaller trace (measured in float64), same function, copies nearer the even split", async t => {
+  const { model, xs, ys } = tinySplit('relu');
+  const before = traceByDifferences(model, xs, ys);
+  const rows = () => (model.layers[1].getWeights()[0].arraySync() as number[][]).filter((_, i) => [1, 4, 5].includes(i));
+  const spread = (r: number[][]) => r.reduce((s, row) => s + row.reduce((q, v, c) => q + (v - (r[0][c] + r[1][c] + r[2][c]) / 3) ** 2, 0), 0);
+  const spreadBefore = spread(rows());
+  const probe = seededUniform([32, 3], 91, -2, 2);
+  const outBefore = model.predict(probe) as tf.Tensor;
+  const report = await tp.teleport(model, { x: xs, y: ys }, { group: 'split', objective: 'hessianTrace', direction: 'minimize', steps: 8, lr: 0.3 });
+  t.true(report.accepted, report.reason);
+  const after = traceByDifferences(model, xs, ys);
+  t.log(
+    `Tr H ${before} → ${after} (report ${report.objectiveBefore} → ${report.objectiveAfter}); spread of the copies' rows ${spreadBefore} → ${spread(rows())}`,
+  );
+  t.true(after < before - 1e-3 * before);
+  t.true(Math.abs(after - report.objectiveAfter) <= 1e-3 * after, 'the report agrees with the independent measurement');
+  t.true(spread(rows()) < spreadBefore);
+  const outAfter = model.predict(probe) as tf.Tensor;
+  t.true(maxAbsDiff(outBefore, outAfter) < 1e-5);
+  tf.dispose([xs, ys, probe, outBefore, outAfter]);
+  model.dispose();
 });
