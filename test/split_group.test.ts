@@ -32,7 +32,7 @@ function gradNormSq(model: tfl.LayersModel, xs: tf.Tensor, ys: tf.Tensor, only?:
   });
 }
 
-test('duplicatedUnits finds the copies tp.split made, and only them', t => {
+test.serial('duplicatedUnits finds the copies tp.split made, and only them', t => {
   const { model, base } = splitNet('tanh');
   const [k, b] = model.layers[0].getWeights();
   t.deepEqual(duplicatedUnits(k, b), [
@@ -44,7 +44,7 @@ test('duplicatedUnits finds the copies tp.split made, and only them', t => {
 });
 
 for (const activation of ['tanh', 'relu']) {
-  test(`group 'split' raises ‖∇L‖ (measured independently), keeps the function and the loss within the guard (${activation})`, async t => {
+  test.serial(`group 'split' raises ‖∇L‖ (measured independently), keeps the function and the loss within the guard (${activation})`, async t => {
     const { model, base } = splitNet(activation);
     const [xs, ys] = [x(), y()];
     const before = gradNormSq(model, xs, ys);
@@ -53,7 +53,9 @@ for (const activation of ['tanh', 'relu']) {
     const outBefore = model.predict(seededUniform([64, 4], 77, -2, 2)) as tf.Tensor;
     const rowsBefore = model.layers[1].getWeights()[0].arraySync() as number[][];
     const incomingBefore = model.layers[0].getWeights().map(w => w.arraySync());
+    const tensors = tf.memory().numTensors;
     const report = await tp.teleport(model, { x: xs, y: ys }, { group: 'split', steps: 10, lr: 1, maxGrowth: 3 });
+    t.is(tf.memory().numTensors, tensors, 'the teleport leaves no tensors behind');
     t.true(report.accepted, report.reason);
     t.is(report.group, 'split');
     const after = gradNormSq(model, xs, ys);
@@ -92,7 +94,7 @@ for (const activation of ['tanh', 'relu']) {
   });
 }
 
-test('the closed-form gradient transport equals autodiff at the moved point', t => {
+test.serial('the closed-form gradient transport equals autodiff at the moved point', t => {
   const { model } = splitNet('tanh', 62);
   const structure = readModel(model);
   const site = structure.sites[0];
@@ -116,7 +118,7 @@ test('the closed-form gradient transport equals autodiff at the moved point', t 
   tf.dispose([xs, ys]);
 });
 
-test("group 'split' on a model without copies is a clear error", async t => {
+test.serial("group 'split' on a model without copies is a clear error", async t => {
   const model = mlp({ input: 4, widths: [5], activation: 'relu', output: 2, seed: 3 });
   const [xs, ys] = [x(), y()];
   model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
@@ -126,7 +128,7 @@ test("group 'split' on a model without copies is a clear error", async t => {
   tf.dispose([xs, ys]);
 });
 
-test('a scheduled split teleport inside fit (even split: SGD keeps copies identical until then): accepted, no tensor leaks', async t => {
+test.serial('a scheduled split teleport inside fit (even split: SGD keeps copies identical until then): accepted, no tensor leaks', async t => {
   const base = mlp({ input: 4, widths: [6, 3], activation: 'relu', output: 2, seed: 63 });
   const model = tp.split(base, { layer: 0, neurons: [1, 4], ways: 2 });
   const optimizer = tp.sgd(0.02, { model, group: 'split', schedule: { atSteps: [6] }, steps: 5, lr: 0.5 });
@@ -167,7 +169,7 @@ function traceByDifferences(model: tfl.LayersModel, xs: tf.Tensor, ys: tf.Tensor
 }
 
 for (const activation of ['relu', 'tanh']) {
-  test(`hessianTraceOf equals the trace of a float64 finite-difference Hessian (${activation})`, t => {
+  test.serial(`hessianTraceOf equals the trace of a float64 finite-difference Hessian (${activation})`, t => {
     const { model, xs, ys } = tinySplit(activation);
     const structure = readModel(model);
     const loss = (p: readonly tf.Tensor[]) => tf.losses.meanSquaredError(ys, structure.forward(p, xs).output) as tf.Scalar;
@@ -182,7 +184,7 @@ for (const activation of ['relu', 'tanh']) {
   });
 }
 
-test("hessianTrace's θ-gradient on the split group equals central differences of its value (relu)", t => {
+test.serial("hessianTrace's θ-gradient on the split group equals central differences of its value (relu)", t => {
   const { model, xs, ys } = tinySplit('relu');
   const structure = readModel(model);
   const params = structure.variables as tf.Tensor[];
@@ -204,25 +206,30 @@ test("hessianTrace's θ-gradient on the split group equals central differences o
   model.dispose();
 });
 
-test("group 'split' with objective 'hessianTrace', minimize: a smaller trace (measured in float64), same function, copies nearer the even split", async t => {
-  const { model, xs, ys } = tinySplit('relu');
-  const before = traceByDifferences(model, xs, ys);
-  const rows = () => (model.layers[1].getWeights()[0].arraySync() as number[][]).filter((_, i) => [1, 4, 5].includes(i));
-  const spread = (r: number[][]) => r.reduce((s, row) => s + row.reduce((q, v, c) => q + (v - (r[0][c] + r[1][c] + r[2][c]) / 3) ** 2, 0), 0);
-  const spreadBefore = spread(rows());
-  const probe = seededUniform([32, 3], 91, -2, 2);
-  const outBefore = model.predict(probe) as tf.Tensor;
-  const report = await tp.teleport(model, { x: xs, y: ys }, { group: 'split', objective: 'hessianTrace', direction: 'minimize', steps: 8, lr: 0.3 });
-  t.true(report.accepted, report.reason);
-  const after = traceByDifferences(model, xs, ys);
-  t.log(
-    `Tr H ${before} → ${after} (report ${report.objectiveBefore} → ${report.objectiveAfter}); spread of the copies' rows ${spreadBefore} → ${spread(rows())}`,
-  );
-  t.true(after < before - 1e-3 * before);
-  t.true(Math.abs(after - report.objectiveAfter) <= 1e-3 * after, 'the report agrees with the independent measurement');
-  t.true(spread(rows()) < spreadBefore);
-  const outAfter = model.predict(probe) as tf.Tensor;
-  t.true(maxAbsDiff(outBefore, outAfter) < 1e-5);
-  tf.dispose([xs, ys, probe, outBefore, outAfter]);
-  model.dispose();
-});
+test.serial(
+  "group 'split' with objective 'hessianTrace', minimize: a smaller trace (measured in float64), same function, copies nearer the even split",
+  async t => {
+    const { model, xs, ys } = tinySplit('relu');
+    const before = traceByDifferences(model, xs, ys);
+    const rows = () => (model.layers[1].getWeights()[0].arraySync() as number[][]).filter((_, i) => [1, 4, 5].includes(i));
+    const spread = (r: number[][]) => r.reduce((s, row) => s + row.reduce((q, v, c) => q + (v - (r[0][c] + r[1][c] + r[2][c]) / 3) ** 2, 0), 0);
+    const spreadBefore = spread(rows());
+    const probe = seededUniform([32, 3], 91, -2, 2);
+    const outBefore = model.predict(probe) as tf.Tensor;
+    const tensors = tf.memory().numTensors;
+    const report = await tp.teleport(model, { x: xs, y: ys }, { group: 'split', objective: 'hessianTrace', direction: 'minimize', steps: 8, lr: 0.3 });
+    t.is(tf.memory().numTensors, tensors, 'the teleport leaves no tensors behind');
+    t.true(report.accepted, report.reason);
+    const after = traceByDifferences(model, xs, ys);
+    t.log(
+      `Tr H ${before} → ${after} (report ${report.objectiveBefore} → ${report.objectiveAfter}); spread of the copies' rows ${spreadBefore} → ${spread(rows())}`,
+    );
+    t.true(after < before - 1e-3 * before);
+    t.true(Math.abs(after - report.objectiveAfter) <= 1e-3 * after, 'the report agrees with the independent measurement');
+    t.true(spread(rows()) < spreadBefore);
+    const outAfter = model.predict(probe) as tf.Tensor;
+    t.true(maxAbsDiff(outBefore, outAfter) < 1e-5);
+    tf.dispose([xs, ys, probe, outBefore, outAfter]);
+    model.dispose();
+  },
+);
