@@ -297,3 +297,34 @@ test('split and merge leave no tensors behind', t => {
   t.is(tf.memory().numTensors, before);
   model.dispose();
 });
+
+test('split with an optimizer: a fresh one (no slots yet), a layer without bias, and a state of another model', t => {
+  const model = tfl.sequential({
+    layers: [tfl.layers.dense({ units: 4, inputShape: [3], useBias: false, activation: 'relu' }), tfl.layers.dense({ units: 2 })],
+  });
+  seedWeights(model, 15);
+  const fresh = tf.train.adam(0.01);
+  const { model: wider, optimizer } = tp.split(model, { layer: 0, neurons: [2], optimizer: fresh });
+  t.is(optimizer.iterations, 0);
+  t.true(outputGap(model, wider) < 1e-6);
+  // It trains the new model from scratch like any fresh Adam.
+  const x = seededUniform([8, 3], 16);
+  const y = seededUniform([8, 2], 17);
+  optimizer.minimize(
+    () => tf.losses.meanSquaredError(y, wider.apply(x) as tf.Tensor) as tf.Scalar,
+    false,
+    wider.trainableWeights.map(w => w.read() as tf.Variable),
+  );
+  t.is(optimizer.iterations, 1);
+
+  const other = mlp({ input: 4, widths: [6], output: 2, seed: 18 });
+  const used = tf.train.momentum(0.1, 0.9);
+  const xo = seededUniform([8, 4], 19);
+  used.minimize(() => tf.losses.meanSquaredError(y, other.apply(xo) as tf.Tensor) as tf.Scalar);
+  t.throws(() => tp.split(model, { layer: 0, neurons: [1], optimizer: used }), {
+    message: /optimizer's state does not belong to this model: its slot 0 .* has shape \[4, 6\] but .* has shape \[3, 4\]/,
+  });
+  [model, wider, other].forEach(m => m.dispose());
+  [fresh, optimizer, used].forEach(o => o.dispose());
+  tf.dispose([x, y, xo]);
+});

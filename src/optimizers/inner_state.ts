@@ -122,11 +122,29 @@ export interface SlotResize {
  * scale cancels) by the factor's sign. Other slots are copied. `opt` is not changed; slots it has
  * not created yet stay uncreated. `newNames` are the new variables' names (for slot names).
  */
-export function resizeSlots(opt: Optimizer, changes: readonly SlotResize[], oldNames: readonly string[], newNames: readonly string[]): Optimizer {
+export function resizeSlots(
+  opt: Optimizer,
+  changes: readonly SlotResize[],
+  oldVariables: ReadonlyArray<{ name: string; shape: number[] }>,
+  newNames: readonly string[],
+): Optimizer {
   const name = innerClassName(opt);
   const table = SLOT_TABLE[name];
   if (table == null) {
     throw badOption(`cannot split the state of optimizer ${opt.getClassName()}: its slot layout is unknown (supported: ${Object.keys(SLOT_TABLE).join(', ')})`);
+  }
+  const oldNames = oldVariables.map(v => v.name);
+  // Slots are matched to weights by position: a state of another model would be split wrongly.
+  for (const { field } of table) {
+    const arr = ((opt as unknown as Record<string, SlotArray>)[field] ?? []) as SlotArray;
+    arr.forEach((e, i) => {
+      const want = oldVariables[i]?.shape;
+      if (e != null && (want == null || e.variable.shape.join() !== want.join())) {
+        throw badOption(
+          `the optimizer's state does not belong to this model: its slot ${i} (${e.originalName}) has shape [${e.variable.shape.join(', ')}] but the model's trainable weight ${i} ${want == null ? 'does not exist' : `has shape [${want.join(', ')}]`}; pass the optimizer that trains this model (slots follow model.trainableWeights)`,
+        );
+      }
+    });
   }
   const fresh = recreate(opt);
   setIterations(fresh, opt.iterations);

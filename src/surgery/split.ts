@@ -123,7 +123,7 @@ export function split(model: LayersModel, options: SplitOptions): LayersModel | 
   const newNames = wider.trainableWeights.map(w => (w.read() as Variable).name);
   const opt = options.optimizer;
   const wrapper = opt.getClassName() === 'TeleportOptimizer' ? (opt as TeleportOptimizer) : null;
-  const inner = resizeSlots(wrapper?.inner ?? opt, changes, structure.paramNames, newNames);
+  const inner = resizeSlots(wrapper?.inner ?? opt, changes, structure.variables, newNames);
   return { model: wider, optimizer: wrapper != null ? wrapper.rebind(inner, wider) : inner };
 }
 
