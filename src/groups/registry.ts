@@ -33,6 +33,11 @@ export interface GroupEntry {
   readonly description: string;
   /** Whether it can act at this site. */
   appliesTo(site: Site): boolean;
+  /**
+   * False for groups that act only on models in a special state (the split group needs duplicated
+   * units): they are not offered as alternatives in "group X does not apply here" errors.
+   */
+  readonly suggested?: boolean;
   /** Builds one action per site (sites come top site first; actions are applied in that order). */
   build(sites: readonly Site[], ctx: GroupBuildContext): SiteAction[];
 }
@@ -83,6 +88,7 @@ registerGroup({
   exactness: 'everywhere',
   description: 'redistributing the outgoing weights among duplicated units (as tp.split makes them), Dense → Dense, any activation',
   appliesTo: site => site.kind === 'dense-dense',
+  suggested: false,
   build: (sites, ctx) => {
     const actions = sites.flatMap(site => {
       const groups = duplicatedUnits(ctx.params[site.inKernel], site.inBias != null ? ctx.params[site.inBias] : null);
@@ -110,5 +116,5 @@ export function getGroup(name: string): GroupEntry {
 
 /** The registered groups (other than 'auto') that can act at a site, for error messages. */
 export function groupsApplyingTo(site: Site): string[] {
-  return groupNames().filter(n => n !== 'auto' && GROUP_TABLE.get(n)!.appliesTo(site));
+  return groupNames().filter(n => n !== 'auto' && GROUP_TABLE.get(n)!.suggested !== false && GROUP_TABLE.get(n)!.appliesTo(site));
 }
