@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as tp from '../src/index.js';
-import { maxAbsDiff, mlp, seededUniform, seedWeights, tf, tfl, useCpu } from './helpers.js';
+import { maxAbsDiff, mlp, seededUniform, seedWeights, smallCnn, tf, tfl, useCpu } from './helpers.js';
 
 test.before(useCpu);
 
@@ -327,4 +327,20 @@ test('split with an optimizer: a fresh one (no slots yet), a layer without bias,
   [model, wider, other].forEach(m => m.dispose());
   [fresh, optimizer, used].forEach(o => o.dispose());
   tf.dispose([x, y, xo]);
+});
+
+test('a CNN (conv, pooling, flatten) rebuilds around a split of its Dense head; merge undoes it', t => {
+  const model = smallCnn(5);
+  const dense = model.layers.find(l => l.getClassName() === 'Dense')!.name;
+  const wider = tp.split(model, { layer: dense, neurons: [0, 4], ways: 3 });
+  t.is(widthOf(wider, dense), 9);
+  const gap = tf.tidy(() => {
+    const x = seededUniform([6, 8, 8, 2], 33);
+    const a = model.predict(x) as tf.Tensor;
+    return maxAbsDiff(a, wider.predict(x) as tf.Tensor) / tf.max(tf.abs(a)).dataSync()[0];
+  });
+  t.true(gap < 1e-5, `relative output gap ${gap}`);
+  const { model: back } = tp.merge(wider);
+  t.is(widthOf(back, dense), 5);
+  [model, wider, back].forEach(m => m.dispose());
 });
