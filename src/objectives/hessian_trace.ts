@@ -25,9 +25,10 @@ function checkSize(params: readonly Tensor[], maxParams: number): void {
 /**
  * The exact trace of the Hessian of `loss` at `params`, Σ_k ∂²L/∂p_k² over every entry of every
  * parameter: one Hessian-vector product (nested autodiff) with each unit vector, so it suits small
- * models (at most `maxParams` entries). Differentiable in `params` wherever the loss's third
- * derivatives are taped: piecewise-linear activations (relu, leakyRelu, linear) with MSE or
- * cross-entropy; through tanh/sigmoid/softmax tfjs cuts them (the value stays exact).
+ * models (at most `maxParams` entries). The value is exact for every activation the structure reader
+ * supports; its derivative in `params` needs third derivatives of the loss, which tfjs tapes through
+ * relu, leakyRelu, linear and MSE but may cut through tanh/sigmoid/softmax (`src/structure/second_order.ts`
+ * is exact to second order only): it is exact along weights that reach the loss through the former.
  *
  * ```ts
  * const tr = tp.hessianTraceOf(p => tf.losses.meanSquaredError(y, tf.matMul(x, p[0])), [w]);
@@ -54,8 +55,9 @@ export function hessianTraceOf(loss: (params: readonly Tensor[]) => Scalar, para
  * `objective: 'hessianTrace'`: Tr ∇²L(g·w) of the loss on the teleport batch, over every trainable
  * parameter (exact, by {@link hessianTraceOf}; small models). Teleport with `direction: 'minimize'`
  * for a point of the orbit with smaller average curvature (Sareen et al. §6.1: on the split group the
- * trace is smallest at the even split). Its θ-gradient is exact for relu, leakyRelu and linear
- * activations (see {@link hessianTraceOf}).
+ * trace is smallest at the even split). Its θ-gradient is exact when the weights the group moves
+ * reach the loss through relu, leakyRelu or linear activations and MSE (the split group before a linear
+ * output layer, whatever the hidden activation: tested against central differences); see {@link hessianTraceOf}.
  *
  * ```ts
  * const wide = tp.split(model, { layer: 0, neurons: [1], coefficients: [0.9, 0.1] });
