@@ -214,3 +214,31 @@ for (const [mode, activation] of [
     model.dispose();
   });
 }
+
+test("tp.hessian in float32 agrees: the teacher's full Hessian, and pdet(H')/pdet(H) = det K from tp.hessian.stats", t => {
+  const { model, xs } = teacher();
+  const x = tf.tensor2d(xs);
+  const y = model.predict(x) as tf.Tensor;
+  const net = toFloat64(model);
+  const H64 = gaussNewton(net, xs);
+  model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+  const H = tp.hessian.full({ model, data: { x, y } });
+  const scale = Math.max(...H64.flat().map(Math.abs));
+  const err = Math.max(...H64.flatMap((row, i) => row.map((v, j) => Math.abs(v - (H.matrix as ArrayLike<number>)[i * H.n + j]))));
+  t.log(`max |H_float32 − H_float64| / max|H| = ${err / scale}`);
+  t.true(err <= 1e-4 * scale);
+  const c = CASES[0];
+  const student = tp.split(model, { layer: 0, neurons: c.neurons, coefficients: c.alphas });
+  student.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+  const H2 = tp.hessian.full({ model: student, data: { x, y } });
+  const s1 = tp.hessian.stats(H);
+  const s2 = tp.hessian.stats(H2);
+  const detK = 2 ** D_OUT * (c.alphas[0] ** 2 + c.alphas[1] ** 2) ** (D_IN + 1);
+  t.log(`float32: rank ${s1.rank} → ${s2.rank}, pdet ratio ${Math.exp(s2.logPdet - s1.logPdet)} vs det K ${detK}`);
+  t.is(s1.rank, paramCount(net));
+  t.is(s2.rank, s1.rank, 'the split adds only zero eigenvalues');
+  t.true(Math.abs(s2.logPdet - s1.logPdet - Math.log(detK)) < 1e-3);
+  tf.dispose([x, y]);
+  student.dispose();
+  model.dispose();
+});
