@@ -277,6 +277,13 @@ test('a tp wrapper comes back as a wrapper bound to the new model, and fit train
   t.true(opt2 instanceof tp.TeleportOptimizer);
   t.not(opt2, optimizer);
   t.is(opt2.step, 3);
+  // Its checkpoint is the inner momentum's: iter, then one slot per weight of the NEW model, named after it.
+  const saved = await opt2.getWeights();
+  const vars = wider.trainableWeights.map(w => w.read() as tf.Variable);
+  t.deepEqual(
+    saved.map(w => [w.name, w.tensor.shape]),
+    [['iter', []], ...vars.map(v => [`${v.name}/momentum`, v.shape])],
+  );
   wider.compile({ optimizer: opt2, loss: 'meanSquaredError' });
   const h = await wider.fit(x, y, { epochs: 2, batchSize: 8 });
   t.is(opt2.step, 9);
