@@ -40,6 +40,7 @@ export {
   meanCurvature,
   type CurvatureObjectiveOptions,
 } from './objectives/curvature.js';
+export { hessianTrace, hessianTraceOf, HESSIAN_TRACE_MAX_PARAMS } from './objectives/hessian_trace.js';
 export { sharpnessObjective, sharpnessOf, unitDirection, type SharpnessObjectiveOptions, type SharpnessSpec } from './objectives/sharpness.js';
 export { ascend, tensorAscent } from './solvers/tensor_ascent.js';
 export { ascendClosedForm, closedFormAscent } from './solvers/closed_form_ascent.js';
@@ -49,7 +50,9 @@ export type { Solver, SolveProblem, SolverOptions, SolverResult } from './solver
 export { registerGroup, getGroup, groupNames, type GroupEntry, type GroupBuildContext } from './groups/registry.js';
 export type { SiteAction, SlotKind, Exactness } from './groups/types.js';
 export { SeededRandom } from './util/random.js';
+export { split, merge, type SplitOptions, type SplitWithOptimizer, type MergeOptions, type MergeResult, type LayerMerge } from './surgery/index.js';
 export * as groups from './groups/index.js';
 export * as problems from './problems/index.js';
 export * as linalg from './linalg/index.js';
 export * as metrics from './metrics/index.js';
+export * as hessian from './hessian/index.js';

@@ -1,9 +1,10 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { ModelStructure, Site } from '../structure/read_model.js';
-import { badOption } from '../teleport/errors.js';
+import { badOption, UnsupportedLayerError } from '../teleport/errors.js';
 import { glAction } from './gl.js';
 import { glDataActions } from './gl_data.js';
 import { rescaleAction } from './rescale.js';
+import { duplicatedUnits, splitAction } from './split.js';
 import type { Exactness, SiteAction } from './types.js';
 
 /** What a group needs to build its actions on a model. Tensors are borrowed. */
@@ -32,6 +33,11 @@ export interface GroupEntry {
   readonly description: string;
   /** Whether it can act at this site. */
   appliesTo(site: Site): boolean;
+  /**
+   * False for groups that act only on models in a special state (the split group needs duplicated
+   * units): they are not offered as alternatives in "group X does not apply here" errors.
+   */
+  readonly suggested?: boolean;
   /** Builds one action per site (sites come top site first; actions are applied in that order). */
   build(sites: readonly Site[], ctx: GroupBuildContext): SiteAction[];
 }
@@ -77,6 +83,25 @@ for (const variant of ['gl-data', 'gl-pinv'] as const) {
     },
   });
 }
+registerGroup({
+  name: 'split',
+  exactness: 'everywhere',
+  description: 'redistributing the outgoing weights among duplicated units (as tp.split makes them), Dense → Dense, any activation',
+  appliesTo: site => site.kind === 'dense-dense',
+  suggested: false,
+  build: (sites, ctx) => {
+    const actions = sites.flatMap(site => {
+      const groups = duplicatedUnits(ctx.params[site.inKernel], site.inBias != null ? ctx.params[site.inBias] : null);
+      return groups.length ? [splitAction(site, groups)] : [];
+    });
+    if (actions.length === 0) {
+      throw new UnsupportedLayerError(
+        `group 'split' found no duplicated units (same incoming weights and bias) in model '${ctx.structure.modelName}': make copies with tp.split(model, { layer, neurons }) first`,
+      );
+    }
+    return actions;
+  },
+});
 /** Names of the registered model groups. */
 export function groupNames(): string[] {
   return [...GROUP_TABLE.keys()];
@@ -91,5 +116,5 @@ export function getGroup(name: string): GroupEntry {
 
 /** The registered groups (other than 'auto') that can act at a site, for error messages. */
 export function groupsApplyingTo(site: Site): string[] {
-  return groupNames().filter(n => n !== 'auto' && GROUP_TABLE.get(n)!.appliesTo(site));
+  return groupNames().filter(n => n !== 'auto' && GROUP_TABLE.get(n)!.suggested !== false && GROUP_TABLE.get(n)!.appliesTo(site));
 }

@@ -2,6 +2,7 @@ import { badOption } from '../teleport/errors.js';
 import { curvature } from './curvature.js';
 import { gradNorm, preconditionedGradNorm } from './grad_norm.js';
 import { sharpness } from './sharpness.js';
+import { hessianTrace } from './hessian_trace.js';
 import type { Objective } from './types.js';
 
 /**
@@ -19,6 +20,7 @@ registerObjective(gradNorm);
 registerObjective(preconditionedGradNorm);
 registerObjective(curvature);
 registerObjective(sharpness);
+registerObjective(hessianTrace);
 
 /** Names of the registered objectives. */
 export function objectiveNames(): string[] {
@@ -35,7 +37,7 @@ export function getObjective(name: string): Objective {
 }
 
 /** An objective name: the built-in ones, or any registered later. */
-export type ObjectiveName = 'gradNorm' | 'preconditionedGradNorm' | 'curvature' | 'sharpness' | (string & {});
+export type ObjectiveName = 'gradNorm' | 'preconditionedGradNorm' | 'curvature' | 'sharpness' | 'hessianTrace' | (string & {});
 
 /** The built-in objective names (see {@link objectiveNames} for everything registered). */
-export const OBJECTIVES: readonly ObjectiveName[] = ['gradNorm', 'preconditionedGradNorm', 'curvature', 'sharpness'];
+export const OBJECTIVES: readonly ObjectiveName[] = ['gradNorm', 'preconditionedGradNorm', 'curvature', 'sharpness', 'hessianTrace'];

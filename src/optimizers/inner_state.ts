@@ -95,3 +95,89 @@ export function recreate(opt: Optimizer): Optimizer {
 export function setIterations(opt: Optimizer, iterations: number): void {
   (opt as unknown as { iterations_: number }).iterations_ = iterations;
 }
+
+/**
+ * How one parameter's slots change when a model's units are split (see `tp.split`): the new
+ * tensor's entries along `axis` are the old ones at `source`, and the gradient there is the old
+ * gradient times `gradientFactor` (Sareen et al. Theorem 5.1: α for duplicated weights, 1 for
+ * split ones).
+ */
+export interface SlotResize {
+  /** Position of the parameter in the optimizer's variable list (the model's trainable weights). */
+  position: number;
+  /** The unit axis of the parameter (a Dense kernel's columns: 1; its bias: 0; the next kernel's rows: 0). */
+  axis: number;
+  /** For each new unit, the old unit it comes from. */
+  source: readonly number[];
+  /** For each new unit, ∂L/∂w′ divided by ∂L/∂w. */
+  gradientFactor: readonly number[];
+}
+
+/**
+ * A new optimizer of the same class, config and step count as `opt`, whose slots are `opt`'s moved
+ * to a resized parameter list: for each {@link SlotResize} the slots are gathered along the unit
+ * axis and scaled as the gradient scales — first moments (momentum, Adam's m, RMSProp's mean
+ * gradient) by the factor, second moments (Adam's v, RMSProp's mean square) by its square,
+ * AdaGrad's accumulator as init + factor²·(acc − init), RMSProp's momentum of updates (g/√ms, whose
+ * scale cancels) by the factor's sign. Other slots are copied. `opt` is not changed; slots it has
+ * not created yet stay uncreated. `newNames` are the new variables' names (for slot names).
+ */
+export function resizeSlots(
+  opt: Optimizer,
+  changes: readonly SlotResize[],
+  oldVariables: ReadonlyArray<{ name: string; shape: number[] }>,
+  newNames: readonly string[],
+): Optimizer {
+  const name = innerClassName(opt);
+  const table = SLOT_TABLE[name];
+  if (table == null) {
+    throw badOption(`cannot split the state of optimizer ${opt.getClassName()}: its slot layout is unknown (supported: ${Object.keys(SLOT_TABLE).join(', ')})`);
+  }
+  const oldNames = oldVariables.map(v => v.name);
+  // Slots are matched to weights by position: a state of another model would be split wrongly.
+  for (const { field } of table) {
+    const arr = ((opt as unknown as Record<string, SlotArray>)[field] ?? []) as SlotArray;
+    arr.forEach((e, i) => {
+      const want = oldVariables[i]?.shape;
+      if (e != null && (want == null || e.variable.shape.join() !== want.join())) {
+        throw badOption(
+          `the optimizer's state does not belong to this model: its slot ${i} (${e.originalName}) has shape [${e.variable.shape.join(', ')}] but the model's trainable weight ${i} ${want == null ? 'does not exist' : `has shape [${want.join(', ')}]`}; pass the optimizer that trains this model (slots follow model.trainableWeights)`,
+        );
+      }
+    });
+  }
+  const fresh = recreate(opt);
+  setIterations(fresh, opt.iterations);
+  const o = opt as unknown as Record<string, unknown>;
+  const f = fresh as unknown as Record<string, unknown>;
+  for (const field of ['accBeta1', 'accBeta2']) {
+    if (o[field] != null && f[field] != null) (f[field] as Variable).assign(o[field] as Tensor);
+  }
+  const byPosition = new Map(changes.map(c => [c.position, c]));
+  const initial = name === 'Adagrad' ? Number(opt.getConfig().initialAccumulatorValue ?? 0.1) : 0;
+  for (const { field, kind } of table) {
+    const old = (o[field] ?? []) as SlotArray;
+    const moved: SlotArray = Array.from(old, (entry, i) => {
+      if (entry == null) return undefined;
+      const suffix = entry.originalName.startsWith(oldNames[i] ?? '\u0000') ? entry.originalName.slice(oldNames[i].length) : `/${field}`;
+      const change = byPosition.get(i);
+      const value = tf.tidy(() => (change == null ? tf.clone(entry.variable) : resizeSlot(entry.variable, change, kind, initial)));
+      const variable = value.variable(false);
+      value.dispose();
+      return { originalName: `${newNames[i] ?? `slot${i}`}${suffix}`, variable };
+    });
+    f[field] = moved;
+  }
+  return fresh;
+}
+
+function resizeSlot(slot: Tensor, change: SlotResize, kind: SlotKind, adagradInit: number): Tensor {
+  const gathered = tf.gather(slot, tf.tensor1d(Array.from(change.source), 'int32'), change.axis);
+  const shape = slot.shape.map((_, d) => (d === change.axis ? change.source.length : 1));
+  const g = Array.from(change.gradientFactor);
+  const factor = (values: number[]) => tf.reshape(tf.tensor1d(values), shape);
+  if (kind === 'gradient') return tf.mul(gathered, factor(g));
+  if (kind === 'update') return tf.mul(gathered, factor(g.map(Math.sign)));
+  // squared: the accumulated part scales with the square; AdaGrad's initial value does not.
+  return tf.add(tf.mul(tf.sub(gathered, adagradInit), factor(g.map(x => x * x))), adagradInit);
+}

@@ -126,6 +126,18 @@ export class TeleportOptimizer extends tf.Optimizer {
     this.teleporterCache = new Teleporter(this.options);
   }
 
+  /**
+   * A new wrapper with this one's options, around `inner`, bound to `model`: what `tp.split` returns
+   * for a wrapper (its inner optimizer's slots resized to the split model). This wrapper is unchanged.
+   *
+   * ```ts
+   * const wider = optimizer.rebind(tf.train.adam(0.01), splitModel);
+   * ```
+   */
+  rebind(inner: Optimizer, model: LayersModel): TeleportOptimizer {
+    return new TeleportOptimizer(inner, { ...this.options, model });
+  }
+
   private teleporter(): Teleporter {
     if (this.teleporterCache == null) {
       if (this.options.model == null && (this.options.group == null || typeof this.options.group === 'string')) {

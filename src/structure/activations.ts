@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { UnsupportedLayerError } from '../teleport/errors.js';
+import * as secondOrder from './second_order.js';
 
 /** An elementwise activation as the structure reader sees it. */
 export interface ActivationSpec {
@@ -24,7 +25,9 @@ export function isBijective(a: ActivationSpec): boolean {
 
 /**
  * Applies σ with ops whose second derivatives tfjs can take (nested `tf.grads`): tf.leakyRelu's
- * gradient uses `Greater`, which has no gradient, so leaky ReLU is written as relu(z) − α·relu(−z).
+ * gradient uses `Greater`, which has no gradient, so leaky ReLU is written as relu(z) − α·relu(−z);
+ * tanh, sigmoid and softmax come from ./second_order.ts (tfjs cuts the second derivative through a
+ * saved output). elu has no second derivative in tfjs (EluGrad).
  */
 export function applyActivation(a: ActivationSpec, z: Tensor): Tensor {
   switch (a.kind) {
@@ -37,11 +40,11 @@ export function applyActivation(a: ActivationSpec, z: Tensor): Tensor {
       return tf.sub(tf.relu(z), tf.mul(alpha, tf.relu(tf.neg(z))));
     }
     case 'tanh':
-      return tf.tanh(z);
+      return secondOrder.tanh(z);
     case 'sigmoid':
-      return tf.sigmoid(z);
+      return secondOrder.sigmoid(z);
     case 'softmax':
-      return tf.softmax(z);
+      return secondOrder.softmax(z);
     case 'elu':
       return tf.elu(z);
     case 'selu':

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import { badOption } from '../teleport/errors.js';
+import { logSoftmax } from './second_order.js';
 
 /** A loss as `(yTrue, yPred) => Scalar`, the shape tfjs-layers' compile() accepts. */
 export type LossFunction = (yTrue: Tensor, yPred: Tensor) => Scalar | Tensor;
@@ -71,7 +72,7 @@ function crossEntropy(name: string, fuse: boolean, toOneHot: (y: Tensor, classes
       compute: (y, logits) => {
         const classes = logits.shape[logits.shape.length - 1];
         const target = toOneHot(y, classes);
-        return tf.neg(tf.mean(tf.sum(tf.mul(target, tf.logSoftmax(logits)), -1))) as Scalar;
+        return tf.neg(tf.mean(tf.sum(tf.mul(target, logSoftmax(logits)), -1))) as Scalar;
       },
     };
   }

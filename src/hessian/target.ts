@@ -1,0 +1,103 @@
+/**
+ * What a Hessian is taken of: a compiled tfjs-layers model on data, or a loss closure over variables.
+ * Both become one list of variables and a list of weighted scalar losses (one per batch).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { resolveLoss } from '../structure/losses.js';
+import { readModel } from '../structure/read_model.js';
+import { badOption } from '../teleport/errors.js';
+import type { Batch } from '../teleport/options.js';
+
+/**
+ * The function whose Hessian is measured, in one of two forms:
+ * - `{ model, data }`: the model's compiled loss (plus its weight regularizers) on `data`, one batch
+ *   `{x, y}` or several (their losses averaged, weighted by rows: equal-sized batches give the plain
+ *   mean, which is the loss on the concatenated data), in the model's trainable weights;
+ * - `{ params, loss }`: any scalar `loss()` that reads the variables `params`.
+ *
+ * ```ts
+ * const target: tp.hessian.HessianTarget = { model, data: { x, y } };
+ * const other: tp.hessian.HessianTarget = { params: [w], loss: () => tf.sum(tf.square(w)) as tf.Scalar };
+ * ```
+ */
+export type HessianTarget = { model: LayersModel; data: Batch | Batch[] } | { params: Variable[]; loss: () => Scalar };
+
+/** A target reduced to variables and weighted per-batch losses. */
+export interface ResolvedTarget {
+  params: Variable[];
+  /** Shapes and sizes of the parameters, and their total n. */
+  shapes: number[][];
+  sizes: number[];
+  n: number;
+  /** The loss is Σ weight·loss(): one term per batch. */
+  terms: Array<{ weight: number; loss: () => Scalar }>;
+}
+
+/** Checks a target and reduces it to variables and weighted losses. `what` names the caller in errors. */
+export function resolveTarget(target: HessianTarget, what: string): ResolvedTarget {
+  if (target == null || typeof target !== 'object') throw badOption(`${what}: target must be { model, data } or { params, loss }`);
+  if ('model' in target && target.model != null) return modelTarget(target.model, target.data, what);
+  if ('params' in target && target.params != null) {
+    const { params, loss } = target;
+    if (!Array.isArray(params) || params.length === 0 || !params.every(p => p instanceof tf.Variable))
+      throw badOption(`${what}: params must be a non-empty array of tf.Variable`);
+    if (typeof loss !== 'function') throw badOption(`${what}: loss must be a function () => tf.Scalar reading params`);
+    const untrainable = params.filter(p => !p.trainable).map(p => p.name);
+    if (untrainable.length > 0) throw badOption(`${what}: params ${untrainable.join(', ')} are not trainable; make them trainable or leave them out`);
+    return withShapes(params, [{ weight: 1, loss }]);
+  }
+  throw badOption(`${what}: target must be { model, data } or { params, loss }`);
+}
+
+function withShapes(params: Variable[], terms: ResolvedTarget['terms']): ResolvedTarget {
+  const shapes = params.map(p => [...p.shape]);
+  const sizes = params.map(p => p.size);
+  return { params, shapes, sizes, n: sizes.reduce((a, b) => a + b, 0), terms };
+}
+
+function modelTarget(model: LayersModel, data: Batch | Batch[], what: string): ResolvedTarget {
+  const batches = data == null ? [] : Array.isArray(data) ? data : [data];
+  if (batches.length === 0) throw badOption(`${what}: give data, one batch {x, y} or an array of them`);
+  for (const b of batches) {
+    if (b == null || !Array.isArray(b.x?.shape) || !Array.isArray(b.y?.shape)) throw badOption(`${what}: data must be {x, y} tensors or an array of them`);
+    if (b.x.shape[0] !== b.y.shape[0]) throw badOption(`${what}: a batch has ${b.x.shape[0]} inputs but ${b.y.shape[0]} targets`);
+    if (b.x.shape[0] === 0) throw badOption(`${what}: a batch is empty (0 rows)`);
+  }
+  if (model.loss == null) throw badOption(`${what}: the model is not compiled; call model.compile({ loss, optimizer }) first`);
+  const structure = readModel(model);
+  if (structure.variables.length === 0) throw badOption(`${what}: the model has no trainable weights`);
+  const resolved = resolveLoss(model.loss, structure.finalSoftmax);
+  const rows = batches.reduce((n, b) => n + b.x.shape[0], 0);
+  const terms = batches.map(b => ({
+    weight: b.x.shape[0] / rows,
+    loss: (): Scalar => {
+      const value = resolved.compute(b.y, structure.forward(structure.variables, b.x, { logits: resolved.logits }).output);
+      const penalty = structure.regularization(structure.variables);
+      return penalty == null ? value : (tf.add(value, penalty) as Scalar);
+    },
+  }));
+  return withShapes(structure.variables, terms);
+}
+
+/** Splits a flat float64 vector into float32 tensors of the parameters' shapes (caller disposes). */
+export function toTensors(t: ResolvedTarget, flat: Float64Array): Tensor[] {
+  let offset = 0;
+  return t.shapes.map((shape, i) => {
+    const part = Float32Array.from(flat.subarray(offset, offset + t.sizes[i]));
+    offset += t.sizes[i];
+    return tf.tensor(part, shape);
+  });
+}
+
+/** Concatenates tensors shaped like the parameters into one float64 vector (does not dispose them). */
+export function toFlat(t: ResolvedTarget, parts: readonly Tensor[]): Float64Array {
+  const out = new Float64Array(t.n);
+  let offset = 0;
+  parts.forEach((p, i) => {
+    out.set(p.dataSync() as Float32Array, offset);
+    offset += t.sizes[i];
+  });
+  return out;
+}
