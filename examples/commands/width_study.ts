@@ -454,8 +454,11 @@ export function widthSummary(rows: readonly StudentRow[], scale: Scale): string 
       : '',
     splitComparison(table),
     table.some(t => t.converged < t.students)
-      ? `Not every student reached the target (${table.map(t => `${t.converged}/${t.students} at width ${t.width}`).join(', ')}): their Hessians are taken away from a minimum, where negative eigenvalues are possible and κ, ω describe only the positive part.`
+      ? `Not every student reached the target (${table.map(t => `${t.converged}/${t.students} at width ${t.width}`).join(', ')}).`
       : 'Every student reached the target loss.',
+    table.some(t => t.negative > 0)
+      ? `Stopping at a loss of ${scale.targetLoss} is not stopping at a minimum: the students' Hessians have negative eigenvalues (median ${table.map(t => `${t.negative} at width ${t.width}`).join(', ')}), so κ and ω describe only their positive part (the tolerance table shows how κ moves with the cutoff).`
+      : '',
     table.length < 3 || scale.seeds < 3
       ? `With ${scale.seeds} seed${scale.seeds === 1 ? '' : 's'} per width these trends are indicative only; Fig. 7 averages 5 students × 3 seeds.`
       : '',
