@@ -326,3 +326,21 @@ test('second derivatives through tanh, sigmoid and softmax cross-entropy match t
   t.is(tf.memory().numTensors, count);
   tf.dispose([w, cs, target]);
 });
+
+test('Lanczos continues past an invariant Krylov subspace (a rank-2 diagonal A: 3 distinct eigenvalues in 6 dimensions)', t => {
+  const d = [5, 0, 2, 0, 0, 0];
+  const q = quadratic(d.map((v, i) => d.map((_, j) => (i === j ? v : 0))));
+  // From any start, the Krylov space has dimension 3 (eigenvalues 5, 2, 0): step 3 breaks down and the
+  // iteration goes on in fresh directions orthogonal to it.
+  const { values, iterations, vectors } = tp.hessian.topEigenvalues(q.target, 4, { iterations: 6, vectors: true, seed: 3 });
+  t.is(iterations, 6);
+  [5, 2, 0, 0].forEach((e, i) => t.true(Math.abs(values[i] - e) < 1e-5, `λ${i} ${values[i]} vs ${e}`));
+  // The Ritz vectors are orthonormal, and the top two are ±e_0 and ±e_2.
+  for (let a = 0; a < 4; a++)
+    for (let b = 0; b < 4; b++) {
+      const dot = vectors![a].reduce((s, v, i) => s + v * vectors![b][i], 0);
+      t.true(Math.abs(dot - (a === b ? 1 : 0)) < 1e-6, `q${a}·q${b} = ${dot}`);
+    }
+  t.true(Math.abs(Math.abs(vectors![0][0]) - 1) < 1e-5 && Math.abs(Math.abs(vectors![1][2]) - 1) < 1e-5);
+  q.dispose();
+});

@@ -70,7 +70,9 @@ function freshDirection(n: number, basis: readonly Float64Array[], random: () =>
  * The k largest (algebraic) eigenvalues of the target's Hessian at the current weights, by m Lanczos
  * steps with full reorthogonalization (each new vector is orthogonalized twice against all earlier
  * ones in float64, so no ghost copies appear), from a seeded Gaussian start vector. When the Krylov
- * space becomes invariant early, it continues from a fresh random direction orthogonal to it. Costs m
+ * space becomes invariant early (β ≤ 1e-10·max|T|; a β at float32 noise level is kept: its normalized
+ * vector, orthogonalized twice, is still a valid new direction), it continues from a fresh random
+ * direction orthogonal to it. Costs m
  * Hessian-vector products and O(m²n) float64 work; the weights are unchanged and tensors disposed.
  *
  * ```ts

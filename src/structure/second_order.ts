@@ -8,6 +8,11 @@
  * after their producer and stay connected. These versions compute the same values and first
  * derivatives, but their gradients are recomputed from the saved input, so second derivatives (HVPs,
  * Hessians, gradient-norm objectives) are exact. Third derivatives are not.
+ *
+ * ```ts
+ * const loss = () => tf.sum(tp.hessian.secondOrder.tanh(tf.matMul(x, w))) as tf.Scalar; // not tf.tanh
+ * tp.hessian.full({ params: [w], loss });
+ * ```
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
