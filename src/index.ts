@@ -53,3 +53,4 @@ export * as groups from './groups/index.js';
 export * as problems from './problems/index.js';
 export * as linalg from './linalg/index.js';
 export * as metrics from './metrics/index.js';
+export * as meta from './meta/index.js';
