@@ -16,3 +16,4 @@ export {
   type RegressionFamilyOptions,
 } from './family.js';
 export { Lstm, type LstmState } from './lstm.js';
+export { optimizer, MetaOptimizer, type MetaOptimizerOptions } from './optimizer.js';

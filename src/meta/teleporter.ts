@@ -212,7 +212,7 @@ export class MetaTeleporter {
       return tf.add(p, piece);
     });
     let next = moved;
-    let newState: MetaState = { m1: r1.state };
+    let newState: MetaState = { m1: r1.state }; // without a teleport m2 is not run and its state is dropped
     let theta: Tensor | undefined;
     if (b.m2 && state.m2 && teleport && act != null) {
       const { blocks, n } = b.shape.group!;
@@ -222,8 +222,6 @@ export class MetaTeleporter {
       theta = tf.reshape(tf.div(tf.mul(a, this.maxTheta), size), [blocks, n, n]);
       next = act(next, theta);
       newState = { m1: r1.state, m2: r2.state };
-    } else if (state.m2) {
-      newState = { m1: r1.state, m2: state.m2 };
     }
     return { params: next, beforeAct: moved, state: newState, theta, lr };
   }
