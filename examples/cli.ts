@@ -2,7 +2,7 @@
 /**
  * tfjs-teleport command line: train with and without symmetry teleportation and compare.
  * `tfjs-teleport compare` (the main job), `mnist`, `fashion-mnist`, `cifar10`, `regression`,
- * `test-functions`, `sweep`, `correlation`, `generalization`. Each subcommand has --help.
+ * `test-functions`, `sweep`, `correlation`, `generalization`, `meta-train`, `meta-test`. Each subcommand has --help.
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -11,6 +11,7 @@ import { registerTestFunctions } from './commands/test_functions.js';
 import { registerSweep } from './commands/sweep.js';
 import { registerCorrelation } from './commands/correlation.js';
 import { registerGeneralization } from './commands/generalization.js';
+import { registerMeta } from './commands/meta.js';
 
 export async function main(argv: string[]): Promise<void> {
   let cli = yargs(argv).scriptName('tfjs-teleport');
@@ -19,8 +20,12 @@ export async function main(argv: string[]): Promise<void> {
   cli = registerSweep(cli) as typeof cli;
   cli = registerCorrelation(cli) as typeof cli;
   cli = registerGeneralization(cli) as typeof cli;
+  cli = registerMeta(cli) as typeof cli;
   await cli
-    .demandCommand(1, 'Choose a command: compare (the main job), mnist, fashion-mnist, cifar10, regression, test-functions, sweep, correlation, generalization')
+    .demandCommand(
+      1,
+      'Choose a command: compare (the main job), mnist, fashion-mnist, cifar10, regression, test-functions, sweep, correlation, generalization, meta-train, meta-test',
+    )
     .strict()
     .recommendCommands()
     .help()
