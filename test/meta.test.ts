@@ -182,6 +182,8 @@ test.serial('the learned step size moves away from its start and training never 
   const r2 = await wild.train(family, { trajectories: 4, steps: 10, unroll: 5, lr: 5, clip: 100, validation: 2, validateEvery: 1, patience: 2, seed: 2 });
   t.true(r2.bestValidation <= r2.initialValidation);
   t.true(r2.validations.every(v => v.score >= r2.bestValidation));
+  t.log(`wild: ${r2.divergedTrajectories} cut trajectories, ${r2.skippedUpdates} skipped updates, meta lr ×${r2.finalLrScale}`);
+  t.is(r2.finalLrScale, 2 ** -r2.rollbacks);
   task.dispose();
   mt.dispose();
   wild.dispose();

@@ -100,7 +100,7 @@ export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
       progress.stop();
       const seconds = (performance.now() - start) / 1000;
       progress.log(
-        `${ARM_NAMES[learn]}: validation ${report.initialValidation.toFixed(3)} → ${report.bestValidation.toFixed(3)} (mean log L/L₀), ${report.trajectoriesUsed} trajectories${report.stoppedEarly ? ' (early stop)' : ''}, ${report.skippedUpdates} skipped updates, ${report.divergedTrajectories} cut trajectories, ${seconds.toFixed(0)} s`,
+        `${ARM_NAMES[learn]}: validation ${report.initialValidation.toFixed(3)} → ${report.bestValidation.toFixed(3)} (mean log L/L₀), ${report.trajectoriesUsed} trajectories${report.stoppedEarly ? ' (early stop)' : ''}, ${report.skippedUpdates} skipped updates, ${report.divergedTrajectories} cut trajectories (rollbacks; meta lr now ×${report.finalLrScale}), ${seconds.toFixed(0)} s`,
       );
       trained.push({ learn, mt, report, seconds });
     }
@@ -149,11 +149,11 @@ function trainSummary(r: {
       `GD's largest stable step size (grid ×10^¼): ${r.gd.lr}; the teleporters start as GD with η₀ = ${r.baseLr}. ` +
       'Validation score: mean over validation tasks and steps of log(L_t / L₀), lower is better; the weights kept are the best validation’s (the untrained, GD-equivalent weights are the first candidate).',
     '',
-    '| teleporter | trajectories used | early stop | validation before → best | skipped updates | cut trajectories | seconds |',
-    '|---|---|---|---|---|---|---|',
+    '| teleporter | trajectories used | early stop | validation before → best | skipped updates | cut trajectories (rolled back) | final meta lr (× --lr) | seconds |',
+    '|---|---|---|---|---|---|---|---|',
     ...r.teleporters.map(
       t =>
-        `| ${ARM_NAMES[t.learn]} | ${t.report.trajectoriesUsed} | ${t.report.stoppedEarly ? 'yes' : 'no'} | ${t.report.initialValidation.toFixed(3)} → ${t.report.bestValidation.toFixed(3)} | ${t.report.skippedUpdates} | ${t.report.divergedTrajectories} | ${t.seconds.toFixed(0)} |`,
+        `| ${ARM_NAMES[t.learn]} | ${t.report.trajectoriesUsed} | ${t.report.stoppedEarly ? 'yes' : 'no'} | ${t.report.initialValidation.toFixed(3)} → ${t.report.bestValidation.toFixed(3)} | ${t.report.skippedUpdates} | ${t.report.divergedTrajectories} | ${t.report.finalLrScale} | ${t.seconds.toFixed(0)} |`,
     ),
     '',
   ];
@@ -262,14 +262,14 @@ export function registerMeta(y: Argv) {
           })
           .option('learn', { type: 'string', default: LEARN.join(','), describe: `comma list of what to learn: ${LEARN.join(', ')}` })
           .option('hidden', { type: 'number', default: 32, describe: 'LSTM hidden size (the paper: 300)' })
-          .option('trajectories', { type: 'number', default: 20, describe: 'training trajectories per teleporter (the paper: 700 / 600 / 30)' })
+          .option('trajectories', { type: 'number', default: 40, describe: 'training trajectories per teleporter (the paper: 700 / 600 / 30)' })
           .option('steps', { type: 'number', default: 30, describe: 'steps per trajectory (the paper: 100)' })
           .option('unroll', { type: 'number', default: 10, describe: 'truncated BPTT: update every this many steps (the paper: 10)' })
-          .option('lr', { type: 'number', default: 1e-3, describe: 'Adam learning rate of m1 (the paper: 1e-4)' })
+          .option('lr', { type: 'number', default: 1e-2, describe: 'Adam learning rate of m1 (the paper: 1e-4); halved at every rollback' })
           .option('teleport-lr', { type: 'number', describe: 'Adam learning rate of m2 (default --lr; the paper: 1e-3)' })
           .option('clip', { type: 'number', default: 1, describe: 'clip the meta-gradient to this global norm' })
-          .option('validation', { type: 'number', default: 3, describe: 'validation trajectories (early stopping keeps the best weights)' })
-          .option('patience', { type: 'number', default: 5, describe: 'validations without improvement before stopping' })
+          .option('validation', { type: 'number', default: 5, describe: 'validation trajectories (early stopping keeps the best weights)' })
+          .option('patience', { type: 'number', default: 10, describe: 'validations without improvement before stopping' })
           .option('base-lr', { type: 'number', describe: "η₀, the teleporters' starting step size (default: GD's largest stable one, searched)" })
           .option('seed', { type: 'number', default: 1, describe: 'seed of tasks and weights' })
           .option('out', { type: 'string', describe: 'output directory, new or empty (default runs/meta-train-<time>)' })

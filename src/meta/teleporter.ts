@@ -31,6 +31,8 @@ export interface MetaTeleporterOptions {
   baseLr?: number;
   /** `'lr+teleport'`: the learned step size is η₀·exp(R·tanh(a/R)), a the head's output; R (natural-log units) is this. Default 4 (η₀·e^{±4}). */
   lrRange?: number;
+  /** Update modes: the direction correction is κ·‖∇‖·u in units of one step (κ is this). Default 0.1. */
+  updateScale?: number;
   /** Magnitude normalization of the group element: each block's θ is scaled to ‖θ‖_F = τ‖a‖/√(τ² + ‖a‖²) < τ. Default 0.5. */
   maxTheta?: number;
   /** Seed of the LSTM weights. Default 0. */
@@ -53,7 +55,7 @@ export interface MetaStep {
   beforeAct: Tensor[];
   /** The group element's Lie-algebra value [blocks, n, n] (absent when no teleport happened). */
   theta?: Tensor;
-  /** `'lr+teleport'`: the learned step size η_t, a scalar tensor. */
+  /** The learned step size η_t, a scalar tensor. */
   lr?: Scalar;
 }
 
@@ -66,8 +68,10 @@ function check(cond: boolean, message: string): void {
  * gives the local update f_t and m2 a group element g_t, and w_{t+1} = g_t·(w_t + f_t). m1 and m2 are
  * two-layer LSTMs ({@link Lstm}) fed the unit gradient and log‖∇_t‖. The heads start at zero, so an
  * untrained teleporter is plain gradient descent with `baseLr` and g = I:
- * - update head: f_t = −η₀∇_t + η₀‖∇_t‖·u_t (a learned correction in units of one GD step);
- * - step-size head: η_t = η₀·exp(R·tanh(a_t/R)), a log step size with a useful gradient over e^{±R};
+ * - step-size head (every mode): η_t = η₀·exp(R·tanh(a_t/R)), a log step size with a useful gradient over e^{±R};
+ *   `'lr+teleport'`: f_t = −η_t∇_t;
+ * - update head (`'update'`, `'update+teleport'`): f_t = η_t·(−∇_t + κ‖∇_t‖·u_t), a learned correction of the
+ *   direction in units of one step (κ = `updateScale`), on top of the learned step size;
  * - group head: θ_t with its magnitude normalized (`maxTheta`); g_t = exp(θ_t) is applied with the
  *   family's exact group action, so L(g_t·w) = L(w) up to round-off (no first-order I + T).
  *
@@ -87,23 +91,26 @@ export class MetaTeleporter {
   readonly baseLr: number;
   readonly lrRange: number;
   readonly maxTheta: number;
+  readonly updateScale: number;
   readonly seed: number;
   private prefix = '';
   private built?: { shape: MetaShape; m1: Lstm; m2?: Lstm; head1: Variable[]; head2: Variable[] };
 
   constructor(opts: MetaTeleporterOptions = {}) {
-    const known = ['hidden', 'learn', 'baseLr', 'lrRange', 'maxTheta', 'seed'];
+    const known = ['hidden', 'learn', 'baseLr', 'lrRange', 'updateScale', 'maxTheta', 'seed'];
     for (const k of Object.keys(opts ?? {})) check(known.includes(k), `MetaTeleporter: unknown option '${k}' (known: ${known.join(', ')})`);
     this.hidden = opts.hidden ?? 32;
     this.learn = opts.learn ?? 'update+teleport';
     this.baseLr = opts.baseLr ?? 1e-4;
     this.lrRange = opts.lrRange ?? 4;
     this.maxTheta = opts.maxTheta ?? 0.5;
+    this.updateScale = opts.updateScale ?? 0.1;
     this.seed = opts.seed ?? 0;
     check(Number.isInteger(this.hidden) && this.hidden >= 1, `MetaTeleporter: hidden must be a positive integer (got ${show(opts.hidden)})`);
     check(LEARN_MODES.includes(this.learn), `MetaTeleporter: learn must be one of ${LEARN_MODES.map(m => `'${m}'`).join(', ')} (got ${show(opts.learn)})`);
     check(this.baseLr > 0 && Number.isFinite(this.baseLr), `MetaTeleporter: baseLr must be a positive number (got ${show(opts.baseLr)})`);
     check(this.lrRange > 0 && Number.isFinite(this.lrRange), `MetaTeleporter: lrRange must be a positive number (got ${show(opts.lrRange)})`);
+    check(this.updateScale > 0 && Number.isFinite(this.updateScale), `MetaTeleporter: updateScale must be a positive number (got ${show(opts.updateScale)})`);
     check(this.maxTheta > 0 && Number.isFinite(this.maxTheta), `MetaTeleporter: maxTheta must be a positive number (got ${show(opts.maxTheta)})`);
     check(Number.isInteger(this.seed), `MetaTeleporter: seed must be an integer (got ${show(opts.seed)})`);
   }
@@ -143,10 +150,9 @@ export class MetaTeleporter {
     this.prefix = prefix;
     const m1 = new Lstm(`${prefix}m1`, shape.dim + 1, h, random);
     const zeros = (s: number[], name: string) => tf.variable(tf.zeros(s), true, prefix + name);
-    const head1 =
-      this.learn === 'lr+teleport'
-        ? [zeros([h, 1], 'm1/lr/kernel'), zeros([1], 'm1/lr/bias')]
-        : [zeros([h, shape.dim], 'm1/update/kernel'), zeros([shape.dim], 'm1/update/bias')];
+    // Every m1 has the log step-size head; the update modes add a direction correction.
+    const head1 = [zeros([h, 1], 'm1/lr/kernel'), zeros([1], 'm1/lr/bias')];
+    if (this.learn !== 'lr+teleport') head1.push(zeros([h, shape.dim], 'm1/update/kernel'), zeros([shape.dim], 'm1/update/bias'));
     let m2: Lstm | undefined;
     let head2: Variable[] = [];
     if (this.teleports && shape.group) {
@@ -194,15 +200,14 @@ export class MetaTeleporter {
     const norm = tf.sqrt(tf.add(tf.sum(tf.square(flat)), 1e-30));
     const features = tf.concat([tf.div(flat, norm), tf.reshape(tf.div(tf.log(norm), 10), [1, 1])], 1);
     const r1 = b.m1.step(features, state.m1);
+    const a = tf.add(tf.matMul(r1.out, b.head1[0] as Tensor2D), b.head1[1]);
+    const lr = tf.reshape(tf.mul(this.baseLr, tf.exp(tf.mul(this.lrRange, tf.tanh(tf.div(a, this.lrRange))))), []) as Scalar;
     let f: Tensor2D;
-    let lr: Scalar | undefined;
     if (this.learn === 'lr+teleport') {
-      const a = tf.add(tf.matMul(r1.out, b.head1[0] as Tensor2D), b.head1[1]);
-      lr = tf.reshape(tf.mul(this.baseLr, tf.exp(tf.mul(this.lrRange, tf.tanh(tf.div(a, this.lrRange))))), []) as Scalar;
       f = tf.mul(tf.neg(lr), flat) as Tensor2D;
     } else {
-      const u = tf.add(tf.matMul(r1.out, b.head1[0] as Tensor2D), b.head1[1]);
-      f = tf.mul(this.baseLr, tf.sub(tf.mul(norm, u), flat)) as Tensor2D;
+      const u = tf.add(tf.matMul(r1.out, b.head1[2] as Tensor2D), b.head1[3]);
+      f = tf.mul(lr, tf.sub(tf.mul(tf.mul(norm, this.updateScale), u), flat)) as Tensor2D;
     }
     let offset = 0;
     const moved = params.map(p => {
@@ -229,7 +234,7 @@ export class MetaTeleporter {
   /**
    * Runs the learned rule for `steps` steps from the task's starting parameters (no training): the loss
    * before each step and after the last (`steps + 1` numbers), wall-clock ms since the start at each of
-   * those points, the learned step sizes (`'lr+teleport'`) and the largest relative loss change any
+   * those points, the learned step sizes η_t and the largest relative loss change any
    * single group action caused (measured: loss after the action vs before it, same parameters).
    */
   run(task: MetaTask, opts: { steps: number; teleport?: boolean }): { losses: number[]; ms: number[]; lrs: number[]; maxTeleportDrift: number } {

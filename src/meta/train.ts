@@ -56,13 +56,19 @@ export interface MetaTrainReport {
   /** Trajectories trained on (fewer than asked when early stopping hit). */
   trajectoriesUsed: number;
   stoppedEarly: boolean;
-  /** Updates skipped because the meta-gradient was not finite; trajectories cut short because the loss blew up. */
+  /** Updates skipped because the meta-gradient was not finite; trajectories cut short because the loss blew up (or the update was skipped). */
   skippedUpdates: number;
   divergedTrajectories: number;
+  /** Each cut trajectory rolls the weights back to the best validation's and halves both meta learning rates. */
+  rollbacks: number;
+  /** The meta learning rates at the end, as a fraction of `lr` / `teleportLr`. */
+  finalLrScale: number;
   updates: number;
 }
 
 const VALIDATION_SEED = 0x5a11d;
+/** A training trajectory whose loss rises above this many times its start is cut (the learned rule diverged). */
+const DIVERGED = 10;
 
 function positiveInt(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1) throw badOption(`train: ${name} must be a positive integer (got ${show(v)})`);
@@ -90,8 +96,9 @@ export function validationScore(teleporter: MetaTeleporter, tasks: readonly Meta
  * (mean log(L_i/L_0), the accumulated loss on a log scale so late windows still teach) with respect
  * to m1's and m2's weights — through the parameters, the gradients (second order) and the LSTM states —
  * clip it by global norm, and apply Adam. Windows start from the previous window's values, detached.
- * Robustness: non-finite meta-gradients are skipped, a trajectory whose loss blows up (> 10⁶·L_0 or not
- * finite) is cut, and validation on held-out tasks keeps the best weights (the untrained teleporter,
+ * Robustness: non-finite meta-gradients are skipped; a trajectory whose update was skipped or whose loss
+ * rises above 10·L_0 is cut, the weights roll back to the best validation's and both meta learning rates
+ * halve (fresh Adam state); and validation on held-out tasks keeps the best weights (the untrained teleporter,
  * plain GD at `baseLr`, is the first candidate) with early stopping after `patience` validations.
  */
 export async function trainMeta(
@@ -133,8 +140,9 @@ export async function trainMeta(
 
   const m1 = teleporter.weightsOf('m1');
   const m2 = teleporter.weightsOf('m2');
-  const opt1 = tf.train.adam(lr);
-  const opt2 = tf.train.adam(teleportLr);
+  let backoff = 1;
+  let opt1 = tf.train.adam(lr);
+  let opt2 = tf.train.adam(teleportLr);
   const valTasks = Array.from({ length: validation }, (_, i) => family.sample(VALIDATION_SEED + seed * 1000 + i));
   const snapshot = () => teleporter.weights.map(w => tf.clone(w));
   const report: MetaTrainReport = {
@@ -145,6 +153,8 @@ export async function trainMeta(
     stoppedEarly: false,
     skippedUpdates: 0,
     divergedTrajectories: 0,
+    rollbacks: 0,
+    finalLrScale: 1,
     updates: 0,
   };
   let best = snapshot();
@@ -187,8 +197,16 @@ export async function trainMeta(
             validation: report.validations.at(-1)?.score,
             best: report.bestValidation,
           });
-          if (!Number.isFinite(now) || now > 1e6 * l0) {
+          if (!applied || !Number.isFinite(now) || now > DIVERGED * l0) {
+            // Roll back to the best weights and halve the meta learning rates (fresh Adam state).
             report.divergedTrajectories++;
+            report.rollbacks++;
+            teleporter.weights.forEach((v, i) => v.assign(best[i]));
+            backoff /= 2;
+            opt1.dispose();
+            opt2.dispose();
+            opt1 = tf.train.adam(lr * backoff);
+            opt2 = tf.train.adam(teleportLr * backoff);
             break;
           }
         }
@@ -222,6 +240,7 @@ export async function trainMeta(
       }
       await new Promise(resolve => setTimeout(resolve, 0)); // let a progress bar draw
     }
+    report.finalLrScale = backoff;
     const ws = teleporter.weights;
     ws.forEach((w, i) => w.assign(best[i]));
   } finally {
