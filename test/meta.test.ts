@@ -167,7 +167,7 @@ test.serial('the learned step size moves away from its start and training never 
   const family = regressionFamily({ width: 8 });
   // Far too small a base step size: a useful step-size head must learn to raise it.
   const mt = new MetaTeleporter({ hidden: 8, learn: 'lr+teleport', baseLr: 1e-5, seed: 0 });
-  const report = await mt.train(family, { trajectories: 6, steps: 10, unroll: 5, lr: 3e-2, validation: 2, validateEvery: 2, seed: 1 });
+  const report = await mt.train(family, { trajectories: 6, steps: 10, unroll: 5, lr: 3e-2, validation: 2, validationSteps: 10, validateEvery: 2, seed: 1 });
   const task = family.sample(999);
   const { lrs } = mt.run(task, { steps: 10 });
   const mean = lrs.reduce((s, v) => s + v, 0) / lrs.length;

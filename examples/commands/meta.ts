@@ -32,6 +32,7 @@ export interface MetaTrainArgs {
   teleportLr?: number;
   clip: number;
   validation: number;
+  validationSteps?: number;
   patience: number;
   baseLr?: number;
   seed: number;
@@ -65,6 +66,7 @@ export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
   positive('--teleport-lr', args.teleportLr);
   positive('--clip', args.clip);
   positive('--base-lr', args.baseLr);
+  if (args.validationSteps != null) positiveInt('--validation-steps', args.validationSteps);
   const outDir = args.out ?? defaultOut('meta-train');
   checkOutDir(outDir);
   const progress = createProgress(args.quiet);
@@ -93,6 +95,7 @@ export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
         teleportLr: args.teleportLr,
         clip: args.clip,
         validation: args.validation,
+        validationSteps: args.validationSteps,
         patience: args.patience,
         seed: args.seed,
         onProgress: p => progress.update((p.trajectory - 1) * windows + p.window, { loss: p.best ?? null, epoch: p.trajectory }),
@@ -107,6 +110,7 @@ export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
     const config = {
       family: args.family,
       steps: args.steps,
+      validationSteps: args.validationSteps ?? 2 * args.steps,
       unroll: args.unroll,
       hidden: args.hidden,
       lr: args.lr,
@@ -136,7 +140,17 @@ export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
 }
 
 function trainSummary(r: {
-  config: { family: string; steps: number; unroll: number; hidden: number; lr: number; teleportLr: number; clip: number; backend: string };
+  config: {
+    family: string;
+    steps: number;
+    validationSteps: number;
+    unroll: number;
+    hidden: number;
+    lr: number;
+    teleportLr: number;
+    clip: number;
+    backend: string;
+  };
   gd: { lr: number };
   baseLr: number;
   teleporters: Array<{ learn: tp.meta.MetaLearn; seconds: number; report: tp.meta.MetaTrainReport }>;
@@ -147,7 +161,7 @@ function trainSummary(r: {
     '',
     `${c.family}, ${c.steps} steps per trajectory, truncated BPTT every ${c.unroll} steps, hidden ${c.hidden}, Adam ${c.lr} (m1) / ${c.teleportLr} (m2), meta-gradient clipped to norm ${c.clip}, backend ${c.backend}. ` +
       `GD's largest stable step size (grid ×10^¼): ${r.gd.lr}; the teleporters start as GD with η₀ = ${r.baseLr}. ` +
-      'Validation score: mean over validation tasks and steps of log(L_t / L₀), lower is better; the weights kept are the best validation’s (the untrained, GD-equivalent weights are the first candidate).',
+      `Validation score: mean over validation tasks and ${c.validationSteps} steps of log(L_t / L₀), lower is better; the weights kept are the best validation’s (the untrained, GD-equivalent weights are the first candidate).`,
     '',
     '| teleporter | trajectories used | early stop | validation before → best | skipped updates | cut trajectories (rolled back) | final meta lr (× --lr) | seconds |',
     '|---|---|---|---|---|---|---|---|',
@@ -269,6 +283,7 @@ export function registerMeta(y: Argv) {
           .option('teleport-lr', { type: 'number', describe: 'Adam learning rate of m2 (default --lr; the paper: 1e-3)' })
           .option('clip', { type: 'number', default: 1, describe: 'clip the meta-gradient to this global norm' })
           .option('validation', { type: 'number', default: 5, describe: 'validation trajectories (early stopping keeps the best weights)' })
+          .option('validation-steps', { type: 'number', describe: 'steps of each validation run (default 2 × --steps: past the training horizon)' })
           .option('patience', { type: 'number', default: 10, describe: 'validations without improvement before stopping' })
           .option('base-lr', { type: 'number', describe: "η₀, the teleporters' starting step size (default: GD's largest stable one, searched)" })
           .option('seed', { type: 'number', default: 1, describe: 'seed of tasks and weights' })

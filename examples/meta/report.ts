@@ -45,15 +45,6 @@ export async function lossChart(runs: readonly ArmRun[], x: 'step' | 'seconds', 
     data: { values },
     layer: [
       {
-        mark: { type: 'area', opacity: 0.12 },
-        encoding: {
-          x: xEnc,
-          y: { field: 'lo', type: 'quantitative', scale: { type: 'log' } },
-          y2: { field: 'hi' },
-          color: { field: 'arm', type: 'nominal', legend: null },
-        },
-      },
-      {
         mark: { type: 'line', strokeWidth: 2 },
         encoding: {
           x: xEnc,
@@ -71,6 +62,15 @@ export async function lossChart(runs: readonly ArmRun[], x: 'step' | 'seconds', 
               ],
             },
           },
+        },
+      },
+      {
+        mark: { type: 'area', opacity: 0.12 },
+        encoding: {
+          x: xEnc,
+          y: { field: 'lo', type: 'quantitative', scale: { type: 'log' } },
+          y2: { field: 'hi' },
+          color: { field: 'arm', type: 'nominal' },
         },
       },
     ],

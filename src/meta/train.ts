@@ -24,6 +24,11 @@ export interface MetaTrainOptions {
   clip?: number;
   /** Validation trajectories (seeds disjoint from training's). Default 3. */
   validation?: number;
+  /**
+   * Steps of each validation run. Default 2·steps: selection looks past the training horizon, so a rule
+   * that descends fast for `steps` steps and then runs off the edge of stability is not kept.
+   */
+  validationSteps?: number;
   /** Validate after every this many training trajectories. Default max(1, ⌊trajectories/10⌋). */
   validateEvery?: number;
   /** Stop after this many validations without improvement; the best weights are restored. Default 5. */
@@ -115,12 +120,14 @@ export async function trainMeta(
   const seed = opts.seed ?? 0;
   const clip = opts.clip ?? 1;
   const validation = opts.validation ?? 3;
+  const validationSteps = opts.validationSteps ?? 2 * steps;
   const validateEvery = opts.validateEvery ?? Math.max(1, Math.floor(trajectories / 10));
   const patience = opts.patience ?? 5;
   positiveInt('trajectories', trajectories);
   positiveInt('steps', steps);
   positiveInt('unroll', unroll);
   positiveInt('validation', validation);
+  positiveInt('validationSteps', validationSteps);
   positiveInt('validateEvery', validateEvery);
   positiveInt('patience', patience);
   if (!Number.isInteger(seed)) throw badOption(`train: seed must be an integer (got ${show(seed)})`);
@@ -159,7 +166,7 @@ export async function trainMeta(
   };
   let best = snapshot();
   try {
-    report.initialValidation = validationScore(teleporter, valTasks, steps);
+    report.initialValidation = validationScore(teleporter, valTasks, validationSteps);
     report.bestValidation = report.initialValidation;
     report.validations.push({ trajectory: 0, score: report.initialValidation });
     let sinceBest = 0;
@@ -217,7 +224,7 @@ export async function trainMeta(
       }
       report.trajectoriesUsed = traj + 1;
       if ((traj + 1) % validateEvery === 0 || traj + 1 === trajectories) {
-        const score = validationScore(teleporter, valTasks, steps);
+        const score = validationScore(teleporter, valTasks, validationSteps);
         report.validations.push({ trajectory: traj + 1, score });
         if (score < report.bestValidation) {
           report.bestValidation = score;
