@@ -247,6 +247,7 @@ export async function runMetaTest(args: MetaTestArgs): Promise<void> {
       trajectories: t.report.trajectoriesUsed,
       hidden: trainingInfo.config.hidden,
       baseLr: trainingInfo.baseLr,
+      keptStart: !(t.report.bestValidation < t.report.initialValidation),
     })),
   };
   const subtitle = `${args.tasks} unseen tasks, ${record.config.family}; GD at ${gdLr}; dashed: teleports switched off`;

@@ -93,7 +93,7 @@ export interface MetaTestSetting {
   steps: number;
   gdLr: number;
   backend: string;
-  teleporters: Array<{ learn: string; trajectories: number; hidden: number; baseLr: number }>;
+  teleporters: Array<{ learn: string; trajectories: number; hidden: number; baseLr: number; keptStart: boolean }>;
 }
 
 /** The Markdown summary: per arm, final loss, steps to 10 % and 1 % of L₀, time per step, and the ablation. */
@@ -104,7 +104,12 @@ export function metaSummary(runs: readonly ArmRun[], s: MetaTestSetting): string
     '',
     `${s.tasks} unseen ${s.family} tasks (seeds disjoint from training and validation), ${s.steps} steps each, backend ${s.backend}. ` +
       `GD uses the largest stable step size found by a grid search on training tasks: ${s.gdLr}. Teleporters: ` +
-      s.teleporters.map(t => `${t.learn} (hidden ${t.hidden}, ${t.trajectories} training trajectories, η₀ = ${t.baseLr})`).join('; ') +
+      s.teleporters
+        .map(
+          t =>
+            `${t.learn} (hidden ${t.hidden}, ${t.trajectories} training trajectories, η₀ = ${t.baseLr}${t.keptStart ? '; no trained candidate beat its untrained, GD-equivalent start on validation, so it is that start' : ''})`,
+        )
+        .join('; ') +
       '. Steps to a target: the first step whose loss is at or below it, mean ± std over the tasks that reached it (how many did).',
     '',
     '| arm | final loss (mean ± std) | steps to 10 % of L₀ | steps to 1 % of L₀ | ms per step | largest loss drift of a group action |',
@@ -130,7 +135,7 @@ export function metaSummary(runs: readonly ArmRun[], s: MetaTestSetting): string
     const b = finals[arm];
     lines.push(
       Number.isFinite(a) && Number.isFinite(b)
-        ? `- ${on}: final loss ${fmt(a)} with its learned teleports, ${fmt(b)} with them switched off (g = I, same m1): ${b > a ? `switching them off raises the final loss by ${(((b - a) / a) * 100).toFixed(1)} %` : `switching them off lowers it by ${(((a - b) / a) * 100).toFixed(1)} %`}.`
+        ? `- ${on}: final loss ${fmt(a)} with its learned teleports, ${fmt(b)} with them switched off (g = I, same m1): ${a === b ? 'no difference' : b > a ? `switching them off raises the final loss by ${(((b - a) / a) * 100).toFixed(1)} %` : `switching them off lowers it by ${(((a - b) / a) * 100).toFixed(1)} %`}.`
         : `- ${on}: a run diverged, no comparison.`,
     );
   }
