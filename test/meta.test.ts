@@ -228,3 +228,18 @@ test.serial('a user family { init, loss } trains in update mode; bad input gets 
   mt.dispose();
   target.dispose();
 });
+
+test.serial('multiLayerRegression: the group action on every hidden layer keeps the loss (float64 recompute) and moves every weight', t => {
+  const family = tp.meta.resolveFamily('multiLayerRegression');
+  t.deepEqual(family.group, { blocks: 2, n: 20 });
+  const task = family.sample(8);
+  const theta = tf.randomUniform([2, 20, 20], -0.02, 0.02, 'float32', 3);
+  const moved = task.act!(task.params, theta);
+  const before = lossFloat64(task.params as tf.Tensor[], task.data!.x, task.data!.y);
+  const after = lossFloat64(moved, task.data!.x, task.data!.y);
+  t.log(`loss ${before} → ${after}`);
+  t.true(Math.abs(after - before) / before <= tp.DEFAULTS.maxLossDrift, `relative drift ${Math.abs(after - before) / before}`);
+  for (let k = 0; k < 3; k++) t.true(tf.tidy(() => tf.max(tf.abs(tf.sub(moved[k], task.params[k]))).dataSync()[0]) > 1e-4, `layer ${k} moved`);
+  tf.dispose([theta, ...moved]);
+  task.dispose();
+});

@@ -48,7 +48,7 @@ export async function lossChart(runs: readonly ArmRun[], x: 'step' | 'seconds', 
         mark: { type: 'line', strokeWidth: 2 },
         encoding: {
           x: xEnc,
-          y: { field: 'mean', type: 'quantitative', scale: { type: 'log' }, title: 'loss ‖Y − W₂σ(W₁X)‖² (mean ± std over tasks)' },
+          y: { field: 'mean', type: 'quantitative', scale: { type: 'log' }, title: 'loss ‖Y − Ŷ‖²_F (mean ± std over tasks)' },
           color: { field: 'arm', type: 'nominal', title: 'arm' },
           strokeDash: {
             field: 'off',
