@@ -2,7 +2,8 @@
 /**
  * tfjs-teleport command line: train with and without symmetry teleportation and compare.
  * `tfjs-teleport compare` (the main job), `mnist`, `fashion-mnist`, `cifar10`, `regression`,
- * `test-functions`, `sweep`, `correlation`, `generalization`, `width-study`. Each subcommand has --help.
+ * `test-functions`, `sweep`, `correlation`, `generalization`, `width-study`, `meta-train`, `meta-test`. Each subcommand has
+ * --help.
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -11,6 +12,7 @@ import { registerTestFunctions } from './commands/test_functions.js';
 import { registerSweep } from './commands/sweep.js';
 import { registerCorrelation } from './commands/correlation.js';
 import { registerGeneralization } from './commands/generalization.js';
+import { registerMeta } from './commands/meta.js';
 import { registerWidthStudy } from './commands/width_study.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -21,10 +23,11 @@ export async function main(argv: string[]): Promise<void> {
   cli = registerCorrelation(cli) as typeof cli;
   cli = registerGeneralization(cli) as typeof cli;
   cli = registerWidthStudy(cli) as typeof cli;
+  cli = registerMeta(cli) as typeof cli;
   await cli
     .demandCommand(
       1,
-      'Choose a command: compare (the main job), mnist, fashion-mnist, cifar10, regression, test-functions, sweep, correlation, generalization, width-study',
+      'Choose a command: compare (the main job), mnist, fashion-mnist, cifar10, regression, test-functions, sweep, correlation, generalization, width-study, meta-train, meta-test',
     )
     .strict()
     .recommendCommands()

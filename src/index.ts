@@ -56,3 +56,4 @@ export * as problems from './problems/index.js';
 export * as linalg from './linalg/index.js';
 export * as metrics from './metrics/index.js';
 export * as hessian from './hessian/index.js';
+export * as meta from './meta/index.js';

@@ -1,0 +1,70 @@
+/** The comparison runs of `meta-test`: gradient descent and the trained teleporters, on tasks of a family. */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tp from '../../src/index.js';
+
+/** One arm's run on one task: the loss before each step and after the last, and wall-clock ms at each. */
+export interface ArmRun {
+  arm: string;
+  task: number;
+  losses: number[];
+  ms: number[];
+  /** Largest relative loss change caused by any single group action (teleporting arms). */
+  maxTeleportDrift?: number;
+}
+
+/** Plain gradient descent with step size `lr` for `steps` steps. */
+export function gdRun(task: tp.meta.MetaTask, lr: number, steps: number): { losses: number[]; ms: number[] } {
+  let params = task.params.map(p => tf.clone(p));
+  const losses: number[] = [];
+  const ms: number[] = [];
+  const t0 = performance.now();
+  for (let t = 0; t <= steps; t++) {
+    losses.push(tp.meta.lossValue(task, params));
+    ms.push(performance.now() - t0);
+    if (t === steps || !Number.isFinite(losses[t])) break;
+    const next = tf.tidy(() => {
+      const grads = tf.grads((...ps: tf.Tensor[]) => task.loss(ps))(params);
+      return params.map((p, i) => tf.sub(p, tf.mul(lr, grads[i])));
+    });
+    tf.dispose(params);
+    params = next;
+  }
+  tf.dispose(params);
+  return { losses, ms };
+}
+
+/** Stable: every loss finite and never above the start, and the last one below it. */
+export function stable(losses: readonly number[], steps: number): boolean {
+  return losses.length === steps + 1 && losses.every(l => Number.isFinite(l) && l <= losses[0]) && losses[steps] < losses[0];
+}
+
+/**
+ * The largest step size of a grid (×10^¼ apart, 1e-6 … 1e-1) at which GD is stable on every task; the
+ * dissertation's "largest learning rate that does not lead to divergence".
+ */
+export function largestStableLr(tasks: readonly tp.meta.MetaTask[], steps: number): { lr: number; grid: Array<{ lr: number; stable: boolean }> } {
+  const grid: Array<{ lr: number; stable: boolean }> = [];
+  let best = Number.NaN;
+  for (let e = -24; e <= -4; e++) {
+    const lr = Number((10 ** (e / 4)).toPrecision(3));
+    const ok = tasks.every(task => stable(gdRun(task, lr, steps).losses, steps));
+    grid.push({ lr, stable: ok });
+    if (ok) best = lr;
+    else if (Number.isFinite(best)) break; // past the edge
+  }
+  if (!Number.isFinite(best)) throw new Error('gradient descent diverged at every step size from 1e-6 to 0.1');
+  return { lr: best, grid };
+}
+
+/** The first step at which the loss is at or below `fraction` of the initial loss, or null. */
+export function stepsTo(losses: readonly number[], fraction: number): number | null {
+  const i = losses.findIndex(l => l <= fraction * losses[0]);
+  return i < 0 ? null : i;
+}
+
+/** Display names in the dissertation's style. */
+export const ARM_NAMES: Record<tp.meta.MetaLearn, string> = {
+  update: 'LSTM(update)',
+  'lr+teleport': 'LSTM(lr, tele)',
+  'update+teleport': 'LSTM(update, tele)',
+};

@@ -1,0 +1,145 @@
+/** Charts and the Markdown summary of `meta-test`. */
+import { renderChart, type RenderedChart } from '../report/charts.js';
+import { meanStd } from '../report/stats.js';
+import { type ArmRun, stepsTo } from './arms.js';
+
+/** Mean ± std of the loss (and of the elapsed seconds) per arm and step over tasks. */
+export function curves(runs: readonly ArmRun[]): Array<{ arm: string; step: number; mean: number; std: number; seconds: number; tasks: number }> {
+  const arms = [...new Set(runs.map(r => r.arm))];
+  const out: Array<{ arm: string; step: number; mean: number; std: number; seconds: number; tasks: number }> = [];
+  for (const arm of arms) {
+    const mine = runs.filter(r => r.arm === arm);
+    const steps = Math.max(...mine.map(r => r.losses.length));
+    for (let s = 0; s < steps; s++) {
+      const at = mine.filter(r => s < r.losses.length && Number.isFinite(r.losses[s]));
+      if (at.length === 0) continue;
+      const l = meanStd(at.map(r => r.losses[s]));
+      out.push({ arm, step: s, mean: l.mean, std: l.std, seconds: meanStd(at.map(r => r.ms[s] / 1000)).mean, tasks: at.length });
+    }
+  }
+  return out;
+}
+
+/** Loss vs step or vs seconds: mean line per arm, ±1 std band, dashed for arms with teleports switched off. */
+export async function lossChart(runs: readonly ArmRun[], x: 'step' | 'seconds', subtitle: string): Promise<RenderedChart> {
+  const rows = curves(runs);
+  const floor = Math.min(...rows.map(r => r.mean)) / 10;
+  const values = rows.map(r => ({
+    ...r,
+    lo: Math.max(r.mean - r.std, floor),
+    hi: r.mean + r.std,
+    off: r.arm.includes('tele off') ? 'teleports off' : 'as trained',
+  }));
+  const xEnc = { field: x, type: 'quantitative' as const, title: x === 'step' ? 'step' : 'wall time (s, mean over tasks)' };
+  return renderChart({
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: `Meta-teleporters on unseen tasks: loss vs ${x === 'step' ? 'step' : 'wall time'}`, subtitle },
+    width: 520,
+    height: 320,
+    config: {
+      font: 'DejaVu Sans',
+      legend: { labelLimit: 400, labelFontSize: 12 },
+      axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal' },
+      title: { anchor: 'start' },
+    },
+    data: { values },
+    layer: [
+      {
+        mark: { type: 'line', strokeWidth: 2 },
+        encoding: {
+          x: xEnc,
+          y: { field: 'mean', type: 'quantitative', scale: { type: 'log' }, title: 'loss ‖Y − Ŷ‖²_F (mean ± std over tasks)' },
+          color: { field: 'arm', type: 'nominal', title: 'arm' },
+          strokeDash: {
+            field: 'off',
+            type: 'nominal',
+            title: null,
+            scale: {
+              domain: ['as trained', 'teleports off'],
+              range: [
+                [1, 0],
+                [5, 3],
+              ],
+            },
+          },
+        },
+      },
+      {
+        mark: { type: 'area', opacity: 0.12 },
+        encoding: {
+          x: xEnc,
+          y: { field: 'lo', type: 'quantitative', scale: { type: 'log' } },
+          y2: { field: 'hi' },
+          color: { field: 'arm', type: 'nominal' },
+        },
+      },
+    ],
+  } as never);
+}
+
+const fmt = (v: number) => (Math.abs(v) >= 1000 || Math.abs(v) < 0.01 ? v.toExponential(2) : v.toFixed(2));
+
+/** "12.4 ± 3.1 (5/5)": mean ± std of the steps over the tasks that reached the target, and how many did. */
+function reach(rs: readonly ArmRun[], fraction: number): string {
+  const hits = rs.map(r => stepsTo(r.losses, fraction)).filter((s): s is number => s != null);
+  if (hits.length === 0) return `— (0/${rs.length})`;
+  const m = meanStd(hits);
+  return `${m.mean.toFixed(1)} ± ${m.std.toFixed(1)} (${hits.length}/${rs.length})`;
+}
+
+export interface MetaTestSetting {
+  family: string;
+  tasks: number;
+  steps: number;
+  gdLr: number;
+  backend: string;
+  teleporters: Array<{ learn: string; trajectories: number; hidden: number; baseLr: number; keptStart: boolean }>;
+}
+
+/** The Markdown summary: per arm, final loss, steps to 10 % and 1 % of L₀, time per step, and the ablation. */
+export function metaSummary(runs: readonly ArmRun[], s: MetaTestSetting): string {
+  const arms = [...new Set(runs.map(r => r.arm))];
+  const lines = [
+    '# Meta-teleporters on unseen tasks (dissertation Fig. 5.12)',
+    '',
+    `${s.tasks} unseen ${s.family} tasks (seeds disjoint from training and validation), ${s.steps} steps each, backend ${s.backend}. ` +
+      `GD uses the largest stable step size found by a grid search on training tasks: ${s.gdLr}. Teleporters: ` +
+      s.teleporters
+        .map(
+          t =>
+            `${t.learn} (hidden ${t.hidden}, ${t.trajectories} training trajectories, η₀ = ${t.baseLr}${t.keptStart ? '; no trained candidate beat its untrained, GD-equivalent start on validation, so it is that start' : ''})`,
+        )
+        .join('; ') +
+      '. Steps to a target: the first step whose loss is at or below it, mean ± std over the tasks that reached it (how many did).',
+    '',
+    '| arm | final loss (mean ± std) | steps to 10 % of L₀ | steps to 1 % of L₀ | ms per step | largest loss drift of a group action |',
+    '|---|---|---|---|---|---|',
+  ];
+  const finals: Record<string, number> = {};
+  for (const arm of arms) {
+    const rs = runs.filter(r => r.arm === arm);
+    const last = rs.map(r => r.losses[r.losses.length - 1]);
+    const ok = last.every(Number.isFinite) && rs.every(r => r.losses.length === s.steps + 1);
+    const f = meanStd(last);
+    finals[arm] = ok ? f.mean : Number.NaN;
+    const msPerStep = meanStd(rs.map(r => r.ms[r.ms.length - 1] / Math.max(1, r.ms.length - 1))).mean;
+    const drift = rs.some(r => r.maxTeleportDrift != null) ? Math.max(...rs.map(r => r.maxTeleportDrift ?? 0)).toExponential(1) : '—';
+    lines.push(
+      `| ${arm} | ${ok ? `${fmt(f.mean)} ± ${fmt(f.std)}` : 'diverged'} | ${reach(rs, 0.1)} | ${reach(rs, 0.01)} | ${msPerStep.toFixed(1)} | ${drift} |`,
+    );
+  }
+  lines.push('', '## What the teleports contribute (ablation)', '');
+  for (const arm of arms.filter(a => a.endsWith('(tele off)'))) {
+    const on = arm.replace(' (tele off)', '');
+    const a = finals[on];
+    const b = finals[arm];
+    lines.push(
+      Number.isFinite(a) && Number.isFinite(b)
+        ? `- ${on}: final loss ${fmt(a)} with its learned teleports, ${fmt(b)} with them switched off (g = I, same m1): ${a === b ? 'no difference' : b > a ? `switching them off raises the final loss by ${(((b - a) / a) * 100).toFixed(1)} %` : `switching them off lowers it by ${(((a - b) / a) * 100).toFixed(1)} %`}.`
+        : `- ${on}: a run diverged, no comparison.`,
+    );
+  }
+  const best = arms.filter(a => Number.isFinite(finals[a])).sort((x, y) => finals[x] - finals[y])[0];
+  if (best) lines.push('', `Lowest mean final loss after ${s.steps} steps: ${best} (${fmt(finals[best])}); GD: ${fmt(finals.GD)}.`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,19 @@
+/**
+ * Learning to teleport (dissertation §5.5): a learned optimizer whose two LSTMs give the local update
+ * and a group element, meta-trained by unrolled optimization on a family of tasks.
+ */
+export { MetaTeleporter, type MetaLearn, type MetaTeleporterOptions, type MetaShape, type MetaStep } from './teleporter.js';
+export { disposeState, type MetaState } from './tensors.js';
+export { trainMeta, validationScore, windowLoss, lossValue, type MetaTrainOptions, type MetaTrainReport, type MetaProgress } from './train.js';
+export {
+  regressionFamily,
+  userFamily,
+  resolveFamily,
+  type MetaFamily,
+  type MetaTask,
+  type UserFamily,
+  type FamilyName,
+  type RegressionFamilyOptions,
+} from './family.js';
+export { Lstm, type LstmState } from './lstm.js';
+export { optimizer, MetaOptimizer, type MetaOptimizerOptions } from './optimizer.js';

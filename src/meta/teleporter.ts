@@ -1,0 +1,377 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Scalar, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs-core';
+import { TeleportError, badOption, show } from '../teleport/errors.js';
+import { SeededRandom } from '../util/random.js';
+import { Lstm } from './lstm.js';
+import { disposeState, tidy, type MetaState } from './tensors.js';
+import { trainMeta, type MetaTrainOptions, type MetaTrainReport } from './train.js';
+import type { FamilyName, MetaFamily, MetaTask, UserFamily } from './family.js';
+import { resolveFamily } from './family.js';
+
+/**
+ * What the meta-teleporter learns (dissertation §5.5):
+ * - `'update'`: m1 gives the update f_t, no teleport (g_t = I): "LSTM(update)";
+ * - `'update+teleport'`: m1 gives f_t and m2 the group element g_t: "LSTM(update, tele)";
+ * - `'lr+teleport'`: m1 gives a step size η_t (f_t = −η_t∇_t) and m2 gives g_t: "LSTM(lr, tele)".
+ */
+export type MetaLearn = 'update' | 'update+teleport' | 'lr+teleport';
+
+let instances = 0;
+const FORMAT = 'tfjs-teleport/meta-teleporter';
+
+const LEARN_MODES: readonly MetaLearn[] = ['update', 'update+teleport', 'lr+teleport'];
+
+/** Options of {@link MetaTeleporter}. */
+export interface MetaTeleporterOptions {
+  /** Hidden size of both layers of each LSTM. Default 32 (the dissertation: 300). */
+  hidden?: number;
+  /** What to learn. Default `'update+teleport'`. */
+  learn?: MetaLearn;
+  /** η₀: before training the teleporter is gradient descent with this step size. Default 1e-4. */
+  baseLr?: number;
+  /** `'lr+teleport'`: the learned step size is η₀·exp(R·tanh(a/R)), a the head's output; R (natural-log units) is this. Default 4 (η₀·e^{±4}). */
+  lrRange?: number;
+  /** Update modes: the direction correction is κ·‖∇‖·u in units of one step (κ is this). Default 0.1. */
+  updateScale?: number;
+  /** Magnitude normalization of the group element: each block's θ is scaled to ‖θ‖_F = τ‖a‖/√(τ² + ‖a‖²) < τ. Default 0.5. */
+  maxTheta?: number;
+  /** Seed of the LSTM weights. Default 0. */
+  seed?: number;
+}
+
+/** The shapes a teleporter is built for: the flattened parameter count and the group's blocks of GL(n). */
+export interface MetaShape {
+  dim: number;
+  group?: { blocks: number; n: number };
+}
+
+export type { MetaState };
+
+/** One step's outcome: new parameters, new state, and what the heads said. */
+export interface MetaStep {
+  params: Tensor[];
+  state: MetaState;
+  /** w + f: the parameters before the group action (the same tensors as `params` when no teleport happened). */
+  beforeAct: Tensor[];
+  /** The group element's Lie-algebra value [blocks, n, n] (absent when no teleport happened). */
+  theta?: Tensor;
+  /** The learned step size η_t, a scalar tensor. */
+  lr?: Scalar;
+}
+
+function check(cond: boolean, message: string): void {
+  if (!cond) throw badOption(message);
+}
+
+/**
+ * A learned optimizer that also teleports (dissertation §5.5, Algorithm 3): from the gradient ∇_t, m1
+ * gives the local update f_t and m2 a group element g_t, and w_{t+1} = g_t·(w_t + f_t). m1 and m2 are
+ * two-layer LSTMs ({@link Lstm}) fed the unit gradient and log‖∇_t‖. The heads start at zero, so an
+ * untrained teleporter is plain gradient descent with `baseLr` and g = I:
+ * - step-size head (every mode): η_t = η₀·exp(R·tanh(a_t/R)), a log step size with a useful gradient over e^{±R};
+ *   `'lr+teleport'`: f_t = −η_t∇_t;
+ * - update head (`'update'`, `'update+teleport'`): f_t = η_t·(−∇_t + κ‖∇_t‖·u_t), a learned correction of the
+ *   direction in units of one step (κ = `updateScale`), on top of the learned step size;
+ * - group head: θ_t with its magnitude normalized (`maxTheta`); g_t = exp(θ_t) is applied with the
+ *   family's exact group action, so L(g_t·w) = L(w) up to round-off (no first-order I + T).
+ *
+ * Train it with {@link MetaTeleporter.train} (see train.ts), run it with {@link MetaTeleporter.run}, use
+ * it in a tfjs loop with `tp.meta.optimizer`, save it with {@link MetaTeleporter.save}.
+ *
+ * ```ts
+ * const mt = new tp.meta.MetaTeleporter({ hidden: 32, learn: 'update+teleport' });
+ * await mt.train('twoLayerRegression', { trajectories: 50, steps: 100, unroll: 10 });
+ * const task = tp.meta.regressionFamily().sample(1234);
+ * const { losses } = mt.run(task, { steps: 30 });
+ * ```
+ */
+export class MetaTeleporter {
+  readonly hidden: number;
+  readonly learn: MetaLearn;
+  readonly baseLr: number;
+  readonly lrRange: number;
+  readonly maxTheta: number;
+  readonly updateScale: number;
+  readonly seed: number;
+  private prefix = '';
+  private built?: { shape: MetaShape; m1: Lstm; m2?: Lstm; head1: Variable[]; head2: Variable[] };
+
+  constructor(opts: MetaTeleporterOptions = {}) {
+    const known = ['hidden', 'learn', 'baseLr', 'lrRange', 'updateScale', 'maxTheta', 'seed'];
+    for (const k of Object.keys(opts ?? {})) check(known.includes(k), `MetaTeleporter: unknown option '${k}' (known: ${known.join(', ')})`);
+    this.hidden = opts.hidden ?? 32;
+    this.learn = opts.learn ?? 'update+teleport';
+    this.baseLr = opts.baseLr ?? 1e-4;
+    this.lrRange = opts.lrRange ?? 4;
+    this.maxTheta = opts.maxTheta ?? 0.5;
+    this.updateScale = opts.updateScale ?? 0.1;
+    this.seed = opts.seed ?? 0;
+    check(Number.isInteger(this.hidden) && this.hidden >= 1, `MetaTeleporter: hidden must be a positive integer (got ${show(opts.hidden)})`);
+    check(LEARN_MODES.includes(this.learn), `MetaTeleporter: learn must be one of ${LEARN_MODES.map(m => `'${m}'`).join(', ')} (got ${show(opts.learn)})`);
+    check(this.baseLr > 0 && Number.isFinite(this.baseLr), `MetaTeleporter: baseLr must be a positive number (got ${show(opts.baseLr)})`);
+    check(this.lrRange > 0 && Number.isFinite(this.lrRange), `MetaTeleporter: lrRange must be a positive number (got ${show(opts.lrRange)})`);
+    check(this.updateScale > 0 && Number.isFinite(this.updateScale), `MetaTeleporter: updateScale must be a positive number (got ${show(opts.updateScale)})`);
+    check(this.maxTheta > 0 && Number.isFinite(this.maxTheta), `MetaTeleporter: maxTheta must be a positive number (got ${show(opts.maxTheta)})`);
+    check(Number.isInteger(this.seed), `MetaTeleporter: seed must be an integer (got ${show(opts.seed)})`);
+  }
+
+  /** True for the modes with a group element (m2). */
+  get teleports(): boolean {
+    return this.learn !== 'update';
+  }
+
+  /** The shapes it was built for (undefined until trained, built or loaded). */
+  get shape(): MetaShape | undefined {
+    return this.built?.shape;
+  }
+
+  /**
+   * Creates the weights for a parameter count and group (done by `train` on first use). Building again
+   * with the same shape is a no-op; another shape is an error.
+   */
+  build(shape: MetaShape): void {
+    check(Number.isInteger(shape.dim) && shape.dim >= 1, `MetaTeleporter.build: dim must be a positive integer (got ${show(shape.dim)})`);
+    if (this.built) {
+      const s = this.built.shape;
+      const same = s.dim === shape.dim && (!this.teleports || (s.group?.blocks === shape.group?.blocks && s.group?.n === shape.group?.n));
+      if (!same) {
+        throw badOption(
+          `MetaTeleporter: built for ${s.dim} parameters${s.group ? ` and ${s.group.blocks}×GL(${s.group.n})` : ''}, asked for ${shape.dim}${shape.group ? ` and ${shape.group.blocks}×GL(${shape.group.n})` : ''}: use a teleporter trained on this shape`,
+        );
+      }
+      return;
+    }
+    if (this.teleports && shape.group == null) {
+      throw badOption(`MetaTeleporter: learn '${this.learn}' needs a family with a group action (give the family a group, or use learn: 'update')`);
+    }
+    const random = new SeededRandom(this.seed ^ 0x3e7a);
+    const h = this.hidden;
+    const prefix = `meta_teleporter_${++instances}/`;
+    this.prefix = prefix;
+    const m1 = new Lstm(`${prefix}m1`, shape.dim + 1, h, random);
+    const zeros = (s: number[], name: string) => tf.variable(tf.zeros(s), true, prefix + name);
+    // Every m1 has the log step-size head; the update modes add a direction correction.
+    const head1 = [zeros([h, 1], 'm1/lr/kernel'), zeros([1], 'm1/lr/bias')];
+    if (this.learn !== 'lr+teleport') head1.push(zeros([h, shape.dim], 'm1/update/kernel'), zeros([shape.dim], 'm1/update/bias'));
+    let m2: Lstm | undefined;
+    let head2: Variable[] = [];
+    if (this.teleports && shape.group) {
+      m2 = new Lstm(`${prefix}m2`, shape.dim + 1, h, random);
+      const size = shape.group.blocks * shape.group.n * shape.group.n;
+      head2 = [zeros([h, size], 'm2/group/kernel'), zeros([size], 'm2/group/bias')];
+    }
+    this.built = { shape: { dim: shape.dim, group: shape.group ? { ...shape.group } : undefined }, m1, m2, head1, head2 };
+  }
+
+  private need() {
+    if (!this.built) throw new TeleportError('MetaTeleporter: not built yet: train it, build({ dim, group }) it, or load a saved one');
+    return this.built;
+  }
+
+  /** m1's weights (LSTM then head) and m2's (empty for `'update'`), in a fixed order. */
+  weightsOf(which: 'm1' | 'm2'): Variable[] {
+    const b = this.need();
+    return which === 'm1' ? [...b.m1.weights, ...b.head1] : b.m2 ? [...b.m2.weights, ...b.head2] : [];
+  }
+
+  /** Every weight, m1's first. */
+  get weights(): Variable[] {
+    return [...this.weightsOf('m1'), ...this.weightsOf('m2')];
+  }
+
+  /** A fresh (zero) recurrent state. */
+  initialState(): MetaState {
+    const b = this.need();
+    return { m1: b.m1.zeroState(), m2: b.m2?.zeroState() };
+  }
+
+  /**
+   * One step of the learned rule: w' = g·(w + f) from the gradient at w. Pure tensor ops,
+   * differentiable in the weights, the parameters and the gradients (call it inside `tf.tidy`).
+   * `act` is the family's exact action; with `teleport: false` (or no `act`) g = I and m2 is skipped.
+   */
+  step(params: readonly Tensor[], grads: readonly Tensor[], state: MetaState, act?: MetaTask['act'], teleport = true): MetaStep {
+    const b = this.need();
+    const flat = tf.concat(
+      grads.map(g => tf.reshape(g, [1, -1])),
+      1,
+    ) as Tensor2D;
+    if (flat.shape[1] !== b.shape.dim) throw badOption(`MetaTeleporter: got ${flat.shape[1]} gradient entries, built for ${b.shape.dim}`);
+    const norm = tf.sqrt(tf.add(tf.sum(tf.square(flat)), 1e-30));
+    const features = tf.concat([tf.div(flat, norm), tf.reshape(tf.div(tf.log(norm), 10), [1, 1])], 1);
+    const r1 = b.m1.step(features, state.m1);
+    const a = tf.add(tf.matMul(r1.out, b.head1[0] as Tensor2D), b.head1[1]);
+    const lr = tf.reshape(tf.mul(this.baseLr, tf.exp(tf.mul(this.lrRange, tf.tanh(tf.div(a, this.lrRange))))), []) as Scalar;
+    let f: Tensor2D;
+    if (this.learn === 'lr+teleport') {
+      f = tf.mul(tf.neg(lr), flat) as Tensor2D;
+    } else {
+      const u = tf.add(tf.matMul(r1.out, b.head1[2] as Tensor2D), b.head1[3]);
+      f = tf.mul(lr, tf.sub(tf.mul(tf.mul(norm, this.updateScale), u), flat)) as Tensor2D;
+    }
+    let offset = 0;
+    const moved = params.map(p => {
+      const size = p.size;
+      const piece = tf.reshape(tf.slice(f, [0, offset], [1, size]), p.shape);
+      offset += size;
+      return tf.add(p, piece);
+    });
+    let next = moved;
+    let newState: MetaState = { m1: r1.state }; // without a teleport m2 is not run and its state is dropped
+    let theta: Tensor | undefined;
+    if (b.m2 && state.m2 && teleport && act != null) {
+      const { blocks, n } = b.shape.group!;
+      const r2 = b.m2.step(features, state.m2);
+      const a = tf.reshape(tf.add(tf.matMul(r2.out, b.head2[0] as Tensor2D), b.head2[1]), [blocks, n * n]);
+      const size = tf.sqrt(tf.add(tf.sum(tf.square(a), 1, true), this.maxTheta ** 2));
+      theta = tf.reshape(tf.div(tf.mul(a, this.maxTheta), size), [blocks, n, n]);
+      next = act(next, theta);
+      newState = { m1: r1.state, m2: r2.state };
+    }
+    return { params: next, beforeAct: moved, state: newState, theta, lr };
+  }
+
+  /**
+   * Runs the learned rule for `steps` steps from the task's starting parameters (no training): the loss
+   * before each step and after the last (`steps + 1` numbers), wall-clock ms since the start at each of
+   * those points, the learned step sizes η_t and the largest relative loss change any
+   * single group action caused (measured: loss after the action vs before it, same parameters).
+   */
+  run(task: MetaTask, opts: { steps: number; teleport?: boolean }): { losses: number[]; ms: number[]; lrs: number[]; maxTeleportDrift: number } {
+    check(Number.isInteger(opts?.steps) && opts.steps >= 0, `MetaTeleporter.run: steps must be a non-negative integer (got ${show(opts?.steps)})`);
+    const teleport = opts.teleport ?? true;
+    if (this.teleports && teleport && task.act == null)
+      throw badOption('MetaTeleporter.run: this teleporter teleports but the task has no group action (give one, or run with teleport: false)');
+    this.build({ dim: task.params.reduce((s, p) => s + p.size, 0), group: this.built?.shape.group });
+    let params = task.params.map(p => tf.clone(p));
+    let state = this.initialState();
+    const losses: number[] = [];
+    const ms: number[] = [];
+    const lrs: number[] = [];
+    let maxTeleportDrift = 0;
+    const t0 = performance.now();
+    for (let t = 0; t <= opts.steps; t++) {
+      const l = tf.tidy(() => task.loss(params));
+      losses.push(l.dataSync()[0]);
+      l.dispose();
+      ms.push(performance.now() - t0);
+      if (t === opts.steps || !Number.isFinite(losses[t])) break;
+      const out = tidy(() => {
+        const grads = tf.grads((...ps: Tensor[]) => task.loss(ps))(params);
+        const s = this.step(params, grads, state, task.act, teleport);
+        let drift = 0;
+        if (s.theta && task.act) {
+          // The group's effect alone: the same θ on w + f, loss after vs before.
+          const before = task.loss(s.beforeAct);
+          const after = task.loss(s.params);
+          drift = Math.abs(after.dataSync()[0] - before.dataSync()[0]) / Math.max(Math.abs(before.dataSync()[0]), 1e-30);
+        }
+        return { params: s.params, state: s.state, lr: s.lr, drift: tf.scalar(drift) };
+      });
+      maxTeleportDrift = Math.max(maxTeleportDrift, out.drift.dataSync()[0]);
+      if (out.lr) lrs.push(out.lr.dataSync()[0]);
+      tf.dispose([out.drift, out.lr as Tensor, ...params]);
+      disposeState(state);
+      params = out.params;
+      state = out.state;
+    }
+    tf.dispose(params);
+    disposeState(state);
+    return { losses, ms, lrs, maxTeleportDrift };
+  }
+
+  /**
+   * Meta-trains m1 and m2 on trajectories of a family (Algorithm 3 with truncated BPTT, gradient
+   * clipping, validation and early stopping; see {@link trainMeta}). Builds the weights on first use.
+   *
+   * ```ts
+   * const report = await mt.train('twoLayerRegression', { trajectories: 40, steps: 50, unroll: 10, lr: 1e-3, seed: 1 });
+   * console.log(report.initialValidation, '→', report.bestValidation);
+   * ```
+   */
+  train(family: FamilyName | MetaFamily | UserFamily, opts: MetaTrainOptions = {}): Promise<MetaTrainReport> {
+    return trainMeta(this, family, opts);
+  }
+
+  /** The options and shape, as saved (JSON). */
+  getConfig(): MetaTeleporterOptions & { shape?: MetaShape } {
+    return {
+      hidden: this.hidden,
+      learn: this.learn,
+      baseLr: this.baseLr,
+      lrRange: this.lrRange,
+      maxTheta: this.maxTheta,
+      seed: this.seed,
+      shape: this.built?.shape,
+    };
+  }
+
+  /**
+   * Saves the configuration and weights through a tfjs IO handler (`tf.io.withSaveHandler(...)`,
+   * `'localstorage://…'`, `'indexeddb://…'`, `'downloads://…'`, `'http(s)://…'` or any object with a
+   * `save`). The library imports no Node built-ins: for a file path in Node use the examples' helper
+   * `saveMetaTeleporter(mt, path)` (examples/meta/files.ts), or write the artifacts yourself.
+   *
+   * ```ts
+   * let saved: tf.io.ModelArtifacts | undefined;
+   * await mt.save(tf.io.withSaveHandler(async a => { saved = a; return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }; }));
+   * const copy = await tp.meta.MetaTeleporter.load(tf.io.fromMemory(saved!));
+   * ```
+   */
+  async save(handlerOrUrl: tf.io.IOHandler | string): Promise<tf.io.SaveResult> {
+    this.need();
+    const handler = typeof handlerOrUrl === 'string' ? tf.io.getSaveHandlers(handlerOrUrl)[0] : handlerOrUrl;
+    if (handler?.save == null)
+      throw badOption(
+        `MetaTeleporter.save: no tfjs save handler for ${show(handlerOrUrl)} (in Node, give a file path to saveMetaTeleporter from the examples, or an IOHandler)`,
+      );
+    const named = this.weights.map(w => ({ name: w.name.slice(this.prefix.length), tensor: w as Tensor }));
+    const { data, specs } = await tf.io.encodeWeights(named);
+    return handler.save({ format: FORMAT, generatedBy: 'tfjs-teleport', modelTopology: { config: this.getConfig() }, weightSpecs: specs, weightData: data });
+  }
+
+  /**
+   * Loads a teleporter saved by {@link MetaTeleporter.save}: an IO handler (`tf.io.fromMemory(artifacts)`,
+   * `tf.io.browserFiles`, …) or a URL scheme tfjs knows. For a Node file path see the examples' `loadMetaTeleporter`.
+   */
+  static async load(handlerOrUrl: tf.io.IOHandler | string): Promise<MetaTeleporter> {
+    const handler = typeof handlerOrUrl === 'string' ? tf.io.getLoadHandlers(handlerOrUrl)[0] : handlerOrUrl;
+    if (handler?.load == null)
+      throw badOption(
+        `MetaTeleporter.load: no tfjs load handler for ${show(handlerOrUrl)} (in Node, use loadMetaTeleporter from the examples, or tf.io.fromMemory)`,
+      );
+    const artifacts = await handler.load();
+    const config = (artifacts.modelTopology as { config?: MetaTeleporterOptions & { shape?: MetaShape } } | undefined)?.config;
+    if (artifacts.format !== FORMAT || config?.shape == null || artifacts.weightSpecs == null || artifacts.weightData == null) {
+      throw badOption(`MetaTeleporter.load: not a saved meta-teleporter (format ${show(artifacts.format)}, expected '${FORMAT}' with a shape and weights)`);
+    }
+    const { shape, ...options } = config;
+    const mt = new MetaTeleporter(options);
+    mt.build(shape);
+    const data = artifacts.weightData instanceof ArrayBuffer ? artifacts.weightData : tf.io.concatenateArrayBuffers(artifacts.weightData as ArrayBuffer[]);
+    const values = tf.io.decodeWeights(data, artifacts.weightSpecs);
+    try {
+      for (const w of mt.weights) {
+        const v = values[w.name.slice(mt.prefix.length)];
+        if (v == null || v.shape.join(',') !== w.shape.join(',')) {
+          mt.dispose();
+          throw badOption(`MetaTeleporter.load: weight '${w.name.slice(mt.prefix.length)}' is missing or has the wrong shape`);
+        }
+        w.assign(v);
+      }
+    } finally {
+      tf.dispose(Object.values(values));
+    }
+    return mt;
+  }
+
+  /** Frees the weights. */
+  dispose(): void {
+    if (!this.built) return;
+    tf.dispose(this.weights);
+    this.built = undefined;
+  }
+}
+
+export type { FamilyName, MetaFamily, UserFamily };
+export { resolveFamily };

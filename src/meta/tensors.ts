@@ -1,0 +1,19 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { LstmState } from './lstm.js';
+
+/** The recurrent state of a teleporter (m1's and, when it teleports, m2's). Dispose with {@link disposeState}. */
+export interface MetaState {
+  m1: LstmState;
+  m2?: LstmState;
+}
+
+/** Frees every tensor of a state. */
+export function disposeState(state: MetaState | undefined): void {
+  if (state == null) return;
+  tf.dispose([...state.m1.h, ...state.m1.c, ...(state.m2 ? [...state.m2.h, ...state.m2.c] : [])]);
+}
+
+/** tf.tidy for results that hold tensors in plain objects (states, lists). */
+export function tidy<T>(fn: () => T): T {
+  return tf.tidy(fn as unknown as () => tf.TensorContainer) as unknown as T;
+}

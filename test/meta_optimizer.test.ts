@@ -1,0 +1,62 @@
+import test from 'ava';
+import { tf, useCpu } from './helpers.js';
+import * as tp from '../src/index.js';
+
+test.before(useCpu);
+
+const { MetaTeleporter, regressionFamily } = tp.meta;
+
+test.serial('an untrained update-mode teleporter in a minimize loop follows tf.train.sgd(baseLr)', t => {
+  const family = regressionFamily({ width: 5 });
+  const task = family.sample(3);
+  const mt = new MetaTeleporter({ hidden: 4, learn: 'update', baseLr: 2e-3 });
+  mt.build({ dim: 50 });
+  const a = task.params.map(p => tf.variable(p));
+  const b = task.params.map(p => tf.variable(p));
+  const opt = tp.meta.optimizer(mt);
+  const sgd = tf.train.sgd(2e-3);
+  for (let i = 0; i < 10; i++) {
+    opt.minimize(() => task.loss(a), false, a);
+    sgd.minimize(() => task.loss(b), false, b);
+  }
+  const diff = Math.max(...a.map((v, i) => tf.tidy(() => tf.max(tf.abs(tf.sub(v, b[i]))).dataSync()[0])));
+  const moved = Math.max(...a.map((v, i) => tf.tidy(() => tf.max(tf.abs(tf.sub(v, task.params[i]))).dataSync()[0])));
+  t.true(moved > 1e-2, `the weights moved (${moved})`);
+  t.true(diff < 1e-5 * Math.max(1, moved), `meta optimizer vs sgd: ${diff}`);
+  opt.dispose();
+  sgd.dispose();
+  tf.dispose([...a, ...b]);
+  mt.dispose();
+  task.dispose();
+});
+
+test.serial('a trained teleporter as a tf.Optimizer: minimize reproduces run() step for step, teleports included, with flat tensor counts', async t => {
+  const family = regressionFamily({ width: 6 });
+  const mt = new MetaTeleporter({ hidden: 6, learn: 'update+teleport', baseLr: 5e-4, seed: 1 });
+  await mt.train(family, { trajectories: 2, steps: 6, unroll: 3, validation: 1, seed: 5 });
+  const task = family.sample(77);
+  const { losses } = mt.run(task, { steps: 12 });
+  const vars = task.params.map(p => tf.variable(p));
+  const opt = tp.meta.optimizer(mt, { act: task.act });
+  const seen: number[] = [];
+  let count = 0;
+  for (let i = 0; i < 12; i++) {
+    if (i === 2) count = tf.memory().numTensors;
+    const l = opt.minimize(() => task.loss(vars), true, vars)!;
+    seen.push(l.dataSync()[0]);
+    l.dispose();
+  }
+  t.is(tf.memory().numTensors, count);
+  seen.push(tp.meta.lossValue(task, vars));
+  seen.forEach((v, i) => t.true(Math.abs(v - losses[i]) <= 1e-4 * losses[i], `step ${i}: ${v} vs ${losses[i]}`));
+  t.true(seen[12] < seen[0]);
+  // The ablation (no teleports) is another trajectory: the comparison above can fail.
+  const plain = mt.run(task, { steps: 12, teleport: false }).losses;
+  t.true(plain.some((v, i) => Math.abs(v - losses[i]) > 1e-3 * losses[i]));
+  t.throws(() => tp.meta.optimizer(mt), { message: /give \{ act \}/ });
+  t.throws(() => tp.meta.optimizer(new MetaTeleporter()), { message: /no weights yet/ });
+  opt.dispose();
+  tf.dispose(vars);
+  mt.dispose();
+  task.dispose();
+});
