@@ -1,5 +1,6 @@
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { ClosedForm } from '../objectives/types.js';
+import type { GradNormStructure } from './hvp_ascent.js';
 
 /** Settings of the search on the group parameters θ. */
 export interface SolverOptions {
@@ -59,6 +60,11 @@ export interface SolveProblem {
   init: Tensor[];
   /** True when `init` is not the identity: the identity is then evaluated too, and kept if better. */
   randomStart: boolean;
+  /**
+   * A (preconditioned) gradient norm on the evaluate route, in pieces: lets a solver get ∇θ from a
+   * finite-difference Hessian-vector product instead of nested autodiff. Null when not applicable.
+   */
+  gradNorm?: GradNormStructure | null;
 }
 
 /** A way to find θ. Solvers are registered in solvers/registry.ts and picked by `applies`. */

@@ -2,9 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { SiteAction } from '../groups/types.js';
 import { getObjective } from '../objectives/registry.js';
-import { gradNorm } from '../objectives/grad_norm.js';
+import { gradNorm, preconditionedGradNorm } from '../objectives/grad_norm.js';
 import type { ClosedForm, ObjectiveContext, Preconditioner } from '../objectives/types.js';
 import { closedFormAscent } from '../solvers/closed_form_ascent.js';
+import type { GradNormStructure } from '../solvers/hvp_ascent.js';
 import { solverFor } from '../solvers/registry.js';
 import type { SolverOptions, StepRule } from '../solvers/types.js';
 import { TeleportError, type RejectionKind } from './errors.js';
@@ -20,6 +21,12 @@ export interface TeleportSettings extends SolverOptions {
   maxLossDrift: number;
   /** How many times a teleport that fails the guard is halved (θ ← θ/2) before it is rejected. */
   maxShrinks: number;
+  /**
+   * ∇θ of a gradient-norm objective on the evaluate route (data-dependent groups): 'difference'
+   * (default) by a finite-difference Hessian-vector product of two gradients, 'autodiff' by nested
+   * tf.grads.
+   */
+  hessianVector?: 'difference' | 'autodiff';
 }
 
 /** The state a teleport starts from. Tensors are borrowed, never disposed here. */
@@ -188,7 +195,17 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
     }
   }
   const init = tf.tidy(() => actions.map(a => a.init(input.random)));
-  const problem = { objective: value, closedForm, init, randomStart: actions.some(a => a.randomInit === true) };
+  const weightedNorm = objective === gradNorm || objective === preconditionedGradNorm;
+  const gradNormStructure: GradNormStructure | null =
+    !transport && loss != null && weightedNorm && settings.hessianVector !== 'autodiff'
+      ? {
+          act: thetas => applyActions(actions, params, thetas),
+          gradient: p => lossGradients(loss, p, touched),
+          touched,
+          weights: ctx.preconditioner,
+        }
+      : null;
+  const problem = { objective: value, closedForm, init, randomStart: actions.some(a => a.randomInit === true), gradNorm: gradNormStructure };
   const solver = solverFor(problem);
   const solved = solver.solve(problem, { ...settings, stepRule: resolveStepRule(settings.stepRule, ctx.route, problem.randomStart) });
   tf.dispose(init);

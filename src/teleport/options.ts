@@ -60,6 +60,11 @@ export interface TeleportOptions {
    * 'fixed' for data-dependent groups and random starts.
    */
   stepRule?: StepRule;
+  /**
+   * How a data-dependent teleport (gl-data, gl-pinv) differentiates ‖∇L‖² in θ: 'difference' (default)
+   * by a finite-difference Hessian-vector product of two gradients, 'autodiff' by nested tf.grads.
+   */
+  hessianVector?: 'difference' | 'autodiff';
   /** Largest relative change of the training loss on the teleport batch a teleport may cause. Default 1e-4. */
   maxLossDrift?: number;
   /** Halvings of the group element tried before a teleport the guard refuses is rejected. Default 3. */
@@ -189,6 +194,7 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
   maxGrowth: { default: 2, serialized: true, scope: 'teleport', check: number('maxGrowth (a ratio of squared gradient norms)', { min: 1 }) },
   maxBacktracks: { default: 4, serialized: true, scope: 'teleport', check: number('maxBacktracks', { integer: true }) },
   stepRule: { default: 'auto', serialized: true, scope: 'teleport', check: oneOf('stepRule', ['auto', 'fixed', 'budget']) },
+  hessianVector: { default: 'difference', serialized: true, scope: 'teleport', check: oneOf('hessianVector', ['difference', 'autodiff']) },
   maxLossDrift: { default: 1e-4, serialized: true, scope: 'teleport', check: number('maxLossDrift', { minExclusive: true }) },
   maxShrinks: { default: 3, serialized: true, scope: 'teleport', check: number('maxShrinks', { integer: true }) },
   data: {
@@ -234,6 +240,7 @@ type Defaulted =
   | 'maxGrowth'
   | 'maxBacktracks'
   | 'stepRule'
+  | 'hessianVector'
   | 'maxLossDrift'
   | 'maxShrinks'
   | 'onUnsupported'
@@ -298,6 +305,7 @@ export function settingsOf(o: ResolvedOptions): TeleportSettings {
     maxGrowth: o.maxGrowth,
     maxBacktracks: o.maxBacktracks,
     stepRule: o.stepRule,
+    hessianVector: o.hessianVector,
     maxLossDrift: o.maxLossDrift,
     maxShrinks: o.maxShrinks,
   };
