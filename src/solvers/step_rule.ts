@@ -67,8 +67,9 @@ const NOT_FINITE = 'the objective or its gradient is not finite at the start (Na
  *   and retried up to maxBacktracks times; then the search stops;
  * - the best point seen is returned, never a worse one: fixed-size steps can jump past a sharp peak;
  * - with `stepRule: 'budget'` (normalized steps) each step instead tries the whole distance left of
- *   lr·steps, and a step over the growth cap is shortened by {@link lengthToCap} (aiming at 90 % of
- *   the cap) rather than halved; once such a step lands within 20 % of the cap the ascent ends.
+ *   lr·steps and must improve (as with `lineSearch`); a step over the growth cap is shortened by
+ *   {@link lengthToCap} (aiming at 90 % of the cap) rather than halved; once such a step lands within
+ *   20 % of the cap the ascent ends.
  * Points passed in (`start`, `identity`) are handed over to the space; the returned `best` belongs to
  * the caller.
  * `identity` is evaluated when the search starts elsewhere (random SO(2) angles): the objective
@@ -114,7 +115,8 @@ export function guardedAscent<P>(space: AscentSpace<P>, start: P, identity: P | 
       const scale = (sign * lr) / (opts.normalize ? Math.sqrt(current.gradNormSq) + 1e-30 : 1);
       const next = space.evaluate(space.move(current, scale));
       const finite = Number.isFinite(next.value) && Number.isFinite(next.gradNormSq);
-      const ok = finite && capOk(next.value) && (!opts.lineSearch || !better(current.value, next.value));
+      // A long ('budget') step must improve: it spends the distance that several short ones would.
+      const ok = finite && capOk(next.value) && (!(opts.lineSearch || budgeted) || !better(current.value, next.value));
       if (ok) {
         const previous = current;
         const previousBest = best;

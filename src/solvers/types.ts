@@ -25,9 +25,9 @@ export interface SolverOptions {
    *   cap is shortened to where a parabola fitted to the log of the objective along it meets the cap
    *   (exact for a single exponential; rescale's closed form is a sum of them), other failures halve it; a shortened step that lands within 10 % of the cap ends the ascent.
    *   Same acceptance rules, far fewer evaluations (2 when the cap is not reached, about 3 when it is);
-   * - 'auto' (default): in a teleport, 'budget' for exact groups with a known gradient (rescale, GL:
-   *   the transport route) starting at the identity, 'fixed' elsewhere (data-dependent GL, random
-   *   starts); called directly, {@link ascendClosedForm} takes 'budget' and {@link ascend} 'fixed'.
+   * - 'auto' (default): in a teleport, 'budget' for the gradient-norm objectives of exact groups with
+   *   a known gradient (rescale, GL: the transport route) starting at the identity, 'fixed' elsewhere
+   *   (data-dependent GL, random starts, curvature and sharpness); called directly, {@link ascendClosedForm} takes 'budget' and {@link ascend} 'fixed'.
    */
   stepRule?: StepRule;
 }

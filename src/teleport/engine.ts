@@ -84,14 +84,16 @@ function lossGradients(loss: (p: readonly Tensor[]) => Scalar, params: readonly 
 const scalarOf = (t: Tensor) => t.dataSync()[0];
 
 /**
- * 'auto' → 'budget' for exact groups with a known gradient (the transport route: rescale's closed
- * form, GL) starting at the identity, whose objective grows smoothly along every step; 'fixed' on the
- * evaluate route (data-dependent actions, exact only on the batch: long steps drift more) and from
- * random starts (SO(2) on test functions, where the objective can be sharply peaked).
+ * 'auto' → 'budget' for the gradient-norm objectives of exact groups with a known gradient (the
+ * transport route: rescale's closed form, GL) starting at the identity: an unbounded objective that
+ * grows along every step until the growth cap. 'fixed' on the evaluate route (data-dependent actions,
+ * exact only on the batch: long steps drift more), from random starts (SO(2) on test functions, where
+ * the objective can be sharply peaked) and for the curvature and sharpness objectives (bounded, with
+ * interior optima that long steps jump over).
  */
-export function resolveStepRule(rule: StepRule | undefined, route: 'transport' | 'evaluate', randomStart: boolean): 'fixed' | 'budget' {
+export function resolveStepRule(rule: StepRule | undefined, route: 'transport' | 'evaluate', randomStart: boolean, gradientNorm: boolean): 'fixed' | 'budget' {
   if (rule === 'fixed' || rule === 'budget') return rule;
-  return route === 'transport' && !randomStart ? 'budget' : 'fixed';
+  return route === 'transport' && !randomStart && gradientNorm ? 'budget' : 'fixed';
 }
 const sumOfSquares = (ts: ReadonlyArray<Tensor | null>): number =>
   tf.tidy(() => scalarOf(tf.addN([tf.scalar(0), ...ts.filter((t): t is Tensor => t != null).map(t => tf.sum(tf.square(t)))])));
@@ -207,7 +209,7 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
       : null;
   const problem = { objective: value, closedForm, init, randomStart: actions.some(a => a.randomInit === true), gradNorm: gradNormStructure };
   const solver = solverFor(problem);
-  const solved = solver.solve(problem, { ...settings, stepRule: resolveStepRule(settings.stepRule, ctx.route, problem.randomStart) });
+  const solved = solver.solve(problem, { ...settings, stepRule: resolveStepRule(settings.stepRule, ctx.route, problem.randomStart, weightedNorm) });
   tf.dispose(init);
   Object.assign(metrics, { objectiveBefore: solved.objectiveBefore, ascentSteps: solved.stepsTaken, backtracks: solved.backtracks });
   if (normIsObjective) measureBefore(solved.objectiveBefore);

@@ -56,8 +56,9 @@ export interface TeleportOptions {
   /**
    * Step lengths of a normalized ascent. 'fixed': `steps` steps of length lr. 'budget': each step tries
    * the whole distance left of lr·steps and is shortened to meet the growth cap (few evaluations).
-   * Default 'auto': 'budget' for exact groups with a known gradient (rescale, GL, in the optimizer step),
-   * 'fixed' for data-dependent groups and random starts.
+   * Default 'auto': 'budget' for gradNorm/preconditionedGradNorm on exact groups with a known gradient
+   * (rescale, GL, in the optimizer step), 'fixed' for data-dependent groups, random starts and the
+   * curvature/sharpness objectives.
    */
   stepRule?: StepRule;
   /**
