@@ -38,7 +38,11 @@ interface HvpEvaluation extends Evaluation<Tensor[]> {
  * F = Σ g·u and ∇_{w'}F = 2·H(w')·u, where the Hessian-vector product is a forward difference of two
  * gradients, H·u ≈ (∇L(w' + ε·u) − ∇L(w'))/ε; then ∇θF = J_θᵀ·(2·H·u), one first-order backward pass
  * through the action. Two gradient passes and one pass through the action, against a nested
- * second-order pass for {@link ascend}.
+ * second-order pass for {@link ascend}. Runs in its own tidy: only the value and the gradients are kept.
+ *
+ * ```ts
+ * const { value, grads } = evaluateGradNorm(structure, thetas); // F(θ) and ∇θF, caller disposes
+ * ```
  */
 export function evaluateGradNorm(structure: GradNormStructure, thetas: readonly Tensor[]): { value: Tensor; grads: Tensor[] } {
   const { touched, weights } = structure;
@@ -112,6 +116,10 @@ export function ascendGradNorm(structure: GradNormStructure, init: readonly Tens
 /**
  * Picked for gradient-norm objectives on the evaluate route (data-dependent GL) when the teleport's
  * `hessianVector` is 'difference' (the default) and the search starts at the identity.
+ *
+ * ```ts
+ * tp.solverFor(problem) === tp.hvpAscent; // for a gl-data teleport with the default options
+ * ```
  */
 export const hvpAscent: Solver = {
   name: 'finite-difference Hessian-vector ascent',

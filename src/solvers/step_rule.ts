@@ -38,6 +38,11 @@ export interface AscentOutcome<P> {
  * as rescale's closed form) the answer lies between the log-linear chord's crossing (never past the
  * cap) and the tangent's, and is exact for a single exponential. Kept within [len/16, 0.95·len]; the
  * step's acceptance rules judge the result either way (an overshoot is shortened again).
+ *
+ * ```ts
+ * // φ(t) = 2·e^{1.3t}: from 2 (slope 2.6) to φ(1) ≈ 7.3, the cap 3 is met at t = ln(1.5)/1.3
+ * const t = lengthToCap(2, 2.6, 2 * Math.exp(1.3), 3, 1); // ≈ 0.312
+ * ```
  */
 export function lengthToCap(from: number, slope: number, to: number, cap: number, len: number): number {
   if (!(from > 0 && to > cap && cap > from)) return len / 2;

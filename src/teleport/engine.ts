@@ -90,6 +90,10 @@ const scalarOf = (t: Tensor) => t.dataSync()[0];
  * exact only on the batch: long steps drift more), from random starts (SO(2) on test functions, where
  * the objective can be sharply peaked) and for the curvature and sharpness objectives (bounded, with
  * interior optima that long steps jump over).
+ *
+ * ```ts
+ * resolveStepRule('auto', 'transport', false, true); // 'budget'
+ * ```
  */
 export function resolveStepRule(rule: StepRule | undefined, route: 'transport' | 'evaluate', randomStart: boolean, gradientNorm: boolean): 'fixed' | 'budget' {
   if (rule === 'fixed' || rule === 'budget') return rule;
