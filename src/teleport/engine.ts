@@ -22,9 +22,9 @@ export interface TeleportSettings extends SolverOptions {
   /** How many times a teleport that fails the guard is halved (θ ← θ/2) before it is rejected. */
   maxShrinks: number;
   /**
-   * ∇θ of a gradient-norm objective on the evaluate route (data-dependent groups): 'difference'
-   * (default) by a finite-difference Hessian-vector product of two gradients, 'autodiff' by nested
-   * tf.grads.
+   * ∇θ of a gradient-norm objective on the evaluate route (data-dependent groups): 'autodiff'
+   * (default, when unset) by nested tf.grads, 'difference' by a finite-difference Hessian-vector
+   * product of two gradients (experimental, see solvers/hvp_ascent.ts).
    */
   hessianVector?: 'difference' | 'autodiff';
 }
@@ -203,7 +203,7 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
   const init = tf.tidy(() => actions.map(a => a.init(input.random)));
   const weightedNorm = objective === gradNorm || objective === preconditionedGradNorm;
   const gradNormStructure: GradNormStructure | null =
-    !transport && loss != null && weightedNorm && settings.hessianVector !== 'autodiff'
+    !transport && loss != null && weightedNorm && settings.hessianVector === 'difference'
       ? {
           act: thetas => applyActions(actions, params, thetas),
           gradient: p => lossGradients(loss, p, touched),
