@@ -452,15 +452,13 @@ function report(cases: CostCase[], breakdowns: Breakdown[], warnings: string[], 
     c ? `${fmtRatio(key(c))} (${c.model}, batch ${c.batch}, ${c.group}/${c.objective})` : '—';
 
   const missInStep = exact.filter(c => !(inStepOf(c) <= 0.1));
-  const missRescale = byGroup('rescale', missInStep);
-  const missGl = byGroup('gl', missInStep);
   const rb = breakdowns.filter(b => b.group === 'rescale');
   const phase = (b: Breakdown, key: string) => b.perStep[Object.keys(b.perStep).find(k => k.startsWith(key)) ?? ''] ?? NaN;
   const rescaleWhy = rb.length
     ? rb
         .map(
           b =>
-            `at ${b.model.split(' ')[1]}: the CPU ascent ≈${fmtRatio(phase(b, 'terms + closed-form') - phase(b, 'closed-form terms'))} of a step, the weight-sized reductions and their download ≈${fmtRatio(phase(b, 'closed-form terms'))}, applying the action, transporting the gradient and assigning ≈${fmtRatio(phase(b, 'apply') + phase(b, 'transport') + phase(b, 'assign'))}`,
+            `at ${b.model.split(' ')[1]} (batch 20): the closed-form ascent ≈${fmtRatio(phase(b, 'terms + closed-form') - phase(b, 'closed-form terms'))} of a step, the weight-sized reductions and their download ≈${fmtRatio(phase(b, 'closed-form terms'))}, applying the action, transporting the gradient and assigning ≈${fmtRatio(phase(b, 'apply') + phase(b, 'transport') + phase(b, 'assign'))}`,
         )
         .join('; ')
     : 'fixed per-call work (reductions, downloads, applying the action)';
@@ -469,39 +467,54 @@ function report(cases: CostCase[], breakdowns: Breakdown[], warnings: string[], 
     ? gb
         .map(
           b =>
-            `at ${b.model.split(' ')[1]} one ascent evaluation costs ${fmtRatio(phase(b, 'one ascent evaluation'))} of a training step (the exp(T), exp(−T) pair alone ${fmtRatio(phase(b, 'exp(T)'))})`,
+            `at ${b.model.split(' ')[1]} (batch 20) one ascent evaluation costs ${fmtRatio(phase(b, 'one ascent evaluation'))} of a training step (exp(T) and exp(−T) from one series alone ${fmtRatio(phase(b, 'exp(T)'))})`,
         )
         .join('; ')
     : 'see the table';
-  const inStepNote =
-    missInStep.length === 0
-      ? 'every exact-group configuration'
-      : [
-          `missed by ${missInStep.length} of ${exact.length}; worst ${describe(worst(missInStep, inStepOf), inStepOf)}.`,
-          missRescale.length
-            ? `rescale misses ${missRescale.length} of ${byGroup('rescale', exact).length} (training steps of ${fmt(Math.min(...missRescale.map(c => c.trainStepMs)))}–${fmt(Math.max(...missRescale.map(c => c.trainStepMs)))} ms). Its ascent already runs in closed form on the CPU (src/teleport/rescale_fast.ts, no tensor passes per ascent step); what is left is ${rescaleWhy}. None of it shrinks with the batch, so small batches pay most. To close it: fewer ascent evaluations (each is O(h_in·h_out) JavaScript per layer pair: 10 steps plus backtracks at the growth cap), evaluating the closed form with backend ops (SIMD) instead of JS loops, and applying the action in place of clone-then-assign.`
-            : '',
-          missGl.length
-            ? `gl misses ${missGl.length} of ${byGroup('gl', exact).length}, by far: ${glWhy}. Every ascent evaluation differentiates, through exp(T) and exp(−T) (degree-10 Taylor series with squarings: ~20 h×h matmuls per site and direction), the transported weight-sized gradients ∇W₁·exp(−T)ᵀ and exp(T)ᵀ·∇W₂. To close it: reduce the objective to h×h Gram matrices once (‖∇W₁·g⁻ᵀ‖² = tr(g⁻¹·∇W₁ᵀ∇W₁·g⁻ᵀ), ‖gᵀ·∇W₂‖² = tr(gᵀ·∇W₂∇W₂ᵀ·g)) and run the ascent on those, as rescale_fast does for rescale; and use fewer, larger ascent steps.`
-            : '',
-        ]
-          .filter(Boolean)
-          .join(' ');
+
+  // The issue's targets (issue 11), at 784-128-128-10 with batch 200 where it names that model.
+  const at128 = (g: GroupName) => cases.filter(c => c.group === g && c.model.startsWith('MLP 784-128-128-10') && c.batch === 200);
+  const rescale128 = at128('rescale');
+  const rescaleAll = byGroup('rescale', exact);
+  const gl128 = at128('gl');
+  const rescaleMedian = median(rescaleAll.map(inStepOf));
+  // "One teleport of 10 ascent steps": T₀ + 10 × one evaluation (the default 'budget' rule takes fewer).
+  const tenSteps = (c: CostCase) => (c.engineZeroStepsMs + DEFAULT_STEPS * c.ascentStepMs) / c.trainStepMs;
+  const list = (xs: CostCase[], key: (c: CostCase) => number) =>
+    xs.map(c => `${c.model.split(' ').slice(2).join(' ')} ${c.objective === 'gradNorm' ? 'sgd' : 'adam'} ${fmtRatio(key(c))}`).join(', ');
+  const rescale128Met = rescale128.length > 0 && rescale128.every(c => inStepOf(c) <= 0.1);
+  const gl128Met = gl128.length > 0 && gl128.every(c => inStepOf(c) <= 1 && tenSteps(c) <= 1);
   const missAscent = glDataExact.filter(c => c.ratio.ascentStep > 3);
   const targets: TargetResult[] = [
     {
-      name: 'exact-group teleport inside the optimizer step',
+      name: 'rescale teleport inside the optimizer step, 784-128-128-10, batch 200',
       target: '≤ 0.1 training steps',
-      measured: `${metInStep.length}/${exact.length} configurations; median ${fmtRatio(median(exact.map(inStepOf)))}; worst ${describe(worst(exact, inStepOf), inStepOf)}${exact.some(c => c.estimated) ? ' (rows marked est.: engine time extrapolated from one ascent evaluation, in-step not run)' : ''}`,
-      met: metInStep.length === exact.length,
-      note: inStepNote,
+      measured: rescale128.length ? `${list(rescale128, inStepOf)} (evaluations: ${rescale128.map(c => c.evaluations).join(', ')})` : 'not in this grid',
+      met: rescale128Met,
+      note: rescale128Met
+        ? ''
+        : `missed by ${fmtRatio(Math.max(...rescale128.map(inStepOf)) / 0.1)} at worst. The ascent now takes ${rescale128.map(c => c.evaluations).join('/')} evaluations (was 10–16: the 'budget' step rule); what is left is ${rescaleWhy}. With Adam the optimizer state (m, v) is transported too.`,
     },
     {
-      name: 'exact-group teleport via runTeleport (known gradient, no data)',
-      target: '≤ 0.1 training steps',
-      measured: `${metEngine.length}/${exact.length} configurations; median ${fmtRatio(median(exact.map(c => c.ratio.engine)))}`,
-      met: metEngine.length === exact.length,
-      note: metEngine.length === exact.length ? '' : 'same causes as the in-step row (see the phase breakdown below).',
+      name: 'rescale teleport inside the optimizer step, median over the rescale rows',
+      target: '≤ 0.2 training steps',
+      measured: `median ${fmtRatio(rescaleMedian)} over ${rescaleAll.length} rows; ≤ 0.1 in ${rescaleAll.filter(c => inStepOf(c) <= 0.1).length}`,
+      met: rescaleMedian <= 0.2,
+      note:
+        rescaleMedian <= 0.2
+          ? ''
+          : `missed by ${fmtRatio(rescaleMedian / 0.2)}: the rows with small batches (20) and small models pay the fixed per-call work (tensor ops and downloads that do not shrink with the batch) against a step of under 2 ms.`,
+    },
+    {
+      name: 'gl teleport (linear pairs), 784-128-128-10, batch 200',
+      target: '≤ 1 training step (one teleport of 10 ascent steps)',
+      measured: gl128.length
+        ? `default teleport in the step: ${list(gl128, inStepOf)} (evaluations: ${gl128.map(c => c.evaluations).join(', ')}); 10 ascent steps (T₀ + 10 × one evaluation): ${list(gl128, tenSteps)}`
+        : 'not in this grid',
+      met: gl128Met,
+      note: gl128Met
+        ? ''
+        : `missed by ${fmtRatio(Math.max(...gl128.map(c => Math.max(inStepOf(c), tenSteps(c)))))} at worst: ${glWhy}. The element is still exp(T) (one Taylor series now gives exp(T) and exp(−T) together), and each evaluation differentiates through it and through the weight-sized transported gradients. Not done: the Gram-matrix objective (tr(g⁻¹·∇W₁ᵀ∇W₁·g⁻ᵀ) + tr(gᵀ·∇W₂∇W₂ᵀ·g)) and a cheaper exact element (Cayley, or I + T with one LU solve).`,
     },
     {
       name: 'one data-dependent GL (gl-data) ascent step, where exact',
@@ -514,8 +527,15 @@ function report(cases: CostCase[], breakdowns: Breakdown[], warnings: string[], 
         : 'no exact gl-data configuration in this grid',
       met: glDataExact.length > 0 && metAscent.length === glDataExact.length,
       note: missAscent.length
-        ? `missed by ${missAscent.length}: one ascent step is a forward pass through the action (H⁺·σ⁻¹(σ(Z)·exp(T)) per site, plus two matrix exponentials), a backward pass, and a second backward pass through both (nested tf.grads), against one forward+backward for a training step; small models pay per-kernel overhead on the ~3× longer kernel list. A Hessian-vector product by finite differences (two gradients) or fewer sites per teleport would cut it.`
+        ? `missed by ${missAscent.length} (median ${fmtRatio(median(glDataExact.map(c => c.ratio.ascentStep)) / 3)} over the target): one ascent step (default hessianVector 'autodiff') is a forward pass through the action (H⁺·σ⁻¹(σ(Z)·exp(T)) per site, plus exp(T) and exp(−T)), a backward pass, and a second backward pass through both (nested tf.grads), against one forward+backward for a training step; the action (exp(T), exp(−T): h×h products, independent of the batch) dominates at h = 512 and on small batches, where a training step is cheap. The finite-difference Hessian-vector route (hessianVector 'difference', src/solvers/hvp_ascent.ts) does two model passes instead of the second-order one, but measured no faster here and its θ-gradient is far off where the difference step crosses kinks of leaky ReLU, so it is not the default; what would close the gap is a cheaper exact group element (shared with gl).`
         : 'non-exact gl-data configurations (batch > h+1) are listed below for reference only',
+    },
+    {
+      name: 'every exact-group teleport inside the optimizer step (all models and batches)',
+      target: '≤ 0.1 training steps',
+      measured: `${metInStep.length}/${exact.length} configurations; median ${fmtRatio(median(exact.map(inStepOf)))}; worst ${describe(worst(exact, inStepOf), inStepOf)}${exact.some(c => c.estimated) ? ' (rows marked est.: engine time extrapolated from one ascent evaluation, in-step not run)' : ''}; via runTeleport ${metEngine.length}/${exact.length}, median ${fmtRatio(median(exact.map(c => c.ratio.engine)))}`,
+      met: missInStep.length === 0,
+      note: missInStep.length === 0 ? '' : 'the wider grid of the first cost issue, kept for comparison; see the rows above for the causes.',
     },
   ];
   const headline = [
@@ -543,9 +563,9 @@ function report(cases: CostCase[], breakdowns: Breakdown[], warnings: string[], 
   const body = [
     '## Method',
     '',
-    `Every row is one model × batch × group × objective. Inputs are seeded uniform [0, 1) data with random one-hot labels (timing does not depend on the values). Teleport settings are the library defaults: ${tp.DEFAULTS.steps} ${tp.DEFAULTS.normalize ? 'normalized' : 'plain'} ascent steps of size ${tp.DEFAULTS.lr}, growth cap ${tp.DEFAULTS.maxGrowth} (a step that would exceed it is halved and retried, up to ${tp.DEFAULTS.maxBacktracks} times, which adds evaluations). gradNorm rows wrap tf.train.sgd, preconditionedGradNorm rows wrap tf.train.adam (2 warm-up steps create its second moments, the preconditioner).`,
+    `Every row is one model × batch × group × objective. Inputs are seeded uniform [0, 1) data with random one-hot labels (timing does not depend on the values). Teleport settings are the library defaults: ${tp.DEFAULTS.normalize ? 'normalized' : 'plain'} ascent within a distance of ${tp.DEFAULTS.steps} × ${tp.DEFAULTS.lr}, growth cap ${tp.DEFAULTS.maxGrowth}, \`stepRule\` '${tp.DEFAULTS.stepRule}': on the exact groups' transport route (rescale, gl) each step tries the whole distance left and a step over the cap is shortened to aim just below it (a few evaluations); gl-data keeps ${tp.DEFAULTS.steps} fixed steps of ${tp.DEFAULTS.lr}. A failing step is shortened up to ${tp.DEFAULTS.maxBacktracks} times, which adds evaluations. gradNorm rows wrap tf.train.sgd, preconditionedGradNorm rows wrap tf.train.adam (2 warm-up steps create its second moments, the preconditioner).`,
     '',
-    'Five things are timed interleaved, round-robin with a rotating order, after one warm-up round, with the weights restored before each call: the bare inner optimizer step, the wrapper\'s plain step (**the training step every ratio divides by**), the wrapper\'s teleporting step (schedule `every: 1`), runTeleport with 10 ascent steps and with 0. "in-step" = median(teleporting step) − median(plain step): for exact groups the teleport inside `applyGradients` from the step\'s own gradient (no extra pass); for gl-data the teleport on `data` (the same batch) after the step. "engine" = runTeleport alone: exact groups get a known gradient and no loss (no forward or backward pass, no drift check); gl-data gets the loss on the batch (it must evaluate, and the drift check is part of it). "ascent step" = (T₁₀ − T₀) / evaluations, where evaluations = ascent steps + backtracks actually taken.',
+    'Five things are timed interleaved, round-robin with a rotating order, after one warm-up round, with the weights restored before each call: the bare inner optimizer step, the wrapper\'s plain step (**the training step every ratio divides by**), the wrapper\'s teleporting step (schedule `every: 1`), runTeleport with the default ascent and with 0 steps. "in-step" = median(teleporting step) − median(plain step): for exact groups the teleport inside `applyGradients` from the step\'s own gradient (no extra pass); for gl-data the teleport on `data` (the same batch) after the step. "engine" = runTeleport alone: exact groups get a known gradient and no loss (no forward or backward pass, no drift check); gl-data gets the loss on the batch (it must evaluate, and the drift check is part of it). "ascent step" = (T − T₀) / evaluations, where evaluations = ascent steps + backtracks actually taken.',
     '',
     'Drift columns come from separate untimed teleports with the data batch: "raw" with the drift guard off (the group element the ascent found, applied as is), "guarded" with the default maxLossDrift 1e-4 (halvings, or rejection). Growth = ‖∇L‖² after / before the (engine) teleport.',
     '',

@@ -579,7 +579,9 @@ export function report(cells: Cell[], stress: Stress[], warnings: string[], cfg:
   );
   sections.push('');
   sections.push(
-    `Arms: **bare** = tf.train.<optimizer>; **default** = tp.<optimizer>(…, { model, group, schedule: { every }, loss: 'meanSquaredError' }) with every other option at its default (10 normalized ascent steps of 0.1, maxGrowth 2, maxTotalGrowth 4, optimizer state transported), so teleport k may grow ‖∇L‖² by at most min(2, 4^(2^-(k+1))); **no budget** = the same with \`maxTotalGrowth: Infinity\` (every teleport may double ‖∇L‖², the behaviour before the budget). gl-data teleports on one ${TELEPORT_ROWS}-row batch of the training rows (≤ inputs + 1), a different one each time. Optimizers: ${cfg.opts.join(', ')} (momentum 0.9; AdaGrad, RMSProp and Adam with tfjs defaults otherwise).`,
+    `Arms: **bare** = tf.train.<optimizer>; **default** = tp.<optimizer>(…, { model, group, schedule: { every }, loss: 'meanSquaredError' }) with every other option at its default (normalized ascent within a distance of 10 × 0.1, \`stepRule\` 'auto', maxGrowth 2, maxTotalGrowth 4, optimizer state transported), so teleport k may grow ‖∇L‖² by at most min(2, 4^(2^-(k+1))); **no budget** = the same with \`maxTotalGrowth: Infinity\` (every teleport may double ‖∇L‖², the behaviour before the budget). gl-data teleports on one ${TELEPORT_ROWS}-row batch of the training rows (≤ inputs + 1), a different one each time. Optimizers: ${cfg.opts.join(', ')} (momentum 0.9; AdaGrad, RMSProp and Adam with tfjs defaults otherwise).`,
+    '',
+    'No arm picks its settings by a search: bare and both teleporting arms use the library defaults (no budget changes only `maxTotalGrowth`), the optimizer settings and schedules are fixed in advance, and the stress cases use the settings named in the issue. The grid is the set of configurations reported, not a tuning grid, so there are no tuning seeds to hold out.',
   );
   sections.push('');
   sections.push(

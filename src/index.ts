@@ -44,9 +44,10 @@ export { hessianTrace, hessianTraceOf, HESSIAN_TRACE_MAX_PARAMS } from './object
 export { sharpnessObjective, sharpnessOf, unitDirection, type SharpnessObjectiveOptions, type SharpnessSpec } from './objectives/sharpness.js';
 export { ascend, tensorAscent } from './solvers/tensor_ascent.js';
 export { ascendClosedForm, closedFormAscent } from './solvers/closed_form_ascent.js';
+export { ascendGradNorm, evaluateGradNorm, hvpAscent, type GradNormStructure } from './solvers/hvp_ascent.js';
 export { registerSolver, solverFor } from './solvers/registry.js';
-export { guardedAscent, type AscentSpace, type Evaluation } from './solvers/step_rule.js';
-export type { Solver, SolveProblem, SolverOptions, SolverResult } from './solvers/types.js';
+export { guardedAscent, lengthToCap, type AscentSpace, type Evaluation } from './solvers/step_rule.js';
+export type { Solver, SolveProblem, SolverOptions, SolverResult, StepRule } from './solvers/types.js';
 export { registerGroup, getGroup, groupNames, type GroupEntry, type GroupBuildContext } from './groups/registry.js';
 export type { SiteAction, SlotKind, Exactness } from './groups/types.js';
 export { SeededRandom } from './util/random.js';

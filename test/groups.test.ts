@@ -208,7 +208,16 @@ test('closed-form rescale solver steps in lockstep with the tensor-autodiff solv
         : (tf.mean(tf.square(tf.sub(s.forward(ps, x).output, y))) as tf.Scalar),
     )(s.variables);
     const precond = s.variables.map((v, i) => seededUniform(v.shape, 900 + i, 0.5, 2));
-    const settings = { steps: 6, lr: 0.2, direction: 'maximize' as const, normalize: true, lineSearch: false, maxGrowth: 50, maxBacktracks: 4 };
+    const settings = {
+      steps: 6,
+      lr: 0.2,
+      direction: 'maximize' as const,
+      normalize: true,
+      lineSearch: false,
+      maxGrowth: 50,
+      maxBacktracks: 4,
+      stepRule: 'fixed' as const,
+    };
     const sites = actions.map(a => a.diagonal!);
     const terms = rescaleTerms(sites, grads, precond);
     const fast = ascendClosedForm({ widths: sites.map(z => z.width), evaluate: v => rescaleObjective(terms, v) }, settings);

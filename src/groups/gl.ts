@@ -2,13 +2,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import type { Site } from '../structure/read_model.js';
 import type { SiteAction } from './types.js';
-import { expm } from './linalg.js';
+import { expmPair } from './linalg.js';
 import { onlyTouched, replaced } from './site_axes.js';
 
-/** g = exp(T) and its exact inverse exp(−T): every T gives an invertible element, T = 0 the identity. */
+/**
+ * g = exp(T) and its exact inverse exp(−T): every T gives an invertible element, T = 0 the identity.
+ * Both come from one series ({@link expmPair}): the same numbers as two exponentials, half the products.
+ */
 export function glElement(theta: Tensor): { g: Tensor2D; gInv: Tensor2D } {
-  const t = theta as Tensor2D;
-  return { g: expm(t), gInv: expm(tf.neg(t) as Tensor2D) };
+  const { pos, neg } = expmPair(theta as Tensor2D);
+  return { g: pos, gInv: neg };
 }
 
 /**

@@ -63,7 +63,7 @@ export interface SiteAction {
   transportSlots?(kind: SlotKind, slots: ReadonlyArray<Tensor | null>, theta: Tensor): Array<Tensor | null> | undefined;
   /**
    * Set by per-unit rescaling: the site it scales. Lets the solver use the closed-form objective
-   * (teleport/rescale_fast.ts) instead of tensor autodiff.
+   * (objectives/rescale_closed_form.ts) instead of tensor autodiff.
    */
   readonly diagonal?: Site;
   /** Frees constants the action holds (data-dependent actions keep batch activations). */

@@ -42,3 +42,39 @@ export function expm(t: Tensor2D, opts: ExpmOptions = {}): Tensor2D {
     return sum;
   });
 }
+
+/**
+ * exp(T) and exp(−T) together, for the price of one series: the powers (T/2^s)^k/k! are formed once
+ * and enter exp(−T) with the sign (−1)^k. Negation is exact in floating point, so both results are
+ * bit for bit what two calls of {@link expm} give (same degree, same squarings), in about half the
+ * matrix products; differentiable in T the same way. A group element and its exact inverse.
+ *
+ * ```ts
+ * const { pos: g, neg: gInv } = expmPair(tf.tensor2d([[0, 1], [0, 0]])); // g·gInv = I
+ * ```
+ */
+export function expmPair(t: Tensor2D, opts: ExpmOptions = {}): { pos: Tensor2D; neg: Tensor2D } {
+  const { degree, maxNorm } = checkExpmOptions(opts);
+  if (t.rank !== 2 || t.shape[0] !== t.shape[1]) {
+    throw new Error(`tfjs-teleport: expmPair needs a square matrix, got shape [${t.shape.join(', ')}]`);
+  }
+  const n = t.shape[0];
+  return tf.tidy(() => {
+    const norm = tf.norm(t).dataSync()[0];
+    const s = squarings(norm, maxNorm);
+    const a = s > 0 ? tf.div(t, 2 ** s) : t;
+    let term: Tensor2D = tf.eye(n);
+    let pos: Tensor2D = term;
+    let neg: Tensor2D = term;
+    for (let k = 1; k <= degree; k++) {
+      term = tf.div(tf.matMul(term, a), k) as Tensor2D;
+      pos = tf.add(pos, term) as Tensor2D;
+      neg = (k % 2 === 1 ? tf.sub(neg, term) : tf.add(neg, term)) as Tensor2D;
+    }
+    for (let i = 0; i < s; i++) {
+      pos = tf.matMul(pos, pos);
+      neg = tf.matMul(neg, neg);
+    }
+    return { pos, neg };
+  });
+}

@@ -1,12 +1,12 @@
 /**
  * Linear algebra shared by groups, problems and the curvature tools, in one place.
- * - Tensor level (tfjs ops or customGrad, so gradients flow): {@link expm}, {@link inverse},
+ * - Tensor level (tfjs ops or customGrad, so gradients flow): {@link expm}, {@link expmPair}, {@link inverse},
  *   {@link pinv}; and the float64 constant {@link pinvConstant}.
  * - Float64 on plain arrays, from ml-matrix behind thin wrappers: {@link invertNumbers},
  *   {@link pinvNumbers}, {@link svdNumbers}, {@link symmetricEigenNumbers}, and the reference
  *   exponential {@link expmNumbers}.
  */
-export { expm, type ExpmOptions } from './expm.js';
+export { expm, expmPair, type ExpmOptions } from './expm.js';
 export { inverse, pinv, pinvConstant } from './tensor.js';
 export {
   invertNumbers,

@@ -20,6 +20,8 @@ export interface Term {
   cols: number;
   rowSite: number | null; // index into sites: factor exp(2·s) on rows
   colSite: number | null; // factor exp(−2·s) on cols
+  /** Qᵀ, row-major: filled on first use by the evaluation. */
+  qt?: Float64Array;
 }
 
 /** Reduces A∘g² of one parameter to its [rows, cols] unit matrix (a tensor). */
@@ -68,34 +70,70 @@ export function rescaleTerms(sites: readonly Site[], grads: ReadonlyArray<Tensor
   return terms;
 }
 
-/** F(s) and ∂F/∂s for the closed-form rescale objective; `s` holds one vector per site. */
+/** exp(c·x) of every entry of every vector (one Math.exp per site unit and evaluation). */
+function expAll(s: readonly Float64Array[], c: number): Float64Array[] {
+  return s.map(v => {
+    const out = new Float64Array(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = Math.exp(c * v[i]);
+    return out;
+  });
+}
+
+/** Σ_c q[base + c]·v[c]: one row of a row-major matrix times a vector. */
+function dotRow(q: Float64Array, base: number, v: Float64Array, n: number): number {
+  let acc = 0;
+  for (let c = 0; c < n; c++) acc += q[base + c] * v[c];
+  return acc;
+}
+
+/**
+ * F(s) and ∂F/∂s for the closed-form rescale objective; `s` holds one vector per site.
+ * Per term with u = exp(2·s_row), v = exp(−2·s_col): F += uᵀ·Q·v, ∂F/∂s_row = 2·u∘(Q·v),
+ * ∂F/∂s_col = −2·v∘(Qᵀ·u). Both products are row-by-row dot products over contiguous memory (Qᵀ is
+ * stored once, by {@link rescaleTerms}), the exponentials are taken once per site, not per term.
+ */
 export function rescaleObjective(terms: readonly Term[], s: readonly Float64Array[]): { value: number; grads: Float64Array[] } {
   const grads = s.map(v => new Float64Array(v.length));
+  const up = expAll(s, 2);
+  const down = expAll(s, -2);
   let value = 0;
   for (const t of terms) {
-    const u = new Float64Array(t.rows).fill(1);
-    const v = new Float64Array(t.cols).fill(1);
-    if (t.rowSite != null) s[t.rowSite].forEach((x, r) => (u[r] = Math.exp(2 * x)));
-    if (t.colSite != null) s[t.colSite].forEach((x, c) => (v[c] = Math.exp(-2 * x)));
-    const rows = t.rows;
-    const cols = t.cols;
-    const q = t.q;
-    const qv = new Float64Array(rows); // Q·v
-    const qtu = new Float64Array(cols); // Qᵀ·u
+    const { rows, cols, q } = t;
+    const u = t.rowSite != null ? up[t.rowSite] : ones(rows);
+    const v = t.colSite != null ? down[t.colSite] : ones(cols);
+    const gRow = t.rowSite != null ? grads[t.rowSite] : null;
     for (let r = 0; r < rows; r++) {
-      let acc = 0;
-      const base = r * cols;
-      const ur = u[r];
-      for (let c = 0; c < cols; c++) {
-        const x = q[base + c];
-        acc += x * v[c];
-        qtu[c] += x * ur;
-      }
-      qv[r] = acc;
-      value += ur * acc;
+      const qv = dotRow(q, r * cols, v, cols);
+      value += u[r] * qv;
+      if (gRow != null) gRow[r] += 2 * u[r] * qv;
     }
-    if (t.rowSite != null) for (let r = 0; r < t.rows; r++) grads[t.rowSite][r] += 2 * u[r] * qv[r];
-    if (t.colSite != null) for (let c = 0; c < t.cols; c++) grads[t.colSite][c] -= 2 * v[c] * qtu[c];
+    if (t.colSite != null) {
+      const gCol = grads[t.colSite];
+      const qt = transposed(t);
+      for (let c = 0; c < cols; c++) gCol[c] -= 2 * v[c] * dotRow(qt, c * rows, u, rows);
+    }
   }
   return { value, grads };
+}
+
+const ONES = new Map<number, Float64Array>();
+/** A shared vector of ones (never written to). */
+function ones(n: number): Float64Array {
+  let o = ONES.get(n);
+  if (o == null) {
+    o = new Float64Array(n).fill(1);
+    ONES.set(n, o);
+  }
+  return o;
+}
+
+/** Qᵀ of a term, row-major (computed once and cached on the term). */
+function transposed(t: Term): Float64Array {
+  if (t.qt == null) {
+    const { rows, cols, q } = t;
+    const qt = new Float64Array(rows * cols);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) qt[c * rows + r] = q[r * cols + c];
+    t.qt = qt;
+  }
+  return t.qt;
 }

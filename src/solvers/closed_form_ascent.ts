@@ -26,14 +26,21 @@ function vectorSpace(form: ClosedForm): AscentSpace<Float64Array[]> {
 
 /**
  * The same guarded ascent as {@link ascend}, on an objective's closed form (rescale: vectors of
- * length h instead of weight-sized tensors). Starts at the identity (θ = 0).
+ * length h instead of weight-sized tensors). Starts at the identity (θ = 0). `stepRule` 'auto' (or
+ * unset) means 'budget' here: the closed form's logarithm is convex along every step, so few long
+ * steps reach what ten short ones do.
+ *
+ * ```ts
+ * const r = ascendClosedForm({ widths: [2], evaluate: s => ({ value: Math.exp(s[0][0]), grads: [Float64Array.of(Math.exp(s[0][0]), 0)] }) }, settings);
+ * ```
  */
 export function ascendClosedForm(form: ClosedForm, opts: SolverOptions): SolverResult {
+  const stepRule = opts.stepRule == null || opts.stepRule === 'auto' ? 'budget' : opts.stepRule;
   const r = guardedAscent(
     vectorSpace(form),
     form.widths.map(h => new Float64Array(h)),
     null,
-    opts,
+    { ...opts, stepRule },
   );
   const thetas = r.best.map(v => tf.keep(tf.tensor1d(Float32Array.from(v))));
   return {

@@ -30,6 +30,38 @@ export interface AscentOutcome<P> {
   aborted?: string;
 }
 
+/**
+ * Where along a step the objective meets `cap`, from what the step already knows: φ(0) = `from`,
+ * φ'(0) = `slope` (the directional derivative, ‖∇θ‖ for a normalized step) and φ(len) = `to` > cap.
+ * log φ is fitted by the parabola through (0, ln from) with slope slope/from and through (len, ln to),
+ * and the step goes to where the parabola reaches ln cap. For a log-convex φ (a sum of exponentials,
+ * as rescale's closed form) the answer lies between the log-linear chord's crossing (never past the
+ * cap) and the tangent's, and is exact for a single exponential. Kept within [len/16, 0.95·len]; the
+ * step's acceptance rules judge the result either way (an overshoot is shortened again).
+ *
+ * ```ts
+ * // φ(t) = 2·e^{1.3t}: from 2 (slope 2.6) to φ(1) ≈ 7.3, the cap 3 is met at t = ln(1.5)/1.3
+ * const t = lengthToCap(2, 2.6, 2 * Math.exp(1.3), 3, 1); // ≈ 0.312
+ * ```
+ */
+export function lengthToCap(from: number, slope: number, to: number, cap: number, len: number): number {
+  if (!(from > 0 && to > cap && cap > from)) return len / 2;
+  const a = Math.log(from);
+  const rise = Math.log(cap) - a;
+  const total = Math.log(to) - a;
+  const chord = (len * rise) / total;
+  const b = slope > 0 && Number.isFinite(slope) ? slope / from : 0;
+  const c = (total - b * len) / (len * len);
+  let t = chord;
+  if (b > 0 && c > 0)
+    t = (2 * rise) / (b + Math.sqrt(b * b + 4 * c * rise)); // the parabola's root, in a cancellation-free form
+  else if (b > 0 && c <= 0) t = rise / b; // log φ is (locally) linear or concave: the tangent
+  return Math.min(0.95 * len, Math.max(len / 16, t));
+}
+
+/** A step shortened for the cap aims a little below it: a fit that misses by a few per cent then still lands inside. */
+const AIM = 0.9;
+
 const NOT_FINITE = 'the objective or its gradient is not finite at the start (NaN or Inf in the gradients or weights)';
 
 /**
@@ -38,7 +70,11 @@ const NOT_FINITE = 'the objective or its gradient is not finite at the start (Na
  * - a step whose value or gradient is not finite, that breaks the growth cap (objective / objective
  *   at the identity ≤ maxGrowth when maximizing) or, with `lineSearch`, does not improve, is halved
  *   and retried up to maxBacktracks times; then the search stops;
- * - the best point seen is returned, never a worse one: fixed-size steps can jump past a sharp peak.
+ * - the best point seen is returned, never a worse one: fixed-size steps can jump past a sharp peak;
+ * - with `stepRule: 'budget'` (normalized steps) each step instead tries the whole distance left of
+ *   lr·steps and must improve (as with `lineSearch`); a step over the growth cap is shortened by
+ *   {@link lengthToCap} (aiming at 90 % of the cap) rather than halved; once such a step lands within
+ *   20 % of the cap the ascent ends.
  * Points passed in (`start`, `identity`) are handed over to the space; the returned `best` belongs to
  * the caller.
  * `identity` is evaluated when the search starts elsewhere (random SO(2) angles): the objective
@@ -56,6 +92,10 @@ export function guardedAscent<P>(space: AscentSpace<P>, start: P, identity: P | 
     return { best: kept.point, objectiveBefore: f0, objectiveAfter: f0, stepsTaken: 0, backtracks: 0, aborted: NOT_FINITE };
   }
   const capOk = (v: number) => sign < 0 || f0 <= 0 || v / f0 <= opts.maxGrowth;
+  // The 'budget' rule: each step tries the distance left of lr·steps (normalized steps only).
+  const budgeted = opts.stepRule === 'budget' && opts.normalize;
+  const budget = opts.lr * opts.steps;
+  let travelled = 0;
   const better = (a: number, b: number) => (sign > 0 ? a > b : a < b);
 
   // The best point so far; it may be `current` itself (then released only when both move on).
@@ -71,11 +111,17 @@ export function guardedAscent<P>(space: AscentSpace<P>, start: P, identity: P | 
 
   for (let k = 0; k < opts.steps; k++) {
     let moved = false;
+    let aimedAtCap = false;
+    if (budgeted) {
+      if (budget - travelled <= 1e-9 * budget) break;
+      lr = budget - travelled;
+    }
     for (let bt = 0; bt <= opts.maxBacktracks; bt++) {
       const scale = (sign * lr) / (opts.normalize ? Math.sqrt(current.gradNormSq) + 1e-30 : 1);
       const next = space.evaluate(space.move(current, scale));
-      const ok =
-        Number.isFinite(next.value) && Number.isFinite(next.gradNormSq) && capOk(next.value) && (!opts.lineSearch || !better(current.value, next.value));
+      const finite = Number.isFinite(next.value) && Number.isFinite(next.gradNormSq);
+      // A long ('budget') step must improve: it spends the distance that several short ones would.
+      const ok = finite && capOk(next.value) && (!(opts.lineSearch || budgeted) || !better(current.value, next.value));
       if (ok) {
         const previous = current;
         const previousBest = best;
@@ -85,15 +131,21 @@ export function guardedAscent<P>(space: AscentSpace<P>, start: P, identity: P | 
         if (previousBest !== previous) retire(previousBest);
         moved = true;
         stepsTaken++;
+        travelled += lr;
         break;
       }
+      aimedAtCap = budgeted && finite && !capOk(next.value);
+      const shorter = aimedAtCap ? lengthToCap(current.value, Math.sqrt(current.gradNormSq), next.value, AIM * opts.maxGrowth * f0, lr) : lr / 2;
       space.release(next, false);
       backtracks++;
-      lr /= 2;
+      lr = shorter;
     }
     if (!moved) break;
     // At the growth cap there is nothing left to gain; further steps would only backtrack.
     if (sign > 0 && f0 > 0 && best.value >= 0.999 * opts.maxGrowth * f0) break;
+    // A step shortened to meet the cap that got within 20 % of it: more steps would each cost two
+    // evaluations (overshoot, shortened step) for the last few per cent.
+    if (aimedAtCap && sign > 0 && f0 > 0 && best.value >= 0.8 * opts.maxGrowth * f0) break;
   }
   if (current !== best) space.release(current, false);
   space.release(best, true);

@@ -35,11 +35,13 @@ function tensorSpace(objective: (thetas: Tensor[]) => Scalar): AscentSpace<Tenso
 /**
  * Guarded gradient ascent (or descent) on group parameters θ of a differentiable objective, with the
  * shared step rule ({@link guardedAscent}): the best θ seen is returned, kept (the caller disposes).
+ * `stepRule` 'auto' (or unset) means 'fixed' here.
  */
 export function ascend(objective: (thetas: Tensor[]) => Scalar, init: readonly Tensor[], opts: SolverOptions, randomStart = false): SolverResult {
   const clone = (ts: readonly Tensor[]) => tf.tidy(() => ts.map(t => t.clone()));
   const identity = randomStart ? tf.tidy(() => init.map(t => tf.zerosLike(t))) : null;
-  const r = guardedAscent(tensorSpace(objective), clone(init), identity, opts);
+  const stepRule = opts.stepRule == null || opts.stepRule === 'auto' ? 'fixed' : opts.stepRule;
+  const r = guardedAscent(tensorSpace(objective), clone(init), identity, { ...opts, stepRule });
   return {
     thetas: r.best,
     objectiveBefore: r.objectiveBefore,

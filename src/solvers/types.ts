@@ -1,5 +1,6 @@
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { ClosedForm } from '../objectives/types.js';
+import type { GradNormStructure } from './hvp_ascent.js';
 
 /** Settings of the search on the group parameters θ. */
 export interface SolverOptions {
@@ -17,7 +18,22 @@ export interface SolverOptions {
   maxGrowth: number;
   /** Halvings allowed per step before the ascent stops early. */
   maxBacktracks: number;
+  /**
+   * How long each step is (only with `normalize`; plain gradient steps are always 'fixed'):
+   * - 'fixed': every step has length lr (`steps` steps, a path of length up to lr·steps);
+   * - 'budget': every step tries the whole distance left of lr·steps; a step that breaks the growth
+   *   cap is shortened to where a parabola fitted to the log of the objective along it meets the cap
+   *   (exact for a single exponential; rescale's closed form is a sum of them), other failures halve it; a shortened step that lands within 10 % of the cap ends the ascent.
+   *   Same acceptance rules, far fewer evaluations (2 when the cap is not reached, about 3 when it is);
+   * - 'auto' (default): in a teleport, 'budget' for the gradient-norm objectives of exact groups with
+   *   a known gradient (rescale, GL: the transport route) starting at the identity, 'fixed' elsewhere
+   *   (data-dependent GL, random starts, curvature and sharpness); called directly, {@link ascendClosedForm} takes 'budget' and {@link ascend} 'fixed'.
+   */
+  stepRule?: StepRule;
 }
+
+/** See {@link SolverOptions.stepRule}. */
+export type StepRule = 'auto' | 'fixed' | 'budget';
 
 /** What a solver found. */
 export interface SolverResult {
@@ -44,6 +60,11 @@ export interface SolveProblem {
   init: Tensor[];
   /** True when `init` is not the identity: the identity is then evaluated too, and kept if better. */
   randomStart: boolean;
+  /**
+   * A (preconditioned) gradient norm on the evaluate route, in pieces: lets a solver get ∇θ from a
+   * finite-difference Hessian-vector product instead of nested autodiff. Null when not applicable.
+   */
+  gradNorm?: GradNormStructure | null;
 }
 
 /** A way to find θ. Solvers are registered in solvers/registry.ts and picked by `applies`. */

@@ -2,10 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { SiteAction } from '../groups/types.js';
 import { getObjective } from '../objectives/registry.js';
-import { gradNorm } from '../objectives/grad_norm.js';
+import { gradNorm, preconditionedGradNorm } from '../objectives/grad_norm.js';
 import type { ClosedForm, ObjectiveContext, Preconditioner } from '../objectives/types.js';
+import { closedFormAscent } from '../solvers/closed_form_ascent.js';
+import type { GradNormStructure } from '../solvers/hvp_ascent.js';
 import { solverFor } from '../solvers/registry.js';
-import type { SolverOptions } from '../solvers/types.js';
+import type { SolverOptions, StepRule } from '../solvers/types.js';
 import { TeleportError, type RejectionKind } from './errors.js';
 import { applyActions, guard, type ParamConstraint } from './guard.js';
 import { emptyMetrics, type TeleportMetrics } from './report.js';
@@ -19,6 +21,12 @@ export interface TeleportSettings extends SolverOptions {
   maxLossDrift: number;
   /** How many times a teleport that fails the guard is halved (θ ← θ/2) before it is rejected. */
   maxShrinks: number;
+  /**
+   * ∇θ of a gradient-norm objective on the evaluate route (data-dependent groups): 'autodiff'
+   * (default, when unset) by nested tf.grads, 'difference' by a finite-difference Hessian-vector
+   * product of two gradients (experimental, see solvers/hvp_ascent.ts).
+   */
+  hessianVector?: 'difference' | 'autodiff';
 }
 
 /** The state a teleport starts from. Tensors are borrowed, never disposed here. */
@@ -74,6 +82,23 @@ function lossGradients(loss: (p: readonly Tensor[]) => Scalar, params: readonly 
 }
 
 const scalarOf = (t: Tensor) => t.dataSync()[0];
+
+/**
+ * 'auto' → 'budget' for the gradient-norm objectives of exact groups with a known gradient (the
+ * transport route: rescale's closed form, GL) starting at the identity: an unbounded objective that
+ * grows along every step until the growth cap. 'fixed' on the evaluate route (data-dependent actions,
+ * exact only on the batch: long steps drift more), from random starts (SO(2) on test functions, where
+ * the objective can be sharply peaked) and for the curvature and sharpness objectives (bounded, with
+ * interior optima that long steps jump over).
+ *
+ * ```ts
+ * resolveStepRule('auto', 'transport', false, true); // 'budget'
+ * ```
+ */
+export function resolveStepRule(rule: StepRule | undefined, route: 'transport' | 'evaluate', randomStart: boolean, gradientNorm: boolean): 'fixed' | 'budget' {
+  if (rule === 'fixed' || rule === 'budget') return rule;
+  return route === 'transport' && !randomStart && gradientNorm ? 'budget' : 'fixed';
+}
 const sumOfSquares = (ts: ReadonlyArray<Tensor | null>): number =>
   tf.tidy(() => scalarOf(tf.addN([tf.scalar(0), ...ts.filter((t): t is Tensor => t != null).map(t => tf.sum(tf.square(t)))])));
 
@@ -144,8 +169,13 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
   const plainForm = objective === gradNorm ? closedForm : closedForm != null ? gradNorm.closedForm!(ctx) : null;
   const meter = gradNormMeter(ctx, plainForm);
   const value = objective.value(ctx);
-  const measure = (thetas: readonly Tensor[]) =>
-    closedForm != null ? closedForm.evaluate(thetas.map(t => Float64Array.from(t.dataSync()))).value : tf.tidy(() => scalarOf(value(thetas)));
+  // A closed form is a deterministic function of θ: at the solver's own θ its value is the one the
+  // solver computed (no second evaluation); halved elements are measured afresh.
+  let solvedByForm: { thetas: readonly Tensor[]; value: number } | null = null;
+  const measure = (thetas: readonly Tensor[]) => {
+    if (solvedByForm != null && solvedByForm.thetas === thetas) return solvedByForm.value;
+    return closedForm != null ? closedForm.evaluate(thetas.map(t => Float64Array.from(t.dataSync()))).value : tf.tidy(() => scalarOf(value(thetas)));
+  };
 
   // On the transport route the gradNorm objective is ‖∇L‖² over the touched parameters itself: its
   // values at the identity and at the accepted θ need no second evaluation.
@@ -171,12 +201,24 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
     }
   }
   const init = tf.tidy(() => actions.map(a => a.init(input.random)));
-  const problem = { objective: value, closedForm, init, randomStart: actions.some(a => a.randomInit === true) };
-  const solved = solverFor(problem).solve(problem, settings);
+  const weightedNorm = objective === gradNorm || objective === preconditionedGradNorm;
+  const gradNormStructure: GradNormStructure | null =
+    !transport && loss != null && weightedNorm && settings.hessianVector === 'difference'
+      ? {
+          act: thetas => applyActions(actions, params, thetas),
+          gradient: p => lossGradients(loss, p, touched),
+          touched,
+          weights: ctx.preconditioner,
+        }
+      : null;
+  const problem = { objective: value, closedForm, init, randomStart: actions.some(a => a.randomInit === true), gradNorm: gradNormStructure };
+  const solver = solverFor(problem);
+  const solved = solver.solve(problem, { ...settings, stepRule: resolveStepRule(settings.stepRule, ctx.route, problem.randomStart, weightedNorm) });
   tf.dispose(init);
   Object.assign(metrics, { objectiveBefore: solved.objectiveBefore, ascentSteps: solved.stepsTaken, backtracks: solved.backtracks });
   if (normIsObjective) measureBefore(solved.objectiveBefore);
   if (solved.aborted) return rejected('not-finite', solved.aborted, solved.thetas);
+  if (closedForm != null && solver === closedFormAscent) solvedByForm = { thetas: solved.thetas, value: solved.objectiveAfter };
 
   const guarded = guard({
     actions,

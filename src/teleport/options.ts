@@ -6,6 +6,7 @@ import { getObjective } from '../objectives/registry.js';
 import { compileSchedule, type Schedule } from '../optimizers/schedule.js';
 import type { LossFunction } from '../structure/losses.js';
 import type { TeleportSettings } from './engine.js';
+import type { StepRule } from '../solvers/types.js';
 import { badOption, show } from './errors.js';
 import type { TeleportReport } from './report.js';
 
@@ -52,6 +53,21 @@ export interface TeleportOptions {
   maxGrowth?: number;
   /** Halvings per ascent step before stopping early. Default 4. */
   maxBacktracks?: number;
+  /**
+   * Step lengths of a normalized ascent. 'fixed': `steps` steps of length lr. 'budget': each step tries
+   * the whole distance left of lr·steps and is shortened to meet the growth cap (few evaluations).
+   * Default 'auto': 'budget' for gradNorm/preconditionedGradNorm on exact groups with a known gradient
+   * (rescale, GL, in the optimizer step), 'fixed' for data-dependent groups, random starts and the
+   * curvature/sharpness objectives.
+   */
+  stepRule?: StepRule;
+  /**
+   * How a data-dependent teleport (gl-data, gl-pinv) differentiates ‖∇L‖² in θ: 'autodiff' (default)
+   * by nested tf.grads; 'difference' by a finite-difference Hessian-vector product of two gradients
+   * (experimental: measured no faster on wasm, and off by far where the difference step crosses kinks
+   * of leaky ReLU, as it does at realistic sizes; see src/solvers/hvp_ascent.ts).
+   */
+  hessianVector?: 'difference' | 'autodiff';
   /** Largest relative change of the training loss on the teleport batch a teleport may cause. Default 1e-4. */
   maxLossDrift?: number;
   /** Halvings of the group element tried before a teleport the guard refuses is rejected. Default 3. */
@@ -180,6 +196,8 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
   lineSearch: { default: false, serialized: true, scope: 'teleport', check: boolean('lineSearch') },
   maxGrowth: { default: 2, serialized: true, scope: 'teleport', check: number('maxGrowth (a ratio of squared gradient norms)', { min: 1 }) },
   maxBacktracks: { default: 4, serialized: true, scope: 'teleport', check: number('maxBacktracks', { integer: true }) },
+  stepRule: { default: 'auto', serialized: true, scope: 'teleport', check: oneOf('stepRule', ['auto', 'fixed', 'budget']) },
+  hessianVector: { default: 'autodiff', serialized: true, scope: 'teleport', check: oneOf('hessianVector', ['difference', 'autodiff']) },
   maxLossDrift: { default: 1e-4, serialized: true, scope: 'teleport', check: number('maxLossDrift', { minExclusive: true }) },
   maxShrinks: { default: 3, serialized: true, scope: 'teleport', check: number('maxShrinks', { integer: true }) },
   data: {
@@ -224,6 +242,8 @@ type Defaulted =
   | 'lineSearch'
   | 'maxGrowth'
   | 'maxBacktracks'
+  | 'stepRule'
+  | 'hessianVector'
   | 'maxLossDrift'
   | 'maxShrinks'
   | 'onUnsupported'
@@ -287,6 +307,8 @@ export function settingsOf(o: ResolvedOptions): TeleportSettings {
     lineSearch: o.lineSearch,
     maxGrowth: o.maxGrowth,
     maxBacktracks: o.maxBacktracks,
+    stepRule: o.stepRule,
+    hessianVector: o.hessianVector,
     maxLossDrift: o.maxLossDrift,
     maxShrinks: o.maxShrinks,
   };
