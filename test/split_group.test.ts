@@ -146,6 +146,32 @@ test.serial('a scheduled split teleport inside fit (even split: SGD keeps copies
   base.dispose();
 });
 
+test.serial("a scheduled split teleport after the copies drifted apart is skipped with rejection 'no-orbit': fit goes on, weights as plain SGD's", async t => {
+  const base = mlp({ input: 4, widths: [6, 3], activation: 'relu', output: 2, seed: 64 });
+  // An uneven split: the copies' outgoing weights differ, so their gradients differ and the first step
+  // already moves their incoming weights apart.
+  const split = () => tp.split(base, { layer: 0, neurons: [1, 4], ways: 2, coefficients: [0.7, 0.3] });
+  const [model, twin] = [split(), split()];
+  const optimizer = tp.sgd(0.05, { model, group: 'split', schedule: { atSteps: [3] } });
+  model.compile({ optimizer, loss: 'meanSquaredError' });
+  twin.compile({ optimizer: tf.train.sgd(0.05), loss: 'meanSquaredError' });
+  const [xs, ys] = [x(), y()];
+  await model.fit(xs, ys, { epochs: 2, batchSize: 12, shuffle: false });
+  await twin.fit(xs, ys, { epochs: 2, batchSize: 12, shuffle: false });
+  t.is(optimizer.teleportReports.length, 1);
+  const [r] = optimizer.teleportReports;
+  t.false(r.accepted);
+  t.is(r.rejection, 'no-orbit');
+  t.regex(r.reason ?? '', /found no duplicated units.*tp\.split/);
+  // The skipped teleport changed nothing: the weights are plain SGD's, step for step.
+  model.getWeights().forEach((w, i) => t.true(maxAbsDiff(w, twin.getWeights()[i]) === 0, `weight ${i}`));
+  // A one-off teleport on the same weights still throws, with the kind that says why.
+  const error = await t.throwsAsync(tp.teleport(model, { x: xs, y: ys }, { group: 'split' }));
+  t.is((error as tp.TeleportError).kind, 'no-orbit');
+  tf.dispose([xs, ys]);
+  base.dispose();
+});
+
 // ── objective 'hessianTrace' ────────────────────────────────────────────────────────────────────────
 
 /** A 3-4-2 network trained briefly, unit 1 split 3 ways unevenly; data to measure the trace on. */

@@ -1,6 +1,6 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { ModelStructure, Site } from '../structure/read_model.js';
-import { badOption, UnsupportedLayerError } from '../teleport/errors.js';
+import { badOption, NoOrbitError } from '../teleport/errors.js';
 import { glAction } from './gl.js';
 import { glDataActions } from './gl_data.js';
 import { rescaleAction } from './rescale.js';
@@ -95,7 +95,7 @@ registerGroup({
       return groups.length ? [splitAction(site, groups)] : [];
     });
     if (actions.length === 0) {
-      throw new UnsupportedLayerError(
+      throw new NoOrbitError(
         `group 'split' found no duplicated units (same incoming weights and bias) in model '${ctx.structure.modelName}': make copies with tp.split(model, { layer, neurons }) first`,
       );
     }

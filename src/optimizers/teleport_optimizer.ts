@@ -15,7 +15,7 @@ import {
   type StatePolicy,
   type TeleportOptimizerOptions,
 } from '../teleport/options.js';
-import { badOption, TeleportError } from '../teleport/errors.js';
+import { badOption, NoOrbitError, TeleportError } from '../teleport/errors.js';
 import { compileSchedule } from './schedule.js';
 import { innerClassName, knowsSlots, preconditionerOf, recreate, setIterations, slotGroups } from './inner_state.js';
 
@@ -228,12 +228,16 @@ export class TeleportOptimizer extends tf.Optimizer {
     const batch = batchesAt(this.options.data, step)[0] ?? null;
     const growthCap = this.growthCapAt(step);
     if (this.budgetSpent(growthCap)) {
-      this.record(teleporter.skippedReport(step, growthCap, this.totalGrowthBudget()));
+      this.record(teleporter.skippedReport(step, growthCap, { rejection: 'growth', maxTotalGrowth: this.totalGrowthBudget() }));
       return null;
     }
     const preconditioner = this.preconditioner(named.length, positions);
-    const { outcome, actions, ms } = teleporter.run(vars, { grads, batch, preconditioner, random: this.randomAt(step), maxGrowth: growthCap });
+    const ran = this.runOrSkip(step, growthCap, () =>
+      teleporter.run(vars, { grads, batch, preconditioner, random: this.randomAt(step), maxGrowth: growthCap }),
+    );
     tf.dispose(preconditioner?.filter((t): t is Tensor => t != null) ?? []);
+    if (ran == null) return null;
+    const { outcome, actions, ms } = ran;
     const { metrics } = outcome;
     if (metrics.rejection === 'not-finite') {
       tf.dispose(outcome.thetas);
@@ -280,20 +284,27 @@ export class TeleportOptimizer extends tf.Optimizer {
     // batch may only use what the earlier ones left of the event's cap.
     const eventCap = this.growthCapAt(step);
     if (this.budgetSpent(eventCap)) {
-      this.record(teleporter.skippedReport(step, eventCap, this.totalGrowthBudget()));
+      this.record(teleporter.skippedReport(step, eventCap, { rejection: 'growth', maxTotalGrowth: this.totalGrowthBudget() }));
       return;
     }
     let growthLeft = eventCap;
+    let noOrbit = false;
     const random = this.randomAt(step);
     batches.forEach((batch, b) => {
-      if (this.budgetSpent(growthLeft)) return; // the event's budget is used up by its earlier batches
+      if (this.budgetSpent(growthLeft) || noOrbit) return; // the event's budget is used up by its earlier batches, or nothing to move
       const preconditioner = this.preconditioner(named.length, positions);
       const started = performance.now();
       // Exact groups still use the transport route, from the gradient on this batch.
       const loss = teleporter.transportable ? teleporter.lossOn(batch) : null;
       const grads = loss ? tf.tidy(() => tf.grads((...ps: Tensor[]) => loss(ps))(vars)) : null;
       const growthCap = Math.max(1, growthLeft);
-      const { outcome, actions, ms } = teleporter.run(vars, { batch, grads, preconditioner, random, maxGrowth: growthCap });
+      const ran = this.runOrSkip(step, growthCap, () => teleporter.run(vars, { batch, grads, preconditioner, random, maxGrowth: growthCap }));
+      if (ran == null) {
+        tf.dispose([...(preconditioner?.filter((t): t is Tensor => t != null) ?? []), ...(grads ?? [])]);
+        noOrbit = true;
+        return;
+      }
+      const { outcome, actions, ms } = ran;
       const { metrics } = outcome;
       if (metrics.accepted && metrics.objectiveBefore > 0) growthLeft /= Math.max(1, metrics.objectiveAfter / metrics.objectiveBefore);
       tf.dispose([...(preconditioner?.filter((t): t is Tensor => t != null) ?? []), ...(grads ?? []), ...(outcome.grads ?? [])]);
@@ -317,6 +328,21 @@ export class TeleportOptimizer extends tf.Optimizer {
       }
       this.record(report);
     });
+  }
+
+  /**
+   * Runs a scheduled teleport; when the group has nothing to move at these weights (NoOrbitError, e.g.
+   * group 'split' after the copies drifted apart) the teleport is skipped with a report instead of
+   * stopping training. Returns null when skipped.
+   */
+  private runOrSkip<T>(step: number, growthCap: number, run: () => T): T | null {
+    try {
+      return run();
+    } catch (e) {
+      if (!(e instanceof NoOrbitError)) throw e;
+      this.record(this.teleporter().skippedReport(step, growthCap, { rejection: 'no-orbit', message: e.message }));
+      return null;
+    }
   }
 
   private record(report: TeleportReport): void {

@@ -7,13 +7,16 @@ import type { TeleportReport } from './report.js';
  * - `constraint`: the teleported weights would violate a layer's constraint (nonNeg, maxNorm, …);
  * - `no-improvement`: the search found no group element better than the identity;
  * - `growth`: a fresh measurement puts the gradient-norm growth above its cap;
+ * - `no-orbit`: the group acts on the model's layers but has nothing to move at these weights (group
+ *   'split' on a model whose duplicated units have drifted apart); a scheduled teleport is skipped with
+ *   a report, a one-off `tp.teleport` throws;
  * - `unsupported`: the group cannot act on the model (layer, activation, shared or regularized layer);
  * - `bad-option`: an option, schedule or teleport batch is malformed.
  */
-export type TeleportErrorKind = 'not-finite' | 'drift' | 'constraint' | 'no-improvement' | 'growth' | 'unsupported' | 'bad-option';
+export type TeleportErrorKind = 'not-finite' | 'drift' | 'constraint' | 'no-improvement' | 'growth' | 'no-orbit' | 'unsupported' | 'bad-option';
 
 /** The kinds that end a teleport as a rejection (weights restored) rather than a thrown error. */
-export type RejectionKind = Extract<TeleportErrorKind, 'not-finite' | 'drift' | 'constraint' | 'no-improvement' | 'growth'>;
+export type RejectionKind = Extract<TeleportErrorKind, 'not-finite' | 'drift' | 'constraint' | 'no-improvement' | 'growth' | 'no-orbit'>;
 
 /** Every error this package throws on purpose. The weights are as they were before. */
 export class TeleportError extends Error {
@@ -32,6 +35,18 @@ export class UnsupportedLayerError extends TeleportError {
   constructor(message: string) {
     super(message, 'unsupported');
     this.name = 'UnsupportedLayerError';
+  }
+}
+
+/**
+ * The group fits the model's layers but has no orbit to move along at the current weights (group 'split'
+ * when no units are duplicates any more). Weights depend on training, so a scheduled teleport that meets
+ * this is skipped with a report (rejection 'no-orbit') instead of stopping `fit`.
+ */
+export class NoOrbitError extends TeleportError {
+  constructor(message: string) {
+    super(message, 'no-orbit');
+    this.name = 'NoOrbitError';
   }
 }
 

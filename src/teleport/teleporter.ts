@@ -174,10 +174,19 @@ export class Teleporter {
   }
 
   /**
-   * The report of a teleport that did not run because the run's growth budget is spent: nothing was
-   * searched or changed, so every measurement is NaN.
+   * The report of a teleport that did not run: the run's growth budget is spent (`'growth'`), or the
+   * group has nothing to move at these weights (`'no-orbit'`). Nothing was searched or changed, so every
+   * measurement is NaN.
    */
-  skippedReport(step: number, growthCap: number, maxTotalGrowth: number): TeleportReport {
+  skippedReport(
+    step: number,
+    growthCap: number,
+    why: { rejection: 'growth'; maxTotalGrowth: number } | { rejection: 'no-orbit'; message: string },
+  ): TeleportReport {
+    const reason =
+      why.rejection === 'growth'
+        ? `the run's growth budget (maxTotalGrowth ${why.maxTotalGrowth}) is spent: this teleport may grow the objective by at most ${growthCap.toPrecision(4)}×, so it was skipped`
+        : `skipped: ${why.message.replace(/^tfjs-teleport: /, '')}`;
     return {
       ...emptyMetrics(this.transportable ? 'transport' : 'evaluate'),
       step,
@@ -187,8 +196,8 @@ export class Teleporter {
       sites: this.plan ? this.plan.sites.map(s => s.where) : this.customActions!.map(a => a.where),
       growthCap,
       accepted: false,
-      rejection: 'growth',
-      reason: `the run's growth budget (maxTotalGrowth ${maxTotalGrowth}) is spent: this teleport may grow the objective by at most ${growthCap.toPrecision(4)}×, so it was skipped`,
+      rejection: why.rejection,
+      reason,
       ms: 0,
     };
   }
