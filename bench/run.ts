@@ -5,6 +5,7 @@
  *   npm run bench                          # all, full size (~30 min on 2 cores; divergence ~16 of them)
  *   npm run bench -- --quick               # all, reduced (~2 min)
  *   npm run bench -- --only cost,memory    # a subset
+ *   npm run bench -- --only curvature-cost # curvature and sharpness teleports on the §5.2.3 MLP
  *   npm run bench -- --backend cpu         # time on cpu instead of wasm + fixes
  *   npm run bench -- --backend wasm-nofix  # diagnostic: wasm without src/backend/wasm_fixes.ts
  */
@@ -21,6 +22,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   regression: async () => (await import('./regression.js')).runRegression,
   mnist: async () => (await import('./mnist.js')).runMnist,
   divergence: async () => (await import('./divergence.js')).runDivergence,
+  'curvature-cost': async () => (await import('./curvature_cost.js')).runCurvatureCostBench,
 };
 
 function usage(): string {

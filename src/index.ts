@@ -30,7 +30,7 @@ export { readModel, type ModelStructure, type Site, type ChainLayer } from './st
 export { resolveLoss, SUPPORTED_LOSSES, type LossFunction, type ResolvedLoss } from './structure/losses.js';
 export { gradNormSq, gradNorm, preconditionedGradNorm } from './objectives/grad_norm.js';
 export { registerObjective, getObjective, objectiveNames, OBJECTIVES, type ObjectiveName } from './objectives/registry.js';
-export type { Objective, ObjectiveContext, ClosedForm, Preconditioner } from './objectives/types.js';
+export type { Objective, ObjectiveContext, ObjectiveSettings, ClosedForm, Preconditioner, SharpnessEstimator } from './objectives/types.js';
 export {
   curvatureObjective,
   curveCurvature,
@@ -41,6 +41,7 @@ export {
   type CurvatureObjectiveOptions,
 } from './objectives/curvature.js';
 export { sharpnessObjective, sharpnessOf, unitDirection, type SharpnessObjectiveOptions, type SharpnessSpec } from './objectives/sharpness.js';
+export { DEFAULT_PROBES, hessianVectorProduct, rademacherProbe, traceSharpnessAt } from './objectives/sharpness_trace.js';
 export { ascend, tensorAscent } from './solvers/tensor_ascent.js';
 export { ascendClosedForm, closedFormAscent } from './solvers/closed_form_ascent.js';
 export { registerSolver, solverFor } from './solvers/registry.js';

@@ -7,6 +7,17 @@ import type { SiteAction } from '../groups/types.js';
  */
 export type Preconditioner = ReadonlyArray<Tensor | null>;
 
+/** How the sharpness objective estimates φ: see `sharpnessEstimator` in the teleport options. */
+export type SharpnessEstimator = 'auto' | 'trace' | 'directions';
+
+/** Teleport options that objectives read (from the option table, `src/teleport/options.ts`). */
+export interface ObjectiveSettings {
+  /** Estimator of the sharpness objective. Default 'auto'. */
+  sharpnessEstimator?: SharpnessEstimator;
+  /** Hutchinson probes of the 'trace' estimator. Default 4. */
+  sharpnessProbes?: number;
+}
+
 /**
  * What an objective can draw on. Tensors are borrowed. `gradientAt` hides the route: for exact
  * groups it transports the step's gradient (∇L(g·w) = J⁻ᵀ∇L(w), no pass over data); otherwise it
@@ -30,6 +41,8 @@ export interface ObjectiveContext {
    * (curves, directions): draw them once in `value(ctx)` so the objective is a fixed function of θ.
    */
   random?: () => number;
+  /** The teleport's objective options (estimators and their sizes). */
+  options?: ObjectiveSettings;
   /** ∇L at g(θ)·w on the touched parameters (null elsewhere). Differentiable in θ. */
   gradientAt(thetas: readonly Tensor[]): Array<Tensor | null>;
 }

@@ -3,7 +3,7 @@ import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { SiteAction } from '../groups/types.js';
 import { getObjective } from '../objectives/registry.js';
 import { gradNorm } from '../objectives/grad_norm.js';
-import type { ClosedForm, ObjectiveContext, Preconditioner } from '../objectives/types.js';
+import type { ClosedForm, ObjectiveContext, ObjectiveSettings, Preconditioner } from '../objectives/types.js';
 import { solverFor } from '../solvers/registry.js';
 import type { SolverOptions } from '../solvers/types.js';
 import { TeleportError, type RejectionKind } from './errors.js';
@@ -19,6 +19,8 @@ export interface TeleportSettings extends SolverOptions {
   maxLossDrift: number;
   /** How many times a teleport that fails the guard is halved (θ ← θ/2) before it is rejected. */
   maxShrinks: number;
+  /** Options objectives read (the sharpness estimator and its probes). */
+  objectiveOptions?: ObjectiveSettings;
 }
 
 /** The state a teleport starts from. Tensors are borrowed, never disposed here. */
@@ -136,6 +138,7 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
     loss,
     preconditioner: objective.usesPreconditioner ? (input.preconditioner ?? null) : null,
     random: input.random,
+    options: settings.objectiveOptions,
     gradientAt: transport
       ? thetas => onlyTouched(transportGradients(actions, input.grads!, thetas))
       : thetas => lossGradients(loss!, applyActions(actions, params, thetas), touched),
