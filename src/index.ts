@@ -41,7 +41,7 @@ export {
   type CurvatureObjectiveOptions,
 } from './objectives/curvature.js';
 export { sharpnessObjective, sharpnessOf, unitDirection, type SharpnessObjectiveOptions, type SharpnessSpec } from './objectives/sharpness.js';
-export { DEFAULT_PROBES, hessianVectorProduct, rademacherProbe, traceSharpnessAt } from './objectives/sharpness_trace.js';
+export { DEFAULT_PROBES, hessianVectorProducts, rademacherProbe, traceSharpnessAt } from './objectives/sharpness_trace.js';
 export { ascend, tensorAscent } from './solvers/tensor_ascent.js';
 export { ascendClosedForm, closedFormAscent } from './solvers/closed_form_ascent.js';
 export { registerSolver, solverFor } from './solvers/registry.js';

@@ -7,7 +7,7 @@ import { gaussian } from './curvature.js';
 import {
   checkProbes,
   DEFAULT_PROBES,
-  hessianVectorProduct,
+  hessianVectorProducts,
   meanSquare,
   rademacherProbe,
   traceApplies,
@@ -124,7 +124,7 @@ export function sharpnessObjective(options: SharpnessObjectiveOptions = {}): Obj
   const name = options.name ?? 'sharpness';
   if (options.probes != null) checkProbes(options.probes);
   // One set-up per teleport (the engine asks for the closed form and the tensor form of one context).
-  const setups = new WeakMap<ObjectiveContext, { seed: number; trace: TraceSetup | null }>();
+  const setups = new WeakMap<ObjectiveContext, { seed: number; trace: TraceSetup | null; heldOut: TraceSetup | null }>();
   const setupOf = (ctx: ObjectiveContext) => {
     const known = setups.get(ctx);
     if (known) return known;
@@ -139,19 +139,25 @@ export function sharpnessObjective(options: SharpnessObjectiveOptions = {}): Obj
       );
     }
     let trace: TraceSetup | null = null;
+    let heldOut: TraceSetup | null = null;
     if (estimator !== 'directions' && exact) {
       const loss = ctx.loss;
       const k = checkProbes(options.probes ?? ctx.options?.sharpnessProbes ?? DEFAULT_PROBES);
       const sizes = ctx.params.map(p => p.size);
       const n = sizes.reduce((a, b) => a + b, 0);
       const meanT2 = meanSquare(spec.displacements);
-      const probes = Array.from({ length: k }, (_, j) => rademacherProbe(seed, j, sizes));
-      // ε‖z‖ = sqrt(mean t²): the curvature at the scale of φ's displacements (‖z‖ = √n for ±1 entries).
-      const hvps = probes.map(z => hessianVectorProduct(loss, ctx.params, z, Math.sqrt(meanT2 / n)));
       const lossAtW = tf.tidy(() => loss(ctx.params).dataSync()[0]);
-      trace = { probes, hvps, lossAtW, meanT2, n };
+      // Probes 0…k−1 drive the ascent; probes k…2k−1 are held out to confirm its result.
+      const setupFrom = (first: number): TraceSetup => {
+        const probes = Array.from({ length: k }, (_, j) => rademacherProbe(seed, first + j, sizes));
+        // ε‖z‖ = sqrt(mean t²): the curvature at the scale of φ's displacements (‖z‖ = √n for ±1 entries).
+        const hvps = hessianVectorProducts(loss, ctx.params, probes, Math.sqrt(meanT2 / n));
+        return { probes, hvps, lossAtW, meanT2, n };
+      };
+      trace = setupFrom(0);
+      heldOut = setupFrom(k);
     }
-    const made = { seed, trace };
+    const made = { seed, trace, heldOut };
     setups.set(ctx, made);
     return made;
   };
@@ -168,6 +174,33 @@ export function sharpnessObjective(options: SharpnessObjectiveOptions = {}): Obj
     closedForm: ctx => {
       const { trace } = setupOf(ctx);
       return trace == null ? null : traceClosedForm(ctx.actions, ctx.params, trace);
+    },
+    confirm: ctx => {
+      const { heldOut } = setupOf(ctx);
+      if (heldOut == null) return null;
+      // One estimate per held-out probe: their mean is the held-out estimate, their spread its error.
+      const single = heldOut.probes.map((z, k) => ({ ...heldOut, probes: [z], hvps: [heldOut.hvps[k]] }));
+      const forms = single.map(one => traceClosedForm(ctx.actions, ctx.params, one));
+      const at = (k: number, thetas: readonly Tensor[] | null): number => {
+        const closed = forms[k];
+        if (closed != null)
+          return closed.evaluate(closed.widths.map((h, i) => (thetas == null ? new Float64Array(h) : Float64Array.from(thetas[i].dataSync())))).value;
+        const one = single[k];
+        return tf.tidy(() => {
+          const th = thetas ?? ctx.actions.map(a => tf.zerosLike(a.init(() => 0)));
+          return traceSharpnessAt(ctx.actions, th, ctx.params, one.probes, one.hvps, one.lossAtW, one.meanT2, one.n).dataSync()[0];
+        });
+      };
+      return thetas => {
+        const before = single.map((_, k) => at(k, null));
+        const after = single.map((_, k) => at(k, thetas));
+        const diffs = after.map((v, k) => v - before[k]);
+        const m = diffs.length;
+        const mean = diffs.reduce((s, d) => s + d, 0) / m;
+        const variance = m > 1 ? diffs.reduce((s, d) => s + (d - mean) ** 2, 0) / (m - 1) : 0;
+        const avg = (v: number[]) => v.reduce((s, x) => s + x, 0) / m;
+        return { before: avg(before), after: avg(after), stderr: Math.sqrt(variance / m) };
+      };
     },
   };
 }

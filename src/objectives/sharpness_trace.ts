@@ -6,13 +6,16 @@ import { derivedRandom } from '../util/random.js';
 import { rescaleObjective, rescaleTerms } from './rescale_closed_form.js';
 import type { ClosedForm } from './types.js';
 
-/** Default number of Hutchinson probes of the Hessian-trace sharpness estimator. */
+/** Default number of Hutchinson probes of the Hessian-trace sharpness estimator (as many more are held out). */
 export const DEFAULT_PROBES = 4;
 
 /**
  * Probe `index` of the stream keyed by `seed`: entries ±1 with equal probability (Rademacher), split
  * into one array per parameter. E[z zᵀ] = I, so E[zᵀAz] = tr(A). The same (seed, index) always gives
- * the same probe, and a different one from {@link unitDirection}'s direction of the same (seed, index).
+ * the same probe, and a different one from `unitDirection`'s direction of the same (seed, index).
+ * ```ts
+ * const z = tp.rademacherProbe(1, 0, model.trainableWeights.map(w => w.read().size));
+ * ```
  */
 export function rademacherProbe(seed: number, index: number, sizes: readonly number[]): Float32Array[] {
   const random = derivedRandom(seed, index, 0x7ace).source;
@@ -20,32 +23,34 @@ export function rademacherProbe(seed: number, index: number, sizes: readonly num
 }
 
 /**
- * H·z by a central difference of two gradients, (∇L(w + εz) − ∇L(w − εz)) / 2ε with ε = `step`: two
- * backward passes, any loss. Not nested autodiff: tfjs 4.22 takes no second derivative through
- * tf.logSoftmax (so through no softmax cross-entropy), and on these networks its nested gradients
- * disagreed with this difference even for a linear MLP. With piecewise-linear activations the
- * difference also sees the kinks that a displacement of size ε‖z‖ crosses, as φ's own displacements
- * do: the sharpness objective sets ε‖z‖ = sqrt(mean t²). Returns plain arrays (no tensors outlive the call).
+ * H·z_k for several probes by forward differences of gradients, (∇L(w + εz_k) − ∇L(w)) / ε with
+ * ε = `step`: K + 1 backward passes for K probes (the gradient at w is shared). Not nested autodiff:
+ * tfjs 4.22 takes no second derivative through tf.logSoftmax (so through no softmax cross-entropy),
+ * and on these networks its nested gradients disagreed with differences even for a linear MLP. The
+ * O(ε) term, ε/2·∇³L[z, z], is odd in z, so it adds noise but no bias to the Hutchinson estimate
+ * E[zᵀHz]. With piecewise-linear activations the difference also sees the kinks a displacement of
+ * size ε‖z‖ crosses, as φ's own displacements do: the sharpness objective sets ε‖z‖ = sqrt(mean t²).
+ * Returns plain arrays (no tensors outlive the call).
  * ```ts
- * const hz = tp.hessianVectorProduct(loss, params, params.map(p => new Float32Array(p.size).fill(1)), 1e-3);
+ * const [hz] = tp.hessianVectorProducts(loss, params, [params.map(p => new Float32Array(p.size).fill(1))], 1e-3);
  * ```
  */
-export function hessianVectorProduct(
+export function hessianVectorProducts(
   loss: (params: readonly Tensor[]) => Scalar,
   params: readonly Tensor[],
-  z: readonly Float32Array[],
+  zs: readonly (readonly Float32Array[])[],
   step: number,
-): Float32Array[] {
-  if (!(step > 0) || !Number.isFinite(step)) throw badOption(`hessianVectorProduct: step must be a positive finite number, got ${step}`);
+): Float32Array[][] {
+  if (!(step > 0) || !Number.isFinite(step)) throw badOption(`hessianVectorProducts: step must be a positive finite number, got ${step}`);
+  const gradAt = (ps: readonly Tensor[]) => tf.grads((...qs: Tensor[]) => loss(qs))(ps.slice());
   return tf.tidy(() => {
-    const zs = z.map((v, i) => tf.tensor(v, params[i].shape));
-    const gradAt = (sign: number) => {
-      const moved = params.map((p, i) => tf.add(p, tf.mul(sign * step, zs[i])));
-      return tf.grads((...qs: Tensor[]) => loss(qs))(moved);
-    };
-    const plus = gradAt(1);
-    const minus = gradAt(-1);
-    return plus.map((g, i) => tf.div(tf.sub(g, minus[i]), 2 * step).dataSync() as Float32Array);
+    const base = gradAt(params);
+    return zs.map(z =>
+      tf.tidy(() => {
+        const moved = params.map((p, i) => tf.add(p, tf.mul(step, tf.tensor(z[i], p.shape))));
+        return gradAt(moved).map((g, i) => tf.div(tf.sub(g, base[i]), step).dataSync() as Float32Array);
+      }),
+    );
   });
 }
 
@@ -65,10 +70,14 @@ export function meanSquare(displacements: readonly number[]): number {
  * every v and g acts linearly with matrix J, H(g·w) = J⁻ᵀH(w)J⁻¹, so tr H(g·w) = tr(J⁻¹J⁻ᵀH(w)) =
  * E_z[(J⁻ᵀz)·(J⁻ᵀHz)] for Rademacher z (Hutchinson), and J⁻ᵀ is each action's `transportGradient`.
  * The K products H(w)z_k are computed once, at w, by a central difference of gradients at the
- * displacements' scale ({@link hessianVectorProduct}, ε·‖z‖ = sqrt(mean t²)): every later evaluation costs only the transport,
+ * displacements' scale ({@link hessianVectorProducts}, ε·‖z‖ = sqrt(mean t²)): every later evaluation costs only the transport,
  * no pass over data. The probes are common random numbers, so φ̂ is a smooth deterministic function of θ.
  *
  * `hvps[k]` is H(w)·`probes[k]`, both per parameter; `lossAtW` is L(w); `n` the parameter count.
+ * ```ts
+ * const hvps = tp.hessianVectorProducts(loss, params, probes, Math.sqrt(meanT2 / n));
+ * const phiHat = tp.traceSharpnessAt(actions, thetas, params, probes, hvps, loss(params).dataSync()[0], meanT2, n);
+ * ```
  */
 export function traceSharpnessAt(
   actions: readonly SiteAction[],

@@ -14,7 +14,7 @@ export type SharpnessEstimator = 'auto' | 'trace' | 'directions';
 export interface ObjectiveSettings {
   /** Estimator of the sharpness objective. Default 'auto'. */
   sharpnessEstimator?: SharpnessEstimator;
-  /** Hutchinson probes of the 'trace' estimator. Default 4. */
+  /** Hutchinson probes of the 'trace' estimator (and as many held out). Default 4. */
   sharpnessProbes?: number;
 }
 
@@ -75,4 +75,12 @@ export interface Objective {
   value(ctx: ObjectiveContext): (thetas: readonly Tensor[]) => Scalar;
   /** A closed form for the same value, when one exists in this context (else null). */
   closedForm?(ctx: ObjectiveContext): ClosedForm | null;
+  /**
+   * For objectives that optimize an estimate (the 'trace' sharpness): the same estimate from fresh,
+   * held-out randomness at the identity and at θ, and the standard error of its change. The ascent can
+   * exploit its own estimate's noise; the engine rejects an element ('no-improvement') unless the
+   * held-out change goes the asked way by more than twice its standard error.
+   * Null when the objective is exact in this context.
+   */
+  confirm?(ctx: ObjectiveContext): ((thetas: readonly Tensor[]) => { before: number; after: number; stderr: number }) | null;
 }

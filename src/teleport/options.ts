@@ -73,7 +73,7 @@ export interface TeleportOptions {
    * it applies, else 'directions'.
    */
   sharpnessEstimator?: 'auto' | 'trace' | 'directions';
-  /** Hutchinson probes of the 'trace' sharpness estimator (one Hessian-vector product each, per teleport). Default 4. */
+  /** Hutchinson probes of the 'trace' sharpness estimator, and as many held out to confirm its move (one gradient pass each, per teleport). Default 4. */
   sharpnessProbes?: number;
 }
 
