@@ -43,15 +43,21 @@ export function hessianVectorProducts(
 ): Float32Array[][] {
   if (!(step > 0) || !Number.isFinite(step)) throw badOption(`hessianVectorProducts: step must be a positive finite number, got ${step}`);
   const gradAt = (ps: readonly Tensor[]) => tf.grads((...qs: Tensor[]) => loss(qs))(ps.slice());
-  return tf.tidy(() => {
-    const base = gradAt(params);
-    return zs.map(z =>
-      tf.tidy(() => {
+  // Tensors in, arrays out; no tidy returns a typed array (tf.tidy walks what it returns, element by element).
+  const base = tf.tidy(() => gradAt(params));
+  try {
+    return zs.map(z => {
+      const diffs = tf.tidy(() => {
         const moved = params.map((p, i) => tf.add(p, tf.mul(step, tf.tensor(z[i], p.shape))));
-        return gradAt(moved).map((g, i) => tf.div(tf.sub(g, base[i]), step).dataSync() as Float32Array);
-      }),
-    );
-  });
+        return gradAt(moved).map((g, i) => tf.div(tf.sub(g, base[i]), step));
+      });
+      const out = diffs.map(d => d.dataSync() as Float32Array);
+      tf.dispose(diffs);
+      return out;
+    });
+  } finally {
+    tf.dispose(base);
+  }
 }
 
 /** Mean of t² over the displacements. */
