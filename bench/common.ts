@@ -227,11 +227,16 @@ export function machineInfo(): BenchResult['machine'] {
   };
 }
 
-/** Writes bench/results/<name>.json and <name>.md. */
+/** File name (without extension) of a benchmark's results: its name with '-' as '_' (`curvature-cost` → curvature_cost). */
+export function resultFileBase(name: string): string {
+  return name.replace(/-/g, '_');
+}
+
+/** Writes bench/results/<name>.json and <name>.md (see {@link resultFileBase}). */
 export function writeResult(result: BenchResult, markdown: string): { json: string; md: string } {
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const json = join(RESULTS_DIR, `${result.name}.json`);
-  const md = join(RESULTS_DIR, `${result.name}.md`);
+  const json = join(RESULTS_DIR, `${resultFileBase(result.name)}.json`);
+  const md = join(RESULTS_DIR, `${resultFileBase(result.name)}.md`);
   writeFileSync(json, JSON.stringify(result, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2) + '\n');
   writeFileSync(md, markdown.endsWith('\n') ? markdown : markdown + '\n');
   return { json, md };

@@ -1,9 +1,9 @@
 /** bench/results/README.md: one summary of every result file present. */
 import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { RESULTS_DIR, table, type BenchResult } from './common.js';
+import { RESULTS_DIR, resultFileBase, table, type BenchResult } from './common.js';
 
-const ORDER = ['cost', 'memory', 'backend', 'regression', 'mnist', 'divergence', 'hessian'];
+const ORDER = ['cost', 'memory', 'backend', 'regression', 'mnist', 'divergence', 'hessian', 'curvature-cost'];
 
 export function writeReadme(): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
@@ -19,7 +19,7 @@ export function writeReadme(): string {
     'Reproduce everything with `npm run bench` (about 30 minutes on 2 shared cores, half of it the divergence grid) or `npm run bench -- --quick` (about 2–3 minutes, reduced grids, indicative only);',
   );
   lines.push(
-    'one benchmark with `npm run bench -- --only cost` (names: cost, memory, backend, regression, mnist, divergence, hessian). The benchmarks never run in `npm test`.',
+    'one benchmark with `npm run bench -- --only cost` (names: cost, memory, backend, regression, mnist, divergence, hessian, curvature-cost). The benchmarks never run in `npm test`.',
   );
   lines.push('Timings are ratios measured side by side in one process (interleaved, warm-up, medians); absolute times depend on the machine and its load.');
   lines.push('');
@@ -36,7 +36,7 @@ export function writeReadme(): string {
           r.startedAt.slice(0, 16).replace('T', ' '),
           `${r.tensors.before} → ${r.tensors.after}${r.tensors.leaked ? (r.tensors.explained?.count === r.tensors.leaked ? ' (explained, see page)' : ' (LEAK)') : ''}`,
           r.targets.length ? `${r.targets.filter(t => t.met).length}/${r.targets.length}` : '—',
-          `[${r.name}.md](${r.name}.md), [${r.name}.json](${r.name}.json)`,
+          `[${resultFileBase(r.name)}.md](${resultFileBase(r.name)}.md), [${resultFileBase(r.name)}.json](${resultFileBase(r.name)}.json)`,
         ]),
         5,
       ),

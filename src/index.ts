@@ -30,7 +30,7 @@ export { readModel, type ModelStructure, type Site, type ChainLayer } from './st
 export { resolveLoss, SUPPORTED_LOSSES, type LossFunction, type ResolvedLoss } from './structure/losses.js';
 export { gradNormSq, gradNorm, preconditionedGradNorm } from './objectives/grad_norm.js';
 export { registerObjective, getObjective, objectiveNames, OBJECTIVES, type ObjectiveName } from './objectives/registry.js';
-export type { Objective, ObjectiveContext, ClosedForm, Preconditioner } from './objectives/types.js';
+export type { Objective, ObjectiveContext, ObjectiveSettings, ClosedForm, Preconditioner, SharpnessEstimator } from './objectives/types.js';
 export {
   curvatureObjective,
   curveCurvature,
@@ -42,6 +42,7 @@ export {
 } from './objectives/curvature.js';
 export { hessianTrace, hessianTraceOf, HESSIAN_TRACE_MAX_PARAMS } from './objectives/hessian_trace.js';
 export { sharpnessObjective, sharpnessOf, unitDirection, type SharpnessObjectiveOptions, type SharpnessSpec } from './objectives/sharpness.js';
+export { DEFAULT_PROBES, hessianVectorProducts, rademacherProbe, traceSharpnessAt } from './objectives/sharpness_trace.js';
 export { ascend, tensorAscent } from './solvers/tensor_ascent.js';
 export { ascendClosedForm, closedFormAscent } from './solvers/closed_form_ascent.js';
 export { ascendGradNorm, evaluateGradNorm, hvpAscent, type GradNormStructure } from './solvers/hvp_ascent.js';

@@ -300,6 +300,43 @@ for (const [activation, group] of [
   });
 }
 
+for (const [label, build] of [
+  ['MLP, three rescale pairs', () => mlp({ input: 4, widths: [5, 3, 4], activation: 'relu', output: 2, seed: 19 })],
+  ['CNN, conv→conv, conv→dense after flatten, dense→dense', () => smallCnn(8)],
+] as const) {
+  test(`the rescale closed form of ψ equals the tensor form (Lie-algebra action) and its gradient, at θ ≠ 0 (${label})`, t => {
+    const model = build();
+    const structure = tp.readModel(model);
+    const actions = tp.planTeleport(structure, 'rescale').build(structure.variables);
+    const objective = tp.curvatureObjective({ curves: 3 });
+    const ctx = contextFor(actions, structure.variables, 5);
+    const closed = objective.closedForm!(ctx);
+    t.truthy(closed);
+    // The tensor form of the same context: the same three curves (drawn once per context).
+    const f = objective.value(ctx);
+    for (const scale of [0, 0.3, 1]) {
+      const thetas = actions.map((a, i) => tf.tidy(() => tf.mul(scale, tf.sub(seededUniform(a.init(() => 0).shape, 70 + i), 0.5))));
+      const tensorValue = tf.tidy(() => f(thetas).dataSync()[0]);
+      const tensorGrads = tf.grads((...th: tf.Tensor[]) => f(th))(thetas);
+      const { value, grads } = closed!.evaluate(thetas.map(th => Float64Array.from(th.dataSync())));
+      t.true(relDiff(value, tensorValue) < 1e-4, `scale ${scale}: ${value} vs ${tensorValue}`);
+      const flatT = tensorGrads.flatMap(g => Array.from(g.dataSync()));
+      const flatC = grads.flatMap(g => Array.from(g));
+      const norm = Math.sqrt(flatT.reduce((a, v) => a + v * v, 0));
+      const err = Math.sqrt(flatC.reduce((a, v, i) => a + (v - flatT[i]) ** 2, 0));
+      t.true(norm > 1e-4 && err < 1e-3 * norm, `scale ${scale}: gradient error ${err} of ${norm}`);
+      tf.dispose([thetas, tensorGrads]);
+    }
+  });
+}
+
+test('the curvature closed form applies to rescale only (GL keeps the tensor form)', t => {
+  const model = mlp({ input: 4, widths: [5, 3], activation: 'linear', output: 2, seed: 21 });
+  const structure = tp.readModel(model);
+  const actions = tp.planTeleport(structure, 'gl').build(structure.variables);
+  t.is(tp.curvatureObjective().closedForm!(contextFor(actions, structure.variables, 1)), null);
+});
+
 function compiled(activation: 'relu' | 'linear', seed: number): tfl.Sequential {
   const model = mlp({ input: 6, widths: [8, 6], activation, output: 3, seed });
   model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });

@@ -4,7 +4,8 @@ import type { SiteAction } from '../groups/types.js';
 import { applyActions } from '../teleport/guard.js';
 import { badOption } from '../teleport/errors.js';
 import { SeededRandom } from '../util/random.js';
-import type { Objective } from './types.js';
+import { curvatureClosedForm } from './curvature_closed_form.js';
+import type { Objective, ObjectiveContext } from './types.js';
 
 /** The dissertation's number of random curves for ψ (§5.2.3: "we average over k = 1 curves"). */
 export const DEFAULT_CURVES = 1;
@@ -151,26 +152,36 @@ export interface CurvatureObjectiveOptions {
 export function curvatureObjective(options: CurvatureObjectiveOptions = {}): Objective {
   const k = options.curves ?? DEFAULT_CURVES;
   if (!Number.isInteger(k) || k < 1) throw badOption(`curves must be a positive integer, got ${k}`);
+  // One draw per teleport, shared by the closed form and the tensor form of one context.
+  const draws = new WeakMap<ObjectiveContext, ReturnType<typeof drawCurves>>();
+  const drawnFor = (ctx: ObjectiveContext) => {
+    const known = draws.get(ctx);
+    if (known) return known;
+    const unsupported = ctx.actions.find(a => a.algebra == null);
+    if (unsupported) {
+      throw badOption(
+        `objective 'curvature' needs a linear group action (rescale, gl, auto); '${unsupported.group}' at ${unsupported.where} is data-dependent. tp.metrics.curvature measures it; teleporting for it is not supported`,
+      );
+    }
+    const drawn = drawCurves(ctx.actions, ctx.random ?? new SeededRandom(0).source, k);
+    draws.set(ctx, drawn);
+    return drawn;
+  };
   return {
     name: options.name ?? 'curvature',
     description: `ψ, the mean curvature of ${k} random orbit curve(s) exp(tM)·w at t = 0 (eq. 5.2)`,
     needs: 'gradient',
     needsAlgebra: true,
     value: ctx => {
-      const unsupported = ctx.actions.find(a => a.algebra == null);
-      if (unsupported) {
-        throw badOption(
-          `objective 'curvature' needs a linear group action (rescale, gl, auto); '${unsupported.group}' at ${unsupported.where} is data-dependent. tp.metrics.curvature measures it; teleporting for it is not supported`,
-        );
-      }
-      const random = ctx.random ?? new SeededRandom(0).source;
-      const drawn = drawCurves(ctx.actions, random, k);
+      const drawn = drawnFor(ctx);
       return thetas =>
         tf.tidy(() => {
           const curves = drawn.map(ms => ms.map(m => tf.tensor(m.values, m.shape)));
           return meanCurvature(ctx.actions, applyActions(ctx.actions, ctx.params, thetas), curves);
         });
     },
+    // Rescale: the same ψ in float64 on vectors of unit scales (curvature_closed_form.ts).
+    closedForm: ctx => curvatureClosedForm(ctx.actions, ctx.params, drawnFor(ctx)),
   };
 }
 

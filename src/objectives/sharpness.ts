@@ -4,7 +4,18 @@ import { applyActions } from '../teleport/guard.js';
 import { badOption } from '../teleport/errors.js';
 import { derivedRandom, SeededRandom } from '../util/random.js';
 import { gaussian } from './curvature.js';
-import type { Objective } from './types.js';
+import {
+  checkProbes,
+  DEFAULT_PROBES,
+  hessianVectorProducts,
+  meanSquare,
+  rademacherProbe,
+  traceApplies,
+  traceClosedForm,
+  traceSharpnessAt,
+  type TraceSetup,
+} from './sharpness_trace.js';
+import type { Objective, ObjectiveContext, SharpnessEstimator } from './types.js';
 
 /** The dissertation's displacements T = 0.001, 0.011, …, 0.191 (§5.2.3). */
 export const DEFAULT_DISPLACEMENTS: readonly number[] = Object.freeze(Array.from({ length: 20 }, (_, i) => Math.round((0.001 + 0.01 * i) * 1e6) / 1e6));
@@ -76,29 +87,123 @@ export function sharpnessOf(loss: (params: readonly Tensor[]) => Scalar, params:
 export interface SharpnessObjectiveOptions extends SharpnessSpec {
   /** Registered name. Default 'sharpness'. */
   name?: string;
+  /**
+   * How φ is estimated. 'directions': eq. 5.1 itself, |T|·|D| forward and backward passes per ascent
+   * step. 'trace': its second-order expectation L(w) + mean(t²)/(2n)·tr H(g·w), tr H by Hutchinson
+   * probes computed once at w and carried along the orbit (exact, linear groups only: rescale, GL).
+   * 'auto': 'trace' where it applies, else 'directions'. Default: 'directions' when `directions` is
+   * given here (only that estimator uses it), else the teleport's `sharpnessEstimator` option ('auto').
+   */
+  estimator?: SharpnessEstimator;
+  /** Hutchinson probes of the 'trace' estimator. Default: the teleport's `sharpnessProbes` option (4). */
+  probes?: number;
 }
 
 /**
- * The sharpness objective φ(g(θ)·w) (dissertation eq. 5.1) on the teleport batch. Its directions are
- * keyed by one seed drawn from the teleport's stream before anything else draws, so a one-off
- * `tp.teleport(..., { seed })` averages over the same directions as `tp.metrics.sharpness(..., { seed })`.
- * It costs |T|·|D| forward passes (and their backward) per ascent step: register a cheaper variant with
- * `registerObjective(sharpnessObjective({ name, directions, displacements }))`.
+ * The sharpness objective φ(g(θ)·w) (dissertation eq. 5.1) on the teleport batch, by one of two
+ * estimators (see {@link SharpnessObjectiveOptions.estimator}):
+ * - 'trace' (the default on rescale and GL): φ̂ = L(w) + mean(t²)/(2n)·tr H(g·w), the expectation of
+ *   eq. 5.1 over uniform directions to second order in t, with tr H from K Rademacher probes
+ *   (Hutchinson) whose Hessian-vector products are taken once at w and transported exactly along the
+ *   orbit ({@link traceSharpnessAt}). Cost: K Hessian-vector products per teleport, then no pass over
+ *   data per ascent step. Its values are close to φ, not equal (no |D| finite-direction noise, no
+ *   O(t⁴) terms, K-probe noise in tr H).
+ * - 'directions': eq. 5.1 itself, with the directions of `tp.metrics.sharpness(..., { seed })` (a
+ *   one-off `tp.teleport(..., { seed })` averages over the same directions). It costs |T|·|D| forward
+ *   and backward passes per ascent step (4000 at the defaults): register a cheaper variant with
+ *   `registerObjective(sharpnessObjective({ name, directions, displacements }))` (giving `directions` picks this estimator).
+ *
+ * Both read one seed drawn from the teleport's stream before anything else draws.
+ * ```ts
+ * tp.registerObjective(tp.sharpnessObjective({ name: 'sharpness16', probes: 16 }));
+ * await tp.teleport(model, { x, y }, { group: 'rescale', objective: 'sharpness16', direction: 'minimize' });
+ * ```
  */
 export function sharpnessObjective(options: SharpnessObjectiveOptions = {}): Objective {
   const spec = resolveSharpnessSpec(options);
+  const name = options.name ?? 'sharpness';
+  if (options.probes != null) checkProbes(options.probes);
+  // One set-up per teleport (the engine asks for the closed form and the tensor form of one context).
+  const setups = new WeakMap<ObjectiveContext, { seed: number; trace: TraceSetup | null; heldOut: TraceSetup | null }>();
+  const setupOf = (ctx: ObjectiveContext) => {
+    const known = setups.get(ctx);
+    if (known) return known;
+    if (ctx.loss == null) throw badOption(`objective '${name}' needs the loss on teleport batches: pass the \`data\` option`);
+    const seed = drawSeed(ctx.random ?? new SeededRandom(0).source);
+    const estimator = options.estimator ?? (options.directions != null ? 'directions' : (ctx.options?.sharpnessEstimator ?? 'auto'));
+    const exact = traceApplies(ctx.actions);
+    if (estimator === 'trace' && !exact) {
+      const bad = ctx.actions.find(a => a.exactness !== 'everywhere' || a.algebra == null || a.transportGradient == null);
+      throw badOption(
+        `objective '${name}' with sharpnessEstimator 'trace' needs an exact linear group (rescale, gl, auto); '${bad?.group}' at ${bad?.where} is not one. Use sharpnessEstimator: 'directions' (eq. 5.1 itself)`,
+      );
+    }
+    let trace: TraceSetup | null = null;
+    let heldOut: TraceSetup | null = null;
+    if (estimator !== 'directions' && exact) {
+      const loss = ctx.loss;
+      const k = checkProbes(options.probes ?? ctx.options?.sharpnessProbes ?? DEFAULT_PROBES);
+      const sizes = ctx.params.map(p => p.size);
+      const n = sizes.reduce((a, b) => a + b, 0);
+      const meanT2 = meanSquare(spec.displacements);
+      const lossAtW = tf.tidy(() => loss(ctx.params).dataSync()[0]);
+      // Probes 0…k−1 drive the ascent; probes k…2k−1 are held out to confirm its result.
+      const setupFrom = (first: number): TraceSetup => {
+        const probes = Array.from({ length: k }, (_, j) => rademacherProbe(seed, first + j, sizes));
+        // ε‖z‖ = sqrt(mean t²): the curvature at the scale of φ's displacements (‖z‖ = √n for ±1 entries).
+        const hvps = hessianVectorProducts(loss, ctx.params, probes, Math.sqrt(meanT2 / n));
+        return { probes, hvps, lossAtW, meanT2, n };
+      };
+      trace = setupFrom(0);
+      heldOut = setupFrom(k);
+    }
+    const made = { seed, trace, heldOut };
+    setups.set(ctx, made);
+    return made;
+  };
   return {
-    name: options.name ?? 'sharpness',
-    description: `φ, the mean loss over ${spec.directions} random unit directions × ${spec.displacements.length} displacements (eq. 5.1); needs data`,
+    name,
+    description: `φ, the mean loss over ${spec.directions} random unit directions × ${spec.displacements.length} displacements (eq. 5.1), or its Hessian-trace estimate on exact linear groups; needs data`,
     needs: 'loss',
     value: ctx => {
-      if (ctx.loss == null) throw badOption(`objective '${options.name ?? 'sharpness'}' needs the loss on teleport batches: pass the \`data\` option`);
-      const seed = drawSeed(ctx.random ?? new SeededRandom(0).source);
-      const loss = ctx.loss;
-      return thetas => tf.tidy(() => sharpnessOf(loss, applyActions(ctx.actions, ctx.params, thetas), seed, spec));
+      const { seed, trace } = setupOf(ctx);
+      const loss = ctx.loss!;
+      if (trace == null) return thetas => tf.tidy(() => sharpnessOf(loss, applyActions(ctx.actions, ctx.params, thetas), seed, spec));
+      return thetas => traceSharpnessAt(ctx.actions, thetas, ctx.params, trace.probes, trace.hvps, trace.lossAtW, trace.meanT2, trace.n);
+    },
+    closedForm: ctx => {
+      const { trace } = setupOf(ctx);
+      return trace == null ? null : traceClosedForm(ctx.actions, ctx.params, trace);
+    },
+    confirm: ctx => {
+      const { heldOut } = setupOf(ctx);
+      if (heldOut == null) return null;
+      // One estimate per held-out probe: their mean is the held-out estimate, their spread its error.
+      const single = heldOut.probes.map((z, k) => ({ ...heldOut, probes: [z], hvps: [heldOut.hvps[k]] }));
+      const forms = single.map(one => traceClosedForm(ctx.actions, ctx.params, one));
+      const at = (k: number, thetas: readonly Tensor[] | null): number => {
+        const closed = forms[k];
+        if (closed != null)
+          return closed.evaluate(closed.widths.map((h, i) => (thetas == null ? new Float64Array(h) : Float64Array.from(thetas[i].dataSync())))).value;
+        const one = single[k];
+        return tf.tidy(() => {
+          const th = thetas ?? ctx.actions.map(a => tf.zerosLike(a.init(() => 0)));
+          return traceSharpnessAt(ctx.actions, th, ctx.params, one.probes, one.hvps, one.lossAtW, one.meanT2, one.n).dataSync()[0];
+        });
+      };
+      return thetas => {
+        const before = single.map((_, k) => at(k, null));
+        const after = single.map((_, k) => at(k, thetas));
+        const diffs = after.map((v, k) => v - before[k]);
+        const m = diffs.length;
+        const mean = diffs.reduce((s, d) => s + d, 0) / m;
+        const variance = m > 1 ? diffs.reduce((s, d) => s + (d - mean) ** 2, 0) / (m - 1) : 0;
+        const avg = (v: number[]) => v.reduce((s, x) => s + x, 0) / m;
+        return { before: avg(before), after: avg(after), stderr: Math.sqrt(variance / m) };
+      };
     },
   };
 }
 
-/** φ with the dissertation's T and |D| = 200, as `objective: 'sharpness'`. */
+/** φ with the dissertation's T and |D| = 200, as `objective: 'sharpness'` (estimator from the teleport's options). */
 export const sharpness: Objective = sharpnessObjective();

@@ -7,6 +7,17 @@ import type { SiteAction } from '../groups/types.js';
  */
 export type Preconditioner = ReadonlyArray<Tensor | null>;
 
+/** How the sharpness objective estimates φ: see `sharpnessEstimator` in the teleport options. */
+export type SharpnessEstimator = 'auto' | 'trace' | 'directions';
+
+/** Teleport options that objectives read (from the option table, `src/teleport/options.ts`). */
+export interface ObjectiveSettings {
+  /** Estimator of the sharpness objective. Default 'auto'. */
+  sharpnessEstimator?: SharpnessEstimator;
+  /** Hutchinson probes of the 'trace' estimator (and as many held out). Default 4. */
+  sharpnessProbes?: number;
+}
+
 /**
  * What an objective can draw on. Tensors are borrowed. `gradientAt` hides the route: for exact
  * groups it transports the step's gradient (∇L(g·w) = J⁻ᵀ∇L(w), no pass over data); otherwise it
@@ -30,6 +41,8 @@ export interface ObjectiveContext {
    * (curves, directions): draw them once in `value(ctx)` so the objective is a fixed function of θ.
    */
   random?: () => number;
+  /** The teleport's objective options (estimators and their sizes). */
+  options?: ObjectiveSettings;
   /** ∇L at g(θ)·w on the touched parameters (null elsewhere). Differentiable in θ. */
   gradientAt(thetas: readonly Tensor[]): Array<Tensor | null>;
 }
@@ -62,4 +75,12 @@ export interface Objective {
   value(ctx: ObjectiveContext): (thetas: readonly Tensor[]) => Scalar;
   /** A closed form for the same value, when one exists in this context (else null). */
   closedForm?(ctx: ObjectiveContext): ClosedForm | null;
+  /**
+   * For objectives that optimize an estimate (the 'trace' sharpness): the same estimate from fresh,
+   * held-out randomness at the identity and at θ, and the standard error of its change. The ascent can
+   * exploit its own estimate's noise; the engine rejects an element ('no-improvement') unless the
+   * held-out change goes the asked way by more than twice its standard error.
+   * Null when the objective is exact in this context.
+   */
+  confirm?(ctx: ObjectiveContext): ((thetas: readonly Tensor[]) => { before: number; after: number; stderr: number }) | null;
 }

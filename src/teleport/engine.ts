@@ -3,7 +3,7 @@ import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { SiteAction } from '../groups/types.js';
 import { getObjective } from '../objectives/registry.js';
 import { gradNorm, preconditionedGradNorm } from '../objectives/grad_norm.js';
-import type { ClosedForm, ObjectiveContext, Preconditioner } from '../objectives/types.js';
+import type { ClosedForm, ObjectiveContext, ObjectiveSettings, Preconditioner } from '../objectives/types.js';
 import { closedFormAscent } from '../solvers/closed_form_ascent.js';
 import type { GradNormStructure } from '../solvers/hvp_ascent.js';
 import { solverFor } from '../solvers/registry.js';
@@ -27,6 +27,8 @@ export interface TeleportSettings extends SolverOptions {
    * product of two gradients (experimental, see solvers/hvp_ascent.ts).
    */
   hessianVector?: 'difference' | 'autodiff';
+  /** Options objectives read (the sharpness estimator and its probes). */
+  objectiveOptions?: ObjectiveSettings;
 }
 
 /** The state a teleport starts from. Tensors are borrowed, never disposed here. */
@@ -109,10 +111,23 @@ const sumOfSquares = (ts: ReadonlyArray<Tensor | null>): number =>
 function gradNormMeter(
   ctx: ObjectiveContext,
   plainForm: ClosedForm | null,
-): (thetas: readonly Tensor[] | null, knownTouched?: number) => { touched: number; full: number } {
+): ((thetas: readonly Tensor[] | null, knownTouched?: number) => { touched: number; full: number }) & { release(): void } {
   const all = ctx.params.map((_, i) => i);
   const untouched = ctx.gradient ? sumOfSquares(ctx.gradient.map((g, i) => (ctx.touched.includes(i) ? null : g))) : 0;
-  return (thetas, knownTouched) => {
+  // Exact groups on the evaluate route (objectives that need the loss): ∇L(g·w) follows from ∇L(w)
+  // by the transport, so g·w costs no second backward pass.
+  const exact = ctx.route === 'evaluate' && ctx.actions.every(a => a.exactness === 'everywhere' && a.transportGradient != null);
+  let atW: Array<Tensor | null> | null = null;
+  const meter = (thetas: readonly Tensor[] | null, knownTouched?: number): { touched: number; full: number } => {
+    if (exact) {
+      atW ??= tf.tidy(() => lossGradients(ctx.loss!, ctx.params, all).map(g => tf.keep(g!)));
+      const g0 = atW;
+      return tf.tidy(() => {
+        const g = thetas == null ? g0 : transportGradients(ctx.actions, g0, thetas);
+        const [t, f] = tf.stack([gradNormSqOf(g, ctx.touched), gradNormSqOf(g, all)]).dataSync();
+        return { touched: t, full: f };
+      });
+    }
     if (ctx.route === 'evaluate') {
       const at = thetas == null ? ctx.params : null;
       return tf.tidy(() => {
@@ -129,6 +144,13 @@ function gradNormMeter(
     else touched = tf.tidy(() => scalarOf(thetas == null ? gradNormSqOf(ctx.gradient!, ctx.touched) : gradNorm.value(ctx)(thetas)));
     return { touched, full: touched + untouched };
   };
+  return Object.assign(meter, {
+    /** Frees the gradient at w the exact evaluate route keeps between its two measurements. */
+    release: () => {
+      if (atW != null) tf.dispose(atW as Tensor[]);
+      atW = null;
+    },
+  });
 }
 
 function gradNormSqOf(grads: ReadonlyArray<Tensor | null>, indices: readonly number[]): Scalar {
@@ -161,6 +183,7 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
     loss,
     preconditioner: objective.usesPreconditioner ? (input.preconditioner ?? null) : null,
     random: input.random,
+    options: settings.objectiveOptions,
     gradientAt: transport
       ? thetas => onlyTouched(transportGradients(actions, input.grads!, thetas))
       : thetas => lossGradients(loss!, applyActions(actions, params, thetas), touched),
@@ -186,12 +209,10 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
     Object.assign(metrics, { gradNormSqBefore: before.touched, fullGradNormSqBefore: before.full });
   };
   if (!normIsObjective) measureBefore();
-  const rejected = (kind: RejectionKind, reason: string, thetas: Tensor[]): TeleportOutcome => ({
-    metrics: { ...metrics, accepted: false, rejection: kind, reason },
-    params: null,
-    grads: null,
-    thetas,
-  });
+  const rejected = (kind: RejectionKind, reason: string, thetas: Tensor[]): TeleportOutcome => {
+    meter.release();
+    return { metrics: { ...metrics, accepted: false, rejection: kind, reason }, params: null, grads: null, thetas };
+  };
 
   if (loss != null) {
     metrics.lossBefore = tf.tidy(() => scalarOf(loss(params)));
@@ -237,8 +258,23 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
   });
   Object.assign(metrics, { lossAfter: guarded.lossAfter, relativeLossDrift: guarded.relativeLossDrift, shrinks: guarded.shrinks });
   if (!guarded.accepted) return rejected(guarded.rejection!.kind, guarded.rejection!.message, guarded.thetas);
+  const confirm = objective.confirm?.(ctx) ?? null;
+  if (confirm != null) {
+    const held = confirm(guarded.thetas);
+    const gain = settings.direction === 'maximize' ? held.after - held.before : held.before - held.after;
+    if (!(gain > 2 * held.stderr)) {
+      // The guard's candidate parameters are fresh copies (pass-through entries cloned).
+      tf.dispose(guarded.params ?? []);
+      return rejected(
+        'no-improvement',
+        `the held-out estimate of the objective does not confirm the move (${held.before.toPrecision(6)} → ${held.after.toPrecision(6)}, standard error of the change ${held.stderr.toPrecision(2)}, asked to ${settings.direction}): the ascent may have followed its own estimate's noise`,
+        guarded.thetas,
+      );
+    }
+  }
 
   const after = meter(guarded.thetas, normIsObjective ? guarded.objectiveAfter : undefined);
+  meter.release();
   const grads = transport
     ? (tf.tidy(() => transportGradients(actions, input.grads!, guarded.thetas).map((g, i) => g ?? tf.zerosLike(params[i]))) as Tensor[])
     : null;

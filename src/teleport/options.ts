@@ -82,6 +82,15 @@ export interface TeleportOptions {
   onUnsupported?: 'error' | 'skip';
   /** Seed for random group initializations (SO(2) angles). Default 0. */
   seed?: number;
+  /**
+   * How `objective: 'sharpness'` estimates φ. 'trace': L(w) + mean(t²)/(2n)·tr H(g·w) with
+   * `sharpnessProbes` Hutchinson probes taken once at w (exact linear groups: rescale, GL); 'directions':
+   * eq. 5.1 itself, |T|·|D| forward and backward passes per ascent step; 'auto' (default): 'trace' where
+   * it applies, else 'directions'.
+   */
+  sharpnessEstimator?: 'auto' | 'trace' | 'directions';
+  /** Hutchinson probes of the 'trace' sharpness estimator, and as many held out to confirm its move (one gradient pass each, per teleport). Default 4. */
+  sharpnessProbes?: number;
 }
 
 /** What happens to the inner optimizer's state after a teleport (dissertation §5.4.1). */
@@ -220,6 +229,8 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
   lossOfParams: { serialized: false, scope: 'teleport', check: fn('lossOfParams', '(params) => Scalar') },
   onUnsupported: { default: 'error', serialized: true, scope: 'teleport', check: oneOf('onUnsupported', ['error', 'skip']) },
   seed: { default: 0, serialized: true, scope: 'teleport', check: number('seed', { integer: true }) },
+  sharpnessEstimator: { default: 'auto', serialized: true, scope: 'teleport', check: oneOf('sharpnessEstimator', ['auto', 'trace', 'directions']) },
+  sharpnessProbes: { default: 4, serialized: true, scope: 'teleport', check: number('sharpnessProbes', { integer: true, min: 1 }) },
   schedule: {
     serialized: true,
     scope: 'optimizer',
@@ -248,6 +259,8 @@ type Defaulted =
   | 'maxShrinks'
   | 'onUnsupported'
   | 'seed'
+  | 'sharpnessEstimator'
+  | 'sharpnessProbes'
   | 'stateAfterTeleport'
   | 'gradientSource';
 
@@ -311,6 +324,7 @@ export function settingsOf(o: ResolvedOptions): TeleportSettings {
     hessianVector: o.hessianVector,
     maxLossDrift: o.maxLossDrift,
     maxShrinks: o.maxShrinks,
+    objectiveOptions: { sharpnessEstimator: o.sharpnessEstimator, sharpnessProbes: o.sharpnessProbes },
   };
 }
 
