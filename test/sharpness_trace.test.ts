@@ -210,3 +210,56 @@ test.serial("'trace' sharpness teleports leak no tensors", async t => {
   }
   t.is(tf.memory().numTensors, n0);
 });
+
+test("GL: the 'trace' form with basis probes equals tr H(g·w) from the full Hessian at the moved weights, and its θ-gradient matches central differences", t => {
+  // A linear 3-4-2 network: GL acts on its pair exactly, and H(g·w) = J⁻ᵀH(w)J⁻¹ is what the transported
+  // probes assume. Probes √n·e_i (every basis vector) make the estimate the exact trace, so it can be
+  // compared with tp.hessian.full at g·w, computed with no transport at all.
+  const model = mlp({ input: 3, widths: [4], activation: 'linear', output: 2, seed: 31 });
+  const x = seededUniform([20, 3], 32, -1, 1);
+  const y = seededUniform([20, 2], 33);
+  const structure = tp.readModel(model);
+  const params = structure.variables;
+  const lossOf = (p: readonly tf.Tensor[]) => tf.losses.meanSquaredError(y, structure.forward(p, x).output) as tf.Scalar;
+  const actions = tp.planTeleport(structure, 'gl').build(params);
+  const sizes = params.map(p => p.size);
+  const n = sizes.reduce((a, b) => a + b, 0);
+  const h0 = tp.hessian.full({ params, loss: () => lossOf(params) });
+  const split = (flat: (j: number) => number): Float32Array[] => {
+    let offset = 0;
+    return sizes.map(s => {
+      const part = Float32Array.from({ length: s }, (_, j) => flat(offset + j));
+      offset += s;
+      return part;
+    });
+  };
+  const probes = Array.from({ length: n }, (_, i) => split(j => (j === i ? Math.sqrt(n) : 0)));
+  const hvps = Array.from({ length: n }, (_, i) => split(j => Math.sqrt(n) * h0.matrix[j * n + i]));
+  const thetas = actions.map((a, i) => tf.tidy(() => tf.mul(0.3, seededUniform(a.init(() => 0).shape, 40 + i, -1, 1))));
+  // lossAtW 0 and mean t² = 2n make the value the trace part alone.
+  const value = (th: readonly tf.Tensor[]) => tp.traceSharpnessAt(actions, th, params, probes, hvps, 0, 2 * n, n);
+  const estimate = tf.tidy(() => value(thetas).dataSync()[0]);
+  const moved = tf.tidy(() => tp.applyActions(actions, params, thetas).map(m => tf.keep(m.clone())));
+  const movedVars = moved.map(m => tf.variable(m));
+  const h1 = tp.hessian.full({ params: movedVars, loss: () => lossOf(movedVars) });
+  let trace1 = 0;
+  let trace0 = 0;
+  for (let i = 0; i < n; i++) {
+    trace1 += h1.matrix[i * n + i];
+    trace0 += h0.matrix[i * n + i];
+  }
+  t.true(relDiff(estimate, trace1) < 2e-3, `estimate ${estimate} vs tr H(g·w) ${trace1}`);
+  t.true(relDiff(trace0, trace1) > 2e-2, `the element must change the trace for the check to mean something (${trace0} → ${trace1})`);
+  const grads = tf.grads((...th: tf.Tensor[]) => value(th))(thetas);
+  for (let k = 0; k < 2; k++) {
+    const dirs = thetas.map((th, i) => seededUniform(th.shape, 60 + 10 * k + i, -1, 1));
+    const analytic = tf.tidy(() => tf.addN(grads.map((g, i) => tf.sum(tf.mul(g, dirs[i])))).dataSync()[0]);
+    const h = 1e-2;
+    const at = (s: number) => tf.tidy(() => value(thetas.map((th, i) => tf.add(th, tf.mul(s, dirs[i])))).dataSync()[0]);
+    const numeric = (at(h) - at(-h)) / (2 * h);
+    t.true(Math.abs(analytic - numeric) < 2e-2 * Math.abs(numeric) + 1e-6, `direction ${k}: ${analytic} vs ${numeric}`);
+    tf.dispose(dirs);
+  }
+  tf.dispose([thetas, grads, moved, movedVars, x, y]);
+  actions.forEach(a => a.dispose?.());
+});
