@@ -223,15 +223,18 @@ export async function runCurvatureCost(ctx: BenchContext): Promise<BenchOutput> 
   const perScale = quick ? 3 : 5;
   const rng = new SeededRandom(99).source;
   const gauss = () => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
-  const elements: Array<{ scale: number; thetas: number[][] }> = [{ scale: 0, thetas: actions.map(a => new Array(a.init(() => 0).size).fill(0)) }];
+  // θ shapes, read once (init makes a tensor: read its shape inside a tidy).
+  const thetaShapes = actions.map(a => tf.tidy(() => a.init(() => 0).shape));
+  const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+  const elements: Array<{ scale: number; thetas: number[][] }> = [{ scale: 0, thetas: thetaShapes.map(sh => new Array(sizeOf(sh)).fill(0)) }];
   for (const s of scales)
-    for (let i = 0; i < perScale; i++) elements.push({ scale: s, thetas: actions.map(a => Array.from({ length: a.init(() => 0).size }, () => s * gauss())) });
+    for (let i = 0; i < perScale; i++) elements.push({ scale: s, thetas: thetaShapes.map(sh => Array.from({ length: sizeOf(sh) }, () => s * gauss())) });
   const full: number[] = [];
   const est: Record<string, number[]> = Object.fromEntries(Object.keys(estimators).map(k => [k, []]));
   let fullMs = 0;
   ctx.log(`curvature-cost: full φ (|D| = ${fullDirections}, |T| = 20) at ${elements.length} group elements`);
   for (const e of elements) {
-    const thetas = e.thetas.map((v, i) => tf.tensor(v, actions[i].init(() => 0).shape));
+    const thetas = e.thetas.map((v, i) => tf.tensor(v, thetaShapes[i]));
     const moved = tf.tidy(() => applyActions(actions, vars, thetas));
     vars.forEach((v, i) => v.assign(moved[i]));
     // Untouched entries are the variables themselves (actions pass them through).

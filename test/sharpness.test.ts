@@ -137,7 +137,7 @@ test("the sharpness objective's gradient in θ (rescale) matches central finite 
     },
   };
   const f = tp.sharpnessObjective({ directions: 3, displacements: [0.05, 0.15] }).value(ctx);
-  const thetas = actions.map((a, i) => tf.mul(0.3, seededUniform(a.init(() => 0).shape, 20 + i)));
+  const thetas = actions.map((a, i) => tf.tidy(() => tf.mul(0.3, seededUniform(a.init(() => 0).shape, 20 + i))));
   const grads = tf.grads((...th: tf.Tensor[]) => f(th))(thetas);
   for (let k = 0; k < 3; k++) {
     const dirs = thetas.map((th, i) => seededUniform(th.shape, 30 + 10 * k + i));
