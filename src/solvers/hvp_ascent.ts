@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { Preconditioner } from '../objectives/types.js';
-import { guardedAscent, type AscentSpace, type Evaluation } from './step_rule.js';
+import { guardedAscent, type AscentSpace } from './step_rule.js';
+import { gradientSpace } from './tensor_ascent.js';
 import type { Solver, SolverOptions, SolverResult } from './types.js';
 
 /**
@@ -34,10 +35,6 @@ export interface GradNormStructure {
  * lockstep with nested autodiff on a small model, for smooth objectives and for measurements.
  */
 const REL_STEP = 2 ** -14;
-
-interface HvpEvaluation extends Evaluation<Tensor[]> {
-  grads: Tensor[];
-}
 
 /**
  * F(θ) and ∇θF without nested autodiff. With w' = w(θ), g = ∇L(w') and u = A∘g (touched entries):
@@ -78,28 +75,7 @@ export function evaluateGradNorm(structure: GradNormStructure, thetas: readonly 
 
 /** θ as tensors; one {@link evaluateGradNorm} and one two-number download per evaluation. */
 function hvpSpace(structure: GradNormStructure): AscentSpace<Tensor[]> {
-  return {
-    evaluate(point) {
-      const { grads, both } = tf.tidy(() => {
-        const r = evaluateGradNorm(structure, point);
-        const sq = tf.addN([tf.scalar(0), ...r.grads.map(t => tf.sum(tf.square(t)))]);
-        const both = tf.stack([r.value, sq]);
-        r.value.dispose(); // kept by evaluateGradNorm, so tidy would not free it
-        return { grads: r.grads, both };
-      });
-      const [value, gradNormSq] = both.dataSync();
-      both.dispose();
-      return { point, value, gradNormSq, grads } as HvpEvaluation;
-    },
-    move(from, scale) {
-      const { point, grads } = from as HvpEvaluation;
-      return tf.tidy(() => point.map((t, i) => tf.add(t, tf.mul(scale, grads[i]))));
-    },
-    release(e, keepPoint) {
-      tf.dispose((e as HvpEvaluation).grads);
-      if (!keepPoint) tf.dispose(e.point);
-    },
-  };
+  return gradientSpace(point => evaluateGradNorm(structure, point));
 }
 
 /**

@@ -7,15 +7,20 @@ interface TensorEvaluation extends Evaluation<Tensor[]> {
   grads: Tensor[];
 }
 
-/** θ as tensors; each evaluation is one `tf.valueAndGrads` and one two-number download. */
-function tensorSpace(objective: (thetas: Tensor[]) => Scalar): AscentSpace<Tensor[]> {
+/**
+ * A search space of θ as tensors, from a function giving the objective and its θ-gradient at a point:
+ * one call and one two-number download (value, ‖∇θ‖²) per evaluation. Shared by the autodiff ascent and
+ * the finite-difference Hessian-vector ascent (hvp_ascent.ts), which differ only in how they get ∇θ.
+ */
+export function gradientSpace(valueAndGrads: (point: Tensor[]) => { value: Tensor; grads: Tensor[] }): AscentSpace<Tensor[]> {
   return {
     evaluate(point) {
       const { grads, both } = tf.tidy(() => {
-        const r = tf.valueAndGrads((...ts: Tensor[]) => objective(ts))(point);
-        let sq: Tensor = tf.scalar(0);
-        for (const g of r.grads) sq = tf.add(sq, tf.sum(tf.square(g)));
-        return { grads: r.grads, both: tf.stack([r.value, sq]) };
+        const r = valueAndGrads(point);
+        const sq = tf.addN([tf.scalar(0), ...r.grads.map(g => tf.sum(tf.square(g)))]);
+        const both = tf.stack([r.value, sq]);
+        r.value.dispose(); // it may be kept (tf.keep) by the caller's function, so tidy alone would not free it
+        return { grads: r.grads, both };
       });
       const [value, gradNormSq] = both.dataSync();
       both.dispose();
@@ -30,6 +35,11 @@ function tensorSpace(objective: (thetas: Tensor[]) => Scalar): AscentSpace<Tenso
       if (!keepPoint) tf.dispose(e.point);
     },
   };
+}
+
+/** θ as tensors; each evaluation is one `tf.valueAndGrads`. */
+function tensorSpace(objective: (thetas: Tensor[]) => Scalar): AscentSpace<Tensor[]> {
+  return gradientSpace(point => tf.valueAndGrads((...ts: Tensor[]) => objective(ts))(point));
 }
 
 /**
