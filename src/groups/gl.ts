@@ -5,11 +5,31 @@ import type { SiteAction } from './types.js';
 import { expmPair } from './linalg.js';
 import { onlyTouched, replaced } from './site_axes.js';
 
+const REMEMBERED = new WeakMap<Tensor, { g: Float32Array; gInv: Float32Array }>();
+
+/**
+ * Records exp(θ) and exp(−θ) for one θ tensor (computed exactly elsewhere, e.g. in float64 by the Gram
+ * solver): {@link glElement} then uploads them instead of running the series. Only for θ that are not
+ * differentiated (a solver's result): the uploaded element is a constant in θ.
+ *
+ * ```ts
+ * rememberGlElement(theta, g, gInv); // row-major h×h each
+ * ```
+ */
+export function rememberGlElement(theta: Tensor, g: Float32Array, gInv: Float32Array): void {
+  REMEMBERED.set(theta, { g, gInv });
+}
+
 /**
  * g = exp(T) and its exact inverse exp(−T): every T gives an invertible element, T = 0 the identity.
  * Both come from one series ({@link expmPair}): the same numbers as two exponentials, half the products.
  */
 export function glElement(theta: Tensor): { g: Tensor2D; gInv: Tensor2D } {
+  const known = REMEMBERED.get(theta);
+  if (known != null) {
+    const h = theta.shape[0];
+    return { g: tf.tensor2d(known.g, [h, h]), gInv: tf.tensor2d(known.gInv, [h, h]) };
+  }
   const { pos, neg } = expmPair(theta as Tensor2D);
   return { g: pos, gInv: neg };
 }
@@ -53,6 +73,7 @@ export function glAction(site: Site): SiteAction {
     where: site.where,
     exactness: 'everywhere',
     touches,
+    linearPair: site,
     init: () => tf.zeros([site.width, site.width]),
     act: (params, theta) => {
       const { g, gInv } = glElement(theta);
