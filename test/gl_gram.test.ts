@@ -5,12 +5,13 @@ import { planTeleport } from '../src/teleport/plan.js';
 import { runTeleport, transportGradients } from '../src/teleport/engine.js';
 import { gradNormSq } from '../src/objectives/grad_norm.js';
 import { glGramEvaluate, glGramForm } from '../src/objectives/gl_gram.js';
-import { ascendGlGram, ascendGlGram64 } from '../src/solvers/gl_gram_ascent.js';
+import { ascendGlGram, ascendGlGram64, gramElementMatrices } from '../src/solvers/gl_gram_ascent.js';
 import { solverFor } from '../src/solvers/registry.js';
 import { ascend } from '../src/solvers/tensor_ascent.js';
 import { guardedAscent, type AscentSpace, type Evaluation } from '../src/solvers/step_rule.js';
 import { resolveSettings } from '../src/teleport/options.js';
-import { expmNumbers } from '../src/linalg/float64.js';
+import { expmNumbers, symmetricEigenNumbers } from '../src/linalg/float64.js';
+import { symEig64 } from '../src/linalg/dense64.js';
 import { glElement } from '../src/groups/gl.js';
 import { expmPair } from '../src/linalg/expm.js';
 import { SeededRandom } from '../src/util/random.js';
@@ -86,7 +87,7 @@ test('Gram form: the chart gradient equals central differences at random g, and 
   const hs = form.widths;
   const exp64 = (m: Float64Array, n: number) => flat(expmNumbers(rows(m, n)));
   const gs = hs.map((h, k) => exp64(randomMatrix(h, 40 + k, 0.4), h));
-  const gInvs = gs.map((g, k) =>
+  const gInvs = gs.map((_, k) =>
     exp64(
       randomMatrix(hs[k], 40 + k, 0.4).map(v => -v),
       hs[k],
@@ -178,7 +179,8 @@ test("lockstep, 'fixed' rule (10 steps): the same ascent with tensors and tf.gra
     maxBacktracks: 4,
     stepRule: 'fixed',
   };
-  const { outcome, elements } = ascendGlGram64(form, settings);
+  const { outcome, elements: found } = ascendGlGram64(form, settings);
+  const elements = found.map((e, k) => gramElementMatrices(e, form.widths[k]));
   // Reference: g and g⁻¹ as float32 tensors; the objective at g·exp(T) by transporting each gradient
   // by hand (∇W ← g_jᵀ·∇W·g_k⁻ᵀ, written here from the math, not from gl.ts), ∇T at T = 0 by tf.grads.
   const rightOf = new Map<number, number>();
@@ -316,4 +318,48 @@ test('no tensor leaks: runTeleport with the Gram solver leaves tf.memory().numTe
 test('preconditioned gradient norm (Adam) has no Gram form: the registry falls back to autodiff', t => {
   t.not(solverFor({ objective: () => tf.scalar(0), closedForm: null, init: [], randomStart: false, glGram: null }).name, 'gl gram ascent');
   t.not(solverFor({ objective: () => tf.scalar(0), closedForm: null, init: [], randomStart: true, glGram: { widths: [], terms: [] } }).name, 'gl gram ascent');
+});
+
+test('symEig64 (flat Householder + QL) matches ml-matrix eigenvalues, reconstructs A and has orthonormal vectors', t => {
+  for (const n of [1, 2, 7, 40]) {
+    const r = new SeededRandom(n);
+    const a = new Float64Array(n * n);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j <= i; j++) {
+        const v = 2 * r.next() - 1;
+        a[i * n + j] = v;
+        a[j * n + i] = v;
+      }
+    const { values, q } = symEig64(a, n);
+    const ref = symmetricEigenNumbers(rows(a, n)).values;
+    const sorted = Array.from(values).sort((p, q2) => p - q2);
+    t.true(Math.max(...sorted.map((v, i) => Math.abs(v - ref[i]))) < 1e-12, `n=${n}: eigenvalues`);
+    let rec = 0;
+    let orth = 0;
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        let o = 0;
+        for (let k = 0; k < n; k++) {
+          s += q[i * n + k] * values[k] * q[j * n + k];
+          o += q[k * n + i] * q[k * n + j];
+        }
+        rec = Math.max(rec, Math.abs(s - a[i * n + j]));
+        orth = Math.max(orth, Math.abs(o - (i === j ? 1 : 0)));
+      }
+    t.true(rec < 1e-12 && orth < 1e-12, `n=${n}: |QΛQᵀ − A| = ${rec}, |QᵀQ − I| = ${orth}`);
+  }
+  // A matrix with repeated eigenvalues (a projector) still gives an orthonormal basis.
+  const p = new Float64Array(9).fill(1 / 3);
+  const { values, q } = symEig64(p, 3);
+  t.deepEqual(
+    Array.from(values)
+      .map(v => Math.round(v * 1e9) / 1e9 + 0)
+      .sort(),
+    [0, 0, 1],
+  );
+  let o = 0;
+  for (let i = 0; i < 3; i++)
+    for (let j = 0; j < 3; j++) o = Math.max(o, Math.abs(q[i] * q[j] + q[3 + i] * q[3 + j] + q[6 + i] * q[6 + j] - (i === j ? 1 : 0)));
+  t.true(o < 1e-12);
 });

@@ -5,19 +5,27 @@ import type { SiteAction } from './types.js';
 import { expmPair } from './linalg.js';
 import { onlyTouched, replaced } from './site_axes.js';
 
-const REMEMBERED = new WeakMap<Tensor, { g: Float32Array; gInv: Float32Array }>();
+/** exp(±θ) = Q·diag(pos or neg)·Qᵀ, Q row-major h×h. */
+export interface FactoredElement {
+  q: Float32Array;
+  pos: Float32Array;
+  neg: Float32Array;
+}
+
+const REMEMBERED = new WeakMap<Tensor, FactoredElement>();
 
 /**
- * Records exp(θ) and exp(−θ) for one θ tensor (computed exactly elsewhere, e.g. in float64 by the Gram
- * solver): {@link glElement} then uploads them instead of running the series. Only for θ that are not
- * differentiated (a solver's result): the uploaded element is a constant in θ.
+ * Records exp(±θ) for one symmetric θ = Q·diag(μ)·Qᵀ in factored form (from an eigendecomposition
+ * elsewhere, e.g. the Gram solver's): {@link glElement} then forms Q·diag(e^{±μ})·Qᵀ with two products
+ * instead of running the series. Only for θ that are not differentiated (a solver's result): the
+ * element is then a constant in θ.
  *
  * ```ts
- * rememberGlElement(theta, g, gInv); // row-major h×h each
+ * rememberGlElement(theta, { q, pos: eMu, neg: eMinusMu }); // q row-major h×h
  * ```
  */
-export function rememberGlElement(theta: Tensor, g: Float32Array, gInv: Float32Array): void {
-  REMEMBERED.set(theta, { g, gInv });
+export function rememberGlElement(theta: Tensor, element: FactoredElement): void {
+  REMEMBERED.set(theta, element);
 }
 
 /**
@@ -28,7 +36,11 @@ export function glElement(theta: Tensor): { g: Tensor2D; gInv: Tensor2D } {
   const known = REMEMBERED.get(theta);
   if (known != null) {
     const h = theta.shape[0];
-    return { g: tf.tensor2d(known.g, [h, h]), gInv: tf.tensor2d(known.gInv, [h, h]) };
+    return tf.tidy(() => {
+      const q = tf.tensor2d(known.q, [h, h]);
+      const side = (d: Float32Array) => tf.matMul(tf.mul(q, tf.tensor1d(d)), q, false, true) as Tensor2D;
+      return { g: side(known.pos), gInv: side(known.neg) };
+    });
   }
   const { pos, neg } = expmPair(theta as Tensor2D);
   return { g: pos, gInv: neg };

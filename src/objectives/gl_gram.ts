@@ -25,6 +25,11 @@ export interface GramTerm {
   x: Float64Array;
   rows: number;
   cols: number;
+  /**
+   * For `right` and `left` terms whose matrix has low rank: F [r, h] (row-major) with A = FᵀF
+   * (F = Z) or B = FᵀF (F = Yᵀ), r < h. Then x is A or B as well.
+   */
+  factor?: { f: Float64Array; r: number };
 }
 
 /** The reduced objective: one width per site and its terms. */
@@ -59,10 +64,13 @@ export function glGramForm(sites: readonly Site[], grads: ReadonlyArray<Tensor |
   });
   const params = [...new Set([...rightOf.keys(), ...leftOf.keys()])].sort((a, b) => a - b);
   const shapes: GramTerm[] = [];
+  const factorRows: number[] = [];
   const flat = tf.tidy(() => {
     const rightSum = new Map<number, Tensor>();
     const leftSum = new Map<number, Tensor>();
     const pairs: Tensor[] = [];
+    const factors = new Map<number, Tensor[]>();
+    const factorsLeft = new Map<number, Tensor[]>();
     for (const p of params) {
       const g = grads[p];
       if (g == null) throw new Error(`tfjs-teleport: no gradient for parameter ${p} that gl acts on`);
@@ -75,28 +83,47 @@ export function glGramForm(sites: readonly Site[], grads: ReadonlyArray<Tensor |
       } else if (r != null) {
         const a = tf.matMul(m, m, true, false);
         rightSum.set(r, rightSum.has(r) ? tf.add(rightSum.get(r)!, a) : a);
+        factors.set(r, [...(factors.get(r) ?? []), m]);
       } else {
         const b = tf.matMul(m, m, false, true);
         leftSum.set(l!, leftSum.has(l!) ? tf.add(leftSum.get(l!)!, b) : b);
+        factorsLeft.set(l!, [...(factorsLeft.get(l!) ?? []), tf.transpose(m)]);
       }
     }
     const parts: Tensor[] = [...pairs];
+    // A thin factor (fewer rows than units: the last layer's kernel, a lone bias) is kept besides the
+    // Gram: rotating it costs r·h² instead of h³.
+    const withFactor = (fs: Tensor[], h: number) => {
+      const r = fs.reduce((n, f) => n + f.shape[0], 0);
+      if (r >= h) return 0;
+      parts.push(tf.reshape(fs.length === 1 ? fs[0] : tf.concat(fs, 0), [-1]));
+      return r;
+    };
     for (const [k, a] of rightSum) {
       parts.push(a);
       shapes.push({ kind: 'right', left: null, right: k, x: new Float64Array(0), rows: sites[k].width, cols: sites[k].width });
+      factorRows.push(withFactor(factors.get(k)!, sites[k].width));
     }
     for (const [k, b] of leftSum) {
       parts.push(b);
       shapes.push({ kind: 'left', left: k, right: null, x: new Float64Array(0), rows: sites[k].width, cols: sites[k].width });
+      factorRows.push(withFactor(factorsLeft.get(k)!, sites[k].width));
     }
     return tf.concat(parts.map(t => tf.reshape(t, [-1])));
   });
   const data = flat.dataSync();
   flat.dispose();
   let offset = 0;
+  let gramIndex = 0;
   for (const t of shapes) {
     t.x = Float64Array.from(data.subarray(offset, offset + t.rows * t.cols));
     offset += t.rows * t.cols;
+    if (t.kind === 'pair') continue;
+    const r = factorRows[gramIndex++];
+    if (r > 0) {
+      t.factor = { f: Float64Array.from(data.subarray(offset, offset + r * t.cols)), r };
+      offset += r * t.cols;
+    }
   }
   return { widths: sites.map(s => s.width), terms: shapes };
 }
