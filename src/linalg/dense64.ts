@@ -25,14 +25,27 @@ export function matMul64(a: Float64Array, b: Float64Array, m: number, k: number,
   return c;
 }
 
-/** The transpose of a row-major [rows, cols] matrix. */
+/**
+ * The transpose of a row-major [rows, cols] matrix.
+ *
+ * ```ts
+ * transpose64(Float64Array.of(1, 2, 3, 4, 5, 6), 2, 3); // [1, 4, 2, 5, 3, 6]
+ * ```
+ */
 export function transpose64(a: Float64Array, rows: number, cols: number): Float64Array {
   const t = new Float64Array(rows * cols);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j];
   return t;
 }
 
-/** Q·diag(d)·Qᵀ for a row-major [n, n] Q. */
+/**
+ * Q·diag(d)·Qᵀ for a row-major [n, n] Q (an eigendecomposition put back together, or a function of
+ * a symmetric matrix: exp(θ) = Q·diag(e^λ)·Qᵀ).
+ *
+ * ```ts
+ * scaledOuter64(Float64Array.of(1, 0, 0, 1), Float64Array.of(2, 3), 2); // [2, 0, 0, 3]
+ * ```
+ */
 export function scaledOuter64(q: Float64Array, d: Float64Array, n: number): Float64Array {
   const qd = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) qd[i * n + j] = q[i * n + j] * d[j];

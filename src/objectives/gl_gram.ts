@@ -140,7 +140,12 @@ const addScaled = (into: Float64Array, m: Float64Array, scale: number) => {
 
 /**
  * The objective at the elements g (per site; null = identity) with their inverses, and its gradient
- * in the right-multiplied chart g·exp(T) (at the identity: the gradient in θ of g = exp(θ)).
+ * in the right-multiplied chart g·exp(T) (at the identity: the gradient in θ of g = exp(θ)). Plain
+ * products of the stored matrices: the reference the solver's eigenbasis evaluation is tested against.
+ *
+ * ```ts
+ * const { value, local } = glGramEvaluate(form, [g], [gInv]); // g, gInv: row-major h×h
+ * ```
  */
 export function glGramEvaluate(form: GlGramForm, gs: ReadonlyArray<Float64Array | null>, gInvs: ReadonlyArray<Float64Array | null>): GramEvaluation {
   const local = form.widths.map(h => new Float64Array(h * h));

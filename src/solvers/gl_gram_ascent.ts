@@ -228,6 +228,10 @@ function gramSpace(widths: readonly number[]): AscentSpace<GramPoint> {
 /**
  * Per site, the element found as θ = Q·diag(μ)·Qᵀ (Q orthonormal, row-major; null: θ = 0): then
  * g = Q·diag(e^μ)·Qᵀ and g⁻¹ = Q·diag(e^{−μ})·Qᵀ exactly.
+ *
+ * ```ts
+ * const { theta, g, gInv } = gramElementMatrices(elements[0], h);
+ * ```
  */
 export interface GramElement {
   q: Float64Array | null;
@@ -250,7 +254,13 @@ function finalElement(p: GramPoint): GramElement[] {
   });
 }
 
-/** θ, g and g⁻¹ of a {@link GramElement} as float64 row-major matrices (for tests and references). */
+/**
+ * θ, g and g⁻¹ of a {@link GramElement} as float64 row-major matrices (for tests and references).
+ *
+ * ```ts
+ * const { g, gInv } = gramElementMatrices({ q: null, mu: new Float64Array(3) }, 3); // identities
+ * ```
+ */
 export function gramElementMatrices(e: GramElement, h: number): { theta: Float64Array; g: Float64Array; gInv: Float64Array } {
   if (e.q == null) {
     const eye = new Float64Array(h * h);
@@ -322,7 +332,14 @@ export function ascendGlGram(form: GlGramForm, opts: SolverOptions): SolverResul
   };
 }
 
-/** Picked for the gradient norm of GL on linear pairs with a known gradient, from the identity. */
+/**
+ * Picked for the gradient norm of GL on linear pairs with a known gradient, from the identity (the
+ * engine sets `SolveProblem.glGram`); everything else falls through to the next solver.
+ *
+ * ```ts
+ * solverFor({ objective, closedForm: null, init, randomStart: false, glGram: form }).name; // 'gl gram ascent'
+ * ```
+ */
 export const glGramAscent: Solver = {
   name: 'gl gram ascent',
   applies: problem => problem.glGram != null && !problem.randomStart,
