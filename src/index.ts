@@ -45,6 +45,8 @@ export { sharpnessObjective, sharpnessOf, unitDirection, type SharpnessObjective
 export { DEFAULT_PROBES, hessianVectorProducts, rademacherProbe, traceSharpnessAt } from './objectives/sharpness_trace.js';
 export { ascend, tensorAscent } from './solvers/tensor_ascent.js';
 export { ascendClosedForm, closedFormAscent } from './solvers/closed_form_ascent.js';
+export { ascendGlGram, ascendGlGram64, glGramAscent, gramElementMatrices, type GramElement } from './solvers/gl_gram_ascent.js';
+export { glGramEvaluate, glGramForm, type GlGramForm, type GramEvaluation, type GramTerm } from './objectives/gl_gram.js';
 export { ascendGradNorm, evaluateGradNorm, hvpAscent, type GradNormStructure } from './solvers/hvp_ascent.js';
 export { registerSolver, solverFor } from './solvers/registry.js';
 export { guardedAscent, lengthToCap, type AscentSpace, type Evaluation } from './solvers/step_rule.js';

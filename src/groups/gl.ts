@@ -5,11 +5,43 @@ import type { SiteAction } from './types.js';
 import { expmPair } from './linalg.js';
 import { onlyTouched, replaced } from './site_axes.js';
 
+/** exp(±θ) = Q·diag(pos or neg)·Qᵀ, Q row-major h×h. */
+export interface FactoredElement {
+  q: Float32Array;
+  pos: Float32Array;
+  neg: Float32Array;
+}
+
+const REMEMBERED = new WeakMap<Tensor, FactoredElement>();
+
+/**
+ * Records exp(±θ) for one symmetric θ = Q·diag(μ)·Qᵀ in factored form (from an eigendecomposition
+ * elsewhere, e.g. the Gram solver's): {@link glElement} then forms Q·diag(e^{±μ})·Qᵀ with two products
+ * instead of running the series. Only for θ that are not differentiated (a solver's result): the
+ * element is then a constant in θ.
+ *
+ * ```ts
+ * rememberGlElement(theta, { q, pos: eMu, neg: eMinusMu }); // q row-major h×h
+ * ```
+ */
+export function rememberGlElement(theta: Tensor, element: FactoredElement): void {
+  REMEMBERED.set(theta, element);
+}
+
 /**
  * g = exp(T) and its exact inverse exp(−T): every T gives an invertible element, T = 0 the identity.
  * Both come from one series ({@link expmPair}): the same numbers as two exponentials, half the products.
  */
 export function glElement(theta: Tensor): { g: Tensor2D; gInv: Tensor2D } {
+  const known = REMEMBERED.get(theta);
+  if (known != null) {
+    const h = theta.shape[0];
+    return tf.tidy(() => {
+      const q = tf.tensor2d(known.q, [h, h]);
+      const side = (d: Float32Array) => tf.matMul(tf.mul(q, tf.tensor1d(d)), q, false, true) as Tensor2D;
+      return { g: side(known.pos), gInv: side(known.neg) };
+    });
+  }
   const { pos, neg } = expmPair(theta as Tensor2D);
   return { g: pos, gInv: neg };
 }
@@ -53,6 +85,7 @@ export function glAction(site: Site): SiteAction {
     where: site.where,
     exactness: 'everywhere',
     touches,
+    linearPair: site,
     init: () => tf.zeros([site.width, site.width]),
     act: (params, theta) => {
       const { g, gInv } = glElement(theta);

@@ -66,6 +66,11 @@ export interface SiteAction {
    * (objectives/rescale_closed_form.ts) instead of tensor autodiff.
    */
   readonly diagonal?: Site;
+  /**
+   * Set by GL on a linear dense pair: the site. Lets the solver use the Gram-reduced gradient norm
+   * (objectives/gl_gram.ts) instead of tensor autodiff.
+   */
+  readonly linearPair?: Site;
   /** Frees constants the action holds (data-dependent actions keep batch activations). */
   dispose?(): void;
 }

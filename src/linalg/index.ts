@@ -5,6 +5,8 @@
  * - Float64 on plain arrays, from ml-matrix behind thin wrappers: {@link invertNumbers},
  *   {@link pinvNumbers}, {@link svdNumbers}, {@link symmetricEigenNumbers}, and the reference
  *   exponential {@link expmNumbers}.
+ * - Flat float64 kernels on row-major Float64Arrays (GL's h×h work, no ml-matrix): {@link matMul64},
+ *   {@link symEig64}, {@link scaledOuter64}, {@link transpose64}.
  */
 export { expm, expmPair, type ExpmOptions } from './expm.js';
 export { inverse, pinv, pinvConstant } from './tensor.js';
@@ -19,3 +21,4 @@ export {
   type PinvOptions,
   type SymmetricEigen,
 } from './float64.js';
+export { matMul64, scaledOuter64, symEig64, transpose64 } from './dense64.js';

@@ -1,4 +1,5 @@
 import { closedFormAscent } from './closed_form_ascent.js';
+import { glGramAscent } from './gl_gram_ascent.js';
 import { hvpAscent } from './hvp_ascent.js';
 import { tensorAscent } from './tensor_ascent.js';
 import type { Solver, SolveProblem } from './types.js';
@@ -8,7 +9,7 @@ import type { Solver, SolveProblem } from './types.js';
  * one: write `solvers/<name>.ts` exporting a {@link Solver}, and register it here (before the
  * general ascent, which applies to everything).
  */
-const SOLVER_TABLE: Solver[] = [closedFormAscent, hvpAscent, tensorAscent];
+const SOLVER_TABLE: Solver[] = [closedFormAscent, glGramAscent, hvpAscent, tensorAscent];
 
 /** Puts a solver ahead of the built-in ones. */
 export function registerSolver(solver: Solver): void {

@@ -9,6 +9,11 @@ export interface Evaluation<P> {
   value: number;
   /** ‖∇θ‖², for normalized steps. */
   gradNormSq: number;
+  /**
+   * Set by spaces whose gradient is finite exactly when the value is (and costs more than the value):
+   * acceptance then reads this instead of `gradNormSq`, which is read only to take the next step.
+   */
+  gradientFinite?: boolean;
 }
 
 /** The operations the shared ascent needs from a search space. */
@@ -119,9 +124,14 @@ export function guardedAscent<P>(space: AscentSpace<P>, start: P, identity: P | 
     for (let bt = 0; bt <= opts.maxBacktracks; bt++) {
       const scale = (sign * lr) / (opts.normalize ? Math.sqrt(current.gradNormSq) + 1e-30 : 1);
       const next = space.evaluate(space.move(current, scale));
-      const finite = Number.isFinite(next.value) && Number.isFinite(next.gradNormSq);
+      const finiteValue = Number.isFinite(next.value);
       // A long ('budget') step must improve: it spends the distance that several short ones would.
-      const ok = finite && capOk(next.value) && (!(opts.lineSearch || budgeted) || !better(current.value, next.value));
+      // The gradient is read last: a space may compute it lazily, so rejected points skip it.
+      const ok =
+        finiteValue &&
+        capOk(next.value) &&
+        (!(opts.lineSearch || budgeted) || !better(current.value, next.value)) &&
+        (next.gradientFinite ?? Number.isFinite(next.gradNormSq));
       if (ok) {
         const previous = current;
         const previousBest = best;
@@ -134,7 +144,7 @@ export function guardedAscent<P>(space: AscentSpace<P>, start: P, identity: P | 
         travelled += lr;
         break;
       }
-      aimedAtCap = budgeted && finite && !capOk(next.value);
+      aimedAtCap = budgeted && finiteValue && !capOk(next.value);
       const shorter = aimedAtCap ? lengthToCap(current.value, Math.sqrt(current.gradNormSq), next.value, AIM * opts.maxGrowth * f0, lr) : lr / 2;
       space.release(next, false);
       backtracks++;

@@ -1,5 +1,6 @@
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { ClosedForm } from '../objectives/types.js';
+import type { GlGramForm } from '../objectives/gl_gram.js';
 import type { GradNormStructure } from './hvp_ascent.js';
 
 /** Settings of the search on the group parameters θ. */
@@ -65,6 +66,12 @@ export interface SolveProblem {
    * finite-difference Hessian-vector product instead of nested autodiff. Null when not applicable.
    */
   gradNorm?: GradNormStructure | null;
+  /**
+   * The plain gradient norm of GL on linear pairs on the transport route, reduced to Gram matrices
+   * (objectives/gl_gram.ts). Null when not applicable (other groups, preconditioned norms, layers
+   * that are not plain linear dense pairs).
+   */
+  glGram?: GlGramForm | null;
 }
 
 /** A way to find θ. Solvers are registered in solvers/registry.ts and picked by `applies`. */

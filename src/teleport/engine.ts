@@ -4,7 +4,9 @@ import type { SiteAction } from '../groups/types.js';
 import { getObjective } from '../objectives/registry.js';
 import { gradNorm, preconditionedGradNorm } from '../objectives/grad_norm.js';
 import type { ClosedForm, ObjectiveContext, ObjectiveSettings, Preconditioner } from '../objectives/types.js';
+import { glGramForm, type GlGramForm } from '../objectives/gl_gram.js';
 import { closedFormAscent } from '../solvers/closed_form_ascent.js';
+import { glGramAscent } from '../solvers/gl_gram_ascent.js';
 import type { GradNormStructure } from '../solvers/hvp_ascent.js';
 import { solverFor } from '../solvers/registry.js';
 import type { SolverOptions, StepRule } from '../solvers/types.js';
@@ -232,14 +234,21 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
           weights: ctx.preconditioner,
         }
       : null;
-  const problem = { objective: value, closedForm, init, randomStart: actions.some(a => a.randomInit === true), gradNorm: gradNormStructure };
+  const glGram: GlGramForm | null =
+    transport && objective === gradNorm && actions.length > 0 && actions.every(a => a.linearPair != null)
+      ? glGramForm(
+          actions.map(a => a.linearPair!),
+          input.grads!,
+        )
+      : null;
+  const problem = { objective: value, closedForm, init, randomStart: actions.some(a => a.randomInit === true), gradNorm: gradNormStructure, glGram };
   const solver = solverFor(problem);
   const solved = solver.solve(problem, { ...settings, stepRule: resolveStepRule(settings.stepRule, ctx.route, problem.randomStart, weightedNorm) });
   tf.dispose(init);
   Object.assign(metrics, { objectiveBefore: solved.objectiveBefore, ascentSteps: solved.stepsTaken, backtracks: solved.backtracks });
   if (normIsObjective) measureBefore(solved.objectiveBefore);
   if (solved.aborted) return rejected('not-finite', solved.aborted, solved.thetas);
-  if (closedForm != null && solver === closedFormAscent) solvedByForm = { thetas: solved.thetas, value: solved.objectiveAfter };
+  if ((closedForm != null && solver === closedFormAscent) || solver === glGramAscent) solvedByForm = { thetas: solved.thetas, value: solved.objectiveAfter };
 
   const guarded = guard({
     actions,
