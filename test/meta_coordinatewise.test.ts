@@ -78,18 +78,19 @@ test.serial('coordinate-wise: unrolled meta-gradients of m1 and m2 match central
   for (const [learn, unroll, baseLr] of [
     ['update', 3, 1e-2],
     ['update+teleport', 2, 1e-2],
-    ['lr+teleport', 2, 3e-3],
+    ['lr+teleport', 2, 1e-2],
   ] as const) {
-    const mt = new MetaTeleporter({ hidden: 4, learn, baseLr, maxTheta: 0.5, seed: 2, architecture: 'coordinatewise' });
+    const mt = new MetaTeleporter({ hidden: 4, learn, baseLr, maxTheta: 2, seed: 2, architecture: 'coordinatewise' });
     mt.build({ dim: 18, group: { blocks: 1, n: 3 } });
     randomize(mt, 5, 0.4);
     const value = () => tf.tidy(() => tp.meta.windowLoss(mt, task, task.params, mt.initialState(), unroll, logL0).loss);
     for (const which of mt.teleports ? (['m1', 'm2'] as const) : (['m1'] as const)) {
-      // measured: at 1e-2 lr+teleport's m2 direction is already nonlinear (fd off by 35 %); at 1e-3 every case agrees to < 0.5 %
-      const { analytic, fd } = directional(value, mt.weightsOf(which), which === 'm1' ? 17 : 19, 1e-3);
+      // measured: at 1e-2 lr+teleport's m2 direction is already nonlinear (fd off by a third); at 1e-3 every case agrees to < 1 %
+      const eps = 1e-3;
+      const { analytic, fd } = directional(value, mt.weightsOf(which), which === 'm1' ? 17 : 19, eps);
       t.log(`${learn} ${which}: analytic ${analytic}, fd ${fd}`);
-      t.true(Math.abs(analytic) > 1e-3, `${learn} ${which}: the directional derivative is not trivially zero (${analytic})`);
-      t.true(Math.abs(fd - analytic) <= 0.02 * Math.abs(analytic) + 1e-5, `${learn} ${which}: analytic ${analytic} vs finite difference ${fd}`);
+      t.true(Math.abs(analytic) > 5e-4, `${learn} ${which}: the directional derivative is not trivially zero (${analytic})`);
+      t.true(Math.abs(fd - analytic) <= 0.03 * Math.abs(analytic) + 1e-5, `${learn} ${which}: analytic ${analytic} vs finite difference ${fd}`);
     }
     mt.dispose();
   }

@@ -27,6 +27,7 @@ export interface MetaTransferArgs {
   steps: number;
   unroll: number;
   lr: number;
+  teleportLr?: number;
   validation: number;
   patience: number;
   trainWidth: number;
@@ -68,6 +69,7 @@ export async function runMetaTransfer(args: MetaTransferArgs): Promise<void> {
     positiveInt(flag, v);
   if (args.steps % args.unroll !== 0) throw new UsageError(`--steps (${args.steps}) must be a multiple of --unroll (${args.unroll})`);
   if (!(args.lr > 0)) throw new UsageError(`--lr must be a positive number, got ${args.lr}`);
+  if (args.teleportLr != null && !(args.teleportLr > 0)) throw new UsageError(`--teleport-lr must be a positive number, got ${args.teleportLr}`);
   if (args.baseLr != null && !(args.baseLr > 0)) throw new UsageError(`--base-lr must be a positive number, got ${args.baseLr}`);
   const widths = intList('--widths', args.widths, 1);
   const depths = intList('--depths', args.depths, 2);
@@ -87,8 +89,10 @@ export async function runMetaTransfer(args: MetaTransferArgs): Promise<void> {
     }
   };
   const trainGdLr = searchLr(trainFamily);
-  const baseLr = args.baseLr ?? trainGdLr;
-  progress.log(`GD's largest stable step size at training width ${args.trainWidth}: ${trainGdLr}; the teleporter starts as GD with η₀ = ${baseLr}`);
+  const baseLr = args.baseLr ?? Number((trainGdLr / 2).toPrecision(3));
+  progress.log(
+    `GD's largest stable step size at training width ${args.trainWidth}: ${trainGdLr}; the teleporter starts as GD with η₀ = ${baseLr} (half of it unless --base-lr)`,
+  );
   const mt = new tp.meta.MetaTeleporter({ hidden: args.hidden, learn, baseLr, seed: args.seed, architecture: 'coordinatewise' });
   try {
     const windows = args.steps / args.unroll;
@@ -99,6 +103,7 @@ export async function runMetaTransfer(args: MetaTransferArgs): Promise<void> {
       steps: args.steps,
       unroll: args.unroll,
       lr: args.lr,
+      teleportLr: args.teleportLr,
       validation: args.validation,
       patience: args.patience,
       seed: args.seed,
@@ -192,7 +197,8 @@ export function registerMetaTransfer(y: Argv) {
         .option('trajectories', { type: 'number', default: 12, describe: 'training trajectories' })
         .option('steps', { type: 'number', default: 30, describe: 'steps per training trajectory' })
         .option('unroll', { type: 'number', default: 10, describe: 'truncated BPTT: update every this many steps' })
-        .option('lr', { type: 'number', default: 1e-2, describe: 'Adam learning rate of m1 and m2' })
+        .option('lr', { type: 'number', default: 1e-3, describe: 'Adam learning rate of m1' })
+        .option('teleport-lr', { type: 'number', default: 1e-4, describe: 'Adam learning rate of m2' })
         .option('validation', { type: 'number', default: 2, describe: 'validation trajectories (early stopping keeps the best weights)' })
         .option('patience', { type: 'number', default: 5, describe: 'validations without improvement before stopping' })
         .option('train-width', { type: 'number', default: 20, describe: 'width n of the training tasks (twoLayerRegression: the paper’s 20)' })
@@ -200,7 +206,10 @@ export function registerMetaTransfer(y: Argv) {
         .option('depths', { type: 'string', default: '3', describe: 'comma list of other depths tested at the training width (3: multiLayerRegression)' })
         .option('tasks', { type: 'number', default: 3, describe: 'unseen test tasks per setting' })
         .option('test-steps', { type: 'number', default: 30, describe: 'steps per test task (and of the GD searches)' })
-        .option('base-lr', { type: 'number', describe: "η₀ (default: GD's largest stable step size at the training width)" })
+        .option('base-lr', {
+          type: 'number',
+          describe: "η₀ (default: half of GD's largest stable step size at the training width; at the edge itself every training trajectory diverged)",
+        })
         .option('seed', { type: 'number', default: 1, describe: 'seed of tasks and weights' })
         .option('out', { type: 'string', describe: 'output directory, new or empty (default runs/meta-transfer-<time>)' })
         .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' })

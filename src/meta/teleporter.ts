@@ -274,7 +274,7 @@ export class MetaTeleporter {
    * {@link coordinateFeatures}), giving a log step size a_i and a direction correction u_i per coordinate:
    * f_i = η_i·(−∇_i + κ·rms(∇)·u_i) with η_i = η₀·exp(R·tanh(a_i/R)) (`'lr+teleport'`: one η from the mean
    * of a, f = −η∇). m2 runs on every entry of θ (features {@link groupEntryFeatures} of ∂‖∇L‖²/∂θ at w_t, data to the meta-gradient),
-   * one output per entry, magnitude-normalized per block as in the full variant.
+   * one output per entry, magnitude-normalized per block on the entries' RMS r: ‖θ‖_F = τr/√(τ² + r²) < τ at any width.
    */
   private coordinateStep(
     params: readonly Tensor[],
@@ -326,7 +326,10 @@ export class MetaTeleporter {
       const d = objectiveDerivative(params, context.loss, act, blocks, n);
       const r2 = b.m2.step(groupEntryFeatures(d, blocks, n), fitState(state.m2, blocks * n * n, 'm2'));
       const out = tf.reshape(tf.add(tf.matMul(r2.out, b.head2[0] as Tensor2D), b.head2[1]), [blocks, n * n]);
-      const size = tf.sqrt(tf.add(tf.sum(tf.square(out), 1, true), this.maxTheta ** 2));
+      // Magnitude normalization on the entries' RMS r = ‖a‖/n: ‖θ‖_F = τr/√(τ² + r²) < τ, so the same
+      // per-entry outputs give the same ‖θ‖ at every width (with ‖a‖ a shared bias alone would grow with n).
+      const rmsOut = tf.sqrt(tf.mean(tf.square(out), 1, true));
+      const size = tf.mul(tf.sqrt(tf.add(tf.square(rmsOut), this.maxTheta ** 2)), n);
       theta = tf.reshape(tf.div(tf.mul(out, this.maxTheta), size), [blocks, n, n]);
       next = act(next, theta);
       newState = { m1: r1.state, m2: r2.state };
