@@ -97,6 +97,24 @@ test.serial('coordinate-wise: unrolled meta-gradients of m1 and m2 match central
   task.dispose();
 });
 
+test.serial('coordinate-wise: at initialization (zero heads) the meta-gradient is finite and reaches every head', t => {
+  const family = regressionFamily({ width: 4 });
+  const task = family.sample(3);
+  const mt = new MetaTeleporter({ hidden: 3, learn: 'update+teleport', architecture: 'coordinatewise', baseLr: 3e-3 });
+  mt.build({ dim: 1, group: family.group });
+  const logL0 = Math.log(tp.meta.lossValue(task, task.params));
+  const { value, grads } = tf.variableGrads(() => tp.meta.windowLoss(mt, task, task.params, mt.initialState(), 3, logL0).loss, mt.weights);
+  value.dispose();
+  for (const w of mt.weights) {
+    const g = grads[w.name].dataSync();
+    t.true(g.every(Number.isFinite), `${w.name}: finite`);
+    if (/(lr|update|group)\/bias$/.test(w.name)) t.true(Math.max(...Array.from(g, Math.abs)) > 0, `${w.name} gets a gradient`);
+  }
+  tf.dispose(Object.values(grads));
+  task.dispose();
+  mt.dispose();
+});
+
 test.serial("m2's input ∂‖∇L(exp(θ)·w)‖²/∂θ at θ = 0 matches a central difference of ‖∇L‖² along the action", t => {
   for (const depth of [2, 3]) {
     const family = regressionFamily({ width: 3, depth });

@@ -328,8 +328,8 @@ export class MetaTeleporter {
       const out = tf.reshape(tf.add(tf.matMul(r2.out, b.head2[0] as Tensor2D), b.head2[1]), [blocks, n * n]);
       // Magnitude normalization on the entries' RMS r = ‖a‖/n: ‖θ‖_F = τr/√(τ² + r²) < τ, so the same
       // per-entry outputs give the same ‖θ‖ at every width (with ‖a‖ a shared bias alone would grow with n).
-      const rmsOut = tf.sqrt(tf.mean(tf.square(out), 1, true));
-      const size = tf.mul(tf.sqrt(tf.add(tf.square(rmsOut), this.maxTheta ** 2)), n);
+      // n·√(r² + τ²) = √(‖a‖² + n²τ²): no square root of zero, whose gradient is infinite at the zero-initialized head.
+      const size = tf.sqrt(tf.add(tf.sum(tf.square(out), 1, true), n * n * this.maxTheta ** 2));
       theta = tf.reshape(tf.div(tf.mul(out, this.maxTheta), size), [blocks, n, n]);
       next = act(next, theta);
       newState = { m1: r1.state, m2: r2.state };
