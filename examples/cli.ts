@@ -2,7 +2,7 @@
 /**
  * tfjs-teleport command line: train with and without symmetry teleportation and compare.
  * `tfjs-teleport compare` (the main job), `mnist`, `fashion-mnist`, `cifar10`, `regression`,
- * `test-functions`, `sweep`, `correlation`, `generalization`, `width-study`, `meta-train`, `meta-test`. Each subcommand has
+ * `test-functions`, `sweep`, `correlation`, `generalization`, `width-study`, `meta-train`, `meta-test`, `meta-transfer`. Each subcommand has
  * --help.
  */
 import yargs from 'yargs';
@@ -13,6 +13,7 @@ import { registerSweep } from './commands/sweep.js';
 import { registerCorrelation } from './commands/correlation.js';
 import { registerGeneralization } from './commands/generalization.js';
 import { registerMeta } from './commands/meta.js';
+import { registerMetaTransfer } from './commands/meta_transfer.js';
 import { registerWidthStudy } from './commands/width_study.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -24,10 +25,11 @@ export async function main(argv: string[]): Promise<void> {
   cli = registerGeneralization(cli) as typeof cli;
   cli = registerWidthStudy(cli) as typeof cli;
   cli = registerMeta(cli) as typeof cli;
+  cli = registerMetaTransfer(cli) as typeof cli;
   await cli
     .demandCommand(
       1,
-      'Choose a command: compare (the main job), mnist, fashion-mnist, cifar10, regression, test-functions, sweep, correlation, generalization, width-study, meta-train, meta-test',
+      'Choose a command: compare (the main job), mnist, fashion-mnist, cifar10, regression, test-functions, sweep, correlation, generalization, width-study, meta-train, meta-test, meta-transfer',
     )
     .strict()
     .recommendCommands()

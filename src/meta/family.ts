@@ -21,6 +21,8 @@ export interface MetaTask {
    * identity). Exact: loss(act(p, θ)) = loss(p) up to float32 round-off. Absent: only `learn: 'update'`.
    */
   act?(params: readonly Tensor[], theta: Tensor): Tensor[];
+  /** The group's shape when the task has an action: `blocks` GL(n) elements (θ is [blocks, n, n]). */
+  readonly group?: { blocks: number; n: number };
   /** The task's data when it has any (the regression families: X and Y, n×n), for independent checks. */
   readonly data?: { x: Tensor; y: Tensor };
   dispose(): void;
@@ -113,6 +115,7 @@ export function regressionFamily(opts: RegressionFamilyOptions = {}): MetaFamily
       return {
         params,
         loss,
+        group: { blocks: depth - 1, n },
         data: { x, y },
         act(p: readonly Tensor[], theta: Tensor): Tensor[] {
           return tf.tidy(() => {
@@ -159,6 +162,7 @@ export function userFamily(user: UserFamily): MetaFamily {
         params,
         loss: p => user.loss(p),
         act: group == null ? undefined : (p, theta) => group.act(p, theta),
+        group: group == null ? undefined : { blocks: group.blocks, n: group.n },
         dispose: () => tf.dispose(params),
       };
     },

@@ -2,7 +2,16 @@
  * Learning to teleport (dissertation §5.5): a learned optimizer whose two LSTMs give the local update
  * and a group element, meta-trained by unrolled optimization on a family of tasks.
  */
-export { MetaTeleporter, type MetaLearn, type MetaTeleporterOptions, type MetaShape, type MetaStep } from './teleporter.js';
+export {
+  MetaTeleporter,
+  type MetaLearn,
+  type MetaArchitecture,
+  type MetaTeleporterOptions,
+  type MetaShape,
+  type MetaStep,
+  type MetaStepContext,
+} from './teleporter.js';
+export { coordinateFeatures, groupEntryFeatures, objectiveDerivative } from './coordinatewise.js';
 export { disposeState, type MetaState } from './tensors.js';
 export { trainMeta, validationScore, windowLoss, lossValue, type MetaTrainOptions, type MetaTrainReport, type MetaProgress } from './train.js';
 export {

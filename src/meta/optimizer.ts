@@ -14,6 +14,10 @@ export interface MetaOptimizerOptions {
   act?: MetaTask['act'];
   /** false: apply only the learned update (g = I), the ablation. Default true. */
   teleport?: boolean;
+  /** The loss of the variables (same order), e.g. a task's `loss`: a coordinate-wise teleporter's m2 reads ∂‖∇L‖²/∂θ from it. */
+  loss?: MetaTask['loss'];
+  /** The group's shape `{ blocks, n }` (θ is [blocks, n, n]); default the one the teleporter was trained on. */
+  group?: { blocks: number; n: number };
 }
 
 /**
@@ -31,6 +35,7 @@ export class MetaOptimizer extends tf.Optimizer {
   private state?: MetaState;
   private readonly act?: MetaTask['act'];
   private readonly teleport: boolean;
+  private readonly context: { loss?: MetaTask['loss']; group?: { blocks: number; n: number } };
 
   constructor(
     readonly teleporter: MetaTeleporter,
@@ -40,6 +45,17 @@ export class MetaOptimizer extends tf.Optimizer {
     if (teleporter?.shape == null) throw badOption('tp.meta.optimizer: the teleporter has no weights yet: train it or load a saved one first');
     this.teleport = opts.teleport ?? true;
     this.act = opts.act;
+    this.context = { loss: opts.loss, group: opts.group };
+    if (
+      teleporter.architecture === 'coordinatewise' &&
+      teleporter.teleports &&
+      this.teleport &&
+      (opts.loss == null || (opts.group ?? teleporter.shape.group) == null)
+    ) {
+      throw badOption(
+        "tp.meta.optimizer: a coordinate-wise teleporter's m2 needs { loss } (the loss of the variables) and { group: { blocks, n } } (or { teleport: false })",
+      );
+    }
     if (teleporter.teleports && this.teleport && this.act == null) {
       throw badOption(
         `tp.meta.optimizer: learn '${teleporter.learn}' teleports: give { act } (the exact group action on these variables) or { teleport: false }`,
@@ -65,6 +81,7 @@ export class MetaOptimizer extends tf.Optimizer {
         state,
         this.act,
         this.teleport,
+        this.context,
       );
       return { params: s.params, state: s.state };
     });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs-core';
 import { TeleportError, badOption, show } from '../teleport/errors.js';
 import { SeededRandom } from '../util/random.js';
+import { coordinateFeatures, fitState, groupEntryFeatures, M1_FEATURES, M2_FEATURES, objectiveDerivative } from './coordinatewise.js';
 import { Lstm } from './lstm.js';
 import { disposeState, tidy, type MetaState } from './tensors.js';
 import { trainMeta, type MetaTrainOptions, type MetaTrainReport } from './train.js';
@@ -21,6 +22,16 @@ const FORMAT = 'tfjs-teleport/meta-teleporter';
 
 const LEARN_MODES: readonly MetaLearn[] = ['update', 'update+teleport', 'lr+teleport'];
 
+/**
+ * How m1 and m2 see the problem:
+ * - `'full'` (the dissertation's): each LSTM reads the whole flattened gradient and writes every coordinate
+ *   (and every entry of θ) through a dense head, so it is tied to one parameter count and group;
+ * - `'coordinatewise'` (learning-to-learn): one small LSTM shared by every coordinate, run as a batch with
+ *   per-coordinate inputs and outputs, and one shared by every entry of θ; any width, any depth.
+ */
+export type MetaArchitecture = 'full' | 'coordinatewise';
+const ARCHITECTURES: readonly MetaArchitecture[] = ['full', 'coordinatewise'];
+
 /** Options of {@link MetaTeleporter}. */
 export interface MetaTeleporterOptions {
   /** Hidden size of both layers of each LSTM. Default 32 (the dissertation: 300). */
@@ -37,6 +48,14 @@ export interface MetaTeleporterOptions {
   maxTheta?: number;
   /** Seed of the LSTM weights. Default 0. */
   seed?: number;
+  /** `'full'` (default) or `'coordinatewise'`: see {@link MetaArchitecture}. */
+  architecture?: MetaArchitecture;
+}
+
+/** What a step may need from its task besides the action: the loss and the group's shape (the coordinate-wise m2 reads ∂‖∇L‖²/∂θ). */
+export interface MetaStepContext {
+  loss?: MetaTask['loss'];
+  group?: { blocks: number; n: number };
 }
 
 /** The shapes a teleporter is built for: the flattened parameter count and the group's blocks of GL(n). */
@@ -93,11 +112,12 @@ export class MetaTeleporter {
   readonly maxTheta: number;
   readonly updateScale: number;
   readonly seed: number;
+  readonly architecture: MetaArchitecture;
   private prefix = '';
   private built?: { shape: MetaShape; m1: Lstm; m2?: Lstm; head1: Variable[]; head2: Variable[] };
 
   constructor(opts: MetaTeleporterOptions = {}) {
-    const known = ['hidden', 'learn', 'baseLr', 'lrRange', 'updateScale', 'maxTheta', 'seed'];
+    const known = ['hidden', 'learn', 'baseLr', 'lrRange', 'updateScale', 'maxTheta', 'seed', 'architecture'];
     for (const k of Object.keys(opts ?? {})) check(known.includes(k), `MetaTeleporter: unknown option '${k}' (known: ${known.join(', ')})`);
     this.hidden = opts.hidden ?? 32;
     this.learn = opts.learn ?? 'update+teleport';
@@ -106,6 +126,11 @@ export class MetaTeleporter {
     this.maxTheta = opts.maxTheta ?? 0.5;
     this.updateScale = opts.updateScale ?? 0.1;
     this.seed = opts.seed ?? 0;
+    this.architecture = opts.architecture ?? 'full';
+    check(
+      ARCHITECTURES.includes(this.architecture),
+      `MetaTeleporter: architecture must be one of ${ARCHITECTURES.map(m => `'${m}'`).join(', ')} (got ${show(opts.architecture)})`,
+    );
     check(Number.isInteger(this.hidden) && this.hidden >= 1, `MetaTeleporter: hidden must be a positive integer (got ${show(opts.hidden)})`);
     check(LEARN_MODES.includes(this.learn), `MetaTeleporter: learn must be one of ${LEARN_MODES.map(m => `'${m}'`).join(', ')} (got ${show(opts.learn)})`);
     check(this.baseLr > 0 && Number.isFinite(this.baseLr), `MetaTeleporter: baseLr must be a positive number (got ${show(opts.baseLr)})`);
@@ -131,6 +156,7 @@ export class MetaTeleporter {
    */
   build(shape: MetaShape): void {
     check(Number.isInteger(shape.dim) && shape.dim >= 1, `MetaTeleporter.build: dim must be a positive integer (got ${show(shape.dim)})`);
+    if (this.built && this.architecture === 'coordinatewise') return; // shared across coordinates: any shape
     if (this.built) {
       const s = this.built.shape;
       const same = s.dim === shape.dim && (!this.teleports || (s.group?.blocks === shape.group?.blocks && s.group?.n === shape.group?.n));
@@ -141,15 +167,26 @@ export class MetaTeleporter {
       }
       return;
     }
-    if (this.teleports && shape.group == null) {
+    if (this.teleports && shape.group == null && this.architecture === 'full') {
       throw badOption(`MetaTeleporter: learn '${this.learn}' needs a family with a group action (give the family a group, or use learn: 'update')`);
     }
     const random = new SeededRandom(this.seed ^ 0x3e7a);
     const h = this.hidden;
     const prefix = `meta_teleporter_${++instances}/`;
     this.prefix = prefix;
-    const m1 = new Lstm(`${prefix}m1`, shape.dim + 1, h, random);
     const zeros = (s: number[], name: string) => tf.variable(tf.zeros(s), true, prefix + name);
+    const saved = { dim: shape.dim, group: shape.group ? { ...shape.group } : undefined };
+    if (this.architecture === 'coordinatewise') {
+      // One output per coordinate (per entry of θ): every head is [hidden, 1].
+      const m1 = new Lstm(`${prefix}m1`, M1_FEATURES, h, random);
+      const head1 = [zeros([h, 1], 'm1/lr/kernel'), zeros([1], 'm1/lr/bias')];
+      if (this.learn !== 'lr+teleport') head1.push(zeros([h, 1], 'm1/update/kernel'), zeros([1], 'm1/update/bias'));
+      const m2 = this.teleports ? new Lstm(`${prefix}m2`, M2_FEATURES, h, random) : undefined;
+      const head2 = m2 ? [zeros([h, 1], 'm2/group/kernel'), zeros([1], 'm2/group/bias')] : [];
+      this.built = { shape: saved, m1, m2, head1, head2 };
+      return;
+    }
+    const m1 = new Lstm(`${prefix}m1`, shape.dim + 1, h, random);
     // Every m1 has the log step-size head; the update modes add a direction correction.
     const head1 = [zeros([h, 1], 'm1/lr/kernel'), zeros([1], 'm1/lr/bias')];
     if (this.learn !== 'lr+teleport') head1.push(zeros([h, shape.dim], 'm1/update/kernel'), zeros([shape.dim], 'm1/update/bias'));
@@ -160,7 +197,7 @@ export class MetaTeleporter {
       const size = shape.group.blocks * shape.group.n * shape.group.n;
       head2 = [zeros([h, size], 'm2/group/kernel'), zeros([size], 'm2/group/bias')];
     }
-    this.built = { shape: { dim: shape.dim, group: shape.group ? { ...shape.group } : undefined }, m1, m2, head1, head2 };
+    this.built = { shape: saved, m1, m2, head1, head2 };
   }
 
   private need() {
@@ -190,7 +227,8 @@ export class MetaTeleporter {
    * differentiable in the weights, the parameters and the gradients (call it inside `tf.tidy`).
    * `act` is the family's exact action; with `teleport: false` (or no `act`) g = I and m2 is skipped.
    */
-  step(params: readonly Tensor[], grads: readonly Tensor[], state: MetaState, act?: MetaTask['act'], teleport = true): MetaStep {
+  step(params: readonly Tensor[], grads: readonly Tensor[], state: MetaState, act?: MetaTask['act'], teleport = true, context: MetaStepContext = {}): MetaStep {
+    if (this.architecture === 'coordinatewise') return this.coordinateStep(params, grads, state, act, teleport, context);
     const b = this.need();
     const flat = tf.concat(
       grads.map(g => tf.reshape(g, [1, -1])),
@@ -232,6 +270,74 @@ export class MetaTeleporter {
   }
 
   /**
+   * The coordinate-wise rule: m1 runs on every coordinate of the gradient as a batch (features
+   * {@link coordinateFeatures}), giving a log step size a_i and a direction correction u_i per coordinate:
+   * f_i = η_i·(−∇_i + κ·rms(∇)·u_i) with η_i = η₀·exp(R·tanh(a_i/R)) (`'lr+teleport'`: one η from the mean
+   * of a, f = −η∇). m2 runs on every entry of θ (features {@link groupEntryFeatures} of ∂‖∇L‖²/∂θ at w_t, data to the meta-gradient),
+   * one output per entry, magnitude-normalized per block on the entries' RMS r: ‖θ‖_F = τr/√(τ² + r²) < τ at any width.
+   */
+  private coordinateStep(
+    params: readonly Tensor[],
+    grads: readonly Tensor[],
+    state: MetaState,
+    act: MetaTask['act'] | undefined,
+    teleport: boolean,
+    context: MetaStepContext,
+  ): MetaStep {
+    const b = this.need();
+    const col = tf.concat(
+      grads.map(g => tf.reshape(g, [-1, 1])),
+      0,
+    ) as Tensor2D;
+    const dim = col.shape[0];
+    const rms = tf.sqrt(tf.add(tf.mean(tf.square(col)), 1e-30));
+    const r1 = b.m1.step(coordinateFeatures(col), fitState(state.m1, dim, 'm1'));
+    const a = tf.add(tf.matMul(r1.out, b.head1[0] as Tensor2D), b.head1[1]);
+    const logLr = (v: Tensor) => tf.mul(this.baseLr, tf.exp(tf.mul(this.lrRange, tf.tanh(tf.div(v, this.lrRange)))));
+    let f: Tensor;
+    let lr: Scalar;
+    if (this.learn === 'lr+teleport') {
+      lr = tf.reshape(logLr(tf.mean(a)), []) as Scalar;
+      f = tf.mul(tf.neg(lr), col);
+    } else {
+      const eta = logLr(a);
+      const u = tf.add(tf.matMul(r1.out, b.head1[2] as Tensor2D), b.head1[3]);
+      f = tf.mul(eta, tf.sub(tf.mul(tf.mul(rms, this.updateScale), u), col));
+      lr = tf.mean(eta) as Scalar;
+    }
+    let offset = 0;
+    const moved = params.map(p => {
+      const piece = tf.reshape(tf.slice(f, [offset, 0], [p.size, 1]), p.shape);
+      offset += p.size;
+      return tf.add(p, piece);
+    });
+    let next = moved;
+    let newState: MetaState = { m1: r1.state };
+    let theta: Tensor | undefined;
+    if (b.m2 && state.m2 && teleport && act != null) {
+      const group = context.group ?? b.shape.group;
+      if (context.loss == null || group == null) {
+        throw badOption(
+          "MetaTeleporter: a coordinate-wise teleport needs the loss and the group shape: step(…, { loss, group }) (run and train pass the task's)",
+        );
+      }
+      const { blocks, n } = group;
+      // At w_t, like the paper's m2, which reads ∇L(w_t): then a window's meta-gradient is exact up to its last-but-one step.
+      const d = objectiveDerivative(params, context.loss, act, blocks, n);
+      const r2 = b.m2.step(groupEntryFeatures(d, blocks, n), fitState(state.m2, blocks * n * n, 'm2'));
+      const out = tf.reshape(tf.add(tf.matMul(r2.out, b.head2[0] as Tensor2D), b.head2[1]), [blocks, n * n]);
+      // Magnitude normalization on the entries' RMS r = ‖a‖/n: ‖θ‖_F = τr/√(τ² + r²) < τ, so the same
+      // per-entry outputs give the same ‖θ‖ at every width (with ‖a‖ a shared bias alone would grow with n).
+      // n·√(r² + τ²) = √(‖a‖² + n²τ²): no square root of zero, whose gradient is infinite at the zero-initialized head.
+      const size = tf.sqrt(tf.add(tf.sum(tf.square(out), 1, true), n * n * this.maxTheta ** 2));
+      theta = tf.reshape(tf.div(tf.mul(out, this.maxTheta), size), [blocks, n, n]);
+      next = act(next, theta);
+      newState = { m1: r1.state, m2: r2.state };
+    }
+    return { params: next, beforeAct: moved, state: newState, theta, lr };
+  }
+
+  /**
    * Runs the learned rule for `steps` steps from the task's starting parameters (no training): the loss
    * before each step and after the last (`steps + 1` numbers), wall-clock ms since the start at each of
    * those points, the learned step sizes η_t and the largest relative loss change any
@@ -242,7 +348,7 @@ export class MetaTeleporter {
     const teleport = opts.teleport ?? true;
     if (this.teleports && teleport && task.act == null)
       throw badOption('MetaTeleporter.run: this teleporter teleports but the task has no group action (give one, or run with teleport: false)');
-    this.build({ dim: task.params.reduce((s, p) => s + p.size, 0), group: this.built?.shape.group });
+    this.build({ dim: task.params.reduce((s, p) => s + p.size, 0), group: this.built?.shape.group ?? task.group });
     let params = task.params.map(p => tf.clone(p));
     let state = this.initialState();
     const losses: number[] = [];
@@ -258,7 +364,7 @@ export class MetaTeleporter {
       if (t === opts.steps || !Number.isFinite(losses[t])) break;
       const out = tidy(() => {
         const grads = tf.grads((...ps: Tensor[]) => task.loss(ps))(params);
-        const s = this.step(params, grads, state, task.act, teleport);
+        const s = this.step(params, grads, state, task.act, teleport, { loss: task.loss, group: task.group });
         let drift = 0;
         if (s.theta && task.act) {
           // The group's effect alone: the same θ on w + f, loss after vs before.
@@ -300,8 +406,10 @@ export class MetaTeleporter {
       learn: this.learn,
       baseLr: this.baseLr,
       lrRange: this.lrRange,
+      updateScale: this.updateScale,
       maxTheta: this.maxTheta,
       seed: this.seed,
+      architecture: this.architecture,
       shape: this.built?.shape,
     };
   }

@@ -278,7 +278,7 @@ export function windowLoss(
   let acc: Scalar = tf.scalar(0);
   for (let k = 0; k < unroll; k++) {
     const g = tf.grads((...ps: Tensor[]) => task.loss(ps))(p);
-    const out = teleporter.step(p, g, s, task.act, true);
+    const out = teleporter.step(p, g, s, task.act, true, { loss: task.loss, group: task.group });
     p = out.params;
     s = out.state;
     acc = tf.add(acc, tf.sub(tf.log(tf.add(task.loss(p), 1e-30)), logL0));
