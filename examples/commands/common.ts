@@ -74,3 +74,15 @@ export function defaultOut(command: string): string {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   return `runs/${command}-${stamp}`;
 }
+
+/** An integer flag of at least `min` (a count): `intAtLeast('--epochs', 0)` throws a UsageError naming the flag. */
+export function intAtLeast(flag: string, v: number, min = 1): number {
+  if (!Number.isInteger(v) || v < min) throw new UsageError(`${flag} must be an integer ≥ ${min}, got ${v}`);
+  return v;
+}
+
+/** A positive, finite number flag (a rate, a tolerance): `positiveNumber('--lr', -1)` throws a UsageError naming the flag. */
+export function positiveNumber(flag: string, v: number): number {
+  if (!(Number.isFinite(v) && v > 0)) throw new UsageError(`${flag} must be a positive number, got ${v}`);
+  return v;
+}

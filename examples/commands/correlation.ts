@@ -10,7 +10,7 @@ import { createProgress } from '../train/progress.js';
 import { renderChart, writeChart } from '../report/charts.js';
 import { checkOutDir, writeAllOrNothing } from '../report/out_dir.js';
 import { bootstrapPearson, pearson, type BootstrapInterval } from '../report/correlation_stats.js';
-import { backendOption, defaultOut, parseOptionalCount, useBackend, UsageError } from './common.js';
+import { backendOption, defaultOut, intAtLeast, parseOptionalCount, useBackend } from './common.js';
 
 export const CORRELATION_DATASETS = ['mnist', 'fashion-mnist', 'cifar10'] as const;
 export type CorrelationDataset = (typeof CORRELATION_DATASETS)[number];
@@ -60,11 +60,6 @@ export interface ModelRow {
   psi: number;
   testAccuracy: number;
   seconds: number;
-}
-
-function positiveInt(flag: string, v: number, min = 1): number {
-  if (!Number.isInteger(v) || v < min) throw new UsageError(`${flag} must be an integer ≥ ${min}, got ${v}`);
-  return v;
 }
 
 /** Mean loss and accuracy on a split, in chunks. */
@@ -127,11 +122,11 @@ function nTrainOf(x: tf.Tensor): number {
 
 export async function runCorrelation(args: CorrelationArgs): Promise<{ rows: ModelRow[]; outDir: string; files: string[] }> {
   // All input checks before any data is loaded or a model trained.
-  const models = positiveInt('--models', args.models, 3);
-  const epochs = positiveInt('--epochs', args.epochs);
-  const directions = positiveInt('--directions', args.directions);
-  const curves = positiveInt('--curves', args.curves);
-  const seed = positiveInt('--seed', args.seed, 0);
+  const models = intAtLeast('--models', args.models, 3);
+  const epochs = intAtLeast('--epochs', args.epochs);
+  const directions = intAtLeast('--directions', args.directions);
+  const curves = intAtLeast('--curves', args.curves);
+  const seed = intAtLeast('--seed', args.seed, 0);
   const trainLimit = parseOptionalCount('--train-limit', args.trainLimit, 'the number of training examples to use') ?? Number.MAX_SAFE_INTEGER;
   const testLimit = parseOptionalCount('--test-limit', args.testLimit, 'the number of test examples to use') ?? Number.MAX_SAFE_INTEGER;
   const outDir = args.out ?? defaultOut('correlation');

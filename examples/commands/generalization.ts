@@ -10,7 +10,7 @@ import { createProgress } from '../train/progress.js';
 import { renderChart, writeChart } from '../report/charts.js';
 import { checkOutDir, writeAllOrNothing } from '../report/out_dir.js';
 import { mean, std } from '../report/stats.js';
-import { backendOption, defaultOut, parseLearningRates, parseOptionalCount, useBackend, UsageError } from './common.js';
+import { backendOption, defaultOut, intAtLeast, parseLearningRates, parseOptionalCount, positiveNumber, useBackend } from './common.js';
 
 export const GENERALIZATION_DATASETS = ['mnist', 'fashion-mnist', 'cifar10'] as const;
 export type GeneralizationDataset = (typeof GENERALIZATION_DATASETS)[number];
@@ -67,16 +67,6 @@ export interface ArmRun {
   displacement: number;
   trainLoss: number[];
   testLoss: number[];
-}
-
-function intAtLeast(flag: string, v: number, min: number): number {
-  if (!Number.isInteger(v) || v < min) throw new UsageError(`${flag} must be an integer ≥ ${min}, got ${v}`);
-  return v;
-}
-
-function positive(flag: string, v: number): number {
-  if (!(Number.isFinite(v) && v > 0)) throw new UsageError(`${flag} must be a positive number, got ${v}`);
-  return v;
 }
 
 /** Mean loss on a split, in chunks. */
@@ -198,7 +188,7 @@ export async function runGeneralization(args: GeneralizationArgs): Promise<{ run
   const epochs = intAtLeast('--epochs', args.epochs, 1);
   const teleportExamples = intAtLeast('--teleport-examples', args.teleportExamples, 1);
   const teleportSteps = intAtLeast('--teleport-steps', args.teleportSteps, 1);
-  const teleportLr = positive('--teleport-lr', args.teleportLr);
+  const teleportLr = positiveNumber('--teleport-lr', args.teleportLr);
   const directions = intAtLeast('--directions', args.directions, 1);
   const lrs = parseLearningRates(args.lr == null ? undefined : String(args.lr), GENERALIZATION_OPTIMIZERS, DEFAULT_LR);
   const trainLimit = parseOptionalCount('--train-limit', args.trainLimit, 'the number of training examples to use') ?? Number.MAX_SAFE_INTEGER;

@@ -10,7 +10,7 @@ import * as tp from '../../src/index.js';
 import { createProgress } from '../train/progress.js';
 import { writeChart } from '../report/charts.js';
 import { checkOutDir, writeAllOrNothing } from '../report/out_dir.js';
-import { backendOption, defaultOut, parseChoiceList, useBackend, UsageError } from './common.js';
+import { backendOption, defaultOut, intAtLeast, parseChoiceList, positiveNumber, useBackend, UsageError } from './common.js';
 import { ARM_NAMES, gdRun, largestStableLr, type ArmRun } from '../meta/arms.js';
 import { loadMetaTeleporter, saveMetaTeleporter } from '../meta/files.js';
 import { lossChart, metaSummary } from '../meta/report.js';
@@ -41,15 +41,6 @@ export interface MetaTrainArgs {
   backend?: string;
 }
 
-function positiveInt(flag: string, v: number): number {
-  if (!Number.isInteger(v) || v < 1) throw new UsageError(`${flag} must be a positive integer, got ${v}`);
-  return v;
-}
-
-function positive(flag: string, v: number | undefined): void {
-  if (v != null && !(v > 0 && Number.isFinite(v))) throw new UsageError(`${flag} must be a positive number, got ${v}`);
-}
-
 export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
   const learns = parseChoiceList('--learn', args.learn, LEARN);
   for (const [flag, v] of [
@@ -60,13 +51,13 @@ export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
     ['--validation', args.validation],
     ['--patience', args.patience],
   ] as const)
-    positiveInt(flag, v);
+    intAtLeast(flag, v);
   if (args.steps % args.unroll !== 0) throw new UsageError(`--steps (${args.steps}) must be a multiple of --unroll (${args.unroll})`);
-  positive('--lr', args.lr);
-  positive('--teleport-lr', args.teleportLr);
-  positive('--clip', args.clip);
-  positive('--base-lr', args.baseLr);
-  if (args.validationSteps != null) positiveInt('--validation-steps', args.validationSteps);
+  if (args.lr != null) positiveNumber('--lr', args.lr);
+  if (args.teleportLr != null) positiveNumber('--teleport-lr', args.teleportLr);
+  if (args.clip != null) positiveNumber('--clip', args.clip);
+  if (args.baseLr != null) positiveNumber('--base-lr', args.baseLr);
+  if (args.validationSteps != null) intAtLeast('--validation-steps', args.validationSteps);
   const outDir = args.out ?? defaultOut('meta-train');
   checkOutDir(outDir);
   const progress = createProgress(args.quiet);
@@ -186,9 +177,9 @@ export interface MetaTestArgs {
 }
 
 export async function runMetaTest(args: MetaTestArgs): Promise<void> {
-  positiveInt('--tasks', args.tasks);
-  positiveInt('--steps', args.steps);
-  positive('--gd-lr', args.gdLr);
+  intAtLeast('--tasks', args.tasks);
+  intAtLeast('--steps', args.steps);
+  if (args.gdLr != null) positiveNumber('--gd-lr', args.gdLr);
   const recordPath = join(args.models, 'training.json');
   if (!existsSync(recordPath)) throw new UsageError(`--models ${args.models}: no training.json there; pass the output folder of meta-train`);
   const record = JSON.parse(readFileSync(recordPath, 'utf8')) as {

@@ -10,7 +10,7 @@ import * as tp from '../../src/index.js';
 import { createProgress } from '../train/progress.js';
 import { writeChart } from '../report/charts.js';
 import { checkOutDir, writeAllOrNothing } from '../report/out_dir.js';
-import { backendOption, defaultOut, parseChoiceList, parseList, useBackend, UsageError } from './common.js';
+import { backendOption, defaultOut, intAtLeast, parseChoiceList, parseList, useBackend, UsageError } from './common.js';
 import { gdRun, largestStableLr, type ArmRun } from '../meta/arms.js';
 import { saveMetaTeleporter } from '../meta/files.js';
 import { lossChart } from '../meta/report.js';
@@ -42,11 +42,6 @@ export interface MetaTransferArgs {
   backend?: string;
 }
 
-function positiveInt(flag: string, v: number): number {
-  if (!Number.isInteger(v) || v < 1) throw new UsageError(`${flag} must be a positive integer, got ${v}`);
-  return v;
-}
-
 function intList(flag: string, spec: string, min: number): number[] {
   const items = parseList(spec).map(Number);
   if (items.length === 0 || items.some(v => !Number.isInteger(v) || v < min)) throw new UsageError(`${flag}: a comma list of integers ≥ ${min}, got '${spec}'`);
@@ -66,7 +61,7 @@ export async function runMetaTransfer(args: MetaTransferArgs): Promise<void> {
     ['--tasks', args.tasks],
     ['--test-steps', args.testSteps],
   ] as const)
-    positiveInt(flag, v);
+    intAtLeast(flag, v);
   if (args.steps % args.unroll !== 0) throw new UsageError(`--steps (${args.steps}) must be a multiple of --unroll (${args.unroll})`);
   if (!(args.lr > 0)) throw new UsageError(`--lr must be a positive number, got ${args.lr}`);
   if (args.teleportLr != null && !(args.teleportLr > 0)) throw new UsageError(`--teleport-lr must be a positive number, got ${args.teleportLr}`);

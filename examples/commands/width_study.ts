@@ -16,7 +16,7 @@ import { symmetricEigenNumbers } from '../../src/linalg/float64.js';
 import { createProgress } from '../train/progress.js';
 import { renderChart, writeChart } from '../report/charts.js';
 import { checkOutDir, writeAllOrNothing } from '../report/out_dir.js';
-import { backendOption, defaultOut, parseNumberList, useBackend, UsageError } from './common.js';
+import { backendOption, defaultOut, parseNumberList, positiveNumber, useBackend, UsageError } from './common.js';
 
 export const WIDTH_ACTIVATIONS = ['sigmoid', 'relu', 'tanh'] as const;
 export type WidthActivation = (typeof WIDTH_ACTIVATIONS)[number];
@@ -105,11 +105,6 @@ function integer(flag: string, v: number, min: number, max = Number.MAX_SAFE_INT
 
 function nonNegative(flag: string, v: number): number {
   if (!(v >= 0) || !Number.isFinite(v)) throw new UsageError(`${flag} must be a number ≥ 0, got ${v}`);
-  return v;
-}
-
-function positive(flag: string, v: number): number {
-  if (!(v > 0) || !Number.isFinite(v)) throw new UsageError(`${flag} must be a positive number, got ${v}`);
   return v;
 }
 
@@ -254,9 +249,9 @@ export async function runWidthStudy(args: WidthStudyArgs): Promise<{ rows: Stude
     outputDim: inputDim,
     samples: integer('--samples', args.samples, 2),
     optimizer: args.optimizer,
-    lr: positive('--lr', args.lr ?? DEFAULT_LR[args.optimizer]),
+    lr: positiveNumber('--lr', args.lr ?? DEFAULT_LR[args.optimizer]),
     maxSteps: integer('--max-steps', args.maxSteps, 1),
-    targetLoss: positive('--target-loss', args.targetLoss),
+    targetLoss: positiveNumber('--target-loss', args.targetLoss),
     seeds: integer('--seeds', args.seeds, 1),
     seed: integer('--seed', args.seed, 0),
     maxFull: integer('--max-full', args.maxFull, 1),
