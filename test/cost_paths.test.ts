@@ -4,7 +4,7 @@ import { readModel } from '../src/structure/read_model.js';
 import { planTeleport } from '../src/teleport/plan.js';
 import { runTeleport, transportGradients } from '../src/teleport/engine.js';
 import { gradNormSq } from '../src/objectives/grad_norm.js';
-import { rescaleObjective, rescaleTerms } from '../src/objectives/rescale_closed_form.js';
+import { rescaleObjective, rescaleTermSets, rescaleTerms, rescaleValue } from '../src/objectives/rescale_closed_form.js';
 import { ascendClosedForm } from '../src/solvers/closed_form_ascent.js';
 import { ascend } from '../src/solvers/tensor_ascent.js';
 import { lengthToCap } from '../src/solvers/step_rule.js';
@@ -102,6 +102,53 @@ test("'budget' gets within 20 % of the growth cap that 'fixed' reaches, in fewer
   tf.dispose([...fixed.thetas, ...budget.thetas, ...grads, x, y]);
   model.dispose();
   void s;
+});
+
+test('rescale closed form: value-only evaluation and the plain + preconditioned term sets built together match tensor autodiff, no leaks', t => {
+  for (const kind of ['mlp', 'cnn'] as const) {
+    const { model, actions, x, y, grads } = rescaleCase(kind);
+    const s = readModel(model);
+    const precond = s.variables.map((v, i) => seededUniform(v.shape, 700 + i, 0.5, 2));
+    const sites = actions.map(a => a.diagonal!);
+    const touched = new Set(actions.flatMap(a => a.touches));
+    const before = tf.memory().numTensors;
+    const [weighted, plain] = rescaleTermSets(sites, grads, [precond, null]);
+    t.is(tf.memory().numTensors, before, `${kind}: term building leaks`);
+    const stream = new SeededRandom(kind === 'mlp' ? 3 : 4);
+    for (let trial = 0; trial < 3; trial++) {
+      const sv = sites.map(z => Float64Array.from({ length: z.width }, () => (stream.next() - 0.5) * (trial === 0 ? 0 : 1.2)));
+      const th = sv.map(v => tf.tensor1d(Float32Array.from(v)));
+      // Independent: transport the gradient with tensors and take its (preconditioned) squared norm.
+      const moved = tf.tidy(
+        () => transportGradients(actions, grads, th).map((g, i) => (touched.has(i) ? g : null)) as unknown as tf.Tensor[],
+      ) as unknown as Array<tf.Tensor | null>;
+      const directPlain = tf.tidy(() => gradNormSq(moved).dataSync()[0]);
+      const directWeighted = tf.tidy(() => gradNormSq(moved, precond).dataSync()[0]);
+      t.true(relDiff(rescaleValue(plain, sv), directPlain) < 1e-4, `${kind} plain value ${rescaleValue(plain, sv)} vs ${directPlain}`);
+      t.true(relDiff(rescaleValue(weighted, sv), directWeighted) < 1e-4, `${kind} weighted value ${rescaleValue(weighted, sv)} vs ${directWeighted}`);
+      // The single-pass evaluation gives the same value and ∂F/∂s = autodiff of the tensor objective.
+      const full = rescaleObjective(weighted, sv);
+      t.true(relDiff(full.value, directWeighted) < 1e-4, `${kind} evaluate ${full.value} vs ${directWeighted}`);
+      const auto = tf.tidy(() =>
+        tf
+          .grads((...ps: tf.Tensor[]) =>
+            gradNormSq(
+              transportGradients(actions, grads, ps).map((g, i) => (touched.has(i) ? g : null)),
+              precond,
+            ),
+          )(th)
+          .map(g => g.dataSync()),
+      );
+      const scale = Math.max(...auto.map(g => Math.max(...Array.from(g, Math.abs))));
+      full.grads.forEach((g, k) => g.forEach((v, j) => t.true(Math.abs(v - auto[k][j]) <= 1e-3 * scale, `${kind} ∂F/∂s[${k}][${j}] ${v} vs ${auto[k][j]}`)));
+      tf.dispose([...th, ...(moved.filter(m => m != null) as tf.Tensor[])]);
+    }
+    // The set built alone equals the one built alongside the preconditioned set.
+    const alone = rescaleTerms(sites, grads, null);
+    alone.forEach((term, k) => t.deepEqual(Array.from(term.q), Array.from(plain[k].q)));
+    tf.dispose([...precond, ...grads, x, y]);
+    model.dispose();
+  }
 });
 
 test('lengthToCap: between the chord and the tangent on sums of exponentials, exact on one exponential', t => {

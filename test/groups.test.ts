@@ -239,3 +239,48 @@ test('closed-form rescale solver steps in lockstep with the tensor-autodiff solv
     t.true(fast.objectiveAfter > fast.objectiveBefore);
   }
 });
+
+test('rescale: act, gradient transport and every slot kind scale columns and rows by the right powers of λ = e^θ (elementwise reference), no leaks', t => {
+  const model = mlp({ activation: 'relu', widths: [4, 3] });
+  const s = readModel(model);
+  const [action] = planTeleport(s, 'rescale').build(s.variables);
+  const site = action.diagonal!;
+  const h = site.width;
+  const thetaValues = Array.from({ length: h }, (_, i) => 0.7 * Math.sin(3 * i + 1));
+  const theta = tf.tensor1d(thetaValues);
+  const values = s.variables.map((v, i) => seededUniform(v.shape, 40 + i, -1, 1));
+  const before = tf.memory().numTensors;
+  // Reference: entry (r, c) of the first kernel times λ_c^p, of its bias times λ_c^p, of the second kernel times λ_r^−p.
+  const expected = (p: number) =>
+    values.map((v, i) => {
+      const data = Array.from(v.dataSync());
+      const cols = v.shape[v.shape.length - 1];
+      if (i === site.inKernel || i === site.inBias) return data.map((x, j) => x * Math.exp(p * thetaValues[j % cols]));
+      if (i === site.outKernel) return data.map((x, j) => x * Math.exp(-p * thetaValues[Math.floor(j / cols)]));
+      return data;
+    });
+  const check = (label: string, got: ReadonlyArray<tf.Tensor | null>, p: number) => {
+    const want = expected(p);
+    got.forEach((g, i) => {
+      const d = Array.from(g!.dataSync());
+      const err = Math.max(...d.map((x, j) => Math.abs(x - want[i][j]) / (1 + Math.abs(want[i][j]))));
+      t.true(err < 1e-5, `${label} param ${i}: ${err}`);
+    });
+  };
+  const run = (f: () => ReadonlyArray<tf.Tensor | null>) => tf.tidy(() => f().map(x => (values.includes(x as tf.Tensor) ? x!.clone() : x!)));
+  const cases: Array<[string, () => ReadonlyArray<tf.Tensor | null>, number]> = [
+    ['act', () => action.act(values, theta), 1],
+    ['transportGradient', () => action.transportGradient!(values, theta), -1],
+    ['slots gradient', () => action.transportSlots!('gradient', values, theta)!, -1],
+    ['slots squared', () => action.transportSlots!('squared', values, theta)!, -2],
+    ['slots update', () => action.transportSlots!('update', values, theta)!, 1],
+  ];
+  for (const [label, f, p] of cases) {
+    const out = run(f);
+    check(label, out, p);
+    tf.dispose(out);
+  }
+  t.is(tf.memory().numTensors, before, 'no tensors left behind');
+  tf.dispose([theta, ...values]);
+  model.dispose();
+});

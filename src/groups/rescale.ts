@@ -5,6 +5,16 @@ import type { SiteAction, SlotKind } from './types.js';
 import { onlyTouched, replaced, scaleInputs, scaleOutputs } from './site_axes.js';
 
 /**
+ * λ^k = exp(k·θ) and its reciprocal (k = 1 or 2): one exponential per call (λ² = λ·λ, not a second
+ * exponential), so applying, transporting and moving slots cost two or three small kernels each.
+ */
+function factors(theta: Tensor, k: 1 | 2): [Tensor, Tensor] {
+  const lambda = tf.exp(theta);
+  const power = k === 2 ? tf.square(lambda) : lambda;
+  return [power, tf.reciprocal(power)];
+}
+
+/**
  * Positive per-unit rescaling between two layers with positively homogeneous activations in between
  * (linear, relu, leakyRelu; max/avg pooling and flatten commute with it):
  * W₁ ← W₁·diag(λ), b₁ ← b₁∘λ, W₂ ← diag(λ)⁻¹·W₂, with λ = exp(θ) so every θ is a valid element and
@@ -36,14 +46,21 @@ export function rescaleAction(site: Site): SiteAction {
     touches,
     diagonal: site,
     init: () => tf.zeros([site.width]),
-    act: (params, theta) => apply(params, tf.exp(theta), tf.exp(tf.neg(theta))),
+    act: (params, theta) => {
+      const [lambda, inverse] = factors(theta, 1);
+      return apply(params, lambda, inverse);
+    },
     // Gradients move contragrediently: ∂L/∂(W₁λ) = (∂L/∂W₁)/λ, ∂L/∂(W₂/λ) = λ·∂L/∂W₂.
-    transportGradient: (grads, theta) => apply(grads, tf.exp(tf.neg(theta)), tf.exp(theta)),
+    transportGradient: (grads, theta) => {
+      const [lambda, inverse] = factors(theta, 1);
+      return apply(grads, inverse, lambda);
+    },
     // d/dt of W₁·diag(e^{tm}), b₁∘e^{tm}, diag(e^{−tm})·W₂ at t = 0.
     algebra: (v, m) => onlyTouched(touches, v, apply(v, m, tf.neg(m))),
     transportSlots: (kind: SlotKind, slots, theta) => {
-      const c = kind === 'gradient' ? -1 : kind === 'squared' ? -2 : 1;
-      return apply(slots, tf.exp(tf.mul(c, theta)), tf.exp(tf.mul(-c, theta)));
+      // λ^c on the first layer's side, λ^−c on the second's.
+      const [up, down] = factors(theta, kind === 'squared' ? 2 : 1);
+      return kind === 'update' ? apply(slots, up, down) : apply(slots, down, up);
     },
   };
 }

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { ClosedForm, Objective, ObjectiveContext, Preconditioner } from './types.js';
-import { rescaleObjective, rescaleTerms } from './rescale_closed_form.js';
+import type { Site } from '../structure/read_model.js';
+import { rescaleObjective, rescaleTermSets, rescaleTerms, rescaleValue, type Term } from './rescale_closed_form.js';
 
 export type { Preconditioner } from './types.js';
 
@@ -20,11 +21,27 @@ export function gradNormSq(grads: ReadonlyArray<Tensor | null>, preconditioner?:
 }
 
 /** The rescale closed form of ‖∇L‖²_A, when every action is a per-unit rescale and ∇L is known. */
+function formOf(sites: Site[], terms: Term[]): ClosedForm {
+  return { widths: sites.map(s => s.width), evaluate: s => rescaleObjective(terms, s), value: s => rescaleValue(terms, s) };
+}
+
+/**
+ * The plain form built alongside a preconditioned one from the same context (same squares, same
+ * download): the engine asks for both, the report's ‖∇L‖² needs the plain one.
+ */
+const plainAlongside = new WeakMap<ObjectiveContext, ClosedForm>();
+
 function rescaleClosedForm(ctx: ObjectiveContext, preconditioner: Preconditioner | null): ClosedForm | null {
   if (ctx.route !== 'transport' || ctx.gradient == null || !ctx.actions.every(a => a.diagonal != null)) return null;
   const sites = ctx.actions.map(a => a.diagonal!);
-  const terms = rescaleTerms(sites, ctx.gradient, preconditioner);
-  return { widths: sites.map(s => s.width), evaluate: s => rescaleObjective(terms, s) };
+  if (preconditioner == null) {
+    const known = plainAlongside.get(ctx);
+    if (known != null) return known;
+    return formOf(sites, rescaleTerms(sites, ctx.gradient, null));
+  }
+  const [weighted, plain] = rescaleTermSets(sites, ctx.gradient, [preconditioner, null]);
+  plainAlongside.set(ctx, formOf(sites, plain));
+  return formOf(sites, weighted);
 }
 
 /** ‖∇L(g·w)‖² on the parameters the group touches (dissertation Algorithm 1, line 3). */

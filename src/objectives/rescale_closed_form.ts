@@ -20,8 +20,6 @@ export interface Term {
   cols: number;
   rowSite: number | null; // index into sites: factor exp(2·s) on rows
   colSite: number | null; // factor exp(−2·s) on cols
-  /** Qᵀ, row-major: filled on first use by the evaluation. */
-  qt?: Float64Array;
 }
 
 /** Reduces A∘g² of one parameter to its [rows, cols] unit matrix (a tensor). */
@@ -43,6 +41,18 @@ function reduceTerm(w: Tensor, rowSite: Site | null, hasCol: boolean): Tensor {
 
 /** Builds the closed-form terms for rescale sites from gradients (and an optional preconditioner). */
 export function rescaleTerms(sites: readonly Site[], grads: ReadonlyArray<Tensor | null>, preconditioner: Preconditioner | null): Term[] {
+  return rescaleTermSets(sites, grads, [preconditioner])[0];
+}
+
+/**
+ * The terms for several weightings A of the same gradients at once (e.g. the preconditioned
+ * objective and the plain ‖∇L‖² the report measures): ∇L² is squared once per parameter.
+ *
+ * ```ts
+ * const [weighted, plain] = rescaleTermSets(sites, grads, [adamPreconditioner, null]);
+ * ```
+ */
+export function rescaleTermSets(sites: readonly Site[], grads: ReadonlyArray<Tensor | null>, weightings: ReadonlyArray<Preconditioner | null>): Term[][] {
   const colOf = new Map<number, number>();
   const rowOf = new Map<number, number>();
   sites.forEach((s, k) => {
@@ -51,23 +61,31 @@ export function rescaleTerms(sites: readonly Site[], grads: ReadonlyArray<Tensor
     rowOf.set(s.outKernel, k);
   });
   const params = [...new Set([...colOf.keys(), ...rowOf.keys()])].sort((a, b) => a - b);
-  const tensors = tf.tidy(() =>
-    params.map(p => {
+  // reduced[set][k]: the [rows, cols] matrix of params[k] under weightings[set].
+  const reduced = tf.tidy(() => {
+    const sets = weightings.map(() => [] as Tensor[]);
+    params.forEach(p => {
       const g = grads[p];
       if (g == null) throw new Error(`tfjs-teleport: no gradient for parameter ${p} that rescale acts on`);
-      const a = preconditioner?.[p];
-      const w = a != null ? tf.mul(a, tf.square(g)) : tf.square(g);
+      const sq = tf.square(g);
       const row = rowOf.get(p);
-      return reduceTerm(w, row != null ? sites[row] : null, colOf.has(p));
+      weightings.forEach((a, k) => {
+        const ap = a?.[p];
+        sets[k].push(reduceTerm(ap != null ? tf.mul(ap, sq) : sq, row != null ? sites[row] : null, colOf.has(p)));
+      });
+    });
+    return sets;
+  });
+  // Downloads outside tidy (it would walk a typed array entry by entry); on wasm a download is a copy.
+  const out = reduced.map(set =>
+    set.map((t, i) => {
+      const p = params[i];
+      const [rows, cols] = t.shape as [number, number];
+      return { q: Float64Array.from(t.dataSync()), rows, cols, rowSite: rowOf.get(p) ?? null, colSite: colOf.get(p) ?? null };
     }),
   );
-  const terms = tensors.map((t, i) => {
-    const p = params[i];
-    const [rows, cols] = t.shape as [number, number];
-    return { q: Float64Array.from(t.dataSync()), rows, cols, rowSite: rowOf.get(p) ?? null, colSite: colOf.get(p) ?? null };
-  });
-  tf.dispose(tensors);
-  return terms;
+  tf.dispose(reduced.flat());
+  return out;
 }
 
 /** exp(c·x) of every entry of every vector (one Math.exp per site unit and evaluation). */
@@ -79,18 +97,28 @@ function expAll(s: readonly Float64Array[], c: number): Float64Array[] {
   });
 }
 
-/** Σ_c q[base + c]·v[c]: one row of a row-major matrix times a vector. */
-function dotRow(q: Float64Array, base: number, v: Float64Array, n: number): number {
-  let acc = 0;
-  for (let c = 0; c < n; c++) acc += q[base + c] * v[c];
-  return acc;
+/** Σ_c q[base + c]·v[c]: one row of a row-major matrix times a vector (four independent accumulators). */
+function rowDot(q: Float64Array, base: number, v: Float64Array, n: number): number {
+  let a0 = 0;
+  let a1 = 0;
+  let a2 = 0;
+  let a3 = 0;
+  let c = 0;
+  for (; c + 3 < n; c += 4) {
+    a0 += q[base + c] * v[c];
+    a1 += q[base + c + 1] * v[c + 1];
+    a2 += q[base + c + 2] * v[c + 2];
+    a3 += q[base + c + 3] * v[c + 3];
+  }
+  for (; c < n; c++) a0 += q[base + c] * v[c];
+  return a0 + a1 + (a2 + a3);
 }
 
 /**
  * F(s) and ∂F/∂s for the closed-form rescale objective; `s` holds one vector per site.
  * Per term with u = exp(2·s_row), v = exp(−2·s_col): F += uᵀ·Q·v, ∂F/∂s_row = 2·u∘(Q·v),
- * ∂F/∂s_col = −2·v∘(Qᵀ·u). Both products are row-by-row dot products over contiguous memory (Qᵀ is
- * stored once, by {@link rescaleTerms}), the exponentials are taken once per site, not per term.
+ * ∂F/∂s_col = −2·v∘(Qᵀ·u). One pass over each Q, row by row over contiguous memory, gives Q·v and
+ * Qᵀ·u together; the exponentials are taken once per site, not per term.
  */
 export function rescaleObjective(terms: readonly Term[], s: readonly Float64Array[]): { value: number; grads: Float64Array[] } {
   const grads = s.map(v => new Float64Array(v.length));
@@ -102,18 +130,66 @@ export function rescaleObjective(terms: readonly Term[], s: readonly Float64Arra
     const u = t.rowSite != null ? up[t.rowSite] : ones(rows);
     const v = t.colSite != null ? down[t.colSite] : ones(cols);
     const gRow = t.rowSite != null ? grads[t.rowSite] : null;
+    // Qᵀ·u, accumulated along the same pass (only when the columns belong to a site).
+    const qtu = t.colSite != null ? new Float64Array(cols) : null;
     for (let r = 0; r < rows; r++) {
-      const qv = dotRow(q, r * cols, v, cols);
-      value += u[r] * qv;
-      if (gRow != null) gRow[r] += 2 * u[r] * qv;
+      const base = r * cols;
+      const ur = u[r];
+      let qv = 0;
+      if (qtu != null) {
+        // Two accumulators: independent chains of multiply-adds run in parallel.
+        let qv2 = 0;
+        let c = 0;
+        for (; c + 1 < cols; c += 2) {
+          const x0 = q[base + c];
+          const x1 = q[base + c + 1];
+          qv += x0 * v[c];
+          qv2 += x1 * v[c + 1];
+          qtu[c] += x0 * ur;
+          qtu[c + 1] += x1 * ur;
+        }
+        if (c < cols) {
+          const x = q[base + c];
+          qv += x * v[c];
+          qtu[c] += x * ur;
+        }
+        qv += qv2;
+      } else {
+        qv = rowDot(q, base, v, cols);
+      }
+      value += ur * qv;
+      if (gRow != null) gRow[r] += 2 * ur * qv;
     }
-    if (t.colSite != null) {
-      const gCol = grads[t.colSite];
-      const qt = transposed(t);
-      for (let c = 0; c < cols; c++) gCol[c] -= 2 * v[c] * dotRow(qt, c * rows, u, rows);
+    if (qtu != null) {
+      const gCol = grads[t.colSite!];
+      for (let c = 0; c < cols; c++) gCol[c] -= 2 * v[c] * qtu[c];
     }
   }
   return { value, grads };
+}
+
+/**
+ * F(s) alone (no gradient): one multiply-add per entry of Q, for measurements (the report's
+ * ‖∇L‖² before and after) that never step.
+ *
+ * ```ts
+ * const before = rescaleValue(terms, sites.map(z => new Float64Array(z.width)));
+ * ```
+ */
+export function rescaleValue(terms: readonly Term[], s: readonly Float64Array[]): number {
+  const up = expAll(s, 2);
+  const down = expAll(s, -2);
+  let value = 0;
+  for (const t of terms) {
+    const { rows, cols, q } = t;
+    const u = t.rowSite != null ? up[t.rowSite] : ones(rows);
+    const v = t.colSite != null ? down[t.colSite] : ones(cols);
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      value += u[r] * rowDot(q, base, v, cols);
+    }
+  }
+  return value;
 }
 
 const ONES = new Map<number, Float64Array>();
@@ -125,15 +201,4 @@ function ones(n: number): Float64Array {
     ONES.set(n, o);
   }
   return o;
-}
-
-/** Qᵀ of a term, row-major (computed once and cached on the term). */
-function transposed(t: Term): Float64Array {
-  if (t.qt == null) {
-    const { rows, cols, q } = t;
-    const qt = new Float64Array(rows * cols);
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) qt[c * rows + r] = q[r * cols + c];
-    t.qt = qt;
-  }
-  return t.qt;
 }

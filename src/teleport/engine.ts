@@ -142,7 +142,10 @@ function gradNormMeter(
     let touched: number;
     if (knownTouched != null) touched = knownTouched;
     else if (plainForm != null)
-      touched = plainForm.evaluate(plainForm.widths.map((h, i) => (thetas == null ? new Float64Array(h) : Float64Array.from(thetas[i].dataSync())))).value;
+      touched = formValue(
+        plainForm,
+        plainForm.widths.map((h, i) => (thetas == null ? new Float64Array(h) : Float64Array.from(thetas[i].dataSync()))),
+      );
     else touched = tf.tidy(() => scalarOf(thetas == null ? gradNormSqOf(ctx.gradient!, ctx.touched) : gradNorm.value(ctx)(thetas)));
     return { touched, full: touched + untouched };
   };
@@ -154,6 +157,9 @@ function gradNormMeter(
     },
   });
 }
+
+/** A closed form's value at `s`, by its value-only evaluation when it has one. */
+const formValue = (form: ClosedForm, s: readonly Float64Array[]): number => (form.value != null ? form.value(s) : form.evaluate(s).value);
 
 function gradNormSqOf(grads: ReadonlyArray<Tensor | null>, indices: readonly number[]): Scalar {
   return tf.addN([tf.scalar(0), ...indices.filter(i => grads[i] != null).map(i => tf.sum(tf.square(grads[i]!)))]) as Scalar;
@@ -199,7 +205,12 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
   let solvedByForm: { thetas: readonly Tensor[]; value: number } | null = null;
   const measure = (thetas: readonly Tensor[]) => {
     if (solvedByForm != null && solvedByForm.thetas === thetas) return solvedByForm.value;
-    return closedForm != null ? closedForm.evaluate(thetas.map(t => Float64Array.from(t.dataSync()))).value : tf.tidy(() => scalarOf(value(thetas)));
+    return closedForm != null
+      ? formValue(
+          closedForm,
+          thetas.map(t => Float64Array.from(t.dataSync())),
+        )
+      : tf.tidy(() => scalarOf(value(thetas)));
   };
 
   // On the transport route the gradNorm objective is ‖∇L‖² over the touched parameters itself: its
