@@ -60,3 +60,46 @@ test.serial('a trained teleporter as a tf.Optimizer: minimize reproduces run() s
   mt.dispose();
   task.dispose();
 });
+
+test.serial(
+  'a coordinate-wise update teleporter drops into model.compile/fit: untrained it follows tf.train.sgd(baseLr) through fit, with learned heads it differs and tensor counts stay flat',
+  async t => {
+    const { mlp, seededUniform } = await import('./helpers.js');
+    const x = seededUniform([32, 4], 301);
+    const y = seededUniform([32, 2], 302);
+    // A model the teleporter never saw (4-6-2 with biases): the coordinate-wise variant has no parameter count.
+    const fitWith = async (optimizer: tf.Optimizer) => {
+      const model = mlp({ input: 4, widths: [6], activation: 'relu', output: 2, seed: 303 });
+      model.compile({ optimizer, loss: 'meanSquaredError' });
+      const h = await model.fit(x, y, { epochs: 3, batchSize: 8, shuffle: false, verbose: 0 });
+      return { model, losses: h.history.loss as number[] };
+    };
+    const plain = new MetaTeleporter({ hidden: 4, learn: 'update', baseLr: 0.05, architecture: 'coordinatewise', seed: 5 });
+    plain.build({ dim: 1 });
+    const sgd = await fitWith(tf.train.sgd(0.05));
+    const meta = await fitWith(tp.meta.optimizer(plain));
+    sgd.model.getWeights().forEach((w, i) => {
+      const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(w, meta.model.getWeights()[i]))).dataSync()[0]);
+      t.true(diff < 1e-5, `weight ${i} differs from SGD's by ${diff}`);
+    });
+    // Non-zero heads: a different, still finite and decreasing, trajectory.
+    const learned = new MetaTeleporter({ hidden: 4, learn: 'update', baseLr: 0.05, architecture: 'coordinatewise', seed: 5 });
+    learned.build({ dim: 1 });
+    learned.weights.forEach((w, k) => {
+      const v = seededUniform(w.shape, 400 + k, -0.5, 0.5);
+      w.assign(v);
+      v.dispose();
+    });
+    const optimizer = tp.meta.optimizer(learned);
+    const first = await fitWith(optimizer);
+    t.true(first.losses.every(Number.isFinite) && first.losses[2] < first.losses[0], `losses ${first.losses}`);
+    t.true(Math.abs(first.losses[2] - sgd.losses[2]) > 1e-6, 'the learned heads change the trajectory');
+    const before = tf.memory().numTensors;
+    await first.model.fit(x, y, { epochs: 2, batchSize: 8, shuffle: false, verbose: 0 });
+    t.is(tf.memory().numTensors, before);
+    for (const m of [sgd.model, meta.model, first.model]) m.dispose();
+    tf.dispose([x, y]);
+    plain.dispose();
+    learned.dispose();
+  },
+);

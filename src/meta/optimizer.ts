@@ -3,7 +3,7 @@ import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import { badOption } from '../teleport/errors.js';
 import type { MetaTask } from './family.js';
 import type { MetaTeleporter } from './teleporter.js';
-import { disposeState, tidy, type MetaState } from './tensors.js';
+import { disposeState, keepState, tidy, type MetaState } from './tensors.js';
 
 /** Options of {@link optimizer}. */
 export interface MetaOptimizerOptions {
@@ -72,7 +72,7 @@ export class MetaOptimizer extends tf.Optimizer {
       if (v == null) throw badOption(`tp.meta.optimizer: no variable named '${name}'`);
       return v;
     });
-    this.state ??= this.teleporter.initialState();
+    this.state ??= keepState(this.teleporter.initialState());
     const state = this.state;
     const out = tidy(() => {
       const s = this.teleporter.step(
@@ -88,7 +88,7 @@ export class MetaOptimizer extends tf.Optimizer {
     vars.forEach((v, i) => v.assign(out.params[i] as Tensor));
     tf.dispose(out.params);
     disposeState(state);
-    this.state = out.state;
+    this.state = keepState(out.state);
     this.incrementIterations();
   }
 

@@ -7,6 +7,15 @@ export interface MetaState {
   m2?: LstmState;
 }
 
+/**
+ * Marks every tensor of a state as kept, so an enclosing `tf.tidy` (model.fit runs each batch in one)
+ * does not free the recurrent state an optimizer carries to its next step.
+ */
+export function keepState(state: MetaState): MetaState {
+  for (const t of [...state.m1.h, ...state.m1.c, ...(state.m2 ? [...state.m2.h, ...state.m2.c] : [])]) tf.keep(t);
+  return state;
+}
+
 /** Frees every tensor of a state. */
 export function disposeState(state: MetaState | undefined): void {
   if (state == null) return;

@@ -146,7 +146,8 @@ function number(name: string, opts: { integer?: boolean; min?: number; minExclus
     const ok = finiteOk && (minExclusive ? (v as number) > min : (v as number) >= min) && (!integer || Number.isInteger(v) || v === Infinity);
     if (!ok) {
       const kind = integer ? 'integer' : allowInfinity ? 'number' : 'finite number';
-      const what = min === 0 ? `a ${minExclusive ? 'positive' : 'non-negative'} ${kind}` : `${kind === 'integer' ? 'an' : 'a'} ${kind} ${minExclusive ? '>' : '≥'} ${min}`;
+      const what =
+        min === 0 ? `a ${minExclusive ? 'positive' : 'non-negative'} ${kind}` : `${kind === 'integer' ? 'an' : 'a'} ${kind} ${minExclusive ? '>' : '≥'} ${min}`;
       throw badOption(`option ${name} must be ${what}, got ${show(v)}`);
     }
     return v;
