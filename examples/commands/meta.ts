@@ -41,8 +41,18 @@ export interface MetaTrainArgs {
   backend?: string;
 }
 
-export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
-  const learns = parseChoiceList('--learn', args.learn, LEARN);
+/** The meta-training flags `meta-train` and `meta-transfer` share, checked before any work (UsageError naming the flag). */
+export function checkMetaTrainingFlags(args: {
+  hidden: number;
+  trajectories: number;
+  steps: number;
+  unroll: number;
+  validation: number;
+  patience: number;
+  lr?: number;
+  teleportLr?: number;
+  baseLr?: number;
+}): void {
   for (const [flag, v] of [
     ['--hidden', args.hidden],
     ['--trajectories', args.trajectories],
@@ -55,8 +65,13 @@ export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
   if (args.steps % args.unroll !== 0) throw new UsageError(`--steps (${args.steps}) must be a multiple of --unroll (${args.unroll})`);
   if (args.lr != null) positiveNumber('--lr', args.lr);
   if (args.teleportLr != null) positiveNumber('--teleport-lr', args.teleportLr);
-  if (args.clip != null) positiveNumber('--clip', args.clip);
   if (args.baseLr != null) positiveNumber('--base-lr', args.baseLr);
+}
+
+export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
+  const learns = parseChoiceList('--learn', args.learn, LEARN);
+  checkMetaTrainingFlags(args);
+  if (args.clip != null) positiveNumber('--clip', args.clip);
   if (args.validationSteps != null) intAtLeast('--validation-steps', args.validationSteps);
   const outDir = args.out ?? defaultOut('meta-train');
   checkOutDir(outDir);

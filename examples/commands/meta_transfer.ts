@@ -11,6 +11,7 @@ import { createProgress } from '../train/progress.js';
 import { writeChart } from '../report/charts.js';
 import { checkOutDir, writeAllOrNothing } from '../report/out_dir.js';
 import { backendOption, defaultOut, intAtLeast, parseChoiceList, parseList, useBackend, UsageError } from './common.js';
+import { checkMetaTrainingFlags } from './meta.js';
 import { gdRun, largestStableLr, type ArmRun } from '../meta/arms.js';
 import { saveMetaTeleporter } from '../meta/files.js';
 import { lossChart } from '../meta/report.js';
@@ -50,22 +51,13 @@ function intList(flag: string, spec: string, min: number): number[] {
 
 export async function runMetaTransfer(args: MetaTransferArgs): Promise<void> {
   const [learn] = parseChoiceList('--learn', args.learn, LEARN);
+  checkMetaTrainingFlags(args);
   for (const [flag, v] of [
-    ['--hidden', args.hidden],
-    ['--trajectories', args.trajectories],
-    ['--steps', args.steps],
-    ['--unroll', args.unroll],
-    ['--validation', args.validation],
-    ['--patience', args.patience],
     ['--train-width', args.trainWidth],
     ['--tasks', args.tasks],
     ['--test-steps', args.testSteps],
   ] as const)
     intAtLeast(flag, v);
-  if (args.steps % args.unroll !== 0) throw new UsageError(`--steps (${args.steps}) must be a multiple of --unroll (${args.unroll})`);
-  if (!(args.lr > 0)) throw new UsageError(`--lr must be a positive number, got ${args.lr}`);
-  if (args.teleportLr != null && !(args.teleportLr > 0)) throw new UsageError(`--teleport-lr must be a positive number, got ${args.teleportLr}`);
-  if (args.baseLr != null && !(args.baseLr > 0)) throw new UsageError(`--base-lr must be a positive number, got ${args.baseLr}`);
   const widths = intList('--widths', args.widths, 1);
   const depths = intList('--depths', args.depths, 2);
   const outDir = args.out ?? defaultOut('meta-transfer');
