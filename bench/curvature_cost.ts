@@ -266,41 +266,20 @@ export async function runCurvatureCost(ctx: BenchContext): Promise<BenchOutput> 
     objAfter: number;
     ok: boolean;
   }> = [];
-  for (const direction of ['minimize', 'maximize'] as const) {
-    snap.restore();
-    const before = tp.metrics.sharpness(model, batch, { seed: SEED, directions: fullDirections });
-    const r = await tp.teleport(model, batch, { seed: SEED, steps: STEPS, group: 'rescale', objective: 'sharpness', direction });
-    const after = tp.metrics.sharpness(model, batch, { seed: SEED, directions: fullDirections });
-    const ok = !r.accepted || (direction === 'minimize' ? after < before : after > before);
-    moves.push({
-      objective: 'sharpness',
-      direction,
-      accepted: r.accepted,
-      reason: r.reason,
-      before,
-      after,
-      objBefore: r.objectiveBefore,
-      objAfter: r.objectiveAfter,
-      ok,
-    });
-  }
-  for (const direction of ['minimize', 'maximize'] as const) {
-    snap.restore();
-    const before = tp.metrics.curvature(model, batch, { group: 'rescale', seed: SEED });
-    const r = await tp.teleport(model, batch, { seed: SEED, steps: STEPS, group: 'rescale', objective: 'curvature', direction });
-    const after = tp.metrics.curvature(model, batch, { group: 'rescale', seed: SEED });
-    const ok = !r.accepted || (direction === 'minimize' ? after < before : after > before);
-    moves.push({
-      objective: 'curvature',
-      direction,
-      accepted: r.accepted,
-      reason: r.reason,
-      before,
-      after,
-      objBefore: r.objectiveBefore,
-      objAfter: r.objectiveAfter,
-      ok,
-    });
+  // The full metric (same seed) before and after a teleport for each objective: did it move the asked way?
+  const measures = {
+    sharpness: () => tp.metrics.sharpness(model, batch, { seed: SEED, directions: fullDirections }),
+    curvature: () => tp.metrics.curvature(model, batch, { group: 'rescale', seed: SEED }),
+  };
+  for (const [objective, measure] of Object.entries(measures)) {
+    for (const direction of ['minimize', 'maximize'] as const) {
+      snap.restore();
+      const before = measure();
+      const r = await tp.teleport(model, batch, { seed: SEED, steps: STEPS, group: 'rescale', objective, direction });
+      const after = measure();
+      const ok = !r.accepted || (direction === 'minimize' ? after < before : after > before);
+      moves.push({ objective, direction, accepted: r.accepted, reason: r.reason, before, after, objBefore: r.objectiveBefore, objAfter: r.objectiveAfter, ok });
+    }
   }
   snap.restore();
   snap.dispose();

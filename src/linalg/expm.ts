@@ -23,24 +23,30 @@ export type { ExpmOptions };
  * ```
  */
 export function expm(t: Tensor2D, opts: ExpmOptions = {}): Tensor2D {
-  const { degree, maxNorm } = checkExpmOptions(opts);
-  if (t.rank !== 2 || t.shape[0] !== t.shape[1]) {
-    throw new Error(`tfjs-teleport: expm needs a square matrix, got shape [${t.shape.join(', ')}]`);
-  }
-  const n = t.shape[0];
   return tf.tidy(() => {
-    const norm = tf.norm(t).dataSync()[0];
-    const s = squarings(norm, maxNorm);
-    const a = s > 0 ? tf.div(t, 2 ** s) : t;
-    let term: Tensor2D = tf.eye(n);
-    let sum: Tensor2D = term;
-    for (let k = 1; k <= degree; k++) {
-      term = tf.div(tf.matMul(term, a), k) as Tensor2D;
-      sum = tf.add(sum, term) as Tensor2D;
-    }
+    const { terms, s } = scaledSeries(t, opts, 'expm');
+    let sum = terms[0];
+    for (let k = 1; k < terms.length; k++) sum = tf.add(sum, terms[k]) as Tensor2D;
     for (let i = 0; i < s; i++) sum = tf.matMul(sum, sum);
     return sum;
   });
+}
+
+/**
+ * The terms (T/2^s)^k / k!, k = 0…degree, of the scaled Taylor series and the squaring count s, for
+ * {@link expm} and {@link expmPair} (one place for the checks, the scaling and the powers). Call
+ * inside a tidy.
+ */
+function scaledSeries(t: Tensor2D, opts: ExpmOptions, what: string): { terms: Tensor2D[]; s: number } {
+  const { degree, maxNorm } = checkExpmOptions(opts);
+  if (t.rank !== 2 || t.shape[0] !== t.shape[1]) {
+    throw new Error(`tfjs-teleport: ${what} needs a square matrix, got shape [${t.shape.join(', ')}]`);
+  }
+  const s = squarings(tf.norm(t).dataSync()[0], maxNorm);
+  const a = s > 0 ? tf.div(t, 2 ** s) : t;
+  const terms: Tensor2D[] = [tf.eye(t.shape[0])];
+  for (let k = 1; k <= degree; k++) terms.push(tf.div(tf.matMul(terms[k - 1], a), k) as Tensor2D);
+  return { terms, s };
 }
 
 /**
@@ -54,22 +60,13 @@ export function expm(t: Tensor2D, opts: ExpmOptions = {}): Tensor2D {
  * ```
  */
 export function expmPair(t: Tensor2D, opts: ExpmOptions = {}): { pos: Tensor2D; neg: Tensor2D } {
-  const { degree, maxNorm } = checkExpmOptions(opts);
-  if (t.rank !== 2 || t.shape[0] !== t.shape[1]) {
-    throw new Error(`tfjs-teleport: expmPair needs a square matrix, got shape [${t.shape.join(', ')}]`);
-  }
-  const n = t.shape[0];
   return tf.tidy(() => {
-    const norm = tf.norm(t).dataSync()[0];
-    const s = squarings(norm, maxNorm);
-    const a = s > 0 ? tf.div(t, 2 ** s) : t;
-    let term: Tensor2D = tf.eye(n);
-    let pos: Tensor2D = term;
-    let neg: Tensor2D = term;
-    for (let k = 1; k <= degree; k++) {
-      term = tf.div(tf.matMul(term, a), k) as Tensor2D;
-      pos = tf.add(pos, term) as Tensor2D;
-      neg = (k % 2 === 1 ? tf.sub(neg, term) : tf.add(neg, term)) as Tensor2D;
+    const { terms, s } = scaledSeries(t, opts, 'expmPair');
+    let pos = terms[0];
+    let neg = terms[0];
+    for (let k = 1; k < terms.length; k++) {
+      pos = tf.add(pos, terms[k]) as Tensor2D;
+      neg = (k % 2 === 1 ? tf.sub(neg, terms[k]) : tf.add(neg, terms[k])) as Tensor2D;
     }
     for (let i = 0; i < s; i++) {
       pos = tf.matMul(pos, pos);

@@ -127,8 +127,7 @@ export function rescaleObjective(terms: readonly Term[], s: readonly Float64Arra
   let value = 0;
   for (const t of terms) {
     const { rows, cols, q } = t;
-    const u = t.rowSite != null ? up[t.rowSite] : ones(rows);
-    const v = t.colSite != null ? down[t.colSite] : ones(cols);
+    const { u, v } = termScales(t, up, down);
     const gRow = t.rowSite != null ? grads[t.rowSite] : null;
     // Qᵀ·u, accumulated along the same pass (only when the columns belong to a site).
     const qtu = t.colSite != null ? new Float64Array(cols) : null;
@@ -182,14 +181,18 @@ export function rescaleValue(terms: readonly Term[], s: readonly Float64Array[])
   let value = 0;
   for (const t of terms) {
     const { rows, cols, q } = t;
-    const u = t.rowSite != null ? up[t.rowSite] : ones(rows);
-    const v = t.colSite != null ? down[t.colSite] : ones(cols);
+    const { u, v } = termScales(t, up, down);
     for (let r = 0; r < rows; r++) {
       const base = r * cols;
       value += u[r] * rowDot(q, base, v, cols);
     }
   }
   return value;
+}
+
+/** A term's row and column scales, exp(2·s_row) and exp(−2·s_col); ones on a side with no site. */
+function termScales(t: Term, up: readonly Float64Array[], down: readonly Float64Array[]): { u: Float64Array; v: Float64Array } {
+  return { u: t.rowSite != null ? up[t.rowSite] : ones(t.rows), v: t.colSite != null ? down[t.colSite] : ones(t.cols) };
 }
 
 const ONES = new Map<number, Float64Array>();
