@@ -6,7 +6,8 @@
  *   {@link pinvNumbers}, {@link svdNumbers}, {@link symmetricEigenNumbers}, and the reference
  *   exponential {@link expmNumbers}.
  * - Flat float64 kernels on row-major Float64Arrays (GL's h×h work, no ml-matrix): {@link matMul64},
- *   {@link symEig64}, {@link scaledOuter64}, {@link transpose64}.
+ *   {@link symEig64}, {@link scaledOuter64}, {@link transpose64}; the same products on the tfjs backend
+ *   (float32, much faster from about 48³ multiply-adds): {@link matMulOn}, {@link scaledOuterOn}.
  */
 export { expm, expmPair, type ExpmOptions } from './expm.js';
 export { inverse, pinv, pinvConstant } from './tensor.js';
@@ -22,3 +23,4 @@ export {
   type SymmetricEigen,
 } from './float64.js';
 export { matMul64, scaledOuter64, symEig64, transpose64 } from './dense64.js';
+export { matMulOn, scaledOuterOn, BACKEND_PRODUCT_MIN_FLOPS, type ProductEngine } from './products.js';

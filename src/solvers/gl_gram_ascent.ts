@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor2D } from '@tensorflow/tfjs-core';
 import { rememberGlElement } from '../groups/gl.js';
-import { matMul64, scaledOuter64, symEig64 } from '../linalg/dense64.js';
+import { scaledOuter64, symEig64 } from '../linalg/dense64.js';
+import { matMulOn, scaledOuterOn, type ProductEngine } from '../linalg/products.js';
 import type { GlGramForm, GramTerm } from '../objectives/gl_gram.js';
 import { guardedAscent, type AscentOutcome, type AscentSpace, type Evaluation } from './step_rule.js';
 import type { Solver, SolverOptions, SolverResult } from './types.js';
@@ -28,6 +29,8 @@ interface FrameTerm {
  */
 interface Frame {
   widths: readonly number[];
+  /** Where the h×h products run (see {@link ProductEngine}). */
+  engine: ProductEngine;
   bases: Array<Float64Array | null>;
   g0: Array<Float64Array | null>;
   terms: FrameTerm[];
@@ -103,7 +106,7 @@ function valueAt(p: GramPoint): number {
 }
 
 /** A term's matrix at a point, in the frame's basis: the frame's, scaled entrywise by e^{±μ}. */
-function scaledFull(t: FrameTerm, mu: readonly Float64Array[]): Float64Array {
+function scaledFull(t: FrameTerm, mu: readonly Float64Array[], engine: ProductEngine): Float64Array {
   if (t.kind === 'pair') {
     const x = t.full();
     const eL = expScaled(mu[t.left!], 1);
@@ -113,7 +116,7 @@ function scaledFull(t: FrameTerm, mu: readonly Float64Array[]): Float64Array {
   const e = gramScale(t, mu);
   if (t.factor != null) {
     const fs = scaledFactor(t, e);
-    return matMul64(fs, fs, t.rows, t.factor.r, t.rows, true, false);
+    return matMulOn(engine, fs, fs, t.rows, t.factor.r, t.rows, true, false);
   }
   return t.full().map((v, i) => v * e[Math.floor(i / t.rows)] * e[i % t.rows]);
 }
@@ -127,12 +130,12 @@ function localGradient(p: GramPoint): Float64Array[] {
     for (let i = 0; i < into.length; i++) into[i] += c * m[i];
   };
   for (const t of p.frame.terms) {
-    const x = scaledFull(t, p.mu);
+    const x = scaledFull(t, p.mu, p.frame.engine);
     if (t.kind === 'right') add(local[t.right!], x, -2);
     else if (t.kind === 'left') add(local[t.left!], x, 2);
     else {
-      add(local[t.left!], matMul64(x, x, t.rows, t.cols, t.rows, false, true), 2);
-      add(local[t.right!], matMul64(x, x, t.cols, t.rows, t.cols, true, false), -2);
+      add(local[t.left!], matMulOn(p.frame.engine, x, x, t.rows, t.cols, t.rows, false, true), 2);
+      add(local[t.right!], matMulOn(p.frame.engine, x, x, t.cols, t.rows, t.cols, true, false), -2);
     }
   }
   return local;
@@ -140,23 +143,25 @@ function localGradient(p: GramPoint): Float64Array[] {
 
 /** The terms at point p, rotated into the bases R·V (V per site, orthonormal). */
 function rotatedTerms(p: GramPoint, vs: readonly Float64Array[]): FrameTerm[] {
+  const engine = p.frame.engine;
+  const mm = (a: Float64Array, b: Float64Array, m: number, k: number, n: number, ta = false, tb = false) => matMulOn(engine, a, b, m, k, n, ta, tb);
   return p.frame.terms.map(t => {
     const base = { kind: t.kind, left: t.left, right: t.right, rows: t.rows, cols: t.cols };
     if (t.kind === 'pair') {
-      const x = matMul64(matMul64(vs[t.left!], scaledFull(t, p.mu), t.rows, t.rows, t.cols, true), vs[t.right!], t.rows, t.cols, t.cols);
+      const x = mm(mm(vs[t.left!], scaledFull(t, p.mu, engine), t.rows, t.rows, t.cols, true), vs[t.right!], t.rows, t.cols, t.cols);
       return { ...base, diag: null, full: () => x, factor: null };
     }
     const h = t.rows;
     const v = vs[(t.kind === 'right' ? t.right : t.left)!];
     if (t.factor != null) {
       const { r } = t.factor;
-      const f = matMul64(scaledFactor(t, gramScale(t, p.mu)), v, r, h, h);
-      return { ...base, diag: colSquares(f, r, h), full: lazy(() => matMul64(f, f, h, r, h, true, false)), factor: { f, r } };
+      const f = mm(scaledFactor(t, gramScale(t, p.mu)), v, r, h, h);
+      return { ...base, diag: colSquares(f, r, h), full: lazy(() => mm(f, f, h, r, h, true, false)), factor: { f, r } };
     }
-    const sv = matMul64(scaledFull(t, p.mu), v, h, h, h);
+    const sv = mm(scaledFull(t, p.mu, engine), v, h, h, h);
     const diag = new Float64Array(h);
     for (let i = 0; i < h; i++) for (let a = 0; a < h; a++) diag[a] += v[i * h + a] * sv[i * h + a];
-    return { ...base, diag, full: lazy(() => matMul64(v, sv, h, h, h, true)), factor: null };
+    return { ...base, diag, full: lazy(() => mm(v, sv, h, h, h, true)), factor: null };
   });
 }
 
@@ -166,12 +171,12 @@ function elementAt(p: GramPoint): Array<Float64Array | null> {
     const r = p.frame.bases[k];
     const g0 = p.frame.g0[k];
     if (r == null) return g0;
-    const e = scaledOuter64(r, expScaled(p.mu[k], 1), h);
-    return g0 == null ? e : matMul64(g0, e, h, h, h);
+    const e = scaledOuterOn(p.frame.engine, r, expScaled(p.mu[k], 1), h);
+    return g0 == null ? e : matMulOn(p.frame.engine, g0, e, h, h, h);
   });
 }
 
-function gramSpace(widths: readonly number[]): AscentSpace<GramPoint> {
+function gramSpace(widths: readonly number[], engine: ProductEngine): AscentSpace<GramPoint> {
   return {
     evaluate(point) {
       const value = valueAt(point);
@@ -212,7 +217,8 @@ function gramSpace(widths: readonly number[]): AscentSpace<GramPoint> {
         const g0 = atStart ? p.frame.g0 : elementAt(p);
         const frame: Frame = {
           widths,
-          bases: widths.map((h, k) => (p.frame.bases[k] == null ? vs[k] : matMul64(p.frame.bases[k]!, vs[k], h, h, h))),
+          engine,
+          bases: widths.map((h, k) => (p.frame.bases[k] == null ? vs[k] : matMulOn(engine, p.frame.bases[k]!, vs[k], h, h, h))),
           g0,
           terms,
           fromIdentity: p.frame.fromIdentity && atStart,
@@ -249,7 +255,7 @@ function finalElement(p: GramPoint): GramElement[] {
   return p.frame.widths.map((h, k) => {
     const g = gs[k];
     if (g == null) return { q: null, mu: new Float64Array(h) };
-    const { values, q } = symEig64(matMul64(g, g, h, h, h, false, true), h);
+    const { values, q } = symEig64(matMulOn(p.frame.engine, g, g, h, h, h, false, true), h);
     return { q, mu: values.map(v => 0.5 * Math.log(v)) };
   });
 }
@@ -272,22 +278,29 @@ export function gramElementMatrices(e: GramElement, h: number): { theta: Float64
 
 /**
  * {@link ascendGlGram} without the tensors: the step rule's outcome and the elements found (float64).
+ * `engine` says where the h×h products run ('auto': the backend for large ones, see {@link ProductEngine});
+ * eigendecompositions are always float64.
  *
  * ```ts
  * const { outcome, elements } = ascendGlGram64(glGramForm(sites, grads), settings);
  * ```
  */
-export function ascendGlGram64(form: GlGramForm, opts: SolverOptions): { outcome: AscentOutcome<unknown>; elements: GramElement[] } {
+export function ascendGlGram64(
+  form: GlGramForm,
+  opts: SolverOptions,
+  engine: ProductEngine = 'auto',
+): { outcome: AscentOutcome<unknown>; elements: GramElement[] } {
   const stepRule = opts.stepRule == null || opts.stepRule === 'auto' ? 'budget' : opts.stepRule;
   const frame: Frame = {
     widths: form.widths,
+    engine,
     bases: form.widths.map(() => null),
     g0: form.widths.map(() => null),
     terms: startTerms(form.terms),
     fromIdentity: true,
   };
   const start: GramPoint = { frame, mu: form.widths.map(h => new Float64Array(h)) };
-  const outcome = guardedAscent(gramSpace(form.widths), start, null, { ...opts, stepRule });
+  const outcome = guardedAscent(gramSpace(form.widths, engine), start, null, { ...opts, stepRule });
   return { outcome, elements: finalElement(outcome.best) };
 }
 
@@ -307,8 +320,8 @@ export function ascendGlGram64(form: GlGramForm, opts: SolverOptions): { outcome
  * const r = ascendGlGram(glGramForm(sites, grads), settings);
  * ```
  */
-export function ascendGlGram(form: GlGramForm, opts: SolverOptions): SolverResult {
-  const { outcome: r, elements } = ascendGlGram64(form, opts);
+export function ascendGlGram(form: GlGramForm, opts: SolverOptions, engine: ProductEngine = 'auto'): SolverResult {
+  const { outcome: r, elements } = ascendGlGram64(form, opts, engine);
   const thetas = elements.map((e, k) => {
     const h = form.widths[k];
     if (e.q == null) return tf.keep(tf.zeros([h, h]));
