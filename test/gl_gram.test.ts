@@ -403,7 +403,9 @@ test('products on the backend (float32) equal the float64 loops, transposes incl
     stepRule: 'fixed',
   };
   const ref = ascendGlGram64(form, settings, 'float64');
+  const tensorsBefore = tf.memory().numTensors;
   const onBackend = ascendGlGram64(form, settings, 'backend');
+  t.is(tf.memory().numTensors, tensorsBefore, 'the backend products leaked tensors');
   t.true(ref.outcome.stepsTaken >= 3, `only ${ref.outcome.stepsTaken} steps: later frames (rotated bases, g₀) not exercised`);
   t.is(onBackend.outcome.stepsTaken, ref.outcome.stepsTaken);
   t.is(onBackend.outcome.backtracks, ref.outcome.backtracks);
