@@ -12,7 +12,21 @@ export interface FactoredElement {
   neg: Float32Array;
 }
 
+/** A group element and its inverse as row-major h×h matrices (float32). */
+export interface ExplicitElement {
+  g: Float32Array;
+  gInv: Float32Array;
+}
+
+/** A chart at a base element G: the parameter T stands for G·(I + T), with inverse (I − T)·G⁻¹ to first order. */
+interface ChartBase {
+  g: Tensor2D;
+  gInv: Tensor2D;
+}
+
 const REMEMBERED = new WeakMap<Tensor, FactoredElement>();
+const EXPLICIT = new WeakMap<Tensor, ExplicitElement>();
+const CHARTS = new WeakMap<Tensor, ChartBase>();
 
 /**
  * Records exp(±θ) for one symmetric θ = Q·diag(μ)·Qᵀ in factored form (from an eigendecomposition
@@ -29,13 +43,53 @@ export function rememberGlElement(theta: Tensor, element: FactoredElement): void
 }
 
 /**
+ * Records the element a solver reached for θ as g and g⁻¹ themselves (e.g. a product of exact steps,
+ * whose logarithm θ only approximates): {@link glElement} returns exactly these for this θ. As with
+ * {@link rememberGlElement}, only for θ that are not differentiated; θ·c (a halved element) is a new
+ * tensor and gets exp(θ·c) by the series, a valid element of its own.
+ *
+ * ```ts
+ * rememberExplicitGlElement(theta, { g, gInv }); // row-major h×h Float32Arrays
+ * ```
+ */
+export function rememberExplicitGlElement(theta: Tensor, element: ExplicitElement): void {
+  EXPLICIT.set(theta, element);
+}
+
+/**
+ * Makes `t` (a zero h×h tensor the caller differentiates) the coordinate of the chart T ↦ G·exp(T) at
+ * the base element G: {@link glElement} gives G·(I + T) and (I − T)·G⁻¹, which have G·exp(T)'s and its
+ * inverse's value and first derivative at T = 0 (all a gradient at T = 0 needs) without a series. The
+ * base tensors stay owned by the caller and must outlive every use of `t`.
+ *
+ * ```ts
+ * const t = tf.zeros([h, h]);
+ * useGlChart(t, { g: G, gInv: GInv }); // tf.grads(f)([t]) is the gradient at G in the chart G·exp(T)
+ * ```
+ */
+export function useGlChart(t: Tensor, base: { g: Tensor2D; gInv: Tensor2D }): void {
+  CHARTS.set(t, base);
+}
+
+/**
  * g = exp(T) and its exact inverse exp(−T): every T gives an invertible element, T = 0 the identity.
  * Both come from one series ({@link expmPair}): the same numbers as two exponentials, half the products.
+ * A θ registered by {@link rememberGlElement} or {@link rememberExplicitGlElement} gives its recorded
+ * element (no series); a chart coordinate registered by {@link useGlChart} gives G·(I + T), (I − T)·G⁻¹.
  */
 export function glElement(theta: Tensor): { g: Tensor2D; gInv: Tensor2D } {
+  const h = theta.shape[0];
+  const chart = CHARTS.get(theta);
+  if (chart != null) {
+    return tf.tidy(() => ({
+      g: tf.add(chart.g, tf.matMul(chart.g, theta as Tensor2D)) as Tensor2D,
+      gInv: tf.sub(chart.gInv, tf.matMul(theta as Tensor2D, chart.gInv)) as Tensor2D,
+    }));
+  }
+  const explicit = EXPLICIT.get(theta);
+  if (explicit != null) return { g: tf.tensor2d(explicit.g, [h, h]), gInv: tf.tensor2d(explicit.gInv, [h, h]) };
   const known = REMEMBERED.get(theta);
   if (known != null) {
-    const h = theta.shape[0];
     return tf.tidy(() => {
       const q = tf.tensor2d(known.q, [h, h]);
       const side = (d: Float32Array) => tf.matMul(tf.mul(q, tf.tensor1d(d)), q, false, true) as Tensor2D;
@@ -86,6 +140,7 @@ export function glAction(site: Site): SiteAction {
     exactness: 'everywhere',
     touches,
     linearPair: site,
+    glChart: true,
     init: () => tf.zeros([site.width, site.width]),
     act: (params, theta) => {
       const { g, gInv } = glElement(theta);

@@ -48,7 +48,7 @@ export function glDataActions(structure: ModelStructure, sites: readonly Site[],
   return sites.map((site, i) => {
     const { h, z, sigmaZ } = collected[i];
     const n = h.shape[0];
-    const base = { group: variant, where: site.where, exactness: 'batch' as const, init: () => tf.zeros([site.width, site.width]) };
+    const base = { group: variant, where: site.where, exactness: 'batch' as const, glChart: true, init: () => tf.zeros([site.width, site.width]) };
     const touches = [site.inKernel, ...(site.inBias != null ? [site.inBias] : []), site.outKernel];
     if (variant === 'gl-data') {
       if (n > h.shape[1]) {

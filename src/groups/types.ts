@@ -71,6 +71,12 @@ export interface SiteAction {
    * (objectives/gl_gram.ts) instead of tensor autodiff.
    */
   readonly linearPair?: Site;
+  /**
+   * Set by actions that build their element g = exp(θ) (and g⁻¹) with `glElement` (GL, gl-data,
+   * gl-pinv): a solver may then move θ in the chart G·exp(T) at its current element G
+   * (solvers/chart_ascent.ts), whose gradient at T = 0 needs no matrix series.
+   */
+  readonly glChart?: boolean;
   /** Frees constants the action holds (data-dependent actions keep batch activations). */
   dispose?(): void;
 }

@@ -33,3 +33,22 @@ export function squarings(norm: number, maxNorm: number): number {
   if (!Number.isFinite(norm) || norm <= maxNorm) return 0;
   return Math.max(0, Math.ceil(Math.log2(norm / maxNorm)));
 }
+
+/**
+ * The smallest Taylor degree d whose truncation error bound ‖T‖^(d+1)/(d+1)! (relative, for ‖T‖ ≤ 1)
+ * is at most `tolerance`, capped at the default degree: a small step's exp(T), exp(−T) needs fewer
+ * products (‖T‖ = 0.1 → 6 instead of 10). Also bounds ‖exp(T)·exp(−T) − I‖, the inverse relation.
+ *
+ * ```ts
+ * taylorDegreeFor(0.1); // 6
+ * ```
+ */
+export function taylorDegreeFor(normBound: number, tolerance = 1e-10): number {
+  if (!(normBound >= 0 && normBound <= 1)) return DEFAULT_DEGREE;
+  let term = normBound;
+  for (let d = 1; d < DEFAULT_DEGREE; d++) {
+    term *= normBound / (d + 1); // ‖T‖^(d+1)/(d+1)!
+    if (term <= tolerance) return d;
+  }
+  return DEFAULT_DEGREE;
+}

@@ -1,3 +1,4 @@
+import { chartAscent } from './chart_ascent.js';
 import { closedFormAscent } from './closed_form_ascent.js';
 import { glGramAscent } from './gl_gram_ascent.js';
 import { hvpAscent } from './hvp_ascent.js';
@@ -9,7 +10,7 @@ import type { Solver, SolveProblem } from './types.js';
  * one: write `solvers/<name>.ts` exporting a {@link Solver}, and register it here (before the
  * general ascent, which applies to everything).
  */
-const SOLVER_TABLE: Solver[] = [closedFormAscent, glGramAscent, hvpAscent, tensorAscent];
+const SOLVER_TABLE: Solver[] = [closedFormAscent, glGramAscent, hvpAscent, chartAscent, tensorAscent];
 
 /** Puts a solver ahead of the built-in ones. */
 export function registerSolver(solver: Solver): void {

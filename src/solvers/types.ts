@@ -72,6 +72,11 @@ export interface SolveProblem {
    * that are not plain linear dense pairs).
    */
   glGram?: GlGramForm | null;
+  /**
+   * Every action builds its element with `glElement` (GL, gl-data, gl-pinv; `SiteAction.glChart`):
+   * θ may be moved in the chart G·exp(T) at the current element (solvers/chart_ascent.ts).
+   */
+  glChart?: boolean;
 }
 
 /** A way to find θ. Solvers are registered in solvers/registry.ts and picked by `applies`. */

@@ -252,7 +252,15 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
           input.grads!,
         )
       : null;
-  const problem = { objective: value, closedForm, init, randomStart: actions.some(a => a.randomInit === true), gradNorm: gradNormStructure, glGram };
+  const problem = {
+    objective: value,
+    closedForm,
+    init,
+    randomStart: actions.some(a => a.randomInit === true),
+    gradNorm: gradNormStructure,
+    glGram,
+    glChart: actions.length > 0 && actions.every(a => a.glChart === true),
+  };
   const solver = solverFor(problem);
   const solved = solver.solve(problem, { ...settings, stepRule: resolveStepRule(settings.stepRule, ctx.route, problem.randomStart, weightedNorm) });
   tf.dispose(init);
