@@ -48,6 +48,7 @@ export { ascendClosedForm, closedFormAscent } from './solvers/closed_form_ascent
 export { ascendGlGram, ascendGlGram64, glGramAscent, gramElementMatrices, type GramElement } from './solvers/gl_gram_ascent.js';
 export { glGramEvaluate, glGramForm, type GlGramForm, type GramEvaluation, type GramTerm } from './objectives/gl_gram.js';
 export { ascendGradNorm, evaluateGradNorm, hvpAscent, type GradNormStructure } from './solvers/hvp_ascent.js';
+export { ascendInChart, chartAscent } from './solvers/chart_ascent.js';
 export { registerSolver, solverFor } from './solvers/registry.js';
 export { guardedAscent, lengthToCap, type AscentSpace, type Evaluation } from './solvers/step_rule.js';
 export type { Solver, SolveProblem, SolverOptions, SolverResult, StepRule } from './solvers/types.js';

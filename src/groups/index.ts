@@ -1,6 +1,6 @@
 /** Symmetry groups as site actions (pure functions of tensors). */
 export { rescaleAction } from './rescale.js';
-export { glAction, glElement } from './gl.js';
+export { glAction, glElement, rememberExplicitGlElement, useGlChart, type ExplicitElement } from './gl.js';
 export { glDataActions, type GlDataVariant } from './gl_data.js';
 export { so2, orthogonal, type Bijection, type So2Options, type OrthogonalOptions } from './so2.js';
 export { expm, pinv, pinvConstant, inverse } from '../linalg/index.js';

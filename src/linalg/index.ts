@@ -10,6 +10,7 @@
  *   (float32, much faster from about 48³ multiply-adds): {@link matMulOn}, {@link scaledOuterOn}.
  */
 export { expm, expmPair, type ExpmOptions } from './expm.js';
+export { taylorDegreeFor } from './expm_options.js';
 export { inverse, pinv, pinvConstant } from './tensor.js';
 export {
   invertNumbers,
