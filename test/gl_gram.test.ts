@@ -39,6 +39,18 @@ function glCase(widths = [6, 5]) {
   return { model, s, actions, x, y, loss, grads, touched, objective, dispose };
 }
 
+/** The solver settings the lockstep tests share: 10 normalized steps of 0.1, the given cap and step rule. */
+const ascentSettings = (maxGrowth: number, stepRule: 'budget' | 'fixed'): SolverOptions => ({
+  steps: 10,
+  lr: 0.1,
+  direction: 'maximize',
+  normalize: true,
+  lineSearch: false,
+  maxGrowth,
+  maxBacktracks: 4,
+  stepRule,
+});
+
 const rows = (a: Float64Array, n: number) => Array.from({ length: n }, (_, i) => Array.from(a.subarray(i * n, (i + 1) * n)));
 const flat = (m: number[][]) => Float64Array.from(m.flat());
 function randomMatrix(n: number, seed: number, scale: number): Float64Array {
@@ -143,16 +155,7 @@ test("lockstep, default 'budget' rule: the Gram ascent takes the autodiff GL sol
     c.grads,
   );
   // A small cap: the first full-length step overshoots it and is shortened; the ascent then ends.
-  const settings: SolverOptions = {
-    steps: 10,
-    lr: 0.1,
-    direction: 'maximize',
-    normalize: true,
-    lineSearch: false,
-    maxGrowth: 1.5,
-    maxBacktracks: 4,
-    stepRule: 'budget',
-  };
+  const settings = ascentSettings(1.5, 'budget');
   const fast = ascendGlGram(form, settings);
   const init = c.actions.map(a => a.init(() => 0));
   const slow = ascend(th => c.objective(th), init, settings);
@@ -170,16 +173,7 @@ test("lockstep, 'fixed' rule (10 steps): the same ascent with tensors and tf.gra
   const c = glCase();
   const sites = c.actions.map(a => a.linearPair!);
   const form = glGramForm(sites, c.grads);
-  const settings: SolverOptions = {
-    steps: 10,
-    lr: 0.1,
-    direction: 'maximize',
-    normalize: true,
-    lineSearch: false,
-    maxGrowth: 2,
-    maxBacktracks: 4,
-    stepRule: 'fixed',
-  };
+  const settings = ascentSettings(2, 'fixed');
   const { outcome, elements: found } = ascendGlGram64(form, settings);
   const elements = found.map((e, k) => gramElementMatrices(e, form.widths[k]));
   // Reference: g and g⁻¹ as float32 tensors; the objective at g·exp(T) by transporting each gradient
@@ -392,16 +386,7 @@ test('products on the backend (float32) equal the float64 loops, transposes incl
     c.actions.map(x => x.linearPair!),
     c.grads,
   );
-  const settings: SolverOptions = {
-    steps: 10,
-    lr: 0.1,
-    direction: 'maximize',
-    normalize: true,
-    lineSearch: false,
-    maxGrowth: 2,
-    maxBacktracks: 4,
-    stepRule: 'fixed',
-  };
+  const settings = ascentSettings(2, 'fixed');
   const ref = ascendGlGram64(form, settings, 'float64');
   const tensorsBefore = tf.memory().numTensors;
   const onBackend = ascendGlGram64(form, settings, 'backend');
