@@ -281,3 +281,43 @@ test("GL on a linear MLP: the default ('auto' → 'budget') teleport takes fewer
   tf.dispose([...grads, x, y, fresh, y0, y1]);
   model.dispose();
 });
+
+test('rescale factors of a closed-form θ come from JavaScript (no Exp/Reciprocal kernels) and equal the kernel route', async t => {
+  const model = mlp({ activation: 'relu', widths: [7, 5] });
+  const s = readModel(model);
+  const actions = planTeleport(s, 'rescale').build(s.variables);
+  const sites = actions.map(a => a.diagonal!);
+  const x = seededUniform([8, 6], 5);
+  const y = seededUniform([8, 3], 6);
+  const grads = tf.grads((...ps: tf.Tensor[]) => tf.mean(tf.square(tf.sub(s.forward(ps, x).output, y))) as tf.Scalar)(s.variables);
+  const terms = rescaleTerms(sites, grads, null);
+  const r = ascendClosedForm(
+    { widths: sites.map(st => st.width), evaluate: v => rescaleObjective(terms, v) },
+    { ...resolveSettings({}), direction: 'maximize' },
+  );
+  t.true(r.stepsTaken >= 1);
+  const fresh = r.thetas.map(th => th.clone()); // same numbers, not recorded: the kernel route
+  for (const [i, a] of actions.entries()) {
+    const viaJs = await tf.profile(() => tf.tidy(() => a.act(s.variables, r.thetas[i]).map(p => p.clone())));
+    const names = viaJs.kernels.map(k => k.name);
+    t.false(names.includes('Exp') || names.includes('Reciprocal'), `recorded θ ran ${names.join(', ')}`);
+    const viaKernels = await tf.profile(() => tf.tidy(() => a.act(s.variables, fresh[i]).map(p => p.clone())));
+    t.true(
+      viaKernels.kernels.some(k => k.name === 'Exp'),
+      'the kernel route was not taken for an unrecorded θ',
+    );
+    const [p, q] = [tf.tidy(() => a.act(s.variables, r.thetas[i])), tf.tidy(() => a.act(s.variables, fresh[i]))];
+    p.forEach((v, j) => t.true(maxAbsDiff(v, q[j]) <= 1e-6 * (1 + tf.tidy(() => tf.max(tf.abs(v)).dataSync()[0])), `parameter ${j}`));
+    for (const kind of ['update', 'squared'] as const) {
+      const slots = s.variables.map(v => tf.onesLike(v));
+      // Every slot is given, so none comes back null; tidy keeps them (plain tensors).
+      const moved = (th: tf.Tensor) => tf.tidy(() => a.transportSlots!(kind, slots, th)! as tf.Tensor[]);
+      const [u, w] = [moved(r.thetas[i]), moved(fresh[i])];
+      u.forEach((v, j) => t.true(maxAbsDiff(v, w[j]) <= 1e-5, `${kind} slot ${j}`));
+      tf.dispose([...slots, ...u, ...w]);
+    }
+    tf.dispose([...p, ...q].filter(v => !s.variables.includes(v as tf.Variable)));
+  }
+  tf.dispose([...r.thetas, ...fresh, ...grads, x, y]);
+  model.dispose();
+});

@@ -4,11 +4,34 @@ import type { Site } from '../structure/read_model.js';
 import type { SiteAction, SlotKind } from './types.js';
 import { onlyTouched, replaced, scaleInputs, scaleOutputs } from './site_axes.js';
 
+/** θ whose values a solver found on the CPU (the closed form): their factors are computed there too. */
+const KNOWN_THETA = new WeakMap<Tensor, Float32Array>();
+
+/**
+ * Records that `theta` (a solver's result, not differentiated) holds `values`: the rescale action then
+ * computes λ^{±k} = exp(±k·θ) in JavaScript and uploads them, instead of running exponential and
+ * reciprocal kernels on every apply, transport and slot move (a handful of small kernels per site
+ * and call, which is most of what a cheap teleport costs). A halved θ is a new tensor and goes back to
+ * the kernels.
+ *
+ * ```ts
+ * rememberRescaleTheta(theta, Float32Array.from(theta64)); // theta = tf.tensor1d(same values)
+ * ```
+ */
+export function rememberRescaleTheta(theta: Tensor, values: Float32Array): void {
+  KNOWN_THETA.set(theta, values);
+}
+
 /**
  * λ^k = exp(k·θ) and its reciprocal (k = 1 or 2): one exponential per call (λ² = λ·λ, not a second
- * exponential), so applying, transporting and moving slots cost two or three small kernels each.
+ * exponential), so applying, transporting and moving slots cost two or three small kernels each; none
+ * for a θ recorded by {@link rememberRescaleTheta}.
  */
 function factors(theta: Tensor, k: 1 | 2): [Tensor, Tensor] {
+  const known = KNOWN_THETA.get(theta);
+  if (known != null) {
+    return [tf.tensor1d(Float32Array.from(known, v => Math.exp(k * v))), tf.tensor1d(Float32Array.from(known, v => Math.exp(-k * v)))];
+  }
   const lambda = tf.exp(theta);
   const power = k === 2 ? tf.square(lambda) : lambda;
   return [power, tf.reciprocal(power)];

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { rememberRescaleTheta } from '../groups/rescale.js';
 import type { ClosedForm } from '../objectives/types.js';
 import { guardedAscent, type AscentSpace, type Evaluation } from './step_rule.js';
 import type { Solver, SolverOptions, SolverResult } from './types.js';
@@ -42,7 +43,13 @@ export function ascendClosedForm(form: ClosedForm, opts: SolverOptions): SolverR
     null,
     { ...opts, stepRule },
   );
-  const thetas = r.best.map(v => tf.keep(tf.tensor1d(Float32Array.from(v))));
+  const thetas = r.best.map(v => {
+    const values = Float32Array.from(v);
+    const theta = tf.keep(tf.tensor1d(values));
+    // Rescale (the closed form's group) then forms exp(±θ) from these numbers, not with kernels.
+    rememberRescaleTheta(theta, values);
+    return theta;
+  });
   return {
     thetas,
     objectiveBefore: r.objectiveBefore,
