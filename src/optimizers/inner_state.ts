@@ -45,9 +45,11 @@ export function slotGroups(opt: Optimizer): Array<{ kind: SlotKind; field: strin
 
 /**
  * The inner optimizer's diagonal preconditioner A for ‖∇L‖²_A (dissertation eq. 5.7), per variable
- * position; null entries mean weight 1 (no state yet, or an optimizer without one).
+ * position; null entries mean weight 1 (no state yet, or an optimizer without one). With `only`,
+ * positions outside it stay null (a teleport needs A only where it acts: each entry costs a few
+ * weight-sized kernels).
  */
-export function preconditionerOf(opt: Optimizer, count: number): Array<Tensor | null> {
+export function preconditionerOf(opt: Optimizer, count: number, only?: ReadonlySet<number>): Array<Tensor | null> {
   const name = innerClassName(opt);
   const o = opt as unknown as Record<string, unknown>;
   const eps = tf.backend().epsilon();
@@ -55,7 +57,7 @@ export function preconditionerOf(opt: Optimizer, count: number): Array<Tensor | 
   // A = f(slot) for every variable position that has the slot.
   const fill = (field: string, f: (slot: Variable) => Tensor) => {
     ((o[field] ?? []) as SlotArray).forEach((e, i) => {
-      if (e != null && i < count) out[i] = tf.tidy(() => f(e.variable));
+      if (e != null && i < count && (only == null || only.has(i))) out[i] = tf.tidy(() => f(e.variable));
     });
   };
   if (name === 'Adagrad') {

@@ -217,7 +217,10 @@ export class TeleportOptimizer extends tf.Optimizer {
 
   private preconditioner(count: number, positions: Array<number | undefined>): Array<Tensor | null> | null {
     if (this.teleporter().settings.objective !== 'preconditionedGradNorm') return null;
-    const byPosition = preconditionerOf(this.innerOptimizer, count);
+    // Only where the teleport acts: each entry costs a few weight-sized kernels.
+    const touched = this.teleporter().touchedIndices;
+    const needed = new Set(positions.filter((p, j): p is number => p != null && touched.has(j)));
+    const byPosition = preconditionerOf(this.innerOptimizer, count, needed);
     return positions.map(p => (p == null ? null : byPosition[p]));
   }
 

@@ -81,6 +81,15 @@ export class Teleporter {
     return this.customActions!.every(a => a.transportGradient != null);
   }
 
+  /**
+   * Indices (into the parameter list) a teleport may change: every planned site's first kernel, bias
+   * and second kernel, or the hand-built actions' `touches` (a superset of what any one teleport moves).
+   */
+  get touchedIndices(): ReadonlySet<number> {
+    if (this.plan) return new Set(this.plan.sites.flatMap(s => [s.inKernel, s.outKernel, ...(s.inBias != null ? [s.inBias] : [])]));
+    return new Set(this.customActions!.flatMap(a => a.touches));
+  }
+
   get groupName(): string {
     if (this.plan) return this.plan.group;
     return [...new Set(this.customActions!.map(a => a.group))].join('+');
