@@ -4,6 +4,7 @@ import { rememberExplicitGlElement, useGlChart } from '../groups/gl.js';
 import { expmPair } from '../linalg/expm.js';
 import { taylorDegreeFor } from '../linalg/expm_options.js';
 import { guardedAscent, type AscentSpace, type Evaluation } from './step_rule.js';
+import { gradientSpace } from './tensor_ascent.js';
 import type { Solver, SolverOptions, SolverResult } from './types.js';
 
 /**
@@ -31,15 +32,11 @@ function chartPoint(g: Tensor2D[], gInv: Tensor2D[], theta: Tensor[]): ChartPoin
 const disposePoint = (p: ChartPoint) => tf.dispose([...p.g, ...p.gInv, ...p.theta, ...p.coords]);
 
 function chartSpace(objective: (thetas: Tensor[]) => Scalar): AscentSpace<ChartPoint> {
+  // The objective and its gradient at the chart coordinates, as the θ-ascent evaluates at θ.
+  const atCoords = gradientSpace(coords => tf.valueAndGrads((...ts: Tensor[]) => objective(ts))(coords));
   return {
     evaluate(point) {
-      const { grads, both } = tf.tidy(() => {
-        const r = tf.valueAndGrads((...ts: Tensor[]) => objective(ts))(point.coords);
-        const sq = tf.addN([tf.scalar(0), ...r.grads.map(x => tf.sum(tf.square(x)))]);
-        return { grads: r.grads, both: tf.stack([r.value, sq]) };
-      });
-      const [value, gradNormSq] = both.dataSync();
-      both.dispose();
+      const { value, gradNormSq, grads } = atCoords.evaluate(point.coords) as Evaluation<Tensor[]> & { grads: Tensor[] };
       return { point, value, gradNormSq, grads } as ChartEvaluation;
     },
     // G ← G·exp(scale·∇T), G⁻¹ ← exp(−scale·∇T)·G⁻¹: one series per site and step, forward only.
