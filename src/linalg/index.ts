@@ -7,7 +7,7 @@
  *   exponential {@link expmNumbers}.
  * - Flat float64 kernels on row-major Float64Arrays (GL's h×h work, no ml-matrix): {@link matMul64},
  *   {@link symEig64}, {@link scaledOuter64}, {@link transpose64}; the same products on the tfjs backend
- *   (float32, much faster from about 48³ multiply-adds): {@link matMulOn}, {@link scaledOuterOn}.
+ *   (float32, much faster from about 32³ multiply-adds): {@link matMulOn}, {@link scaledOuterOn}.
  */
 export { expm, expmPair, type ExpmOptions } from './expm.js';
 export { taylorDegreeFor } from './expm_options.js';

@@ -7,17 +7,21 @@ import { matMul64, transpose64 } from './dense64.js';
  * - `'backend'`: the registered tfjs backend's float32 matmul (wasm: SIMD), one upload per operand
  *   and one download, results widened back to float64;
  * - `'auto'`: the backend once a product has at least {@link BACKEND_PRODUCT_MIN_FLOPS} multiply-adds
- *   (there it is 10–40× faster than the JavaScript loops on wasm), float64 below (where the upload,
+ *   (there it is 4–15× faster than the JavaScript loops on wasm, 20–40× at 128³–512³), float64 below (where the upload,
  *   kernel dispatch and download cost more than the loops).
  *
- * The products only feed the ascent's objective values and directions, whose inputs (the gradients)
- * are float32 anyway; exactness of a teleport rests on the element's float64 eigenbasis, which no
- * product here touches.
+ * The products only feed the ascent's objective values, directions and intermediate bases, whose
+ * inputs (the gradients) are float32 anyway; exactness of a teleport rests on its final element being
+ * Q·diag(e^{±μ})·Qᵀ with Q from a float64 eigendecomposition, whatever precision the products had.
  */
 export type ProductEngine = 'float64' | 'backend' | 'auto';
 
-/** Multiply-adds from which `'auto'` sends a product to the backend (48³: measured crossover on wasm ≈ 32³–64³). */
-export const BACKEND_PRODUCT_MIN_FLOPS = 48 * 48 * 48;
+/**
+ * Multiply-adds from which `'auto'` sends a product to the backend: 32³. Measured on wasm (2-core
+ * machine, square products): 32³ takes 42 µs there against 185 µs in the loops, 64³ 60 µs against
+ * 820 µs; at 24³ and below the upload, dispatch and download cost more than the loops.
+ */
+export const BACKEND_PRODUCT_MIN_FLOPS = 32 * 32 * 32;
 
 /** op(A)·op(B) on the tfjs backend in float32 (operands transposed in JavaScript: some backends' transposed matmuls are slow). */
 function matMulBackend(a: Float64Array, b: Float64Array, m: number, k: number, n: number, ta: boolean, tb: boolean): Float64Array {
