@@ -13,14 +13,16 @@ import { resolveFamily } from './family.js';
  * What the meta-teleporter learns (dissertation §5.5):
  * - `'update'`: m1 gives the update f_t, no teleport (g_t = I): "LSTM(update)";
  * - `'update+teleport'`: m1 gives f_t and m2 the group element g_t: "LSTM(update, tele)";
- * - `'lr+teleport'`: m1 gives a step size η_t (f_t = −η_t∇_t) and m2 gives g_t: "LSTM(lr, tele)".
+ * - `'lr+teleport'`: m1 gives a step size η_t (f_t = −η_t∇_t) and m2 gives g_t: "LSTM(lr, tele)";
+ * - `'teleport'`: no m1, f_t = −η₀∇_t (gradient descent at the fixed step size `baseLr`) and m2 gives g_t:
+ *   "GD + LSTM(tele)", the clean ablation (with its teleports off it is exactly GD at η₀).
  */
-export type MetaLearn = 'update' | 'update+teleport' | 'lr+teleport';
+export type MetaLearn = 'update' | 'update+teleport' | 'lr+teleport' | 'teleport';
 
 let instances = 0;
 const FORMAT = 'tfjs-teleport/meta-teleporter';
 
-const LEARN_MODES: readonly MetaLearn[] = ['update', 'update+teleport', 'lr+teleport'];
+const LEARN_MODES: readonly MetaLearn[] = ['update', 'update+teleport', 'lr+teleport', 'teleport'];
 
 /**
  * How m1 and m2 see the problem:
@@ -114,7 +116,7 @@ export class MetaTeleporter {
   readonly seed: number;
   readonly architecture: MetaArchitecture;
   private prefix = '';
-  private built?: { shape: MetaShape; m1: Lstm; m2?: Lstm; head1: Variable[]; head2: Variable[] };
+  private built?: { shape: MetaShape; m1?: Lstm; m2?: Lstm; head1: Variable[]; head2: Variable[] };
 
   constructor(opts: MetaTeleporterOptions = {}) {
     const known = ['hidden', 'learn', 'baseLr', 'lrRange', 'updateScale', 'maxTheta', 'seed', 'architecture'];
@@ -176,20 +178,22 @@ export class MetaTeleporter {
     this.prefix = prefix;
     const zeros = (s: number[], name: string) => tf.variable(tf.zeros(s), true, prefix + name);
     const saved = { dim: shape.dim, group: shape.group ? { ...shape.group } : undefined };
+    const hasM1 = this.learn !== 'teleport';
     if (this.architecture === 'coordinatewise') {
       // One output per coordinate (per entry of θ): every head is [hidden, 1].
-      const m1 = new Lstm(`${prefix}m1`, M1_FEATURES, h, random);
-      const head1 = [zeros([h, 1], 'm1/lr/kernel'), zeros([1], 'm1/lr/bias')];
-      if (this.learn !== 'lr+teleport') head1.push(zeros([h, 1], 'm1/update/kernel'), zeros([1], 'm1/update/bias'));
+      const m1 = hasM1 ? new Lstm(`${prefix}m1`, M1_FEATURES, h, random) : undefined;
+      const head1 = hasM1 ? [zeros([h, 1], 'm1/lr/kernel'), zeros([1], 'm1/lr/bias')] : [];
+      if (this.learn === 'update' || this.learn === 'update+teleport') head1.push(zeros([h, 1], 'm1/update/kernel'), zeros([1], 'm1/update/bias'));
       const m2 = this.teleports ? new Lstm(`${prefix}m2`, M2_FEATURES, h, random) : undefined;
       const head2 = m2 ? [zeros([h, 1], 'm2/group/kernel'), zeros([1], 'm2/group/bias')] : [];
       this.built = { shape: saved, m1, m2, head1, head2 };
       return;
     }
-    const m1 = new Lstm(`${prefix}m1`, shape.dim + 1, h, random);
+    const m1 = hasM1 ? new Lstm(`${prefix}m1`, shape.dim + 1, h, random) : undefined;
     // Every m1 has the log step-size head; the update modes add a direction correction.
-    const head1 = [zeros([h, 1], 'm1/lr/kernel'), zeros([1], 'm1/lr/bias')];
-    if (this.learn !== 'lr+teleport') head1.push(zeros([h, shape.dim], 'm1/update/kernel'), zeros([shape.dim], 'm1/update/bias'));
+    const head1 = hasM1 ? [zeros([h, 1], 'm1/lr/kernel'), zeros([1], 'm1/lr/bias')] : [];
+    if (this.learn === 'update' || this.learn === 'update+teleport')
+      head1.push(zeros([h, shape.dim], 'm1/update/kernel'), zeros([shape.dim], 'm1/update/bias'));
     let m2: Lstm | undefined;
     let head2: Variable[] = [];
     if (this.teleports && shape.group) {
@@ -205,10 +209,11 @@ export class MetaTeleporter {
     return this.built;
   }
 
-  /** m1's weights (LSTM then head) and m2's (empty for `'update'`), in a fixed order. */
+  /** m1's weights (LSTM then head; empty for `'teleport'`) and m2's (empty for `'update'`), in a fixed order. */
   weightsOf(which: 'm1' | 'm2'): Variable[] {
     const b = this.need();
-    return which === 'm1' ? [...b.m1.weights, ...b.head1] : b.m2 ? [...b.m2.weights, ...b.head2] : [];
+    if (which === 'm1') return b.m1 ? [...b.m1.weights, ...b.head1] : [];
+    return b.m2 ? [...b.m2.weights, ...b.head2] : [];
   }
 
   /** Every weight, m1's first. */
@@ -219,7 +224,7 @@ export class MetaTeleporter {
   /** A fresh (zero) recurrent state. */
   initialState(): MetaState {
     const b = this.need();
-    return { m1: b.m1.zeroState(), m2: b.m2?.zeroState() };
+    return { m1: b.m1?.zeroState(), m2: b.m2?.zeroState() };
   }
 
   /**
@@ -237,11 +242,17 @@ export class MetaTeleporter {
     if (flat.shape[1] !== b.shape.dim) throw badOption(`MetaTeleporter: got ${flat.shape[1]} gradient entries, built for ${b.shape.dim}`);
     const norm = tf.sqrt(tf.add(tf.sum(tf.square(flat)), 1e-30));
     const features = tf.concat([tf.div(flat, norm), tf.reshape(tf.div(tf.log(norm), 10), [1, 1])], 1);
-    const r1 = b.m1.step(features, state.m1);
-    const a = tf.add(tf.matMul(r1.out, b.head1[0] as Tensor2D), b.head1[1]);
-    const lr = tf.reshape(tf.mul(this.baseLr, tf.exp(tf.mul(this.lrRange, tf.tanh(tf.div(a, this.lrRange))))), []) as Scalar;
+    const r1 = b.m1 && state.m1 ? b.m1.step(features, state.m1) : undefined;
+    const lr = (
+      r1
+        ? tf.reshape(
+            tf.mul(this.baseLr, tf.exp(tf.mul(this.lrRange, tf.tanh(tf.div(tf.add(tf.matMul(r1.out, b.head1[0] as Tensor2D), b.head1[1]), this.lrRange))))),
+            [],
+          )
+        : tf.scalar(this.baseLr)
+    ) as Scalar;
     let f: Tensor2D;
-    if (this.learn === 'lr+teleport') {
+    if (this.learn === 'lr+teleport' || r1 == null) {
       f = tf.mul(tf.neg(lr), flat) as Tensor2D;
     } else {
       const u = tf.add(tf.matMul(r1.out, b.head1[2] as Tensor2D), b.head1[3]);
@@ -255,7 +266,7 @@ export class MetaTeleporter {
       return tf.add(p, piece);
     });
     let next = moved;
-    let newState: MetaState = { m1: r1.state }; // without a teleport m2 is not run and its state is dropped
+    let newState: MetaState = { m1: r1?.state }; // without a teleport m2 is not run and its state is dropped
     let theta: Tensor | undefined;
     if (b.m2 && state.m2 && teleport && act != null) {
       const { blocks, n } = b.shape.group!;
@@ -264,7 +275,7 @@ export class MetaTeleporter {
       const size = tf.sqrt(tf.add(tf.sum(tf.square(a), 1, true), this.maxTheta ** 2));
       theta = tf.reshape(tf.div(tf.mul(a, this.maxTheta), size), [blocks, n, n]);
       next = act(next, theta);
-      newState = { m1: r1.state, m2: r2.state };
+      newState = { m1: r1?.state, m2: r2.state };
     }
     return { params: next, beforeAct: moved, state: newState, theta, lr };
   }
@@ -291,16 +302,19 @@ export class MetaTeleporter {
     ) as Tensor2D;
     const dim = col.shape[0];
     const rms = tf.sqrt(tf.add(tf.mean(tf.square(col)), 1e-30));
-    const r1 = b.m1.step(coordinateFeatures(col), fitState(state.m1, dim, 'm1'));
-    const a = tf.add(tf.matMul(r1.out, b.head1[0] as Tensor2D), b.head1[1]);
+    const r1 = b.m1 && state.m1 ? b.m1.step(coordinateFeatures(col), fitState(state.m1, dim, 'm1')) : undefined;
     const logLr = (v: Tensor) => tf.mul(this.baseLr, tf.exp(tf.mul(this.lrRange, tf.tanh(tf.div(v, this.lrRange)))));
     let f: Tensor;
     let lr: Scalar;
-    if (this.learn === 'lr+teleport') {
+    if (r1 == null) {
+      lr = tf.scalar(this.baseLr);
+      f = tf.mul(tf.neg(lr), col);
+    } else if (this.learn === 'lr+teleport') {
+      const a = tf.add(tf.matMul(r1.out, b.head1[0] as Tensor2D), b.head1[1]);
       lr = tf.reshape(logLr(tf.mean(a)), []) as Scalar;
       f = tf.mul(tf.neg(lr), col);
     } else {
-      const eta = logLr(a);
+      const eta = logLr(tf.add(tf.matMul(r1.out, b.head1[0] as Tensor2D), b.head1[1]));
       const u = tf.add(tf.matMul(r1.out, b.head1[2] as Tensor2D), b.head1[3]);
       f = tf.mul(eta, tf.sub(tf.mul(tf.mul(rms, this.updateScale), u), col));
       lr = tf.mean(eta) as Scalar;
@@ -312,7 +326,7 @@ export class MetaTeleporter {
       return tf.add(p, piece);
     });
     let next = moved;
-    let newState: MetaState = { m1: r1.state };
+    let newState: MetaState = { m1: r1?.state };
     let theta: Tensor | undefined;
     if (b.m2 && state.m2 && teleport && act != null) {
       const group = context.group ?? b.shape.group;
@@ -332,7 +346,7 @@ export class MetaTeleporter {
       const size = tf.sqrt(tf.add(tf.sum(tf.square(out), 1, true), n * n * this.maxTheta ** 2));
       theta = tf.reshape(tf.div(tf.mul(out, this.maxTheta), size), [blocks, n, n]);
       next = act(next, theta);
-      newState = { m1: r1.state, m2: r2.state };
+      newState = { m1: r1?.state, m2: r2.state };
     }
     return { params: next, beforeAct: moved, state: newState, theta, lr };
   }

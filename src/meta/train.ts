@@ -296,7 +296,7 @@ export function lossValue(task: MetaTask, params: readonly Tensor[]): number {
 
 function keepState(s: MetaState): MetaState {
   const k = (l: { h: Tensor[]; c: Tensor[] }) => ({ h: l.h.map(t => tf.keep(t)), c: l.c.map(t => tf.keep(t)) }) as MetaState['m1'];
-  return { m1: k(s.m1), m2: s.m2 ? k(s.m2) : undefined };
+  return { m1: s.m1 ? k(s.m1) : undefined, m2: s.m2 ? k(s.m2) : undefined };
 }
 
 /** Clips by global norm and applies; false (nothing applied) when the gradient is not finite. Disposes `grads`. */
@@ -311,7 +311,7 @@ function applyClipped(grads: Record<string, Tensor>, clip: number, m1: Variable[
     const pick = (vs: Variable[]) => tidy(() => Object.fromEntries(vs.filter(v => grads[v.name] != null).map(v => [v.name, tf.mul(grads[v.name], scale)])));
     const g1 = pick(m1);
     const g2 = pick(m2);
-    opt1.applyGradients(g1);
+    if (m1.length) opt1.applyGradients(g1);
     if (m2.length) opt2.applyGradients(g2);
     tf.dispose([...Object.values(g1), ...Object.values(g2)]);
     return true;
