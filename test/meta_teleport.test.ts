@@ -37,6 +37,9 @@ function randomize(mt: InstanceType<typeof MetaTeleporter>, seed: number, scale:
   }
 }
 
+/** tf.tidy for results holding tensors in plain objects (a step's state). */
+const tidyAny = <T>(fn: () => T): T => tf.tidy(fn as never) as T;
+
 const close = (a: readonly number[], b: readonly number[], rel: number) =>
   a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= rel * Math.abs(b[i]));
 
@@ -140,5 +143,92 @@ test.serial("learn 'teleport': save → load round trip, the tfjs optimizer repr
   mt.run(task, { steps: 3 });
   t.is(tf.memory().numTensors, before);
   for (const m of [mt, loaded]) m.dispose();
+  task.dispose();
+});
+
+test.serial('teleportBudget: Σ‖θ_t‖ never exceeds it, once spent the steps are plain GD, and it round-trips through save/load', async t => {
+  const family = regressionFamily({ width: 5 });
+  const task = family.sample(4);
+  const budget = 0.25;
+  const mt = new MetaTeleporter({ architecture: 'coordinatewise', hidden: 4, learn: 'teleport', baseLr: 2e-3, maxTheta: 0.1, teleportBudget: budget, seed: 1 });
+  mt.build({ dim: 50, group: family.group });
+  randomize(mt, 11, 0.4);
+  const ctx = { loss: task.loss, group: task.group };
+  let p = task.params.map(x => tf.clone(x));
+  let state = mt.initialState();
+  const norms: number[] = [];
+  let afterSpentMatchesGd = true;
+  for (let step = 0; step < 8; step++) {
+    const out = tidyAny(() => {
+      const g = tf.grads((...ps: tf.Tensor[]) => task.loss(ps))(p);
+      const s = mt.step(p, g, state, task.act, true, ctx);
+      const gdStep = p.map((w, i) => tf.sub(w, tf.mul(2e-3, g[i])));
+      const diff = Math.max(...s.params.map((q, i) => tf.max(tf.abs(tf.sub(q, gdStep[i]))).dataSync()[0]));
+      return { params: s.params, state: s.state, norm: tf.norm(s.theta!), diff: tf.scalar(diff) };
+    });
+    const n = out.norm.dataSync()[0];
+    norms.push(n);
+    // Once the running total has reached the budget, θ = 0 and the step is GD's (independent w − η₀∇).
+    if (norms.slice(0, -1).reduce((a, b) => a + b, 0) >= budget - 1e-6 && out.diff.dataSync()[0] > 1e-6) afterSpentMatchesGd = false;
+    tf.dispose([out.norm, out.diff, ...p]);
+    tp.meta.disposeState(state);
+    p = out.params;
+    state = out.state;
+  }
+  const total = norms.reduce((a, b) => a + b, 0);
+  t.true(total <= budget + 1e-5, `Σ‖θ‖ = ${total}`);
+  t.true(total > budget - 1e-4, `the randomized m2 spends the whole budget (${norms.map(v => v.toFixed(3)).join(' ')})`);
+  t.true(norms.at(-1)! < 1e-6, 'nothing left at the end');
+  t.true(afterSpentMatchesGd, 'after the budget the step is plain GD');
+  tf.dispose(p);
+  tp.meta.disposeState(state);
+  // Without a budget the same weights keep teleporting: the budget is what stopped them.
+  const free = new MetaTeleporter({ architecture: 'coordinatewise', hidden: 4, learn: 'teleport', baseLr: 2e-3, maxTheta: 0.1, seed: 1 });
+  free.build({ dim: 50, group: family.group });
+  free.weights.forEach((w, i) => w.assign(mt.weights[i]));
+  t.notDeepEqual(free.run(task, { steps: 8 }).losses, mt.run(task, { steps: 8 }).losses);
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await mt.save(
+    tf.io.withSaveHandler(async a => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  const loaded = await MetaTeleporter.load(tf.io.fromMemory(artifacts!));
+  t.is(loaded.teleportBudget, budget);
+  t.is(free.teleportBudget, Number.POSITIVE_INFINITY);
+  t.deepEqual(loaded.run(task, { steps: 8 }).losses, mt.run(task, { steps: 8 }).losses);
+  t.throws(() => new MetaTeleporter({ teleportBudget: 0 }), { message: /teleportBudget must be a positive number or Infinity/ });
+  for (const m of [mt, free, loaded]) m.dispose();
+  task.dispose();
+});
+
+test.serial('validation scores a run that runs off (loss above 1.5× its lowest so far) as a blow-up from there on', t => {
+  // GD on L = x² (one coordinate, x₀ = 1) with step η: L_t = (1 − 2η)^{2t}. η = 1.1: ×1.44 per step, so the
+  // loss is 1.44 at step 1 (within 1.5× of the lowest, 1) and 2.07 at step 2: run off from step 2.
+  const user = { name: 'parabola', init: () => [tf.tensor1d([1])], loss: (p: readonly tf.Tensor[]) => tf.tidy(() => tf.sum(tf.square(p[0])) as tf.Scalar) };
+  const family = tp.meta.userFamily(user);
+  const task = family.sample(0);
+  const mt = new MetaTeleporter({ hidden: 2, learn: 'update', baseLr: 1.1 });
+  mt.build({ dim: 1 });
+  const steps = 6;
+  const losses = mt.run(task, { steps }).losses;
+  t.true(
+    close(
+      losses,
+      [0, 1, 2, 3, 4, 5, 6].map(k => 1.44 ** k),
+      1e-4,
+    ),
+    `GD on x²: ${losses}`,
+  );
+  const blowUp = Math.log(1e6);
+  const expected = (Math.log(1.44) + (steps - 1) * blowUp) / steps;
+  t.true(Math.abs(tp.meta.validationScore(mt, [task], steps) - expected) < 1e-4);
+  // A descending run is scored by its losses alone: η = 0.25 halves x every step, L_t = 4^{−t}.
+  const calm = new MetaTeleporter({ hidden: 2, learn: 'update', baseLr: 0.25 });
+  calm.build({ dim: 1 });
+  const mean = Array.from({ length: steps }, (_, k) => Math.log(4 ** -(k + 1))).reduce((a, b) => a + b, 0) / steps;
+  t.true(Math.abs(tp.meta.validationScore(calm, [task], steps) - mean) < 1e-4);
+  for (const m of [mt, calm]) m.dispose();
   task.dispose();
 });

@@ -48,6 +48,13 @@ export interface MetaTeleporterOptions {
   updateScale?: number;
   /** Magnitude normalization of the group element: each block's θ is scaled to ‖θ‖_F = τ‖a‖/√(τ² + ‖a‖²) < τ. Default 0.5. */
   maxTheta?: number;
+  /**
+   * Budget of the whole trajectory: Σ_t ‖θ_t‖_F ≤ this (each step's θ is scaled down to what is left, then
+   * g = I: plain steps). A teleport every step compounds the gradient norm and the curvature without bound and
+   * runs off the edge of stability past the training horizon; a budget bounds what the teleports can do in
+   * any run (as the core's `maxTotalGrowth` does for scheduled teleports). Default Infinity (no budget).
+   */
+  teleportBudget?: number;
   /** Seed of the LSTM weights. Default 0. */
   seed?: number;
   /** `'full'` (default) or `'coordinatewise'`: see {@link MetaArchitecture}. */
@@ -112,6 +119,7 @@ export class MetaTeleporter {
   readonly baseLr: number;
   readonly lrRange: number;
   readonly maxTheta: number;
+  readonly teleportBudget: number;
   readonly updateScale: number;
   readonly seed: number;
   readonly architecture: MetaArchitecture;
@@ -119,13 +127,14 @@ export class MetaTeleporter {
   private built?: { shape: MetaShape; m1?: Lstm; m2?: Lstm; head1: Variable[]; head2: Variable[] };
 
   constructor(opts: MetaTeleporterOptions = {}) {
-    const known = ['hidden', 'learn', 'baseLr', 'lrRange', 'updateScale', 'maxTheta', 'seed', 'architecture'];
+    const known = ['hidden', 'learn', 'baseLr', 'lrRange', 'updateScale', 'maxTheta', 'teleportBudget', 'seed', 'architecture'];
     for (const k of Object.keys(opts ?? {})) check(known.includes(k), `MetaTeleporter: unknown option '${k}' (known: ${known.join(', ')})`);
     this.hidden = opts.hidden ?? 32;
     this.learn = opts.learn ?? 'update+teleport';
     this.baseLr = opts.baseLr ?? 1e-4;
     this.lrRange = opts.lrRange ?? 4;
     this.maxTheta = opts.maxTheta ?? 0.5;
+    this.teleportBudget = opts.teleportBudget ?? Number.POSITIVE_INFINITY;
     this.updateScale = opts.updateScale ?? 0.1;
     this.seed = opts.seed ?? 0;
     this.architecture = opts.architecture ?? 'full';
@@ -139,6 +148,7 @@ export class MetaTeleporter {
     check(this.lrRange > 0 && Number.isFinite(this.lrRange), `MetaTeleporter: lrRange must be a positive number (got ${show(opts.lrRange)})`);
     check(this.updateScale > 0 && Number.isFinite(this.updateScale), `MetaTeleporter: updateScale must be a positive number (got ${show(opts.updateScale)})`);
     check(this.maxTheta > 0 && Number.isFinite(this.maxTheta), `MetaTeleporter: maxTheta must be a positive number (got ${show(opts.maxTheta)})`);
+    check(this.teleportBudget > 0, `MetaTeleporter: teleportBudget must be a positive number or Infinity (got ${show(opts.teleportBudget)})`);
     check(Number.isInteger(this.seed), `MetaTeleporter: seed must be an integer (got ${show(opts.seed)})`);
   }
 
@@ -224,7 +234,7 @@ export class MetaTeleporter {
   /** A fresh (zero) recurrent state. */
   initialState(): MetaState {
     const b = this.need();
-    return { m1: b.m1?.zeroState(), m2: b.m2?.zeroState() };
+    return { m1: b.m1?.zeroState(), m2: b.m2?.zeroState(), spent: b.m2 && Number.isFinite(this.teleportBudget) ? tf.scalar(0) : undefined };
   }
 
   /**
@@ -273,11 +283,25 @@ export class MetaTeleporter {
       const r2 = b.m2.step(features, state.m2);
       const a = tf.reshape(tf.add(tf.matMul(r2.out, b.head2[0] as Tensor2D), b.head2[1]), [blocks, n * n]);
       const size = tf.sqrt(tf.add(tf.sum(tf.square(a), 1, true), this.maxTheta ** 2));
-      theta = tf.reshape(tf.div(tf.mul(a, this.maxTheta), size), [blocks, n, n]);
+      const spend = this.spend(tf.reshape(tf.div(tf.mul(a, this.maxTheta), size), [blocks, n, n]), state.spent);
+      theta = spend.theta;
       next = act(next, theta);
-      newState = { m1: r1?.state, m2: r2.state };
+      newState = { m1: r1?.state, m2: r2.state, spent: spend.spent };
     }
     return { params: next, beforeAct: moved, state: newState, theta, lr };
+  }
+
+  /**
+   * The teleport budget: θ scaled by min(1, left/‖θ‖_F), left = max(0, B − spent), and the new spent
+   * total. Without a budget (or a state without `spent`) θ as it is. Differentiable (the scale is a min).
+   */
+  private spend(theta: Tensor, spent: Tensor | undefined): { theta: Tensor; spent?: Tensor } {
+    if (!Number.isFinite(this.teleportBudget) || spent == null) return { theta, spent };
+    const norm = tf.sqrt(tf.add(tf.sum(tf.square(theta)), 1e-30));
+    const left = tf.relu(tf.sub(this.teleportBudget, spent));
+    const scaled = tf.mul(theta, tf.minimum(1, tf.div(left, norm)));
+    // ‖θ‖ with a floor inside the root: tf.norm's gradient at θ = 0 (the zero-initialized head) is NaN.
+    return { theta: scaled, spent: tf.add(spent, tf.sqrt(tf.add(tf.sum(tf.square(scaled)), 1e-30))) };
   }
 
   /**
@@ -344,9 +368,10 @@ export class MetaTeleporter {
       // per-entry outputs give the same ‖θ‖ at every width (with ‖a‖ a shared bias alone would grow with n).
       // n·√(r² + τ²) = √(‖a‖² + n²τ²): no square root of zero, whose gradient is infinite at the zero-initialized head.
       const size = tf.sqrt(tf.add(tf.sum(tf.square(out), 1, true), n * n * this.maxTheta ** 2));
-      theta = tf.reshape(tf.div(tf.mul(out, this.maxTheta), size), [blocks, n, n]);
+      const spend = this.spend(tf.reshape(tf.div(tf.mul(out, this.maxTheta), size), [blocks, n, n]), state.spent);
+      theta = spend.theta;
       next = act(next, theta);
-      newState = { m1: r1?.state, m2: r2.state };
+      newState = { m1: r1?.state, m2: r2.state, spent: spend.spent };
     }
     return { params: next, beforeAct: moved, state: newState, theta, lr };
   }
@@ -422,6 +447,7 @@ export class MetaTeleporter {
       lrRange: this.lrRange,
       updateScale: this.updateScale,
       maxTheta: this.maxTheta,
+      ...(Number.isFinite(this.teleportBudget) ? { teleportBudget: this.teleportBudget } : {}),
       seed: this.seed,
       architecture: this.architecture,
       shape: this.built?.shape,

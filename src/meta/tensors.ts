@@ -6,11 +6,13 @@ import type { LstmState } from './lstm.js';
 export interface MetaState {
   m1?: LstmState;
   m2?: LstmState;
+  /** Σ‖θ_t‖_F so far, a scalar (only with a finite `teleportBudget`). */
+  spent?: Tensor;
 }
 
 /** Every tensor of a state, m1's first. */
 export function stateTensors(state: MetaState): Tensor[] {
-  return [state.m1, state.m2].flatMap(s => (s ? [...s.h, ...s.c] : []));
+  return [...[state.m1, state.m2].flatMap(s => (s ? [...s.h, ...s.c] : [])), ...(state.spent ? [state.spent] : [])];
 }
 
 /**
