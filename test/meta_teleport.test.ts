@@ -199,6 +199,22 @@ test.serial('teleportBudget: Σ‖θ_t‖ never exceeds it, once spent the steps
   t.is(free.teleportBudget, Number.POSITIVE_INFINITY);
   t.deepEqual(loaded.run(task, { steps: 8 }).losses, mt.run(task, { steps: 8 }).losses);
   t.throws(() => new MetaTeleporter({ teleportBudget: 0 }), { message: /teleportBudget must be a positive number or Infinity/ });
+  // The spent total is carried by the tfjs optimizer as by run(), and nothing leaks across training, running and stepping.
+  await mt.train(family, { trajectories: 1, steps: 4, unroll: 2, validation: 1 });
+  const before = tf.memory().numTensors;
+  const expected = mt.run(task, { steps: 8 }).losses;
+  const vars = task.params.map(q => tf.variable(q));
+  const opt = tp.meta.optimizer(mt, { act: task.act, loss: task.loss, group: task.group });
+  const losses = [tp.meta.lossValue(task, vars)];
+  for (let i = 0; i < 8; i++) {
+    opt.minimize(() => task.loss(vars), false, vars);
+    losses.push(tp.meta.lossValue(task, vars));
+  }
+  t.true(close(losses, expected, 1e-5), `optimizer ${losses} vs run ${expected}`);
+  opt.dispose();
+  tf.dispose(vars);
+  await mt.train(family, { trajectories: 2, steps: 4, unroll: 2, validation: 1, validateEvery: 1 });
+  t.is(tf.memory().numTensors, before);
   for (const m of [mt, free, loaded]) m.dispose();
   task.dispose();
 });
