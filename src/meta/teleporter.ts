@@ -101,7 +101,9 @@ function check(cond: boolean, message: string): void {
  * - update head (`'update'`, `'update+teleport'`): f_t = η_t·(−∇_t + κ‖∇_t‖·u_t), a learned correction of the
  *   direction in units of one step (κ = `updateScale`), on top of the learned step size;
  * - group head: θ_t with its magnitude normalized (`maxTheta`); g_t = exp(θ_t) is applied with the
- *   family's exact group action, so L(g_t·w) = L(w) up to round-off (no first-order I + T).
+ *   family's exact group action, so L(g_t·w) = L(w) up to round-off (no first-order I + T); with a
+ *   `teleportBudget` the trajectory's Σ‖θ_t‖_F is capped (then g = I);
+ * - `'teleport'` has no m1: f_t = −η₀∇_t, GD at `baseLr`, and only m2 learns (teleports off: exactly GD).
  *
  * Train it with {@link MetaTeleporter.train} (see train.ts), run it with {@link MetaTeleporter.run}, use
  * it in a tfjs loop with `tp.meta.optimizer`, save it with {@link MetaTeleporter.save}.
@@ -111,6 +113,11 @@ function check(cond: boolean, message: string): void {
  * await mt.train('twoLayerRegression', { trajectories: 50, steps: 100, unroll: 10 });
  * const task = tp.meta.regressionFamily().sample(1234);
  * const { losses } = mt.run(task, { steps: 30 });
+ *
+ * // GD at a fixed step size plus learned teleports, the clean ablation (meta-diagnose: below GD's edge of stability).
+ * const tele = new tp.meta.MetaTeleporter({ architecture: 'coordinatewise', learn: 'teleport', hidden: 16, baseLr: 2.81e-4, teleportBudget: 0.3 });
+ * await tele.train('twoLayerRegression', { trajectories: 12, steps: 30, unroll: 10, lr: 3e-4, validation: 5 });
+ * const off = tele.run(task, { steps: 30, teleport: false }); // exactly GD at 2.81e-4
  * ```
  */
 export class MetaTeleporter {
