@@ -2,7 +2,7 @@
 /**
  * tfjs-teleport command line: train with and without symmetry teleportation and compare.
  * `tfjs-teleport compare` (the main job), `mnist`, `fashion-mnist`, `cifar10`, `regression`,
- * `test-functions`, `sweep`, `correlation`, `generalization`, `width-study`, `meta-train`, `meta-test`, `meta-transfer`. Each subcommand has
+ * `test-functions`, `sweep`, `correlation`, `generalization`, `width-study`, `meta-diagnose`, `meta-train`, `meta-test`, `meta-transfer`. Each subcommand has
  * --help.
  */
 import yargs from 'yargs';
@@ -29,7 +29,7 @@ export async function main(argv: string[]): Promise<void> {
   await cli
     .demandCommand(
       1,
-      'Choose a command: compare (the main job), mnist, fashion-mnist, cifar10, regression, test-functions, sweep, correlation, generalization, width-study, meta-train, meta-test, meta-transfer',
+      'Choose a command: compare (the main job), mnist, fashion-mnist, cifar10, regression, test-functions, sweep, correlation, generalization, width-study, meta-diagnose, meta-train, meta-test, meta-transfer',
     )
     .strict()
     .recommendCommands()

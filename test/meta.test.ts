@@ -213,7 +213,7 @@ test.serial('a user family { init, loss } trains in update mode; bad input gets 
   const mt = new MetaTeleporter({ hidden: 4, learn: 'update', baseLr: 0.1 });
   const r = await mt.train(user, { trajectories: 2, steps: 4, unroll: 2, validation: 1 });
   t.true(Number.isFinite(r.bestValidation));
-  t.throws(() => new MetaTeleporter({ learn: 'teleport' as never }), { message: /learn must be one of/ });
+  t.throws(() => new MetaTeleporter({ learn: 'tele' as never }), { message: /learn must be one of/ });
   t.throws(() => new MetaTeleporter({ hiden: 3 } as never), { message: /unknown option 'hiden'/ });
   t.throws(() => new MetaTeleporter({ hidden: 0 }), { message: /hidden must be a positive integer/ });
   await t.throwsAsync(new MetaTeleporter({ learn: 'update+teleport' }).train(user, { trajectories: 1, steps: 2, unroll: 2 }), {

@@ -19,6 +19,10 @@ test('meta-train then meta-test with tiny settings: teleporters saved, every arm
     '4',
     '--validation',
     '1',
+    '--tele-trajectories',
+    '1',
+    '--tele-hidden',
+    '2',
     '--quiet',
     '--backend',
     'cpu',
@@ -31,6 +35,7 @@ test('meta-train then meta-test with tiny settings: teleporters saved, every arm
     'teleporter-update.weights.bin',
     'teleporter-lr-teleport.json',
     'teleporter-update-teleport.json',
+    'teleporter-teleport.json',
     'training.json',
     'summary.md',
   ]) {
@@ -44,7 +49,24 @@ test('meta-train then meta-test with tiny settings: teleporters saved, every arm
   for (const f of ['runs.csv', 'runs.json', 'summary.md', 'loss_vs_step.png', 'loss_vs_time.png']) t.true(existsSync(join(out, f)), f);
   const { runs } = JSON.parse(readFileSync(join(out, 'runs.json'), 'utf8')) as { runs: Array<{ arm: string; task: number; losses: number[] }> };
   const arms = [...new Set(runs.map(x => x.arm))];
-  t.deepEqual(arms.sort(), ['GD', 'LSTM(lr, tele)', 'LSTM(lr, tele) (tele off)', 'LSTM(update)', 'LSTM(update, tele)', 'LSTM(update, tele) (tele off)'].sort());
+  t.deepEqual(
+    arms.sort(),
+    [
+      'GD',
+      'LSTM(lr, tele)',
+      'LSTM(lr, tele) (tele off)',
+      'LSTM(update)',
+      'LSTM(update, tele)',
+      'LSTM(update, tele) (tele off)',
+      'GD + LSTM(tele)',
+      'GD + LSTM(tele) (tele off)',
+      'GD + ascent teleport (core, step 0)',
+    ].sort(),
+  );
+  // GD + LSTM(tele) runs GD at --tele-fraction (0.5) of the searched step size; with its teleports off it is that GD.
+  const tele = training.teleporters.find((x: { learn: string }) => x.learn === 'teleport');
+  t.is(tele.baseLr, Number((training.gd.lr * 0.5).toPrecision(3)));
+  t.is(tele.architecture, 'coordinatewise');
   // Same unseen task for every arm: the same starting loss.
   for (const task of [0, 1]) {
     const starts = runs.filter(x => x.task === task).map(x => x.losses[0]);
@@ -69,7 +91,10 @@ test('meta CLI bad input: exit 2 with a message naming the fix', t => {
   const b = runCli(['meta-test', '--models', join(tmp(), 'nothing-here')]);
   t.is(b.code, 2);
   t.regex(b.stderr, /no training\.json there; pass the output folder of meta-train/);
-  const c = runCli(['meta-train', '--learn', 'update,teleport', '--out', join(tmp(), 'y')]);
+  const c = runCli(['meta-train', '--learn', 'update,tele', '--out', join(tmp(), 'y')]);
   t.is(c.code, 2);
-  t.regex(c.stderr, /unknown value 'teleport'/);
+  t.regex(c.stderr, /unknown value 'tele'/);
+  const d = runCli(['meta-train', '--tele-fraction', '1.5', '--out', join(tmp(), 'z')]);
+  t.is(d.code, 2);
+  t.regex(d.stderr, /--tele-fraction must be in \(0, 1\]/);
 });

@@ -297,7 +297,7 @@ test.serial('coordinate-wise: no tensor leaks across training, running and the t
   t.throws(() => tf.tidy(() => mt.step(task.params, grads, mt.initialState(), task.act, true, {}).params[0]), {
     message: /needs the loss and the group shape/,
   });
-  const carried = tf.tidy(() => mt.step(task.params, grads, mt.initialState(), task.act, false).state.m1.h[0]);
+  const carried = tf.tidy(() => mt.step(task.params, grads, mt.initialState(), task.act, false).state.m1!.h[0]);
   const bad = { m1: { h: [carried, carried], c: [carried, carried] } };
   t.throws(() => tf.tidy(() => mt.step([tf.zeros([2, 2])], [tf.ones([2, 2])], bad, undefined, false).params[0]), {
     message: /state has 18 rows but this step has 4/,

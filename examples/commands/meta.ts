@@ -14,12 +14,17 @@ import { backendOption, defaultOut, intAtLeast, parseChoiceList, positiveNumber,
 import { ARM_NAMES, gdRun, largestStableLr, type ArmRun } from '../meta/arms.js';
 import { loadMetaTeleporter, saveMetaTeleporter } from '../meta/files.js';
 import { lossChart, metaSummary } from '../meta/report.js';
+import { registerMetaDiagnose } from './meta_diagnose.js';
+import { gdWithTeleports } from '../meta/diagnose.js';
 
 const FAMILIES = ['twoLayerRegression', 'multiLayerRegression'] as const;
 type FamilyName = (typeof FAMILIES)[number];
-const LEARN: readonly tp.meta.MetaLearn[] = ['update', 'lr+teleport', 'update+teleport'];
+const LEARN: readonly tp.meta.MetaLearn[] = ['update', 'lr+teleport', 'update+teleport', 'teleport'];
 /** Seeds of test tasks: far from training (seed·10⁶ + i) and validation (0x5a11d + …) seeds. */
 const TEST_SEED = 900_000_000;
+/** meta-test's hand-made arm beside GD + LSTM(tele): the core's teleport with its defaults (10 normalized ascent steps of 0.1, growth cap 2). */
+const HAND_TELEPORT = { steps: 10, lr: 0.1, maxGrowth: 2 };
+export const HAND_ARM = 'GD + ascent teleport (core, step 0)';
 
 export interface MetaTrainArgs {
   family: FamilyName;
@@ -35,6 +40,11 @@ export interface MetaTrainArgs {
   validationSteps?: number;
   patience: number;
   baseLr?: number;
+  teleFraction: number;
+  teleHidden: number;
+  teleLr: number;
+  teleTrajectories: number;
+  teleBudget: number;
   seed: number;
   out?: string;
   quiet: boolean;
@@ -73,6 +83,12 @@ export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
   checkMetaTrainingFlags(args);
   if (args.clip != null) positiveNumber('--clip', args.clip);
   if (args.validationSteps != null) intAtLeast('--validation-steps', args.validationSteps);
+  if (!(args.teleFraction > 0 && args.teleFraction <= 1))
+    throw new UsageError(`--tele-fraction must be in (0, 1] (a fraction of GD's largest stable step size), got ${args.teleFraction}`);
+  intAtLeast('--tele-hidden', args.teleHidden);
+  intAtLeast('--tele-trajectories', args.teleTrajectories);
+  positiveNumber('--tele-lr', args.teleLr);
+  if (!(args.teleBudget > 0)) throw new UsageError(`--tele-budget must be a positive number or Infinity (Σ‖θ_t‖ over a trajectory), got ${args.teleBudget}`);
   const outDir = args.out ?? defaultOut('meta-train');
   checkOutDir(outDir);
   const progress = createProgress(args.quiet);
@@ -86,19 +102,34 @@ export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
   progress.log(`GD: largest stable step size over ${args.steps} steps on 5 training tasks: ${search.lr}`);
   const baseLr = args.baseLr ?? search.lr;
 
-  const trained: Array<{ learn: tp.meta.MetaLearn; mt: tp.meta.MetaTeleporter; report: tp.meta.MetaTrainReport; seconds: number }> = [];
+  const trained: Array<{ learn: tp.meta.MetaLearn; mt: tp.meta.MetaTeleporter; report: tp.meta.MetaTrainReport; seconds: number; baseLr: number }> = [];
   try {
     for (const learn of learns) {
-      const mt = new tp.meta.MetaTeleporter({ hidden: args.hidden, learn, baseLr, seed: args.seed });
+      // 'teleport' (GD + learned teleports) runs GD below the edge of stability, where a teleport can help
+      // (meta-diagnose: at the edge the gradient-norm teleport diverges), with a coordinate-wise m2 that reads
+      // the teleport objective's derivative; only m2 trains, at its own meta learning rate.
+      const tele = learn === 'teleport';
+      const armLr = tele ? Number((search.lr * args.teleFraction).toPrecision(3)) : baseLr;
+      const mt = tele
+        ? new tp.meta.MetaTeleporter({
+            architecture: 'coordinatewise',
+            hidden: args.teleHidden,
+            learn,
+            baseLr: armLr,
+            teleportBudget: args.teleBudget,
+            seed: args.seed,
+          })
+        : new tp.meta.MetaTeleporter({ hidden: args.hidden, learn, baseLr, seed: args.seed });
       const windows = args.steps / args.unroll;
-      progress.start(args.trajectories * windows, ARM_NAMES[learn].padEnd(20));
+      const trajectories = tele ? args.teleTrajectories : args.trajectories;
+      progress.start(trajectories * windows, ARM_NAMES[learn].padEnd(20));
       const start = performance.now();
       const report = await mt.train(family, {
-        trajectories: args.trajectories,
+        trajectories,
         steps: args.steps,
         unroll: args.unroll,
-        lr: args.lr,
-        teleportLr: args.teleportLr,
+        lr: tele ? args.teleLr : args.lr,
+        teleportLr: tele ? args.teleLr : args.teleportLr,
         clip: args.clip,
         validation: args.validation,
         validationSteps: args.validationSteps,
@@ -111,7 +142,7 @@ export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
       progress.log(
         `${ARM_NAMES[learn]}: validation ${report.initialValidation.toFixed(3)} → ${report.bestValidation.toFixed(3)} (mean log L/L₀), ${report.trajectoriesUsed} trajectories${report.stoppedEarly ? ' (early stop)' : ''}, ${report.skippedUpdates} skipped updates, ${report.divergedTrajectories} cut trajectories (rollbacks; meta lr now ×${report.finalLrScale}), ${seconds.toFixed(0)} s`,
       );
-      trained.push({ learn, mt, report, seconds });
+      trained.push({ learn, mt, report, seconds, baseLr: armLr });
     }
     const config = {
       family: args.family,
@@ -122,6 +153,10 @@ export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
       lr: args.lr,
       teleportLr: args.teleportLr ?? args.lr,
       clip: args.clip,
+      teleFraction: args.teleFraction,
+      teleHidden: args.teleHidden,
+      teleLr: args.teleLr,
+      teleBudget: args.teleBudget,
       seed: args.seed,
       backend,
     };
@@ -132,7 +167,15 @@ export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
         config,
         gd: search,
         baseLr,
-        teleporters: trained.map(({ learn, report, seconds }) => ({ learn, file: `teleporter-${learn.replace('+', '-')}.json`, seconds, report })),
+        teleporters: trained.map(({ learn, report, seconds, baseLr: lr, mt }) => ({
+          learn,
+          file: `teleporter-${learn.replace('+', '-')}.json`,
+          seconds,
+          report,
+          baseLr: lr,
+          architecture: mt.architecture,
+          hidden: mt.hidden,
+        })),
       };
       writeFileSync(join(dir, 'training.json'), JSON.stringify(record, null, 1));
       writeFileSync(join(dir, 'summary.md'), trainSummary(record));
@@ -155,25 +198,28 @@ function trainSummary(r: {
     lr: number;
     teleportLr: number;
     clip: number;
+    teleFraction: number;
+    teleLr: number;
+    teleBudget: number;
     backend: string;
   };
   gd: { lr: number };
   baseLr: number;
-  teleporters: Array<{ learn: tp.meta.MetaLearn; seconds: number; report: tp.meta.MetaTrainReport }>;
+  teleporters: Array<{ learn: tp.meta.MetaLearn; seconds: number; report: tp.meta.MetaTrainReport; baseLr: number; architecture: string; hidden: number }>;
 }): string {
   const c = r.config;
   const lines = [
     '# Meta-training (dissertation §5.5, Algorithm 3)',
     '',
     `${c.family}, ${c.steps} steps per trajectory, truncated BPTT every ${c.unroll} steps, hidden ${c.hidden}, Adam ${c.lr} (m1) / ${c.teleportLr} (m2), meta-gradient clipped to norm ${c.clip}, backend ${c.backend}. ` +
-      `GD's largest stable step size (grid ×10^¼): ${r.gd.lr}; the teleporters start as GD with η₀ = ${r.baseLr}. ` +
+      `GD's largest stable step size (grid ×10^¼): ${r.gd.lr}; the teleporters start as GD with η₀ = ${r.baseLr}. GD + LSTM(tele) runs GD at ${c.teleFraction} of it (below the edge of stability, where a teleport can help: meta-diagnose) with a coordinate-wise m2, Adam ${c.teleLr}, a teleport budget Σ‖θ_t‖_F ≤ ${c.teleBudget} per trajectory; only its m2 trains. ` +
       `Validation score: mean over validation tasks and ${c.validationSteps} steps of log(L_t / L₀), lower is better; the weights kept are the best validation’s (the untrained, GD-equivalent weights are the first candidate).`,
     '',
-    '| teleporter | trajectories used | early stop | validation before → best | skipped updates | cut trajectories (rolled back) | final meta lr (× --lr) | seconds |',
-    '|---|---|---|---|---|---|---|---|',
+    '| teleporter | architecture, hidden, η₀ | trajectories used | early stop | validation before → best | skipped updates | cut trajectories (rolled back) | final meta lr (× --lr) | seconds |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...r.teleporters.map(
       t =>
-        `| ${ARM_NAMES[t.learn]} | ${t.report.trajectoriesUsed} | ${t.report.stoppedEarly ? 'yes' : 'no'} | ${t.report.initialValidation.toFixed(3)} → ${t.report.bestValidation.toFixed(3)} | ${t.report.skippedUpdates} | ${t.report.divergedTrajectories} | ${t.report.finalLrScale} | ${t.seconds.toFixed(0)} |`,
+        `| ${ARM_NAMES[t.learn]} | ${t.architecture}, ${t.hidden}, ${t.baseLr} | ${t.report.trajectoriesUsed} | ${t.report.stoppedEarly ? 'yes' : 'no'} | ${t.report.initialValidation.toFixed(3)} → ${t.report.bestValidation.toFixed(3)} | ${t.report.skippedUpdates} | ${t.report.divergedTrajectories} | ${t.report.finalLrScale} | ${t.seconds.toFixed(0)} |`,
     ),
     '',
   ];
@@ -200,7 +246,7 @@ export async function runMetaTest(args: MetaTestArgs): Promise<void> {
   const record = JSON.parse(readFileSync(recordPath, 'utf8')) as {
     config: { family: FamilyName };
     gd: { lr: number };
-    teleporters: Array<{ learn: tp.meta.MetaLearn; file: string }>;
+    teleporters: Array<{ learn: tp.meta.MetaLearn; file: string; baseLr?: number; hidden?: number; architecture?: string }>;
   };
   const outDir = args.out ?? defaultOut('meta-test');
   checkOutDir(outDir);
@@ -212,7 +258,7 @@ export async function runMetaTest(args: MetaTestArgs): Promise<void> {
   for (const t of record.teleporters) teleporters.push({ learn: t.learn, mt: await loadMetaTeleporter(join(args.models, t.file)) });
   const runs: ArmRun[] = [];
   try {
-    const arms = 1 + teleporters.reduce((s, t) => s + (t.mt.teleports ? 2 : 1), 0);
+    const arms = 1 + teleporters.reduce((s, t) => s + (t.mt.teleports ? 2 : 1) + (t.learn === 'teleport' ? 1 : 0), 0);
     progress.start(args.tasks * arms, 'meta-test'.padEnd(20));
     for (let i = 0; i < args.tasks; i++) {
       const task = family.sample(TEST_SEED + args.seed * 1000 + i);
@@ -228,6 +274,12 @@ export async function runMetaTest(args: MetaTestArgs): Promise<void> {
             runs.push({ arm: `${ARM_NAMES[learn]} (tele off)`, task: i, losses: off.losses, ms: off.ms });
             progress.update(runs.length, { epoch: i + 1 });
           }
+          if (learn === 'teleport') {
+            // The hand-made teleport at the same step size: the core's gl-data gradient-norm ascent before step 0.
+            const hand = await gdWithTeleports(task, mt.baseLr, args.steps, [0], HAND_TELEPORT);
+            runs.push({ arm: HAND_ARM, task: i, losses: hand.losses, ms: hand.ms, maxTeleportDrift: Math.max(0, ...hand.drift) });
+            progress.update(runs.length, { epoch: i + 1 });
+          }
         }
       } finally {
         task.dispose();
@@ -240,7 +292,7 @@ export async function runMetaTest(args: MetaTestArgs): Promise<void> {
   const trainingInfo = JSON.parse(readFileSync(recordPath, 'utf8')) as {
     baseLr: number;
     config: { hidden: number };
-    teleporters: Array<{ learn: string; report: tp.meta.MetaTrainReport }>;
+    teleporters: Array<{ learn: string; report: tp.meta.MetaTrainReport; baseLr?: number; hidden?: number; architecture?: string }>;
   };
   const setting = {
     family: record.config.family,
@@ -251,8 +303,9 @@ export async function runMetaTest(args: MetaTestArgs): Promise<void> {
     teleporters: trainingInfo.teleporters.map(t => ({
       learn: t.learn,
       trajectories: t.report.trajectoriesUsed,
-      hidden: trainingInfo.config.hidden,
-      baseLr: trainingInfo.baseLr,
+      hidden: t.hidden ?? trainingInfo.config.hidden,
+      baseLr: t.baseLr ?? trainingInfo.baseLr,
+      architecture: t.architecture ?? 'full',
       keptStart: !(t.report.bestValidation < t.report.initialValidation),
     })),
   };
@@ -270,7 +323,7 @@ export async function runMetaTest(args: MetaTestArgs): Promise<void> {
 }
 
 export function registerMeta(y: Argv) {
-  return y
+  return registerMetaDiagnose(y)
     .command(
       'meta-train',
       "Learning to teleport (§5.5, Algorithm 3): meta-train LSTM teleporters (update; lr + teleport; update + teleport) on the dissertation's 20×20 two-layer regression tasks",
@@ -281,7 +334,11 @@ export function registerMeta(y: Argv) {
             default: 'twoLayerRegression' as FamilyName,
             describe: 'task family (multiLayerRegression: three 20×20 layers)',
           })
-          .option('learn', { type: 'string', default: LEARN.join(','), describe: `comma list of what to learn: ${LEARN.join(', ')}` })
+          .option('learn', {
+            type: 'string',
+            default: LEARN.join(','),
+            describe: `comma list of what to learn: ${LEARN.join(', ')} (teleport: GD at a fixed step size + learned teleports, the clean ablation)`,
+          })
           .option('hidden', { type: 'number', default: 32, describe: 'LSTM hidden size (the paper: 300)' })
           .option('trajectories', { type: 'number', default: 40, describe: 'training trajectories per teleporter (the paper: 700 / 600 / 30)' })
           .option('steps', { type: 'number', default: 30, describe: 'steps per trajectory (the paper: 100)' })
@@ -293,6 +350,20 @@ export function registerMeta(y: Argv) {
           .option('validation-steps', { type: 'number', describe: 'steps of each validation run (default 2 × --steps: past the training horizon)' })
           .option('patience', { type: 'number', default: 10, describe: 'validations without improvement before stopping' })
           .option('base-lr', { type: 'number', describe: "η₀, the teleporters' starting step size (default: GD's largest stable one, searched)" })
+          .option('tele-fraction', {
+            type: 'number',
+            default: 0.5,
+            describe: "learn teleport: GD's fixed step size as a fraction of its largest stable one (at the edge no teleport helps: see meta-diagnose)",
+          })
+          .option('tele-hidden', { type: 'number', default: 16, describe: 'learn teleport: hidden size of its coordinate-wise m2' })
+          .option('tele-lr', { type: 'number', default: 3e-4, describe: 'learn teleport: Adam learning rate of its m2' })
+          .option('tele-budget', {
+            type: 'number',
+            default: 0.3,
+            describe:
+              'learn teleport: budget Σ‖θ_t‖_F over a trajectory (Infinity: none; without one its teleports compound and run off the edge past the horizon)',
+          })
+          .option('tele-trajectories', { type: 'number', default: 12, describe: 'learn teleport: training trajectories (it learns within a few)' })
           .option('seed', { type: 'number', default: 1, describe: 'seed of tasks and weights' })
           .option('out', { type: 'string', describe: 'output directory, new or empty (default runs/meta-train-<time>)' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' })

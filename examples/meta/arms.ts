@@ -67,4 +67,5 @@ export const ARM_NAMES: Record<tp.meta.MetaLearn, string> = {
   update: 'LSTM(update)',
   'lr+teleport': 'LSTM(lr, tele)',
   'update+teleport': 'LSTM(update, tele)',
+  teleport: 'GD + LSTM(tele)',
 };

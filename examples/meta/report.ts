@@ -79,6 +79,26 @@ export async function lossChart(runs: readonly ArmRun[], x: 'step' | 'seconds', 
 
 const fmt = (v: number) => (Math.abs(v) >= 1000 || Math.abs(v) < 0.01 ? v.toExponential(2) : v.toFixed(2));
 
+/**
+ * The per-task comparison of an arm with another on the same tasks: the final-loss difference (other − arm)
+ * as mean ± std over tasks, the tasks where the arm ends lower, and whether the mean gain exceeds the seed
+ * spread (the larger of the two arms' standard deviations over tasks). Undefined when a run diverged.
+ */
+export function pairedGain(runs: readonly ArmRun[], arm: string, other: string): string | undefined {
+  const finalOf = (name: string) => new Map(runs.filter(r => r.arm === name).map(r => [r.task, r.losses.at(-1) as number]));
+  const a = finalOf(arm);
+  const b = finalOf(other);
+  const tasks = [...a.keys()].filter(k => b.has(k));
+  const la = tasks.map(k => a.get(k) as number);
+  const lb = tasks.map(k => b.get(k) as number);
+  if (tasks.length === 0 || ![...la, ...lb].every(Number.isFinite) || new Set(runs.filter(r => r.arm === arm).map(r => r.losses.length)).size !== 1)
+    return undefined;
+  const d = meanStd(lb.map((v, i) => v - la[i]));
+  const spread = Math.max(meanStd(la).std, meanStd(lb).std);
+  const wins = la.filter((v, i) => v < lb[i]).length;
+  return `Per task, switched off − as trained: ${fmt(d.mean)} ± ${fmt(d.std)}; lower on ${wins}/${tasks.length} tasks; the mean gain is ${d.mean > spread ? 'larger' : 'not larger'} than the seed spread (${fmt(spread)}).`;
+}
+
 /** "12.4 ± 3.1 (5/5)": mean ± std of the steps over the tasks that reached the target, and how many did. */
 function reach(rs: readonly ArmRun[], fraction: number): string {
   const hits = rs.map(r => stepsTo(r.losses, fraction)).filter((s): s is number => s != null);
@@ -93,7 +113,7 @@ export interface MetaTestSetting {
   steps: number;
   gdLr: number;
   backend: string;
-  teleporters: Array<{ learn: string; trajectories: number; hidden: number; baseLr: number; keptStart: boolean }>;
+  teleporters: Array<{ learn: string; trajectories: number; hidden: number; baseLr: number; keptStart: boolean; architecture?: string }>;
 }
 
 /** The Markdown summary: per arm, final loss, steps to 10 % and 1 % of L₀, time per step, and the ablation. */
@@ -107,7 +127,7 @@ export function metaSummary(runs: readonly ArmRun[], s: MetaTestSetting): string
       s.teleporters
         .map(
           t =>
-            `${t.learn} (hidden ${t.hidden}, ${t.trajectories} training trajectories, η₀ = ${t.baseLr}${t.keptStart ? '; no trained candidate beat its untrained, GD-equivalent start on validation, so it is that start' : ''})`,
+            `${t.learn} (${t.architecture ?? 'full'}, hidden ${t.hidden}, ${t.trajectories} training trajectories, η₀ = ${t.baseLr}${t.keptStart ? '; no trained candidate beat its untrained, GD-equivalent start on validation, so it is that start' : ''})`,
         )
         .join('; ') +
       '. Steps to a target: the first step whose loss is at or below it, mean ± std over the tasks that reached it (how many did).',
@@ -135,9 +155,21 @@ export function metaSummary(runs: readonly ArmRun[], s: MetaTestSetting): string
     const b = finals[arm];
     lines.push(
       Number.isFinite(a) && Number.isFinite(b)
-        ? `- ${on}: final loss ${fmt(a)} with its learned teleports, ${fmt(b)} with them switched off (g = I, same m1): ${a === b ? 'no difference' : b > a ? `switching them off raises the final loss by ${(((b - a) / a) * 100).toFixed(1)} %` : `switching them off lowers it by ${(((a - b) / a) * 100).toFixed(1)} %`}.`
+        ? `- ${on}: final loss ${fmt(a)} with its learned teleports, ${fmt(b)} with them switched off (g = I, the same update): ${a === b ? 'no difference' : b > a ? `switching them off raises the final loss by ${(((b - a) / a) * 100).toFixed(1)} %` : `switching them off lowers it by ${(((a - b) / a) * 100).toFixed(1)} %`}.`
         : `- ${on}: a run diverged, no comparison.`,
     );
+    const paired = pairedGain(runs, on, arm);
+    if (paired) lines.push(`  ${paired}`);
+  }
+  const hand = arms.find(a => a.startsWith('GD + ascent teleport'));
+  const learned = arms.find(a => a.startsWith('GD + LSTM(tele)') && !a.endsWith('(tele off)'));
+  if (hand && learned) {
+    const paired = pairedGain(runs, learned, hand);
+    const show = (arm: string) => (Number.isFinite(finals[arm]) ? fmt(finals[arm]) : 'diverged');
+    lines.push(
+      `- ${learned} against the hand-made teleport at the same step size (${hand}: the core's gradient-norm ascent, growth cap 2): final loss ${show(learned)} vs ${show(hand)}.`,
+    );
+    if (paired) lines.push(`  ${paired.replace('switched off', 'hand-made')}`);
   }
   const best = arms.filter(a => Number.isFinite(finals[a])).sort((x, y) => finals[x] - finals[y])[0];
   if (best) lines.push('', `Lowest mean final loss after ${s.steps} steps: ${best} (${fmt(finals[best])}); GD: ${fmt(finals.GD)}.`);

@@ -13,14 +13,16 @@ import { resolveFamily } from './family.js';
  * What the meta-teleporter learns (dissertation §5.5):
  * - `'update'`: m1 gives the update f_t, no teleport (g_t = I): "LSTM(update)";
  * - `'update+teleport'`: m1 gives f_t and m2 the group element g_t: "LSTM(update, tele)";
- * - `'lr+teleport'`: m1 gives a step size η_t (f_t = −η_t∇_t) and m2 gives g_t: "LSTM(lr, tele)".
+ * - `'lr+teleport'`: m1 gives a step size η_t (f_t = −η_t∇_t) and m2 gives g_t: "LSTM(lr, tele)";
+ * - `'teleport'`: no m1, f_t = −η₀∇_t (gradient descent at the fixed step size `baseLr`) and m2 gives g_t:
+ *   "GD + LSTM(tele)", the clean ablation (with its teleports off it is exactly GD at η₀).
  */
-export type MetaLearn = 'update' | 'update+teleport' | 'lr+teleport';
+export type MetaLearn = 'update' | 'update+teleport' | 'lr+teleport' | 'teleport';
 
 let instances = 0;
 const FORMAT = 'tfjs-teleport/meta-teleporter';
 
-const LEARN_MODES: readonly MetaLearn[] = ['update', 'update+teleport', 'lr+teleport'];
+const LEARN_MODES: readonly MetaLearn[] = ['update', 'update+teleport', 'lr+teleport', 'teleport'];
 
 /**
  * How m1 and m2 see the problem:
@@ -46,6 +48,13 @@ export interface MetaTeleporterOptions {
   updateScale?: number;
   /** Magnitude normalization of the group element: each block's θ is scaled to ‖θ‖_F = τ‖a‖/√(τ² + ‖a‖²) < τ. Default 0.5. */
   maxTheta?: number;
+  /**
+   * Budget of the whole trajectory: Σ_t ‖θ_t‖_F ≤ this (each step's θ is scaled down to what is left, then
+   * g = I: plain steps). A teleport every step compounds the gradient norm and the curvature without bound and
+   * runs off the edge of stability past the training horizon; a budget bounds what the teleports can do in
+   * any run (as the core's `maxTotalGrowth` does for scheduled teleports). Default Infinity (no budget).
+   */
+  teleportBudget?: number;
   /** Seed of the LSTM weights. Default 0. */
   seed?: number;
   /** `'full'` (default) or `'coordinatewise'`: see {@link MetaArchitecture}. */
@@ -92,7 +101,9 @@ function check(cond: boolean, message: string): void {
  * - update head (`'update'`, `'update+teleport'`): f_t = η_t·(−∇_t + κ‖∇_t‖·u_t), a learned correction of the
  *   direction in units of one step (κ = `updateScale`), on top of the learned step size;
  * - group head: θ_t with its magnitude normalized (`maxTheta`); g_t = exp(θ_t) is applied with the
- *   family's exact group action, so L(g_t·w) = L(w) up to round-off (no first-order I + T).
+ *   family's exact group action, so L(g_t·w) = L(w) up to round-off (no first-order I + T); with a
+ *   `teleportBudget` the trajectory's Σ‖θ_t‖_F is capped (then g = I);
+ * - `'teleport'` has no m1: f_t = −η₀∇_t, GD at `baseLr`, and only m2 learns (teleports off: exactly GD).
  *
  * Train it with {@link MetaTeleporter.train} (see train.ts), run it with {@link MetaTeleporter.run}, use
  * it in a tfjs loop with `tp.meta.optimizer`, save it with {@link MetaTeleporter.save}.
@@ -102,6 +113,11 @@ function check(cond: boolean, message: string): void {
  * await mt.train('twoLayerRegression', { trajectories: 50, steps: 100, unroll: 10 });
  * const task = tp.meta.regressionFamily().sample(1234);
  * const { losses } = mt.run(task, { steps: 30 });
+ *
+ * // GD at a fixed step size plus learned teleports, the clean ablation (meta-diagnose: below GD's edge of stability).
+ * const tele = new tp.meta.MetaTeleporter({ architecture: 'coordinatewise', learn: 'teleport', hidden: 16, baseLr: 2.81e-4, teleportBudget: 0.3 });
+ * await tele.train('twoLayerRegression', { trajectories: 12, steps: 30, unroll: 10, lr: 3e-4, validation: 5 });
+ * const off = tele.run(task, { steps: 30, teleport: false }); // exactly GD at 2.81e-4
  * ```
  */
 export class MetaTeleporter {
@@ -110,20 +126,22 @@ export class MetaTeleporter {
   readonly baseLr: number;
   readonly lrRange: number;
   readonly maxTheta: number;
+  readonly teleportBudget: number;
   readonly updateScale: number;
   readonly seed: number;
   readonly architecture: MetaArchitecture;
   private prefix = '';
-  private built?: { shape: MetaShape; m1: Lstm; m2?: Lstm; head1: Variable[]; head2: Variable[] };
+  private built?: { shape: MetaShape; m1?: Lstm; m2?: Lstm; head1: Variable[]; head2: Variable[] };
 
   constructor(opts: MetaTeleporterOptions = {}) {
-    const known = ['hidden', 'learn', 'baseLr', 'lrRange', 'updateScale', 'maxTheta', 'seed', 'architecture'];
+    const known = ['hidden', 'learn', 'baseLr', 'lrRange', 'updateScale', 'maxTheta', 'teleportBudget', 'seed', 'architecture'];
     for (const k of Object.keys(opts ?? {})) check(known.includes(k), `MetaTeleporter: unknown option '${k}' (known: ${known.join(', ')})`);
     this.hidden = opts.hidden ?? 32;
     this.learn = opts.learn ?? 'update+teleport';
     this.baseLr = opts.baseLr ?? 1e-4;
     this.lrRange = opts.lrRange ?? 4;
     this.maxTheta = opts.maxTheta ?? 0.5;
+    this.teleportBudget = opts.teleportBudget ?? Number.POSITIVE_INFINITY;
     this.updateScale = opts.updateScale ?? 0.1;
     this.seed = opts.seed ?? 0;
     this.architecture = opts.architecture ?? 'full';
@@ -137,6 +155,7 @@ export class MetaTeleporter {
     check(this.lrRange > 0 && Number.isFinite(this.lrRange), `MetaTeleporter: lrRange must be a positive number (got ${show(opts.lrRange)})`);
     check(this.updateScale > 0 && Number.isFinite(this.updateScale), `MetaTeleporter: updateScale must be a positive number (got ${show(opts.updateScale)})`);
     check(this.maxTheta > 0 && Number.isFinite(this.maxTheta), `MetaTeleporter: maxTheta must be a positive number (got ${show(opts.maxTheta)})`);
+    check(this.teleportBudget > 0, `MetaTeleporter: teleportBudget must be a positive number or Infinity (got ${show(opts.teleportBudget)})`);
     check(Number.isInteger(this.seed), `MetaTeleporter: seed must be an integer (got ${show(opts.seed)})`);
   }
 
@@ -176,20 +195,22 @@ export class MetaTeleporter {
     this.prefix = prefix;
     const zeros = (s: number[], name: string) => tf.variable(tf.zeros(s), true, prefix + name);
     const saved = { dim: shape.dim, group: shape.group ? { ...shape.group } : undefined };
+    const hasM1 = this.learn !== 'teleport';
     if (this.architecture === 'coordinatewise') {
       // One output per coordinate (per entry of θ): every head is [hidden, 1].
-      const m1 = new Lstm(`${prefix}m1`, M1_FEATURES, h, random);
-      const head1 = [zeros([h, 1], 'm1/lr/kernel'), zeros([1], 'm1/lr/bias')];
-      if (this.learn !== 'lr+teleport') head1.push(zeros([h, 1], 'm1/update/kernel'), zeros([1], 'm1/update/bias'));
+      const m1 = hasM1 ? new Lstm(`${prefix}m1`, M1_FEATURES, h, random) : undefined;
+      const head1 = hasM1 ? [zeros([h, 1], 'm1/lr/kernel'), zeros([1], 'm1/lr/bias')] : [];
+      if (this.learn === 'update' || this.learn === 'update+teleport') head1.push(zeros([h, 1], 'm1/update/kernel'), zeros([1], 'm1/update/bias'));
       const m2 = this.teleports ? new Lstm(`${prefix}m2`, M2_FEATURES, h, random) : undefined;
       const head2 = m2 ? [zeros([h, 1], 'm2/group/kernel'), zeros([1], 'm2/group/bias')] : [];
       this.built = { shape: saved, m1, m2, head1, head2 };
       return;
     }
-    const m1 = new Lstm(`${prefix}m1`, shape.dim + 1, h, random);
+    const m1 = hasM1 ? new Lstm(`${prefix}m1`, shape.dim + 1, h, random) : undefined;
     // Every m1 has the log step-size head; the update modes add a direction correction.
-    const head1 = [zeros([h, 1], 'm1/lr/kernel'), zeros([1], 'm1/lr/bias')];
-    if (this.learn !== 'lr+teleport') head1.push(zeros([h, shape.dim], 'm1/update/kernel'), zeros([shape.dim], 'm1/update/bias'));
+    const head1 = hasM1 ? [zeros([h, 1], 'm1/lr/kernel'), zeros([1], 'm1/lr/bias')] : [];
+    if (this.learn === 'update' || this.learn === 'update+teleport')
+      head1.push(zeros([h, shape.dim], 'm1/update/kernel'), zeros([shape.dim], 'm1/update/bias'));
     let m2: Lstm | undefined;
     let head2: Variable[] = [];
     if (this.teleports && shape.group) {
@@ -205,10 +226,11 @@ export class MetaTeleporter {
     return this.built;
   }
 
-  /** m1's weights (LSTM then head) and m2's (empty for `'update'`), in a fixed order. */
+  /** m1's weights (LSTM then head; empty for `'teleport'`) and m2's (empty for `'update'`), in a fixed order. */
   weightsOf(which: 'm1' | 'm2'): Variable[] {
     const b = this.need();
-    return which === 'm1' ? [...b.m1.weights, ...b.head1] : b.m2 ? [...b.m2.weights, ...b.head2] : [];
+    if (which === 'm1') return b.m1 ? [...b.m1.weights, ...b.head1] : [];
+    return b.m2 ? [...b.m2.weights, ...b.head2] : [];
   }
 
   /** Every weight, m1's first. */
@@ -219,7 +241,7 @@ export class MetaTeleporter {
   /** A fresh (zero) recurrent state. */
   initialState(): MetaState {
     const b = this.need();
-    return { m1: b.m1.zeroState(), m2: b.m2?.zeroState() };
+    return { m1: b.m1?.zeroState(), m2: b.m2?.zeroState(), spent: b.m2 && Number.isFinite(this.teleportBudget) ? tf.scalar(0) : undefined };
   }
 
   /**
@@ -237,11 +259,17 @@ export class MetaTeleporter {
     if (flat.shape[1] !== b.shape.dim) throw badOption(`MetaTeleporter: got ${flat.shape[1]} gradient entries, built for ${b.shape.dim}`);
     const norm = tf.sqrt(tf.add(tf.sum(tf.square(flat)), 1e-30));
     const features = tf.concat([tf.div(flat, norm), tf.reshape(tf.div(tf.log(norm), 10), [1, 1])], 1);
-    const r1 = b.m1.step(features, state.m1);
-    const a = tf.add(tf.matMul(r1.out, b.head1[0] as Tensor2D), b.head1[1]);
-    const lr = tf.reshape(tf.mul(this.baseLr, tf.exp(tf.mul(this.lrRange, tf.tanh(tf.div(a, this.lrRange))))), []) as Scalar;
+    const r1 = b.m1 && state.m1 ? b.m1.step(features, state.m1) : undefined;
+    const lr = (
+      r1
+        ? tf.reshape(
+            tf.mul(this.baseLr, tf.exp(tf.mul(this.lrRange, tf.tanh(tf.div(tf.add(tf.matMul(r1.out, b.head1[0] as Tensor2D), b.head1[1]), this.lrRange))))),
+            [],
+          )
+        : tf.scalar(this.baseLr)
+    ) as Scalar;
     let f: Tensor2D;
-    if (this.learn === 'lr+teleport') {
+    if (this.learn === 'lr+teleport' || r1 == null) {
       f = tf.mul(tf.neg(lr), flat) as Tensor2D;
     } else {
       const u = tf.add(tf.matMul(r1.out, b.head1[2] as Tensor2D), b.head1[3]);
@@ -255,18 +283,32 @@ export class MetaTeleporter {
       return tf.add(p, piece);
     });
     let next = moved;
-    let newState: MetaState = { m1: r1.state }; // without a teleport m2 is not run and its state is dropped
+    let newState: MetaState = { m1: r1?.state }; // without a teleport m2 is not run and its state is dropped
     let theta: Tensor | undefined;
     if (b.m2 && state.m2 && teleport && act != null) {
       const { blocks, n } = b.shape.group!;
       const r2 = b.m2.step(features, state.m2);
       const a = tf.reshape(tf.add(tf.matMul(r2.out, b.head2[0] as Tensor2D), b.head2[1]), [blocks, n * n]);
       const size = tf.sqrt(tf.add(tf.sum(tf.square(a), 1, true), this.maxTheta ** 2));
-      theta = tf.reshape(tf.div(tf.mul(a, this.maxTheta), size), [blocks, n, n]);
+      const spend = this.spend(tf.reshape(tf.div(tf.mul(a, this.maxTheta), size), [blocks, n, n]), state.spent);
+      theta = spend.theta;
       next = act(next, theta);
-      newState = { m1: r1.state, m2: r2.state };
+      newState = { m1: r1?.state, m2: r2.state, spent: spend.spent };
     }
     return { params: next, beforeAct: moved, state: newState, theta, lr };
+  }
+
+  /**
+   * The teleport budget: θ scaled by min(1, left/‖θ‖_F), left = max(0, B − spent), and the new spent
+   * total. Without a budget (or a state without `spent`) θ as it is. Differentiable (the scale is a min).
+   */
+  private spend(theta: Tensor, spent: Tensor | undefined): { theta: Tensor; spent?: Tensor } {
+    if (!Number.isFinite(this.teleportBudget) || spent == null) return { theta, spent };
+    const norm = tf.sqrt(tf.add(tf.sum(tf.square(theta)), 1e-30));
+    const left = tf.relu(tf.sub(this.teleportBudget, spent));
+    const scaled = tf.mul(theta, tf.minimum(1, tf.div(left, norm)));
+    // ‖θ‖ with a floor inside the root: tf.norm's gradient at θ = 0 (the zero-initialized head) is NaN.
+    return { theta: scaled, spent: tf.add(spent, tf.sqrt(tf.add(tf.sum(tf.square(scaled)), 1e-30))) };
   }
 
   /**
@@ -291,16 +333,19 @@ export class MetaTeleporter {
     ) as Tensor2D;
     const dim = col.shape[0];
     const rms = tf.sqrt(tf.add(tf.mean(tf.square(col)), 1e-30));
-    const r1 = b.m1.step(coordinateFeatures(col), fitState(state.m1, dim, 'm1'));
-    const a = tf.add(tf.matMul(r1.out, b.head1[0] as Tensor2D), b.head1[1]);
+    const r1 = b.m1 && state.m1 ? b.m1.step(coordinateFeatures(col), fitState(state.m1, dim, 'm1')) : undefined;
     const logLr = (v: Tensor) => tf.mul(this.baseLr, tf.exp(tf.mul(this.lrRange, tf.tanh(tf.div(v, this.lrRange)))));
     let f: Tensor;
     let lr: Scalar;
-    if (this.learn === 'lr+teleport') {
+    if (r1 == null) {
+      lr = tf.scalar(this.baseLr);
+      f = tf.mul(tf.neg(lr), col);
+    } else if (this.learn === 'lr+teleport') {
+      const a = tf.add(tf.matMul(r1.out, b.head1[0] as Tensor2D), b.head1[1]);
       lr = tf.reshape(logLr(tf.mean(a)), []) as Scalar;
       f = tf.mul(tf.neg(lr), col);
     } else {
-      const eta = logLr(a);
+      const eta = logLr(tf.add(tf.matMul(r1.out, b.head1[0] as Tensor2D), b.head1[1]));
       const u = tf.add(tf.matMul(r1.out, b.head1[2] as Tensor2D), b.head1[3]);
       f = tf.mul(eta, tf.sub(tf.mul(tf.mul(rms, this.updateScale), u), col));
       lr = tf.mean(eta) as Scalar;
@@ -312,7 +357,7 @@ export class MetaTeleporter {
       return tf.add(p, piece);
     });
     let next = moved;
-    let newState: MetaState = { m1: r1.state };
+    let newState: MetaState = { m1: r1?.state };
     let theta: Tensor | undefined;
     if (b.m2 && state.m2 && teleport && act != null) {
       const group = context.group ?? b.shape.group;
@@ -330,9 +375,10 @@ export class MetaTeleporter {
       // per-entry outputs give the same ‖θ‖ at every width (with ‖a‖ a shared bias alone would grow with n).
       // n·√(r² + τ²) = √(‖a‖² + n²τ²): no square root of zero, whose gradient is infinite at the zero-initialized head.
       const size = tf.sqrt(tf.add(tf.sum(tf.square(out), 1, true), n * n * this.maxTheta ** 2));
-      theta = tf.reshape(tf.div(tf.mul(out, this.maxTheta), size), [blocks, n, n]);
+      const spend = this.spend(tf.reshape(tf.div(tf.mul(out, this.maxTheta), size), [blocks, n, n]), state.spent);
+      theta = spend.theta;
       next = act(next, theta);
-      newState = { m1: r1.state, m2: r2.state };
+      newState = { m1: r1?.state, m2: r2.state, spent: spend.spent };
     }
     return { params: next, beforeAct: moved, state: newState, theta, lr };
   }
@@ -408,6 +454,7 @@ export class MetaTeleporter {
       lrRange: this.lrRange,
       updateScale: this.updateScale,
       maxTheta: this.maxTheta,
+      ...(Number.isFinite(this.teleportBudget) ? { teleportBudget: this.teleportBudget } : {}),
       seed: this.seed,
       architecture: this.architecture,
       shape: this.built?.shape,

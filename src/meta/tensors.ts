@@ -1,10 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import type { LstmState } from './lstm.js';
 
-/** The recurrent state of a teleporter (m1's and, when it teleports, m2's). Dispose with {@link disposeState}. */
+/** The recurrent state of a teleporter (m1's, absent for `learn: 'teleport'`, and, when it teleports, m2's). Dispose with {@link disposeState}. */
 export interface MetaState {
-  m1: LstmState;
+  m1?: LstmState;
   m2?: LstmState;
+  /** Σ‖θ_t‖_F so far, a scalar (only with a finite `teleportBudget`). */
+  spent?: Tensor;
+}
+
+/** Every tensor of a state, m1's first. */
+export function stateTensors(state: MetaState): Tensor[] {
+  return [...[state.m1, state.m2].flatMap(s => (s ? [...s.h, ...s.c] : [])), ...(state.spent ? [state.spent] : [])];
 }
 
 /**
@@ -12,14 +20,14 @@ export interface MetaState {
  * does not free the recurrent state an optimizer carries to its next step.
  */
 export function keepState(state: MetaState): MetaState {
-  for (const t of [...state.m1.h, ...state.m1.c, ...(state.m2 ? [...state.m2.h, ...state.m2.c] : [])]) tf.keep(t);
+  for (const t of stateTensors(state)) tf.keep(t);
   return state;
 }
 
 /** Frees every tensor of a state. */
 export function disposeState(state: MetaState | undefined): void {
   if (state == null) return;
-  tf.dispose([...state.m1.h, ...state.m1.c, ...(state.m2 ? [...state.m2.h, ...state.m2.c] : [])]);
+  tf.dispose(stateTensors(state));
 }
 
 /** tf.tidy for results that hold tensors in plain objects (states, lists). */

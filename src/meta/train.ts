@@ -79,16 +79,29 @@ function positiveInt(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1) throw badOption(`train: ${name} must be a positive integer (got ${show(v)})`);
 }
 
-/** Mean over steps of log(L_t / L_0) on each validation task, then over tasks; a blow-up counts as +log(1e6). */
+/** A validation run whose loss rises above this many times its lowest value so far has run off (the edge of stability): from there on every step scores as a blow-up. */
+export const RUN_OFF = 1.5;
+
+/**
+ * Mean over steps of log(L_t / L_0) on each validation task, then over tasks; a blow-up counts as
+ * +log(1e6), and so does every step from the first one whose loss exceeds {@link RUN_OFF} times the
+ * lowest loss before it (a rule that descends fast and then runs off the edge of stability is not kept,
+ * even when the run-off is late in the validation run).
+ */
 export function validationScore(teleporter: MetaTeleporter, tasks: readonly MetaTask[], steps: number): number {
   let total = 0;
+  const blowUp = Math.log(1e6);
   for (const task of tasks) {
     const { losses } = teleporter.run(task, { steps });
     const l0 = losses[0];
     let s = 0;
+    let lowest = l0;
+    let ranOff = false;
     for (let t = 1; t <= steps; t++) {
       const l = losses[t];
-      s += l != null && Number.isFinite(l) ? Math.min(Math.log(Math.max(l, 1e-30) / l0), Math.log(1e6)) : Math.log(1e6);
+      ranOff ||= !(l != null && Number.isFinite(l)) || l > RUN_OFF * lowest;
+      s += ranOff ? blowUp : Math.min(Math.log(Math.max(l, 1e-30) / l0), blowUp);
+      if (!ranOff) lowest = Math.min(lowest, l);
     }
     total += s / steps;
   }
@@ -296,7 +309,7 @@ export function lossValue(task: MetaTask, params: readonly Tensor[]): number {
 
 function keepState(s: MetaState): MetaState {
   const k = (l: { h: Tensor[]; c: Tensor[] }) => ({ h: l.h.map(t => tf.keep(t)), c: l.c.map(t => tf.keep(t)) }) as MetaState['m1'];
-  return { m1: k(s.m1), m2: s.m2 ? k(s.m2) : undefined };
+  return { m1: s.m1 ? k(s.m1) : undefined, m2: s.m2 ? k(s.m2) : undefined, spent: s.spent ? tf.keep(s.spent) : undefined };
 }
 
 /** Clips by global norm and applies; false (nothing applied) when the gradient is not finite. Disposes `grads`. */
@@ -311,7 +324,7 @@ function applyClipped(grads: Record<string, Tensor>, clip: number, m1: Variable[
     const pick = (vs: Variable[]) => tidy(() => Object.fromEntries(vs.filter(v => grads[v.name] != null).map(v => [v.name, tf.mul(grads[v.name], scale)])));
     const g1 = pick(m1);
     const g2 = pick(m2);
-    opt1.applyGradients(g1);
+    if (m1.length) opt1.applyGradients(g1);
     if (m2.length) opt2.applyGradients(g2);
     tf.dispose([...Object.values(g1), ...Object.values(g2)]);
     return true;
