@@ -109,7 +109,7 @@ export async function gdWithTeleports(
 }
 
 /** A scalar's value, every tensor made on the way freed. */
-function valueOf(fn: () => Scalar): number {
+function scalarValue(fn: () => Scalar): number {
   const t = tf.tidy(fn);
   const v = t.dataSync()[0];
   t.dispose();
@@ -159,7 +159,7 @@ export function scanAscentDirection(
     });
     const baseNorm = base.dataSync()[0];
     const l0 = tp.meta.lossValue(task, params);
-    const from = ks.map(k => valueOf(() => lossAfterSteps(task, params, lr, k)));
+    const from = ks.map(k => scalarValue(() => lossAfterSteps(task, params, lr, k)));
     const out = scales.map(s =>
       tf.tidy(() => {
         const moved = task.act!(params, tf.mul(dHat, s));
@@ -191,7 +191,7 @@ export function bestTeleport(
   iterations: number,
 ): { ratio: number; thetaNorm: number } {
   const { blocks, n } = task.group!;
-  const from = valueOf(() => lossAfterSteps(task, params, lr, k));
+  const from = scalarValue(() => lossAfterSteps(task, params, lr, k));
   const a = tf.variable(tf.zeros([blocks, n * n]), true);
   const opt = tf.train.adam(0.05);
   const thetaOf = (v: Tensor) => {
@@ -237,7 +237,7 @@ export function lookaheadTeleport(
     return tf.div(d, tf.norm(d));
   });
   try {
-    let best = valueOf(() => lossAfterSteps(task, params, lr, k));
+    let best = scalarValue(() => lossAfterSteps(task, params, lr, k));
     let bestS = 0;
     for (const s of scales) {
       const v = tf.tidy(() => lossAfterSteps(task, task.act!(params, tf.mul(dir, -s)), lr, k).dataSync()[0]);
