@@ -88,3 +88,29 @@ export function oneHotBatch(n: number, classes: number, seed: number): tf.Tensor
 }
 
 export { tf, tfl };
+
+/** Sets every variable to uniform values in [−scale, scale) from a seed (e.g. a meta-teleporter's weights, whose heads start at zero). */
+export function randomizeVariables(vars: readonly tf.Variable[], seed: number, scale: number): void {
+  const r = new SeededRandom(seed);
+  for (const w of vars) {
+    const v = tf.tensor(
+      Float32Array.from({ length: w.size }, () => (2 * r.next() - 1) * scale),
+      w.shape,
+    );
+    w.assign(v);
+    v.dispose();
+  }
+}
+
+/** What a `save(handler)` call writes, captured in memory (for save/load round trips through `tf.io.fromMemory`). */
+export async function savedArtifacts(save: (handler: tf.io.IOHandler) => Promise<unknown>): Promise<tf.io.ModelArtifacts> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await save(
+    tf.io.withSaveHandler(async a => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  if (artifacts == null) throw new Error('save() wrote nothing');
+  return artifacts;
+}

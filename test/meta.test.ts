@@ -1,24 +1,11 @@
 import test from 'ava';
-import { tf, useCpu } from './helpers.js';
+import { tf, useCpu, randomizeVariables, savedArtifacts } from './helpers.js';
 import * as tp from '../src/index.js';
 import { SeededRandom } from '../src/util/random.js';
 
 test.before(useCpu);
 
 const { MetaTeleporter, regressionFamily } = tp.meta;
-
-/** Sets every weight to uniform values in [−scale, scale) from a seed (the heads start at zero otherwise). */
-function randomize(mt: InstanceType<typeof MetaTeleporter>, seed: number, scale: number): void {
-  const r = new SeededRandom(seed);
-  for (const w of mt.weights) {
-    const v = tf.tensor(
-      Float32Array.from({ length: w.size }, () => (2 * r.next() - 1) * scale),
-      w.shape,
-    );
-    w.assign(v);
-    v.dispose();
-  }
-}
 
 /** ‖Y − W₂σ(W₁X)‖²_F in float64 plain JS, column convention, σ = LeakyReLU(α): independent of the library's ops. */
 function lossFloat64(params: tf.Tensor[], x: tf.Tensor, y: tf.Tensor, alpha = 0.1): number {
@@ -42,7 +29,7 @@ test.serial('unrolled meta-gradients (through parameters, gradients and LSTM sta
   for (const learn of ['update+teleport', 'lr+teleport'] as const) {
     const mt = new MetaTeleporter({ hidden: 4, learn, baseLr: 3e-3, maxTheta: 0.3, seed: 2 });
     mt.build({ dim: 18, group: family.group });
-    randomize(mt, 5, 0.3);
+    randomizeVariables(mt.weights, 5, 0.3);
     const logL0 = Math.log(tp.meta.lossValue(task, task.params));
     const value = () =>
       tf.tidy(() => {
@@ -136,15 +123,9 @@ test.serial('save → load through tfjs IO handlers gives the same weights and t
   const family = regressionFamily({ width: 6 });
   const mt = new MetaTeleporter({ hidden: 5, learn: 'lr+teleport', seed: 4 });
   mt.build({ dim: 72, group: family.group });
-  randomize(mt, 9, 0.2);
-  let artifacts: tf.io.ModelArtifacts | undefined;
-  await mt.save(
-    tf.io.withSaveHandler(async a => {
-      artifacts = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  const loaded = await MetaTeleporter.load(tf.io.fromMemory(artifacts!));
+  randomizeVariables(mt.weights, 9, 0.2);
+  const artifacts = await savedArtifacts(h => mt.save(h));
+  const loaded = await MetaTeleporter.load(tf.io.fromMemory(artifacts));
   t.deepEqual(loaded.getConfig(), mt.getConfig());
   const task = family.sample(5);
   const a = mt.run(task, { steps: 8 });
@@ -154,7 +135,7 @@ test.serial('save → load through tfjs IO handlers gives the same weights and t
   // The comparison can fail: another teleporter (other weights) gives another trajectory.
   const other = new MetaTeleporter({ hidden: 5, learn: 'lr+teleport', seed: 4 });
   other.build({ dim: 72, group: family.group });
-  randomize(other, 10, 0.2);
+  randomizeVariables(other.weights, 10, 0.2);
   t.notDeepEqual(other.run(task, { steps: 8 }).losses, a.losses);
   await t.throwsAsync(MetaTeleporter.load(tf.io.fromMemory({ modelTopology: {}, weightSpecs: [], weightData: new ArrayBuffer(0) })), {
     message: /not a saved meta-teleporter/,

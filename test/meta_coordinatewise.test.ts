@@ -1,25 +1,11 @@
 import test from 'ava';
-import { tf, useCpu } from './helpers.js';
+import { tf, useCpu, randomizeVariables, savedArtifacts } from './helpers.js';
 import * as tp from '../src/index.js';
 import { SeededRandom } from '../src/util/random.js';
 
 test.before(useCpu);
 
 const { MetaTeleporter, regressionFamily } = tp.meta;
-type Teleporter = InstanceType<typeof MetaTeleporter>;
-
-/** Sets every weight to uniform values in [−scale, scale) from a seed (the heads start at zero otherwise). */
-function randomize(mt: Teleporter, seed: number, scale: number): void {
-  const r = new SeededRandom(seed);
-  for (const w of mt.weights) {
-    const v = tf.tensor(
-      Float32Array.from({ length: w.size }, () => (2 * r.next() - 1) * scale),
-      w.shape,
-    );
-    w.assign(v);
-    v.dispose();
-  }
-}
 
 /** ‖Y − W_d σ(⋯σ(W₁X))‖²_F in float64 plain JS (column convention, LeakyReLU 0.1): independent of the library's ops. */
 function lossFloat64(params: readonly tf.Tensor[], x: tf.Tensor, y: tf.Tensor): number {
@@ -82,7 +68,7 @@ test.serial('coordinate-wise: unrolled meta-gradients of m1 and m2 match central
   ] as const) {
     const mt = new MetaTeleporter({ hidden: 4, learn, baseLr, maxTheta: 2, seed: 2, architecture: 'coordinatewise' });
     mt.build({ dim: 18, group: { blocks: 1, n: 3 } });
-    randomize(mt, 5, 0.4);
+    randomizeVariables(mt.weights, 5, 0.4);
     const value = () => tf.tidy(() => tp.meta.windowLoss(mt, task, task.params, mt.initialState(), unroll, logL0).loss);
     for (const which of mt.teleports ? (['m1', 'm2'] as const) : (['m1'] as const)) {
       // measured: at 1e-2 lr+teleport's m2 direction is already nonlinear (fd off by a third); at 1e-3 every case agrees to < 1 %
@@ -146,7 +132,7 @@ test.serial("m2's input ∂‖∇L(exp(θ)·w)‖²/∂θ at θ = 0 matches a ce
 test.serial('one coordinate-wise teleporter runs at several widths and depths; its batched step equals running each coordinate alone', t => {
   const mt = new MetaTeleporter({ hidden: 6, learn: 'update+teleport', baseLr: 1e-3, architecture: 'coordinatewise', seed: 3 });
   mt.build({ dim: 50, group: { blocks: 1, n: 5 } });
-  randomize(mt, 8, 0.3);
+  randomizeVariables(mt.weights, 8, 0.3);
   for (const [width, depth] of [
     [4, 2],
     [7, 2],
@@ -162,7 +148,7 @@ test.serial('one coordinate-wise teleporter runs at several widths and depths; i
   // equals the update of that coordinate run through the LSTM by itself (the only shared input is rms(∇)).
   const upd = new MetaTeleporter({ hidden: 5, learn: 'update', baseLr: 1e-2, architecture: 'coordinatewise', seed: 4 });
   upd.build({ dim: 1 });
-  randomize(upd, 12, 0.5);
+  randomizeVariables(upd.weights, 12, 0.5);
   const task = regressionFamily({ width: 3 }).sample(2);
   const grads = tf.grads((...ps: tf.Tensor[]) => task.loss(ps))(task.params as tf.Tensor[]);
   const batched = tf.tidy(() => tf.concat(upd.step(task.params, grads, upd.initialState()).params.map((p, i) => tf.reshape(tf.sub(p, task.params[i]), [-1]))));
@@ -208,15 +194,9 @@ test.serial('one coordinate-wise teleporter runs at several widths and depths; i
 test.serial('coordinate-wise save → load keeps the architecture and gives the same trajectory at another width', async t => {
   const mt = new MetaTeleporter({ hidden: 5, learn: 'update+teleport', architecture: 'coordinatewise', seed: 4, updateScale: 0.3 });
   mt.build({ dim: 72, group: { blocks: 1, n: 6 } });
-  randomize(mt, 9, 0.2);
-  let artifacts: tf.io.ModelArtifacts | undefined;
-  await mt.save(
-    tf.io.withSaveHandler(async a => {
-      artifacts = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  const loaded = await MetaTeleporter.load(tf.io.fromMemory(artifacts!));
+  randomizeVariables(mt.weights, 9, 0.2);
+  const artifacts = await savedArtifacts(h => mt.save(h));
+  const loaded = await MetaTeleporter.load(tf.io.fromMemory(artifacts));
   t.is(loaded.architecture, 'coordinatewise');
   t.is(loaded.updateScale, 0.3);
   t.deepEqual(loaded.getConfig(), mt.getConfig());
@@ -227,7 +207,7 @@ test.serial('coordinate-wise save → load keeps the architecture and gives the 
   t.deepEqual(b.lrs, a.lrs);
   const other = new MetaTeleporter({ hidden: 5, learn: 'update+teleport', architecture: 'coordinatewise', seed: 4 });
   other.build({ dim: 1, group: { blocks: 1, n: 6 } });
-  randomize(other, 10, 0.2);
+  randomizeVariables(other.weights, 10, 0.2);
   t.notDeepEqual(other.run(task, { steps: 6 }).losses, a.losses);
   for (const m of [mt, loaded, other]) m.dispose();
   task.dispose();
@@ -236,7 +216,7 @@ test.serial('coordinate-wise save → load keeps the architecture and gives the 
 test.serial('coordinate-wise group elements at full size keep the loss within the drift guard (float64 recompute), two and three layers', t => {
   const mt = new MetaTeleporter({ hidden: 6, learn: 'update+teleport', architecture: 'coordinatewise', baseLr: 1e-4, maxTheta: 0.5, seed: 1 });
   mt.build({ dim: 1, group: { blocks: 1, n: 1 } });
-  randomize(mt, 3, 0.5);
+  randomizeVariables(mt.weights, 3, 0.5);
   for (const depth of [2, 3]) {
     const task = regressionFamily({ width: 8, depth }).sample(40 + depth);
     let params = task.params.map(p => tf.clone(p));

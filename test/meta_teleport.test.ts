@@ -1,7 +1,6 @@
 import test from 'ava';
-import { tf, useCpu } from './helpers.js';
+import { tf, useCpu, randomizeVariables, savedArtifacts } from './helpers.js';
 import * as tp from '../src/index.js';
-import { SeededRandom } from '../src/util/random.js';
 
 test.before(useCpu);
 
@@ -25,18 +24,6 @@ function gd(task: tp.meta.MetaTask, lr: number, steps: number): number[] {
   return losses;
 }
 
-function randomize(mt: InstanceType<typeof MetaTeleporter>, seed: number, scale: number): void {
-  const r = new SeededRandom(seed);
-  for (const w of mt.weights) {
-    const v = tf.tensor(
-      Float32Array.from({ length: w.size }, () => (2 * r.next() - 1) * scale),
-      w.shape,
-    );
-    w.assign(v);
-    v.dispose();
-  }
-}
-
 /** tf.tidy for results holding tensors in plain objects (a step's state). */
 const tidyAny = <T>(fn: () => T): T => tf.tidy(fn as never) as T;
 
@@ -54,7 +41,7 @@ test.serial("learn 'teleport': no m1, the update is GD at baseLr; one step is g�
     t.true(mt.teleports);
     // Untrained (zero group head): θ = 0, so the run is GD at baseLr.
     t.true(close(mt.run(task, { steps: 6 }).losses, gd(task, 2e-3, 6), 1e-5), `${architecture}: untrained = GD`);
-    randomize(mt, 7, 0.3);
+    randomizeVariables(mt.weights, 7, 0.3);
     const grads = tf.grads((...ps: tf.Tensor[]) => task.loss(ps))(task.params as tf.Tensor[]);
     const state = mt.initialState();
     t.is(state.m1, undefined);
@@ -110,19 +97,13 @@ test.serial("learn 'teleport': save → load round trip, the tfjs optimizer repr
   const family = regressionFamily({ width: 4 });
   const mt = new MetaTeleporter({ architecture: 'coordinatewise', learn: 'teleport', hidden: 3, baseLr: 1e-2, seed: 2 });
   await mt.train(family, { trajectories: 1, steps: 4, unroll: 2, validation: 1 });
-  randomize(mt, 3, 0.2);
-  let artifacts: tf.io.ModelArtifacts | undefined;
-  await mt.save(
-    tf.io.withSaveHandler(async a => {
-      artifacts = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
+  randomizeVariables(mt.weights, 3, 0.2);
+  const artifacts = await savedArtifacts(h => mt.save(h));
   t.false(
-    artifacts!.weightSpecs!.some(s => s.name.startsWith('m1/')),
+    artifacts.weightSpecs!.some(s => s.name.startsWith('m1/')),
     'no m1 weights saved',
   );
-  const loaded = await MetaTeleporter.load(tf.io.fromMemory(artifacts!));
+  const loaded = await MetaTeleporter.load(tf.io.fromMemory(artifacts));
   t.is(loaded.learn, 'teleport');
   const task = family.sample(9);
   const a = mt.run(task, { steps: 6 });
@@ -152,7 +133,7 @@ test.serial('teleportBudget: Σ‖θ_t‖ never exceeds it, once spent the steps
   const budget = 0.25;
   const mt = new MetaTeleporter({ architecture: 'coordinatewise', hidden: 4, learn: 'teleport', baseLr: 2e-3, maxTheta: 0.1, teleportBudget: budget, seed: 1 });
   mt.build({ dim: 50, group: family.group });
-  randomize(mt, 11, 0.4);
+  randomizeVariables(mt.weights, 11, 0.4);
   const ctx = { loss: task.loss, group: task.group };
   let p = task.params.map(x => tf.clone(x));
   let state = mt.initialState();
@@ -187,14 +168,8 @@ test.serial('teleportBudget: Σ‖θ_t‖ never exceeds it, once spent the steps
   free.build({ dim: 50, group: family.group });
   free.weights.forEach((w, i) => w.assign(mt.weights[i]));
   t.notDeepEqual(free.run(task, { steps: 8 }).losses, mt.run(task, { steps: 8 }).losses);
-  let artifacts: tf.io.ModelArtifacts | undefined;
-  await mt.save(
-    tf.io.withSaveHandler(async a => {
-      artifacts = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  const loaded = await MetaTeleporter.load(tf.io.fromMemory(artifacts!));
+  const artifacts = await savedArtifacts(h => mt.save(h));
+  const loaded = await MetaTeleporter.load(tf.io.fromMemory(artifacts));
   t.is(loaded.teleportBudget, budget);
   t.is(free.teleportBudget, Number.POSITIVE_INFINITY);
   t.deepEqual(loaded.run(task, { steps: 8 }).losses, mt.run(task, { steps: 8 }).losses);

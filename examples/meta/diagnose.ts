@@ -95,10 +95,7 @@ export async function gdWithTeleports(
         growth.push(r.report.accepted ? r.report.gradNormSqAfter / r.report.gradNormSqBefore : 1);
         drift.push(Math.abs(tp.meta.lossValue(task, params) - losses[t]) / losses[t]);
       }
-      const next = tf.tidy(() => {
-        const grads = tf.grads((...ps: Tensor[]) => task.loss(ps))(params);
-        return params.map((p, i) => tf.sub(p, tf.mul(lr, grads[i])));
-      });
+      const next = tf.tidy(() => gdStep(task, params, lr));
       tf.dispose(params);
       params = next;
     }
@@ -116,13 +113,16 @@ function scalarValue(fn: () => Scalar): number {
   return v;
 }
 
+/** One GD step on the task's loss: w − lr·∇L(w) (a differentiable function of `params`; call inside a tidy). */
+function gdStep(task: tp.meta.MetaTask, params: readonly Tensor[], lr: number): Tensor[] {
+  const g = tf.grads((...ps: Tensor[]) => task.loss(ps))([...params]);
+  return params.map((w, j) => tf.sub(w, tf.mul(lr, g[j])));
+}
+
 /** k GD steps from `params` (a differentiable function of them): the loss after the last. */
 function lossAfterSteps(task: tp.meta.MetaTask, params: readonly Tensor[], lr: number, k: number): Scalar {
   let p = [...params];
-  for (let i = 0; i < k; i++) {
-    const g = tf.grads((...ps: Tensor[]) => task.loss(ps))(p);
-    p = p.map((w, j) => tf.sub(w, tf.mul(lr, g[j])));
-  }
+  for (let i = 0; i < k; i++) p = gdStep(task, p, lr);
   return task.loss(p);
 }
 
@@ -273,10 +273,7 @@ export function gdWithLookahead(
         tf.dispose(params);
         params = r.params;
       }
-      const next = tf.tidy(() => {
-        const grads = tf.grads((...ps: Tensor[]) => task.loss(ps))(params);
-        return params.map((p, i) => tf.sub(p, tf.mul(lr, grads[i])));
-      });
+      const next = tf.tidy(() => gdStep(task, params, lr));
       tf.dispose(params);
       params = next;
     }
