@@ -11,7 +11,7 @@ import { SeededRandom } from '../src/util/random.js';
 
 // Backends are global state: every test here is serial.
 
-const FIXED = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad'];
+const FIXED = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Slice'];
 
 function values(n: number, seed: number, lo = -1, hi = 1): Float32Array {
   const r = new SeededRandom(seed);
@@ -86,11 +86,11 @@ test.serial('applyWasmFixes reports what it patched and is idempotent', t => {
 
 test.serial('options choose the fixes; a later call adds the rest', t => {
   removeWasmFixes();
-  const only = applyWasmFixes({ matmul: false, conv2dBackpropInput: false, maxPoolGrad: false });
+  const only = applyWasmFixes({ matmul: false, conv2dBackpropInput: false, maxPoolGrad: false, slice: false });
   t.deepEqual(only.patched, ['Conv2DBackpropFilter']);
   t.deepEqual(only.active, ['Conv2DBackpropFilter']);
   const rest = applyWasmFixes();
-  t.deepEqual([...rest.patched].sort(), ['BatchMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', '_FusedMatMul']);
+  t.deepEqual([...rest.patched].sort(), ['BatchMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Slice', '_FusedMatMul']);
   t.deepEqual(rest.alreadyPatched, ['Conv2DBackpropFilter']);
 });
 
@@ -403,6 +403,62 @@ test.serial('stock wasm MaxPoolGrad is wrong on an all-negative window (the bug 
   t.deepEqual(Array.from(fixed.cpu[0]), [0, 1, 0, 0, 0, 0, 2, 0, 0, 0, 4, 0, 3, 0, 0, 0]);
   t.deepEqual(Array.from(fixed.wasm[0]), Array.from(fixed.cpu[0]));
   t.notDeepEqual(Array.from(stock.wasm[0]), Array.from(stock.cpu[0]), 'stock tfjs-backend-wasm 4.22 MaxPoolGrad was expected to be wrong here');
+});
+
+test.serial('Slice matches cpu for every rank 1–5, contiguous or not, float32, int32 and bool, empty slices included', async t => {
+  applyWasmFixes();
+  const cases: Array<{ shape: number[]; begin: number[]; size: number[] }> = [
+    { shape: [10], begin: [3], size: [4] },
+    { shape: [7, 5], begin: [2, 0], size: [3, 5] }, // whole rows: contiguous
+    { shape: [7, 5], begin: [1, 1], size: [4, 3] },
+    { shape: [4, 6, 5], begin: [1, 2, 1], size: [2, 3, 4] },
+    { shape: [3, 4, 5, 6], begin: [0, 1, 2, 3], size: [3, 2, 2, 3] },
+    { shape: [2, 3, 4, 5, 3], begin: [1, 0, 1, 2, 1], size: [1, 3, 2, 2, 2] },
+    { shape: [6, 4], begin: [2, 1], size: [0, 3] },
+    { shape: [6, 4], begin: [0, 0], size: [-1, -1] },
+  ];
+  for (const [k, c] of cases.entries()) {
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      const make = () => {
+        const v = values(size(c.shape), 900 + k, -5, 5);
+        return tf.tensor(dtype === 'float32' ? v : Int32Array.from(v, x => (dtype === 'bool' ? Number(x > 0) : Math.round(x))), c.shape, dtype);
+      };
+      const got = await onCpuAndWasm(() => tf.cast(tf.slice(make(), c.begin, c.size), 'float32'));
+      t.deepEqual(Array.from(got.wasm[0]), Array.from(got.cpu[0]), `case ${k} ${dtype}`);
+    }
+  }
+});
+
+test.serial('stock wasm Slice copies its whole input off the heap for every slice; the fixed one makes no download (the cost this fixes)', async t => {
+  await tf.setBackend('wasm');
+  const x = rnd([400, 784], 11);
+  const backend = tf.backend() as unknown as { readSync(id: object): unknown };
+  const downloads = (f: () => void) => {
+    const original = backend.readSync;
+    let n = 0;
+    backend.readSync = function (this: unknown, id: object) {
+      n++;
+      return original.call(this, id);
+    };
+    try {
+      f();
+    } finally {
+      backend.readSync = original;
+    }
+    return n;
+  };
+  // model.evaluate / predict slice their inputs into batches like this.
+  const batches = () => tf.tidy(() => void [0, 32, 64, 96].map(b => tf.slice(x, [b, 0], [32, 784])));
+  removeWasmFixes();
+  let stock: number;
+  try {
+    stock = downloads(batches);
+  } finally {
+    applyWasmFixes();
+  }
+  t.is(stock, 4, 'stock tfjs-backend-wasm 4.22 was expected to read the whole input once per slice');
+  t.is(downloads(batches), 0);
+  x.dispose();
 });
 
 function convNet(): tfl.Sequential {
