@@ -309,7 +309,10 @@ export async function runMetaTest(args: MetaTestArgs): Promise<void> {
       keptStart: !(t.report.bestValidation < t.report.initialValidation),
     })),
   };
-  const subtitle = `${args.tasks} unseen tasks, ${record.config.family}; GD at ${gdLr}; dashed: teleports switched off`;
+  // Arms that run GD at their own fixed step (GD + LSTM(tele) and its hand-made twin) say so: they are not at GD's.
+  const ownSteps = [...new Set(setting.teleporters.filter(t => t.learn === 'teleport').map(t => t.baseLr))];
+  const teleNote = ownSteps.length ? `; GD + … arms at ${ownSteps.join(', ')}` : '';
+  const subtitle = `${args.tasks} unseen tasks, ${record.config.family}; GD at ${gdLr}${teleNote}; dashed: teleports switched off`;
   const files = await writeAllOrNothing(outDir, async dir => {
     const csv = ['arm,task,step,loss,ms', ...runs.flatMap(r => r.losses.map((l, s) => `${r.arm},${r.task},${s},${l},${r.ms[s].toFixed(2)}`))].join('\n');
     writeFileSync(join(dir, 'runs.csv'), `${csv}\n`);
