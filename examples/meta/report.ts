@@ -49,7 +49,8 @@ export async function lossChart(runs: readonly ArmRun[], x: 'step' | 'seconds', 
         encoding: {
           x: xEnc,
           y: { field: 'mean', type: 'quantitative', scale: { type: 'log' }, title: 'loss ‖Y − Ŷ‖²_F (mean ± std over tasks)' },
-          color: { field: 'arm', type: 'nominal', title: 'arm' },
+          // Line symbols, fully opaque (the bands' faint fill would otherwise set the legend's look).
+          color: { field: 'arm', type: 'nominal', title: 'arm', legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 } },
           strokeDash: {
             field: 'off',
             type: 'nominal',
@@ -70,7 +71,7 @@ export async function lossChart(runs: readonly ArmRun[], x: 'step' | 'seconds', 
           x: xEnc,
           y: { field: 'lo', type: 'quantitative', scale: { type: 'log' } },
           y2: { field: 'hi' },
-          color: { field: 'arm', type: 'nominal' },
+          color: { field: 'arm', type: 'nominal', legend: null },
         },
       },
     ],
