@@ -21,6 +21,9 @@ export function curves(runs: readonly ArmRun[]): Array<{ arm: string; step: numb
 }
 
 /** Loss vs step or vs seconds: mean line per arm, ±1 std band, dashed for arms with teleports switched off. */
+/** Line symbols, fully opaque, in both layers' legend (the bands' faint fill would otherwise set its look; one spec, no merge conflict). */
+const ARM_LEGEND = { symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 };
+
 export async function lossChart(runs: readonly ArmRun[], x: 'step' | 'seconds', subtitle: string): Promise<RenderedChart> {
   const rows = curves(runs);
   const floor = Math.min(...rows.map(r => r.mean)) / 10;
@@ -49,8 +52,7 @@ export async function lossChart(runs: readonly ArmRun[], x: 'step' | 'seconds', 
         encoding: {
           x: xEnc,
           y: { field: 'mean', type: 'quantitative', scale: { type: 'log' }, title: 'loss ‖Y − Ŷ‖²_F (mean ± std over tasks)' },
-          // Line symbols, fully opaque (the bands' faint fill would otherwise set the legend's look).
-          color: { field: 'arm', type: 'nominal', title: 'arm', legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 } },
+          color: { field: 'arm', type: 'nominal', title: 'arm', legend: ARM_LEGEND },
           strokeDash: {
             field: 'off',
             type: 'nominal',
@@ -71,7 +73,7 @@ export async function lossChart(runs: readonly ArmRun[], x: 'step' | 'seconds', 
           x: xEnc,
           y: { field: 'lo', type: 'quantitative', scale: { type: 'log' } },
           y2: { field: 'hi' },
-          color: { field: 'arm', type: 'nominal', legend: null },
+          color: { field: 'arm', type: 'nominal', title: 'arm', legend: ARM_LEGEND },
         },
       },
     ],
