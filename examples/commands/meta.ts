@@ -8,6 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tp from '../../src/index.js';
 import { createProgress } from '../train/progress.js';
+import { trainWithProgress } from '../meta/train_progress.js';
 import { writeChart } from '../report/charts.js';
 import { checkOutDir, writeAllOrNothing } from '../report/out_dir.js';
 import { backendOption, defaultOut, intAtLeast, parseChoiceList, positiveNumber, useBackend, UsageError } from './common.js';
@@ -120,12 +121,8 @@ export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
             seed: args.seed,
           })
         : new tp.meta.MetaTeleporter({ hidden: args.hidden, learn, baseLr, seed: args.seed });
-      const windows = args.steps / args.unroll;
-      const trajectories = tele ? args.teleTrajectories : args.trajectories;
-      progress.start(trajectories * windows, ARM_NAMES[learn].padEnd(20));
-      const start = performance.now();
-      const report = await mt.train(family, {
-        trajectories,
+      const { report, seconds } = await trainWithProgress(progress, ARM_NAMES[learn], mt, family, {
+        trajectories: tele ? args.teleTrajectories : args.trajectories,
         steps: args.steps,
         unroll: args.unroll,
         lr: tele ? args.teleLr : args.lr,
@@ -135,10 +132,7 @@ export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
         validationSteps: args.validationSteps,
         patience: args.patience,
         seed: args.seed,
-        onProgress: p => progress.update((p.trajectory - 1) * windows + p.window, { loss: p.best ?? null, epoch: p.trajectory }),
       });
-      progress.stop();
-      const seconds = (performance.now() - start) / 1000;
       progress.log(
         `${ARM_NAMES[learn]}: validation ${report.initialValidation.toFixed(3)} → ${report.bestValidation.toFixed(3)} (mean log L/L₀), ${report.trajectoriesUsed} trajectories${report.stoppedEarly ? ' (early stop)' : ''}, ${report.skippedUpdates} skipped updates, ${report.divergedTrajectories} cut trajectories (rollbacks; meta lr now ×${report.finalLrScale}), ${seconds.toFixed(0)} s`,
       );

@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tp from '../../src/index.js';
 import { createProgress } from '../train/progress.js';
+import { trainWithProgress } from '../meta/train_progress.js';
 import { writeChart } from '../report/charts.js';
 import { checkOutDir, writeAllOrNothing } from '../report/out_dir.js';
 import { backendOption, defaultOut, intAtLeast, parseChoiceList, parseList, useBackend, UsageError } from './common.js';
@@ -82,10 +83,7 @@ export async function runMetaTransfer(args: MetaTransferArgs): Promise<void> {
   );
   const mt = new tp.meta.MetaTeleporter({ hidden: args.hidden, learn, baseLr, seed: args.seed, architecture: 'coordinatewise' });
   try {
-    const windows = args.steps / args.unroll;
-    progress.start(args.trajectories * windows, 'meta-train'.padEnd(20));
-    const started = performance.now();
-    const report = await mt.train(trainFamily, {
+    const { report, seconds: trainSeconds } = await trainWithProgress(progress, 'meta-train', mt, trainFamily, {
       trajectories: args.trajectories,
       steps: args.steps,
       unroll: args.unroll,
@@ -94,10 +92,7 @@ export async function runMetaTransfer(args: MetaTransferArgs): Promise<void> {
       validation: args.validation,
       patience: args.patience,
       seed: args.seed,
-      onProgress: p => progress.update((p.trajectory - 1) * windows + p.window, { loss: p.best ?? null, epoch: p.trajectory }),
     });
-    progress.stop();
-    const trainSeconds = (performance.now() - started) / 1000;
     progress.log(
       `trained: validation ${report.initialValidation.toFixed(3)} → ${report.bestValidation.toFixed(3)} (mean log L/L₀), ${report.trajectoriesUsed} trajectories, ${report.divergedTrajectories} cut, ${trainSeconds.toFixed(0)} s`,
     );

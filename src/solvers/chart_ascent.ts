@@ -3,7 +3,7 @@ import type { Scalar, Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { rememberExplicitGlElement, useGlChart } from '../groups/gl.js';
 import { expmPair } from '../linalg/expm.js';
 import { taylorDegreeFor } from '../linalg/expm_options.js';
-import { guardedAscent, type AscentSpace, type Evaluation } from './step_rule.js';
+import { guardedAscent, solverResult, withStepRule, type AscentSpace, type Evaluation } from './step_rule.js';
 import { gradientSpace } from './tensor_ascent.js';
 import type { Solver, SolverOptions, SolverResult } from './types.js';
 
@@ -80,26 +80,19 @@ function chartSpace(objective: (thetas: Tensor[]) => Scalar): AscentSpace<ChartP
  * ```
  */
 export function ascendInChart(objective: (thetas: Tensor[]) => Scalar, init: readonly Tensor[], opts: SolverOptions): SolverResult {
-  const stepRule = opts.stepRule == null || opts.stepRule === 'auto' ? 'fixed' : opts.stepRule;
+  const settings = withStepRule(opts, 'fixed');
   const start = chartPoint(
     init.map(t => tf.eye(t.shape[0]) as Tensor2D),
     init.map(t => tf.eye(t.shape[0]) as Tensor2D),
     init.map(t => t.clone()),
   );
-  const r = guardedAscent(chartSpace(objective), start, null, { ...opts, stepRule });
+  const r = guardedAscent(chartSpace(objective), start, null, settings);
   const best = r.best;
   best.theta.forEach((theta, k) =>
     rememberExplicitGlElement(theta, { g: Float32Array.from(best.g[k].dataSync()), gInv: Float32Array.from(best.gInv[k].dataSync()) }),
   );
   tf.dispose([...best.g, ...best.gInv, ...best.coords]);
-  return {
-    thetas: best.theta,
-    objectiveBefore: r.objectiveBefore,
-    objectiveAfter: r.objectiveAfter,
-    stepsTaken: r.stepsTaken,
-    backtracks: r.backtracks,
-    aborted: r.aborted,
-  };
+  return solverResult(r, best.theta);
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { rememberRescaleTheta } from '../groups/rescale.js';
 import type { ClosedForm } from '../objectives/types.js';
-import { guardedAscent, type AscentSpace, type Evaluation } from './step_rule.js';
+import { guardedAscent, solverResult, withStepRule, type AscentSpace, type Evaluation } from './step_rule.js';
 import type { Solver, SolverOptions, SolverResult } from './types.js';
 
 interface VectorEvaluation extends Evaluation<Float64Array[]> {
@@ -36,12 +36,12 @@ function vectorSpace(form: ClosedForm): AscentSpace<Float64Array[]> {
  * ```
  */
 export function ascendClosedForm(form: ClosedForm, opts: SolverOptions): SolverResult {
-  const stepRule = opts.stepRule == null || opts.stepRule === 'auto' ? 'budget' : opts.stepRule;
+  const settings = withStepRule(opts, 'budget');
   const r = guardedAscent(
     vectorSpace(form),
     form.widths.map(h => new Float64Array(h)),
     null,
-    { ...opts, stepRule },
+    settings,
   );
   const thetas = r.best.map(v => {
     const values = Float32Array.from(v);
@@ -50,14 +50,7 @@ export function ascendClosedForm(form: ClosedForm, opts: SolverOptions): SolverR
     rememberRescaleTheta(theta, values);
     return theta;
   });
-  return {
-    thetas,
-    objectiveBefore: r.objectiveBefore,
-    objectiveAfter: r.objectiveAfter,
-    stepsTaken: r.stepsTaken,
-    backtracks: r.backtracks,
-    aborted: r.aborted,
-  };
+  return solverResult(r, thetas);
 }
 
 /** Picked whenever the objective has a closed form in this context and the search starts at the identity. */

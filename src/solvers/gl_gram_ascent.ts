@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Tensor2D } from '@tensorflow/tfjs-core';
 import { rememberGlElement } from '../groups/gl.js';
 import { scaledOuter64, symEig64 } from '../linalg/dense64.js';
 import { matMulOn, scaledOuterOn, type ProductEngine } from '../linalg/products.js';
 import type { GlGramForm, GramTerm } from '../objectives/gl_gram.js';
-import { guardedAscent, type AscentOutcome, type AscentSpace, type Evaluation } from './step_rule.js';
+import { guardedAscent, solverResult, withStepRule, type AscentOutcome, type AscentSpace, type Evaluation } from './step_rule.js';
 import type { Solver, SolverOptions, SolverResult } from './types.js';
 
 /**
@@ -290,7 +289,7 @@ export function ascendGlGram64(
   opts: SolverOptions,
   engine: ProductEngine = 'auto',
 ): { outcome: AscentOutcome<unknown>; elements: GramElement[] } {
-  const stepRule = opts.stepRule == null || opts.stepRule === 'auto' ? 'budget' : opts.stepRule;
+  const settings = withStepRule(opts, 'budget');
   const frame: Frame = {
     widths: form.widths,
     engine,
@@ -300,7 +299,7 @@ export function ascendGlGram64(
     fromIdentity: true,
   };
   const start: GramPoint = { frame, mu: form.widths.map(h => new Float64Array(h)) };
-  const outcome = guardedAscent(gramSpace(form.widths, engine), start, null, { ...opts, stepRule });
+  const outcome = guardedAscent(gramSpace(form.widths, engine), start, null, settings);
   return { outcome, elements: finalElement(outcome.best) };
 }
 
@@ -325,24 +324,18 @@ export function ascendGlGram(form: GlGramForm, opts: SolverOptions, engine: Prod
   const thetas = elements.map((e, k) => {
     const h = form.widths[k];
     if (e.q == null) return tf.keep(tf.zeros([h, h]));
-    const q = tf.tensor2d(Float32Array.from(e.q), [h, h]);
-    const theta = tf.tidy(() => tf.keep(tf.matMul(tf.mul(q, tf.tensor1d(Float32Array.from(e.mu))), q, false, true)));
-    q.dispose();
-    rememberGlElement(theta as Tensor2D, {
-      q: Float32Array.from(e.q),
-      pos: Float32Array.from(expScaled(e.mu, 1)),
-      neg: Float32Array.from(expScaled(e.mu, -1)),
-    });
+    const q32 = Float32Array.from(e.q);
+    // Kept: the caller owns the solver's θ even when it solves inside a tidy.
+    const theta = tf.keep(
+      tf.tidy(() => {
+        const q = tf.tensor2d(q32, [h, h]);
+        return tf.matMul(tf.mul(q, tf.tensor1d(Float32Array.from(e.mu))), q, false, true);
+      }),
+    );
+    rememberGlElement(theta, { q: q32, pos: Float32Array.from(expScaled(e.mu, 1)), neg: Float32Array.from(expScaled(e.mu, -1)) });
     return theta;
   });
-  return {
-    thetas,
-    objectiveBefore: r.objectiveBefore,
-    objectiveAfter: r.objectiveAfter,
-    stepsTaken: r.stepsTaken,
-    backtracks: r.backtracks,
-    aborted: r.aborted,
-  };
+  return solverResult(r, thetas);
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { Preconditioner } from '../objectives/types.js';
-import { guardedAscent, type AscentSpace } from './step_rule.js';
+import { guardedAscent, solverResult, withStepRule, type AscentSpace } from './step_rule.js';
 import { gradientSpace } from './tensor_ascent.js';
 import type { Solver, SolverOptions, SolverResult } from './types.js';
 
@@ -88,17 +88,10 @@ function hvpSpace(structure: GradNormStructure): AscentSpace<Tensor[]> {
  * ```
  */
 export function ascendGradNorm(structure: GradNormStructure, init: readonly Tensor[], opts: SolverOptions): SolverResult {
-  const stepRule = opts.stepRule == null || opts.stepRule === 'auto' ? 'fixed' : opts.stepRule;
+  const settings = withStepRule(opts, 'fixed');
   const start = tf.tidy(() => init.map(t => t.clone()));
-  const r = guardedAscent(hvpSpace(structure), start, null, { ...opts, stepRule });
-  return {
-    thetas: r.best,
-    objectiveBefore: r.objectiveBefore,
-    objectiveAfter: r.objectiveAfter,
-    stepsTaken: r.stepsTaken,
-    backtracks: r.backtracks,
-    aborted: r.aborted,
-  };
+  const r = guardedAscent(hvpSpace(structure), start, null, settings);
+  return solverResult(r, r.best);
 }
 
 /**

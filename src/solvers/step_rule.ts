@@ -1,4 +1,5 @@
-import type { SolverOptions } from './types.js';
+import type { Tensor } from '@tensorflow/tfjs-core';
+import type { SolverOptions, SolverResult, StepRule } from './types.js';
 
 /**
  * A point of the search space with its objective value and gradient. `P` is the representation
@@ -160,4 +161,34 @@ export function guardedAscent<P>(space: AscentSpace<P>, start: P, identity: P | 
   if (current !== best) space.release(current, false);
   space.release(best, true);
   return { best: best.point, objectiveBefore: f0, objectiveAfter: best.value, stepsTaken, backtracks };
+}
+
+/**
+ * A solver's step rule: `'auto'` (or unset) becomes the solver's own default, anything else stays.
+ *
+ * ```ts
+ * withStepRule({ ...settings, stepRule: 'auto' }, 'budget').stepRule; // 'budget'
+ * ```
+ */
+export function withStepRule(opts: SolverOptions, auto: Exclude<StepRule, 'auto'>): SolverOptions {
+  return { ...opts, stepRule: opts.stepRule == null || opts.stepRule === 'auto' ? auto : opts.stepRule };
+}
+
+/**
+ * The {@link SolverResult} of an ascent: its counts and objective values, with the θ the solver reports
+ * (the best point itself, or tensors made from it).
+ *
+ * ```ts
+ * return solverResult(guardedAscent(space, start, null, withStepRule(opts, 'fixed')), thetas);
+ * ```
+ */
+export function solverResult(r: AscentOutcome<unknown>, thetas: Tensor[]): SolverResult {
+  return {
+    thetas,
+    objectiveBefore: r.objectiveBefore,
+    objectiveAfter: r.objectiveAfter,
+    stepsTaken: r.stepsTaken,
+    backtracks: r.backtracks,
+    aborted: r.aborted,
+  };
 }

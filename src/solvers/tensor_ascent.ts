@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
-import { guardedAscent, type AscentSpace, type Evaluation } from './step_rule.js';
+import { guardedAscent, solverResult, withStepRule, type AscentSpace, type Evaluation } from './step_rule.js';
 import type { Solver, SolverOptions, SolverResult } from './types.js';
 
 interface TensorEvaluation extends Evaluation<Tensor[]> {
@@ -50,16 +50,9 @@ function tensorSpace(objective: (thetas: Tensor[]) => Scalar): AscentSpace<Tenso
 export function ascend(objective: (thetas: Tensor[]) => Scalar, init: readonly Tensor[], opts: SolverOptions, randomStart = false): SolverResult {
   const clone = (ts: readonly Tensor[]) => tf.tidy(() => ts.map(t => t.clone()));
   const identity = randomStart ? tf.tidy(() => init.map(t => tf.zerosLike(t))) : null;
-  const stepRule = opts.stepRule == null || opts.stepRule === 'auto' ? 'fixed' : opts.stepRule;
-  const r = guardedAscent(tensorSpace(objective), clone(init), identity, { ...opts, stepRule });
-  return {
-    thetas: r.best,
-    objectiveBefore: r.objectiveBefore,
-    objectiveAfter: r.objectiveAfter,
-    stepsTaken: r.stepsTaken,
-    backtracks: r.backtracks,
-    aborted: r.aborted,
-  };
+  const settings = withStepRule(opts, 'fixed');
+  const r = guardedAscent(tensorSpace(objective), clone(init), identity, settings);
+  return solverResult(r, r.best);
 }
 
 /** The general solver: autodiff on the objective in θ (nested autodiff on the evaluate route). */
