@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import { badOption } from '../teleport/errors.js';
+import { checkFinite } from '../util/finite.js';
 import { type HessianTarget, type ResolvedTarget, resolveTarget, toFlat, toTensors } from './target.js';
 
 /** How H·v is computed. */
@@ -108,6 +109,11 @@ export function checkVectors(t: ResolvedTarget, v: readonly Tensor[], what: stri
         `${what}: v[${i}] has shape ${JSON.stringify(x?.shape)} but parameter ${i} (${t.params[i].name}) has shape ${JSON.stringify(t.shapes[i])}`,
       );
   });
+  checkFinite(
+    what,
+    v.map((x, i) => [`v[${i}]`, x] as const),
+    'give a finite direction',
+  );
 }
 
 /** H·v on a resolved target, tensors in and out (caller disposes the result). */

@@ -267,6 +267,14 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
   Object.assign(metrics, { objectiveBefore: solved.objectiveBefore, ascentSteps: solved.stepsTaken, backtracks: solved.backtracks });
   if (normIsObjective) measureBefore(solved.objectiveBefore);
   if (solved.aborted) return rejected('not-finite', solved.aborted, solved.thetas);
+  if (solved.blewUp) {
+    // The start was finite (else `aborted`): the inputs are fine, the step length is not.
+    return rejected(
+      'no-improvement',
+      `every ascent step blew up: the objective was NaN or Inf at each of the ${solved.backtracks} steps tried (lr ${settings.lr}, then shortened) although it is finite at the current weights; lower lr`,
+      solved.thetas,
+    );
+  }
   if ((closedForm != null && solver === closedFormAscent) || solver === glGramAscent) solvedByForm = { thetas: solved.thetas, value: solved.objectiveAfter };
 
   const guarded = guard({
