@@ -5,6 +5,7 @@ import type { FamilyName, MetaFamily, MetaTask, UserFamily } from './family.js';
 import { resolveFamily } from './family.js';
 import { disposeState, tidy, type MetaState } from './tensors.js';
 import type { MetaTeleporter } from './teleporter.js';
+import { withSecondOrderGradientsAsync } from '../structure/second_order_scope.js';
 
 /** Options of `MetaTeleporter.train`. */
 export interface MetaTrainOptions {
@@ -119,11 +120,12 @@ export function validationScore(teleporter: MetaTeleporter, tasks: readonly Meta
  * halve (fresh Adam state); and validation on held-out tasks keeps the best weights (the untrained teleporter,
  * plain GD at `baseLr`, is the first candidate) with early stopping after `patience` validations.
  */
-export async function trainMeta(
-  teleporter: MetaTeleporter,
-  familyIn: FamilyName | MetaFamily | UserFamily,
-  opts: MetaTrainOptions = {},
-): Promise<MetaTrainReport> {
+export function trainMeta(teleporter: MetaTeleporter, familyIn: FamilyName | MetaFamily | UserFamily, opts: MetaTrainOptions = {}): Promise<MetaTrainReport> {
+  // Meta-gradients differentiate through ∇L: a family's own tf.leakyRelu/tf.maximum need the comparisons' zero gradients.
+  return withSecondOrderGradientsAsync(() => train(teleporter, familyIn, opts));
+}
+
+async function train(teleporter: MetaTeleporter, familyIn: FamilyName | MetaFamily | UserFamily, opts: MetaTrainOptions): Promise<MetaTrainReport> {
   const family = resolveFamily(familyIn);
   const trajectories = opts.trajectories ?? 20;
   const steps = opts.steps ?? 100;
