@@ -4,7 +4,7 @@ import { badOption, show } from '../teleport/errors.js';
 import type { FamilyName, MetaFamily, MetaTask, UserFamily } from './family.js';
 import { resolveFamily } from './family.js';
 import { disposeState, tidy, type MetaState } from './tensors.js';
-import type { MetaTeleporter } from './teleporter.js';
+import type { BaseLrChoice, MetaTeleporter } from './teleporter.js';
 import { withSecondOrderGradientsAsync } from '../structure/second_order_scope.js';
 
 /** Options of `MetaTeleporter.train`. */
@@ -70,6 +70,8 @@ export interface MetaTrainReport {
   /** The meta learning rates at the end, as a fraction of `lr` / `teleportLr`. */
   finalLrScale: number;
   updates: number;
+  /** With `baseLr: 'auto'`: the line search that set η₀ before training (on the first training tasks, over `validationSteps`). */
+  baseLr?: BaseLrChoice;
 }
 
 const VALIDATION_SEED = 0x5a11d;
@@ -155,6 +157,9 @@ async function train(teleporter: MetaTeleporter, familyIn: FamilyName | MetaFami
   }
   if (steps % unroll !== 0) throw badOption(`train: steps (${steps}) must be a multiple of unroll (${unroll})`);
 
+  // baseLr 'auto': η₀ from GD's edge of stability on training tasks, past the training horizon.
+  const baseLr =
+    teleporter.getConfig().baseLr === 'auto' ? teleporter.calibrate(family, { tasks: Math.min(3, trajectories), steps: validationSteps, seed }) : undefined;
   const first = family.sample(seed * 1_000_000);
   teleporter.build({ dim: first.params.reduce((s, p) => s + p.size, 0), group: family.group });
   first.dispose();
@@ -178,6 +183,7 @@ async function train(teleporter: MetaTeleporter, familyIn: FamilyName | MetaFami
     rollbacks: 0,
     finalLrScale: 1,
     updates: 0,
+    ...(baseLr ? { baseLr } : {}),
   };
   let best = snapshot();
   try {
