@@ -125,7 +125,8 @@ for (const opt of OPTIMIZERS) {
         t.is(reports.length, 3, 'teleports at steps 3, 6 and 9');
         for (const report of reports) {
           t.not(report.rejection, 'not-finite', report.reason);
-          if (report.accepted && report.relativeLossDrift != null) t.true(Math.abs(report.relativeLossDrift) <= maxLossDrift, `reported drift ${report.relativeLossDrift}`);
+          if (report.accepted && report.relativeLossDrift != null)
+            t.true(Math.abs(report.relativeLossDrift) <= maxLossDrift, `reported drift ${report.relativeLossDrift}`);
         }
         t.is(tf.memory().numTensors, baseline, 'numTensors flat across 9 steps with 3 teleports');
 
