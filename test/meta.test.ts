@@ -121,7 +121,7 @@ test.serial('the learned group element is applied with the exact action: the los
 
 test.serial('save → load through tfjs IO handlers gives the same weights and the same trajectory', async t => {
   const family = regressionFamily({ width: 6 });
-  const mt = new MetaTeleporter({ hidden: 5, learn: 'lr+teleport', seed: 4 });
+  const mt = new MetaTeleporter({ hidden: 5, learn: 'lr+teleport', seed: 4, baseLr: 1e-4 });
   mt.build({ dim: 72, group: family.group });
   randomizeVariables(mt.weights, 9, 0.2);
   const artifacts = await savedArtifacts(h => mt.save(h));
@@ -133,7 +133,7 @@ test.serial('save → load through tfjs IO handlers gives the same weights and t
   t.deepEqual(b.losses, a.losses);
   t.deepEqual(b.lrs, a.lrs);
   // The comparison can fail: another teleporter (other weights) gives another trajectory.
-  const other = new MetaTeleporter({ hidden: 5, learn: 'lr+teleport', seed: 4 });
+  const other = new MetaTeleporter({ hidden: 5, learn: 'lr+teleport', seed: 4, baseLr: 1e-4 });
   other.build({ dim: 72, group: family.group });
   randomizeVariables(other.weights, 10, 0.2);
   t.notDeepEqual(other.run(task, { steps: 8 }).losses, a.losses);

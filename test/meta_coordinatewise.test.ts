@@ -192,7 +192,7 @@ test.serial('one coordinate-wise teleporter runs at several widths and depths; i
 });
 
 test.serial('coordinate-wise save → load keeps the architecture and gives the same trajectory at another width', async t => {
-  const mt = new MetaTeleporter({ hidden: 5, learn: 'update+teleport', architecture: 'coordinatewise', seed: 4, updateScale: 0.3 });
+  const mt = new MetaTeleporter({ hidden: 5, learn: 'update+teleport', architecture: 'coordinatewise', seed: 4, updateScale: 0.3, baseLr: 1e-4 });
   mt.build({ dim: 72, group: { blocks: 1, n: 6 } });
   randomizeVariables(mt.weights, 9, 0.2);
   const artifacts = await savedArtifacts(h => mt.save(h));
@@ -205,7 +205,7 @@ test.serial('coordinate-wise save → load keeps the architecture and gives the 
   const b = loaded.run(task, { steps: 6 });
   t.deepEqual(b.losses, a.losses);
   t.deepEqual(b.lrs, a.lrs);
-  const other = new MetaTeleporter({ hidden: 5, learn: 'update+teleport', architecture: 'coordinatewise', seed: 4 });
+  const other = new MetaTeleporter({ hidden: 5, learn: 'update+teleport', architecture: 'coordinatewise', seed: 4, baseLr: 1e-4 });
   other.build({ dim: 1, group: { blocks: 1, n: 6 } });
   randomizeVariables(other.weights, 10, 0.2);
   t.notDeepEqual(other.run(task, { steps: 6 }).losses, a.losses);
@@ -253,7 +253,8 @@ test.serial('coordinate-wise group elements at full size keep the loss within th
 
 test.serial('coordinate-wise: no tensor leaks across training, running and the tfjs optimizer; bad input gets errors naming the fix', async t => {
   const family = regressionFamily({ width: 3 });
-  const mt = new MetaTeleporter({ hidden: 3, learn: 'update+teleport', architecture: 'coordinatewise' });
+  // η₀ fixed: 'auto' would search width 3 over 4 steps, and this teleporter then runs at width 5.
+  const mt = new MetaTeleporter({ hidden: 3, learn: 'update+teleport', architecture: 'coordinatewise', baseLr: 1e-4 });
   await mt.train(family, { trajectories: 1, steps: 2, unroll: 2, validation: 1 });
   const before = tf.memory().numTensors;
   await mt.train(family, { trajectories: 2, steps: 4, unroll: 2, validation: 1, validateEvery: 1 });

@@ -33,27 +33,17 @@ export function gdRun(task: tp.meta.MetaTask, lr: number, steps: number): { loss
   return { losses, ms };
 }
 
-/** Stable: every loss finite and never above the start, and the last one below it. */
-export function stable(losses: readonly number[], steps: number): boolean {
-  return losses.length === steps + 1 && losses.every(l => Number.isFinite(l) && l <= losses[0]) && losses[steps] < losses[0];
-}
+/** Stable: every loss finite and never above the start, and the last one below it (the library's test). */
+export const stable = tp.meta.isStable;
 
 /**
  * The largest step size of a grid (×10^¼ apart, 1e-6 … 1e-1) at which GD is stable on every task; the
- * dissertation's "largest learning rate that does not lead to divergence".
+ * dissertation's "largest learning rate that does not lead to divergence". The library's search
+ * (`tp.meta.largestStableLr`, also behind `baseLr: 'auto'`).
  */
 export function largestStableLr(tasks: readonly tp.meta.MetaTask[], steps: number): { lr: number; grid: Array<{ lr: number; stable: boolean }> } {
-  const grid: Array<{ lr: number; stable: boolean }> = [];
-  let best = Number.NaN;
-  for (let e = -24; e <= -4; e++) {
-    const lr = Number((10 ** (e / 4)).toPrecision(3));
-    const ok = tasks.every(task => stable(gdRun(task, lr, steps).losses, steps));
-    grid.push({ lr, stable: ok });
-    if (ok) best = lr;
-    else if (Number.isFinite(best)) break; // past the edge
-  }
-  if (!Number.isFinite(best)) throw new Error('gradient descent diverged at every step size from 1e-6 to 0.1');
-  return { lr: best, grid };
+  const { lr, grid } = tp.meta.largestStableLr(tasks, steps);
+  return { lr, grid };
 }
 
 /** The first step at which the loss is at or below `fraction` of the initial loss, or null. */

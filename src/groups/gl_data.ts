@@ -5,6 +5,7 @@ import { applyActivation, invertActivation } from '../structure/activations.js';
 import type { SiteAction } from './types.js';
 import { glElement, biasTimes } from './gl.js';
 import { pinv, pinvConstant } from './pinv.js';
+import { TeleportError } from '../teleport/errors.js';
 import { replaced } from './site_axes.js';
 import { warn } from '../util/warn.js';
 
@@ -45,58 +46,86 @@ export function glDataActions(structure: ModelStructure, sites: readonly Site[],
       return { h: h as Tensor2D, z, sigmaZ: tf.clone(applyActivation(site.bijective!, z)) as Tensor2D };
     });
   });
-  return sites.map((site, i) => {
-    const { h, z, sigmaZ } = collected[i];
-    const n = h.shape[0];
-    const base = { group: variant, where: site.where, exactness: 'batch' as const, glChart: true, init: () => tf.zeros([site.width, site.width]) };
-    const touches = [site.inKernel, ...(site.inBias != null ? [site.inBias] : []), site.outKernel];
-    if (variant === 'gl-data') {
-      if (n > h.shape[1]) {
-        // Least squares instead of an exact solve: the drift guard will judge the result.
-        warn(
-          `tfjs-teleport: gl-data at ${site.where}: teleport batch of ${n} rows exceeds the layer's ${h.shape[1]} inputs (bias included); the action is exact only for batches up to that size (use smaller teleport batches)`,
-        );
-      }
-      const hPinv = pinvConstant(h);
-      // σ⁻¹(σ(Z)) rather than Z: then the correction is exactly zero at g = I (no round-off from σ⁻¹∘σ).
-      const zRound = tf.tidy(() => invertActivation(site.bijective!, sigmaZ));
-      tf.dispose([h, z]);
-      const d = hPinv.shape[0] - (site.inBias != null ? 1 : 0);
-      return {
-        ...base,
-        touches,
-        act: (p, theta) => {
-          const { g, gInv } = glElement(theta);
-          const delta = tf.matMul(hPinv, tf.sub(invertActivation(site.bijective!, tf.matMul(sigmaZ, g)), zRound));
-          const changes: Array<[number, Tensor]> = [[site.outKernel, tf.matMul(gInv, p[site.outKernel] as Tensor2D)]];
-          if (site.inBias != null) {
-            changes.push([site.inKernel, tf.add(p[site.inKernel], tf.slice(delta, [0, 0], [d, -1]))]);
-            changes.push([site.inBias, tf.add(p[site.inBias], tf.sum(tf.slice(delta, [d, 0], [1, -1]), 0))]); // a reduction, not a reshape (see biasTimes)
-          } else {
-            changes.push([site.inKernel, tf.add(p[site.inKernel], delta)]);
-          }
-          return replaced(p, changes);
-        },
-        dispose: () => tf.dispose([hPinv, sigmaZ, zRound]),
-      };
+  const built: SiteAction[] = [];
+  try {
+    sites.forEach((site, i) => built.push(siteAction(site, collected[i], variant)));
+  } catch (e) {
+    // A failed build leaves nothing behind: the earlier sites' actions and the later sites' constants.
+    built.forEach(a => a.dispose?.());
+    collected.slice(built.length).forEach(c => tf.dispose([c.h, c.z, c.sigmaZ]));
+    throw e;
+  }
+  return built;
+}
+
+/** H⁺ for gl-data, or a TeleportError naming the fix when the batch makes H rank deficient. */
+function batchPinv(h: Tensor2D, where: string): Tensor2D {
+  try {
+    return pinvConstant(h);
+  } catch (e) {
+    if (!(e instanceof Error) || !/rank deficient/.test(e.message)) throw e;
+    const [n, k] = h.shape;
+    throw new TeleportError(
+      `gl-data at ${where}: on this teleport batch the layer input H = [inputs, 1] (${n}×${k}) is rank deficient at these weights ` +
+        `(its ${n <= k ? 'rows' : 'columns'} are linearly dependent), so the data-dependent action has no pseudo-inverse. ` +
+        `Give a smaller teleport batch of distinct inputs (fewer rows than H's rank, at most ${k}), or use group 'rescale' (exact for any batch)`,
+      'bad-option',
+    );
+  }
+}
+
+/** One site's action from its constants (taken over: the action's dispose frees them). */
+function siteAction(site: Site, constants: { h: Tensor2D; z: Tensor2D; sigmaZ: Tensor2D }, variant: GlDataVariant): SiteAction {
+  const { h, z, sigmaZ } = constants;
+  const n = h.shape[0];
+  const base = { group: variant, where: site.where, exactness: 'batch' as const, glChart: true, init: () => tf.zeros([site.width, site.width]) };
+  const touches = [site.inKernel, ...(site.inBias != null ? [site.inBias] : []), site.outKernel];
+  if (variant === 'gl-data') {
+    if (n > h.shape[1]) {
+      // Least squares instead of an exact solve: the drift guard will judge the result.
+      warn(
+        `tfjs-teleport: gl-data at ${site.where}: teleport batch of ${n} rows exceeds the layer's ${h.shape[1]} inputs (bias included); the action is exact only for batches up to that size (use smaller teleport batches)`,
+      );
     }
-    tf.dispose(h);
+    const hPinv = batchPinv(h, site.where);
+    // σ⁻¹(σ(Z)) rather than Z: then the correction is exactly zero at g = I (no round-off from σ⁻¹∘σ).
+    const zRound = tf.tidy(() => invertActivation(site.bijective!, sigmaZ));
+    tf.dispose([h, z]);
+    const d = hPinv.shape[0] - (site.inBias != null ? 1 : 0);
     return {
       ...base,
       touches,
       act: (p, theta) => {
-        const { g } = glElement(theta);
-        const newSigma = applyActivation(site.bijective!, tf.matMul(z, g)) as Tensor2D;
-        const w2 = p[site.outKernel] as Tensor2D;
-        const correction = tf.matMul(tf.matMul(pinv(newSigma), tf.sub(sigmaZ, newSigma)), w2);
-        const changes: Array<[number, Tensor]> = [
-          [site.inKernel, tf.matMul(p[site.inKernel] as Tensor2D, g)],
-          [site.outKernel, tf.add(w2, correction)],
-        ];
-        if (site.inBias != null) changes.push([site.inBias, biasTimes(p[site.inBias], g)]);
+        const { g, gInv } = glElement(theta);
+        const delta = tf.matMul(hPinv, tf.sub(invertActivation(site.bijective!, tf.matMul(sigmaZ, g)), zRound));
+        const changes: Array<[number, Tensor]> = [[site.outKernel, tf.matMul(gInv, p[site.outKernel] as Tensor2D)]];
+        if (site.inBias != null) {
+          changes.push([site.inKernel, tf.add(p[site.inKernel], tf.slice(delta, [0, 0], [d, -1]))]);
+          changes.push([site.inBias, tf.add(p[site.inBias], tf.sum(tf.slice(delta, [d, 0], [1, -1]), 0))]); // a reduction, not a reshape (see biasTimes)
+        } else {
+          changes.push([site.inKernel, tf.add(p[site.inKernel], delta)]);
+        }
         return replaced(p, changes);
       },
-      dispose: () => tf.dispose([z, sigmaZ]),
+      dispose: () => tf.dispose([hPinv, sigmaZ, zRound]),
     };
-  });
+  }
+  tf.dispose(h);
+  return {
+    ...base,
+    touches,
+    act: (p, theta) => {
+      const { g } = glElement(theta);
+      const newSigma = applyActivation(site.bijective!, tf.matMul(z, g)) as Tensor2D;
+      const w2 = p[site.outKernel] as Tensor2D;
+      const correction = tf.matMul(tf.matMul(pinv(newSigma), tf.sub(sigmaZ, newSigma)), w2);
+      const changes: Array<[number, Tensor]> = [
+        [site.inKernel, tf.matMul(p[site.inKernel] as Tensor2D, g)],
+        [site.outKernel, tf.add(w2, correction)],
+      ];
+      if (site.inBias != null) changes.push([site.inBias, biasTimes(p[site.inBias], g)]);
+      return replaced(p, changes);
+    },
+    dispose: () => tf.dispose([z, sigmaZ]),
+  };
 }

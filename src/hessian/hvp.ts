@@ -5,6 +5,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import { badOption } from '../teleport/errors.js';
+import { checkFinite } from '../util/finite.js';
+import { withSecondOrderGradients } from '../structure/second_order_scope.js';
 import { type HessianTarget, type ResolvedTarget, resolveTarget, toFlat, toTensors } from './target.js';
 
 /** How H·v is computed. */
@@ -108,11 +110,17 @@ export function checkVectors(t: ResolvedTarget, v: readonly Tensor[], what: stri
         `${what}: v[${i}] has shape ${JSON.stringify(x?.shape)} but parameter ${i} (${t.params[i].name}) has shape ${JSON.stringify(t.shapes[i])}`,
       );
   });
+  checkFinite(
+    what,
+    v.map((x, i) => [`v[${i}]`, x] as const),
+    'give a finite direction',
+  );
 }
 
 /** H·v on a resolved target, tensors in and out (caller disposes the result). */
 export function hvpResolved(t: ResolvedTarget, v: readonly Tensor[], method: HvpMethod, epsilon: number): Tensor[] {
-  return method === 'autodiff' ? autodiff(t, v) : finiteDifference(t, v, epsilon);
+  // The user's loss may use tf.leakyRelu, tf.maximum, …: their second derivatives need the comparisons' zero gradients.
+  return withSecondOrderGradients(() => (method === 'autodiff' ? autodiff(t, v) : finiteDifference(t, v, epsilon)));
 }
 
 /** H·v on a resolved target for a flat float64 vector, returned flat in float64 (the HVP itself is float32). */

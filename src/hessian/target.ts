@@ -7,7 +7,8 @@ import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { resolveLoss } from '../structure/losses.js';
 import { readModel } from '../structure/read_model.js';
-import { badOption } from '../teleport/errors.js';
+import { badOption, TeleportError } from '../teleport/errors.js';
+import { checkFinite, checkFiniteBatches } from '../util/finite.js';
 import type { Batch } from '../teleport/options.js';
 
 /**
@@ -46,7 +47,12 @@ export function resolveTarget(target: HessianTarget, what: string): ResolvedTarg
     if (typeof loss !== 'function') throw badOption(`${what}: loss must be a function () => tf.Scalar reading params`);
     const untrainable = params.filter(p => !p.trainable).map(p => p.name);
     if (untrainable.length > 0) throw badOption(`${what}: params ${untrainable.join(', ')} are not trainable; make them trainable or leave them out`);
-    return withShapes(params, [{ weight: 1, loss }]);
+    checkFinite(
+      what,
+      params.map((p, i) => [`params[${i}] (${p.name})`, p] as const),
+      'the Hessian is measured at the current values: set finite ones first',
+    );
+    return finiteLoss(withShapes(params, [{ weight: 1, loss }]), what);
   }
   throw badOption(`${what}: target must be { model, data } or { params, loss }`);
 }
@@ -65,6 +71,7 @@ function modelTarget(model: LayersModel, data: Batch | Batch[], what: string): R
     if (b.x.shape[0] !== b.y.shape[0]) throw badOption(`${what}: a batch has ${b.x.shape[0]} inputs but ${b.y.shape[0]} targets`);
     if (b.x.shape[0] === 0) throw badOption(`${what}: a batch is empty (0 rows)`);
   }
+  checkFiniteBatches(what, batches);
   if (model.loss == null) throw badOption(`${what}: the model is not compiled; call model.compile({ loss, optimizer }) first`);
   const structure = readModel(model);
   if (structure.variables.length === 0) throw badOption(`${what}: the model has no trainable weights`);
@@ -78,7 +85,22 @@ function modelTarget(model: LayersModel, data: Batch | Batch[], what: string): R
       return penalty == null ? value : (tf.add(value, penalty) as Scalar);
     },
   }));
-  return withShapes(structure.variables, terms);
+  return finiteLoss(withShapes(structure.variables, terms), what);
+}
+
+/**
+ * Checks the loss is finite at the current weights (one forward pass per term): a NaN there would
+ * otherwise come back as NaN estimates, or as a raw error from deep inside the eigen-solver.
+ */
+function finiteLoss(t: ResolvedTarget, what: string): ResolvedTarget {
+  t.terms.forEach((term, i) => {
+    const value = tf.tidy(() => term.loss().dataSync()[0]);
+    if (!Number.isFinite(value)) {
+      const where = t.terms.length > 1 ? ` on data[${i}]` : '';
+      throw new TeleportError(`${what}: the loss${where} is ${value} at the current weights; check the weights (and data) for NaN/Inf`, 'not-finite');
+    }
+  });
+  return t;
 }
 
 /** Splits a flat float64 vector into float32 tensors of the parameters' shapes (caller disposes). */

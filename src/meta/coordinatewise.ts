@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { withSecondOrderGradients } from '../structure/second_order_scope.js';
 import type { Scalar, Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { badOption } from '../teleport/errors.js';
 import type { LstmState } from './lstm.js';
@@ -60,15 +61,18 @@ export function objectiveDerivative(
   blocks: number,
   n: number,
 ): Tensor {
-  return tf.tidy(() => {
-    const ps = params.map(p => tf.tensor(p.dataSync(), p.shape, 'float32'));
-    const gradNormSq = (theta: Tensor) => {
-      const moved = act(ps, theta);
-      const gs = tf.grads((...qs: Tensor[]) => loss(qs))(moved);
-      return tf.addN(gs.map(g => tf.sum(tf.square(g)))) as Scalar;
-    };
-    return tf.grad(gradNormSq)(tf.zeros([blocks, n, n]));
-  });
+  // A second derivative of the family's own loss (and action): their tf.leakyRelu/tf.maximum need the comparisons' zero gradients.
+  return withSecondOrderGradients(() =>
+    tf.tidy(() => {
+      const ps = params.map(p => tf.tensor(p.dataSync(), p.shape, 'float32'));
+      const gradNormSq = (theta: Tensor) => {
+        const moved = act(ps, theta);
+        const gs = tf.grads((...qs: Tensor[]) => loss(qs))(moved);
+        return tf.addN(gs.map(g => tf.sum(tf.square(g)))) as Scalar;
+      };
+      return tf.grad(gradNormSq)(tf.zeros([blocks, n, n]));
+    }),
+  );
 }
 
 /**

@@ -10,7 +10,9 @@ export {
   type MetaShape,
   type MetaStep,
   type MetaStepContext,
+  type BaseLrChoice,
 } from './teleporter.js';
+export { gdLosses, isStable, largestStableLr, type StableLrSearch } from './base_lr.js';
 export { coordinateFeatures, groupEntryFeatures, objectiveDerivative } from './coordinatewise.js';
 export { disposeState, type MetaState } from './tensors.js';
 export { trainMeta, validationScore, windowLoss, lossValue, type MetaTrainOptions, type MetaTrainReport, type MetaProgress } from './train.js';

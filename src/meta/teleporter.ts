@@ -8,6 +8,18 @@ import { disposeState, tidy, type MetaState } from './tensors.js';
 import { trainMeta, type MetaTrainOptions, type MetaTrainReport } from './train.js';
 import type { FamilyName, MetaFamily, MetaTask, UserFamily } from './family.js';
 import { resolveFamily } from './family.js';
+import { largestStableLr, type StableLrSearch } from './base_lr.js';
+
+/** How `baseLr: 'auto'` was chosen: half of GD's largest stable step size on training tasks. */
+export interface BaseLrChoice {
+  /** η₀ = largestStableLr / 2 (3 significant digits). */
+  baseLr: number;
+  largestStableLr: number;
+  /** The step sizes tried and whether GD was stable at each. */
+  grid: StableLrSearch['grid'];
+  tasks: number;
+  steps: number;
+}
 
 /**
  * What the meta-teleporter learns (dissertation §5.5):
@@ -40,8 +52,13 @@ export interface MetaTeleporterOptions {
   hidden?: number;
   /** What to learn. Default `'update+teleport'`. */
   learn?: MetaLearn;
-  /** η₀: before training the teleporter is gradient descent with this step size. Default 1e-4. */
-  baseLr?: number;
+  /**
+   * η₀: before training the teleporter is gradient descent with this step size, and the learned step
+   * sizes are η₀·e^{±lrRange}. Default `'auto'`: half of GD's largest stable step size on the family's
+   * training tasks, found by a line search when `train` starts (or by {@link MetaTeleporter.calibrate})
+   * and reported (`report.baseLr`), so an untrained or validation-kept teleporter is a well-tuned GD.
+   */
+  baseLr?: number | 'auto';
   /** `'lr+teleport'`: the learned step size is η₀·exp(R·tanh(a/R)), a the head's output; R (natural-log units) is this. Default 4 (η₀·e^{±4}). */
   lrRange?: number;
   /** Update modes: the direction correction is κ·‖∇‖·u in units of one step (κ is this). Default 0.1. */
@@ -95,7 +112,8 @@ function check(cond: boolean, message: string): void {
  * A learned optimizer that also teleports (dissertation §5.5, Algorithm 3): from the gradient ∇_t, m1
  * gives the local update f_t and m2 a group element g_t, and w_{t+1} = g_t·(w_t + f_t). m1 and m2 are
  * two-layer LSTMs ({@link Lstm}) fed the unit gradient and log‖∇_t‖. The heads start at zero, so an
- * untrained teleporter is plain gradient descent with `baseLr` and g = I:
+ * untrained teleporter is plain gradient descent with `baseLr` (by default half of GD's largest stable step
+ * size, searched on the family's training tasks) and g = I:
  * - step-size head (every mode): η_t = η₀·exp(R·tanh(a_t/R)), a log step size with a useful gradient over e^{±R};
  *   `'lr+teleport'`: f_t = −η_t∇_t;
  * - update head (`'update'`, `'update+teleport'`): f_t = η_t·(−∇_t + κ‖∇_t‖·u_t), a learned correction of the
@@ -123,7 +141,6 @@ function check(cond: boolean, message: string): void {
 export class MetaTeleporter {
   readonly hidden: number;
   readonly learn: MetaLearn;
-  readonly baseLr: number;
   readonly lrRange: number;
   readonly maxTheta: number;
   readonly teleportBudget: number;
@@ -131,6 +148,9 @@ export class MetaTeleporter {
   readonly seed: number;
   readonly architecture: MetaArchitecture;
   private prefix = '';
+  /** η₀, or null while `'auto'` waits for a family to search on. */
+  private baseLrValue: number | null;
+  private baseLrChoice?: BaseLrChoice;
   private built?: { shape: MetaShape; m1?: Lstm; m2?: Lstm; head1: Variable[]; head2: Variable[] };
 
   constructor(opts: MetaTeleporterOptions = {}) {
@@ -138,7 +158,12 @@ export class MetaTeleporter {
     for (const k of Object.keys(opts ?? {})) check(known.includes(k), `MetaTeleporter: unknown option '${k}' (known: ${known.join(', ')})`);
     this.hidden = opts.hidden ?? 32;
     this.learn = opts.learn ?? 'update+teleport';
-    this.baseLr = opts.baseLr ?? 1e-4;
+    const baseLr = opts.baseLr ?? 'auto';
+    check(
+      baseLr === 'auto' || (typeof baseLr === 'number' && baseLr > 0 && Number.isFinite(baseLr)),
+      `MetaTeleporter: baseLr must be 'auto' or a positive number (got ${show(opts.baseLr)})`,
+    );
+    this.baseLrValue = baseLr === 'auto' ? null : baseLr;
     this.lrRange = opts.lrRange ?? 4;
     this.maxTheta = opts.maxTheta ?? 0.5;
     this.teleportBudget = opts.teleportBudget ?? Number.POSITIVE_INFINITY;
@@ -151,12 +176,59 @@ export class MetaTeleporter {
     );
     check(Number.isInteger(this.hidden) && this.hidden >= 1, `MetaTeleporter: hidden must be a positive integer (got ${show(opts.hidden)})`);
     check(LEARN_MODES.includes(this.learn), `MetaTeleporter: learn must be one of ${LEARN_MODES.map(m => `'${m}'`).join(', ')} (got ${show(opts.learn)})`);
-    check(this.baseLr > 0 && Number.isFinite(this.baseLr), `MetaTeleporter: baseLr must be a positive number (got ${show(opts.baseLr)})`);
     check(this.lrRange > 0 && Number.isFinite(this.lrRange), `MetaTeleporter: lrRange must be a positive number (got ${show(opts.lrRange)})`);
     check(this.updateScale > 0 && Number.isFinite(this.updateScale), `MetaTeleporter: updateScale must be a positive number (got ${show(opts.updateScale)})`);
     check(this.maxTheta > 0 && Number.isFinite(this.maxTheta), `MetaTeleporter: maxTheta must be a positive number (got ${show(opts.maxTheta)})`);
     check(this.teleportBudget > 0, `MetaTeleporter: teleportBudget must be a positive number or Infinity (got ${show(opts.teleportBudget)})`);
     check(Number.isInteger(this.seed), `MetaTeleporter: seed must be an integer (got ${show(opts.seed)})`);
+  }
+
+  /**
+   * η₀, the step size of the GD the teleporter starts as. With `baseLr: 'auto'` it is known once `train`
+   * or {@link calibrate} has searched a family; before that reading it throws an error naming the fix.
+   */
+  get baseLr(): number {
+    if (this.baseLrValue == null) {
+      throw badOption(
+        "MetaTeleporter: baseLr is 'auto' and no family has been searched yet: train it (the search runs first), call calibrate(family), or give baseLr a number",
+      );
+    }
+    return this.baseLrValue;
+  }
+
+  /** How `'auto'` chose η₀ (undefined when baseLr was given, or not searched yet). */
+  get baseLrSearch(): BaseLrChoice | undefined {
+    return this.baseLrChoice;
+  }
+
+  /**
+   * Sets η₀ to half of gradient descent's largest stable step size on the family's first `tasks`
+   * training tasks (the seeds `train` draws with the same `seed`), found by a line search on the grid
+   * ×10^¼ over `steps` steps ({@link largestStableLr}). `train` calls it when baseLr is `'auto'`.
+   *
+   * ```ts
+   * const mt = new tp.meta.MetaTeleporter({ learn: 'update+teleport' });
+   * const { baseLr, largestStableLr } = mt.calibrate('twoLayerRegression', { steps: 60 });
+   * ```
+   */
+  calibrate(family: FamilyName | MetaFamily | UserFamily, opts: { tasks?: number; steps?: number; seed?: number } = {}): BaseLrChoice {
+    const tasks = opts.tasks ?? 3;
+    const steps = opts.steps ?? 100;
+    const seed = opts.seed ?? 0;
+    check(Number.isInteger(tasks) && tasks >= 1, `MetaTeleporter.calibrate: tasks must be a positive integer (got ${show(opts.tasks)})`);
+    check(Number.isInteger(steps) && steps >= 1, `MetaTeleporter.calibrate: steps must be a positive integer (got ${show(opts.steps)})`);
+    check(Number.isInteger(seed), `MetaTeleporter.calibrate: seed must be an integer (got ${show(opts.seed)})`);
+    const resolved = resolveFamily(family);
+    // The training tasks (train draws seed·10⁶ + i + 1): the search never sees validation or test tasks.
+    const drawn = Array.from({ length: tasks }, (_, i) => resolved.sample(seed * 1_000_000 + i + 1));
+    try {
+      const search = largestStableLr(drawn, steps);
+      this.baseLrChoice = { baseLr: Number((search.lr / 2).toPrecision(3)), largestStableLr: search.lr, grid: search.grid, tasks, steps };
+      this.baseLrValue = this.baseLrChoice.baseLr;
+      return this.baseLrChoice;
+    } finally {
+      for (const t of drawn) t.dispose();
+    }
   }
 
   /** True for the modes with a group element (m2). */
@@ -450,7 +522,7 @@ export class MetaTeleporter {
     return {
       hidden: this.hidden,
       learn: this.learn,
-      baseLr: this.baseLr,
+      baseLr: this.baseLrValue ?? 'auto',
       lrRange: this.lrRange,
       updateScale: this.updateScale,
       maxTheta: this.maxTheta,

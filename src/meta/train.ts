@@ -4,7 +4,8 @@ import { badOption, show } from '../teleport/errors.js';
 import type { FamilyName, MetaFamily, MetaTask, UserFamily } from './family.js';
 import { resolveFamily } from './family.js';
 import { disposeState, tidy, type MetaState } from './tensors.js';
-import type { MetaTeleporter } from './teleporter.js';
+import type { BaseLrChoice, MetaTeleporter } from './teleporter.js';
+import { withSecondOrderGradientsAsync } from '../structure/second_order_scope.js';
 
 /** Options of `MetaTeleporter.train`. */
 export interface MetaTrainOptions {
@@ -69,6 +70,8 @@ export interface MetaTrainReport {
   /** The meta learning rates at the end, as a fraction of `lr` / `teleportLr`. */
   finalLrScale: number;
   updates: number;
+  /** With `baseLr: 'auto'`: the line search that set η₀ before training (on the first training tasks, over `validationSteps`). */
+  baseLr?: BaseLrChoice;
 }
 
 const VALIDATION_SEED = 0x5a11d;
@@ -119,11 +122,12 @@ export function validationScore(teleporter: MetaTeleporter, tasks: readonly Meta
  * halve (fresh Adam state); and validation on held-out tasks keeps the best weights (the untrained teleporter,
  * plain GD at `baseLr`, is the first candidate) with early stopping after `patience` validations.
  */
-export async function trainMeta(
-  teleporter: MetaTeleporter,
-  familyIn: FamilyName | MetaFamily | UserFamily,
-  opts: MetaTrainOptions = {},
-): Promise<MetaTrainReport> {
+export function trainMeta(teleporter: MetaTeleporter, familyIn: FamilyName | MetaFamily | UserFamily, opts: MetaTrainOptions = {}): Promise<MetaTrainReport> {
+  // Meta-gradients differentiate through ∇L: a family's own tf.leakyRelu/tf.maximum need the comparisons' zero gradients.
+  return withSecondOrderGradientsAsync(() => train(teleporter, familyIn, opts));
+}
+
+async function train(teleporter: MetaTeleporter, familyIn: FamilyName | MetaFamily | UserFamily, opts: MetaTrainOptions): Promise<MetaTrainReport> {
   const family = resolveFamily(familyIn);
   const trajectories = opts.trajectories ?? 20;
   const steps = opts.steps ?? 100;
@@ -153,6 +157,9 @@ export async function trainMeta(
   }
   if (steps % unroll !== 0) throw badOption(`train: steps (${steps}) must be a multiple of unroll (${unroll})`);
 
+  // baseLr 'auto': η₀ from GD's edge of stability on training tasks, past the training horizon.
+  const baseLr =
+    teleporter.getConfig().baseLr === 'auto' ? teleporter.calibrate(family, { tasks: Math.min(3, trajectories), steps: validationSteps, seed }) : undefined;
   const first = family.sample(seed * 1_000_000);
   teleporter.build({ dim: first.params.reduce((s, p) => s + p.size, 0), group: family.group });
   first.dispose();
@@ -176,6 +183,7 @@ export async function trainMeta(
     rollbacks: 0,
     finalLrScale: 1,
     updates: 0,
+    ...(baseLr ? { baseLr } : {}),
   };
   let best = snapshot();
   try {

@@ -14,6 +14,7 @@ import { badOption } from '../teleport/errors.js';
 import type { Batch } from '../teleport/options.js';
 import { planTeleport } from '../teleport/plan.js';
 import { SeededRandom } from '../util/random.js';
+import { checkFiniteBatches } from '../util/finite.js';
 
 export { DEFAULT_CURVES } from '../objectives/curvature.js';
 export { DEFAULT_DIRECTIONS, DEFAULT_DISPLACEMENTS } from '../objectives/sharpness.js';
@@ -28,6 +29,7 @@ function batchesOf(data: MetricData | null | undefined, what: string): Batch[] {
     if (b.x.shape[0] !== b.y.shape[0]) throw badOption(`${what}: a batch has ${b.x.shape[0]} inputs but ${b.y.shape[0]} targets`);
     if (b.x.shape[0] === 0) throw badOption(`${what}: a batch is empty (0 rows)`);
   }
+  checkFiniteBatches(what, list);
   return list;
 }
 

@@ -15,7 +15,7 @@ import {
   type StatePolicy,
   type TeleportOptimizerOptions,
 } from '../teleport/options.js';
-import { badOption, NoOrbitError, TeleportError } from '../teleport/errors.js';
+import { badOption, NoOrbitError, show, TeleportError } from '../teleport/errors.js';
 import { compileSchedule } from './schedule.js';
 import { innerClassName, knowsSlots, preconditionerOf, recreate, setIterations, slotGroups } from './inner_state.js';
 
@@ -66,6 +66,7 @@ export class TeleportOptimizer extends tf.Optimizer {
     }
     // tf.Optimizer's Symbol.hasInstance is duck-typed (every optimizer passes instanceof), so compare class names.
     if (inner.getClassName() === TeleportOptimizer.className) throw badOption('this optimizer already teleports; do not wrap it twice');
+    checkInnerLearningRate(inner);
     this.innerOptimizer = inner;
     this.options = { ...options };
     // Check every option now, so mistakes surface at construction, not mid-training.
@@ -435,6 +436,26 @@ export class TeleportOptimizer extends tf.Optimizer {
   override dispose(): void {
     this.innerOptimizer.dispose();
     super.dispose();
+  }
+}
+
+/**
+ * Refuses a wrapped optimizer whose learning rate (read from its config, as tfjs saves it) is NaN,
+ * infinite or negative: it would train to NaN weights or climb the loss, with teleports blamed.
+ * 0 is allowed (the weights then move only by teleports).
+ */
+function checkInnerLearningRate(inner: Optimizer): void {
+  let lr: unknown;
+  try {
+    lr = inner.getConfig().learningRate;
+  } catch {
+    return; // an optimizer without a readable config: nothing to check
+  }
+  if (typeof lr !== 'number') return;
+  if (!Number.isFinite(lr) || lr < 0) {
+    throw badOption(
+      `the wrapped ${inner.getClassName()} optimizer's learning rate must be a finite number ≥ 0, got ${show(lr)}: create it with one, e.g. 0.01 (the teleport's own step size is the separate \`lr\` option)`,
+    );
   }
 }
 

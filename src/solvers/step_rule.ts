@@ -34,6 +34,8 @@ export interface AscentOutcome<P> {
   stepsTaken: number;
   backtracks: number;
   aborted?: string;
+  /** No step was taken and every one tried had a non-finite objective: lr is far too long for this objective. */
+  blewUp?: boolean;
 }
 
 /**
@@ -110,6 +112,7 @@ export function guardedAscent<P>(space: AscentSpace<P>, start: P, identity: P | 
   let lr = opts.lr;
   let stepsTaken = 0;
   let backtracks = 0;
+  let finiteTries = 0;
   // Frees an evaluation once nothing refers to it any more.
   const retire = (e: Evaluation<P>) => {
     if (e !== best && e !== current) space.release(e, false);
@@ -126,6 +129,7 @@ export function guardedAscent<P>(space: AscentSpace<P>, start: P, identity: P | 
       const scale = (sign * lr) / (opts.normalize ? Math.sqrt(current.gradNormSq) + 1e-30 : 1);
       const next = space.evaluate(space.move(current, scale));
       const finiteValue = Number.isFinite(next.value);
+      if (finiteValue) finiteTries++;
       // A long ('budget') step must improve: it spends the distance that several short ones would.
       // The gradient is read last: a space may compute it lazily, so rejected points skip it.
       const ok =
@@ -160,7 +164,8 @@ export function guardedAscent<P>(space: AscentSpace<P>, start: P, identity: P | 
   }
   if (current !== best) space.release(current, false);
   space.release(best, true);
-  return { best: best.point, objectiveBefore: f0, objectiveAfter: best.value, stepsTaken, backtracks };
+  const blewUp = stepsTaken === 0 && backtracks > 0 && finiteTries === 0;
+  return { best: best.point, objectiveBefore: f0, objectiveAfter: best.value, stepsTaken, backtracks, ...(blewUp ? { blewUp } : {}) };
 }
 
 /**
@@ -190,5 +195,6 @@ export function solverResult(r: AscentOutcome<unknown>, thetas: Tensor[]): Solve
     stepsTaken: r.stepsTaken,
     backtracks: r.backtracks,
     aborted: r.aborted,
+    ...(r.blewUp ? { blewUp: true } : {}),
   };
 }

@@ -48,6 +48,8 @@ export interface SolverResult {
   backtracks: number;
   /** Set when the objective or its gradient is not finite where the search starts. */
   aborted?: string;
+  /** Set when no step was taken because every step tried (lr, then halved) had a non-finite objective. */
+  blewUp?: boolean;
 }
 
 /**

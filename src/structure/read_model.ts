@@ -165,14 +165,21 @@ export function readModel(model: LayersModel): ModelStructure {
   };
 }
 
+/** Throws an UnsupportedLayerError for a model with several inputs or outputs (every route checks this first). */
+export function checkSingleInputOutput(model: LayersModel): void {
+  const ins = model.inputs.length;
+  const outs = model.outputs.length;
+  if (ins === 1 && outs === 1) return;
+  const which = ins !== 1 ? 'multi-input' : 'multi-output';
+  throw new UnsupportedLayerError(
+    `model '${model.name}' has ${ins} inputs and ${outs} outputs: ${which} models are not supported (only single-input, single-output chains); teleport a single-input sub-model, or train this one with the plain optimizer`,
+  );
+}
+
 function chainOf(model: LayersModel): AnyLayer[] {
   const all = model.layers as unknown as AnyLayer[];
   const layers = all.filter(l => l.getClassName() !== 'InputLayer');
-  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw new UnsupportedLayerError(
-      `model '${model.name}' has ${model.inputs.length} inputs and ${model.outputs.length} outputs; only single-input, single-output chains are supported`,
-    );
-  }
+  checkSingleInputOutput(model);
   // A layer applied more than once shares its weights between uses: moving them for one use would
   // change the others, so no group is exact there.
   for (const layer of layers) {

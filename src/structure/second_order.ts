@@ -1,5 +1,5 @@
 /**
- * tanh, sigmoid, softmax and log-softmax whose second derivatives tfjs gets right.
+ * tanh, sigmoid, softmax, log-softmax, relu, leaky ReLU, ELU and maximum whose second derivatives tfjs gets right.
  *
  * tfjs 4.22 saves a kernel's output for its gradient as a clone taped *before* the kernel itself, so
  * when a gradient is differentiated again (nested `tf.grads`/`tf.variableGrads`) the path through a
@@ -8,6 +8,12 @@
  * after their producer and stay connected. These versions compute the same values and first
  * derivatives, but their gradients are recomputed from the saved input, so second derivatives (HVPs,
  * Hessians, gradient-norm objectives) are exact. Third derivatives are not.
+ *
+ * tf.leakyRelu, tf.prelu, tf.maximum (and relu6, clipByValue, selu) fail outright when differentiated
+ * twice outside tp's own second-order calls ("gradient function not found for Greater": tfjs has no
+ * gradient for comparisons; tp.hessian, tp.meta and teleports supply a zero one while they run), and
+ * tf.elu fails everywhere (no gradient for EluGrad). `leakyRelu`, `relu`, `elu` and `maximum` here are
+ * built from ops whose second derivatives tfjs has, so they work in any nested tf.grads.
  *
  * ```ts
  * const loss = () => tf.sum(tp.hessian.secondOrder.tanh(tf.matMul(x, w))) as tf.Scalar; // not tf.tanh
@@ -56,4 +62,22 @@ export const softmax = fromInput(
 export const logSoftmax = fromInput(
   x => tf.logSoftmax(x),
   (x, dy) => tf.sub(dy, tf.mul(tf.softmax(x), tf.sum(dy, -1, true))),
+);
+
+/** relu (tfjs's own: its gradient uses Step, whose zero gradient tfjs has). */
+export const relu = (x: Tensor): Tensor => tf.relu(x);
+
+/** Leaky ReLU as relu(x) − α·relu(−x): the same values as tf.leakyRelu (exactly), second-order safe. Default α 0.2, as tfjs. */
+export const leakyRelu = (x: Tensor, alpha = 0.2): Tensor => tf.sub(tf.relu(x), tf.mul(alpha, tf.relu(tf.neg(x))));
+
+/** max(a, b) as b + relu(a − b) (broadcasting as tf.maximum; equal to it up to one rounding), second-order safe. */
+export const maximum = (a: Tensor, b: Tensor): Tensor => tf.add(b, tf.relu(tf.sub(a, b)));
+
+/** ELU (α = 1, as tf.elu) with d/dx = step(x) + (1 − step(x))·exp(−relu(−x)), recomputed from x. */
+export const elu = fromInput(
+  x => tf.elu(x),
+  (x, dy) => {
+    const positive = tf.step(x, 0);
+    return tf.mul(dy, tf.add(positive, tf.mul(tf.sub(1, positive), tf.exp(tf.neg(tf.relu(tf.neg(x)))))));
+  },
 );

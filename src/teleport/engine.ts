@@ -13,6 +13,7 @@ import type { SolverOptions, StepRule } from '../solvers/types.js';
 import { TeleportError, type RejectionKind } from './errors.js';
 import { applyActions, guard, type ParamConstraint } from './guard.js';
 import { emptyMetrics, type TeleportMetrics } from './report.js';
+import { withSecondOrderGradients } from '../structure/second_order_scope.js';
 
 export { applyActions } from './guard.js';
 
@@ -173,6 +174,11 @@ function gradNormSqOf(grads: ReadonlyArray<Tensor | null>, indices: readonly num
  * reason and a kind, and the caller keeps its weights.
  */
 export function runTeleport(input: TeleportInput, settings: TeleportSettings): TeleportOutcome {
+  // Evaluate-route objectives differentiate the loss twice; a user's loss may use tf.leakyRelu, tf.maximum, ….
+  return withSecondOrderGradients(() => teleportOnce(input, settings));
+}
+
+function teleportOnce(input: TeleportInput, settings: TeleportSettings): TeleportOutcome {
   const { actions, params } = input;
   const objective = getObjective(settings.objective);
   const transport = input.grads != null && objective.needs === 'gradient' && actions.every(a => a.transportGradient != null);
@@ -267,6 +273,14 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
   Object.assign(metrics, { objectiveBefore: solved.objectiveBefore, ascentSteps: solved.stepsTaken, backtracks: solved.backtracks });
   if (normIsObjective) measureBefore(solved.objectiveBefore);
   if (solved.aborted) return rejected('not-finite', solved.aborted, solved.thetas);
+  if (solved.blewUp) {
+    // The start was finite (else `aborted`): the inputs are fine, the step length is not.
+    return rejected(
+      'no-improvement',
+      `every ascent step blew up: the objective was NaN or Inf at each of the ${solved.backtracks} steps tried (lr ${settings.lr}, then shortened) although it is finite at the current weights; lower lr`,
+      solved.thetas,
+    );
+  }
   if ((closedForm != null && solver === closedFormAscent) || solver === glGramAscent) solvedByForm = { thetas: solved.thetas, value: solved.objectiveAfter };
 
   const guarded = guard({

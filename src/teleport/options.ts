@@ -91,6 +91,16 @@ export interface TeleportOptions {
   sharpnessEstimator?: 'auto' | 'trace' | 'directions';
   /** Hutchinson probes of the 'trace' sharpness estimator, and as many held out to confirm its move (one gradient pass each, per teleport). Default 4. */
   sharpnessProbes?: number;
+  /**
+   * Cap on the growth of ‖∇L‖² (the maximized objective) that teleports may cause together (the product
+   * of their growth ratios). Default maxGrowth² (4 with the default maxGrowth); `Infinity` lifts it.
+   * - Scheduled teleports of a run: teleport k (0-based) may use at most maxTotalGrowth^(2^-(k+1)) (and
+   *   never more than maxGrowth), so their product stays within the total however long the schedule.
+   * - One-off `tp.teleport` calls on the same model share one budget: each may use what the earlier
+   *   ones left, then they are skipped (rejection 'growth'); read it with `tp.teleport.budget(model)`,
+   *   start afresh with `tp.teleport.resetBudget(model)` (e.g. after training).
+   */
+  maxTotalGrowth?: number;
 }
 
 /** What happens to the inner optimizer's state after a teleport (dissertation §5.4.1). */
@@ -114,14 +124,6 @@ export interface TeleportOptimizerOptions extends TeleportOptions {
    * `data` batch after the step (one backward pass per batch; less noisy with large teleport batches).
    */
   gradientSource?: 'step' | 'data';
-  /**
-   * Cap on the growth of ‖∇L‖² that all scheduled teleports of a run may cause together (the product
-   * of their growth ratios). Teleport k (0-based) may use at most maxTotalGrowth^(2^-(k+1)) (and never
-   * more than maxGrowth), so their product stays within the total however long the schedule. Default
-   * maxGrowth² (4 with the default maxGrowth): the first teleport gets the full maxGrowth, all later
-   * ones together as much again. `Infinity` gives every teleport the full maxGrowth, as before 0.2.
-   */
-  maxTotalGrowth?: number;
 }
 
 type AnyOptions = Record<string, unknown>;
@@ -241,7 +243,7 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
   onTeleport: { serialized: false, scope: 'optimizer', check: fn('onTeleport', '(report) => void') },
   gradientSource: { default: 'step', serialized: true, scope: 'optimizer', check: oneOf('gradientSource', ['step', 'data']) },
   // No default value: unset means maxGrowth², read in TeleportOptimizer.growthCapAt.
-  maxTotalGrowth: { serialized: true, scope: 'optimizer', check: number('maxTotalGrowth', { min: 1, allowInfinity: true }) },
+  maxTotalGrowth: { serialized: true, scope: 'teleport', check: number('maxTotalGrowth', { min: 1, allowInfinity: true }) },
 };
 
 type Defaulted =

@@ -1,4 +1,5 @@
 import type { RejectionKind } from './errors.js';
+import type { OneOffBudget } from './budget.js';
 
 /**
  * What a teleport measured, shared by the engine's outcome and the public {@link TeleportReport}.
@@ -49,6 +50,8 @@ export interface TeleportReport extends TeleportMetrics {
   batch?: number;
   /** Wall time of the teleport in milliseconds. */
   ms: number;
+  /** One-off teleports (`tp.teleport`) only: the model's shared growth budget after this call (see `tp.teleport.budget`). */
+  budget?: OneOffBudget;
 }
 
 /** Metrics of a teleport that has measured nothing yet (NaN numbers, null losses), to fill in. */

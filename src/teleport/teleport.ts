@@ -2,10 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { SeededRandom } from '../util/random.js';
+import { checkSingleInputOutput } from '../structure/read_model.js';
 import { Teleporter } from './teleporter.js';
 import { badOption, TeleportError } from './errors.js';
 import type { Batch, TeleportOptions } from './options.js';
 import type { TeleportReport } from './report.js';
+import { budgetOf, capFor, record, resetBudget, type OneOffBudget } from './budget.js';
 
 export { TeleportError, UnsupportedLayerError, type TeleportErrorKind, type RejectionKind } from './errors.js';
 
@@ -46,6 +48,8 @@ export async function teleport(
     if (typeof dataOrLoss === 'function' || dataOrLoss == null) {
       throw badOption('teleport(model, batch, options) needs a batch {x, y} as its second argument');
     }
+    // Before the batch is read: a multi-input model's x is a list, which no batch check would name.
+    checkSingleInputOutput(target);
     batch = dataOrLoss;
     // The batch is the teleport data (objectives that need the loss check for it at construction).
     teleporter = new Teleporter({ data: batch, ...options, model: target }, 'teleport');
@@ -57,6 +61,11 @@ export async function teleport(
     vars = Array.isArray(target) ? target : [target];
     teleporter = new Teleporter({ ...options, lossOfParams: dataOrLoss }, 'teleport');
   }
+  // One budget for every one-off teleport of this model (or parameter list): they compound.
+  const key: object = isModel(target) ? target : vars[0];
+  const { maxGrowth, direction } = teleporter.settings;
+  const maxTotalGrowth = teleporter.options.maxTotalGrowth ?? maxGrowth * maxGrowth;
+  const growthCap = direction === 'maximize' ? capFor(key, maxGrowth, maxTotalGrowth) : maxGrowth;
   const random = new SeededRandom(teleporter.options.seed).source;
   const loss = teleporter.lossOn(batch);
   if (batch) teleporter.validateBatch(batch);
@@ -67,15 +76,50 @@ export async function teleport(
       'not-finite',
     );
   }
+  if (direction === 'maximize' && growthCap < 1.01) {
+    const spent = budgetOf(key);
+    const skipped = teleporter.skippedReport(null, growthCap, { rejection: 'growth', maxTotalGrowth });
+    skipped.reason = `this model's one-off teleports have grown the objective ${spent.growth.toPrecision(4)}× (${spent.teleports} teleports), its maxTotalGrowth is ${maxTotalGrowth}: skipped. Train between teleports and call tp.teleport.resetBudget(model), or pass a larger maxTotalGrowth`;
+    return { ...skipped, budget: spent };
+  }
   // An exact group uses the gradient on the batch; the engine never sees fit's closure here.
   const grads = teleporter.transportable && loss ? tf.tidy(() => tf.grads((...ps: Tensor[]) => loss(ps))(vars)) : null;
-  const { outcome, actions, ms } = teleporter.run(vars, { grads, batch, random });
-  const report = teleporter.report(outcome, actions, { step: null, ms, growthCap: teleporter.settings.maxGrowth });
+  const { outcome, actions, ms } = teleporter.run(vars, { grads, batch, random, maxGrowth: growthCap });
+  const report: TeleportReport = teleporter.report(outcome, actions, { step: null, ms, growthCap });
   tf.dispose([grads ?? [], outcome.thetas, outcome.grads ?? []]);
   actions.forEach(a => a.dispose?.());
   // Numerical failure is an error; a guard rejection is a normal outcome the report describes.
   if (report.rejection === 'not-finite') {
     throw new TeleportError(`teleport aborted: ${report.reason} (weights left untouched)`, 'not-finite', report);
   }
+  report.budget = record(key, report, maxTotalGrowth);
   return report;
+}
+
+/**
+ * What the one-off teleports of `target` (a model, or the variables of a parameter-list teleport)
+ * have used of their shared growth budget: the product of their growths, the cap, how many were
+ * accepted and their summed loss drift.
+ *
+ * ```ts
+ * const { growth, maxTotalGrowth } = tp.teleport.budget(model);
+ * ```
+ */
+teleport.budget = (target: LayersModel | Variable | Variable[]): OneOffBudget => budgetOf(keyOf(target));
+
+/**
+ * Starts `target`'s one-off budget afresh: after training has moved the weights, earlier teleports'
+ * growth no longer compounds with the next one.
+ *
+ * ```ts
+ * await model.fit(xs, ys, { epochs: 1 });
+ * tp.teleport.resetBudget(model);
+ * ```
+ */
+teleport.resetBudget = (target: LayersModel | Variable | Variable[]): void => resetBudget(keyOf(target));
+
+function keyOf(target: LayersModel | Variable | Variable[]): object {
+  const key = Array.isArray(target) ? target[0] : target;
+  if (key == null || typeof key !== 'object') throw badOption('tp.teleport.budget/resetBudget take the model (or the parameter variables) that was teleported');
+  return key;
 }

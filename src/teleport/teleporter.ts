@@ -11,6 +11,7 @@ import { badOption } from './errors.js';
 import { planTeleport, type TeleportPlan } from './plan.js';
 import { batchesAt, resolveOptions, settingsOf, type Batch, type ResolvedOptions, type TeleportOptimizerOptions } from './options.js';
 import { emptyMetrics, type TeleportReport } from './report.js';
+import { checkFinite } from '../util/finite.js';
 
 export type { TeleportReport, TeleportMetrics } from './report.js';
 
@@ -102,8 +103,17 @@ export class Teleporter {
     return fallback;
   }
 
-  /** Checks a batch against the model's input and output shapes. */
+  /** Checks a batch: finite, and shaped for the model's input and output. */
   validateBatch(batch: Batch): void {
+    // Before anything moves: NaN data would otherwise surface after an optimizer step or mid-ascent.
+    checkFinite(
+      '',
+      [
+        ['teleport batch x', batch.x],
+        ['teleport batch y', batch.y],
+      ],
+      'clean the teleport data (the weights and the optimizer are untouched)',
+    );
     if (this.model == null) return;
     const expectIn = this.model.inputs[0].shape;
     const got = batch.x.shape;
@@ -188,7 +198,7 @@ export class Teleporter {
    * measurement is NaN.
    */
   skippedReport(
-    step: number,
+    step: number | null,
     growthCap: number,
     why: { rejection: 'growth'; maxTotalGrowth: number } | { rejection: 'no-orbit'; message: string },
   ): TeleportReport {

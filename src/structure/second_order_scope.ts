@@ -1,0 +1,103 @@
+/**
+ * Second derivatives of a user's own code (a tp.hessian closure, a meta family's loss or action).
+ *
+ * tfjs 4.22 registers no gradient for the comparison kernels (Greater, Less, Equal, …). Their outputs
+ * are piecewise constant, so first-order gradients never need them; but the gradients of leakyRelu,
+ * prelu, maximum, minimum, relu6, clipByValue and selu compute a comparison of their input, and a
+ * second derivative (nested tf.grads) differentiates that comparison: "gradient function not found
+ * for Greater". Inside {@link withSecondOrderGradients} the comparisons missing a gradient get the
+ * true one, zero, and lose it again on the way out (nothing changes for code outside the scope).
+ * EluGrad (tf.elu's gradient kernel) has no gradient either, and one through its saved output would
+ * be cut silently (see second_order.ts): that error is turned into one that names
+ * `tp.hessian.secondOrder.elu`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
+import { TeleportError } from '../teleport/errors.js';
+
+/** Comparison kernels and their input names: the derivative of a step function is zero almost everywhere. */
+const COMPARISONS: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ['Greater', ['a', 'b']],
+  ['GreaterEqual', ['a', 'b']],
+  ['Less', ['a', 'b']],
+  ['LessEqual', ['a', 'b']],
+  ['Equal', ['a', 'b']],
+  ['NotEqual', ['a', 'b']],
+  ['LogicalAnd', ['a', 'b']],
+  ['LogicalOr', ['a', 'b']],
+  ['LogicalXor', ['a', 'b']],
+  ['LogicalNot', ['x']],
+];
+
+/** Safe versions to name when tfjs lacks a second derivative. */
+const REPLACEMENTS: Record<string, string> = { EluGrad: 'tf.elu → tp.hessian.secondOrder.elu', SeluGrad: 'tf.selu' };
+
+let depth = 0;
+let registered: string[] = [];
+
+function enter(): void {
+  if (depth++ > 0) return;
+  registered = [];
+  for (const [kernelName, inputs] of COMPARISONS) {
+    if (tf.getGradient(kernelName) != null) continue;
+    tf.registerGradient({
+      kernelName,
+      inputsToSave: [...inputs],
+      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) =>
+        // float32 whatever the input's dtype (the tape requires it; LogicalAnd's inputs are bool).
+        Object.fromEntries(inputs.map((name, i) => [name, () => tf.zeros((saved[i] ?? (dy as Tensor)).shape)])),
+    });
+    registered.push(kernelName);
+  }
+}
+
+function exit(): void {
+  if (--depth > 0) return;
+  for (const kernelName of registered) tf.unregisterGradient(kernelName);
+  registered = [];
+}
+
+/** A tfjs "gradient function not found" error as a TeleportError that names the fix; other errors unchanged. */
+function named(e: unknown): unknown {
+  const kernel = e instanceof Error ? /gradient function not found for (\w+)/.exec(e.message)?.[1] : undefined;
+  if (kernel == null) return e;
+  const hint = REPLACEMENTS[kernel] != null ? ` (${REPLACEMENTS[kernel]})` : '';
+  return new TeleportError(
+    `a second derivative of your loss needs the gradient of tfjs kernel ${kernel}${hint}, which tfjs does not have: ` +
+      'write that part with the second-order-safe ops of tp.hessian.secondOrder (relu, leakyRelu, elu, maximum, tanh, sigmoid, softmax, logSoftmax), ' +
+      "or use tp.hessian's method: 'finite-difference'",
+    'unsupported',
+  );
+}
+
+/**
+ * Runs `fn` with zero gradients registered for the comparison kernels tfjs leaves without one, then
+ * unregisters them (nesting is fine). A missing gradient that zero would not make right becomes a
+ * TeleportError of kind 'unsupported' naming the replacement.
+ *
+ * ```ts
+ * const hv = withSecondOrderGradients(() => tf.grads(...)(...)); // tf.leakyRelu inside is fine
+ * ```
+ */
+export function withSecondOrderGradients<T>(fn: () => T): T {
+  enter();
+  try {
+    return fn();
+  } catch (e) {
+    throw named(e);
+  } finally {
+    exit();
+  }
+}
+
+/** {@link withSecondOrderGradients} for an async function (the registration lasts until it settles). */
+export async function withSecondOrderGradientsAsync<T>(fn: () => Promise<T>): Promise<T> {
+  enter();
+  try {
+    return await fn();
+  } catch (e) {
+    throw named(e);
+  } finally {
+    exit();
+  }
+}

@@ -1,0 +1,33 @@
+/** Finiteness checks of user inputs: bad data is refused up front with the input named, before anything moves. */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
+import { TeleportError } from '../teleport/errors.js';
+
+/** True when every entry of `t` is finite (one reduction, one number downloaded; integer tensors always are). */
+export function allFinite(t: Tensor): boolean {
+  if (t.dtype !== 'float32' && t.dtype !== 'complex64') return true;
+  return tf.tidy(() => tf.all(tf.isFinite(t)).dataSync()[0] === 1);
+}
+
+/**
+ * Throws a TeleportError of kind 'not-finite' naming the first of `inputs` that holds NaN or Inf,
+ * e.g. `tp.metrics.sharpness: data[0].x contains NaN or Inf; …`.
+ *
+ * ```ts
+ * checkFinite('tp.hessian.hvp', [['v[0]', v[0]]], 'give a finite direction');
+ * ```
+ */
+export function checkFinite(what: string, inputs: ReadonlyArray<readonly [string, Tensor]>, fix: string): void {
+  for (const [name, t] of inputs) {
+    if (!allFinite(t)) throw new TeleportError(`${what}${what ? ': ' : ''}${name} contains NaN or Inf; ${fix}`, 'not-finite');
+  }
+}
+
+/** The same for a batch list: names `data[i].x` / `data[i].y`. */
+export function checkFiniteBatches(what: string, batches: ReadonlyArray<{ x: Tensor; y: Tensor }>): void {
+  checkFinite(
+    what,
+    batches.flatMap((b, i) => [[`data[${i}].x`, b.x] as const, [`data[${i}].y`, b.y] as const]),
+    'clean the data first (nothing was measured or changed)',
+  );
+}
