@@ -3,6 +3,7 @@ import { curvature } from './curvature.js';
 import { gradNorm, preconditionedGradNorm } from './grad_norm.js';
 import { sharpness } from './sharpness.js';
 import { hessianTrace } from './hessian_trace.js';
+import { lookahead } from './lookahead.js';
 import type { Objective } from './types.js';
 
 /**
@@ -21,6 +22,7 @@ registerObjective(preconditionedGradNorm);
 registerObjective(curvature);
 registerObjective(sharpness);
 registerObjective(hessianTrace);
+registerObjective(lookahead);
 
 /** Names of the registered objectives. */
 export function objectiveNames(): string[] {
@@ -37,7 +39,7 @@ export function getObjective(name: string): Objective {
 }
 
 /** An objective name: the built-in ones, or any registered later. */
-export type ObjectiveName = 'gradNorm' | 'preconditionedGradNorm' | 'curvature' | 'sharpness' | 'hessianTrace' | (string & {});
+export type ObjectiveName = 'gradNorm' | 'preconditionedGradNorm' | 'curvature' | 'sharpness' | 'hessianTrace' | 'lookahead' | (string & {});
 
 /** The built-in objective names (see {@link objectiveNames} for everything registered). */
-export const OBJECTIVES: readonly ObjectiveName[] = ['gradNorm', 'preconditionedGradNorm', 'curvature', 'sharpness', 'hessianTrace'];
+export const OBJECTIVES: readonly ObjectiveName[] = ['gradNorm', 'preconditionedGradNorm', 'curvature', 'sharpness', 'hessianTrace', 'lookahead'];

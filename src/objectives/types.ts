@@ -1,5 +1,5 @@
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
-import type { SiteAction } from '../groups/types.js';
+import type { SiteAction, SlotKind } from '../groups/types.js';
 
 /**
  * A diagonal preconditioner, one tensor per parameter (null: weight 1). For AdaGrad it is
@@ -16,6 +16,33 @@ export interface ObjectiveSettings {
   sharpnessEstimator?: SharpnessEstimator;
   /** Hutchinson probes of the 'trace' estimator (and as many held out). Default 4. */
   sharpnessProbes?: number;
+  /** Steps of the inner optimizer the 'lookahead' objective looks ahead. Default 1. */
+  lookaheadSteps?: number;
+}
+
+/** The update rules of tfjs's built-in optimizers (tfjs-core src/optimizers/*), as the lookahead objective unrolls them. */
+export type InnerRule = 'sgd' | 'momentum' | 'adagrad' | 'rmsprop' | 'adam';
+
+/**
+ * The optimizer that takes the steps after a teleport, as plain values: which update rule, its learning
+ * rate and constants, and its state per parameter. Built by `innerStepOf` (optimizers/inner_state.ts,
+ * which knows where each tfjs optimizer keeps its slots); read, never changed, by objectives that
+ * declare `needsInnerStep`. Tensors are borrowed from the optimizer or owned by this value
+ * ({@link InnerStep.dispose} frees the owned ones).
+ *
+ * State names by rule: momentum `velocity`; adagrad `accumulator`; rmsprop `meanSquare`, `moment` and
+ * (centered) `meanGrad`; adam `m`, `v`. Constants: momentum `momentum`, `nesterov` (0/1); adam `beta1`,
+ * `beta2`, `epsilon`, `accBeta1`, `accBeta2` (the running powers before the next step); rmsprop
+ * `decay`, `momentum`, `epsilon`, `centered` (0/1); adagrad `epsilon`.
+ */
+export interface InnerStep {
+  rule: InnerRule;
+  learningRate: number;
+  constants: Readonly<Record<string, number>>;
+  /** State tensors per parameter (the teleport's parameter order), by name, with how each moves along an orbit. */
+  state: ReadonlyArray<{ name: string; kind: SlotKind; values: readonly Tensor[] }>;
+  /** Frees the tensors this value made (zeros for slots the optimizer has not created yet). */
+  dispose(): void;
 }
 
 /**
@@ -43,6 +70,13 @@ export interface ObjectiveContext {
   random?: () => number;
   /** The teleport's objective options (estimators and their sizes). */
   options?: ObjectiveSettings;
+  /** The optimizer that takes the next steps, for objectives that declare `needsInnerStep`. */
+  innerStep?: InnerStep | null;
+  /**
+   * Losses on held-out chunks of the teleport data (pure functions of the parameters), for objectives
+   * that declare `heldOut`: their `confirm` measures the move there, never on the data the search used.
+   */
+  heldOut?: ReadonlyArray<(params: readonly Tensor[]) => Scalar> | null;
   /** ∇L at g(θ)·w on the touched parameters (null elsewhere). Differentiable in θ. */
   gradientAt(thetas: readonly Tensor[]): Array<Tensor | null>;
 }
@@ -73,6 +107,10 @@ export interface Objective {
   readonly needsAlgebra?: boolean;
   /** Whether it reads the inner optimizer's preconditioner. */
   readonly usesPreconditioner?: boolean;
+  /** Whether it reads the inner optimizer's update rule and state ({@link ObjectiveContext.innerStep}). */
+  readonly needsInnerStep?: boolean;
+  /** Whether the teleport batch is split: half for the search, half held out for `confirm`. */
+  readonly heldOut?: boolean;
   /** The objective as a differentiable function of θ. */
   value(ctx: ObjectiveContext): (thetas: readonly Tensor[]) => Scalar;
   /** A closed form for the same value, when one exists in this context (else null). */

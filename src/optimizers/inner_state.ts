@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Optimizer, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { SlotKind } from '../groups/types.js';
+import type { InnerRule, InnerStep } from '../objectives/types.js';
 import { badOption } from '../teleport/errors.js';
 
 /**
@@ -76,6 +77,92 @@ export function preconditionerOf(opt: Optimizer, count: number, only?: ReadonlyS
     }
   }
   return out;
+}
+
+/** Each class's update rule and the names {@link InnerStep} gives its slots (by SLOT_TABLE field). */
+const RULES: Record<string, { rule: InnerRule; names: Record<string, string> }> = {
+  SGD: { rule: 'sgd', names: {} },
+  Momentum: { rule: 'momentum', names: { accumulations: 'velocity' } },
+  Adagrad: { rule: 'adagrad', names: { accumulatedGrads: 'accumulator' } },
+  RMSProp: { rule: 'rmsprop', names: { accumulatedMeanSquares: 'meanSquare', accumulatedMoments: 'moment', accumulatedMeanGrads: 'meanGrad' } },
+  Adam: { rule: 'adam', names: { accumulatedFirstMoment: 'm', accumulatedSecondMoment: 'v' } },
+};
+
+/**
+ * Slot positions of `vars` in `opt`: tfjs names a slot `${variable.name}/suffix`, so a variable's slots
+ * are found by name (what a one-off teleport needs: it does not know the order the optimizer was
+ * stepped in). A variable without slots yet keeps its own index (its state is fresh).
+ */
+export function slotPositions(opt: Optimizer, vars: readonly Variable[]): number[] {
+  const byName = new Map<string, number>();
+  for (const { slots } of slotGroupsWithNames(opt)) {
+    slots.forEach((e, i) => {
+      if (e != null) byName.set(e.originalName.slice(0, e.originalName.lastIndexOf('/')), i);
+    });
+  }
+  return vars.map((v, j) => byName.get(v.name) ?? j);
+}
+
+function slotGroupsWithNames(opt: Optimizer): Array<{ field: string; slots: SlotArray }> {
+  return (SLOT_TABLE[innerClassName(opt)] ?? []).map(({ field }) => ({
+    field,
+    slots: ((opt as unknown as Record<string, SlotArray>)[field] ?? []) as SlotArray,
+  }));
+}
+
+/**
+ * The inner optimizer's next update as an {@link InnerStep}: its rule, learning rate, constants and
+ * state for each of `params` (in the teleport's order; `positions[j]` is parameter j's index in the
+ * optimizer's slot lists). Reads the optimizer, never changes it. Slots not created yet are the values
+ * tfjs would create (zeros; AdaGrad's initial accumulator). An optimizer class without a known rule
+ * is an error naming the supported ones.
+ */
+export function innerStepOf(opt: Optimizer, params: readonly Tensor[], positions: ReadonlyArray<number | undefined>): InnerStep {
+  const className = innerClassName(opt);
+  const spec = RULES[className];
+  if (spec == null) {
+    throw badOption(
+      `objective 'lookahead' unrolls the update rule of the optimizer that takes the next steps, and ${opt.getClassName()}'s is unknown: use SGD, Momentum, Adagrad, RMSProp or Adam (tf.train.* or tp.*)`,
+    );
+  }
+  const o = opt as unknown as Record<string, unknown>;
+  const config = opt.getConfig() as Record<string, unknown>;
+  const learningRate = Number(config.learningRate ?? o.learningRate);
+  const eps = tf.backend().epsilon();
+  const num = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
+  const constants: Record<string, number> = {};
+  if (spec.rule === 'momentum') Object.assign(constants, { momentum: num(o.momentum, 0), nesterov: o.useNesterov ? 1 : 0 });
+  if (spec.rule === 'adagrad') Object.assign(constants, { epsilon: eps });
+  if (spec.rule === 'rmsprop')
+    Object.assign(constants, { decay: num(o.decay, 0.9), momentum: num(o.momentum, 0), epsilon: num(o.epsilon, eps), centered: o.centered ? 1 : 0 });
+  if (spec.rule === 'adam') {
+    const beta1 = num(o.beta1, 0.9);
+    const beta2 = num(o.beta2, 0.999);
+    const acc = (v: unknown, base: number) => (v != null ? (v as Tensor).dataSync()[0] : base);
+    Object.assign(constants, { beta1, beta2, epsilon: num(o.epsilon, eps), accBeta1: acc(o.accBeta1, beta1), accBeta2: acc(o.accBeta2, beta2) });
+  }
+  const initial = spec.rule === 'adagrad' ? num(config.initialAccumulatorValue, 0.1) : 0;
+  const owned: Tensor[] = [];
+  const state = (SLOT_TABLE[className] ?? [])
+    .filter(({ field }) => field !== 'accumulatedMeanGrads' || constants.centered === 1)
+    .map(({ field, kind }) => {
+      const slots = ((o[field] ?? []) as SlotArray).map(e => e?.variable ?? null);
+      const values = params.map((p, j) => {
+        const at = positions[j];
+        const slot = at == null ? null : slots[at];
+        if (slot != null && slot.shape.join() !== p.shape.join()) {
+          throw badOption(
+            `the optimizer's state does not belong to these weights: its ${field} slot ${at} has shape [${slot.shape.join(', ')}] but parameter ${j} has shape [${p.shape.join(', ')}]; pass the optimizer that trains this model`,
+          );
+        }
+        if (slot != null) return slot as Tensor;
+        const made = tf.fill(p.shape, initial);
+        owned.push(made);
+        return made;
+      });
+      return { name: spec.names[field], kind, values };
+    });
+  return { rule: spec.rule, learningRate, constants, state, dispose: () => tf.dispose(owned) };
 }
 
 /**

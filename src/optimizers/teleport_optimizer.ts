@@ -17,7 +17,9 @@ import {
 } from '../teleport/options.js';
 import { badOption, NoOrbitError, show, TeleportError } from '../teleport/errors.js';
 import { compileSchedule } from './schedule.js';
-import { innerClassName, knowsSlots, preconditionerOf, recreate, setIterations, slotGroups } from './inner_state.js';
+import { innerClassName, innerStepOf, knowsSlots, preconditionerOf, recreate, setIterations, slotGroups } from './inner_state.js';
+import { getObjective } from '../objectives/registry.js';
+import type { InnerStep } from '../objectives/types.js';
 
 export type { StatePolicy, TeleportOptimizerOptions } from '../teleport/options.js';
 
@@ -67,6 +69,11 @@ export class TeleportOptimizer extends tf.Optimizer {
     // tf.Optimizer's Symbol.hasInstance is duck-typed (every optimizer passes instanceof), so compare class names.
     if (inner.getClassName() === TeleportOptimizer.className) throw badOption('this optimizer already teleports; do not wrap it twice');
     checkInnerLearningRate(inner);
+    if (options.optimizer != null) {
+      throw badOption(
+        'option optimizer is for a one-off tp.teleport: a teleporting optimizer looks ahead with its own inner optimizer (the one it wraps); drop the option',
+      );
+    }
     this.innerOptimizer = inner;
     this.options = { ...options };
     // Check every option now, so mistakes surface at construction, not mid-training.
@@ -217,12 +224,18 @@ export class TeleportOptimizer extends tf.Optimizer {
   }
 
   private preconditioner(count: number, positions: Array<number | undefined>): Array<Tensor | null> | null {
-    if (this.teleporter().settings.objective !== 'preconditionedGradNorm') return null;
+    if (!getObjective(this.teleporter().settings.objective).usesPreconditioner) return null;
     // Only where the teleport acts: each entry costs a few weight-sized kernels.
     const touched = this.teleporter().touchedIndices;
     const needed = new Set(positions.filter((p, j): p is number => p != null && touched.has(j)));
     const byPosition = preconditionerOf(this.innerOptimizer, count, needed);
     return positions.map(p => (p == null ? null : byPosition[p]));
+  }
+
+  /** The inner optimizer's next update, for objectives that look ahead at it (null for the others). */
+  private innerStep(vars: Variable[], positions: Array<number | undefined>): InnerStep | null {
+    if (!getObjective(this.teleporter().settings.objective).needsInnerStep) return null;
+    return innerStepOf(this.innerOptimizer, vars, positions);
   }
 
   private teleportFromGradient(named: NamedTensor[], step: number): Tensor[] | null {
@@ -236,9 +249,11 @@ export class TeleportOptimizer extends tf.Optimizer {
       return null;
     }
     const preconditioner = this.preconditioner(named.length, positions);
+    const innerStep = this.innerStep(vars, positions);
     const ran = this.runOrSkip(step, growthCap, () =>
-      teleporter.run(vars, { grads, batch, preconditioner, random: this.randomAt(step), maxGrowth: growthCap }),
+      teleporter.run(vars, { grads, batch, preconditioner, random: this.randomAt(step), maxGrowth: growthCap, innerStep }),
     );
+    innerStep?.dispose();
     tf.dispose(preconditioner?.filter((t): t is Tensor => t != null) ?? []);
     if (ran == null) return null;
     const { outcome, actions, ms } = ran;
@@ -302,7 +317,9 @@ export class TeleportOptimizer extends tf.Optimizer {
       const loss = teleporter.transportable ? teleporter.lossOn(batch) : null;
       const grads = loss ? tf.tidy(() => tf.grads((...ps: Tensor[]) => loss(ps))(vars)) : null;
       const growthCap = Math.max(1, growthLeft);
-      const ran = this.runOrSkip(step, growthCap, () => teleporter.run(vars, { batch, grads, preconditioner, random, maxGrowth: growthCap }));
+      const innerStep = this.innerStep(vars, positions);
+      const ran = this.runOrSkip(step, growthCap, () => teleporter.run(vars, { batch, grads, preconditioner, random, maxGrowth: growthCap, innerStep }));
+      innerStep?.dispose();
       if (ran == null) {
         tf.dispose([...(preconditioner?.filter((t): t is Tensor => t != null) ?? []), ...(grads ?? [])]);
         noOrbit = true;
@@ -312,7 +329,7 @@ export class TeleportOptimizer extends tf.Optimizer {
       const { metrics } = outcome;
       if (metrics.accepted && metrics.objectiveBefore > 0) growthLeft /= Math.max(1, metrics.objectiveAfter / metrics.objectiveBefore);
       tf.dispose([...(preconditioner?.filter((t): t is Tensor => t != null) ?? []), ...(grads ?? []), ...(outcome.grads ?? [])]);
-      const state = metrics.accepted ? this.moveState(actions, outcome.thetas, positions, teleporter.transportable) : undefined;
+      const state = metrics.accepted ? this.moveState(actions, outcome.thetas, positions, teleporter.exactGroup) : undefined;
       const report = teleporter.report(outcome, actions, {
         step,
         ms: grads ? performance.now() - started : ms,

@@ -3,7 +3,7 @@ import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { SiteAction } from '../groups/types.js';
 import { getObjective } from '../objectives/registry.js';
 import { gradNorm, preconditionedGradNorm } from '../objectives/grad_norm.js';
-import type { ClosedForm, ObjectiveContext, ObjectiveSettings, Preconditioner } from '../objectives/types.js';
+import type { ClosedForm, InnerStep, ObjectiveContext, ObjectiveSettings, Preconditioner } from '../objectives/types.js';
 import { glGramForm, type GlGramForm } from '../objectives/gl_gram.js';
 import { closedFormAscent } from '../solvers/closed_form_ascent.js';
 import { glGramAscent } from '../solvers/gl_gram_ascent.js';
@@ -49,6 +49,10 @@ export interface TeleportInput {
   /** Per parameter: its layer's constraint, checked by the guard. */
   constraints?: ReadonlyArray<ParamConstraint | null> | null;
   random: () => number;
+  /** The optimizer that takes the next steps, for objectives that declare `needsInnerStep`. */
+  innerStep?: InnerStep | null;
+  /** Losses on held-out chunks of the teleport data, for objectives that declare `heldOut`. */
+  heldOut?: ReadonlyArray<(params: readonly Tensor[]) => Scalar> | null;
 }
 
 /** What a teleport did: its metrics, and tensors for the caller. */
@@ -186,6 +190,12 @@ function teleportOnce(input: TeleportInput, settings: TeleportSettings): Telepor
   if (!transport && loss == null) {
     throw new TeleportError('this group or objective needs the loss on a teleport batch (give `data`), or a gradient with an exact group', 'bad-option');
   }
+  if (objective.needsInnerStep && input.innerStep == null) {
+    throw new TeleportError(
+      `objective '${objective.name}' needs the optimizer that takes the next steps: inside a teleporting optimizer it is the inner one; for tp.teleport pass it as the \`optimizer\` option`,
+      'bad-option',
+    );
+  }
   const touched = [...new Set(actions.flatMap(a => a.touches))].sort((a, b) => a - b);
   const onlyTouched = (gs: ReadonlyArray<Tensor | null>) => gs.map((g, i) => (touched.includes(i) ? g : null));
   const ctx: ObjectiveContext = {
@@ -198,6 +208,8 @@ function teleportOnce(input: TeleportInput, settings: TeleportSettings): Telepor
     preconditioner: objective.usesPreconditioner ? (input.preconditioner ?? null) : null,
     random: input.random,
     options: settings.objectiveOptions,
+    innerStep: input.innerStep ?? null,
+    heldOut: input.heldOut ?? null,
     gradientAt: transport
       ? thetas => onlyTouched(transportGradients(actions, input.grads!, thetas))
       : thetas => lossGradients(loss!, applyActions(actions, params, thetas), touched),
@@ -303,6 +315,7 @@ function teleportOnce(input: TeleportInput, settings: TeleportSettings): Telepor
   const confirm = objective.confirm?.(ctx) ?? null;
   if (confirm != null) {
     const held = confirm(guarded.thetas);
+    Object.assign(metrics, { heldOutBefore: held.before, heldOutAfter: held.after, heldOutStderr: held.stderr });
     const gain = settings.direction === 'maximize' ? held.after - held.before : held.before - held.after;
     if (!(gain > 2 * held.stderr)) {
       // The guard's candidate parameters are fresh copies (pass-through entries cloned).

@@ -1,4 +1,4 @@
-import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
+import type { Optimizer, Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { SiteAction } from '../groups/types.js';
 import { getGroup } from '../groups/registry.js';
@@ -101,6 +101,17 @@ export interface TeleportOptions {
    *   start afresh with `tp.teleport.resetBudget(model)` (e.g. after training).
    */
   maxTotalGrowth?: number;
+  /**
+   * Steps of the inner optimizer `objective: 'lookahead'` looks ahead: 1 (default) uses the second-order
+   * model of one step (one Hessian-vector product per evaluation); k > 1 unrolls k steps.
+   */
+  lookaheadSteps?: number;
+  /**
+   * For a one-off `tp.teleport` with `objective: 'lookahead'`: the optimizer that will take the next
+   * steps (any tf.train or tp optimizer of the five built-in kinds). Its learning rate and state are
+   * read, never changed. A teleporting optimizer uses its own inner optimizer instead.
+   */
+  optimizer?: Optimizer;
 }
 
 /** What happens to the inner optimizer's state after a teleport (dissertation §5.4.1). */
@@ -234,6 +245,18 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
   seed: { default: 0, serialized: true, scope: 'teleport', check: number('seed', { integer: true }) },
   sharpnessEstimator: { default: 'auto', serialized: true, scope: 'teleport', check: oneOf('sharpnessEstimator', ['auto', 'trace', 'directions']) },
   sharpnessProbes: { default: 4, serialized: true, scope: 'teleport', check: number('sharpnessProbes', { integer: true, min: 1 }) },
+  lookaheadSteps: { default: 1, serialized: true, scope: 'teleport', check: number('lookaheadSteps', { integer: true, min: 1 }) },
+  optimizer: {
+    serialized: false,
+    scope: 'teleport',
+    check: v => {
+      if (v == null || typeof (v as Optimizer).applyGradients !== 'function')
+        throw badOption(
+          `option optimizer must be a tfjs optimizer (e.g. tf.train.adam(0.01)), the one that takes the steps after the teleport; got ${show(v)}`,
+        );
+      return v;
+    },
+  },
   schedule: {
     serialized: true,
     scope: 'optimizer',
@@ -264,6 +287,7 @@ type Defaulted =
   | 'seed'
   | 'sharpnessEstimator'
   | 'sharpnessProbes'
+  | 'lookaheadSteps'
   | 'stateAfterTeleport'
   | 'gradientSource';
 
@@ -327,7 +351,7 @@ export function settingsOf(o: ResolvedOptions): TeleportSettings {
     hessianVector: o.hessianVector,
     maxLossDrift: o.maxLossDrift,
     maxShrinks: o.maxShrinks,
-    objectiveOptions: { sharpnessEstimator: o.sharpnessEstimator, sharpnessProbes: o.sharpnessProbes },
+    objectiveOptions: { sharpnessEstimator: o.sharpnessEstimator, sharpnessProbes: o.sharpnessProbes, lookaheadSteps: o.lookaheadSteps },
   };
 }
 

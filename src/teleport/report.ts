@@ -31,6 +31,15 @@ export interface TeleportMetrics {
   backtracks: number;
   /** Halvings of the group element the guard needed. */
   shrinks: number;
+  /**
+   * For objectives that confirm their move on held-out data: the held-out measurement at w and at
+   * g·w, and the standard error of its change (an element is accepted only if the change goes the
+   * asked way by more than twice that). For 'lookahead': the measured loss decrease over the next
+   * `lookaheadSteps` real steps of the inner optimizer from w (before) and from g·w (after).
+   */
+  heldOutBefore?: number;
+  heldOutAfter?: number;
+  heldOutStderr?: number;
 }
 
 /** What one teleport did: its metrics plus where and when it ran. A plain, JSON-safe object. */

@@ -3,6 +3,8 @@ import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { SeededRandom } from '../util/random.js';
 import { checkSingleInputOutput } from '../structure/read_model.js';
+import { getObjective } from '../objectives/registry.js';
+import { innerStepOf, slotPositions } from '../optimizers/inner_state.js';
 import { Teleporter } from './teleporter.js';
 import { badOption, TeleportError } from './errors.js';
 import type { Batch, TeleportOptions } from './options.js';
@@ -66,6 +68,12 @@ export async function teleport(
   const { maxGrowth, direction } = teleporter.settings;
   const maxTotalGrowth = teleporter.options.maxTotalGrowth ?? maxGrowth * maxGrowth;
   const growthCap = direction === 'maximize' ? capFor(key, maxGrowth, maxTotalGrowth) : maxGrowth;
+  const next = teleporter.options.optimizer;
+  if (getObjective(teleporter.settings.objective).needsInnerStep && next == null) {
+    throw badOption(
+      `objective '${teleporter.settings.objective}' looks ahead at the steps of the optimizer that trains next: pass it, e.g. tp.teleport(model, batch, { objective: '${teleporter.settings.objective}', optimizer })`,
+    );
+  }
   const random = new SeededRandom(teleporter.options.seed).source;
   const loss = teleporter.lossOn(batch);
   if (batch) teleporter.validateBatch(batch);
@@ -84,7 +92,15 @@ export async function teleport(
   }
   // An exact group uses the gradient on the batch; the engine never sees fit's closure here.
   const grads = teleporter.transportable && loss ? tf.tidy(() => tf.grads((...ps: Tensor[]) => loss(ps))(vars)) : null;
-  const { outcome, actions, ms } = teleporter.run(vars, { grads, batch, random, maxGrowth: growthCap });
+  // Its state is read where tfjs keeps it (by variable name), never changed.
+  const innerStep = next != null && getObjective(teleporter.settings.objective).needsInnerStep ? innerStepOf(next, vars, slotPositions(next, vars)) : null;
+  let ran: ReturnType<Teleporter['run']>;
+  try {
+    ran = teleporter.run(vars, { grads, batch, random, maxGrowth: growthCap, innerStep });
+  } finally {
+    innerStep?.dispose();
+  }
+  const { outcome, actions, ms } = ran;
   const report: TeleportReport = teleporter.report(outcome, actions, { step: null, ms, growthCap });
   tf.dispose([grads ?? [], outcome.thetas, outcome.grads ?? []]);
   actions.forEach(a => a.dispose?.());

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { SiteAction } from '../groups/types.js';
-import type { Preconditioner } from '../objectives/types.js';
+import type { InnerStep, Preconditioner } from '../objectives/types.js';
 import { getObjective } from '../objectives/registry.js';
 import { readModel, type ModelStructure } from '../structure/read_model.js';
 import { resolveLoss, type ResolvedLoss } from '../structure/losses.js';
@@ -68,6 +68,37 @@ export class Teleporter {
       this.lossCache = resolveLoss(this.options.loss ?? this.model.loss, this.structure.finalSoftmax);
     }
     return this.lossCache;
+  }
+
+  /** Whether every action is exact for every input (not data-dependent): optimizer state can then move with the weights. */
+  get exactGroup(): boolean {
+    if (this.plan) return !this.plan.dataDependent;
+    return this.customActions!.every(a => a.exactness === 'everywhere');
+  }
+
+  /**
+   * For objectives that hold data out (`heldOut`): the batch split into the rows the search uses (the
+   * first ⌈n/2⌉) and up to four held-out chunks of the rest. Tensors are new (caller disposes `owned`).
+   */
+  private splitBatch(batch: Batch): { search: Batch; heldOut: Batch[]; owned: Tensor[] } {
+    const n = batch.x.shape[0];
+    if (n < 2) {
+      throw badOption(
+        `objective '${this.settings.objective}' holds out half of the teleport batch to check its move with real steps: give a batch of at least 2 rows (8 or more recommended), got ${n}`,
+      );
+    }
+    const half = Math.ceil(n / 2);
+    const rows = (t: Tensor, from: number, count: number) => tf.slice(t, [from, ...t.shape.slice(1).map(() => 0)], [count, ...t.shape.slice(1)]);
+    const search = { x: rows(batch.x, 0, half), y: rows(batch.y, 0, half) };
+    const rest = n - half;
+    const chunks = Math.min(4, rest);
+    const heldOut: Batch[] = [];
+    for (let c = 0; c < chunks; c++) {
+      const from = half + Math.floor((c * rest) / chunks);
+      const to = half + Math.floor(((c + 1) * rest) / chunks);
+      heldOut.push({ x: rows(batch.x, from, to - from), y: rows(batch.y, from, to - from) });
+    }
+    return { search, heldOut, owned: [search.x, search.y, ...heldOut.flatMap(b => [b.x, b.y])] };
   }
 
   /** Whether the group needs a teleport batch to act (data-dependent GL). */
@@ -164,24 +195,41 @@ export class Teleporter {
    */
   run(
     vars: Variable[],
-    opts: { grads?: Array<Tensor | null> | null; batch?: Batch | null; preconditioner?: Preconditioner | null; random: () => number; maxGrowth?: number },
+    opts: {
+      grads?: Array<Tensor | null> | null;
+      batch?: Batch | null;
+      preconditioner?: Preconditioner | null;
+      random: () => number;
+      maxGrowth?: number;
+      innerStep?: InnerStep | null;
+    },
   ): { outcome: TeleportOutcome; actions: SiteAction[]; ms: number } {
     const start = performance.now();
     if (opts.batch) this.validateBatch(opts.batch);
     const params: Tensor[] = vars;
-    const actions = this.customActions ?? this.plan!.build(params, opts.batch?.x);
-    const outcome = runTeleport(
-      {
-        params,
-        actions,
-        grads: this.transportable ? (opts.grads ?? null) : null,
-        loss: this.lossOn(opts.batch ?? null),
-        preconditioner: opts.preconditioner ?? null,
-        constraints: this.structure?.constraints ?? null,
-        random: opts.random,
-      },
-      opts.maxGrowth != null ? { ...this.settings, maxGrowth: opts.maxGrowth } : this.settings,
-    );
+    const split = opts.batch != null && getObjective(this.settings.objective).heldOut ? this.splitBatch(opts.batch) : null;
+    const batch = split?.search ?? opts.batch ?? null;
+    let actions: SiteAction[] = [];
+    let outcome: TeleportOutcome;
+    try {
+      actions = this.customActions ?? this.plan!.build(params, batch?.x);
+      outcome = runTeleport(
+        {
+          params,
+          actions,
+          grads: this.transportable ? (opts.grads ?? null) : null,
+          loss: this.lossOn(batch),
+          preconditioner: opts.preconditioner ?? null,
+          constraints: this.structure?.constraints ?? null,
+          random: opts.random,
+          innerStep: opts.innerStep ?? null,
+          heldOut: split?.heldOut.map(b => this.lossOn(b)!) ?? null,
+        },
+        opts.maxGrowth != null ? { ...this.settings, maxGrowth: opts.maxGrowth } : this.settings,
+      );
+    } finally {
+      if (split) tf.dispose(split.owned);
+    }
     if (outcome.params != null) {
       outcome.params.forEach((p, i) => {
         if (p !== vars[i]) vars[i].assign(p);
