@@ -31,7 +31,7 @@ async function lossAfterRealSteps(
   x: tf.Tensor,
   y: tf.Tensor,
   make: () => tf.Optimizer,
-  slots: tf.NamedTensor[] | null,
+  slots: Array<{ name: string; tensor: tf.Tensor }> | null,
   start: readonly tf.Tensor[],
   k: number,
 ): Promise<number> {
