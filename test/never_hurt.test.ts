@@ -333,9 +333,11 @@ test('a schedule of many teleports cannot compound the gradient norm: the run-wi
     };
   };
   const budgeted = run();
-  t.true(budgeted.growth <= 4 * 1.01, `‖∇L‖² grew ${budgeted.growth}× over 60 teleports (budget 4)`);
+  // The budget recovers at 4× per growthRecoverySteps (500) steps: over 60 steps, 4^(1 + 60/500) in all.
+  const allowed = 4 ** (1 + 60 / 500);
+  t.true(budgeted.growth <= allowed * 1.01, `‖∇L‖² grew ${budgeted.growth}× over 60 teleports (budget ${allowed})`);
   t.is(budgeted.caps[0], 2);
-  t.true(budgeted.caps.reduce((a, b) => a * b, 1) <= 4 * (1 + 1e-9));
+  t.true(budgeted.caps.reduce((a, b) => a * b, 1) <= allowed * (1 + 1e-9));
   // Once a teleport may grow less than 1 %, it is skipped without an ascent, and says why.
   const late = budgeted.reports.slice(-10);
   t.true(

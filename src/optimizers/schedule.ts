@@ -17,13 +17,15 @@ export interface CompiledSchedule {
   isDue(step: number): boolean;
   /** How many teleports the schedule holds at steps before `step` (the index of the one at `step`). */
   countBefore(step: number): number;
+  /** The last (at most) `limit` scheduled steps before `step`, in increasing order. */
+  stepsBefore(step: number, limit: number): number[];
   describe: string;
   config: Schedule | null;
 }
 
 /** Checks a schedule and returns a `isDue(step)` test; bad schedules throw an error that names the fix. */
 export function compileSchedule(schedule: Schedule | undefined | null): CompiledSchedule {
-  if (schedule == null) return { isDue: () => false, countBefore: () => 0, describe: 'never', config: null };
+  if (schedule == null) return { isDue: () => false, countBefore: () => 0, stepsBefore: () => [], describe: 'never', config: null };
   if (typeof schedule !== 'object' || Array.isArray(schedule)) {
     throw badOption(`bad schedule ${JSON.stringify(schedule)}: use { atSteps: [t1, t2, ...] } or { every: N, start?, stop? }`);
   }
@@ -43,6 +45,7 @@ export function compileSchedule(schedule: Schedule | undefined | null): Compiled
     return {
       isDue: step => set.has(step),
       countBefore: step => sorted.filter(t => t < step).length,
+      stepsBefore: (step, limit) => sorted.filter(t => t < step).slice(-limit),
       describe: `at steps ${[...set].join(', ')}`,
       config: { atSteps: [...set].sort((a, b) => a - b) },
     };
@@ -64,6 +67,10 @@ export function compileSchedule(schedule: Schedule | undefined | null): Compiled
     return {
       isDue: step => step >= st && (stop == null || step < (stop as number)) && (step - st) % every === 0,
       countBefore: step => Math.max(0, Math.ceil((Math.min(step, (stop as number | null) ?? Infinity) - st) / every)),
+      stepsBefore: (step, limit) => {
+        const count = Math.max(0, Math.ceil((Math.min(step, (stop as number | null) ?? Infinity) - st) / every));
+        return Array.from({ length: Math.min(count, limit) }, (_, i) => st + (count - Math.min(count, limit) + i) * every);
+      },
       describe: `every ${every} steps from ${st}${stop != null ? ` to ${stop}` : ''}`,
       config: stop != null ? { every, start: st, stop: stop as number } : { every, start: st },
     };

@@ -17,6 +17,7 @@ import {
 } from '../teleport/options.js';
 import { badOption, NoOrbitError, show, TeleportError } from '../teleport/errors.js';
 import { compileSchedule } from './schedule.js';
+import { BUDGET_MEMORY, DEFAULT_RECOVERY_STEPS, recoveringCap } from './growth_budget.js';
 import { innerClassName, innerStepOf, knowsSlots, preconditionerOf, recreate, setIterations, slotGroups } from './inner_state.js';
 import { getObjective } from '../objectives/registry.js';
 import type { InnerStep } from '../objectives/types.js';
@@ -178,17 +179,22 @@ export class TeleportOptimizer extends tf.Optimizer {
   }
 
   /**
-   * The growth cap of the teleport at `step`: maxGrowth, within the run's budget. Teleport k of the
-   * schedule (0-based) may use maxTotalGrowth^(2^-(k+1)) (maxTotalGrowth defaults to maxGrowth²), so all of them together stay within
-   * maxTotalGrowth: scheduled teleports cannot compound the gradient norm without bound. Derived from
-   * the schedule and the step alone, so it survives checkpoints.
+   * The growth cap of the teleport at `step`: maxGrowth, within the run's budget, which recovers as
+   * training goes on ({@link recoveringCap}: each teleport may use half of what is left; the budget
+   * refills at maxTotalGrowth per `growthRecoverySteps` steps). Scheduled teleports cannot compound the
+   * gradient norm faster than that, and long runs keep teleporting. Derived from the schedule and the
+   * step alone, so it survives checkpoints.
    */
   growthCapAt(step: number): number {
     const { maxGrowth } = this.resolved;
-    const maxTotalGrowth = this.totalGrowthBudget();
-    if (this.resolved.direction === 'minimize' || !Number.isFinite(maxTotalGrowth)) return maxGrowth;
-    const k = this.schedule.countBefore(step);
-    return Math.max(1, Math.min(maxGrowth, maxTotalGrowth ** (2 ** -(k + 1))));
+    if (this.resolved.direction === 'minimize') return maxGrowth;
+    return recoveringCap({
+      maxGrowth,
+      maxTotalGrowth: this.totalGrowthBudget(),
+      recoverySteps: this.resolved.growthRecoverySteps ?? DEFAULT_RECOVERY_STEPS,
+      step,
+      earlier: this.schedule.stepsBefore(step, BUDGET_MEMORY),
+    });
   }
 
   /** maxTotalGrowth, or its default maxGrowth². */

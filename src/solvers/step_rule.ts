@@ -70,6 +70,16 @@ export function lengthToCap(from: number, slope: number, to: number, cap: number
 /** A step shortened for the cap aims a little below it: a fit that misses by a few per cent then still lands inside. */
 const AIM = 0.9;
 
+/**
+ * Where a step shortened for the cap aims, as a multiple of the objective at the identity: 90 % of the
+ * cap, or for caps near 1 (where 90 % of the cap is below the start: a recovered budget's small caps)
+ * 90 % of the rise the cap allows.
+ */
+export function capAim(maxGrowth: number): number {
+  const rise = 1 + AIM * (maxGrowth - 1);
+  return AIM * maxGrowth > 1 + (maxGrowth - 1) / 2 ? AIM * maxGrowth : rise;
+}
+
 const NOT_FINITE = 'the objective or its gradient is not finite at the start (NaN or Inf in the gradients or weights)';
 
 /**
@@ -81,7 +91,7 @@ const NOT_FINITE = 'the objective or its gradient is not finite at the start (Na
  * - the best point seen is returned, never a worse one: fixed-size steps can jump past a sharp peak;
  * - with `stepRule: 'budget'` (normalized steps) each step instead tries the whole distance left of
  *   lr·steps and must improve (as with `lineSearch`); a step over the growth cap is shortened by
- *   {@link lengthToCap} (aiming at 90 % of the cap) rather than halved; once such a step lands within
+ *   {@link lengthToCap} (aiming at {@link capAim}: 90 % of the cap, or of the rise for caps near 1) rather than halved; once such a step lands within
  *   20 % of the cap the ascent ends.
  * Points passed in (`start`, `identity`) are handed over to the space; the returned `best` belongs to
  * the caller.
@@ -150,7 +160,7 @@ export function guardedAscent<P>(space: AscentSpace<P>, start: P, identity: P | 
         break;
       }
       aimedAtCap = budgeted && finiteValue && !capOk(next.value);
-      const shorter = aimedAtCap ? lengthToCap(current.value, Math.sqrt(current.gradNormSq), next.value, AIM * opts.maxGrowth * f0, lr) : lr / 2;
+      const shorter = aimedAtCap ? lengthToCap(current.value, Math.sqrt(current.gradNormSq), next.value, capAim(opts.maxGrowth) * f0, lr) : lr / 2;
       space.release(next, false);
       backtracks++;
       lr = shorter;

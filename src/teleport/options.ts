@@ -4,6 +4,7 @@ import type { SiteAction } from '../groups/types.js';
 import { getGroup } from '../groups/registry.js';
 import { getObjective } from '../objectives/registry.js';
 import { compileSchedule, type Schedule } from '../optimizers/schedule.js';
+import { DEFAULT_RECOVERY_STEPS } from '../optimizers/growth_budget.js';
 import type { LossFunction } from '../structure/losses.js';
 import type { TeleportSettings } from './engine.js';
 import type { StepRule } from '../solvers/types.js';
@@ -94,8 +95,9 @@ export interface TeleportOptions {
   /**
    * Cap on the growth of ‖∇L‖² (the maximized objective) that teleports may cause together (the product
    * of their growth ratios). Default maxGrowth² (4 with the default maxGrowth); `Infinity` lifts it.
-   * - Scheduled teleports of a run: teleport k (0-based) may use at most maxTotalGrowth^(2^-(k+1)) (and
-   *   never more than maxGrowth), so their product stays within the total however long the schedule.
+   * - Scheduled teleports of a run: each may use half of what is left (never more than maxGrowth), and
+   *   the budget refills at maxTotalGrowth per `growthRecoverySteps` steps (default 500), so long runs
+   *   keep teleporting while the teleports of any window of S steps stay within maxTotalGrowth^(1 + S/500).
    * - One-off `tp.teleport` calls on the same model share one budget: each may use what the earlier
    *   ones left, then they are skipped (rejection 'growth'); read it with `tp.teleport.budget(model)`,
    *   start afresh with `tp.teleport.resetBudget(model)` (e.g. after training).
@@ -135,6 +137,14 @@ export interface TeleportOptimizerOptions extends TeleportOptions {
    * `data` batch after the step (one backward pass per batch; less noisy with large teleport batches).
    */
   gradientSource?: 'step' | 'data';
+  /**
+   * Steps over which a spent growth budget recovers in full. Default 500: a schedule every e steps
+   * settles at caps of maxTotalGrowth^(e/500) per teleport (every 5: 1.4 %; every 50: 15 %), so long
+   * runs keep teleporting while teleports cannot compound faster than maxTotalGrowth per 500 steps.
+   * `Infinity`: the budget never recovers (versions ≤ 0.2: teleport k gets maxTotalGrowth^(2^-(k+1)),
+   * so from about the sixth on every teleport is a no-op).
+   */
+  growthRecoverySteps?: number;
 }
 
 type AnyOptions = Record<string, unknown>;
@@ -267,6 +277,12 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
   gradientSource: { default: 'step', serialized: true, scope: 'optimizer', check: oneOf('gradientSource', ['step', 'data']) },
   // No default value: unset means maxGrowth², read in TeleportOptimizer.growthCapAt.
   maxTotalGrowth: { serialized: true, scope: 'teleport', check: number('maxTotalGrowth', { min: 1, allowInfinity: true }) },
+  growthRecoverySteps: {
+    default: DEFAULT_RECOVERY_STEPS,
+    serialized: true,
+    scope: 'optimizer',
+    check: number('growthRecoverySteps', { min: 1, allowInfinity: true }),
+  },
 };
 
 type Defaulted =
@@ -289,7 +305,8 @@ type Defaulted =
   | 'sharpnessProbes'
   | 'lookaheadSteps'
   | 'stateAfterTeleport'
-  | 'gradientSource';
+  | 'gradientSource'
+  | 'growthRecoverySteps';
 
 /** The defaults of every option that has one (read off the table). */
 export const DEFAULTS = Object.freeze(
