@@ -3,7 +3,7 @@ import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { SiteAction } from '../groups/types.js';
 import { applyActions } from '../teleport/guard.js';
 import { badOption } from '../teleport/errors.js';
-import type { InnerStep, Objective, ObjectiveContext } from './types.js';
+import type { HeldOut, InnerStep, Objective, ObjectiveContext } from './types.js';
 
 /** Default number of inner-optimizer steps the 'lookahead' objective looks ahead. */
 export const DEFAULT_LOOKAHEAD_STEPS = 1;
@@ -229,24 +229,23 @@ function meanAndError(xs: readonly number[]): { mean: number; stderr: number } {
 
 /**
  * The measured k-step decrease on held-out data, from w and from g(θ)·w: k real steps of the inner
- * rule on the held-out chunks together, then each chunk's loss against its loss at w. `before` and
- * `after` are the mean decreases; `stderr` the standard error of their difference over the chunks.
+ * rule on all the held-out data, then each part's loss against its loss at w. `before` and `after`
+ * are the mean decreases over the parts; `stderr` the standard error of their difference.
  */
 export function heldOutLookahead(
   actions: readonly SiteAction[],
   params: readonly Tensor[],
   step: InnerStep,
-  chunks: readonly Loss[],
+  heldOut: HeldOut,
   k: number,
 ): (thetas: readonly Tensor[]) => { before: number; after: number; stderr: number } {
-  const together: Loss = ps => tf.div(tf.addN(chunks.map(c => c(ps))), chunks.length) as Scalar;
-  const lossesAt = (ps: readonly Tensor[]) => Array.from(tf.stack(chunks.map(c => c(ps))).dataSync());
+  const lossesAt = (ps: readonly Tensor[]) => Array.from(tf.stack(heldOut.parts.map(c => c(ps))).dataSync());
   const atW = tf.tidy(() => lossesAt(params));
-  const fromW = tf.tidy(() => lossesAt(unroll(together, step, params, stateAtW(step), null, k)));
+  const fromW = tf.tidy(() => lossesAt(unroll(heldOut.loss, step, params, stateAtW(step), null, k)));
   return thetas =>
     tf.tidy(() => {
       const moved = applyActions(actions, params, thetas);
-      const fromG = lossesAt(unroll(together, step, moved, transportedState(actions, step, thetas), null, k));
+      const fromG = lossesAt(unroll(heldOut.loss, step, moved, transportedState(actions, step, thetas), null, k));
       const diff = meanAndError(fromG.map((l, i) => fromW[i] - l));
       const before = meanAndError(fromW.map((l, i) => atW[i] - l)).mean;
       const after = meanAndError(fromG.map((l, i) => atW[i] - l)).mean;
@@ -268,7 +267,7 @@ export const lookahead: Objective = {
   heldOut: true,
   value: lookaheadValue,
   confirm: ctx => {
-    if (ctx.heldOut == null || ctx.heldOut.length === 0) return null;
+    if (ctx.heldOut == null || ctx.heldOut.parts.length === 0) return null;
     return heldOutLookahead(ctx.actions, ctx.params, innerStepOfContext(ctx), ctx.heldOut, stepsOf(ctx));
   },
 };

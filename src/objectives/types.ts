@@ -20,6 +20,12 @@ export interface ObjectiveSettings {
   lookaheadSteps?: number;
 }
 
+/** Held-out teleport data as losses: on all of it, and on each of its parts (up to 16 rows, one row each). */
+export interface HeldOut {
+  loss: (params: readonly Tensor[]) => Scalar;
+  parts: ReadonlyArray<(params: readonly Tensor[]) => Scalar>;
+}
+
 /** The update rules of tfjs's built-in optimizers (tfjs-core src/optimizers/*), as the lookahead objective unrolls them. */
 export type InnerRule = 'sgd' | 'momentum' | 'adagrad' | 'rmsprop' | 'adam';
 
@@ -73,10 +79,11 @@ export interface ObjectiveContext {
   /** The optimizer that takes the next steps, for objectives that declare `needsInnerStep`. */
   innerStep?: InnerStep | null;
   /**
-   * Losses on held-out chunks of the teleport data (pure functions of the parameters), for objectives
-   * that declare `heldOut`: their `confirm` measures the move there, never on the data the search used.
+   * The loss on held-out teleport data and on its parts (pure functions of the parameters), for
+   * objectives that declare `heldOut`: their `confirm` measures the move there, never on the data the
+   * search used; the parts give the noise of that measurement.
    */
-  heldOut?: ReadonlyArray<(params: readonly Tensor[]) => Scalar> | null;
+  heldOut?: HeldOut | null;
   /** ∇L at g(θ)·w on the touched parameters (null elsewhere). Differentiable in θ. */
   gradientAt(thetas: readonly Tensor[]): Array<Tensor | null>;
 }

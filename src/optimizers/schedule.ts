@@ -7,8 +7,10 @@ import { badOption } from '../teleport/errors.js';
  * - `{ atSteps: [100, 500] }`: exactly those steps.
  * - `{ every: 100, start?: 100, stop?: 1000 }`: steps start, start+every, … below stop; start
  *   defaults to `every` (teleporting before any training helps least, dissertation Fig. 4.8a).
+ * - `'auto'`: the optimizer decides, teleporting only when the predicted gain over the next steps
+ *   exceeds the measured cost (optimizers/auto_schedule.ts; docs/lookahead.md).
  */
-export type Schedule = { atSteps: number[] } | { every: number; start?: number; stop?: number };
+export type Schedule = { atSteps: number[] } | { every: number; start?: number; stop?: number } | 'auto';
 
 const isStep = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0;
 
@@ -19,6 +21,8 @@ export interface CompiledSchedule {
   countBefore(step: number): number;
   /** The last (at most) `limit` scheduled steps before `step`, in increasing order. */
   stepsBefore(step: number, limit: number): number[];
+  /** True for `'auto'`: the optimizer decides when (isDue is then always false). */
+  auto?: boolean;
   describe: string;
   config: Schedule | null;
 }
@@ -26,8 +30,9 @@ export interface CompiledSchedule {
 /** Checks a schedule and returns a `isDue(step)` test; bad schedules throw an error that names the fix. */
 export function compileSchedule(schedule: Schedule | undefined | null): CompiledSchedule {
   if (schedule == null) return { isDue: () => false, countBefore: () => 0, stepsBefore: () => [], describe: 'never', config: null };
+  if (schedule === 'auto') return { isDue: () => false, countBefore: () => 0, stepsBefore: () => [], auto: true, describe: 'automatic', config: 'auto' };
   if (typeof schedule !== 'object' || Array.isArray(schedule)) {
-    throw badOption(`bad schedule ${JSON.stringify(schedule)}: use { atSteps: [t1, t2, ...] } or { every: N, start?, stop? }`);
+    throw badOption(`bad schedule ${JSON.stringify(schedule)}: use { atSteps: [t1, t2, ...] }, { every: N, start?, stop? } or 'auto'`);
   }
   const s = schedule as Record<string, unknown>;
   if ('atSteps' in s && 'every' in s) {

@@ -4,7 +4,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { SiteAction } from '../groups/types.js';
 import { derivedRandom } from '../util/random.js';
 import { Teleporter } from '../teleport/teleporter.js';
-import type { TeleportReport } from '../teleport/report.js';
+import type { TeleportMetrics, TeleportReport } from '../teleport/report.js';
 import {
   batchesAt,
   optionsFromConfig,
@@ -17,6 +17,7 @@ import {
 } from '../teleport/options.js';
 import { badOption, NoOrbitError, show, TeleportError } from '../teleport/errors.js';
 import { compileSchedule } from './schedule.js';
+import { AutoSchedule, type ScheduleDecision } from './auto_schedule.js';
 import { BUDGET_MEMORY, DEFAULT_RECOVERY_STEPS, recoveringCap } from './growth_budget.js';
 import { innerClassName, innerStepOf, knowsSlots, preconditionerOf, recreate, setIterations, slotGroups } from './inner_state.js';
 import { getObjective } from '../objectives/registry.js';
@@ -61,6 +62,8 @@ export class TeleportOptimizer extends tf.Optimizer {
   private readonly schedule: ReturnType<typeof compileSchedule>;
   private readonly policy: StatePolicy;
   private teleporterCache: Teleporter | null = null;
+  /** The state of `schedule: 'auto'` (null for other schedules). */
+  private readonly auto: AutoSchedule | null;
 
   constructor(inner: Optimizer, options: TeleportOptimizerOptions = {}) {
     super();
@@ -75,11 +78,23 @@ export class TeleportOptimizer extends tf.Optimizer {
         'option optimizer is for a one-off tp.teleport: a teleporting optimizer looks ahead with its own inner optimizer (the one it wraps); drop the option',
       );
     }
+    const auto = options.schedule === 'auto';
+    if (auto && options.objective != null && !getObjective(String(options.objective)).needsInnerStep) {
+      throw badOption(
+        `schedule 'auto' predicts a teleport's gain with objective 'lookahead' (the loss decrease over the next steps); objective '${options.objective}' cannot: drop the objective option or set it to 'lookahead'`,
+      );
+    }
+    if (auto && options.data == null) {
+      throw badOption(
+        "schedule 'auto' measures each teleport's gain on a teleport batch (half of it held out): pass the `data` option ({x, y}, e.g. 32 or more rows of the training set)",
+      );
+    }
     this.innerOptimizer = inner;
-    this.options = { ...options };
+    this.options = { ...options, ...(auto && options.objective == null ? { objective: 'lookahead' } : {}) };
     // Check every option now, so mistakes surface at construction, not mid-training.
     this.resolved = resolveOptions(this.options, 'optimizer');
     this.schedule = compileSchedule(options.schedule);
+    this.auto = this.schedule.auto ? new AutoSchedule() : null;
     this.policy = this.resolved.stateAfterTeleport;
     const handBuilt = typeof this.resolved.group !== 'string';
     if (options.model != null || handBuilt) this.teleporterCache = new Teleporter(this.options);
@@ -157,10 +172,23 @@ export class TeleportOptimizer extends tf.Optimizer {
     return this.teleporterCache;
   }
 
+  /**
+   * Every decision of `schedule: 'auto'` so far: the predicted gain (training steps saved), the cost
+   * (a teleport's time in training steps), whether it teleported and why, and the gain measured at the
+   * next decision. Empty for other schedules.
+   */
+  get scheduleDecisions(): readonly ScheduleDecision[] {
+    return this.auto?.decisions ?? [];
+  }
+
   override applyGradients(variableGradients: NamedTensorMap | NamedTensor[]): void {
     const named: NamedTensor[] = Array.isArray(variableGradients)
       ? variableGradients
       : Object.keys(variableGradients).map(name => ({ name, tensor: variableGradients[name] }));
+    if (this.auto) {
+      this.applyWithAutoSchedule(named, this.auto);
+      return;
+    }
     const step = this.step;
     const due = this.schedule.isDue(step);
     const inStep = due && this.teleporter().transportable && this.resolved.gradientSource === 'step';
@@ -179,6 +207,44 @@ export class TeleportOptimizer extends tf.Optimizer {
   }
 
   /**
+   * `schedule: 'auto'`: the step, timed; then, when a decision is due, the teleport-batch loss (for
+   * the gain of the last teleport), and a lookahead teleport applied only if its predicted gain over
+   * the steps to the next decision exceeds its cost ({@link AutoSchedule}).
+   */
+  private applyWithAutoSchedule(named: NamedTensor[], auto: AutoSchedule): void {
+    const clock = this.options.clock ?? (() => performance.now());
+    const step = this.step;
+    const started = clock();
+    this.innerOptimizer.applyGradients(named);
+    auto.recordStep(clock() - started);
+    if (this.innerOptimizer.iterations !== step + 1) setIterations(this.innerOptimizer, step + 1);
+    if (!auto.isDue(step)) return;
+    const batches = this.dataBatches(step);
+    const { vars } = this.align(named);
+    const loss = this.teleporter().lossOn(batches[0]);
+    const now = loss ? tf.tidy(() => loss(vars).dataSync()[0]) : NaN;
+    if (!auto.begin(step, now)) return;
+    const searchStart = clock();
+    let judged: { predictedGain: number; refusal: string | null } | null = null;
+    const approve = (m: TeleportMetrics) => {
+      const before = m.heldOutBefore ?? m.objectiveBefore;
+      const after = m.heldOutAfter ?? m.objectiveAfter;
+      judged = auto.judge((after - before) / Math.max(Math.abs(before), 1e-12), clock() - searchStart);
+      return judged.refusal;
+    };
+    const reports = this.teleportOnData(named, step, batches, approve);
+    const first = reports[0];
+    const taken = reports.some(r => r.accepted);
+    const seen = judged as { predictedGain: number; refusal: string | null } | null;
+    const reason = taken ? 'predicted gain exceeds the cost' : (seen?.refusal ?? `rejected: ${first?.reason ?? 'no teleport ran'}`);
+    const heldOutGain =
+      first?.heldOutAfter != null && first.heldOutBefore != null
+        ? (auto.horizon * (first.heldOutAfter - first.heldOutBefore)) / Math.max(Math.abs(first.heldOutBefore), 1e-12)
+        : NaN;
+    auto.finish(step, clock() - searchStart, { predictedGain: seen?.predictedGain ?? heldOutGain, taken, reason });
+  }
+
+  /**
    * The growth cap of the teleport at `step`: maxGrowth, within the run's budget, which recovers as
    * training goes on ({@link recoveringCap}: each teleport may use half of what is left; the budget
    * refills at maxTotalGrowth per `growthRecoverySteps` steps). Scheduled teleports cannot compound the
@@ -193,7 +259,7 @@ export class TeleportOptimizer extends tf.Optimizer {
       maxTotalGrowth: this.totalGrowthBudget(),
       recoverySteps: this.resolved.growthRecoverySteps ?? DEFAULT_RECOVERY_STEPS,
       step,
-      earlier: this.schedule.stepsBefore(step, BUDGET_MEMORY),
+      earlier: this.auto ? this.auto.takenSteps.slice(-BUDGET_MEMORY) : this.schedule.stepsBefore(step, BUDGET_MEMORY),
     });
   }
 
@@ -302,15 +368,23 @@ export class TeleportOptimizer extends tf.Optimizer {
     return batches;
   }
 
-  private teleportOnData(named: NamedTensor[], step: number, batches: Array<Batch | null>): void {
+  /** Teleports on each batch after the step; returns the reports it recorded. `approve` has the last word on accepted elements. */
+  private teleportOnData(
+    named: NamedTensor[],
+    step: number,
+    batches: Array<Batch | null>,
+    approve?: (metrics: TeleportMetrics) => string | null,
+  ): TeleportReport[] {
+    const recorded: TeleportReport[] = [];
     const teleporter = this.teleporter();
     const { vars, positions } = this.align(named);
     // One growth budget for the whole event: teleports on successive batches compound, so each
     // batch may only use what the earlier ones left of the event's cap.
     const eventCap = this.growthCapAt(step);
     if (this.budgetSpent(eventCap)) {
-      this.record(teleporter.skippedReport(step, eventCap, { rejection: 'growth', maxTotalGrowth: this.totalGrowthBudget() }));
-      return;
+      const skipped = teleporter.skippedReport(step, eventCap, { rejection: 'growth', maxTotalGrowth: this.totalGrowthBudget() });
+      this.record(skipped);
+      return [skipped];
     }
     let growthLeft = eventCap;
     let noOrbit = false;
@@ -324,7 +398,9 @@ export class TeleportOptimizer extends tf.Optimizer {
       const grads = loss ? tf.tidy(() => tf.grads((...ps: Tensor[]) => loss(ps))(vars)) : null;
       const growthCap = Math.max(1, growthLeft);
       const innerStep = this.innerStep(vars, positions);
-      const ran = this.runOrSkip(step, growthCap, () => teleporter.run(vars, { batch, grads, preconditioner, random, maxGrowth: growthCap, innerStep }));
+      const ran = this.runOrSkip(step, growthCap, () =>
+        teleporter.run(vars, { batch, grads, preconditioner, random, maxGrowth: growthCap, innerStep, approve }),
+      );
       innerStep?.dispose();
       if (ran == null) {
         tf.dispose([...(preconditioner?.filter((t): t is Tensor => t != null) ?? []), ...(grads ?? [])]);
@@ -354,7 +430,9 @@ export class TeleportOptimizer extends tf.Optimizer {
         );
       }
       this.record(report);
+      recorded.push(report);
     });
+    return recorded;
   }
 
   /**

@@ -3,7 +3,7 @@ import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { SiteAction } from '../groups/types.js';
 import { getObjective } from '../objectives/registry.js';
 import { gradNorm, preconditionedGradNorm } from '../objectives/grad_norm.js';
-import type { ClosedForm, InnerStep, ObjectiveContext, ObjectiveSettings, Preconditioner } from '../objectives/types.js';
+import type { ClosedForm, HeldOut, InnerStep, ObjectiveContext, ObjectiveSettings, Preconditioner } from '../objectives/types.js';
 import { glGramForm, type GlGramForm } from '../objectives/gl_gram.js';
 import { closedFormAscent } from '../solvers/closed_form_ascent.js';
 import { glGramAscent } from '../solvers/gl_gram_ascent.js';
@@ -51,8 +51,8 @@ export interface TeleportInput {
   random: () => number;
   /** The optimizer that takes the next steps, for objectives that declare `needsInnerStep`. */
   innerStep?: InnerStep | null;
-  /** Losses on held-out chunks of the teleport data, for objectives that declare `heldOut`. */
-  heldOut?: ReadonlyArray<(params: readonly Tensor[]) => Scalar> | null;
+  /** The loss on held-out teleport data and its parts, for objectives that declare `heldOut`. */
+  heldOut?: HeldOut | null;
 }
 
 /** What a teleport did: its metrics, and tensors for the caller. */

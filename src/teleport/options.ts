@@ -145,6 +145,11 @@ export interface TeleportOptimizerOptions extends TeleportOptions {
    * so from about the sixth on every teleport is a no-op).
    */
   growthRecoverySteps?: number;
+  /**
+   * The clock `schedule: 'auto'` times steps and teleports with, in milliseconds. Default
+   * `performance.now`; tests inject their own so decisions do not depend on the machine's speed.
+   */
+  clock?: () => number;
 }
 
 type AnyOptions = Record<string, unknown>;
@@ -277,6 +282,7 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
   gradientSource: { default: 'step', serialized: true, scope: 'optimizer', check: oneOf('gradientSource', ['step', 'data']) },
   // No default value: unset means maxGrowth², read in TeleportOptimizer.growthCapAt.
   maxTotalGrowth: { serialized: true, scope: 'teleport', check: number('maxTotalGrowth', { min: 1, allowInfinity: true }) },
+  clock: { serialized: false, scope: 'optimizer', check: fn('clock', '() => milliseconds') },
   growthRecoverySteps: {
     default: DEFAULT_RECOVERY_STEPS,
     serialized: true,

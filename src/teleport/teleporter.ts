@@ -10,7 +10,7 @@ import { runTeleport, type TeleportOutcome, type TeleportSettings } from './engi
 import { badOption } from './errors.js';
 import { planTeleport, type TeleportPlan } from './plan.js';
 import { batchesAt, resolveOptions, settingsOf, type Batch, type ResolvedOptions, type TeleportOptimizerOptions } from './options.js';
-import { emptyMetrics, type TeleportReport } from './report.js';
+import { emptyMetrics, type TeleportMetrics, type TeleportReport } from './report.js';
 import { checkFinite } from '../util/finite.js';
 
 export type { TeleportReport, TeleportMetrics } from './report.js';
@@ -78,27 +78,28 @@ export class Teleporter {
 
   /**
    * For objectives that hold data out (`heldOut`): the batch split into the rows the search uses (the
-   * first ⌈n/2⌉) and up to four held-out chunks of the rest. Tensors are new (caller disposes `owned`).
+   * first ⌈n/2⌉) and the rest, held out, with up to 16 parts of it (one row each when it has ≤ 16).
+   * Tensors are new (caller disposes `owned`).
    */
-  private splitBatch(batch: Batch): { search: Batch; heldOut: Batch[]; owned: Tensor[] } {
+  private splitBatch(batch: Batch): { search: Batch; heldOut: Batch; parts: Batch[]; owned: Tensor[] } {
     const n = batch.x.shape[0];
     if (n < 2) {
       throw badOption(
-        `objective '${this.settings.objective}' holds out half of the teleport batch to check its move with real steps: give a batch of at least 2 rows (8 or more recommended), got ${n}`,
+        `objective '${this.settings.objective}' holds out half of the teleport batch to check its move with real steps: give a batch of at least 2 rows (16 or more recommended), got ${n}`,
       );
     }
     const half = Math.ceil(n / 2);
     const rows = (t: Tensor, from: number, count: number) => tf.slice(t, [from, ...t.shape.slice(1).map(() => 0)], [count, ...t.shape.slice(1)]);
-    const search = { x: rows(batch.x, 0, half), y: rows(batch.y, 0, half) };
+    const part = (from: number, count: number): Batch => ({ x: rows(batch.x, from, count), y: rows(batch.y, from, count) });
+    const search = part(0, half);
     const rest = n - half;
-    const chunks = Math.min(4, rest);
-    const heldOut: Batch[] = [];
-    for (let c = 0; c < chunks; c++) {
-      const from = half + Math.floor((c * rest) / chunks);
-      const to = half + Math.floor(((c + 1) * rest) / chunks);
-      heldOut.push({ x: rows(batch.x, from, to - from), y: rows(batch.y, from, to - from) });
-    }
-    return { search, heldOut, owned: [search.x, search.y, ...heldOut.flatMap(b => [b.x, b.y])] };
+    const heldOut = part(half, rest);
+    const count = Math.min(16, rest);
+    const parts = Array.from({ length: count }, (_, c) => {
+      const from = Math.floor((c * rest) / count);
+      return part(half + from, Math.floor(((c + 1) * rest) / count) - from);
+    });
+    return { search, heldOut, parts, owned: [search, heldOut, ...parts].flatMap(b => [b.x, b.y]) };
   }
 
   /** Whether the group needs a teleport batch to act (data-dependent GL). */
@@ -202,6 +203,8 @@ export class Teleporter {
       random: () => number;
       maxGrowth?: number;
       innerStep?: InnerStep | null;
+      /** Last word on an element the guard accepted: a reason to refuse it (weights then untouched), or null. */
+      approve?: (metrics: TeleportMetrics) => string | null;
     },
   ): { outcome: TeleportOutcome; actions: SiteAction[]; ms: number } {
     const start = performance.now();
@@ -223,12 +226,21 @@ export class Teleporter {
           constraints: this.structure?.constraints ?? null,
           random: opts.random,
           innerStep: opts.innerStep ?? null,
-          heldOut: split?.heldOut.map(b => this.lossOn(b)!) ?? null,
+          heldOut: split ? { loss: this.lossOn(split.heldOut)!, parts: split.parts.map(b => this.lossOn(b)!) } : null,
         },
         opts.maxGrowth != null ? { ...this.settings, maxGrowth: opts.maxGrowth } : this.settings,
       );
     } finally {
       if (split) tf.dispose(split.owned);
+    }
+    const refusal = outcome.params != null && opts.approve ? opts.approve(outcome.metrics) : null;
+    if (refusal != null) {
+      tf.dispose(outcome.params!.filter((p, i) => p !== vars[i]));
+      // Gradient entries the teleport did not touch are the caller's own tensors.
+      tf.dispose((outcome.grads ?? []).filter(g => !(opts.grads ?? []).includes(g)));
+      outcome.params = null;
+      outcome.grads = null;
+      outcome.metrics = { ...outcome.metrics, accepted: false, rejection: 'no-improvement', reason: refusal };
     }
     if (outcome.params != null) {
       outcome.params.forEach((p, i) => {

@@ -1,0 +1,161 @@
+/** One decision of `schedule: 'auto'`: what it predicted, what a teleport costs, what it did, and what it measured later. */
+export interface ScheduleDecision {
+  /** Optimizer step of the decision (a teleport happens after that step's update). */
+  step: number;
+  /**
+   * Training steps a teleport would save over the steps until the next decision: that many steps ×
+   * the relative gain in the k-step loss decrease the lookahead guard measured on held-out data (from
+   * g·w against from w). NaN when no search ran; negative when the best element found loses.
+   */
+  predictedGain: number;
+  /** What a teleport costs, in training steps: the mean measured teleport time ÷ the mean measured step time. */
+  cost: number;
+  /** Whether a teleport was applied. */
+  taken: boolean;
+  /** Why: the gain against the cost, a rejection by the guard, a back-off, or the stop. */
+  reason: string;
+  /**
+   * For a taken teleport, measured at the next decision: the training steps it saved, from the loss on
+   * the teleport batch, (steps since) × (decrease per step after ÷ decrease per step before − 1). The
+   * loss slows down as training goes on, so this errs on the side of "did not pay". Null until then,
+   * or when there was no trend before to compare with.
+   */
+  measuredGain: number | null;
+  /** Steps until the next decision (the adapted cadence). */
+  nextIn: number;
+}
+
+/** Settings of the automatic schedule (fixed; see docs/lookahead.md). */
+export const AUTO_SCHEDULE = Object.freeze({
+  /** Steps before the first decision, and the shortest cadence. */
+  minEvery: 20,
+  /** The longest cadence a back-off reaches. */
+  maxEvery: 1280,
+  /** Consecutive decisions that did not pay after which it stops for the run. */
+  stopAfter: 5,
+});
+
+const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+
+/**
+ * The state of `schedule: 'auto'`: when to decide next, the cost of a teleport in training steps, and
+ * the decisions so far. The optimizer feeds it step times, the teleport-batch loss at each decision and
+ * each teleport's time and measured held-out gain; it answers whether to search, whether a found
+ * element is worth applying, and adapts its cadence: shorter after a teleport that paid (down to
+ * {@link AUTO_SCHEDULE}.minEvery), doubled after one that did not or a decision not to teleport, and
+ * stopped after {@link AUTO_SCHEDULE}.stopAfter such decisions in a row. All in memory: a checkpoint
+ * restores the step, not this state; a restored optimizer starts adapting afresh from the restored step.
+ */
+export class AutoSchedule {
+  readonly decisions: ScheduleDecision[] = [];
+  /** Steps at which teleports were applied (for the growth budget). */
+  readonly takenSteps: number[] = [];
+  private nextCheck: number | null = null;
+  private every: number = AUTO_SCHEDULE.minEvery;
+  private failures = 0;
+  private stopped = false;
+  private stepMs: number[] = [];
+  private teleportMs: number[] = [];
+  /** The teleport-batch loss at the last two decisions. */
+  private trend: Array<{ step: number; loss: number }> = [];
+
+  /** Records the time of one optimizer update (the wrapped optimizer's applyGradients). */
+  recordStep(ms: number): void {
+    this.stepMs.push(ms);
+    if (this.stepMs.length > 50) this.stepMs.shift();
+  }
+
+  /** Whether a decision is due after the update of `step`. */
+  isDue(step: number): boolean {
+    if (this.stopped) return false;
+    this.nextCheck ??= step + AUTO_SCHEDULE.minEvery;
+    return step >= this.nextCheck;
+  }
+
+  /** A teleport's cost in training steps, with `currentMs` (a teleport being timed) counted in. */
+  cost(currentMs?: number): number {
+    const step = mean(this.stepMs);
+    const teleports = currentMs != null ? [...this.teleportMs, currentMs] : this.teleportMs;
+    return step > 0 ? mean(teleports) / step : 0;
+  }
+
+  /** Steps until the next decision. */
+  get horizon(): number {
+    return this.every;
+  }
+
+  /**
+   * Starts the decision at `step` with the teleport-batch loss now: measures the previous taken
+   * teleport's gain and says whether to search. The first decision only records the loss trend.
+   */
+  begin(step: number, loss: number): boolean {
+    const last = this.decisions.at(-1);
+    if (last?.taken && this.trend.length >= 2) {
+      const [before, at] = this.trend.slice(-2);
+      const rateBefore = (before.loss - at.loss) / Math.max(1, at.step - before.step);
+      const rateAfter = (at.loss - loss) / Math.max(1, step - at.step);
+      if (rateBefore > 0) {
+        last.measuredGain = (step - at.step) * (rateAfter / rateBefore - 1);
+        if (!(last.measuredGain > last.cost)) this.failed();
+        else this.failures = 0;
+      }
+    }
+    this.trend.push({ step, loss });
+    if (this.trend.length > 2) this.trend.shift();
+    if (this.trend.length < 2) {
+      this.decide(step, { predictedGain: NaN, taken: false, reason: 'measuring the loss trend before the first teleport' }, false);
+      return false;
+    }
+    if (this.stopped) {
+      this.decide(step, { predictedGain: NaN, taken: false, reason: `stopped: ${AUTO_SCHEDULE.stopAfter} decisions in a row did not pay` }, false);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Whether a found element whose held-out lookahead gain is `relativeGain` (decrease from g·w ÷
+   * decrease from w − 1) pays, with `elapsedMs` spent on it so far: the reason it does not, or null.
+   */
+  judge(relativeGain: number, elapsedMs: number): { predictedGain: number; cost: number; refusal: string | null } {
+    const predictedGain = this.every * relativeGain;
+    const cost = this.cost(elapsedMs);
+    const refusal = predictedGain > cost ? null : `predicted gain ${predictedGain.toPrecision(3)} steps ≤ cost ${cost.toPrecision(3)} steps`;
+    return { predictedGain, cost, refusal };
+  }
+
+  /** Ends the decision at `step` after a search that took `ms`. */
+  finish(step: number, ms: number, outcome: { predictedGain: number; taken: boolean; reason: string }): void {
+    this.teleportMs.push(ms);
+    if (this.teleportMs.length > 20) this.teleportMs.shift();
+    if (outcome.taken) this.takenSteps.push(step);
+    this.decide(step, outcome, outcome.taken);
+  }
+
+  private failed(): void {
+    this.failures++;
+    this.every = Math.min(AUTO_SCHEDULE.maxEvery, this.every * 2);
+    if (this.failures >= AUTO_SCHEDULE.stopAfter) this.stopped = true;
+  }
+
+  private decide(step: number, d: { predictedGain: number; taken: boolean; reason: string }, taken: boolean): void {
+    const searched = Number.isFinite(d.predictedGain) || d.reason.startsWith('rejected');
+    if (!taken && searched) this.failed();
+    // A teleport that paid (measured at this decision) earns a shorter cadence.
+    const previous = this.decisions.at(-1);
+    if (taken && previous?.taken && previous.measuredGain != null && previous.measuredGain > previous.cost) {
+      this.every = Math.max(AUTO_SCHEDULE.minEvery, Math.floor(this.every / 2));
+    }
+    this.nextCheck = step + this.every;
+    const reason = this.stopped ? `${d.reason}; stopping: ${AUTO_SCHEDULE.stopAfter} decisions in a row did not pay` : d.reason;
+    this.decisions.push({
+      step,
+      predictedGain: d.predictedGain,
+      cost: this.cost(),
+      taken,
+      reason,
+      measuredGain: null,
+      nextIn: this.stopped ? Infinity : this.every,
+    });
+  }
+}
