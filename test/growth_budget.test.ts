@@ -9,7 +9,7 @@ import { recoveringCap } from '../src/optimizers/growth_budget.js';
 
 test.before(useCpu);
 
-test('without recovery the budget is the one of versions ≤ 0.2: teleport k gets maxTotalGrowth^(2^-(k+1))', t => {
+test.serial('without recovery the budget is the one of versions ≤ 0.2: teleport k gets maxTotalGrowth^(2^-(k+1))', t => {
   for (let k = 0; k < 10; k++) {
     const earlier = Array.from({ length: k }, (_, i) => 10 * (i + 1));
     const cap = recoveringCap({ maxGrowth: 8, maxTotalGrowth: 4, recoverySteps: Infinity, step: 10 * (k + 1), earlier });
@@ -17,7 +17,7 @@ test('without recovery the budget is the one of versions ≤ 0.2: teleport k get
   }
 });
 
-test('with recovery a schedule every e steps settles at caps of maxTotalGrowth^(e/recoverySteps), and a pause refills the budget', t => {
+test.serial('with recovery a schedule every e steps settles at caps of maxTotalGrowth^(e/recoverySteps), and a pause refills the budget', t => {
   const every = 5;
   const earlier = Array.from({ length: 200 }, (_, i) => every * (i + 1));
   const settled = recoveringCap({ maxGrowth: 2, maxTotalGrowth: 4, recoverySteps: 500, step: every * 201, earlier });
@@ -32,7 +32,7 @@ test('with recovery a schedule every e steps settles at caps of maxTotalGrowth^(
   t.true(product <= 4 ** (1 + 1000 / 500) * (1 + 1e-9), `product over 1000 steps ${product}`);
 });
 
-test('a long run in fit with every: 5 still teleports after the tenth teleport (accepted, growing ‖∇L‖²)', async t => {
+test.serial('a long run in fit with every: 5 still teleports after the tenth teleport (accepted, growing ‖∇L‖²)', async t => {
   const model = mlp({ input: 8, widths: [16, 16], activation: 'relu', output: 4, seed: 3 });
   const x = seededUniform([256, 8], 1);
   const y = seededUniform([256, 4], 2);

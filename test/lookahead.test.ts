@@ -92,7 +92,7 @@ const cases: Array<{ name: string; make: () => tf.Optimizer; warm: number; k: nu
 ];
 
 for (const c of cases) {
-  test(`lookahead Δ at w and at g·w matches real steps of the plain optimizer: ${c.name}`, async t => {
+  test.serial(`lookahead Δ at w and at g·w matches real steps of the plain optimizer: ${c.name}`, async t => {
     const model = mlp({ input: 6, widths: [8, 5], activation: 'relu', output: 3, seed: 4 });
     const x = seededUniform([16, 6], 11);
     const y = seededUniform([16, 3], 12);
@@ -148,7 +148,7 @@ for (const c of cases) {
   });
 }
 
-test("one-off 'lookahead' without an optimizer is an error that names the fix; with one, its state is read, never changed", async t => {
+test.serial("one-off 'lookahead' without an optimizer is an error that names the fix; with one, its state is read, never changed", async t => {
   const model = mlp({ input: 6, widths: [8, 5], activation: 'relu', output: 3, seed: 4 });
   model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
   const x = seededUniform([16, 6], 11);
