@@ -84,7 +84,8 @@ export class TeleportOptimizer extends tf.Optimizer {
         `schedule 'auto' predicts a teleport's gain with objective 'lookahead' (the loss decrease over the next steps); objective '${options.objective}' cannot: drop the objective option or set it to 'lookahead'`,
       );
     }
-    if (auto && options.data == null) {
+    // Without a model (fromConfig, before setModel) the data comes later; the first decision checks it.
+    if (auto && options.data == null && options.model != null) {
       throw badOption(
         "schedule 'auto' measures each teleport's gain on a teleport batch (half of it held out): pass the `data` option ({x, y}, e.g. 32 or more rows of the training set)",
       );
