@@ -8,6 +8,7 @@
 export { TeleportOptimizer } from './optimizers/teleport_optimizer.js';
 export { wrap, sgd, momentum, adagrad, rmsprop, adam } from './optimizers/factories.js';
 export { compileSchedule, type Schedule, type CompiledSchedule } from './optimizers/schedule.js';
+export type { ScheduleDecision } from './optimizers/auto_schedule.js';
 export { recreate as freshOptimizerLike } from './optimizers/inner_state.js';
 export { teleport } from './teleport/teleport.js';
 export { TeleportError, UnsupportedLayerError, NoOrbitError, type TeleportErrorKind, type RejectionKind } from './teleport/errors.js';
@@ -30,7 +31,8 @@ export { readModel, type ModelStructure, type Site, type ChainLayer } from './st
 export { resolveLoss, SUPPORTED_LOSSES, type LossFunction, type ResolvedLoss } from './structure/losses.js';
 export { gradNormSq, gradNorm, preconditionedGradNorm } from './objectives/grad_norm.js';
 export { registerObjective, getObjective, objectiveNames, OBJECTIVES, type ObjectiveName } from './objectives/registry.js';
-export type { Objective, ObjectiveContext, ObjectiveSettings, ClosedForm, Preconditioner, SharpnessEstimator } from './objectives/types.js';
+export type { Objective, ObjectiveContext, ObjectiveSettings, ClosedForm, Preconditioner, SharpnessEstimator, InnerStep, InnerRule, HeldOut } from './objectives/types.js';
+export { lookahead } from './objectives/lookahead.js';
 export {
   curvatureObjective,
   curveCurvature,

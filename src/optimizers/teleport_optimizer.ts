@@ -40,6 +40,10 @@ const OWN_PREFIX = 'teleport/';
  * step already computed: w → g·w, and the inner optimizer steps with ∇L(g·w) = J⁻ᵀ∇L(w), with no
  * extra forward or backward pass. Data-dependent groups step first, then teleport on `data`.
  *
+ * With `schedule: 'auto'` it decides when: it teleports (objective 'lookahead', on `data`) only when
+ * the predicted gain over the next steps exceeds the measured cost, and reports every decision in
+ * {@link TeleportOptimizer.scheduleDecisions}.
+ *
  * ```ts
  * const optimizer = tp.adam(0.001, { model, schedule: { every: 500 }, onTeleport: r => console.log(r) });
  * model.compile({ optimizer, loss: 'categoricalCrossentropy' });

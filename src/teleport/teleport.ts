@@ -31,6 +31,14 @@ function isModel(t: unknown): t is LayersModel {
  * const x = tf.variable(tf.tensor1d([-1, -1]));
  * await tp.teleport([x], ([p]) => tp.problems.rosenbrock.loss(p), { group: tp.groups.so2(tp.problems.rosenbrock.bijection) });
  * ```
+ * For the loss after the next steps of the optimizer that trains next (`objective: 'lookahead'`), pass
+ * that optimizer: its learning rate and state are read, never changed. Half of the batch is held out
+ * to check the move with real steps; the report gives both measured decreases:
+ * ```ts
+ * const optimizer = tf.train.adam(0.01); // the one that will take the next steps
+ * const r = await tp.teleport(model, { x, y }, { objective: 'lookahead', lookaheadSteps: 5, optimizer });
+ * console.log(r.heldOutBefore, r.heldOutAfter); // 5-step loss decrease from w and from g·w
+ * ```
  * Throws a {@link TeleportError} of kind 'not-finite' (weights untouched) when the loss is not finite
  * at the start or the search hits NaN/Inf. A result the guard refuses (drift, constraint, no
  * improvement) comes back as `accepted: false` with a `reason` and `rejection` kind, weights
