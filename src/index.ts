@@ -31,7 +31,17 @@ export { readModel, type ModelStructure, type Site, type ChainLayer } from './st
 export { resolveLoss, SUPPORTED_LOSSES, type LossFunction, type ResolvedLoss } from './structure/losses.js';
 export { gradNormSq, gradNorm, preconditionedGradNorm } from './objectives/grad_norm.js';
 export { registerObjective, getObjective, objectiveNames, OBJECTIVES, type ObjectiveName } from './objectives/registry.js';
-export type { Objective, ObjectiveContext, ObjectiveSettings, ClosedForm, Preconditioner, SharpnessEstimator, InnerStep, InnerRule, HeldOut } from './objectives/types.js';
+export type {
+  Objective,
+  ObjectiveContext,
+  ObjectiveSettings,
+  ClosedForm,
+  Preconditioner,
+  SharpnessEstimator,
+  InnerStep,
+  InnerRule,
+  HeldOut,
+} from './objectives/types.js';
 export { lookahead } from './objectives/lookahead.js';
 export {
   curvatureObjective,

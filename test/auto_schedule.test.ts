@@ -125,12 +125,24 @@ test.serial("'auto' checks its options, serializes as 'auto' with the lookahead 
   await m2.fit(x, y, { epochs: 12, batchSize: 32, shuffle: false, verbose: 0 });
   t.true(o2.scheduleDecisions.length >= 3);
   t.is(tf.memory().numTensors, before, 'no tensor leaks across decisions and teleports');
-  // A checkpoint is the inner optimizer's weights: it loads into the plain optimizer.
+  // A checkpoint is the inner optimizer's weights: it loads into the plain optimizer, and back; the
+  // restored wrapper starts adapting afresh at the restored step (first decision one cadence later).
   const weights = await o2.getWeights();
   t.deepEqual(
     weights.map(w => w.name),
     (await o2.inner.getWeights()).map(w => w.name),
   );
+  const plain = tf.train.sgd(0.05);
+  await plain.setWeights(weights);
+  t.is(plain.iterations, o2.step);
+  const o3 = tp.sgd(0.05, { model: m2, group: 'rescale', schedule: 'auto', data: tb, clock: () => ++now });
+  await o3.setWeights(await plain.getWeights());
+  const resumedAt = o3.step;
+  m2.compile({ optimizer: o3, loss: 'meanSquaredError' });
+  await m2.fit(x, y, { epochs: 4, batchSize: 32, shuffle: false, verbose: 0 });
+  t.is(o3.scheduleDecisions[0]?.step, resumedAt + AUTO_SCHEDULE.minEvery);
+  o3.dispose();
+  plain.dispose();
   o2.dispose();
   opt.dispose();
   m2.dispose();

@@ -44,7 +44,8 @@ const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 
  * element is worth applying, and adapts its cadence: shorter after a teleport that paid (down to
  * {@link AUTO_SCHEDULE}.minEvery), doubled after one that did not or a decision not to teleport, and
  * stopped after {@link AUTO_SCHEDULE}.stopAfter such decisions in a row. All in memory: a checkpoint
- * restores the step, not this state; a restored optimizer starts adapting afresh from the restored step.
+ * restores the step, not this state; `setWeights` calls {@link AutoSchedule.restart}, so a restored
+ * optimizer starts adapting afresh from the restored step.
  */
 export class AutoSchedule {
   readonly decisions: ScheduleDecision[] = [];
@@ -58,6 +59,21 @@ export class AutoSchedule {
   private teleportMs: number[] = [];
   /** The teleport-batch loss at the last two decisions. */
   private trend: Array<{ step: number; loss: number }> = [];
+
+  /**
+   * Starts adapting afresh at `step` (after a checkpoint is restored): the next decision one shortest
+   * cadence later, a new loss trend, no back-off. Measured times and the decisions so far are kept;
+   * teleports at or after `step` leave the budget's memory.
+   */
+  restart(step: number): void {
+    this.nextCheck = null;
+    this.every = AUTO_SCHEDULE.minEvery;
+    this.failures = 0;
+    this.stopped = false;
+    this.trend = [];
+    const kept = this.takenSteps.filter(t => t < step);
+    this.takenSteps.splice(0, this.takenSteps.length, ...kept);
+  }
 
   /** Records the time of one optimizer update (the wrapped optimizer's applyGradients). */
   recordStep(ms: number): void {

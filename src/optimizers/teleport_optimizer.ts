@@ -537,6 +537,8 @@ export class TeleportOptimizer extends tf.Optimizer {
     const legacyStep = weightValues.find(w => w.name === `${OWN_PREFIX}step`);
     await this.innerOptimizer.setWeights(weightValues.filter(w => !w.name.startsWith(OWN_PREFIX)));
     if (legacyStep != null) setIterations(this.innerOptimizer, (await legacyStep.tensor.data())[0]);
+    // 'auto' keeps its adaptation in memory, not in the checkpoint: it starts afresh at the restored step.
+    this.auto?.restart(this.step);
   }
 
   override dispose(): void {
