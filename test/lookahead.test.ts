@@ -76,7 +76,8 @@ function contextFor(model: tfl.LayersModel, loss: Loss, optimizer: tf.Optimizer,
     loss,
     preconditioner: null,
     options: { lookaheadSteps: k },
-    innerStep: innerStepOf(optimizer, params, slotPositions(optimizer, params)),
+    // As inside a teleporting optimizer: the state moves with the weights (checked against slots moved by hand).
+    innerStep: innerStepOf(optimizer, params, slotPositions(optimizer, params), true),
     heldOut: null,
     gradientAt: () => {
       throw new Error('not used');

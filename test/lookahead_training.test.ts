@@ -22,11 +22,22 @@ function task(): { x: tf.Tensor; y: tf.Tensor } {
 
 const mseOn = (model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor) => tf.tidy(() => tf.mean(tf.square(tf.sub(y, model.apply(x) as tf.Tensor))).dataSync()[0]);
 
-/** Loss on (x, y) after k steps of a plain tf.train optimizer from the model's weights (restored afterwards). */
-function afterSteps(model: tfl.LayersModel, make: () => tf.Optimizer, x: tf.Tensor, y: tf.Tensor, k: number): number {
+/**
+ * Loss on (x, y) after k steps of a plain tf.train optimizer from the model's weights (restored
+ * afterwards), its state loaded from `state` (another optimizer's getWeights) when given.
+ */
+async function afterSteps(
+  model: tfl.LayersModel,
+  make: () => tf.Optimizer,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  k: number,
+  state?: Array<{ name: string; tensor: tf.Tensor }>,
+): Promise<number> {
   const vars = model.trainableWeights.map(w => w.read() as tf.Variable);
   const saved = vars.map(v => v.clone());
   const opt = make();
+  if (state) await opt.setWeights(state.map(s => ({ name: s.name, tensor: s.tensor.clone() })));
   for (let i = 0; i < k; i++) opt.minimize(() => tf.mean(tf.square(tf.sub(y, model.apply(x) as tf.Tensor))) as tf.Scalar, false, vars);
   const out = mseOn(model, x, y);
   vars.forEach((v, i) => v.assign(saved[i]));
@@ -35,38 +46,53 @@ function afterSteps(model: tfl.LayersModel, make: () => tf.Optimizer, x: tf.Tens
   return out;
 }
 
-test.serial("one-off 'lookahead': an accepted teleport's k-step decrease on the held-out rows beats not teleporting, recomputed with tf.train.sgd", async t => {
-  const { x, y } = task();
-  const tb = { x: tf.slice(x, [0, 0], [128, 8]), y: tf.slice(y, [0, 0], [128, 4]) };
-  // The teleporter holds out the last half of the batch.
-  const held = { x: tf.slice(x, [64, 0], [64, 8]), y: tf.slice(y, [64, 0], [64, 4]) };
-  let accepted = 0;
-  for (const seed of [1, 2, 3, 4]) {
-    for (const k of [1, 5]) {
-      const model = mlp({ input: 8, widths: [16, 16], activation: 'relu', output: 4, seed });
-      model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
-      const sgd = () => tf.train.sgd(0.05);
-      const l0 = mseOn(model, held.x, held.y);
-      const fromW = l0 - afterSteps(model, sgd, held.x, held.y, k);
-      const report = await tp.teleport(model, tb, { group: 'rescale', objective: 'lookahead', lookaheadSteps: k, optimizer: sgd() });
-      t.true(Number.isFinite(report.heldOutBefore!) && Number.isFinite(report.heldOutAfter!));
-      if (report.accepted) {
-        accepted++;
-        const fromG = l0 - afterSteps(model, sgd, held.x, held.y, k);
-        t.true(fromG > fromW, `seed ${seed}, k ${k}: decrease ${fromW} → ${fromG}`);
-        // The report's numbers are these measurements (its per-row mean of the same losses).
-        t.true(Math.abs(report.heldOutBefore! - fromW) <= 1e-4 * Math.abs(fromW) + 1e-7, `before ${report.heldOutBefore} vs ${fromW}`);
-        t.true(Math.abs(report.heldOutAfter! - fromG) <= 1e-4 * Math.abs(fromG) + 1e-7, `after ${report.heldOutAfter} vs ${fromG}`);
-      } else {
-        t.is(report.rejection, 'no-improvement');
+test.serial(
+  "one-off 'lookahead': an accepted teleport's k-step decrease on the held-out rows beats not teleporting, recomputed with tf.train.sgd and tf.train.adam",
+  async t => {
+    const { x, y } = task();
+    const tb = { x: tf.slice(x, [0, 0], [128, 8]), y: tf.slice(y, [0, 0], [128, 4]) };
+    // The teleporter holds out the last half of the batch.
+    const held = { x: tf.slice(x, [64, 0], [64, 8]), y: tf.slice(y, [64, 0], [64, 4]) };
+    let accepted = 0;
+    const cases: Array<[string, () => tf.Optimizer, number]> = [
+      ['sgd', () => tf.train.sgd(0.05), 1],
+      ['sgd', () => tf.train.sgd(0.05), 5],
+      // Adam after 3 steps: a one-off teleport leaves its state as it is, and the next steps use it so.
+      ['adam', () => tf.train.adam(0.01), 3],
+    ];
+    for (const seed of [1, 2, 3, 4]) {
+      for (const [name, make, k] of cases) {
+        const model = mlp({ input: 8, widths: [16, 16], activation: 'relu', output: 4, seed });
+        model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+        const next = make();
+        if (name === 'adam') {
+          const vars = model.trainableWeights.map(w => w.read() as tf.Variable);
+          for (let i = 0; i < 3; i++) next.minimize(() => tf.mean(tf.square(tf.sub(tb.y, model.apply(tb.x) as tf.Tensor))) as tf.Scalar, false, vars);
+        }
+        const state = name === 'adam' ? await next.getWeights() : undefined;
+        const l0 = mseOn(model, held.x, held.y);
+        const fromW = l0 - (await afterSteps(model, make, held.x, held.y, k, state));
+        const report = await tp.teleport(model, tb, { group: 'rescale', objective: 'lookahead', lookaheadSteps: k, optimizer: next });
+        t.true(Number.isFinite(report.heldOutBefore!) && Number.isFinite(report.heldOutAfter!));
+        if (report.accepted) {
+          accepted++;
+          const fromG = l0 - (await afterSteps(model, make, held.x, held.y, k, state));
+          t.true(fromG > fromW, `${name} seed ${seed}, k ${k}: decrease ${fromW} → ${fromG}`);
+          // The report's numbers are these measurements (its per-row mean of the same losses).
+          t.true(Math.abs(report.heldOutBefore! - fromW) <= 1e-4 * Math.abs(fromW) + 1e-7, `before ${report.heldOutBefore} vs ${fromW}`);
+          t.true(Math.abs(report.heldOutAfter! - fromG) <= 1e-4 * Math.abs(fromG) + 1e-7, `after ${report.heldOutAfter} vs ${fromG}`);
+        } else {
+          t.is(report.rejection, 'no-improvement');
+        }
+        next.dispose();
+        model.dispose();
       }
-      model.dispose();
     }
-  }
-  t.log(`accepted ${accepted} of 8`);
-  t.true(accepted >= 2, `accepted ${accepted} of 8`);
-  tf.dispose([x, y, tb.x, tb.y, held.x, held.y]);
-});
+    t.log(`accepted ${accepted} of ${4 * cases.length}`);
+    t.true(accepted >= 4, `accepted ${accepted} of ${4 * cases.length}`);
+    tf.dispose([x, y, tb.x, tb.y, held.x, held.y]);
+  },
+);
 
 type Arm = 'bare' | 'gradNorm, no budget' | 'lookahead' | 'auto';
 

@@ -80,11 +80,13 @@ function stateAtW(step: InnerStep): State {
 }
 
 /**
- * The optimizer's state moved with the weights to g(θ)·w, as the teleporting optimizer's 'transform'
- * policy moves it: each slot kind through every action's `transportSlots`; a kind an action cannot
- * carry exactly (second moments under GL) stays as it was. Differentiable in θ.
+ * The optimizer's state after the teleport to g(θ)·w. When it moves with the weights (the teleporting
+ * optimizer's 'transform' policy): each slot kind through every action's `transportSlots`, a kind an
+ * action cannot carry exactly (second moments under GL) staying as it was; otherwise as it is at w
+ * (a one-off teleport, 'keep'). Differentiable in θ.
  */
 export function transportedState(actions: readonly SiteAction[], step: InnerStep, thetas: readonly Tensor[]): State {
+  if (!step.movesWithWeights) return stateAtW(step);
   const out: State = {};
   for (const { name, kind, values } of step.state) {
     let moved: Array<Tensor | null> | undefined = values.slice();

@@ -47,6 +47,12 @@ export interface InnerStep {
   constants: Readonly<Record<string, number>>;
   /** State tensors per parameter (the teleport's parameter order), by name, with how each moves along an orbit. */
   state: ReadonlyArray<{ name: string; kind: SlotKind; values: readonly Tensor[] }>;
+  /**
+   * Whether the state moves with the weights when they teleport: true inside a teleporting optimizer
+   * that carries it ('transform' on an exact group); false when it stays as it is ('keep', a one-off
+   * teleport, which never changes the optimizer). A 'reset' optimizer gives the fresh state here.
+   */
+  movesWithWeights: boolean;
   /** Frees the tensors this value made (zeros for slots the optimizer has not created yet). */
   dispose(): void;
 }

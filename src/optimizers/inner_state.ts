@@ -114,10 +114,11 @@ function slotGroupsWithNames(opt: Optimizer): Array<{ field: string; slots: Slot
  * The inner optimizer's next update as an {@link InnerStep}: its rule, learning rate, constants and
  * state for each of `params` (in the teleport's order; `positions[j]` is parameter j's index in the
  * optimizer's slot lists). Reads the optimizer, never changes it. Slots not created yet are the values
- * tfjs would create (zeros; AdaGrad's initial accumulator). An optimizer class without a known rule
- * is an error naming the supported ones.
+ * tfjs would create (zeros; AdaGrad's initial accumulator). `movesWithWeights`: whether the caller moves
+ * the state along with a teleport (see {@link InnerStep.movesWithWeights}). An optimizer class
+ * without a known rule is an error naming the supported ones.
  */
-export function innerStepOf(opt: Optimizer, params: readonly Tensor[], positions: ReadonlyArray<number | undefined>): InnerStep {
+export function innerStepOf(opt: Optimizer, params: readonly Tensor[], positions: ReadonlyArray<number | undefined>, movesWithWeights = false): InnerStep {
   const className = innerClassName(opt);
   const spec = RULES[className];
   if (spec == null) {
@@ -162,7 +163,7 @@ export function innerStepOf(opt: Optimizer, params: readonly Tensor[], positions
       });
       return { name: spec.names[field], kind, values };
     });
-  return { rule: spec.rule, learningRate, constants, state, dispose: () => tf.dispose(owned) };
+  return { rule: spec.rule, learningRate, constants, state, movesWithWeights, dispose: () => tf.dispose(owned) };
 }
 
 /**

@@ -312,7 +312,21 @@ export class TeleportOptimizer extends tf.Optimizer {
   /** The inner optimizer's next update, for objectives that look ahead at it (null for the others). */
   private innerStep(vars: Variable[], positions: Array<number | undefined>): InnerStep | null {
     if (!getObjective(this.teleporter().settings.objective).needsInnerStep) return null;
-    return innerStepOf(this.innerOptimizer, vars, positions);
+    // The steps after the teleport start from the state the policy leaves (moveState).
+    if (this.policy === 'reset') {
+      const fresh = recreate(this.innerOptimizer);
+      try {
+        return innerStepOf(
+          fresh,
+          vars,
+          positions.map(() => undefined),
+        );
+      } finally {
+        fresh.dispose();
+      }
+    }
+    const moves = this.policy === 'transform' && this.teleporter().exactGroup && knowsSlots(this.innerOptimizer);
+    return innerStepOf(this.innerOptimizer, vars, positions, moves);
   }
 
   private teleportFromGradient(named: NamedTensor[], step: number): Tensor[] | null {
