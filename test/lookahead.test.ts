@@ -180,3 +180,55 @@ test.serial("one-off 'lookahead' without an optimizer is an error that names the
     "the optimizer's state is unchanged",
   );
 });
+
+// Every optimizer × group with the lookahead objective in a minimize loop: no numerical failure, the
+// report carries both held-out decreases, accepted ones beat w by more than the noise, tensors flat.
+const WRAPPED: Array<[string, (o: tp.TeleportOptimizerOptions) => tp.TeleportOptimizer]> = [
+  ['sgd', o => tp.sgd(0.05, o)],
+  ['momentum', o => tp.momentum(0.05, 0.9, o)],
+  ['adagrad', o => tp.adagrad(0.05, o)],
+  ['rmsprop', o => tp.rmsprop(0.01, o)],
+  ['adam', o => tp.adam(0.01, o)],
+];
+const LOOKAHEAD_GROUPS: Array<[string, () => tfl.LayersModel]> = [
+  ['rescale', () => mlp({ input: 8, widths: [6, 5], activation: 'relu', output: 3, seed: 21 })],
+  ['gl', () => mlp({ input: 8, widths: [6], activation: 'linear', output: 3, seed: 22 })],
+  // 8 search rows ≤ d_in + 1 = 9 keeps the data-dependent action exact on them.
+  ['gl-data', () => mlp({ input: 8, widths: [6], leakyLayer: true, alpha: 0.2, output: 3, seed: 23 })],
+];
+for (const [optName, wrapped] of WRAPPED) {
+  for (const [group, make] of LOOKAHEAD_GROUPS) {
+    test.serial(`${optName} × ${group} × lookahead (k = 2): reports both held-out decreases, accepts only measured gains, tensors flat`, t => {
+      const model = make();
+      const x = seededUniform([16, 8], 31);
+      const y = seededUniform([16, 3], 32);
+      const reports: tp.TeleportReport[] = [];
+      const optimizer = wrapped({
+        model,
+        group,
+        objective: 'lookahead',
+        lookaheadSteps: 2,
+        schedule: { every: 3 },
+        data: { x, y },
+        onTeleport: r => reports.push(r),
+      });
+      model.compile({ optimizer, loss: 'meanSquaredError' });
+      const vars = model.trainableWeights.map(w => w.read() as tf.Variable);
+      const step = () => optimizer.minimize(() => tf.mean(tf.square(tf.sub(model.predict(x) as tf.Tensor, y))) as tf.Scalar, false, vars);
+      step();
+      const baseline = tf.memory().numTensors;
+      for (let s = 1; s < 10; s++) step();
+      t.is(tf.memory().numTensors, baseline, 'numTensors flat across 9 steps with 3 teleports');
+      t.is(reports.length, 3);
+      for (const r of reports) {
+        t.not(r.rejection, 'not-finite', r.reason);
+        if (r.rejection === 'growth' || r.ascentSteps === 0) continue;
+        t.true(Number.isFinite(r.heldOutBefore!) && Number.isFinite(r.heldOutAfter!), JSON.stringify(r));
+        if (r.accepted) t.true(r.heldOutAfter! - r.heldOutBefore! > 2 * r.heldOutStderr!);
+      }
+      optimizer.dispose();
+      model.dispose();
+      tf.dispose([x, y]);
+    });
+  }
+}
