@@ -341,10 +341,14 @@ export class TeleportOptimizer extends tf.Optimizer {
     }
     const preconditioner = this.preconditioner(named.length, positions);
     const innerStep = this.innerStep(vars, positions);
-    const ran = this.runOrSkip(step, growthCap, () =>
-      teleporter.run(vars, { grads, batch, preconditioner, random: this.randomAt(step), maxGrowth: growthCap, innerStep }),
-    );
-    innerStep?.dispose();
+    let ran: ReturnType<Teleporter['run']> | null;
+    try {
+      ran = this.runOrSkip(step, growthCap, () =>
+        teleporter.run(vars, { grads, batch, preconditioner, random: this.randomAt(step), maxGrowth: growthCap, innerStep }),
+      );
+    } finally {
+      innerStep?.dispose();
+    }
     tf.dispose(preconditioner?.filter((t): t is Tensor => t != null) ?? []);
     if (ran == null) return null;
     const { outcome, actions, ms } = ran;
@@ -417,10 +421,12 @@ export class TeleportOptimizer extends tf.Optimizer {
       const grads = loss ? tf.tidy(() => tf.grads((...ps: Tensor[]) => loss(ps))(vars)) : null;
       const growthCap = Math.max(1, growthLeft);
       const innerStep = this.innerStep(vars, positions);
-      const ran = this.runOrSkip(step, growthCap, () =>
-        teleporter.run(vars, { batch, grads, preconditioner, random, maxGrowth: growthCap, innerStep, approve }),
-      );
-      innerStep?.dispose();
+      let ran: ReturnType<Teleporter['run']> | null;
+      try {
+        ran = this.runOrSkip(step, growthCap, () => teleporter.run(vars, { batch, grads, preconditioner, random, maxGrowth: growthCap, innerStep, approve }));
+      } finally {
+        innerStep?.dispose();
+      }
       if (ran == null) {
         tf.dispose([...(preconditioner?.filter((t): t is Tensor => t != null) ?? []), ...(grads ?? [])]);
         noOrbit = true;
