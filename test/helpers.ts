@@ -22,7 +22,10 @@ export function seededUniform(shape: number[], seed: number, lo = -1, hi = 1): t
 
 /** Sets every weight of a model from a seeded stream. */
 export function seedWeights(model: tfl.LayersModel, seed: number, scale = 0.5): void {
-  model.setWeights(model.getWeights().map((w, i) => seededUniform(w.shape, seed * 1000 + i, -scale, scale)));
+  // setWeights copies the values: the seeded tensors are ours to free.
+  const values = model.getWeights().map((w, i) => seededUniform(w.shape, seed * 1000 + i, -scale, scale));
+  model.setWeights(values);
+  tf.dispose(values);
 }
 
 export function mlp(
