@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 
 import { join } from 'node:path';
 import { RESULTS_DIR, resultFileBase, table, type BenchResult } from './common.js';
 
-const ORDER = ['cost', 'memory', 'backend', 'regression', 'mnist', 'divergence', 'hessian', 'curvature-cost'];
+const ORDER = ['cost', 'memory', 'backend', 'regression', 'mnist', 'divergence', 'hessian', 'curvature-cost', 'pays'];
 
 export function writeReadme(): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
@@ -19,7 +19,7 @@ export function writeReadme(): string {
     'Reproduce everything with `npm run bench` (about 30 minutes on 2 shared cores, half of it the divergence grid) or `npm run bench -- --quick` (about 2–3 minutes, reduced grids, indicative only);',
   );
   lines.push(
-    'one benchmark with `npm run bench -- --only cost` (names: cost, memory, backend, regression, mnist, divergence, hessian, curvature-cost). The benchmarks never run in `npm test`.',
+    'one benchmark with `npm run bench -- --only cost` (names: cost, memory, backend, regression, mnist, divergence, hessian, curvature-cost, pays). The benchmarks never run in `npm test`.',
   );
   lines.push('Timings are ratios measured side by side in one process (interleaved, warm-up, medians); absolute times depend on the machine and its load.');
   lines.push('');

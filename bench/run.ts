@@ -4,8 +4,9 @@
  *
  *   npm run bench                          # all, full size (~30 min on 2 cores; divergence ~16 of them)
  *   npm run bench -- --quick               # all, reduced (~2 min)
- *   npm run bench -- --only cost,memory    # a subset (names: cost, memory, backend, regression, mnist, divergence, hessian, curvature-cost)
+ *   npm run bench -- --only cost,memory    # a subset (names: cost, memory, backend, regression, mnist, divergence, hessian, curvature-cost, pays)
  *   npm run bench -- --only curvature-cost # curvature and sharpness teleports on the §5.2.3 MLP
+ *   npm run bench -- --only pays --quick   # where teleports pay: the matrix of bench/pays.ts (full: about an hour)
  *   npm run bench -- --backend cpu         # time on cpu instead of wasm + fixes
  *   npm run bench -- --backend wasm-nofix  # diagnostic: wasm without src/backend/wasm_fixes.ts
  */
@@ -24,6 +25,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   divergence: async () => (await import('./divergence.js')).runDivergence,
   hessian: async () => (await import('./hessian.js')).runHessian,
   'curvature-cost': async () => (await import('./curvature_cost.js')).runCurvatureCostBench,
+  pays: async () => (await import('./pays.js')).runPays,
 };
 
 function usage(): string {

@@ -561,6 +561,8 @@ export interface HeatmapOptions {
   subtitle?: string;
   /** d3-format string (e.g. '.2f') or a formatting function. Default '.3~g'. */
   valueFormat?: string | ((v: number) => string);
+  /** Text printed in each cell instead of the formatted value ('\n' breaks lines); a null entry prints the value as is. */
+  labels?: (string | null)[][];
   /** Title of the colour legend (default: none). */
   valueTitle?: string;
   /** Vega colour scheme (default 'viridis'). */
@@ -615,7 +617,7 @@ export function heatmapSpec(opts: HeatmapOptions): TopLevelSpec {
         row,
         col,
         value: ok ? v : null,
-        label: ok ? (typeof fmt === 'function' ? fmt(v) : null) : 'n/a',
+        label: ok ? (opts.labels?.[r]?.[c] ?? (typeof fmt === 'function' ? fmt(v) : opts.labels != null ? String(v) : null)) : 'n/a',
         dark: ok ? lightness(cellColor(t)) < 0.5 : false,
       });
     });
@@ -630,7 +632,10 @@ export function heatmapSpec(opts: HeatmapOptions): TopLevelSpec {
   const y = { field: 'row', type: 'ordinal' as const, sort: opts.rows, title: opts.rowTitle, axis: { domain: false, ticks: false } };
   const cw = opts.cellWidth ?? Math.max(56, Math.min(90, 8 * Math.max(...opts.cols.map(c => c.length), 6)));
   const ch = opts.cellHeight ?? 34;
-  const textEnc = typeof fmt === 'function' ? { field: 'label', type: 'nominal' as const } : { field: 'value', type: 'quantitative' as const, format: fmt };
+  const textEnc =
+    typeof fmt === 'function' || opts.labels != null
+      ? { field: 'label', type: 'nominal' as const }
+      : { field: 'value', type: 'quantitative' as const, format: fmt };
 
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
@@ -661,7 +666,7 @@ export function heatmapSpec(opts: HeatmapOptions): TopLevelSpec {
       },
       {
         transform: [{ filter: 'datum.value !== null' }],
-        mark: { type: 'text', fontSize: 12 },
+        mark: { type: 'text', fontSize: 12, lineBreak: '\n' },
         encoding: {
           x,
           y,

@@ -1,0 +1,274 @@
+/**
+ * `npm run bench -- --only pays`: where do teleports pay? A matrix of models × data × optimizers ×
+ * learning rates (η* from a search on tuning seeds, and η* ÷ 4), each cell on held-out seeds, with the
+ * arms baseline, reset-only control, today's default teleports, 'lookahead' teleports and
+ * schedule 'auto', interleaved step by step (bench/pays_matrix.ts). Writes the table to
+ * bench/results/pays.md and a heatmap of the speedup in seconds to bench/results/pays_speedup.png.
+ *
+ * Env overrides pick a subset (the page states what ran): PAYS_MODELS=mlp16,mlp512,cnn,
+ * PAYS_DATASETS=mnist,fashion, PAYS_OPTIMIZERS=sgd,adam, PAYS_STEPS=400, PAYS_GLDATA=0|1.
+ */
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadFashionMnist, loadMnist } from '../examples/data/mnist.js';
+import { toTensors, type Dataset } from '../examples/data/dataset.js';
+import { OPTIMIZER_NAMES, type OptimizerName } from '../examples/train/runner.js';
+import { buildMlp } from '../examples/train/models.js';
+import { cnnSpec, mlpSpec, type ModelSpec } from './models.js';
+import { collectWarnings, fmt, RESULTS_DIR, type BenchContext, type TargetResult } from './common.js';
+import { ARMS, lossOn, runCellSeed, type ArmName, type CellSpec, type Split } from './pays_matrix.js';
+import { cellStats, endsWorse, type CellResult } from './pays_stats.js';
+import { paysBody, paysTargets, writePaysChart } from './pays_report.js';
+import { measureGlDataEvent, type GlDataCost } from './pays_gldata.js';
+import type { BenchOutput } from './types.js';
+
+export const MODEL_KEYS = ['mlp16', 'mlp512', 'cnn'] as const;
+export type ModelKey = (typeof MODEL_KEYS)[number];
+export const DATASET_KEYS = ['mnist', 'fashion'] as const;
+export type DatasetKey = (typeof DATASET_KEYS)[number];
+
+/** The 784-16-10-10 MLP of dissertation §5.4.2, the 784-512-512-10 MLP of Fig. 4.6 (both leakyRelu 0.1), the bench CNN. */
+export const MODELS: Record<ModelKey, () => ModelSpec> = {
+  mlp16: () => {
+    const spec = mlpSpec(16, 'leakyRelu');
+    return { ...spec, label: 'MLP 784-16-10-10 leakyRelu', build: seed => buildNarrow(seed) };
+  },
+  mlp512: () => mlpSpec(512, 'leakyRelu'),
+  cnn: () => cnnSpec(),
+};
+
+const buildNarrow = (seed: number) => buildMlp({ inputSize: 784, widths: [16, 10], classes: 10, activation: 'leakyRelu', alpha: 0.1, seed });
+
+/** Everything a run of the matrix needs; {@link paysPlan} gives the bench's full and quick plans. */
+export interface PaysPlan {
+  models: ModelKey[];
+  datasets: DatasetKey[];
+  optimizers: OptimizerName[];
+  arms: readonly ArmName[];
+  /** Reported seeds (held out: never used to pick a setting). */
+  seeds: number[];
+  /** Seeds of the learning-rate search (disjoint from `seeds`). */
+  tuneSeeds: number[];
+  /** Learning rates searched per optimizer (baseline arm, final train loss on the tuning seeds). */
+  lrGrid: Record<OptimizerName, number[]>;
+  trainCount: number;
+  testCount: number;
+  evalCount: number;
+  batchSize: number;
+  /** Training steps per run, per model. */
+  steps: Record<ModelKey, number>;
+  evalEvery: number;
+  teleportEvery: number;
+  teleportBatchSize: number;
+  /** Rounds of the gl-data event timing (0: not measured). */
+  glDataReps: number;
+}
+
+/** Learning-rate grids: half-decades around the usual rates of each optimizer (fixed before any run). */
+export const LR_GRID: Record<OptimizerName, number[]> = {
+  sgd: [0.01, 0.03, 0.1, 0.3],
+  momentum: [0.003, 0.01, 0.03, 0.1],
+  adagrad: [0.01, 0.03, 0.1, 0.3],
+  rmsprop: [0.0003, 0.001, 0.003, 0.01],
+  adam: [0.0003, 0.001, 0.003, 0.01],
+};
+
+const list = <T extends string>(env: string | undefined, allowed: readonly T[], fallback: T[]): T[] => {
+  if (env == null || env.trim() === '') return fallback;
+  const xs = env.split(',').map(s => s.trim()) as T[];
+  const bad = xs.filter(x => !allowed.includes(x));
+  if (bad.length) throw new Error(`pays: unknown ${bad.join(', ')}; choose from ${allowed.join(', ')}`);
+  return xs;
+};
+
+/** The full plan (about an hour on 2 free cores), the quick one (a minute or two), with env overrides. */
+export function paysPlan(quick: boolean, env: Record<string, string | undefined> = process.env): PaysPlan {
+  const stepsOverride = env.PAYS_STEPS != null ? Number(env.PAYS_STEPS) : null;
+  const steps = (n: number) => (stepsOverride != null && stepsOverride > 0 ? stepsOverride : n);
+  const grid = quick ? (Object.fromEntries(OPTIMIZER_NAMES.map(o => [o, LR_GRID[o].slice(1, 4)])) as Record<OptimizerName, number[]>) : LR_GRID;
+  return {
+    models: list(env.PAYS_MODELS, MODEL_KEYS, quick ? ['mlp16'] : [...MODEL_KEYS]),
+    datasets: list(env.PAYS_DATASETS, DATASET_KEYS, [...DATASET_KEYS]),
+    optimizers: list(env.PAYS_OPTIMIZERS, OPTIMIZER_NAMES, quick ? ['sgd', 'adam'] : [...OPTIMIZER_NAMES]),
+    arms: ARMS,
+    seeds: [1, 2, 3],
+    tuneSeeds: [101],
+    lrGrid: grid,
+    trainCount: quick ? 2000 : 8000,
+    testCount: quick ? 500 : 1000,
+    evalCount: quick ? 500 : 1000,
+    batchSize: 20,
+    steps: quick ? { mlp16: steps(300), mlp512: steps(150), cnn: steps(150) } : { mlp16: steps(800), mlp512: steps(300), cnn: steps(300) },
+    evalEvery: quick ? 25 : 20,
+    teleportEvery: 50,
+    teleportBatchSize: 20,
+    glDataReps: env.PAYS_GLDATA != null ? (env.PAYS_GLDATA === '0' ? 0 : Number(env.PAYS_GLDATA)) : quick ? 0 : 3,
+  };
+}
+
+interface LoadedData {
+  key: DatasetKey;
+  name: string;
+  flat: { train: Split; test: Split };
+  image: { train: Split; test: Split };
+}
+
+async function loadData(key: DatasetKey, plan: PaysPlan): Promise<LoadedData> {
+  const limits = { trainLimit: plan.trainCount, testLimit: plan.testCount };
+  // The embedded digits as the examples load them (seed 0 split), or Debian's Fashion-MNIST files.
+  const ds: Dataset = key === 'mnist' ? await loadMnist(limits) : await loadFashionMnist(limits);
+  return {
+    key,
+    name: ds.name,
+    flat: { train: toTensors(ds.train, { flatten: true }), test: toTensors(ds.test, { flatten: true }) },
+    image: { train: toTensors(ds.train), test: toTensors(ds.test) },
+  };
+}
+
+const disposeData = (d: LoadedData) =>
+  tf.dispose([d.flat.train.x, d.flat.train.y, d.flat.test.x, d.flat.test.y, d.image.train.x, d.image.train.y, d.image.test.x, d.image.test.y]);
+
+/** What the matrix returns: the cells, the learning-rate search, what was skipped and why. */
+export interface PaysResult {
+  plan: PaysPlan;
+  cells: CellResult[];
+  tuning: Array<{ model: ModelKey; dataset: DatasetKey; optimizer: OptimizerName; scores: Array<{ lr: number; loss: number }>; best: number }>;
+  skipped: string[];
+  glData: GlDataCost | null;
+  /** Leaked tensors per cell (tfjs's momentum optimizer leaks one per instance). */
+  leaks: Array<{ cell: string; optimizer: OptimizerName; leaked: number }>;
+}
+
+function cellSpec(plan: PaysPlan, model: ModelSpec, key: ModelKey, data: LoadedData, optimizer: OptimizerName, lr: number, arms: readonly ArmName[]): CellSpec {
+  const split = model.kind === 'mlp' ? data.flat : data.image;
+  const evalTrain = {
+    x: tf.slice(split.train.x, 0, Math.min(plan.evalCount, split.train.x.shape[0])),
+    y: tf.slice(split.train.y, 0, Math.min(plan.evalCount, split.train.y.shape[0])),
+  };
+  return {
+    build: seed => model.build(seed),
+    optimizer,
+    lr,
+    arms,
+    train: split.train,
+    evalTrain,
+    test: split.test,
+    batchSize: plan.batchSize,
+    steps: plan.steps[key],
+    evalEvery: plan.evalEvery,
+    teleportEvery: plan.teleportEvery,
+    teleportBatchSize: plan.teleportBatchSize,
+  };
+}
+
+/** η*: the grid's learning rate with the lowest mean final train loss of the baseline on the tuning seeds. */
+function tune(
+  plan: PaysPlan,
+  model: ModelSpec,
+  key: ModelKey,
+  data: LoadedData,
+  optimizer: OptimizerName,
+): { scores: Array<{ lr: number; loss: number }>; best: number } {
+  const scores = plan.lrGrid[optimizer].map(lr => {
+    const spec = cellSpec(plan, model, key, data, optimizer, lr, ['baseline']);
+    try {
+      const losses = plan.tuneSeeds.map(seed => runCellSeed(spec, seed)[0].finalTrain);
+      const loss = losses.reduce((a, b) => a + (Number.isFinite(b) ? b : Infinity), 0) / losses.length;
+      return { lr, loss };
+    } finally {
+      tf.dispose([spec.evalTrain.x, spec.evalTrain.y]);
+    }
+  });
+  const best = scores.reduce((a, b) => (b.loss < a.loss ? b : a)).lr;
+  return { scores, best };
+}
+
+/** Runs the whole matrix of a plan. */
+export async function runPaysMatrix(plan: PaysPlan, log: (m: string) => void): Promise<PaysResult> {
+  const result: PaysResult = { plan, cells: [], tuning: [], skipped: [], glData: null, leaks: [] };
+  for (const dkey of plan.datasets) {
+    let data: LoadedData;
+    try {
+      data = await loadData(dkey, plan);
+    } catch (err) {
+      const msg = `${dkey}: skipped: ${err instanceof Error ? err.message : String(err)}`;
+      result.skipped.push(msg);
+      log(`pays: ${msg}`);
+      continue;
+    }
+    try {
+      for (const mkey of plan.models) {
+        const model = MODELS[mkey]();
+        for (const optimizer of plan.optimizers) {
+          const t = tune(plan, model, mkey, data, optimizer);
+          result.tuning.push({ model: mkey, dataset: dkey, optimizer, ...t });
+          log(`pays: ${mkey} ${dkey} ${optimizer}: η* = ${t.best} (${t.scores.map(s => `${s.lr}: ${fmt(s.loss)}`).join(', ')})`);
+          for (const [lrLevel, lr] of [
+            ['η*', t.best],
+            ['η*/4', t.best / 4],
+          ] as const) {
+            const spec = cellSpec(plan, model, mkey, data, optimizer, lr, plan.arms);
+            const before = tf.memory().numTensors;
+            const runs = plan.seeds.flatMap(seed => runCellSeed(spec, seed, m => log(`pays: ${mkey} ${dkey} ${optimizer} ${lrLevel} seed ${seed}: ${m}`)));
+            tf.dispose([spec.evalTrain.x, spec.evalTrain.y]);
+            const cellName = `${mkey} ${dkey} ${optimizer} ${lrLevel}`;
+            result.leaks.push({ cell: cellName, optimizer, leaked: tf.memory().numTensors - before });
+            const { l0, stats } = cellStats(runs, plan.arms);
+            const cell: CellResult = { model: model.label, dataset: data.name, optimizer, lrLevel, lr, l0, runs, stats };
+            result.cells.push(cell);
+            log(
+              `pays: ${cellName} (lr ${fmt(lr)}): ${stats
+                .map(s => (s.unavailable ? `${s.arm} unavailable` : `${s.arm} ${fmt(s.finalTrain.mean)}${endsWorse(runs, s.arm).worse ? ' (worse)' : ''}`))
+                .join(', ')}`,
+            );
+          }
+        }
+      }
+    } finally {
+      disposeData(data);
+    }
+  }
+  if (plan.glDataReps > 0) {
+    log('pays: timing the gl-data event of Fig. 4.6');
+    result.glData = await measureGlDataEvent({ reps: plan.glDataReps });
+    log(`pays: gl-data event ${fmt(result.glData.eventMs)} ms = ${fmt(100 * result.glData.shareOfEpoch)} % of an epoch`);
+  }
+  return result;
+}
+
+/** The bench entry: runs the plan, writes the heatmap next to the results page. */
+export async function runPays(ctx: BenchContext): Promise<BenchOutput> {
+  const plan = paysPlan(ctx.quick);
+  const { value: result, warnings } = await collectWarnings(() => runPaysMatrix(plan, ctx.log));
+  const chart = await writePaysChart(result, join(RESULTS_DIR, 'pays_speedup'));
+  const targets: TargetResult[] = paysTargets(result);
+  const leaked = result.leaks.reduce((a, l) => a + l.leaked, 0);
+  const momentumLeaks = result.leaks.filter(l => l.optimizer === 'momentum').reduce((a, l) => a + l.leaked, 0);
+  return {
+    title: 'Where teleports pay: models × data × optimizers × learning rates, five arms, held-out seeds',
+    headline: headlineOf(result, targets),
+    targets,
+    data: { ...result, cells: result.cells.map(c => ({ ...c, runs: c.runs.map(r => ({ ...r, curve: r.curve })) })) },
+    body: paysBody(result, { chart: chart ? 'pays_speedup.png' : null, warnings, backend: ctx.backend.note }),
+    ...(leaked > 0 && leaked === momentumLeaks
+      ? {
+          knownLeaks: {
+            count: leaked,
+            reason:
+              'tfjs-core 4.22 MomentumOptimizer.dispose() does not dispose the learning-rate scalar of its SGD base class: one tensor per tf.train.momentum instance (every momentum arm, and every reset of the reset control)',
+          },
+        }
+      : {}),
+  };
+}
+
+function headlineOf(r: PaysResult, targets: TargetResult[]): string[] {
+  const lines = [
+    `${r.cells.length} cells ran (${r.plan.models.join(', ')} × ${r.plan.datasets.join(', ')} × ${r.plan.optimizers.join(', ')} × η*, η*/4) on seeds ${r.plan.seeds.join(', ')}.`,
+  ];
+  for (const s of r.skipped) lines.push(`Skipped: ${s}`);
+  for (const t of targets) lines.push(`${t.met ? 'Met' : 'Missed'}: ${t.name}: ${t.measured}.`);
+  return lines;
+}
+
+export { lossOn };
