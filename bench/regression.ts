@@ -15,6 +15,20 @@ const LR: Record<RegOptimizer, number> = { sgd: 1e-4, adagrad: 1e-1 };
 const NAME: Record<RegOptimizer, string> = { sgd: 'GD', adagrad: 'AdaGrad' };
 const NO_CAP = 1e12;
 
+/** The baseline of the paper-like arms: the same optimizer on the reference code's ½‖·‖² loss. */
+const HALF_BASELINE = 'baseline, ½‖·‖² (reference loss)';
+
+/** An arm of the timed comparison: which loss it trains on and which baseline it is compared with. */
+interface ArmDef {
+  name: string;
+  variant: RegArmSpec['variant'];
+  teleport?: RegTeleport;
+  /** Default 'sse'; the paper-like arms and their baseline use the reference code's 'half-sse'. */
+  loss?: RegArmSpec['loss'];
+  /** The arm its speedups divide by (default 'baseline'). */
+  baseline?: string;
+}
+
 /** The paper's settings (§4.6.1), on our exact groups: plain ascent, no growth cap. */
 function paperLike(opt: RegOptimizer, group: RegTeleport['group']): RegTeleport {
   return opt === 'sgd'
@@ -93,6 +107,9 @@ function best(rows: SearchRow[], group: RegTeleport['group']): SearchRow | null 
 interface ArmSummary {
   optimizer: RegOptimizer;
   arm: string;
+  /** The arm this one is compared with (same loss). */
+  baseline: string;
+  loss: 'sse' | 'half-sse';
   setting: string | null;
   /** Median time of an ordinary step of this arm, and of its special (teleport / reset) steps. */
   plainStepMs: number;
@@ -110,13 +127,7 @@ interface ArmSummary {
 }
 
 /** Runs every arm of one optimizer on `seeds`, `reps` times (losses are deterministic; seconds take the median). */
-function evaluate(
-  opt: RegOptimizer,
-  arms: Array<{ name: string; variant: RegArmSpec['variant']; teleport?: RegTeleport }>,
-  reps: number,
-  workaround: boolean,
-  seeds: number[],
-): ArmSummary[] {
+function evaluate(opt: RegOptimizer, arms: ArmDef[], reps: number, workaround: boolean, seeds: number[]): ArmSummary[] {
   const specs: RegArmSpec[] = [];
   for (const a of arms)
     for (const seed of seeds) {
@@ -128,6 +139,7 @@ function evaluate(
         teleport: a.teleport ?? paperLike(opt, 'rescale'),
         label: a.name,
         flattenInput: workaround && a.variant === 'teleport' && a.teleport?.group === 'gl-data',
+        loss: a.loss ?? 'sse',
       });
     }
   const repRuns: RegRun[][] = [];
@@ -146,6 +158,8 @@ function evaluate(
     return {
       optimizer: opt,
       arm: a.name,
+      baseline: a.name === 'baseline' ? 'baseline' : (a.baseline ?? 'baseline'),
+      loss: a.loss ?? 'sse',
       setting: a.variant === 'teleport' && a.teleport ? describe(a.teleport) : null,
       plainStepMs: plainStep * 1000,
       specialStepMs: Object.fromEntries([...specialStep].map(([e, v]) => [e, v * 1000])),
@@ -179,6 +193,11 @@ function evaluate(
   });
 }
 
+/** The arm `a` is compared with: its own baseline (same loss), else the plain baseline. */
+function baseOf(arms: ArmSummary[], a: ArmSummary): ArmSummary {
+  return arms.find(x => x.arm === a.baseline) ?? arms.find(x => x.arm === 'baseline')!;
+}
+
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / (xs.length - 1)));
 const ms = (xs: Array<number | null>) => {
@@ -209,11 +228,14 @@ export async function runRegression(ctx: BenchContext): Promise<BenchOutput> {
     for (const opt of ['sgd', 'adagrad'] as RegOptimizer[]) {
       const s = search(opt, ctx.quick, ctx.log, workaround);
       const tuned = { rescale: best(s.rows, 'rescale'), 'gl-data': best(s.rows, 'gl-data') };
-      const arms: Array<{ name: string; variant: RegArmSpec['variant']; teleport?: RegTeleport }> = [
+      // Like for like with the reference code: the paper-like arms train on its ½‖·‖² loss at the
+      // paper's learning rates, and are compared with a baseline on that loss.
+      const arms: ArmDef[] = [
         { name: 'baseline', variant: 'baseline' },
         { name: 'reset-only control', variant: 'reset', teleport: paperLike(opt, 'rescale') },
-        { name: 'teleport, paper-like (rescale)', variant: 'teleport', teleport: paperLike(opt, 'rescale') },
-        { name: 'teleport, paper-like (gl-data)', variant: 'teleport', teleport: paperLike(opt, 'gl-data') },
+        { name: HALF_BASELINE, variant: 'baseline', loss: 'half-sse' },
+        { name: 'teleport, paper-like (rescale)', variant: 'teleport', teleport: paperLike(opt, 'rescale'), loss: 'half-sse', baseline: HALF_BASELINE },
+        { name: 'teleport, paper-like (gl-data)', variant: 'teleport', teleport: paperLike(opt, 'gl-data'), loss: 'half-sse', baseline: HALF_BASELINE },
       ];
       if (tuned.rescale) arms.push({ name: 'teleport, tuned (rescale)', variant: 'teleport', teleport: tuned.rescale.setting });
       if (tuned['gl-data']) arms.push({ name: 'teleport, tuned (gl-data)', variant: 'teleport', teleport: tuned['gl-data'].setting });
@@ -222,7 +244,7 @@ export async function runRegression(ctx: BenchContext): Promise<BenchOutput> {
       const evaluated = evaluate(opt, arms, reps, workaround, SEEDS);
       const tuning = evaluate(
         opt,
-        arms.filter(a => a.variant === 'baseline' || a.name.includes('tuned')),
+        arms.filter(a => a.name === 'baseline' || a.name.includes('tuned')),
         reps,
         workaround,
         TUNE_SEEDS,
@@ -253,8 +275,8 @@ function report(
   /** Seeds on which arm `name` of `arms` reaches fraction `fi` in fewer epochs (and fewer `key` seconds) than the baseline of `arms`. */
   const winsIn = (arms: ArmSummary[], name: string, fi = 1, key: 'seconds' | 'wallSeconds' = 'seconds') => {
     const a = arms.find(x => x.arm === name);
-    const b = arms.find(x => x.arm === 'baseline')!;
     if (!a) return { epochs: 0, both: 0, perSeed: [] as boolean[] };
+    const b = baseOf(arms, a);
     const perSeed = a.perSeed.map((p, k) => {
       const r = p.reach[fi];
       const rb = b.perSeed[k].reach[fi];
@@ -288,7 +310,7 @@ function report(
           : "seconds = epochs × the arm's median step time + its measured teleport step (see Method); raw wall time is reported alongside",
     },
     {
-      name: 'same, with the paper-like settings (8 plain ascent steps, lr 1e-7, no growth cap)',
+      name: 'same, with the paper-like settings (½‖·‖² loss as the reference code, 8 plain ascent steps, lr 1e-7, no growth cap; vs the ½‖·‖² baseline)',
       target: '≥ 4 of 5 seeds (reported, not required)',
       measured: `rescale ${paper.both}/5 (epochs ${paper.epochs}/5); gl-data ${paperGl.both}/5 (epochs ${paperGl.epochs}/5)`,
       met: paper.both >= 4 || paperGl.both >= 4,
@@ -336,8 +358,8 @@ function report(
     const parts = perOpt[opt].arms
       .filter(a => a.arm !== 'baseline')
       .map(a => {
-        const r = speedups(b, a);
-        return `${a.arm}: ${fmtRatio(r.epochs)} fewer epochs, ${fmtRatio(r.seconds)} less time`;
+        const r = speedups(baseOf(perOpt[opt].arms, a), a);
+        return `${a.arm}${a.baseline !== 'baseline' ? ` (vs ${a.baseline})` : ''}: ${fmtRatio(r.epochs)} fewer epochs, ${fmtRatio(r.seconds)} less time`;
       });
     headline.push(
       `${NAME[opt]} (lr ${LR[opt as RegOptimizer]}), to 1 % of the initial loss, mean over the held-out seeds ${seedRange(SEEDS)} of baseline ÷ arm: ${parts.join('; ')}.`,
@@ -358,12 +380,13 @@ function report(
     for (const a of perOpt[opt].arms.filter(x => x.arm !== 'baseline')) {
       FRACTIONS.forEach((f, fi) => {
         const nA = a.perSeed.filter(p => p.reach[fi].epoch != null).length;
-        const nB = b.perSeed.filter(p => p.reach[fi].epoch != null).length;
+        const nB = baseOf(perOpt[opt].arms, a).perSeed.filter(p => p.reach[fi].epoch != null).length;
         if (nA < nB) caveats.push(`${a.arm} reaches ${f * 100} % on ${nA}/5 seeds (baseline ${nB}/5)`);
       });
     }
     if (caveats.length) headline.push(`${NAME[opt]} caveat, within ${EPOCHS} epochs: ${caveats.join('; ')}.`);
-    const epochSpeed = (a: ArmSummary) => mean(b.perSeed.map(p => p.reach[1].epoch ?? NaN)) / mean(a.perSeed.map(p => p.reach[1].epoch ?? NaN));
+    const epochSpeed = (a: ArmSummary) =>
+      mean(baseOf(perOpt[opt].arms, a).perSeed.map(p => p.reach[1].epoch ?? NaN)) / mean(a.perSeed.map(p => p.reach[1].epoch ?? NaN));
     const reset = perOpt[opt].arms.find(a => a.arm === 'reset-only control');
     const teleArms = perOpt[opt].arms.filter(a => a.arm.startsWith('teleport'));
     const bestTele = teleArms.filter(a => Number.isFinite(epochSpeed(a))).sort((x, y) => epochSpeed(y) - epochSpeed(x))[0];
@@ -408,7 +431,7 @@ function report(
   );
   sections.push('');
   sections.push(
-    `Settings search (${ctx.quick ? 'reduced grid, --quick' : 'full grid'}): every setting × the ${TUNE_SEEDS.length} tuning seeds ${seedRange(TUNE_SEEDS)}, trained until 1 % (or divergence), ranked by (no divergence, seeds won on epochs to 1 %, mean epoch speedup); the best rescale and the best gl-data setting then run in the timed comparison on the held-out seeds ${seedRange(SEEDS)} (the main tables), and, with the baseline, once more on the tuning seeds (the "tuning seeds" tables), so the gap between the seeds a setting was picked on and fresh ones shows. Every teleport arm runs with maxTotalGrowth = Infinity, so each teleport gets the growth cap its setting names (the library's default run-wide budget, maxGrowth², gives the first teleport its full cap and later ones of a multi-teleport schedule less). Paper-like = the paper's ascent (${describe(paperLike('sgd', 'rescale')).replace('rescale, ', '')} for GD; ${describe(paperLike('adagrad', 'rescale')).replace('rescale, ', '')} for AdaGrad) on our exact groups (the paper used GL with g ≈ I+T).`,
+    `Settings search (${ctx.quick ? 'reduced grid, --quick' : 'full grid'}): every setting × the ${TUNE_SEEDS.length} tuning seeds ${seedRange(TUNE_SEEDS)}, trained until 1 % (or divergence), ranked by (no divergence, seeds won on epochs to 1 %, mean epoch speedup); the best rescale and the best gl-data setting then run in the timed comparison on the held-out seeds ${seedRange(SEEDS)} (the main tables), and, with the baseline, once more on the tuning seeds (the "tuning seeds" tables), so the gap between the seeds a setting was picked on and fresh ones shows. Every teleport arm runs with maxTotalGrowth = Infinity, so each teleport gets the growth cap its setting names (the library's default run-wide budget, maxGrowth², gives the first teleport its full cap and later ones of a multi-teleport schedule less). Paper-like = like for like with the reference code: its ½‖Y − Ŷ‖² loss at the paper's learning rates (so the same rate takes the reference's step, half of what it takes on ‖Y − Ŷ‖²), compared with a baseline on that loss ("${HALF_BASELINE}"), and the paper's ascent (${describe(paperLike('sgd', 'rescale')).replace('rescale, ', '')} for GD; ${describe(paperLike('adagrad', 'rescale')).replace('rescale, ', '')} for AdaGrad) on our exact groups (the paper used GL with g ≈ I+T).`,
   );
   sections.push('');
   for (const opt of ['sgd', 'adagrad'] as RegOptimizer[]) {
@@ -429,8 +452,8 @@ function report(
     );
     const rowsOf = (arms: ArmSummary[]) =>
       arms.map(a => {
-        const b = arms.find(x => x.arm === 'baseline')!;
-        const row = [a.arm, a.setting ?? '—'];
+        const b = baseOf(arms, a);
+        const row = [a.arm, `${a.setting ?? '—'}${a.loss === 'half-sse' ? '; ½‖·‖² loss' : ''}`];
         FRACTIONS.forEach((_f, fi) => {
           row.push(ms(a.perSeed.map(s => s.reach[fi].epoch)));
           row.push(ms(a.perSeed.map(s => (s.reach[fi].seconds == null ? null : s.reach[fi].seconds! * 1000))));
@@ -449,7 +472,10 @@ function report(
         const eA = mean(a.perSeed.map(s => s.reach[1].epoch ?? NaN));
         const sB = mean(b.perSeed.map(s => s.reach[1].seconds ?? NaN));
         const sA = mean(a.perSeed.map(s => s.reach[1].seconds ?? NaN));
-        row.push(a.arm === 'baseline' ? '—' : fmtRatio(eB / eA), a.arm === 'baseline' ? '—' : fmtRatio(sB / sA));
+        row.push(
+          a.arm === 'baseline' ? '—' : fmtRatio(eB / eA),
+          a.arm === 'baseline' ? '—' : `${fmtRatio(sB / sA)}${a.baseline !== 'baseline' ? ` (vs ${a.baseline})` : ''}`,
+        );
         row.push(a.arm === 'baseline' ? '—' : `${winsIn(arms, a.arm).both}/${a.perSeed.length}`);
         row.push(String(a.perSeed.filter(s => s.diverged).length));
         row.push(a.arm.startsWith('teleport') ? fmt(mean(a.perSeed.map(s => s.teleportMs))) : '—');

@@ -14,7 +14,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import * as tp from '../src/index.js';
 import { SeededRandom } from '../src/util/random.js';
-import { regressionData, regressionModel, sumSquaredError } from '../src/problems/regression.js';
+import { regressionData, regressionLossOf, regressionModel, type RegressionLossName } from '../src/problems/regression.js';
 import { variablesOf } from './models.js';
 
 export type RegOptimizer = 'sgd' | 'adagrad';
@@ -45,11 +45,16 @@ export interface RegArmSpec {
    * has no bias (see the regression benchmark notes).
    */
   flattenInput?: boolean;
+  /**
+   * 'sse' (default) trains on ‖Y − Ŷ‖², the dissertation's text; 'half-sse' on ½‖Y − Ŷ‖², the
+   * reference code's loss, so the same learning rate takes the reference's (half) step.
+   */
+  loss?: RegressionLossName;
 }
 
 export interface RegRun {
   spec: RegArmSpec;
-  /** losses[e] = L(w_e), the loss after e updates (e = 0 … epochs). */
+  /** losses[e] = L(w_e), the loss after e updates (e = 0 … epochs), in the arm's own loss (spec.loss). */
   losses: number[];
   /** seconds[e] = wall time of the first e steps (teleports included). */
   seconds: number[];
@@ -91,6 +96,7 @@ interface Arm {
   run: RegRun;
   clock: number;
   done: boolean;
+  loss: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Scalar;
 }
 
 function makeArm(spec: RegArmSpec): Arm {
@@ -102,11 +108,12 @@ function makeArm(spec: RegArmSpec): Arm {
   const inner = spec.optimizer === 'sgd' ? tf.train.sgd(spec.lr) : tf.train.adagrad(spec.lr);
   const run: RegRun = { spec, losses: [], seconds: [], teleports: [], diverged: false };
   const t = spec.teleport;
+  const loss = regressionLossOf(spec.loss ?? 'sse');
   const optimizer =
     spec.variant === 'teleport' && t
       ? tp.wrap(inner, {
           model,
-          loss: sumSquaredError,
+          loss,
           group: t.group,
           objective: t.objective,
           steps: t.steps,
@@ -130,7 +137,7 @@ function makeArm(spec: RegArmSpec): Arm {
             }),
         })
       : tp.wrap(inner);
-  return { spec, model, vars: variablesOf(model), x, y, optimizer, run, clock: 0, done: false };
+  return { spec, model, vars: variablesOf(model), x, y, optimizer, run, clock: 0, done: false, loss };
 }
 
 /** Trains all arms for `epochs` full-batch steps, interleaved; returns one run per arm. */
@@ -160,7 +167,7 @@ export function trainRegressionArms(
         const resetNow = arm.spec.variant === 'reset' && (arm.spec.teleport?.atSteps ?? []).includes(e);
         const t0 = performance.now();
         if (resetNow) arm.optimizer.resetState();
-        const cost = arm.optimizer.minimize(() => sumSquaredError(arm.y, arm.model.apply(arm.x) as tf.Tensor), true, arm.vars);
+        const cost = arm.optimizer.minimize(() => arm.loss(arm.y, arm.model.apply(arm.x) as tf.Tensor), true, arm.vars);
         const v = cost!.dataSync()[0];
         const dt = performance.now() - t0;
         cost!.dispose();
@@ -179,7 +186,7 @@ export function trainRegressionArms(
     for (const arm of arms) {
       if (arm.done) continue;
       arm.done = true;
-      const v = tf.tidy(() => sumSquaredError(arm.y, arm.model.apply(arm.x) as tf.Tensor).dataSync()[0]);
+      const v = tf.tidy(() => arm.loss(arm.y, arm.model.apply(arm.x) as tf.Tensor).dataSync()[0]);
       arm.run.losses.push(v);
       arm.run.seconds.push(arm.clock / 1000);
       if (!Number.isFinite(v)) arm.run.diverged = true;

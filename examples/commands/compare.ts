@@ -9,6 +9,7 @@ import { createProgress } from '../train/progress.js';
 import { writeComparison } from '../report/write_outputs.js';
 import { checkOutDir } from '../report/out_dir.js';
 import type { RunRecord } from '../report/types.js';
+import type { RegressionLossName } from '../../src/problems/regression.js';
 import { parseNumberList, parseOptionalCount, parseChoiceList, parseLearningRates, backendOption, useBackend, defaultOut, UsageError } from './common.js';
 
 /** Learning rates that train the example MLPs well (override with --lr). */
@@ -43,6 +44,8 @@ export interface CompareArgs {
   teleportBatches: number;
   gradientSource: 'step' | 'data';
   stateAfterTeleport: tp.StatePolicy;
+  /** Regression only: 'sse' = ‖Y − Ŷ‖² (default), 'half-sse' = ½‖Y − Ŷ‖² (the reference code's loss). */
+  loss?: RegressionLossName;
   trainLimit?: number;
   testLimit?: number;
   backend?: string;
@@ -107,6 +110,11 @@ export function compareOptions<T>(y: Argv<T>, defaults: Partial<CompareArgs> = {
       describe: "exact groups: gradient of the step ('step') or of each teleport batch ('data')",
     })
     .option('state-after-teleport', { choices: ['transform', 'keep', 'reset'] as const, default: 'transform' as const })
+    .option('loss', {
+      choices: ['sse', 'half-sse'] as const,
+      describe:
+        "regression only: 'sse' = ‖Y − Ŷ‖² (default, the dissertation's text), 'half-sse' = ½‖Y − Ŷ‖² (the reference code's loss: the same learning rate takes the reference's step, half of sse's)",
+    })
     .option('train-limit', { type: 'number', describe: 'use at most this many training examples' })
     .option('test-limit', { type: 'number', describe: 'use at most this many test examples' })
     .option('out', { type: 'string', describe: 'output directory, new or empty (default runs/<command>-<time>)' })
@@ -148,13 +156,24 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
       `--teleport-epochs ${late.join(',')} would never teleport: the run stops after --epochs ${args.epochs}; use values below ${args.epochs} or raise --epochs`,
     );
   }
+  if (args.loss != null && args.dataset !== 'regression')
+    throw new UsageError(`--loss ${args.loss} applies to the regression task only; ${args.dataset} trains on categorical cross-entropy (drop --loss)`);
   const trainLimit = parseOptionalCount('--train-limit', args.trainLimit, 'the number of training examples to use');
   const testLimit = parseOptionalCount('--test-limit', args.testLimit, 'the number of test examples to use');
   const outDir = args.out ?? defaultOut(command);
   checkOutDir(outDir);
   const progress = createProgress(args.quiet);
   const backend = await useBackend(args.backend, m => progress.log(m));
-  const task = await loadTask({ dataset: args.dataset, dataDir: args.dataDir, widths, activation: args.activation, alpha: args.alpha, trainLimit, testLimit });
+  const task = await loadTask({
+    dataset: args.dataset,
+    dataDir: args.dataDir,
+    widths,
+    activation: args.activation,
+    alpha: args.alpha,
+    trainLimit,
+    testLimit,
+    regressionLoss: args.loss,
+  });
   const n = task.train.x.shape[0];
   const batchSize = args.batchSize ?? (args.dataset === 'regression' ? n : 20);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`--batch-size must be a positive integer, got ${batchSize}`);

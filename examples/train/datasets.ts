@@ -3,7 +3,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { loadMnist, loadFashionMnist } from '../data/mnist.js';
 import { loadCifar10 } from '../data/cifar10.js';
 import { toTensors } from '../data/dataset.js';
-import { regressionData, regressionModel, sumSquaredError } from '../../src/problems/regression.js';
+import { regressionData, regressionLossOf, regressionModel, type RegressionLossName } from '../../src/problems/regression.js';
 import { buildCnn, buildMlp, type ActivationName } from './models.js';
 import type { Split } from './runner.js';
 import type * as tp from '../../src/index.js';
@@ -34,6 +34,8 @@ export interface TaskOptions {
   testLimit?: number;
   /** Seed of the regression data (the paper draws X and Y once). */
   dataSeed?: number;
+  /** Loss of the regression task: 'sse' = ‖Y − Ŷ‖² (default), 'half-sse' = ½‖Y − Ŷ‖² (the reference code's). */
+  regressionLoss?: RegressionLossName;
 }
 
 function limited(split: Split, limit?: number): Split {
@@ -49,10 +51,10 @@ export async function loadTask(o: TaskOptions): Promise<Task> {
     const { x, y } = regressionData(o.dataSeed ?? 0);
     return {
       name: 'regression',
-      description: 'dissertation §4.6.1: ‖Y − W3·σ(W2·σ(W1·X))‖², W1 6×5, W2 7×6, W3 8×7, X 5×4, LeakyReLU(0.1), full-batch',
+      description: `dissertation §4.6.1: ${o.regressionLoss === 'half-sse' ? '½' : ''}‖Y − W3·σ(W2·σ(W1·X))‖²${o.regressionLoss === 'half-sse' ? " (the reference code's loss)" : ''}, W1 6×5, W2 7×6, W3 8×7, X 5×4, LeakyReLU(0.1), full-batch`,
       train: { x, y },
       buildModel: seed => regressionModel(seed),
-      loss: sumSquaredError,
+      loss: regressionLossOf(o.regressionLoss ?? 'sse'),
       classification: false,
       dispose: () => tf.dispose([x, y]),
     };

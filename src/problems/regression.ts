@@ -78,6 +78,28 @@ export function sumSquaredError(yTrue: Tensor, yPred: Tensor): Scalar {
 }
 
 /**
+ * The reference code's loss ½‖Y − Ŷ‖²_F: half of {@link sumSquaredError}, so its gradient is half
+ * as large and the paper's learning rates (GD 1e-4, AdaGrad 1e-1) take the reference code's step, not
+ * twice it. Use it to compare like for like with the dissertation's released code; ‖∇L‖² (the
+ * teleport objective) is a quarter of sumSquaredError's.
+ *
+ * ```ts
+ * model.compile({ optimizer: tf.train.sgd(1e-4), loss: tp.problems.halfSumSquaredError });
+ * ```
+ */
+export function halfSumSquaredError(yTrue: Tensor, yPred: Tensor): Scalar {
+  return tf.tidy(() => tf.mul(0.5, tf.sum(tf.square(tf.sub(yTrue, yPred)))) as Scalar);
+}
+
+/** The two sum-of-squares losses of the regression by name: 'sse' = ‖Y − Ŷ‖² (the text), 'half-sse' = ½‖Y − Ŷ‖² (the reference code). */
+export type RegressionLossName = 'sse' | 'half-sse';
+
+/** {@link sumSquaredError} or {@link halfSumSquaredError} by name. */
+export function regressionLossOf(name: RegressionLossName): (yTrue: Tensor, yPred: Tensor) => Scalar {
+  return name === 'half-sse' ? halfSumSquaredError : sumSquaredError;
+}
+
+/**
  * The tfjs built-in loss closest to the paper's: `'meanSquaredError'`, for
  * `model.compile({ loss: regressionLoss })`.
  *
