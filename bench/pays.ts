@@ -132,7 +132,7 @@ const disposeData = (d: LoadedData) =>
 export interface PaysResult {
   plan: PaysPlan;
   cells: CellResult[];
-  tuning: Array<{ model: ModelKey; dataset: DatasetKey; optimizer: OptimizerName; scores: Array<{ lr: number; loss: number }>; best: number }>;
+  tuning: Array<{ model: ModelKey; dataset: DatasetKey; optimizer: OptimizerName; scores: Array<{ lr: number; loss: number }>; best: number; edge: boolean }>;
   skipped: string[];
   glData: GlDataCost | null;
   /** Leaked tensors per cell (tfjs's momentum optimizer leaks one per instance). */
@@ -168,7 +168,7 @@ function tune(
   key: ModelKey,
   data: LoadedData,
   optimizer: OptimizerName,
-): { scores: Array<{ lr: number; loss: number }>; best: number } {
+): { scores: Array<{ lr: number; loss: number }>; best: number; edge: boolean } {
   const scores = plan.lrGrid[optimizer].map(lr => {
     const spec = cellSpec(plan, model, key, data, optimizer, lr, ['baseline']);
     try {
@@ -180,7 +180,8 @@ function tune(
     }
   });
   const best = scores.reduce((a, b) => (b.loss < a.loss ? b : a)).lr;
-  return { scores, best };
+  const grid = plan.lrGrid[optimizer];
+  return { scores, best, edge: best === grid[0] || best === grid[grid.length - 1] };
 }
 
 /** Runs the whole matrix of a plan. */
@@ -202,19 +203,24 @@ export async function runPaysMatrix(plan: PaysPlan, log: (m: string) => void): P
         for (const optimizer of plan.optimizers) {
           const t = tune(plan, model, mkey, data, optimizer);
           result.tuning.push({ model: mkey, dataset: dkey, optimizer, ...t });
-          log(`pays: ${mkey} ${dkey} ${optimizer}: η* = ${t.best} (${t.scores.map(s => `${s.lr}: ${fmt(s.loss)}`).join(', ')})`);
+          log(
+            `pays: ${mkey} ${dkey} ${optimizer}: η* = ${t.best}${t.edge ? ' (edge of the grid)' : ''} (${t.scores.map(s => `${s.lr}: ${fmt(s.loss)}`).join(', ')})`,
+          );
           for (const [lrLevel, lr] of [
             ['η*', t.best],
             ['η*/4', t.best / 4],
           ] as const) {
             const spec = cellSpec(plan, model, mkey, data, optimizer, lr, plan.arms);
             const before = tf.memory().numTensors;
-            const runs = plan.seeds.flatMap(seed => runCellSeed(spec, seed, m => log(`pays: ${mkey} ${dkey} ${optimizer} ${lrLevel} seed ${seed}: ${m}`)));
+            // Unavailable arms are said once per cell, not once per seed.
+            const runs = plan.seeds.flatMap((seed, i) =>
+              runCellSeed(spec, seed, m => (i === 0 ? log(`pays: ${mkey} ${dkey} ${optimizer} ${lrLevel}: ${m}`) : undefined)),
+            );
             tf.dispose([spec.evalTrain.x, spec.evalTrain.y]);
             const cellName = `${mkey} ${dkey} ${optimizer} ${lrLevel}`;
             result.leaks.push({ cell: cellName, optimizer, leaked: tf.memory().numTensors - before });
             const { l0, stats } = cellStats(runs, plan.arms);
-            const cell: CellResult = { model: model.label, dataset: data.name, optimizer, lrLevel, lr, l0, runs, stats };
+            const cell: CellResult = { modelKey: mkey, datasetKey: dkey, model: model.label, dataset: data.name, optimizer, lrLevel, lr, l0, runs, stats };
             result.cells.push(cell);
             log(
               `pays: ${cellName} (lr ${fmt(lr)}): ${stats

@@ -55,7 +55,10 @@ export async function writePaysChart(r: PaysResult, base: string): Promise<boole
     rowTitle: 'model · data · optimizer and learning rate',
     colTitle: 'arm',
     title: 'Speedup in seconds to a fraction of L₀ (baseline time ÷ arm time; > 1: the arm is faster)',
-    subtitle: `mean and 95 % t-interval over seeds ${r.plan.seeds.join(', ')} (paired per seed, arms interleaved step by step); target: the deepest of 50/20/10 % of L₀ every baseline seed reached; n/a: arm unavailable or target not reached`,
+    subtitle: [
+      `mean [95 % t-interval] over seeds ${r.plan.seeds.join(', ')}, paired per seed, arms interleaved step by step;`,
+      'target: the deepest of 50/20/10 % of L₀ every baseline seed reached; n/a: arm unavailable or target not reached',
+    ],
     valueTitle: 'speedup',
     scheme: 'redblue',
     domainMid: 1,
@@ -130,7 +133,7 @@ export function paysBody(r: PaysResult, o: { chart: string | null; warnings: str
   out.push(
     table(
       ['model', 'data', 'optimizer', 'final train loss per lr', 'η*'],
-      r.tuning.map(t => [t.model, t.dataset, t.optimizer, t.scores.map(s => `${s.lr}: ${fmt(s.loss)}`).join(', '), String(t.best)]),
+      r.tuning.map(t => [t.model, t.dataset, t.optimizer, t.scores.map(s => `${s.lr}: ${fmt(s.loss)}`).join(', '), `${t.best}${t.edge ? ' (grid edge)' : ''}`]),
       4,
     ),
   );
@@ -142,7 +145,7 @@ export function paysBody(r: PaysResult, o: { chart: string | null; warnings: str
   );
   out.push('');
   for (const c of r.cells) {
-    out.push(`### ${rowName(c)} (lr ${fmt(c.lr)})`);
+    out.push(`### ${rowName(c)} (lr ${fmt(c.lr)}): ${c.model}, ${c.dataset}`);
     out.push('');
     out.push(`L₀ per seed: ${c.l0.map(v => fmt(v)).join(', ')}.`);
     out.push('');
@@ -161,6 +164,21 @@ export function paysBody(r: PaysResult, o: { chart: string | null; warnings: str
         cellRows(c),
         1,
       ),
+    );
+    out.push('');
+  }
+  const sgdReset = r.cells
+    .filter(c => c.optimizer === 'sgd')
+    .flatMap(c => {
+      const s = c.stats.find(x => x.arm === 'reset');
+      const h = s ? headlineSpeedup(c, s) : null;
+      return h && h.value.mean != null ? [`${rowName(c)} ${fmtInterval(h.value, '×')}`] : [];
+    });
+  if (sgdReset.length) {
+    out.push('## Timing noise floor');
+    out.push('');
+    out.push(
+      `SGD has no state, so its reset control does exactly the baseline's arithmetic (same losses to the last digit): its "speedup" in seconds is pure timing noise on this shared machine. Measured: ${sgdReset.join('; ')}. A seconds speedup whose interval contains these values is not a measured difference.`,
     );
     out.push('');
   }

@@ -26,6 +26,9 @@ export interface ArmStats {
 }
 
 export interface CellKey {
+  /** Short keys (mlp16, mnist, …) and the long labels. */
+  modelKey: string;
+  datasetKey: string;
   model: string;
   dataset: string;
   optimizer: string;

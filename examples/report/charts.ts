@@ -558,7 +558,8 @@ export interface HeatmapOptions {
   rowTitle: string;
   colTitle: string;
   title: string;
-  subtitle?: string;
+  /** One line, or several. */
+  subtitle?: string | string[];
   /** d3-format string (e.g. '.2f') or a formatting function. Default '.3~g'. */
   valueFormat?: string | ((v: number) => string);
   /** Text printed in each cell instead of the formatted value ('\n' breaks lines); a null entry prints the value as is. */
