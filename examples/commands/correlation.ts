@@ -31,7 +31,7 @@ const PAPER_SETUP: Record<CorrelationDataset, { widths: number[]; lr: number }> 
 };
 const BATCH_SIZE = 20;
 const ALPHA = 0.1;
-/** Training examples on which φ and ψ are measured (the first ones of the training split). */
+/** Training examples on which φ and the training loss are measured (the first ones of the training split). */
 const METRIC_EXAMPLES = 1000;
 const BOOTSTRAP_RESAMPLES = 2000;
 
@@ -53,8 +53,10 @@ export interface CorrelationArgs {
 
 export interface ModelRow {
   seed: number;
+  /** Mean loss on the training examples φ is measured on (the first `metricExamples` of the split). */
   trainLoss: number;
   testLoss: number;
+  /** Test loss − training loss (both as measured here: the training loss on φ's examples). */
   gap: number;
   phi: number;
   psi: number;
@@ -81,8 +83,16 @@ function evaluate(model: LayersModel, x: tf.Tensor, y: tf.Tensor): { loss: numbe
   return { loss: lossSum / n, accuracy: correct / n };
 }
 
-/** Plain minibatch SGD (the paper's optimizer), seeded order. */
-function train(model: LayersModel, x: tf.Tensor, y: tf.Tensor, epochs: number, lr: number, seed: number, onStep: (s: number, loss: number) => void) {
+/** Plain minibatch SGD (the paper's optimizer), seeded order. Exported for tests that retrain a model. */
+export function trainCorrelationModel(
+  model: LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  epochs: number,
+  lr: number,
+  seed: number,
+  onStep: (s: number, loss: number) => void,
+) {
   const lossFn = tp.resolveLoss('categoricalCrossentropy', false).compute;
   const optimizer = tf.train.sgd(lr);
   const n = x.shape[0];
@@ -158,9 +168,13 @@ export async function runCorrelation(args: CorrelationArgs): Promise<{ rows: Mod
       try {
         const stepsPerEpoch = Math.ceil(nTrain / BATCH_SIZE);
         progress.start(stepsPerEpoch * epochs, `model ${i + 1}/${models} (seed ${modelSeed})`.padEnd(24));
-        train(model, tr.x, tr.y, epochs, setup.lr, modelSeed, (s, loss) => progress.update(s, { loss, epoch: Math.floor((s - 1) / stepsPerEpoch) }));
+        trainCorrelationModel(model, tr.x, tr.y, epochs, setup.lr, modelSeed, (s, loss) =>
+          progress.update(s, { loss, epoch: Math.floor((s - 1) / stepsPerEpoch) }),
+        );
         progress.stop();
-        const trainEval = evaluate(model, tr.x, tr.y);
+        // The training loss on the examples φ is measured on: φ at small displacements is close to L(w) on
+        // its batch, so comparing it with the loss on other examples would mix in their sampling noise.
+        const trainEval = evaluate(model, metricBatch.x, metricBatch.y);
         const testEval = evaluate(model, te.x, te.y);
         // The measurement seeds are the same for every model: all models see the same directions/curves.
         const phi = tp.metrics.sharpness(model, metricBatch, { directions, seed });
@@ -264,7 +278,7 @@ export function correlationSummary(rows: readonly ModelRow[], scale: Scale): str
     `# Sharpness, curvature and generalization (dissertation §5.2.3, Table 5.1)`,
     '',
     `${n} models on ${scale.source}: ${scale.arch}, trained from seeds ${scale.seed}…${scale.seed + n - 1} with SGD (lr ${scale.lr}, batch ${scale.batchSize}) for ${plural(scale.epochs, 'epoch')} on ${scale.train} training examples; test loss on ${scale.test} held-out examples.`,
-    `φ: |T| = ${scale.displacements.length} displacements (${scale.displacements[0]}, ${scale.displacements[1]}, …, ${scale.displacements[scale.displacements.length - 1]}) × |D| = ${scale.directions} random unit directions, on the first ${scale.metricExamples} training examples. ψ: k = ${scale.curves} random Lie-algebra curve${scale.curves === 1 ? '' : 's'} of group '${scale.group}' on the first ${scale.psiExamples} training examples (the action is exact only up to the narrowest layer's inputs). The same directions and curves (seed ${scale.seed}) for every model. Backend ${scale.backend}, ${scale.seconds.toFixed(0)} s in all.`,
+    `Training loss: on the same ${scale.metricExamples} training examples as φ. φ: |T| = ${scale.displacements.length} displacements (${scale.displacements[0]}, ${scale.displacements[1]}, …, ${scale.displacements[scale.displacements.length - 1]}) × |D| = ${scale.directions} random unit directions, on the first ${scale.metricExamples} training examples. ψ: k = ${scale.curves} random Lie-algebra curve${scale.curves === 1 ? '' : 's'} of group '${scale.group}' on the first ${scale.psiExamples} training examples (the action is exact only up to the narrowest layer's inputs). The same directions and curves (seed ${scale.seed}) for every model. Backend ${scale.backend}, ${scale.seconds.toFixed(0)} s in all.`,
     '',
     `**Scale.** The paper trains 100 models per dataset for 40 epochs on 50,000 examples with |D| = 200; this run is ${n} models × ${plural(scale.epochs, 'epoch')} on ${scale.train} examples with |D| = ${scale.directions}. Pass \`--models 100 --epochs 40 --directions 200\` with the full IDX files (\`--data-dir\`, \`--train-limit 50000 --test-limit 10000\`) for the paper's scale.`,
     '',

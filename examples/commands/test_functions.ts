@@ -35,7 +35,7 @@ const SETTINGS: Record<string, Setting> = {
     xRange: [-1.6, 1.6],
     yRange: [-1.5, 2.6],
   },
-  booth: { fn: booth, start: [5, -5], lr: 0.08, steps: 10, teleportAt: [5], ascentSteps: 10, ascentLr: 0.001, xRange: [-6, 8], yRange: [-6, 8] },
+  booth: { fn: booth, start: [5, -5], lr: 0.08, steps: 10, teleportAt: [4], ascentSteps: 10, ascentLr: 0.001, xRange: [-6, 8], yRange: [-6, 8] },
 };
 
 interface Trace {
