@@ -101,7 +101,7 @@ export function paysPlan(quick: boolean, env: Record<string, string | undefined>
     steps: quick ? { mlp16: steps(300), mlp512: steps(150), cnn: steps(150) } : { mlp16: steps(800), mlp512: steps(300), cnn: steps(300) },
     evalEvery: quick ? 25 : 20,
     teleportEvery: 50,
-    teleportBatchSize: 20,
+    teleportBatchSize: 40,
     glDataReps: env.PAYS_GLDATA != null ? (env.PAYS_GLDATA === '0' ? 0 : Number(env.PAYS_GLDATA)) : quick ? 0 : 3,
   };
 }

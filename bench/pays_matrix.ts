@@ -22,7 +22,7 @@ export const ARM_TEXT: Record<ArmName, string> = {
   reset: "reset-only control: the wrapper with no teleports, optimizer.resetState() at the default arm's teleport steps",
   default: "today's default teleports: tp.<optimizer>(lr, { model, loss, data, schedule: { every } }), every other option at its default",
   lookahead: "the same with objective: 'lookahead'",
-  auto: "schedule: 'auto' (the optimizer decides when a teleport pays)",
+  auto: "schedule: 'auto' (the optimizer decides when a teleport pays; objective 'lookahead' by default)",
 };
 
 export interface Split {
@@ -44,7 +44,7 @@ export interface CellSpec {
   evalEvery: number;
   /** Teleport cadence of the 'default' and 'lookahead' arms (and the reset control's steps). */
   teleportEvery: number;
-  /** Rows per teleport batch handed to the teleporting arms as `data`. */
+  /** Rows of the one teleport batch handed to the teleporting arms as `data`. */
   teleportBatchSize: number;
 }
 
@@ -148,9 +148,10 @@ export function lossOn(model: LayersModel, split: Split): number {
 export function runCellSeed(spec: CellSpec, seed: number, log: (m: string) => void = () => {}): ArmRun[] {
   const n = spec.train.x.shape[0];
   const stepsPerEpoch = Math.ceil(n / spec.batchSize);
-  // Teleport batches: two batches drawn once per seed (the same for every teleporting arm).
+  // The teleport batch: drawn once per seed, the same for every teleporting arm ('lookahead' and
+  // 'auto' hold part of it out to measure a teleport's gain, so it is larger than a training batch).
   const perm = seededPermutation(n, seed * 7907 + 11);
-  const teleportData: tp.Batch[] = [0, 1].map(k => {
+  const teleportData: tp.Batch[] = [0].map(k => {
     const idx = tf.tensor1d(perm.slice(k * spec.teleportBatchSize, (k + 1) * spec.teleportBatchSize), 'int32');
     const b = { x: tf.gather(spec.train.x, idx), y: tf.gather(spec.train.y, idx) };
     idx.dispose();

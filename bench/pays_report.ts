@@ -106,7 +106,7 @@ export function paysBody(r: PaysResult, o: { chart: string | null; warnings: str
       .map(([k, v]) => `${k} ${v} steps`)
       .join(
         ', ',
-      )} of batch ${p.batchSize} on the first ${p.trainCount} training examples; train loss on the first ${p.evalCount} of them every ${p.evalEvery} steps, test loss on ${p.testCount} test examples at the end.`,
+      )} of batch ${p.batchSize} on the first ${p.trainCount} training examples; train loss on the first ${p.evalCount} of them every ${p.evalEvery} steps, test loss on ${p.testCount} test examples at the end. Teleporting arms get one teleport batch of ${p.teleportBatchSize} training rows (drawn once per seed) as \`data\`.`,
   );
   out.push(
     `- η*: the learning rate of the grid with the lowest final train loss of the baseline on tuning seed(s) ${p.tuneSeeds.join(', ')} (never a reported seed); grids: ${p.optimizers.map(o => `${o} ${p.lrGrid[o].join(', ')}`).join('; ')}.`,
