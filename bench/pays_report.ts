@@ -100,6 +100,8 @@ export function paysBody(r: PaysResult, o: { chart: string | null; warnings: str
     `- Cells: ${r.cells.length} = models ${p.models.join(', ')} × data ${p.datasets.join(', ')}${r.skipped.length ? ` (${r.skipped.length} skipped, below)` : ''} × optimizers ${p.optimizers.join(', ')} × {η*, η*/4}. The full plan is 3 models × 2 data × 5 optimizers × 2 = 60 cells; anything less is a subset and says so here.`,
   );
   for (const s of r.skipped) out.push(`- Skipped: ${s}`);
+  const env = Object.entries(process.env).filter(([k]) => k.startsWith('PAYS_'));
+  if (env.length) out.push(`- Subset chosen with: \`${env.map(([k, v]) => `${k}=${v}`).join(' ')} npm run bench -- --only pays\`.`);
   out.push(
     `- Per cell: arms ${p.arms.join(', ')}, on held-out seeds ${p.seeds.join(', ')}; ${Object.entries(p.steps)
       .filter(([k]) => p.models.includes(k as never))

@@ -34,6 +34,8 @@ export interface CompareArgs {
   lr?: string;
   seeds: string;
   teleportEpochs: string;
+  /** 'epochs' (default: --teleport-epochs), 'every:N' (every N optimizer steps) or 'auto' (the optimizer decides). */
+  schedule?: string;
   teleportSteps: number;
   teleportLr: number;
   teleportNormalize: boolean;
@@ -83,6 +85,12 @@ export function compareOptions<T>(y: Argv<T>, defaults: Partial<CompareArgs> = {
       type: 'string',
       default: defaults.teleportEpochs ?? '1',
       describe: 'epochs after which to teleport, comma list (regression: steps)',
+    })
+    .option('schedule', {
+      type: 'string',
+      default: defaults.schedule ?? 'epochs',
+      describe:
+        "when to teleport: 'epochs' (after each of --teleport-epochs), 'every:N' (every N optimizer steps), or 'auto' (the optimizer teleports when the predicted gain beats the measured cost; the reset control resets where that seed's teleport arm teleported)",
     })
     .option('teleport-steps', { type: 'number', default: defaults.teleportSteps ?? 10, describe: 'ascent steps on the group element' })
     .option('teleport-lr', {
@@ -158,6 +166,7 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
   }
   if (args.loss != null && args.dataset !== 'regression')
     throw new UsageError(`--loss ${args.loss} applies to the regression task only; ${args.dataset} trains on categorical cross-entropy (drop --loss)`);
+  const schedule = parseSchedule(args.schedule ?? 'epochs');
   const trainLimit = parseOptionalCount('--train-limit', args.trainLimit, 'the number of training examples to use');
   const testLimit = parseOptionalCount('--test-limit', args.testLimit, 'the number of test examples to use');
   const outDir = args.out ?? defaultOut(command);
@@ -180,6 +189,7 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
   const stepsPerEpoch = Math.ceil(n / batchSize);
   const teleport: TeleportSpec = {
     atSteps: teleportEpochs.map(e => Math.round(e * stepsPerEpoch)),
+    ...(schedule != null ? { schedule } : {}),
     group: args.group as tp.GroupOption,
     objective: args.objective as tp.ObjectiveName,
     steps: args.teleportSteps,
@@ -215,6 +225,10 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
     for (const optimizer of optimizers) {
       // Rotate the order of the arms from seed to seed so no arm always runs first.
       const rotated = variants.map((_, i) => variants[(i + seedIndex) % variants.length]);
+      // With 'auto' the reset control resets where this seed's teleport arm teleported: run that first.
+      if (schedule === 'auto' && rotated.includes('teleport') && rotated.includes('reset'))
+        rotated.sort((a, b) => (a === 'teleport' ? -1 : b === 'teleport' ? 1 : 0));
+      let autoSteps: number[] = [];
       for (const variant of rotated) {
         const label = `${optimizer}/${variant}/seed ${seed}`;
         progress.start(stepsPerEpoch * args.epochs, label.padEnd(28));
@@ -225,11 +239,12 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
           variant,
           seed,
           epochs: args.epochs,
-          teleport,
+          teleport: schedule === 'auto' ? { ...teleport, resetSteps: autoSteps } : teleport,
           finePointsPerEpoch: FINE_POINTS_PER_EPOCH,
           onStep: ({ step, epoch, loss }) => progress.update(step, { loss, epoch }),
         });
         progress.stop();
+        if (variant === 'teleport') autoSteps = run.teleports.filter(t => t.accepted).map(t => t.step);
         const last = run.points[run.points.length - 1];
         const accepted = run.teleports.filter(t => t.accepted).length;
         progress.log(
@@ -250,6 +265,16 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
   });
   progress.log(`wrote ${files.length} files to ${outDir} (summary: ${join(outDir, 'summary.md')})`);
   return { runs, outDir, files };
+}
+
+/** --schedule: null for 'epochs' (the --teleport-epochs steps), `{ every: N }` for 'every:N', or 'auto'. */
+export function parseSchedule(spec: string): tp.Schedule | null {
+  const v = spec.trim();
+  if (v === 'epochs') return null;
+  if (v === 'auto') return 'auto';
+  const m = /^every:(\d+)$/.exec(v);
+  if (m && Number(m[1]) > 0) return { every: Number(m[1]) };
+  throw new UsageError(`--schedule must be 'epochs', 'every:N' (N a positive number of optimizer steps, e.g. every:50) or 'auto', got '${spec}'`);
 }
 
 function packageVersion(): string {

@@ -37,6 +37,14 @@ export interface Split {
 export interface TeleportSpec {
   /** Optimizer steps at which to teleport (before that step's update). */
   atSteps: number[];
+  /**
+   * A schedule instead of `atSteps`: `{ every, start?, stop? }` or `'auto'` (the optimizer decides).
+   * The reset arm resets at the same steps; with 'auto', at `resetSteps` (e.g. where the teleport arm
+   * of the same seed teleported), or never.
+   */
+  schedule?: tp.Schedule;
+  /** Steps at which the reset arm resets when `schedule` is 'auto'. */
+  resetSteps?: number[];
   group: tp.GroupOption;
   objective: tp.ObjectiveName;
   steps: number;
@@ -168,7 +176,7 @@ export function runTraining(spec: RunSpec): RunRecord {
           normalize: spec.teleport!.normalize,
           maxGrowth: spec.teleport!.maxGrowth,
           maxLossDrift: spec.teleport!.maxLossDrift,
-          schedule: { atSteps: spec.teleport!.atSteps },
+          schedule: spec.teleport!.schedule ?? { atSteps: spec.teleport!.atSteps },
           data: teleportBatches,
           gradientSource: spec.teleport!.gradientSource,
           stateAfterTeleport: spec.teleport!.stateAfterTeleport,
@@ -187,7 +195,8 @@ export function runTraining(spec: RunSpec): RunRecord {
         }
       : {},
   );
-  const resetSteps = new Set(spec.variant === 'reset' ? (spec.teleport?.atSteps ?? []) : []);
+  const planned = spec.teleport ? plannedSteps(spec.teleport, totalSteps) : [];
+  const resetSteps = new Set(spec.variant === 'reset' ? planned : []);
 
   const probeSize = Math.min(n, 500);
   const probe = { x: tf.slice(spec.train.x, 0, probeSize), y: tf.slice(spec.train.y, 0, probeSize) };
@@ -215,7 +224,7 @@ export function runTraining(spec: RunSpec): RunRecord {
   // steps before it). The first point is the evaluated initial train loss at step 0.
   const window = Math.max(1, Math.ceil(stepsPerEpoch / (spec.finePointsPerEpoch ?? 20)));
   const fine: CurvePoint[] = [{ epoch: 0, step: 0, seconds: 0, trainLoss: initial.trainLoss }];
-  const marks = new Set(spec.teleport?.atSteps ?? []);
+  const marks = new Set(planned);
   let windowSum = 0;
   let windowCount = 0;
   const flush = () => {
@@ -274,6 +283,17 @@ export function runTraining(spec: RunSpec): RunRecord {
     teleportSeconds,
     diverged,
   };
+}
+
+/** The steps a spec teleports at (the reset arm's steps): atSteps, an `every` schedule's steps, or resetSteps for 'auto'. */
+export function plannedSteps(t: TeleportSpec, totalSteps: number): number[] {
+  const s = t.schedule;
+  if (s == null) return t.atSteps;
+  if (s === 'auto') return t.resetSteps ?? [];
+  if ('atSteps' in s) return s.atSteps;
+  const out: number[] = [];
+  for (let k = s.start ?? s.every; k < Math.min(totalSteps, s.stop ?? Number.POSITIVE_INFINITY); k += s.every) out.push(k);
+  return out;
 }
 
 function shuffled(n: number, random: SeededRandom): number[] {

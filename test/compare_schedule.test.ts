@@ -1,0 +1,31 @@
+import test from 'ava';
+import { parseSchedule } from '../examples/commands/compare.js';
+import { plannedSteps, type TeleportSpec } from '../examples/train/runner.js';
+
+const spec = (over: Partial<TeleportSpec>): TeleportSpec => ({
+  atSteps: [7],
+  group: 'rescale',
+  objective: 'gradNorm',
+  steps: 1,
+  lr: 0.1,
+  batchCount: 1,
+  batchSize: 20,
+  ...over,
+});
+
+test("compare --schedule: 'epochs', 'every:N' and 'auto'; anything else names the choices", t => {
+  t.is(parseSchedule('epochs'), null);
+  t.deepEqual(parseSchedule('every:50'), { every: 50 });
+  t.is(parseSchedule('auto'), 'auto');
+  for (const bad of ['every:0', 'every:', 'sometimes', 'every:-3'])
+    t.throws(() => parseSchedule(bad), { message: /--schedule must be 'epochs', 'every:N' .* or 'auto'/ }, bad);
+});
+
+test('the reset control resets where the teleport arm teleports: atSteps, every N steps, or the given steps for auto', t => {
+  t.deepEqual(plannedSteps(spec({}), 100), [7]);
+  // Every 30 steps from step 30, below the run's 100 steps: 30, 60, 90 (counted by hand).
+  t.deepEqual(plannedSteps(spec({ schedule: { every: 30 } }), 100), [30, 60, 90]);
+  t.deepEqual(plannedSteps(spec({ schedule: { every: 30, start: 10, stop: 50 } }), 100), [10, 40]);
+  t.deepEqual(plannedSteps(spec({ schedule: 'auto' }), 100), []);
+  t.deepEqual(plannedSteps(spec({ schedule: 'auto', resetSteps: [20, 61] }), 100), [20, 61]);
+});
