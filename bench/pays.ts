@@ -8,6 +8,7 @@
  * Env overrides pick a subset (the page states what ran): PAYS_MODELS=mlp16,mlp512,cnn,
  * PAYS_DATASETS=mnist,fashion, PAYS_OPTIMIZERS=sgd,adam, PAYS_STEPS=400, PAYS_GLDATA=0|1.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadFashionMnist, loadMnist } from '../examples/data/mnist.js';
@@ -15,7 +16,7 @@ import { toTensors, type Dataset } from '../examples/data/dataset.js';
 import { OPTIMIZER_NAMES, type OptimizerName } from '../examples/train/runner.js';
 import { buildMlp } from '../examples/train/models.js';
 import { cnnSpec, mlpSpec, type ModelSpec } from './models.js';
-import { collectWarnings, fmt, RESULTS_DIR, type BenchContext, type TargetResult } from './common.js';
+import { collectWarnings, fmt, RESULTS_DIR, resultHeader, type BenchContext, type BenchResult, type TargetResult } from './common.js';
 import { ARMS, lossOn, runCellSeed, type ArmName, type CellSpec, type Split } from './pays_matrix.js';
 import { cellStats, endsWorse, type CellResult } from './pays_stats.js';
 import { paysBody, paysTargets, writePaysChart } from './pays_report.js';
@@ -254,8 +255,8 @@ export async function runPays(ctx: BenchContext): Promise<BenchOutput> {
     title: 'Where teleports pay: models × data × optimizers × learning rates, five arms, held-out seeds',
     headline: headlineOf(result, targets),
     targets,
-    data: { ...result, cells: result.cells.map(c => ({ ...c, runs: c.runs.map(r => ({ ...r, curve: r.curve })) })) },
-    body: paysBody(result, { chart: chart ? 'pays_speedup.png' : null, warnings, backend: ctx.backend.note }),
+    data: { ...result, env: paysEnv() },
+    body: paysBody(result, { chart: chart ? 'pays_speedup.png' : null, warnings, backend: ctx.backend.note, env: paysEnv() }),
     ...(leaked > 0 && leaked === momentumLeaks
       ? {
           knownLeaks: {
@@ -268,6 +269,11 @@ export async function runPays(ctx: BenchContext): Promise<BenchOutput> {
   };
 }
 
+/** The PAYS_ variables that chose this run's subset. */
+function paysEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('PAYS_') && e[1] != null));
+}
+
 function headlineOf(r: PaysResult, targets: TargetResult[]): string[] {
   const lines = [
     `${r.cells.length} cells ran (${r.plan.models.join(', ')} × ${r.plan.datasets.join(', ')} × ${r.plan.optimizers.join(', ')} × η*, η*/4) on seeds ${r.plan.seeds.join(', ')}.`,
@@ -275,6 +281,31 @@ function headlineOf(r: PaysResult, targets: TargetResult[]): string[] {
   for (const s of r.skipped) lines.push(`Skipped: ${s}`);
   for (const t of targets) lines.push(`${t.met ? 'Met' : 'Missed'}: ${t.name}: ${t.measured}.`);
   return lines;
+}
+
+/**
+ * Rewrites bench/results/pays.md (and the heatmap) from bench/results/pays.json after a change to the
+ * page: `npx tsx bench/pays.ts --rewrite [dir]`. Nothing is rerun: the saved runs are re-tabulated.
+ */
+export async function rewritePaysPage(dir = RESULTS_DIR): Promise<string> {
+  // writeResult stores non-finite numbers as strings.
+  const revive = (_k: string, v: unknown) => (v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v === 'NaN' ? NaN : v);
+  const saved = JSON.parse(readFileSync(join(dir, 'pays.json'), 'utf8'), revive) as BenchResult;
+  const result = saved.data as PaysResult & { env?: Record<string, string> };
+  for (const c of result.cells) Object.assign(c, cellStats(c.runs, result.plan.arms));
+  const chart = await writePaysChart(result, join(dir, 'pays_speedup'));
+  const targets = paysTargets(result);
+  const page: BenchResult = { ...saved, targets, headline: headlineOf(result, targets) };
+  const body = paysBody(result, { chart: chart ? 'pays_speedup.png' : null, warnings: [], backend: saved.backend.note, env: result.env ?? {} });
+  writeFileSync(join(dir, 'pays.json'), `${JSON.stringify(page, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n`);
+  const md = join(dir, 'pays.md');
+  writeFileSync(md, `${resultHeader(page)}\n${body}\n`);
+  return md;
+}
+
+if (process.argv[1]?.endsWith('pays.ts') && process.argv.includes('--rewrite')) {
+  const dir = process.argv[process.argv.indexOf('--rewrite') + 1];
+  rewritePaysPage(dir ?? RESULTS_DIR).then(p => console.log(`rewrote ${p}`));
 }
 
 export { lossOn };
