@@ -630,7 +630,7 @@ export function heatmapSpec(opts: HeatmapOptions): TopLevelSpec {
     title: opts.colTitle,
     axis: { labelAngle: 0, orient: 'top' as const, domain: false, ticks: false },
   };
-  const y = { field: 'row', type: 'ordinal' as const, sort: opts.rows, title: opts.rowTitle, axis: { domain: false, ticks: false } };
+  const y = { field: 'row', type: 'ordinal' as const, sort: opts.rows, title: opts.rowTitle, axis: { domain: false, ticks: false, labelLimit: 360 } };
   const cw = opts.cellWidth ?? Math.max(56, Math.min(90, 8 * Math.max(...opts.cols.map(c => c.length), 6)));
   const ch = opts.cellHeight ?? 34;
   const textEnc =
