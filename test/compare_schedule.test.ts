@@ -1,6 +1,11 @@
 import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli, tempDirs } from './cli_helpers.js';
 import { parseSchedule } from '../examples/commands/compare.js';
 import { plannedSteps, type TeleportSpec } from '../examples/train/runner.js';
+
+const tempDir = tempDirs('tp-schedule-');
 
 const spec = (over: Partial<TeleportSpec>): TeleportSpec => ({
   atSteps: [7],
@@ -28,4 +33,36 @@ test('the reset control resets where the teleport arm teleports: atSteps, every 
   t.deepEqual(plannedSteps(spec({ schedule: { every: 30, start: 10, stop: 50 } }), 100), [10, 40]);
   t.deepEqual(plannedSteps(spec({ schedule: 'auto' }), 100), []);
   t.deepEqual(plannedSteps(spec({ schedule: 'auto', resetSteps: [20, 61] }), 100), [20, 61]);
+});
+
+test('compare --schedule every:N teleports every N steps (regression, full batch: one step per epoch)', t => {
+  const out = join(tempDir(), 'every');
+  const r = runCli([
+    'regression',
+    '--optimizers',
+    'sgd',
+    '--variants',
+    'teleport,reset',
+    '--seeds',
+    '1',
+    '--epochs',
+    '8',
+    '--schedule',
+    'every:3',
+    '--backend',
+    'cpu',
+    '--quiet',
+    '--out',
+    out,
+  ]);
+  t.is(r.code, 0, r.stderr);
+  const { runs } = JSON.parse(readFileSync(join(out, 'runs.json'), 'utf8'));
+  const tele = runs.find((x: { variant: string }) => x.variant === 'teleport');
+  t.deepEqual(
+    tele.teleports.map((e: { step: number }) => e.step),
+    [3, 6],
+  );
+  const bad = runCli(['regression', '--schedule', 'sometimes', '--backend', 'cpu', '--quiet', '--out', join(tempDir(), 'bad')]);
+  t.is(bad.code, 2, bad.stderr);
+  t.regex(bad.stderr, /--schedule must be/);
 });

@@ -158,15 +158,16 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
   // Checked here: a negative one would only fail after loading the data, as a "bad schedule".
   if (teleportEpochs.some(e => e < 0)) throw new UsageError(`--teleport-epochs must be epochs ≥ 0 after which to teleport, got ${args.teleportEpochs}`);
   // A teleport at or after the last epoch would never run: say so instead of training without one.
+  const schedule = parseSchedule(args.schedule ?? 'epochs');
   const late = teleportEpochs.filter(e => e >= args.epochs);
-  if (late.length > 0 && variants.some(v => v !== 'baseline')) {
+  // Only the 'epochs' schedule uses --teleport-epochs.
+  if (schedule == null && late.length > 0 && variants.some(v => v !== 'baseline')) {
     throw new UsageError(
       `--teleport-epochs ${late.join(',')} would never teleport: the run stops after --epochs ${args.epochs}; use values below ${args.epochs} or raise --epochs`,
     );
   }
   if (args.loss != null && args.dataset !== 'regression')
     throw new UsageError(`--loss ${args.loss} applies to the regression task only; ${args.dataset} trains on categorical cross-entropy (drop --loss)`);
-  const schedule = parseSchedule(args.schedule ?? 'epochs');
   const trainLimit = parseOptionalCount('--train-limit', args.trainLimit, 'the number of training examples to use');
   const testLimit = parseOptionalCount('--test-limit', args.testLimit, 'the number of test examples to use');
   const outDir = args.out ?? defaultOut(command);
