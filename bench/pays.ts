@@ -202,7 +202,9 @@ export async function runPaysMatrix(plan: PaysPlan, log: (m: string) => void): P
       for (const mkey of plan.models) {
         const model = MODELS[mkey]();
         for (const optimizer of plan.optimizers) {
+          const tuneBefore = tf.memory().numTensors;
           const t = tune(plan, model, mkey, data, optimizer);
+          result.leaks.push({ cell: `${mkey} ${dkey} ${optimizer} lr search`, optimizer, leaked: tf.memory().numTensors - tuneBefore });
           result.tuning.push({ model: mkey, dataset: dkey, optimizer, ...t });
           log(
             `pays: ${mkey} ${dkey} ${optimizer}: η* = ${t.best}${t.edge ? ' (edge of the grid)' : ''} (${t.scores.map(s => `${s.lr}: ${fmt(s.loss)}`).join(', ')})`,
@@ -211,8 +213,8 @@ export async function runPaysMatrix(plan: PaysPlan, log: (m: string) => void): P
             ['η*', t.best],
             ['η*/4', t.best / 4],
           ] as const) {
-            const spec = cellSpec(plan, model, mkey, data, optimizer, lr, plan.arms);
             const before = tf.memory().numTensors;
+            const spec = cellSpec(plan, model, mkey, data, optimizer, lr, plan.arms);
             // Unavailable arms are said once per cell, not once per seed.
             const runs = plan.seeds.flatMap((seed, i) =>
               runCellSeed(spec, seed, m => (i === 0 ? log(`pays: ${mkey} ${dkey} ${optimizer} ${lrLevel}: ${m}`) : undefined)),
