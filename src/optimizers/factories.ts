@@ -21,6 +21,16 @@ export function wrap(optimizer: Optimizer, options: TeleportOptimizerOptions = {
   return new TeleportOptimizer(optimizer, options);
 }
 
+/** Wraps an optimizer this module made: if the options are refused, the inner optimizer (and its tensors) is freed. */
+function wrapOwned(inner: Optimizer, options: TeleportOptimizerOptions): TeleportOptimizer {
+  try {
+    return new TeleportOptimizer(inner, options);
+  } catch (e) {
+    inner.dispose();
+    throw e;
+  }
+}
+
 /**
  * Teleporting SGD: `tp.sgd(learningRate, options)`, arguments as `tf.train.sgd`.
  * ```ts
@@ -28,25 +38,25 @@ export function wrap(optimizer: Optimizer, options: TeleportOptimizerOptions = {
  * ```
  */
 export function sgd(learningRate: number, options: TeleportOptimizerOptions = {}): TeleportOptimizer {
-  return wrap(tf.train.sgd(learningRate), options);
+  return wrapOwned(tf.train.sgd(learningRate), options);
 }
 
 /** Teleporting momentum: `tp.momentum(learningRate, momentum, useNesterov?, options?)`, as `tf.train.momentum`. */
 export function momentum(learningRate: number, momentumValue: number, ...rest: Array<boolean | TeleportOptimizerOptions | undefined>): TeleportOptimizer {
   const [args, options] = split(rest as Array<Arg | TeleportOptimizerOptions>);
-  return wrap(tf.train.momentum(learningRate, momentumValue, Boolean(args[0] ?? false)), options);
+  return wrapOwned(tf.train.momentum(learningRate, momentumValue, Boolean(args[0] ?? false)), options);
 }
 
 /** Teleporting AdaGrad: `tp.adagrad(learningRate, initialAccumulatorValue?, options?)`, as `tf.train.adagrad`. */
 export function adagrad(learningRate: number, ...rest: Array<number | TeleportOptimizerOptions | undefined>): TeleportOptimizer {
   const [args, options] = split(rest as Array<Arg | TeleportOptimizerOptions>);
-  return wrap(tf.train.adagrad(learningRate, (args[0] as number | undefined) ?? undefined), options);
+  return wrapOwned(tf.train.adagrad(learningRate, (args[0] as number | undefined) ?? undefined), options);
 }
 
 /** Teleporting RMSProp: `tp.rmsprop(learningRate, decay?, momentum?, epsilon?, centered?, options?)`, as `tf.train.rmsprop`. */
 export function rmsprop(learningRate: number, ...rest: Array<number | boolean | null | TeleportOptimizerOptions | undefined>): TeleportOptimizer {
   const [args, options] = split(rest as Array<Arg | TeleportOptimizerOptions>);
-  return wrap(
+  return wrapOwned(
     tf.train.rmsprop(
       learningRate,
       (args[0] as number | undefined) ?? undefined,
@@ -61,7 +71,7 @@ export function rmsprop(learningRate: number, ...rest: Array<number | boolean | 
 /** Teleporting Adam: `tp.adam(learningRate?, beta1?, beta2?, epsilon?, options?)`, as `tf.train.adam`. */
 export function adam(learningRate = 0.001, ...rest: Array<number | null | TeleportOptimizerOptions | undefined>): TeleportOptimizer {
   const [args, options] = split(rest as Array<Arg | TeleportOptimizerOptions>);
-  return wrap(
+  return wrapOwned(
     tf.train.adam(
       learningRate,
       (args[0] as number | undefined) ?? undefined,
