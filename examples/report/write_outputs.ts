@@ -4,30 +4,9 @@ import type { RunRecord } from './types.js';
 import { convergenceChart, writeChart } from './charts.js';
 import { summaryMarkdown } from './summary.js';
 import { writeAllOrNothing } from './out_dir.js';
+import { runCsv, runFineCsv, runsJson, runSlug, type ComparisonMeta } from './csv.js';
 
-const CSV_COLUMNS = ['epoch', 'step', 'seconds', 'trainLoss', 'valLoss', 'valAccuracy', 'gradNormSq'] as const;
-
-/** One run's curve as CSV (one row per logged point). */
-export function runCsv(run: RunRecord): string {
-  const rows = run.points.map(p => CSV_COLUMNS.map(c => (p[c] == null ? '' : String(p[c]))).join(','));
-  return [CSV_COLUMNS.join(','), ...rows].join('\n') + '\n';
-}
-
-const FINE_COLUMNS = ['epoch', 'step', 'seconds', 'trainLoss'] as const;
-
-/** One run's step-resolution train loss as CSV (one row per point of `run.fine`); null without one. */
-export function runFineCsv(run: RunRecord): string | null {
-  if (!run.fine || run.fine.length === 0) return null;
-  const rows = run.fine.map(p => FINE_COLUMNS.map(c => String(p[c])).join(','));
-  return [FINE_COLUMNS.join(','), ...rows].join('\n') + '\n';
-}
-
-/** A file-name-safe slug of a run label, e.g. "sgd-teleport-seed1". */
-export function runSlug(run: RunRecord): string {
-  return `${run.optimizer}-${run.variant}-seed${run.seed}`;
-}
-
-type ComparisonMeta = { title: string; config: Record<string, unknown>; lossTargets?: number[] };
+export { runCsv, runFineCsv, runSlug } from './csv.js';
 
 /**
  * Writes a comparison: per run a CSV and a JSON, all runs in runs.json, the convergence plots (PNG
@@ -51,7 +30,7 @@ async function writeComparisonFiles(outDir: string, runs: RunRecord[], meta: Com
     if (fine) write(join(outDir, 'runs', `${runSlug(run)}-steps.csv`), fine);
     write(join(outDir, 'runs', `${runSlug(run)}.json`), JSON.stringify(run, null, 1));
   }
-  write(join(outDir, 'runs.json'), JSON.stringify({ ...meta, runs }, null, 1));
+  write(join(outDir, 'runs.json'), runsJson(runs, meta));
   const hasVal = runs.some(r => r.points.some(p => p.valLoss != null));
   const hasAcc = runs.some(r => r.points.some(p => p.valAccuracy != null));
   // The training loss at step resolution where the runs have it (runs/*-steps.csv), else per epoch.
