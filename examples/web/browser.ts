@@ -23,6 +23,8 @@ export async function launchChromium(): Promise<{ browser: Browser; close(): Pro
   const browser = await puppeteer.launch({
     executablePath: chromiumPath(),
     headless: true,
+    // A long run is one evaluate call: allow it 10 minutes (CDP's default is 3).
+    protocolTimeout: 600_000,
     args: [
       '--headless=new',
       '--no-sandbox',

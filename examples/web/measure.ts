@@ -41,7 +41,8 @@ async function main(): Promise<void> {
       await page.evaluate(b => window.playground.setBackend(b), backend);
       const info = await page.evaluate(() => window.playground.describeBackend());
       for (const c of CASES) {
-        const r: RunResult = await page.evaluate(s => window.playground.run(s), c.settings as PlaygroundSettings);
+        // Without live drawing: on webgl the charts would share the (emulated) GPU with training.
+        const r: RunResult = await page.evaluate(s => window.playground.run(s, { live: false }), c.settings as PlaygroundSettings);
         const accepted = r.arms.teleport.teleports.filter(x => x.accepted).length;
         rows.push(
           `| ${backend} | ${c.name} | ${r.msPerStep.plain.toPrecision(3)} | ${r.msPerStep.teleport.toPrecision(3)} | ${r.stepsDone} | ${accepted}/${r.arms.teleport.teleports.length} |`,

@@ -37,7 +37,8 @@ function bandColor(t: number): [number, number, number] {
 /** A 2-D function's level sets (bands of log₁₀ L, half a decade each) with trajectories drawn over them. */
 export class LevelSetPlot {
   private spec: LevelSetSpec | null = null;
-  private background: ImageData | null = null;
+  /** The banded level sets, rendered once per function and size (drawImage of it is cheap, putImageData is not). */
+  private background: HTMLCanvasElement | null = null;
   private paths: Path[] = [];
   private readonly ctx: CanvasRenderingContext2D;
   private hover: { path: number; jump: number } | null = null;
@@ -122,8 +123,11 @@ export class LevelSetPlot {
       return;
     }
     const [pw, ph] = [Math.round((w - PAD.left - PAD.right) * dpr), Math.round((h - PAD.top - PAD.bottom) * dpr)];
-    if (this.background == null || this.background.width !== pw || this.background.height !== ph) this.background = this.makeBackground(pw, ph);
-    c.putImageData(this.background, Math.round(PAD.left * dpr), Math.round(PAD.top * dpr));
+    if (this.background == null || this.background.width !== pw || this.background.height !== ph) {
+      this.background = Object.assign(document.createElement('canvas'), { width: pw, height: ph });
+      this.background.getContext('2d')!.putImageData(this.makeBackground(pw, ph), 0, 0);
+    }
+    c.drawImage(this.background, Math.round(PAD.left * dpr), Math.round(PAD.top * dpr));
     c.setTransform(dpr, 0, 0, dpr, 0, 0);
     this.drawFrame(c, w, h);
     this.paths.forEach((p, k) => this.drawPath(c, p, k));
@@ -151,14 +155,18 @@ export class LevelSetPlot {
 
   private drawPath(c: CanvasRenderingContext2D, p: Path, k: number): void {
     if (p.points.length === 0) return;
+    // Two strokes per path (steps solid, jumps dashed), whatever its length: drawing stays cheap as runs grow.
     const jumps = new Set(p.jumps);
     c.lineWidth = 1.8;
     c.strokeStyle = p.color;
-    for (let i = 1; i < p.points.length; i++) {
-      c.setLineDash(jumps.has(i) ? [5, 4] : []);
+    for (const dashed of [false, true]) {
+      c.setLineDash(dashed ? [5, 4] : []);
       c.beginPath();
-      c.moveTo(...this.toPx(p.points[i - 1]));
-      c.lineTo(...this.toPx(p.points[i]));
+      for (let i = 1; i < p.points.length; i++) {
+        if (jumps.has(i) !== dashed) continue;
+        c.moveTo(...this.toPx(p.points[i - 1]));
+        c.lineTo(...this.toPx(p.points[i]));
+      }
       c.stroke();
     }
     c.setLineDash([]);

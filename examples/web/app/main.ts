@@ -194,8 +194,12 @@ function prepareProblem(s: PlaygroundSettings): void {
   );
 }
 
-/** Runs the settings in the form (after `given` is written into it), drawing live. */
-async function run(given?: Partial<PlaygroundSettings>): Promise<RunResult> {
+/**
+ * Runs the settings in the form (after `given` is written into it), drawing live unless `live` is
+ * false (drawing shares the main thread, and on webgl the GPU, with training: timings leave it out).
+ */
+async function run(given?: Partial<PlaygroundSettings>, options: { live?: boolean } = {}): Promise<RunResult> {
+  const live = options.live ?? true;
   if (running) throw new Error('a run is in progress: stop it first');
   $('error').textContent = '';
   if (given) writeForm(resolveSettings(given));
@@ -207,16 +211,24 @@ async function run(given?: Partial<PlaygroundSettings>): Promise<RunResult> {
   field<HTMLSelectElement>('backend').disabled = true;
   prepareProblem(s);
   try {
-    if (s.problem === 'mlp' && digits == null) digits = loadDigits();
+    if (s.problem === 'mlp' && digits == null) {
+      const loading = loadDigits();
+      digits = loading;
+      loading.catch(() => {
+        digits = null; // the next run tries again
+      });
+    }
     const d = s.problem === 'mlp' ? await digits! : undefined;
-    let lastDraw = 0;
+    let nextDraw = 0;
     const result = await runComparison(s, {
       digits: d,
       shouldStop: () => token.stop,
       onStep: (plain, teleport, step) => {
-        if (performance.now() - lastDraw < 120) return;
-        lastDraw = performance.now();
+        // Redraw at most every 120 ms, and never spend more than a quarter of the time drawing.
+        if (!live || performance.now() < nextDraw) return;
+        const t0 = performance.now();
         draw(s, plain, teleport);
+        nextDraw = performance.now() + Math.max(120, 3 * (performance.now() - t0));
         setStatus(`${tf.getBackend()}: step ${step + 1} of ${s.steps}`);
       },
     });
