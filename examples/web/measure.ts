@@ -1,5 +1,5 @@
 /**
- * `npx tsx examples/web/measure.ts [--screenshot docs/playground.png]`: ms per training step in the
+ * `npx tsx examples/web/measure.ts [--screenshot docs/playground.png] [--no-timing]`: ms per training step in the
  * playground page on webgl (SwiftShader here), wasm and cpu, printed as a Markdown table; optionally
  * a screenshot of the page after a default Rosenbrock run.
  */
@@ -37,7 +37,8 @@ async function main(): Promise<void> {
     await page.evaluate(() => window.playground.ready);
     const load = loadavg().map(v => v.toFixed(2));
     const rows: string[] = [];
-    for (const backend of ['webgl', 'wasm', 'cpu']) {
+    const timing = !process.argv.includes('--no-timing');
+    for (const backend of timing ? ['webgl', 'wasm', 'cpu'] : []) {
       await page.evaluate(b => window.playground.setBackend(b), backend);
       const info = await page.evaluate(() => window.playground.describeBackend());
       for (const c of CASES) {
@@ -53,9 +54,9 @@ async function main(): Promise<void> {
     console.log(
       `Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${process.platform}, load average ${load.join(' / ')} at start; ${new Date().toISOString()}`,
     );
-    console.log('');
-    console.log('| backend | problem | plain step, median ms | teleporting arm step without a teleport, median ms | steps | teleports accepted |');
-    console.log('| --- | --- | ---: | ---: | ---: | ---: |');
+    if (timing) console.log('');
+    if (timing) console.log('| backend | problem | plain step, median ms | teleporting arm step without a teleport, median ms | steps | teleports accepted |');
+    if (timing) console.log('| --- | --- | ---: | ---: | ---: | ---: |');
     for (const r of rows) console.log(r);
     if (shot) {
       await page.evaluate(() => window.playground.setBackend('webgl'));

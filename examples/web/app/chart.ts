@@ -6,6 +6,8 @@
 export interface Series {
   label: string;
   color: string;
+  /** Line width in CSS pixels (default 1.6): a wider line drawn first stays visible under one that overlaps it. */
+  width?: number;
   dash?: number[];
   xs: number[];
   ys: number[];
@@ -139,7 +141,7 @@ export class LineChart {
     c.clip();
     for (const s of this.series) {
       c.strokeStyle = s.color;
-      c.lineWidth = 1.6;
+      c.lineWidth = s.width ?? 1.6;
       c.setLineDash(s.dash ?? []);
       c.beginPath();
       let pen = false;

@@ -5,6 +5,8 @@ export interface Path {
   label: string;
   color: string;
   points: Array<[number, number]>;
+  /** Line width (default 1.8). */
+  width?: number;
   jumps: number[];
   /** Hover text of each jump, aligned with `jumps`. */
   jumpInfo?: string[];
@@ -157,7 +159,7 @@ export class LevelSetPlot {
     if (p.points.length === 0) return;
     // Two strokes per path (steps solid, jumps dashed), whatever its length: drawing stays cheap as runs grow.
     const jumps = new Set(p.jumps);
-    c.lineWidth = 1.8;
+    c.lineWidth = p.width ?? 1.8;
     c.strokeStyle = p.color;
     for (const dashed of [false, true]) {
       c.setLineDash(dashed ? [5, 4] : []);

@@ -107,8 +107,10 @@ export function describeReport(r: TeleportReport, maxLossDrift: number): string 
     .join('\n');
 }
 
+// The plain arm is drawn first and wider: where the arms coincide (before the first teleport, or
+// when teleports move little) it shows as a blue edge around the orange line.
 function series(label: string, trace: ArmTrace, key: 'trainLoss' | 'gradNormSq', color: string): Series {
-  return { label, color, xs: trace.points.map(p => p.step), ys: trace.points.map(p => p[key] ?? NaN) };
+  return { label, color, width: trace.variant === 'baseline' ? 4 : 1.6, xs: trace.points.map(p => p.step), ys: trace.points.map(p => p[key] ?? NaN) };
 }
 
 function markers(trace: ArmTrace, key: 'trainLoss' | 'gradNormSq', maxLossDrift: number): Marker[] {
@@ -131,7 +133,7 @@ function draw(s: PlaygroundSettings, plain: ArmTrace, teleport: ArmTrace): void 
   if (s.problem !== 'mlp') {
     const accepted = teleport.teleports.filter(r => r.accepted);
     levels.setPaths([
-      { label: s.optimizer, color: COLORS.plain, points: plain.path, jumps: [] },
+      { label: s.optimizer, color: COLORS.plain, width: 4.5, points: plain.path, jumps: [] },
       {
         label,
         color: COLORS.teleport,
@@ -241,7 +243,7 @@ async function run(given?: Partial<PlaygroundSettings>, options: { live?: boolea
       .join('');
     const acc = result.heldOut ? `; held-out accuracy ${fmt(result.heldOut.plain.accuracy)} vs ${fmt(result.heldOut.teleport.accuracy)}` : '';
     setStatus(
-      `${result.backend}: ${result.stopped ? `stopped after ${result.stepsDone}` : result.stepsDone} steps in ${result.seconds.toFixed(1)} s, ${fmt(result.msPerStep.plain)} ms per plain step; ${diverged}` +
+      `${result.backend}: ${result.stopped ? `stopped after ${result.stepsDone}` : result.stepsDone} steps in ${result.seconds.toFixed(1)} s, ${fmt(result.msPerStep.plain)} ms per plain step${live ? ' (live drawing included)' : ''}; ${diverged}` +
         `final loss ${fin(result.arms.plain)} plain vs ${fin(result.arms.teleport)} teleporting; ${accepted}/${result.arms.teleport.teleports.length} teleports accepted${acc}`,
     );
     lastResult = result;
