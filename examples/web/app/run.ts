@@ -85,8 +85,6 @@ interface Arm {
   step(step: number): Promise<{ loss: number; gradNormSq: number }>;
   /** Loss and ‖∇L‖² at the current weights, without stepping (the final point). */
   measure(step: number): Promise<{ loss: number; gradNormSq: number }>;
-  /** The 2-D parameter, for the path. */
-  position?(): [number, number];
   /** MLP: loss and accuracy on a held-out batch. */
   evaluate?(b: tp.Batch): Promise<{ loss: number; accuracy: number }>;
   dispose(): void;
@@ -103,11 +101,17 @@ function lossAndGradients(loss: () => tf.Scalar, vars: tf.Variable[]): { value: 
   return { value, grads, normSq };
 }
 
-/** Reads two scalars with one await (one sync point on webgl) and disposes them. */
+/** Reads the values of `owned` (disposed) then `borrowed` (kept) with one await: one sync point on webgl. */
+async function readValues(owned: tf.Tensor[], borrowed: tf.Tensor[] = []): Promise<Float32Array> {
+  const all = tf.tidy(() => tf.concat([...owned, ...borrowed].map(t => tf.reshape(t, [-1]))));
+  const v = (await all.data()) as Float32Array;
+  tf.dispose([...owned, all]);
+  return v;
+}
+
+/** Reads two scalars with one await and disposes them. */
 async function readPair(a: tf.Scalar, b: tf.Scalar): Promise<[number, number]> {
-  const both = tf.stack([a, b]);
-  const v = await both.data();
-  tf.dispose([a, b, both]);
+  const v = await readValues([a, b]);
   return [v[0], v[1]];
 }
 
@@ -123,12 +127,14 @@ function functionArm(p: FunctionProblem, s: PlaygroundSettings, teleporting: boo
   };
   const inner = plainOptimizer(s.optimizer, s.lr);
   // The rotation groups teleport right after the inner step, inside the wrapper's applyGradients:
-  // note where the inner step landed, so the path shows the step and the jump apart.
+  // at scheduled steps note where the inner step landed, so the path shows the step and the jump apart.
+  const due = tp.compileSchedule(s.schedule);
+  let capture = false;
   let afterInnerStep: [number, number] | null = null;
   const innerApply = inner.applyGradients.bind(inner);
   inner.applyGradients = grads => {
     innerApply(grads);
-    afterInnerStep = position();
+    if (capture) afterInnerStep = position();
   };
   const group =
     s.group === 'on' ? tp.groups.orthogonal(p.fn.bijection, 2) : tp.groups.so2(p.fn.bijection, { initAngle: s.group === 'so2-random' ? 'random' : 0 });
@@ -142,24 +148,27 @@ function functionArm(p: FunctionProblem, s: PlaygroundSettings, teleporting: boo
     throw e;
   }
   trace.path.push(position());
-  const measure = async (applyStep: boolean) => {
+  const measure = async (step: number, applyStep: boolean) => {
     const { value, grads, normSq } = lossAndGradients(loss, [x]);
     const before = trace.teleports.length;
+    capture = teleporting && due.isDue(step);
+    afterInnerStep = null;
     if (applyStep) optimizer.applyGradients(grads);
     tf.dispose(grads);
-    const [l, g] = await readPair(value, normSq);
+    // Loss and ‖∇L‖² at the step's start, and x after it, in one read.
+    const [l, g, x1, x2] = await readValues([value, normSq], [x]);
     if (applyStep) {
-      if (trace.teleports.slice(before).some(r => r.accepted) && afterInnerStep != null) trace.path.push(afterInnerStep);
-      trace.path.push(position());
-      if (trace.path.length > 1 && trace.teleports.slice(before).some(r => r.accepted)) trace.teleportPathIndices.push(trace.path.length - 1);
+      const jumped = trace.teleports.slice(before).some(r => r.accepted);
+      if (jumped && afterInnerStep != null) trace.path.push(afterInnerStep);
+      trace.path.push([x1, x2]);
+      if (jumped) trace.teleportPathIndices.push(trace.path.length - 1);
     }
     return { loss: l, gradNormSq: g };
   };
   return {
     trace,
-    position,
-    step: () => measure(true),
-    measure: () => measure(false),
+    step: step => measure(step, true),
+    measure: step => measure(step, false),
     dispose() {
       optimizer.dispose();
       x.dispose();
