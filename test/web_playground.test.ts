@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'puppeteer-core';
 import * as tp from '../src/index.js';
-import { rosenbrock } from '../src/problems/test_functions.js';
 import { buildPlayground } from '../examples/web/build.js';
 import { serveStatic, type StaticServer } from '../examples/web/serve.js';
 import { decodePng, launchChromium, regionStats } from '../examples/web/browser.js';
@@ -148,15 +147,15 @@ for (const backend of ['webgl', 'wasm', 'cpu'] as const) {
     checkRun(t, r, 60);
     // Against float64 recomputations of the function at the points the page reports.
     const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
-    t.true(rel(r.arms.plain.points[0].trainLoss, rosenbrock.lossAt([-1, -1])) < 1e-6);
+    t.true(rel(r.arms.plain.points[0].trainLoss, tp.problems.rosenbrock.lossAt([-1, -1])) < 1e-6);
     for (const arm of [r.arms.plain, r.arms.teleport]) {
       const end = arm.path[arm.path.length - 1];
-      t.true(rel(arm.points[arm.points.length - 1].trainLoss, rosenbrock.lossAt(end)) < 1e-3, `${arm.variant}: final loss is L at the path's end`);
+      t.true(rel(arm.points[arm.points.length - 1].trainLoss, tp.problems.rosenbrock.lossAt(end)) < 1e-3, `${arm.variant}: final loss is L at the path's end`);
     }
     const jumps = r.arms.teleport.teleportPathIndices;
     t.is(jumps.length, r.arms.teleport.teleports.filter(x => x.accepted).length);
     for (const i of jumps) {
-      const [before, after] = [rosenbrock.lossAt(r.arms.teleport.path[i - 1]), rosenbrock.lossAt(r.arms.teleport.path[i])];
+      const [before, after] = [tp.problems.rosenbrock.lossAt(r.arms.teleport.path[i - 1]), tp.problems.rosenbrock.lossAt(r.arms.teleport.path[i])];
       t.true(rel(after, before) < 1e-3, `the jump to path point ${i} keeps the loss (${before} → ${after})`);
       t.true(Math.hypot(...r.arms.teleport.path[i].map((v, k) => v - r.arms.teleport.path[i - 1][k])) > 1e-3, 'and moves the point');
     }
@@ -187,6 +186,23 @@ test.serial('the screenshot shows both curves on both charts and both trajectori
       `${id}: pixels of the plain and teleport colors ${px[id].colorCounts}`,
     );
   }
+  // Hovering a teleport's marker shows its report: growth and drift.
+  const markers = await page.evaluate(() => window.playground.teleportMarkers());
+  const last = (await page.evaluate(() => window.playground.lastResult()))!;
+  t.is(markers.length, last.arms.teleport.teleports.length);
+  const first = last.arms.teleport.teleports[0];
+  t.is(await page.evaluate(() => document.getElementById('tooltip')!.hidden), true);
+  await page.mouse.move(markers[0].x, markers[0].y);
+  const tip = await page.evaluate(() => {
+    const el = document.getElementById('tooltip')!;
+    return { hidden: el.hidden, text: el.textContent ?? '' };
+  });
+  t.false(tip.hidden);
+  t.regex(tip.text, new RegExp(`teleport at step ${first.step}: ${first.accepted ? 'accepted' : 'rejected'}`));
+  t.regex(tip.text, first.accepted ? /growth of ‖∇L‖² {2}×[\d.]+/ : /loss drift/);
+  t.regex(tip.text, /loss drift .*\(guard 1\.00e-4\)/);
+  await page.mouse.move(5, 5);
+  t.true(await page.evaluate(() => document.getElementById('tooltip')!.hidden));
   noProblems(t);
 });
 

@@ -231,6 +231,11 @@ export class LineChart {
     c.stroke();
   }
 
+  /** Where each marker is drawn (the centre of its triangle, in CSS pixels of the canvas), with its hover text. */
+  markerPositions(): Array<{ x: number; y: number; info: string }> {
+    return this.markers.filter(m => Number.isFinite(this.fy(m.y))).map(m => ({ x: this.px(m.x), y: this.py(m.y) - 9, info: m.info }));
+  }
+
   /** The marker under the mouse (within 10 px of its tip), if any. */
   private onMove(e: MouseEvent): void {
     const rect = this.canvas.getBoundingClientRect();

@@ -289,6 +289,11 @@ const playground = {
   },
   memory: () => ({ numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes }),
   lastResult: () => lastResult,
+  /** Page coordinates of the teleport markers on the loss chart, and the text hovering each shows. */
+  teleportMarkers: () => {
+    const r = $('loss').getBoundingClientRect();
+    return lossChart.markerPositions().map(m => ({ x: r.left + m.x, y: r.top + m.y, info: m.info }));
+  },
   exportFiles: () => (lastResult ? exportFiles(lastResult) : []),
 };
 declare global {

@@ -1,5 +1,4 @@
-import type { Schedule } from '../../../src/index.js';
-import { booth, quadratic, rosenbrock, type TestFunction } from '../../../src/problems/test_functions.js';
+import { problems, type Schedule } from '../../../src/index.js';
 import type { ActivationName } from '../../train/models.js';
 
 /** The problems the playground offers: three 2-D test functions and a small MLP on MNIST digits. */
@@ -9,7 +8,7 @@ export type ProblemName = (typeof PROBLEMS)[number];
 /** A 2-D test function with its plot window and the CLI's (dissertation §4.6.1) settings. */
 export interface FunctionProblem {
   kind: 'function';
-  fn: TestFunction;
+  fn: problems.TestFunction;
   start: [number, number];
   xRange: [number, number];
   yRange: [number, number];
@@ -23,7 +22,7 @@ export interface MlpProblem {
 export type Problem = FunctionProblem | MlpProblem;
 
 /** An ill-conditioned 2-D quadratic (eigenvalues ≈ 9.2 and 0.8): plain GD crawls along its valley. */
-const QUADRATIC = quadratic(
+const QUADRATIC = problems.quadratic(
   [
     [8, 3],
     [3, 2],
@@ -34,9 +33,9 @@ const QUADRATIC = quadratic(
 export function problemOf(name: ProblemName): Problem {
   switch (name) {
     case 'rosenbrock':
-      return { kind: 'function', fn: rosenbrock, start: [-1, -1], xRange: [-1.6, 1.6], yRange: [-1.5, 2.6] };
+      return { kind: 'function', fn: problems.rosenbrock, start: [-1, -1], xRange: [-1.6, 1.6], yRange: [-1.5, 2.6] };
     case 'booth':
-      return { kind: 'function', fn: booth, start: [5, -5], xRange: [-6, 8], yRange: [-6, 8] };
+      return { kind: 'function', fn: problems.booth, start: [5, -5], xRange: [-6, 8], yRange: [-6, 8] };
     case 'quadratic':
       return { kind: 'function', fn: QUADRATIC, start: [-2, 2.5], xRange: [-3, 3], yRange: [-3, 3] };
     case 'mlp':

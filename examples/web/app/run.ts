@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import * as tp from '../../../src/index.js';
-import { SeededRandom } from '../../../src/util/random.js';
 import { buildMlp } from '../../train/models.js';
 import type { CurvePoint } from '../../report/types.js';
 import type { Digits } from './digits.js';
@@ -240,14 +239,14 @@ class DigitBatches {
   readonly trainCount: number;
   private order: number[] = [];
   private cursor = 0;
-  private readonly random: SeededRandom;
+  private readonly random: tp.SeededRandom;
 
   constructor(
     digits: Digits,
     private readonly batchSize: number,
     seed: number,
   ) {
-    this.random = new SeededRandom(seed);
+    this.random = new tp.SeededRandom(seed);
     const perm = this.permutation(digits.count);
     this.trainCount = Math.round(digits.count * 0.8);
     const take = (idx: number[]) => {
