@@ -228,6 +228,23 @@ test.serial('exports are the CLI formats: a CSV per arm and runs.json', async t 
   noProblems(t);
 });
 
+test.serial('Stop ends a run early: the result says so, the exports cover the steps taken, nothing leaks', async t => {
+  const before = await memory();
+  const result = await page.evaluate(async () => {
+    const running = window.playground.run({ problem: 'quadratic', steps: 100_000 });
+    await new Promise(r => setTimeout(r, 500));
+    window.playground.stop();
+    return running;
+  });
+  t.true(result.stopped);
+  t.true(result.stepsDone > 0 && result.stepsDone < 100_000, `${result.stepsDone} steps`);
+  t.is(result.arms.plain.points.length, result.stepsDone + 1);
+  const csv = (await page.evaluate(() => window.playground.exportFiles()))[0].text.trim().split('\n');
+  t.is(csv.length, result.stepsDone + 2);
+  t.is(await memory(), before);
+  noProblems(t);
+});
+
 test.serial('a group that does not fit the model fails with the library error in the page and leaks nothing', async t => {
   const before = await memory();
   const message = await page.evaluate(
