@@ -228,6 +228,14 @@ test.serial('exports are the CLI formats: a CSV per arm and runs.json', async t 
   noProblems(t);
 });
 
+test.serial("every registered objective is offered: 'lookahead' runs in the page", async t => {
+  t.true((await page.evaluate(() => window.playground.choices('mlp').objectives)).includes('lookahead'));
+  const before = await memory();
+  checkRun(t, await run({ ...MLP, objective: 'lookahead' }), 30);
+  t.is(await memory(), before);
+  noProblems(t);
+});
+
 test.serial('Stop ends a run early: the result says so, the exports cover the steps taken, nothing leaks', async t => {
   const before = await memory();
   const result = await page.evaluate(async () => {

@@ -150,7 +150,7 @@ function functionArm(p: FunctionProblem, s: PlaygroundSettings, teleporting: boo
   const measure = async (step: number, applyStep: boolean) => {
     const { value, grads, normSq } = lossAndGradients(loss, [x]);
     const before = trace.teleports.length;
-    capture = teleporting && due.isDue(step);
+    capture = teleporting && (due.auto === true || due.isDue(step));
     afterInnerStep = null;
     if (applyStep) optimizer.applyGradients(grads);
     tf.dispose(grads);

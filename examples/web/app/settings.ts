@@ -114,7 +114,7 @@ export function resolveSettings(given: Partial<PlaygroundSettings>): PlaygroundS
   return s;
 }
 
-/** "every 50" / "every 100 from 100 to 1000" / "at 5, 10" ⇄ a schedule, for the form's text field. */
+/** "every 50" / "every 100 from 100 to 1000" / "at 5, 10" / "auto" ⇄ a schedule, for the form's text field. */
 export function parseSchedule(text: string): tp.Schedule {
   const t = text.trim().toLowerCase();
   const every = /^every\s+(\d+)(?:\s+from\s+(\d+))?(?:\s+to\s+(\d+))?$/.exec(t);
@@ -132,10 +132,12 @@ export function parseSchedule(text: string): tp.Schedule {
         .filter(Boolean)
         .map(Number),
     };
-  throw new SettingsError(`schedule "${text}": write "every N", "every N from S to E" or "at 5, 10, 20"`);
+  if (t === 'auto') return 'auto';
+  throw new SettingsError(`schedule "${text}": write "every N", "every N from S to E", "at 5, 10, 20" or "auto" (the optimizer decides)`);
 }
 
 export function formatSchedule(s: tp.Schedule): string {
+  if (s === 'auto') return 'auto';
   if ('atSteps' in s) return `at ${s.atSteps.join(', ')}`;
   return `every ${s.every}${s.start != null ? ` from ${s.start}` : ''}${s.stop != null ? ` to ${s.stop}` : ''}`;
 }
