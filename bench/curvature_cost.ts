@@ -10,6 +10,8 @@ import { loadMnist } from '../examples/data/mnist.js';
 import { toTensors } from '../examples/data/dataset.js';
 import { buildMlp } from '../examples/train/models.js';
 import * as tp from '../src/index.js';
+import * as tpAdvanced from '../src/advanced.js';
+import * as tpMetrics from '../src/metrics.js';
 import type { ObjectiveContext } from '../src/objectives/types.js';
 import { applyActions } from '../src/teleport/guard.js';
 import { SeededRandom } from '../src/util/random.js';
@@ -103,11 +105,11 @@ export async function runCurvatureCost(ctx: BenchContext): Promise<BenchOutput> 
   // Diagnostics for the sharpness cost: one gradient pass of the teleport batch loss through the
   // library's second-order-safe forward (what the engine and the estimator differentiate), and the
   // estimator's set-up alone (4 + 4 probes: 9 gradient passes).
-  const structure0 = tp.readModel(model);
-  const resolved = tp.resolveLoss('categoricalCrossentropy', structure0.finalSoftmax);
+  const structure0 = tpAdvanced.readModel(model);
+  const resolved = tpAdvanced.resolveLoss('categoricalCrossentropy', structure0.finalSoftmax);
   const batchLoss = (p: readonly tf.Tensor[]) => resolved.compute(y, structure0.forward(p, x, { logits: resolved.logits }).output) as tf.Scalar;
   const sizes = vars.map(v => v.size);
-  const probes8 = Array.from({ length: 8 }, (_, j) => tp.rademacherProbe(SEED, j, sizes));
+  const probes8 = Array.from({ length: 8 }, (_, j) => tpAdvanced.rademacherProbe(SEED, j, sizes));
   // The budget is "30 training steps": a block of BUDGET consecutive steps, timed as one, per step
   // (one isolated step is faster than a step inside a loop here: allocation and GC churn build up).
   const arms: Record<string, () => Promise<void> | void> = {
@@ -123,7 +125,7 @@ export async function runCurvatureCost(ctx: BenchContext): Promise<BenchOutput> 
         );
     },
     "the 'trace' set-up alone: 8 Hessian-vector products (9 gradient passes)": () => {
-      tp.hessianVectorProducts(batchLoss, vars, probes8, 1e-3);
+      tpAdvanced.hessianVectorProducts(batchLoss, vars, probes8, 1e-3);
     },
     'curvature teleport (rescale, k = 1, maximize)': teleportOf('curvature', { group: 'rescale', objective: 'curvature', direction: 'maximize' }),
     'curvature teleport (rescale, k = 1, minimize)': teleportOf('curvature-min', { group: 'rescale', objective: 'curvature', direction: 'minimize' }),
@@ -184,7 +186,7 @@ export async function runCurvatureCost(ctx: BenchContext): Promise<BenchOutput> 
   // (|T| = 20, 200 passes), timed once; the cost is linear in |D|, so ×20 gives |D| = 200.
   const probeDirections = 10;
   ctx.log(`curvature-cost: one ascent step of the eq. 5.1 ('directions') sharpness objective with |D| = ${probeDirections}`);
-  tp.registerObjective(tp.sharpnessObjective({ name: 'sharpness-directions-10', directions: probeDirections }));
+  tp.registerObjective(tpAdvanced.sharpnessObjective({ name: 'sharpness-directions-10', directions: probeDirections }));
   const t0 = performance.now();
   const directionsReport = await tp.teleport(model, batch, {
     seed: SEED,
@@ -193,14 +195,14 @@ export async function runCurvatureCost(ctx: BenchContext): Promise<BenchOutput> 
     objective: 'sharpness-directions-10',
     direction: 'minimize',
   });
-  const directionsMs = ((performance.now() - t0) * tp.metrics.DEFAULT_DIRECTIONS) / probeDirections;
+  const directionsMs = ((performance.now() - t0) * tpMetrics.DEFAULT_DIRECTIONS) / probeDirections;
   snap.restore();
 
   // ---- the cheap estimator against the full eq. 5.1 over group elements ----------------------------
-  const structure = tp.readModel(model);
-  const actions = tp.planTeleport(structure, 'rescale').build(vars);
+  const structure = tpAdvanced.readModel(model);
+  const actions = tpAdvanced.planTeleport(structure, 'rescale').build(vars);
   const loss = (p: readonly tf.Tensor[]) => crossEntropy(y, structure.forward(p, x).output);
-  const fullDirections = quick ? 50 : tp.metrics.DEFAULT_DIRECTIONS;
+  const fullDirections = quick ? 50 : tpMetrics.DEFAULT_DIRECTIONS;
   const ctxOf = (): ObjectiveContext => ({
     actions,
     params: vars,
@@ -215,9 +217,9 @@ export async function runCurvatureCost(ctx: BenchContext): Promise<BenchOutput> 
     },
   });
   const estimators: Record<string, (thetas: readonly tf.Tensor[]) => tf.Scalar> = {
-    "'trace', 4 probes (default)": tp.sharpnessObjective({ estimator: 'trace' }).value(ctxOf()),
-    "'trace', 8 probes": tp.sharpnessObjective({ estimator: 'trace', probes: 8 }).value(ctxOf()),
-    "'directions', |D| = 4 (common random numbers)": tp.sharpnessObjective({ directions: 4 }).value(ctxOf()),
+    "'trace', 4 probes (default)": tpAdvanced.sharpnessObjective({ estimator: 'trace' }).value(ctxOf()),
+    "'trace', 8 probes": tpAdvanced.sharpnessObjective({ estimator: 'trace', probes: 8 }).value(ctxOf()),
+    "'directions', |D| = 4 (common random numbers)": tpAdvanced.sharpnessObjective({ directions: 4 }).value(ctxOf()),
   };
   const scales = quick ? [0.3, 1] : [0.2, 0.5, 1];
   const perScale = quick ? 3 : 5;
@@ -240,7 +242,7 @@ export async function runCurvatureCost(ctx: BenchContext): Promise<BenchOutput> 
     // Untouched entries are the variables themselves (actions pass them through).
     tf.dispose(moved.filter((m, i) => m !== vars[i]));
     const tf0 = performance.now();
-    full.push(tp.metrics.sharpness(model, batch, { seed: SEED, directions: fullDirections }));
+    full.push(tpMetrics.sharpness(model, batch, { seed: SEED, directions: fullDirections }));
     fullMs += performance.now() - tf0;
     snap.restore();
     for (const [k, f] of Object.entries(estimators)) est[k].push(tf.tidy(() => f(thetas).dataSync()[0]));
@@ -268,8 +270,8 @@ export async function runCurvatureCost(ctx: BenchContext): Promise<BenchOutput> 
   }> = [];
   // The full metric (same seed) before and after a teleport for each objective: did it move the asked way?
   const measures = {
-    sharpness: () => tp.metrics.sharpness(model, batch, { seed: SEED, directions: fullDirections }),
-    curvature: () => tp.metrics.curvature(model, batch, { group: 'rescale', seed: SEED }),
+    sharpness: () => tpMetrics.sharpness(model, batch, { seed: SEED, directions: fullDirections }),
+    curvature: () => tpMetrics.curvature(model, batch, { group: 'rescale', seed: SEED }),
   };
   for (const [objective, measure] of Object.entries(measures)) {
     for (const direction of ['minimize', 'maximize'] as const) {

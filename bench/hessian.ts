@@ -13,7 +13,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { loadMnist } from '../examples/data/mnist.js';
 import { toTensors } from '../examples/data/dataset.js';
 import { buildMlp } from '../examples/train/models.js';
-import * as tp from '../src/index.js';
+import * as tpHessian from '../src/hessian.js';
 import { symmetricEigenNumbers } from '../src/linalg/float64.js';
 import { fmt, fmtRatio, median, table, timeMs, type BenchContext, type TargetResult } from './common.js';
 import { trainStep } from './models.js';
@@ -31,7 +31,7 @@ interface CaseResult {
   hvpMs: { autodiff: number; finiteDifference: number };
   lanczos: Array<{ iterations: number; ms: number; values: number[]; residuals: number[] }>;
   full:
-    | { fits: true; ms: number; eigMs: number; top: number[]; stats: Omit<tp.hessian.SpectrumStats, 'positive'>; traceExact: number }
+    | { fits: true; ms: number; eigMs: number; top: number[]; stats: Omit<tpHessian.SpectrumStats, 'positive'>; traceExact: number }
     | { fits: false; reason: string; estimatedMs: number; matrixMB: number };
   hutchinson: { samples: number; ms: number; estimate: number; standardError: number };
 }
@@ -74,38 +74,38 @@ async function runCase(ctx: BenchContext, label: string, inputSize: number, xAll
   const target = { model, data: { x: x200, y: y200 } };
   const v = model.trainableWeights.map((w, i) => tf.randomNormal(w.shape as number[], 0, 1, 'float32', i + 1));
   const hvpMs = {
-    autodiff: medianOf(reps, () => tf.dispose(tp.hessian.hvp(target, v))),
-    finiteDifference: medianOf(reps, () => tf.dispose(tp.hessian.hvp(target, v, { method: 'finite-difference' }))),
+    autodiff: medianOf(reps, () => tf.dispose(tpHessian.hvp(target, v))),
+    finiteDifference: medianOf(reps, () => tf.dispose(tpHessian.hvp(target, v, { method: 'finite-difference' }))),
   };
   tf.dispose(v);
   const lanczos: CaseResult['lanczos'] = [];
   for (const iterations of ctx.quick ? [20] : [20, 40]) {
-    let out: tp.hessian.TopEigenvaluesResult | null = null;
+    let out: tpHessian.TopEigenvaluesResult | null = null;
     const ms = timeMs(() => {
-      out = tp.hessian.topEigenvalues(target, K, { iterations, seed: 1 });
+      out = tpHessian.topEigenvalues(target, K, { iterations, seed: 1 });
     });
-    const r = out as unknown as tp.hessian.TopEigenvaluesResult;
+    const r = out as unknown as tpHessian.TopEigenvaluesResult;
     lanczos.push({ iterations, ms, values: r.values, residuals: r.residuals });
     ctx.log(`hessian: ${label}: Lanczos ${iterations} steps ${ms.toFixed(0)} ms: ${r.values.map(x => x.toPrecision(5)).join(', ')}`);
   }
   const samples = ctx.quick ? 10 : 30;
-  let hutch: tp.hessian.TraceResult | null = null;
+  let hutch: tpHessian.TraceResult | null = null;
   const hutchMs = timeMs(() => {
-    hutch = tp.hessian.trace(target, { samples, seed: 1 });
+    hutch = tpHessian.trace(target, { samples, seed: 1 });
   });
-  const h = hutch as unknown as tp.hessian.TraceResult;
+  const h = hutch as unknown as tpHessian.TraceResult;
   let full: CaseResult['full'];
   if (params <= 5000) {
-    let fh: tp.hessian.FullHessian | null = null;
+    let fh: tpHessian.FullHessian | null = null;
     const ms = timeMs(() => {
-      fh = tp.hessian.full(target);
+      fh = tpHessian.full(target);
     });
-    const { n: size, matrix } = fh as unknown as tp.hessian.FullHessian;
+    const { n: size, matrix } = fh as unknown as tpHessian.FullHessian;
     let eig: number[] = [];
     const eigMs = timeMs(() => {
       eig = symmetricEigenNumbers(Array.from({ length: size }, (_, i) => Array.from(matrix.subarray(i * size, (i + 1) * size)))).values;
     });
-    const { positive: _p, ...stats } = tp.hessian.stats(eig);
+    const { positive: _p, ...stats } = tpHessian.stats(eig);
     let traceExact = 0;
     for (let i = 0; i < size; i++) traceExact += matrix[i * size + i];
     full = { fits: true, ms, eigMs, top: eig.slice(-K).reverse(), stats, traceExact };
@@ -113,7 +113,7 @@ async function runCase(ctx: BenchContext, label: string, inputSize: number, xAll
   } else {
     let reason = '';
     try {
-      tp.hessian.full(target);
+      tpHessian.full(target);
     } catch (e) {
       reason = (e as Error).message;
     }

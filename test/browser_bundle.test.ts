@@ -1,13 +1,24 @@
 import test from 'ava';
 import { build, type BuildFailure, type BuildOptions } from 'esbuild';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 // The library must bundle for browsers: nothing under src/ may import a Node built-in. esbuild with
 // platform 'browser' cannot resolve 'fs', 'node:path', … and fails the build on them.
 
 const ROOT = process.cwd();
-const ENTRIES = ['src/index.ts', 'src/backend/wasm_fixes.ts']; // 'tfjs-teleport' and 'tfjs-teleport/wasm-fixes'
+
+/** package.json "exports": subpath → the src/ file it is built from (./dist/src/x.js ← src/x.ts). */
+function packageEntries(): Record<string, string> {
+  const exportsMap = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).exports as Record<string, string | { import: string; types: string }>;
+  const entries: Record<string, string> = {};
+  for (const [subpath, target] of Object.entries(exportsMap)) {
+    if (typeof target === 'string') continue; // './package.json'
+    entries[subpath] = target.import.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts');
+  }
+  return entries;
+}
+const ENTRIES = Object.values(packageEntries());
 
 function srcFiles(dir = join(ROOT, 'src')): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap(e =>
@@ -43,7 +54,26 @@ async function browserBuild(options: BuildOptions): Promise<BrowserBuild> {
   }
 }
 
-test('the package entries bundle for the browser with tfjs and no Node built-ins', async t => {
+test('every package.json export points at a src/ entry, its types beside its code', t => {
+  const exportsMap = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).exports;
+  const entries = packageEntries();
+  t.deepEqual(Object.keys(entries).sort(), ['.', './advanced', './groups', './hessian', './meta', './metrics', './problems', './surgery', './wasm-fixes']);
+  for (const [subpath, file] of Object.entries(entries)) {
+    t.true(existsSync(join(ROOT, file)), `${subpath} → ${file}`);
+    t.is(exportsMap[subpath].types, exportsMap[subpath].import.replace(/\.js$/, '.d.ts'), subpath);
+  }
+});
+
+test('each package entry bundles for the browser on its own, with tfjs and no Node built-ins', async t => {
+  for (const entry of ENTRIES) {
+    const r = await browserBuild({ entryPoints: [entry] });
+    t.is(r.errors, null, entry);
+    t.is(r.outputs, 1, entry);
+    t.true(r.inputs.includes(entry), entry);
+  }
+});
+
+test('the package entries bundle together for the browser with tfjs and no Node built-ins', async t => {
   const r = await browserBuild({ entryPoints: ENTRIES });
   t.is(r.errors, null);
   t.is(r.outputs, ENTRIES.length);

@@ -8,6 +8,8 @@
 import test from 'ava';
 import { tf, type tfl, useCpu, mlp, seededUniform, oneHotBatch, maxAbsDiff } from './helpers.js';
 import * as tp from '../src/index.js';
+import * as tpProblems from '../src/problems.js';
+import * as tpGroups from '../src/groups.js';
 import { preconditionerOf } from '../src/optimizers/inner_state.js';
 
 test.before(useCpu);
@@ -324,9 +326,9 @@ test("'reset' keeps the clock: the fresh inner optimizer carries the step, check
 });
 
 test('teleport randomness is derived from (seed, step): a run interrupted by a plain checkpoint draws the same SO(2) angles', async t => {
-  const { booth } = tp.problems;
+  const { booth } = tpProblems;
   const make = (_p: tf.Variable, schedule: tp.Schedule) =>
-    tp.sgd(0.01, { group: tp.groups.so2(booth.bijection), lossOfParams: ([v]) => booth.loss(v as tf.Tensor1D), schedule, steps: 2, lr: 0.05, seed: 11 });
+    tp.sgd(0.01, { group: tpGroups.so2(booth.bijection), lossOfParams: ([v]) => booth.loss(v as tf.Tensor1D), schedule, steps: 2, lr: 0.05, seed: 11 });
   const f = (p: tf.Variable) => () => booth.loss(p as unknown as tf.Tensor1D) as tf.Scalar;
   const schedule = { atSteps: [1, 4] };
   // Uninterrupted: teleports at 1 and 4.
@@ -356,7 +358,7 @@ test('teleport randomness is derived from (seed, step): a run interrupted by a p
   // And the seed matters: another seed draws other angles and ends elsewhere.
   const pd = tf.variable(tf.tensor1d([5, -5]));
   const od = tp.sgd(0.01, {
-    group: tp.groups.so2(booth.bijection),
+    group: tpGroups.so2(booth.bijection),
     lossOfParams: ([v]) => booth.loss(v as tf.Tensor1D),
     schedule,
     steps: 2,

@@ -12,6 +12,7 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import * as tp from '../src/index.js';
+import * as tpMetrics from '../src/metrics.js';
 import { readModel } from '../src/structure/read_model.js';
 import { planTeleport } from '../src/teleport/plan.js';
 import { mlp, seededUniform, useCpu } from './helpers.js';
@@ -134,7 +135,7 @@ for (const opt of OPTIMIZERS) {
         const loss0 = lossOf(model);
         const gn0 = gradNormSqOf(model);
         // ψ on the same random curves as the teleport's (seed 0 on both), through the metrics entry point.
-        const psi = () => (objective === 'curvature' ? tp.metrics.curvature(model, null, { group, seed: 0 }) : NaN);
+        const psi = () => (objective === 'curvature' ? tpMetrics.curvature(model, null, { group, seed: 0 }) : NaN);
         const psi0 = psi();
         const weights0 = model.getWeights().map(w => w.clone());
         const oneOffObjective = objective === 'preconditionedGradNorm' ? 'gradNorm' : objective; // no inner optimizer on the one-off route

@@ -1,13 +1,15 @@
 import test from 'ava';
 import { tf, type tfl, useCpu, mlp, smallCnn, seededUniform, relDiff, maxAbsDiff } from './helpers.js';
 import * as tp from '../src/index.js';
+import * as tpAdvanced from '../src/advanced.js';
+import * as tpMetrics from '../src/metrics.js';
 import { SeededRandom } from '../src/util/random.js';
 import type { ObjectiveContext } from '../src/objectives/types.js';
 
 test.before(useCpu);
 
 const vec = (xs: number[]) => tf.tensor1d(xs);
-const kappaOf = (d1: tf.Tensor[], d2: tf.Tensor[]) => tf.tidy(() => tp.curveCurvature(d1, d2).dataSync()[0]);
+const kappaOf = (d1: tf.Tensor[], d2: tf.Tensor[]) => tf.tidy(() => tpAdvanced.curveCurvature(d1, d2).dataSync()[0]);
 
 // ---- κ of known curves ------------------------------------------------------------------------------
 
@@ -102,11 +104,11 @@ function fd64(f: (t: number) => number[], h = 1e-4): { d1: number[]; d2: number[
 
 function setup(activation: 'relu' | 'linear', group: 'rescale' | 'gl', seed: number) {
   const model = mlp({ input: 4, widths: [5, 3], activation, output: 2, seed });
-  const structure = tp.readModel(model);
-  const plan = tp.planTeleport(structure, group);
+  const structure = tpAdvanced.readModel(model);
+  const plan = tpAdvanced.planTeleport(structure, group);
   const params = structure.variables;
   const actions = plan.build(params);
-  const [drawn] = tp.drawCurves(actions, new SeededRandom(seed).source, 1);
+  const [drawn] = tpAdvanced.drawCurves(actions, new SeededRandom(seed).source, 1);
   // Actions come top site first: actions[0] acts between layers 2 and 3 (M2), actions[1] between 1 and 2 (M1).
   const toMat = (e: { shape: number[]; values: Float32Array }): Mat =>
     e.shape.length === 1
@@ -125,7 +127,7 @@ function firstDerivativeByAutodiff(actions: tp.SiteAction[], params: tf.Tensor[]
   const zero = tf.scalar(0);
   const us = touched.map(i => tf.zerosLike(params[i]));
   const pair = (t: tf.Tensor, u: tf.Tensor[]) => {
-    const moved = tp.applyActions(
+    const moved = tpAdvanced.applyActions(
       actions,
       params,
       ms.map(m => tf.mul(t, m)),
@@ -145,12 +147,12 @@ for (const [activation, group] of [
     const fd = fd64(s => flat(curve64(w, m1, m2, s)));
     const fdDropped = fd64(s => flat(curve64(w, m1, m2, s, true)));
     const { d1, d2, kappa } = tf.tidy(() => {
-      const r = tp.curveDerivatives(actions, params, ms);
+      const r = tpAdvanced.curveDerivatives(actions, params, ms);
       const z = (x: tf.Tensor | null, i: number) => (x ?? tf.zerosLike(params[i])).dataSync();
       return {
         d1: r.d1.flatMap((x, i) => Array.from(z(x, i))),
         d2: r.d2.flatMap((x, i) => Array.from(z(x, i))),
-        kappa: tp.curveCurvature(r.d1, r.d2).dataSync()[0],
+        kappa: tpAdvanced.curveCurvature(r.d1, r.d2).dataSync()[0],
       };
     });
     const scale1 = Math.max(...fd.d1.map(Math.abs));
@@ -171,8 +173,8 @@ for (const [activation, group] of [
   test(`γ'${group === 'gl' ? ", γ''" : ''} from the ${group} Lie-algebra action equal nested autodiff of the action`, t => {
     const { actions, params, ms } = setup(activation, group, 12);
     const diff = tf.tidy(() => {
-      const a = tp.curveDerivatives(actions, params, ms);
-      const b = group === 'gl' ? tp.curveDerivativesByAutodiff(actions, params, ms) : { d1: firstDerivativeByAutodiff(actions, params, ms), d2: a.d2 };
+      const a = tpAdvanced.curveDerivatives(actions, params, ms);
+      const b = group === 'gl' ? tpAdvanced.curveDerivativesByAutodiff(actions, params, ms) : { d1: firstDerivativeByAutodiff(actions, params, ms), d2: a.d2 };
       let worst = 0;
       params.forEach((_, i) => {
         for (const [x, y] of [
@@ -195,20 +197,20 @@ for (const [activation, group] of [
 
 test('tp.metrics.curvature equals ψ recomputed in float64 from the same random elements (k = 3)', t => {
   const model = mlp({ input: 4, widths: [5, 3], activation: 'relu', output: 2, seed: 13 });
-  const structure = tp.readModel(model);
-  const actions = tp.planTeleport(structure, 'rescale').build(structure.variables);
-  const curves = tp.drawCurves(actions, new SeededRandom(21).source, 3);
+  const structure = tpAdvanced.readModel(model);
+  const actions = tpAdvanced.planTeleport(structure, 'rescale').build(structure.variables);
+  const curves = tpAdvanced.drawCurves(actions, new SeededRandom(21).source, 3);
   const w = structure.variables.map((p, i) => (i % 2 === 0 ? asMat(p) : asRow(p)));
   const diag = (e: { values: Float32Array }): Mat => eye(e.values.length).map((r, i) => r.map(v => v * e.values[i]));
   const ref = curves.map(([e2, e1]) => {
     const fd = fd64(s => flat(curve64(w, diag(e1), diag(e2), s)));
     return kappa64(fd.d1, fd.d2);
   });
-  const psi = tp.metrics.curvature(model, null, { group: 'rescale', curves: 3, seed: 21 });
+  const psi = tpMetrics.curvature(model, null, { group: 'rescale', curves: 3, seed: 21 });
   const mean = ref.reduce((a, b) => a + b, 0) / 3;
   t.true(relDiff(psi, mean) < 1e-4, `${psi} vs ${mean}`);
   // A different seed draws different curves.
-  t.true(relDiff(tp.metrics.curvature(model, null, { group: 'rescale', curves: 3, seed: 22 }), mean) > 1e-3);
+  t.true(relDiff(tpMetrics.curvature(model, null, { group: 'rescale', curves: 3, seed: 22 }), mean) > 1e-3);
 });
 
 test('tp.metrics.curvature with data-dependent GL (nested autodiff) matches finite differences of the action on the batch', t => {
@@ -218,16 +220,16 @@ test('tp.metrics.curvature with data-dependent GL (nested autodiff) matches fini
   model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
   const x = seededUniform([4, 6], 15);
   const y = seededUniform([4, 3], 16);
-  const psi = tp.metrics.curvature(model, { x, y }, { group: 'gl-data', seed: 5 });
+  const psi = tpMetrics.curvature(model, { x, y }, { group: 'gl-data', seed: 5 });
   t.true(Number.isFinite(psi) && psi > 0);
   // Recompute: γ(±h) by applying the action at ±h·M, second differences in float64 on float32 values.
-  const structure = tp.readModel(model);
-  const actions = tp.planTeleport(structure, 'gl-data').build(structure.variables, x);
-  const [drawn] = tp.drawCurves(actions, new SeededRandom(5).source, 1);
+  const structure = tpAdvanced.readModel(model);
+  const actions = tpAdvanced.planTeleport(structure, 'gl-data').build(structure.variables, x);
+  const [drawn] = tpAdvanced.drawCurves(actions, new SeededRandom(5).source, 1);
   const at = (s: number) =>
     tf.tidy(() => {
       const thetas = drawn.map(e => tf.mul(s, tf.tensor(e.values, e.shape)));
-      return tp.applyActions(actions, structure.variables, thetas).flatMap(p => Array.from(p.dataSync()));
+      return tpAdvanced.applyActions(actions, structure.variables, thetas).flatMap(p => Array.from(p.dataSync()));
     });
   const fd = fd64(at, 3e-2);
   const ref = kappa64(fd.d1, fd.d2);
@@ -237,13 +239,13 @@ test('tp.metrics.curvature with data-dependent GL (nested autodiff) matches fini
 
 test('tp.metrics.curvature on a CNN (rescale through pooling and flatten) matches finite differences of the action', t => {
   const model = smallCnn();
-  const structure = tp.readModel(model);
-  const actions = tp.planTeleport(structure, 'rescale').build(structure.variables);
+  const structure = tpAdvanced.readModel(model);
+  const actions = tpAdvanced.planTeleport(structure, 'rescale').build(structure.variables);
   t.is(actions.length, 3); // conv→conv, conv→dense (after flatten), dense→dense
-  const [drawn] = tp.drawCurves(actions, new SeededRandom(6).source, 1);
+  const [drawn] = tpAdvanced.drawCurves(actions, new SeededRandom(6).source, 1);
   const at = (s: number) =>
     tf.tidy(() =>
-      tp
+      tpAdvanced
         .applyActions(
           actions,
           structure.variables,
@@ -253,7 +255,7 @@ test('tp.metrics.curvature on a CNN (rescale through pooling and flatten) matche
     );
   const fd = fd64(at, 1e-2);
   const ref = kappa64(fd.d1, fd.d2);
-  const psi = tp.metrics.curvature(model, null, { group: 'rescale', seed: 6 });
+  const psi = tpMetrics.curvature(model, null, { group: 'rescale', seed: 6 });
   t.true(relDiff(psi, ref) < 1e-2, `${psi} vs ${ref}`);
 });
 
@@ -282,9 +284,9 @@ for (const [activation, group] of [
 ] as const) {
   test(`the curvature objective's gradient in θ (${group}) matches central finite differences`, t => {
     const model = mlp({ input: 4, widths: [5, 3], activation, output: 2, seed: 17 });
-    const structure = tp.readModel(model);
-    const actions = tp.planTeleport(structure, group).build(structure.variables);
-    const f = tp.curvatureObjective({ curves: 2 }).value(contextFor(actions, structure.variables, 3));
+    const structure = tpAdvanced.readModel(model);
+    const actions = tpAdvanced.planTeleport(structure, group).build(structure.variables);
+    const f = tpAdvanced.curvatureObjective({ curves: 2 }).value(contextFor(actions, structure.variables, 3));
     const thetas = actions.map((a, i) => tf.tidy(() => tf.mul(0.2, seededUniform(a.init(() => 0).shape, 40 + i))));
     const grads = tf.grads((...th: tf.Tensor[]) => f(th))(thetas);
     for (let k = 0; k < 3; k++) {
@@ -306,9 +308,9 @@ for (const [label, build] of [
 ] as const) {
   test(`the rescale closed form of ψ equals the tensor form (Lie-algebra action) and its gradient, at θ ≠ 0 (${label})`, t => {
     const model = build();
-    const structure = tp.readModel(model);
-    const actions = tp.planTeleport(structure, 'rescale').build(structure.variables);
-    const objective = tp.curvatureObjective({ curves: 3 });
+    const structure = tpAdvanced.readModel(model);
+    const actions = tpAdvanced.planTeleport(structure, 'rescale').build(structure.variables);
+    const objective = tpAdvanced.curvatureObjective({ curves: 3 });
     const ctx = contextFor(actions, structure.variables, 5);
     const closed = objective.closedForm!(ctx);
     t.truthy(closed);
@@ -332,9 +334,9 @@ for (const [label, build] of [
 
 test('the curvature closed form applies to rescale only (GL keeps the tensor form)', t => {
   const model = mlp({ input: 4, widths: [5, 3], activation: 'linear', output: 2, seed: 21 });
-  const structure = tp.readModel(model);
-  const actions = tp.planTeleport(structure, 'gl').build(structure.variables);
-  t.is(tp.curvatureObjective().closedForm!(contextFor(actions, structure.variables, 1)), null);
+  const structure = tpAdvanced.readModel(model);
+  const actions = tpAdvanced.planTeleport(structure, 'gl').build(structure.variables);
+  t.is(tpAdvanced.curvatureObjective().closedForm!(contextFor(actions, structure.variables, 1)), null);
 });
 
 function compiled(activation: 'relu' | 'linear', seed: number): tfl.Sequential {
@@ -353,9 +355,9 @@ for (const [activation, group] of [
       const x = seededUniform([12, 6], 19);
       const y = seededUniform([12, 3], 20);
       const outBefore = model.predict(x) as tf.Tensor;
-      const before = tp.metrics.curvature(model, null, { group, seed: 9 });
+      const before = tpMetrics.curvature(model, null, { group, seed: 9 });
       const report = await tp.teleport(model, { x, y }, { group, objective: 'curvature', direction, seed: 9, steps: 10, lr: 0.1 });
-      const after = tp.metrics.curvature(model, null, { group, seed: 9 });
+      const after = tpMetrics.curvature(model, null, { group, seed: 9 });
       t.true(report.accepted, report.reason);
       t.is(report.objective, 'curvature');
       t.true(direction === 'maximize' ? after > before * 1.01 : after < before * 0.99, `${before} → ${after}`);
@@ -437,9 +439,9 @@ test.serial('curvature measurements and teleports leak no tensors', async t => {
   // The first round warms up (kernels and models may cache tensors on first use).
   for (let i = 0; i < 4; i++) {
     if (i === 1) n0 = tf.memory().numTensors;
-    tp.metrics.curvature(model, { x, y }, { group: 'rescale', curves: 2, seed: i });
-    tp.metrics.curvature(lin, [{ x, y }], { group: 'gl', seed: i });
-    tp.metrics.curvature(leaky, [small, small], { group: 'gl-data', seed: i });
+    tpMetrics.curvature(model, { x, y }, { group: 'rescale', curves: 2, seed: i });
+    tpMetrics.curvature(lin, [{ x, y }], { group: 'gl', seed: i });
+    tpMetrics.curvature(leaky, [small, small], { group: 'gl-data', seed: i });
     await tp.teleport(model, { x, y }, { group: 'rescale', objective: 'curvature', seed: i, steps: 3 });
     await tp.teleport(lin, { x, y }, { group: 'gl', objective: 'curvature', direction: 'minimize', seed: i, steps: 3 });
   }

@@ -6,6 +6,7 @@
 import test from 'ava';
 import { tf, type tfl, useCpu, mlp, seededUniform, relDiff } from './helpers.js';
 import * as tp from '../src/index.js';
+import * as tpAdvanced from '../src/advanced.js';
 import { readModel } from '../src/structure/read_model.js';
 import { planTeleport } from '../src/teleport/plan.js';
 import { lookahead } from '../src/objectives/lookahead.js';
@@ -18,7 +19,7 @@ type Loss = (ps: readonly tf.Tensor[]) => tf.Scalar;
 
 /** The MSE of `model` on (x, y) as a pure function of its trainable weights (the package's structure forward). */
 function lossOf(model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor): Loss {
-  return new tp.Teleporter({ model, loss: 'meanSquaredError' }, 'teleport').lossOn({ x, y })!;
+  return new tpAdvanced.Teleporter({ model, loss: 'meanSquaredError' }, 'teleport').lossOn({ x, y })!;
 }
 
 /**

@@ -5,6 +5,8 @@
 import test from 'ava';
 import { tf, type tfl, useCpu, mlp, seededUniform } from './helpers.js';
 import * as tp from '../src/index.js';
+import * as tpMeta from '../src/meta.js';
+import * as tpProblems from '../src/problems.js';
 import { taskModel } from '../examples/meta/diagnose.js';
 
 test.before(useCpu);
@@ -179,14 +181,14 @@ test.serial(
   "GD at its largest stable step on meta-diagnose's family: a gradNorm teleport makes the next 40 steps worse, a 'lookahead' one does not",
   async t => {
     for (const seed of [1, 2]) {
-      const family = tp.meta.regressionFamily({ depth: 2, width: 20 }).sample(seed);
+      const family = tpMeta.regressionFamily({ depth: 2, width: 20 }).sample(seed);
       const { model, batch } = taskModel(family);
       model.setWeights(family.params.map(p => tf.transpose(p)));
-      model.compile({ optimizer: 'sgd', loss: tp.problems.sumSquaredError });
+      model.compile({ optimizer: 'sgd', loss: tpProblems.sumSquaredError });
       const vars = model.trainableWeights.map(w => w.read() as tf.Variable);
       const w0 = vars.map(v => v.clone());
       const reset = () => vars.forEach((v, i) => v.assign(w0[i]));
-      const loss = () => tp.problems.sumSquaredError(batch.y, model.apply(batch.x) as tf.Tensor) as tf.Scalar;
+      const loss = () => tpProblems.sumSquaredError(batch.y, model.apply(batch.x) as tf.Tensor) as tf.Scalar;
       const gd = (lr: number, steps: number) => {
         const o = tf.train.sgd(lr);
         for (let i = 0; i < steps; i++) o.minimize(loss, false, vars);

@@ -1,11 +1,12 @@
 import test from 'ava';
 import { tf, useCpu, randomizeVariables, savedArtifacts } from './helpers.js';
 import * as tp from '../src/index.js';
+import * as tpMeta from '../src/meta.js';
 import { SeededRandom } from '../src/util/random.js';
 
 test.before(useCpu);
 
-const { MetaTeleporter, regressionFamily } = tp.meta;
+const { MetaTeleporter, regressionFamily } = tpMeta;
 
 /** ‖Y − W₂σ(W₁X)‖²_F in float64 plain JS, column convention, σ = LeakyReLU(α): independent of the library's ops. */
 function lossFloat64(params: tf.Tensor[], x: tf.Tensor, y: tf.Tensor, alpha = 0.1): number {
@@ -30,11 +31,11 @@ test.serial('unrolled meta-gradients (through parameters, gradients and LSTM sta
     const mt = new MetaTeleporter({ hidden: 4, learn, baseLr: 3e-3, maxTheta: 0.3, seed: 2 });
     mt.build({ dim: 18, group: family.group });
     randomizeVariables(mt.weights, 5, 0.3);
-    const logL0 = Math.log(tp.meta.lossValue(task, task.params));
+    const logL0 = Math.log(tpMeta.lossValue(task, task.params));
     const value = () =>
       tf.tidy(() => {
         const state = mt.initialState();
-        return tp.meta.windowLoss(mt, task, task.params, state, 3, logL0).loss;
+        return tpMeta.windowLoss(mt, task, task.params, state, 3, logL0).loss;
       });
     for (const which of ['m1', 'm2'] as const) {
       const vars = mt.weightsOf(which);
@@ -67,7 +68,7 @@ test.serial('unrolled meta-gradients (through parameters, gradients and LSTM sta
     }
     if (learn === 'update+teleport') {
       // One step: L(g·(w + f)) = L(w + f) for the exact action, so m2's weights cannot change the window's loss.
-      const one = () => tf.tidy(() => tp.meta.windowLoss(mt, task, task.params, mt.initialState(), 1, logL0).loss);
+      const one = () => tf.tidy(() => tpMeta.windowLoss(mt, task, task.params, mt.initialState(), 1, logL0).loss);
       const { grads } = tf.variableGrads(() => one(), mt.weightsOf('m2'));
       const largest = Math.max(...Object.values(grads).map(g => tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0])));
       tf.dispose(Object.values(grads));
@@ -97,7 +98,7 @@ test.serial('the learned group element is applied with the exact action: the los
         const grads = tf.grads((...ps: tf.Tensor[]) => task.loss(ps))(params);
         const s = mt.step(params, grads, state, task.act);
         return { params: s.params, before: s.beforeAct, theta: s.theta!, state: s.state };
-      }) as unknown as () => tf.TensorContainer) as unknown as { params: tf.Tensor[]; before: tf.Tensor[]; theta: tf.Tensor; state: tp.meta.MetaState };
+      }) as unknown as () => tf.TensorContainer) as unknown as { params: tf.Tensor[]; before: tf.Tensor[]; theta: tf.Tensor; state: tpMeta.MetaState };
       const before = lossFloat64(out.before, task.data!.x, task.data!.y);
       const after = lossFloat64(out.params, task.data!.x, task.data!.y);
       const moved = Math.max(...out.params.map((p, i) => tf.tidy(() => tf.max(tf.abs(tf.sub(p, out.before[i]))).dataSync()[0])));
@@ -107,13 +108,13 @@ test.serial('the learned group element is applied with the exact action: the los
       t.true(Math.abs(after - before) / before <= tp.DEFAULTS.maxLossDrift, `relative drift ${Math.abs(after - before) / before} at ‖θ‖ = ${thetaNorm}`);
       t.true(moved > 1e-6, 'the group element moved the weights');
       tf.dispose([...params, ...out.before, out.theta]);
-      tp.meta.disposeState(state);
+      tpMeta.disposeState(state);
       params = out.params;
       state = out.state;
     }
     t.true(largest > (scale > 0 ? 0.1 : 1e-5), `group elements of size ${largest}`);
     tf.dispose(params);
-    tp.meta.disposeState(state);
+    tpMeta.disposeState(state);
   }
   task.dispose();
   mt.dispose();
@@ -156,7 +157,7 @@ test.serial('the learned step size moves away from its start and training never 
   t.true(report.bestValidation < report.initialValidation, `${report.initialValidation} → ${report.bestValidation}`);
   // The kept weights are the best validation's: recompute that score independently of training.
   const valTasks = [0, 1].map(i => family.sample(0x5a11d + 1000 + i));
-  t.true(Math.abs(tp.meta.validationScore(mt, valTasks, 10) - report.bestValidation) < 1e-9);
+  t.true(Math.abs(tpMeta.validationScore(mt, valTasks, 10) - report.bestValidation) < 1e-9);
   for (const v of valTasks) v.dispose();
   // A meta learning rate far too large: whatever training does, the kept weights are never worse than the start.
   const wild = new MetaTeleporter({ hidden: 8, learn: 'update+teleport', baseLr: 1e-3, seed: 0 });
@@ -211,7 +212,7 @@ test.serial('a user family { init, loss } trains in update mode; bad input gets 
 });
 
 test.serial('multiLayerRegression: the group action on every hidden layer keeps the loss (float64 recompute) and moves every weight', t => {
-  const family = tp.meta.resolveFamily('multiLayerRegression');
+  const family = tpMeta.resolveFamily('multiLayerRegression');
   t.deepEqual(family.group, { blocks: 2, n: 20 });
   const task = family.sample(8);
   const theta = tf.randomUniform([2, 20, 20], -0.02, 0.02, 'float32', 3);

@@ -2,14 +2,15 @@
 import test from 'ava';
 import { tf, useCpu, savedArtifacts } from './helpers.js';
 import * as tp from '../src/index.js';
+import * as tpMeta from '../src/meta.js';
 import { MetaTeleporter } from '../src/meta/teleporter.js';
 
 test.before(useCpu);
 
-const family = tp.meta.regressionFamily({ width: 6 });
+const family = tpMeta.regressionFamily({ width: 6 });
 
 /** GD written out here (not the library's helper): the loss before each step and after the last. */
-function gd(task: tp.meta.MetaTask, lr: number, steps: number): number[] {
+function gd(task: tpMeta.MetaTask, lr: number, steps: number): number[] {
   const vars = task.params.map(p => tf.variable(p.clone()));
   const losses: number[] = [];
   for (let t = 0; t <= steps; t++) {

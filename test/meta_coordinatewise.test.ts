@@ -1,11 +1,12 @@
 import test from 'ava';
 import { tf, useCpu, randomizeVariables, savedArtifacts } from './helpers.js';
 import * as tp from '../src/index.js';
+import * as tpMeta from '../src/meta.js';
 import { SeededRandom } from '../src/util/random.js';
 
 test.before(useCpu);
 
-const { MetaTeleporter, regressionFamily } = tp.meta;
+const { MetaTeleporter, regressionFamily } = tpMeta;
 
 /** ‖Y − W_d σ(⋯σ(W₁X))‖²_F in float64 plain JS (column convention, LeakyReLU 0.1): independent of the library's ops. */
 function lossFloat64(params: readonly tf.Tensor[], x: tf.Tensor, y: tf.Tensor): number {
@@ -58,7 +59,7 @@ function directional(value: () => tf.Scalar, vars: tf.Variable[], seed: number, 
 
 test.serial('coordinate-wise: unrolled meta-gradients of m1 and m2 match central finite differences on a tiny task', t => {
   const task = regressionFamily({ width: 3 }).sample(11);
-  const logL0 = Math.log(tp.meta.lossValue(task, task.params));
+  const logL0 = Math.log(tpMeta.lossValue(task, task.params));
   // 'update' (no m2) over 3 steps; the teleporting modes over 2 steps: m2's input ∂‖∇L‖²/∂θ is data to the meta-gradient,
   // and over 2 steps the only one that matters (step 1's) is computed at the task's start, so the true gradient is the analytic one.
   for (const [learn, unroll, baseLr] of [
@@ -69,7 +70,7 @@ test.serial('coordinate-wise: unrolled meta-gradients of m1 and m2 match central
     const mt = new MetaTeleporter({ hidden: 4, learn, baseLr, maxTheta: 2, seed: 2, architecture: 'coordinatewise' });
     mt.build({ dim: 18, group: { blocks: 1, n: 3 } });
     randomizeVariables(mt.weights, 5, 0.4);
-    const value = () => tf.tidy(() => tp.meta.windowLoss(mt, task, task.params, mt.initialState(), unroll, logL0).loss);
+    const value = () => tf.tidy(() => tpMeta.windowLoss(mt, task, task.params, mt.initialState(), unroll, logL0).loss);
     for (const which of mt.teleports ? (['m1', 'm2'] as const) : (['m1'] as const)) {
       // measured: at 1e-2 lr+teleport's m2 direction is already nonlinear (fd off by a third); at 1e-3 every case agrees to < 1 %
       const eps = 1e-3;
@@ -88,8 +89,8 @@ test.serial('coordinate-wise: at initialization (zero heads) the meta-gradient i
   const task = family.sample(3);
   const mt = new MetaTeleporter({ hidden: 3, learn: 'update+teleport', architecture: 'coordinatewise', baseLr: 3e-3 });
   mt.build({ dim: 1, group: family.group });
-  const logL0 = Math.log(tp.meta.lossValue(task, task.params));
-  const { value, grads } = tf.variableGrads(() => tp.meta.windowLoss(mt, task, task.params, mt.initialState(), 3, logL0).loss, mt.weights);
+  const logL0 = Math.log(tpMeta.lossValue(task, task.params));
+  const { value, grads } = tf.variableGrads(() => tpMeta.windowLoss(mt, task, task.params, mt.initialState(), 3, logL0).loss, mt.weights);
   value.dispose();
   for (const w of mt.weights) {
     const g = grads[w.name].dataSync();
@@ -106,7 +107,7 @@ test.serial("m2's input ∂‖∇L(exp(θ)·w)‖²/∂θ at θ = 0 matches a ce
     const family = regressionFamily({ width: 3, depth });
     const task = family.sample(21);
     const { blocks, n } = family.group!;
-    const d = tp.meta.objectiveDerivative(task.params, task.loss, task.act!, blocks, n);
+    const d = tpMeta.objectiveDerivative(task.params, task.loss, task.act!, blocks, n);
     t.deepEqual(d.shape, [blocks, n, n]);
     const dir = tf.randomUniform([blocks, n, n], -1, 1, 'float32', 5);
     const gradNormSq = (theta: tf.Tensor) =>
@@ -227,7 +228,7 @@ test.serial('coordinate-wise group elements at full size keep the loss within th
         const grads = tf.grads((...ps: tf.Tensor[]) => task.loss(ps))(params);
         const s = mt.step(params, grads, state, task.act, true, { loss: task.loss, group: task.group });
         return { params: s.params, before: s.beforeAct, theta: s.theta!, state: s.state };
-      }) as unknown as () => tf.TensorContainer) as unknown as { params: tf.Tensor[]; before: tf.Tensor[]; theta: tf.Tensor; state: tp.meta.MetaState };
+      }) as unknown as () => tf.TensorContainer) as unknown as { params: tf.Tensor[]; before: tf.Tensor[]; theta: tf.Tensor; state: tpMeta.MetaState };
       t.deepEqual(out.theta.shape, [depth - 1, 8, 8]);
       const before = lossFloat64(out.before, task.data!.x, task.data!.y);
       const after = lossFloat64(out.params, task.data!.x, task.data!.y);
@@ -239,13 +240,13 @@ test.serial('coordinate-wise group elements at full size keep the loss within th
       t.true(Math.abs(after - before) / before <= tp.DEFAULTS.maxLossDrift, `depth ${depth}: relative drift ${Math.abs(after - before) / before}`);
       t.true(moved > 1e-4, 'the group element moved the weights');
       tf.dispose([...params, ...out.before, out.theta]);
-      tp.meta.disposeState(state);
+      tpMeta.disposeState(state);
       params = out.params;
       state = out.state;
     }
     t.true(largest > 0.1, `group elements of size ${largest}`);
     tf.dispose(params);
-    tp.meta.disposeState(state);
+    tpMeta.disposeState(state);
     task.dispose();
   }
   mt.dispose();
@@ -262,10 +263,10 @@ test.serial('coordinate-wise: no tensor leaks across training, running and the t
   mt.run(other, { steps: 3 });
   mt.run(other, { steps: 3, teleport: false });
   const vars = other.params.map(p => tf.variable(p));
-  const opt = tp.meta.optimizer(mt, { act: other.act, loss: other.loss, group: other.group });
-  const l0 = tp.meta.lossValue(other, vars);
+  const opt = tpMeta.optimizer(mt, { act: other.act, loss: other.loss, group: other.group });
+  const l0 = tpMeta.lossValue(other, vars);
   for (let i = 0; i < 3; i++) opt.minimize(() => other.loss(vars), false, vars);
-  t.true(tp.meta.lossValue(other, vars) < l0);
+  t.true(tpMeta.lossValue(other, vars) < l0);
   opt.dispose();
   tf.dispose(vars);
   other.dispose();
@@ -273,7 +274,7 @@ test.serial('coordinate-wise: no tensor leaks across training, running and the t
 
   t.throws(() => new MetaTeleporter({ architecture: 'conv' as never }), { message: /architecture must be one of 'full', 'coordinatewise'/ });
   const task = family.sample(2);
-  t.throws(() => tp.meta.optimizer(mt, { act: task.act }), { message: /needs \{ loss \}/ });
+  t.throws(() => tpMeta.optimizer(mt, { act: task.act }), { message: /needs \{ loss \}/ });
   const grads = tf.grads((...ps: tf.Tensor[]) => task.loss(ps))(task.params as tf.Tensor[]);
   t.throws(() => tf.tidy(() => mt.step(task.params, grads, mt.initialState(), task.act, true, {}).params[0]), {
     message: /needs the loss and the group shape/,

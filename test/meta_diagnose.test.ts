@@ -2,7 +2,7 @@ import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf, useCpu } from './helpers.js';
-import * as tp from '../src/index.js';
+import * as tpMeta from '../src/meta.js';
 import { handTeleport, scanAscentDirection } from '../examples/meta/diagnose.js';
 import { runCli, tempDirs } from './cli_helpers.js';
 
@@ -10,7 +10,7 @@ test.before(useCpu);
 const tmp = tempDirs('meta-diagnose-');
 
 /** ‖∇L‖² of the task's own loss (column convention, tf.grads): independent of the model route the core takes. */
-function gradNormSq(task: tp.meta.MetaTask, params: readonly tf.Tensor[]): number {
+function gradNormSq(task: tpMeta.MetaTask, params: readonly tf.Tensor[]): number {
   return tf.tidy(() => {
     const g = tf.grads((...ps: tf.Tensor[]) => task.loss(ps))([...params]);
     return tf.addN(g.map(x => tf.sum(tf.square(x)))).dataSync()[0];
@@ -20,12 +20,12 @@ function gradNormSq(task: tp.meta.MetaTask, params: readonly tf.Tensor[]): numbe
 test.serial(
   "the hand-made teleport (core gl-data ascent through a tfjs-layers model) keeps the task's loss and raises its ‖∇L‖² as its report says",
   async t => {
-    const task = tp.meta.regressionFamily({ width: 6 }).sample(5);
+    const task = tpMeta.regressionFamily({ width: 6 }).sample(5);
     const before = tf.memory().numTensors;
     const r = await handTeleport(task, task.params, { steps: 10, lr: 0.1, maxGrowth: 2 });
     t.true(r.report.accepted, r.report.reason ?? '');
-    const l0 = tp.meta.lossValue(task, task.params);
-    const l1 = tp.meta.lossValue(task, r.params);
+    const l0 = tpMeta.lossValue(task, task.params);
+    const l1 = tpMeta.lossValue(task, r.params);
     t.true(Math.abs(l1 - l0) / l0 < 1e-4, `loss ${l0} → ${l1}`);
     const growth = gradNormSq(task, r.params) / gradNormSq(task, task.params);
     t.true(growth > 1.2 && growth <= 2 * (1 + 1e-3), `growth ${growth}`);
@@ -38,7 +38,7 @@ test.serial(
 );
 
 test.serial('the ascent-direction scan: s = 0 changes nothing, s > 0 raises ‖∇L‖², and its one-step ratio matches an explicit GD step', t => {
-  const task = tp.meta.regressionFamily({ width: 6 }).sample(8);
+  const task = tpMeta.regressionFamily({ width: 6 }).sample(8);
   const lr = 2e-3;
   const before = tf.memory().numTensors;
   const [zero, up] = scanAscentDirection(task, task.params, lr, [0, 0.1], [1, 3]);
@@ -50,7 +50,7 @@ test.serial('the ascent-direction scan: s = 0 changes nothing, s > 0 raises ‖�
     return p.map((w, i) => tf.sub(w, tf.mul(lr, g[i])));
   };
   const explicit = tf.tidy(() => {
-    const d = tp.meta.objectiveDerivative(task.params, task.loss, task.act!, 1, 6);
+    const d = tpMeta.objectiveDerivative(task.params, task.loss, task.act!, 1, 6);
     const moved = task.act!(task.params, tf.mul(tf.div(d, tf.norm(d)), 0.1));
     return tf.div(task.loss(step(moved)), task.loss(step(task.params))).dataSync()[0];
   });

@@ -1,10 +1,10 @@
 import test from 'ava';
 import { tf, useCpu } from './helpers.js';
-import * as tp from '../src/index.js';
+import * as tpMeta from '../src/meta.js';
 
 test.before(useCpu);
 
-const { MetaTeleporter, regressionFamily } = tp.meta;
+const { MetaTeleporter, regressionFamily } = tpMeta;
 
 test.serial('an untrained update-mode teleporter in a minimize loop follows tf.train.sgd(baseLr)', t => {
   const family = regressionFamily({ width: 5 });
@@ -13,7 +13,7 @@ test.serial('an untrained update-mode teleporter in a minimize loop follows tf.t
   mt.build({ dim: 50 });
   const a = task.params.map(p => tf.variable(p));
   const b = task.params.map(p => tf.variable(p));
-  const opt = tp.meta.optimizer(mt);
+  const opt = tpMeta.optimizer(mt);
   const sgd = tf.train.sgd(2e-3);
   for (let i = 0; i < 10; i++) {
     opt.minimize(() => task.loss(a), false, a);
@@ -37,7 +37,7 @@ test.serial('a trained teleporter as a tf.Optimizer: minimize reproduces run() s
   const task = family.sample(77);
   const { losses } = mt.run(task, { steps: 12 });
   const vars = task.params.map(p => tf.variable(p));
-  const opt = tp.meta.optimizer(mt, { act: task.act });
+  const opt = tpMeta.optimizer(mt, { act: task.act });
   const seen: number[] = [];
   let count = 0;
   for (let i = 0; i < 12; i++) {
@@ -47,14 +47,14 @@ test.serial('a trained teleporter as a tf.Optimizer: minimize reproduces run() s
     l.dispose();
   }
   t.is(tf.memory().numTensors, count);
-  seen.push(tp.meta.lossValue(task, vars));
+  seen.push(tpMeta.lossValue(task, vars));
   seen.forEach((v, i) => t.true(Math.abs(v - losses[i]) <= 1e-4 * losses[i], `step ${i}: ${v} vs ${losses[i]}`));
   t.true(seen[12] < seen[0]);
   // The ablation (no teleports) is another trajectory: the comparison above can fail.
   const plain = mt.run(task, { steps: 12, teleport: false }).losses;
   t.true(plain.some((v, i) => Math.abs(v - losses[i]) > 1e-3 * losses[i]));
-  t.throws(() => tp.meta.optimizer(mt), { message: /give \{ act \}/ });
-  t.throws(() => tp.meta.optimizer(new MetaTeleporter()), { message: /no weights yet/ });
+  t.throws(() => tpMeta.optimizer(mt), { message: /give \{ act \}/ });
+  t.throws(() => tpMeta.optimizer(new MetaTeleporter()), { message: /no weights yet/ });
   opt.dispose();
   tf.dispose(vars);
   mt.dispose();
@@ -77,7 +77,7 @@ test.serial(
     const plain = new MetaTeleporter({ hidden: 4, learn: 'update', baseLr: 0.05, architecture: 'coordinatewise', seed: 5 });
     plain.build({ dim: 1 });
     const sgd = await fitWith(tf.train.sgd(0.05));
-    const meta = await fitWith(tp.meta.optimizer(plain));
+    const meta = await fitWith(tpMeta.optimizer(plain));
     sgd.model.getWeights().forEach((w, i) => {
       const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(w, meta.model.getWeights()[i]))).dataSync()[0]);
       t.true(diff < 1e-5, `weight ${i} differs from SGD's by ${diff}`);
@@ -90,7 +90,7 @@ test.serial(
       w.assign(v);
       v.dispose();
     });
-    const optimizer = tp.meta.optimizer(learned);
+    const optimizer = tpMeta.optimizer(learned);
     const first = await fitWith(optimizer);
     t.true(first.losses.every(Number.isFinite) && first.losses[2] < first.losses[0], `losses ${first.losses}`);
     t.true(Math.abs(first.losses[2] - sgd.losses[2]) > 1e-6, 'the learned heads change the trajectory');

@@ -1,17 +1,17 @@
 import test from 'ava';
 import { tf, useCpu, randomizeVariables, savedArtifacts } from './helpers.js';
-import * as tp from '../src/index.js';
+import * as tpMeta from '../src/meta.js';
 
 test.before(useCpu);
 
-const { MetaTeleporter, regressionFamily } = tp.meta;
+const { MetaTeleporter, regressionFamily } = tpMeta;
 
 /** Plain gradient descent written out here (tf.grads and a subtraction), independent of the teleporter's step. */
-function gd(task: tp.meta.MetaTask, lr: number, steps: number): number[] {
+function gd(task: tpMeta.MetaTask, lr: number, steps: number): number[] {
   let p = task.params.map(x => tf.clone(x));
   const losses: number[] = [];
   for (let t = 0; t <= steps; t++) {
-    losses.push(tp.meta.lossValue(task, p));
+    losses.push(tpMeta.lossValue(task, p));
     if (t === steps) break;
     const next = tf.tidy(() => {
       const g = tf.grads((...ps: tf.Tensor[]) => task.loss(ps))(p);
@@ -62,7 +62,7 @@ test.serial("learn 'teleport': no m1, the update is GD at baseLr; one step is g�
     t.true(close(mt.run(task, { steps: 6, teleport: false }).losses, gd(task, 2e-3, 6), 1e-5), `${architecture}: tele off = GD`);
     t.false(close(mt.run(task, { steps: 6 }).losses, gd(task, 2e-3, 6), 1e-5), `${architecture}: tele on differs`);
     tf.dispose([s.diff, s.theta, s.lr, ...grads]);
-    tp.meta.disposeState(state);
+    tpMeta.disposeState(state);
     mt.dispose();
   }
   task.dispose();
@@ -111,11 +111,11 @@ test.serial("learn 'teleport': save → load round trip, the tfjs optimizer repr
 
   const before = tf.memory().numTensors;
   const vars = task.params.map(p => tf.variable(p));
-  const opt = tp.meta.optimizer(mt, { act: task.act, loss: task.loss, group: task.group });
-  const losses = [tp.meta.lossValue(task, vars)];
+  const opt = tpMeta.optimizer(mt, { act: task.act, loss: task.loss, group: task.group });
+  const losses = [tpMeta.lossValue(task, vars)];
   for (let i = 0; i < 6; i++) {
     opt.minimize(() => task.loss(vars), false, vars);
-    losses.push(tp.meta.lossValue(task, vars));
+    losses.push(tpMeta.lossValue(task, vars));
   }
   t.true(close(losses, a.losses, 1e-5), `optimizer ${losses} vs run ${a.losses}`);
   opt.dispose();
@@ -152,7 +152,7 @@ test.serial('teleportBudget: Σ‖θ_t‖ never exceeds it, once spent the steps
     // Once the running total has reached the budget, θ = 0 and the step is GD's (independent w − η₀∇).
     if (norms.slice(0, -1).reduce((a, b) => a + b, 0) >= budget - 1e-6 && out.diff.dataSync()[0] > 1e-6) afterSpentMatchesGd = false;
     tf.dispose([out.norm, out.diff, ...p]);
-    tp.meta.disposeState(state);
+    tpMeta.disposeState(state);
     p = out.params;
     state = out.state;
   }
@@ -162,7 +162,7 @@ test.serial('teleportBudget: Σ‖θ_t‖ never exceeds it, once spent the steps
   t.true(norms.at(-1)! < 1e-6, 'nothing left at the end');
   t.true(afterSpentMatchesGd, 'after the budget the step is plain GD');
   tf.dispose(p);
-  tp.meta.disposeState(state);
+  tpMeta.disposeState(state);
   // Without a budget the same weights keep teleporting: the budget is what stopped them.
   const free = new MetaTeleporter({ architecture: 'coordinatewise', hidden: 4, learn: 'teleport', baseLr: 2e-3, maxTheta: 0.1, seed: 1 });
   free.build({ dim: 50, group: family.group });
@@ -179,11 +179,11 @@ test.serial('teleportBudget: Σ‖θ_t‖ never exceeds it, once spent the steps
   const before = tf.memory().numTensors;
   const expected = mt.run(task, { steps: 8 }).losses;
   const vars = task.params.map(q => tf.variable(q));
-  const opt = tp.meta.optimizer(mt, { act: task.act, loss: task.loss, group: task.group });
-  const losses = [tp.meta.lossValue(task, vars)];
+  const opt = tpMeta.optimizer(mt, { act: task.act, loss: task.loss, group: task.group });
+  const losses = [tpMeta.lossValue(task, vars)];
   for (let i = 0; i < 8; i++) {
     opt.minimize(() => task.loss(vars), false, vars);
-    losses.push(tp.meta.lossValue(task, vars));
+    losses.push(tpMeta.lossValue(task, vars));
   }
   t.true(close(losses, expected, 1e-5), `optimizer ${losses} vs run ${expected}`);
   opt.dispose();
@@ -198,7 +198,7 @@ test.serial('validation scores a run that runs off (loss above 1.5× its lowest 
   // GD on L = x² (one coordinate, x₀ = 1) with step η: L_t = (1 − 2η)^{2t}. η = 1.1: ×1.44 per step, so the
   // loss is 1.44 at step 1 (within 1.5× of the lowest, 1) and 2.07 at step 2: run off from step 2.
   const user = { name: 'parabola', init: () => [tf.tensor1d([1])], loss: (p: readonly tf.Tensor[]) => tf.tidy(() => tf.sum(tf.square(p[0])) as tf.Scalar) };
-  const family = tp.meta.userFamily(user);
+  const family = tpMeta.userFamily(user);
   const task = family.sample(0);
   const mt = new MetaTeleporter({ hidden: 2, learn: 'update', baseLr: 1.1 });
   mt.build({ dim: 1 });
@@ -214,12 +214,12 @@ test.serial('validation scores a run that runs off (loss above 1.5× its lowest 
   );
   const blowUp = Math.log(1e6);
   const expected = (Math.log(1.44) + (steps - 1) * blowUp) / steps;
-  t.true(Math.abs(tp.meta.validationScore(mt, [task], steps) - expected) < 1e-4);
+  t.true(Math.abs(tpMeta.validationScore(mt, [task], steps) - expected) < 1e-4);
   // A descending run is scored by its losses alone: η = 0.25 halves x every step, L_t = 4^{−t}.
   const calm = new MetaTeleporter({ hidden: 2, learn: 'update', baseLr: 0.25 });
   calm.build({ dim: 1 });
   const mean = Array.from({ length: steps }, (_, k) => Math.log(4 ** -(k + 1))).reduce((a, b) => a + b, 0) / steps;
-  t.true(Math.abs(tp.meta.validationScore(calm, [task], steps) - mean) < 1e-4);
+  t.true(Math.abs(tpMeta.validationScore(calm, [task], steps) - mean) < 1e-4);
   for (const m of [mt, calm]) m.dispose();
   task.dispose();
 });

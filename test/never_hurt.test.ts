@@ -5,6 +5,9 @@
 import test from 'ava';
 import { tf, tfl, useCpu, mlp, seededUniform, relDiff, maxAbsDiff, seedWeights } from './helpers.js';
 import * as tp from '../src/index.js';
+import * as tpAdvanced from '../src/advanced.js';
+import * as tpProblems from '../src/problems.js';
+import * as tpGroups from '../src/groups.js';
 import { readModel } from '../src/structure/read_model.js';
 import { planTeleport } from '../src/teleport/plan.js';
 import { applyActions } from '../src/teleport/engine.js';
@@ -63,9 +66,9 @@ test('every group action is the identity at θ = 0, also for batches smaller tha
     );
     actions.forEach(a => a.dispose?.());
   }
-  const { rosenbrock } = tp.problems;
+  const { rosenbrock } = tpProblems;
   const p = tf.tensor1d([0.3, -0.7]);
-  for (const action of [tp.groups.so2(rosenbrock.bijection), tp.groups.orthogonal(rosenbrock.bijection, 2)]) {
+  for (const action of [tpGroups.so2(rosenbrock.bijection), tpGroups.orthogonal(rosenbrock.bijection, 2)]) {
     const [moved] = action.act([p], tf.zerosLike(action.init(() => 0.5)));
     t.true(maxAbsDiff(moved, p) < 1e-6, `${action.group} at 0`);
   }
@@ -122,18 +125,18 @@ test('gl-data with a huge lr: nothing improves, so nothing is accepted and outpu
 });
 
 test('SO(2) on Rosenbrock with plain fixed steps: the ascent never returns a worse point than it started from', async t => {
-  const { rosenbrock } = tp.problems;
+  const { rosenbrock } = tpProblems;
   let teleports = 0;
   let accepted = 0;
   for (let seed = 1; seed <= 8; seed++) {
-    const r = new tp.SeededRandom(seed);
+    const r = new tpAdvanced.SeededRandom(seed);
     for (let k = 0; k < 3; k++) {
       const v = tf.variable(tf.tensor1d([-1.5 + 3 * r.next(), -1 + 3 * r.next()]));
       const gradSq = () => tf.tidy(() => tf.sum(tf.square(tf.grad((p: tf.Tensor) => rosenbrock.loss(p as tf.Tensor1D))(v))).dataSync()[0]);
       const measuredBefore = gradSq();
       // The dissertation's setting: 10 plain steps of 0.1 from a random angle, no growth cap.
       const report = await tp.teleport([v], ([p]) => rosenbrock.loss(p as tf.Tensor1D), {
-        group: tp.groups.so2(rosenbrock.bijection),
+        group: tpGroups.so2(rosenbrock.bijection),
         steps: 10,
         lr: 0.1,
         normalize: false,
@@ -306,7 +309,7 @@ test('the shared step rule returns the best point it has seen, not the last: a f
   // step 2 overshoots far past it (f ≈ 0, below where it started).
   const peak = (ts: tf.Tensor[]) => tf.sum(tf.exp(tf.mul(-20, tf.square(tf.sub(ts[0], 0.5))))) as tf.Scalar;
   const opts = { steps: 2, lr: 5, direction: 'maximize' as const, normalize: false, lineSearch: false, maxGrowth: 1e9, maxBacktracks: 0 };
-  const r = tp.ascend(peak, [tf.zeros([1])], opts);
+  const r = tpAdvanced.ascend(peak, [tf.zeros([1])], opts);
   const measured = tf.tidy(() => peak(r.thetas).dataSync()[0]);
   t.is(r.stepsTaken, 2);
   t.true(measured > 0.5, `returned θ = ${r.thetas[0].dataSync()[0]} with f = ${measured}`);

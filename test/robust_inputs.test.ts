@@ -2,6 +2,8 @@
 import test from 'ava';
 import { tf, tfl, useCpu, mlp, seededUniform, seedWeights, maxAbsDiff } from './helpers.js';
 import * as tp from '../src/index.js';
+import * as tpHessian from '../src/hessian.js';
+import * as tpMetrics from '../src/metrics.js';
 import { guardedAscent, type AscentSpace } from '../src/solvers/step_rule.js';
 
 test.before(useCpu);
@@ -68,11 +70,11 @@ test.serial('metrics and Hessian diagnostics refuse NaN inputs with a not-finite
   const model = regression();
   const leaky = regression({ leaky: true });
   const cases: Array<[string, () => unknown, RegExp]> = [
-    ['sharpness x', () => tp.metrics.sharpness(model, { x: xBad, y }, { directions: 2 }), /data\[0\]\.x/],
+    ['sharpness x', () => tpMetrics.sharpness(model, { x: xBad, y }, { directions: 2 }), /data\[0\]\.x/],
     [
       'sharpness y',
       () =>
-        tp.metrics.sharpness(
+        tpMetrics.sharpness(
           model,
           [
             { x, y },
@@ -82,11 +84,11 @@ test.serial('metrics and Hessian diagnostics refuse NaN inputs with a not-finite
         ),
       /data\[1\]\.y/,
     ],
-    ['curvature gl-data', () => tp.metrics.curvature(leaky, { x: xBad, y }, { group: 'gl-data' }), /data\[0\]\.x/],
-    ['trace', () => tp.hessian.trace({ model, data: { x: xBad, y } }, { samples: 3 }), /data\[0\]\.x/],
-    ['hvp', () => tp.hessian.hvp({ model, data: { x, y: yBad } }, ones), /data\[0\]\.y/],
-    ['topEigenvalues', () => tp.hessian.topEigenvalues({ model, data: { x: xBad, y } }, 1), /data\[0\]\.x/],
-    ['full', () => tp.hessian.full({ model, data: { x: xBad, y } }), /data\[0\]\.x/],
+    ['curvature gl-data', () => tpMetrics.curvature(leaky, { x: xBad, y }, { group: 'gl-data' }), /data\[0\]\.x/],
+    ['trace', () => tpHessian.trace({ model, data: { x: xBad, y } }, { samples: 3 }), /data\[0\]\.x/],
+    ['hvp', () => tpHessian.hvp({ model, data: { x, y: yBad } }, ones), /data\[0\]\.y/],
+    ['topEigenvalues', () => tpHessian.topEigenvalues({ model, data: { x: xBad, y } }, 1), /data\[0\]\.x/],
+    ['full', () => tpHessian.full({ model, data: { x: xBad, y } }), /data\[0\]\.x/],
   ];
   const ones = model.trainableWeights.map(w => tf.onesLike(w.read()));
   const w = tf.variable(tf.tensor1d([1, Number.NaN, 2]));
@@ -100,10 +102,10 @@ test.serial('metrics and Hessian diagnostics refuse NaN inputs with a not-finite
   }
   // A closure whose parameter holds a NaN, and a direction v with an Inf.
   const closure = { params: [w], loss: () => tf.sum(tf.square(w)) as tf.Scalar };
-  const err = t.throws(() => tp.hessian.topEigenvalues(closure, 1), { instanceOf: tp.TeleportError });
+  const err = t.throws(() => tpHessian.topEigenvalues(closure, 1), { instanceOf: tp.TeleportError });
   t.is(err?.kind, 'not-finite');
   t.regex(err!.message, /params\[0\]/);
-  const vErr = t.throws(() => tp.hessian.hvp({ params: [u], loss: () => tf.sum(tf.square(u)) as tf.Scalar }, [vInf]), {
+  const vErr = t.throws(() => tpHessian.hvp({ params: [u], loss: () => tf.sum(tf.square(u)) as tf.Scalar }, [vInf]), {
     instanceOf: tp.TeleportError,
   });
   t.is(vErr?.kind, 'not-finite');
@@ -142,7 +144,7 @@ test.serial('a rank-deficient gl-data batch is a TeleportError that names the fi
   const tensorsBefore = tf.memory().numTensors;
   await t.throwsAsync(tp.teleport(model, { x: bx, y: by }, { group: 'gl-data' }), { instanceOf: tp.TeleportError });
   t.is(tf.memory().numTensors, tensorsBefore, 'no tensor left behind by the failed build');
-  const curv = t.throws(() => tp.metrics.curvature(model, { x: bx, y: by }, { group: 'gl-data' }), { instanceOf: tp.TeleportError });
+  const curv = t.throws(() => tpMetrics.curvature(model, { x: bx, y: by }, { group: 'gl-data' }), { instanceOf: tp.TeleportError });
   t.is(curv?.kind, 'bad-option');
 });
 

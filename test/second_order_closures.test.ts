@@ -3,6 +3,9 @@
 import test from 'ava';
 import { tf, useCpu, seededUniform } from './helpers.js';
 import * as tp from '../src/index.js';
+import * as tpAdvanced from '../src/advanced.js';
+import * as tpHessian from '../src/hessian.js';
+import * as tpMeta from '../src/meta.js';
 import { objectiveDerivative } from '../src/meta/coordinatewise.js';
 
 test.before(useCpu);
@@ -41,9 +44,9 @@ const closures: Record<string, (z: tf.Tensor) => tf.Tensor> = {
   'tf.prelu': z => tf.prelu(z, tf.scalar(0.3)),
   'tf.relu6': z => tf.relu6(tf.mul(z, 3)),
   'tf.clipByValue': z => tf.clipByValue(z, -0.4, 0.5),
-  'tp.hessian.secondOrder.leakyRelu': z => tp.hessian.secondOrder.leakyRelu(z, 0.1),
-  'tp.hessian.secondOrder.elu': z => tp.hessian.secondOrder.elu(z),
-  'tp.hessian.secondOrder.maximum': z => tp.hessian.secondOrder.maximum(z, tf.mul(z, 0.2)),
+  'tp.hessian.secondOrder.leakyRelu': z => tpHessian.secondOrder.leakyRelu(z, 0.1),
+  'tp.hessian.secondOrder.elu': z => tpHessian.secondOrder.elu(z),
+  'tp.hessian.secondOrder.maximum': z => tpHessian.secondOrder.maximum(z, tf.mul(z, 0.2)),
 };
 
 for (const [name, sigma] of Object.entries(closures)) {
@@ -52,7 +55,7 @@ for (const [name, sigma] of Object.entries(closures)) {
     const loss = () => tf.sum(tf.mul(C, tf.square(sigma(tf.matMul(X, w))))) as tf.Scalar;
     const v = seededUniform([4, 3], 24);
     const before = tf.memory().numTensors;
-    const [hv] = tp.hessian.hvp({ params: [w], loss }, [v]);
+    const [hv] = tpHessian.hvp({ params: [w], loss }, [v]);
     const exact = hv.dataSync().slice();
     hv.dispose();
     t.is(tf.memory().numTensors, before, 'no tensor left behind');
@@ -73,7 +76,7 @@ for (const [name, sigma] of Object.entries(closures)) {
 test.serial('tf.elu in a closure: a TeleportError naming tp.hessian.secondOrder.elu (tfjs has no gradient for EluGrad)', t => {
   const w = tf.variable(seededUniform([4, 3], 25));
   const loss = () => tf.sum(tf.mul(C, tf.square(tf.elu(tf.matMul(X, w))))) as tf.Scalar;
-  const err = t.throws(() => tp.hessian.topEigenvalues({ params: [w], loss }, 1), { instanceOf: tp.TeleportError });
+  const err = t.throws(() => tpHessian.topEigenvalues({ params: [w], loss }, 1), { instanceOf: tp.TeleportError });
   t.is(err?.kind, 'unsupported');
   t.regex(err!.message, /tp\.hessian\.secondOrder\.elu/);
   t.regex(err!.message, /EluGrad/);
@@ -84,13 +87,13 @@ test.serial('tf.elu in a closure: a TeleportError naming tp.hessian.secondOrder.
  * A meta family written the way the README invites: { init, loss, group: { blocks, n, act } } with the
  * user's own tf.leakyRelu in both the loss and the exact GL action (σ⁻¹ = leakyRelu with slope 1/α).
  */
-function userFamily(n: number): tp.meta.UserFamily {
+function userFamily(n: number): tpMeta.UserFamily {
   const alpha = 0.1;
   const sigma = (z: tf.Tensor) => tf.leakyRelu(z, alpha);
   const sigmaInv = (z: tf.Tensor) => tf.leakyRelu(z, 1 / alpha);
   const x = seededUniform([n, n], 31);
   const y = seededUniform([n, n], 32);
-  const xInv = tp.groups.pinvConstant(x as tf.Tensor2D);
+  const xInv = tpAdvanced.linalg.pinvConstant(x as tf.Tensor2D);
   return {
     name: 'leaky regression, user-written',
     init: seed => [seededUniform([n, n], 100 + seed), seededUniform([n, n], 200 + seed)],
@@ -101,7 +104,7 @@ function userFamily(n: number): tp.meta.UserFamily {
       n,
       act: ([w1, w2], theta) =>
         tf.tidy(() => {
-          const { g, gInv } = tp.groups.glElement(tf.reshape(theta, [n, n]));
+          const { g, gInv } = tpAdvanced.glElement(tf.reshape(theta, [n, n]));
           const z = tf.matMul(w1 as tf.Tensor2D, x);
           const moved = tf.sub(sigmaInv(tf.matMul(g, sigma(z) as tf.Tensor2D)), z);
           return [tf.add(w1, tf.matMul(moved as tf.Tensor2D, xInv)), tf.matMul(w2 as tf.Tensor2D, gInv)];
@@ -112,7 +115,7 @@ function userFamily(n: number): tp.meta.UserFamily {
 
 test.serial("a user's meta family with tf.leakyRelu: ∂‖∇L‖²/∂θ (second order) matches finite differences, and training runs", async t => {
   const n = 4;
-  const family = tp.meta.resolveFamily(userFamily(n));
+  const family = tpMeta.resolveFamily(userFamily(n));
   const task = family.sample(1);
   const { blocks } = family.group!;
   const d = objectiveDerivative(task.params, task.loss, task.act!, blocks, n);
@@ -136,7 +139,7 @@ test.serial("a user's meta family with tf.leakyRelu: ∂‖∇L‖²/∂θ (seco
   }
   task.dispose();
   // Meta-training differentiates through ∇L (second order) with the user's ops.
-  const mt = new tp.meta.MetaTeleporter({ architecture: 'coordinatewise', hidden: 3, learn: 'update+teleport', baseLr: 1e-3, seed: 1 });
+  const mt = new tpMeta.MetaTeleporter({ architecture: 'coordinatewise', hidden: 3, learn: 'update+teleport', baseLr: 1e-3, seed: 1 });
   const report = await mt.train(userFamily(n), { trajectories: 1, steps: 2, unroll: 2, validation: 1, validationSteps: 2 });
   t.is(report.skippedUpdates, 0);
   t.true(report.updates > 0);

@@ -1,22 +1,24 @@
 import test from 'ava';
 import { tf, tfl, useCpu, mlp, seededUniform, relDiff, maxAbsDiff } from './helpers.js';
 import * as tp from '../src/index.js';
+import * as tpAdvanced from '../src/advanced.js';
+import * as tpMetrics from '../src/metrics.js';
 import { SeededRandom } from '../src/util/random.js';
 import type { ObjectiveContext } from '../src/objectives/types.js';
 
 test.before(useCpu);
 
 const SMALL = { directions: 6, displacements: [0.05, 0.1, 0.2] };
-tp.registerObjective(tp.sharpnessObjective({ name: 'sharpness-test', ...SMALL }));
+tp.registerObjective(tpAdvanced.sharpnessObjective({ name: 'sharpness-test', ...SMALL }));
 
 /** The seed the directions are keyed by, as the metric draws it from `seed`. */
 const keyOf = (seed: number) => Math.floor(new SeededRandom(seed).next() * 4294967296) >>> 0;
 
 test("the defaults are the dissertation's: T = 0.001, 0.011, …, 0.191, |D| = 200, k = 1", t => {
-  t.is(tp.metrics.DEFAULT_DISPLACEMENTS.length, 20);
-  tp.metrics.DEFAULT_DISPLACEMENTS.forEach((v, i) => t.true(Math.abs(v - (0.001 + 0.01 * i)) < 1e-12, `${i}: ${v}`));
-  t.is(tp.metrics.DEFAULT_DIRECTIONS, 200);
-  t.is(tp.metrics.DEFAULT_CURVES, 1);
+  t.is(tpMetrics.DEFAULT_DISPLACEMENTS.length, 20);
+  tpMetrics.DEFAULT_DISPLACEMENTS.forEach((v, i) => t.true(Math.abs(v - (0.001 + 0.01 * i)) < 1e-12, `${i}: ${v}`));
+  t.is(tpMetrics.DEFAULT_DIRECTIONS, 200);
+  t.is(tpMetrics.DEFAULT_CURVES, 1);
 });
 
 test('directions are unit vectors over all parameters, isotropic on average (uniform on the sphere)', t => {
@@ -26,7 +28,7 @@ test('directions are unit vectors over all parameters, isotropic on average (uni
   const mean = new Float64Array(n);
   const second = new Float64Array(n);
   for (let j = 0; j < count; j++) {
-    const d = tp.unitDirection(123, j, sizes).flatMap(a => Array.from(a));
+    const d = tpAdvanced.unitDirection(123, j, sizes).flatMap(a => Array.from(a));
     t.is(d.length, n);
     const norm = Math.sqrt(d.reduce((s, v) => s + v * v, 0));
     if (Math.abs(norm - 1) > 1e-6) t.fail(`direction ${j} has norm ${norm}`);
@@ -39,8 +41,8 @@ test('directions are unit vectors over all parameters, isotropic on average (uni
   mean.forEach(m => t.true(Math.abs(m) < 0.02, `mean ${m}`));
   second.forEach(s => t.true(Math.abs(s - 1 / n) < 0.015, `E[d_i²] ${s} vs ${1 / n}`));
   // The same (seed, index) gives the same direction; another index another one.
-  t.deepEqual(tp.unitDirection(5, 3, sizes), tp.unitDirection(5, 3, sizes));
-  t.notDeepEqual(tp.unitDirection(5, 3, sizes), tp.unitDirection(5, 4, sizes));
+  t.deepEqual(tpAdvanced.unitDirection(5, 3, sizes), tpAdvanced.unitDirection(5, 3, sizes));
+  t.notDeepEqual(tpAdvanced.unitDirection(5, 3, sizes), tpAdvanced.unitDirection(5, 4, sizes));
 });
 
 function linearModel(seed: number): tfl.Sequential {
@@ -55,7 +57,7 @@ test('φ of a quadratic loss (linear model, MSE) equals its closed form L + mean
   const x = seededUniform([7, 3], 3);
   const y = seededUniform([7, 2], 4);
   const spec = { directions: 9, displacements: [0.01, 0.2, 0.5, 1.3] };
-  const phi = tp.metrics.sharpness(model, { x, y }, { ...spec, seed: 8 });
+  const phi = tpMetrics.sharpness(model, { x, y }, { ...spec, seed: 8 });
   // float64: L(w + t d) = L + t·lin_d + t²·quad_d, with r = xW + b − y, e_d = x·dW + db,
   // lin_d = (2/(N·O)) Σ r∘e_d, quad_d = (1/(N·O)) Σ e_d².
   const X = x.arraySync() as number[][];
@@ -70,7 +72,7 @@ test('φ of a quadratic loss (linear model, MSE) equals its closed form L + mean
   let linMean = 0;
   let quadMean = 0;
   for (let j = 0; j < spec.directions; j++) {
-    const [dw, db] = tp.unitDirection(keyOf(8), j, [6, 2]);
+    const [dw, db] = tpAdvanced.unitDirection(keyOf(8), j, [6, 2]);
     const dW = [0, 1, 2].map(k => [dw[2 * k], dw[2 * k + 1]]);
     const dB = Array.from(db);
     for (let n = 0; n < N; n++) {
@@ -98,8 +100,8 @@ test('data as an array of batches gives the value on the concatenated batch (row
   const y = seededUniform([10, 3], 7);
   const [x1, x2] = tf.split(x, [3, 7]);
   const [y1, y2] = tf.split(y, [3, 7]);
-  const whole = tp.metrics.sharpness(model, { x, y }, { ...SMALL, seed: 2 });
-  const parts = tp.metrics.sharpness(
+  const whole = tpMetrics.sharpness(model, { x, y }, { ...SMALL, seed: 2 });
+  const parts = tpMetrics.sharpness(
     model,
     [
       { x: x1, y: y1 },
@@ -108,12 +110,12 @@ test('data as an array of batches gives the value on the concatenated batch (row
     { ...SMALL, seed: 2 },
   );
   t.true(relDiff(whole, parts) < 1e-5, `${whole} vs ${parts}`);
-  t.true(relDiff(whole, tp.metrics.sharpness(model, { x: x1, y: y1 }, { ...SMALL, seed: 2 })) > 1e-3);
+  t.true(relDiff(whole, tpMetrics.sharpness(model, { x: x1, y: y1 }, { ...SMALL, seed: 2 })) > 1e-3);
 });
 
 function lossOf(model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor) {
-  const structure = tp.readModel(model);
-  const loss = tp.resolveLoss('meanSquaredError', structure.finalSoftmax);
+  const structure = tpAdvanced.readModel(model);
+  const loss = tpAdvanced.resolveLoss('meanSquaredError', structure.finalSoftmax);
   return { structure, loss: (p: readonly tf.Tensor[]) => loss.compute(y, structure.forward(p, x).output) as tf.Scalar };
 }
 
@@ -122,7 +124,7 @@ test("the sharpness objective's gradient in θ (rescale) matches central finite 
   const x = seededUniform([8, 6], 10);
   const y = seededUniform([8, 3], 11);
   const { structure, loss } = lossOf(model, x, y);
-  const actions = tp.planTeleport(structure, 'rescale').build(structure.variables);
+  const actions = tpAdvanced.planTeleport(structure, 'rescale').build(structure.variables);
   const ctx: ObjectiveContext = {
     actions,
     params: structure.variables,
@@ -136,7 +138,7 @@ test("the sharpness objective's gradient in θ (rescale) matches central finite 
       throw new Error('not used');
     },
   };
-  const f = tp.sharpnessObjective({ directions: 3, displacements: [0.05, 0.15] }).value(ctx);
+  const f = tpAdvanced.sharpnessObjective({ directions: 3, displacements: [0.05, 0.15] }).value(ctx);
   const thetas = actions.map((a, i) => tf.tidy(() => tf.mul(0.3, seededUniform(a.init(() => 0).shape, 20 + i))));
   const grads = tf.grads((...th: tf.Tensor[]) => f(th))(thetas);
   for (let k = 0; k < 3; k++) {
@@ -166,9 +168,9 @@ for (const direction of ['maximize', 'minimize'] as const) {
     const y = seededUniform([12, 3], 14);
     const fresh = seededUniform([5, 6], 15);
     const outBefore = model.predict(fresh) as tf.Tensor;
-    const before = tp.metrics.sharpness(model, { x, y }, { ...SMALL, seed: 3 });
+    const before = tpMetrics.sharpness(model, { x, y }, { ...SMALL, seed: 3 });
     const report = await tp.teleport(model, { x, y }, { group: 'rescale', objective: 'sharpness-test', direction, seed: 3, steps: 10, lr: 0.1 });
-    const after = tp.metrics.sharpness(model, { x, y }, { ...SMALL, seed: 3 });
+    const after = tpMetrics.sharpness(model, { x, y }, { ...SMALL, seed: 3 });
     t.true(report.accepted, report.reason);
     t.is(report.route, 'evaluate');
     t.true(direction === 'maximize' ? after > before * 1.001 : after < before * 0.999, `${before} → ${after}`);
@@ -191,11 +193,11 @@ test('the drift guard applies to sharpness teleports (gl-data): inexact batches 
   t.true(model.getWeights().every((w, i) => maxAbsDiff(w, before[i]) === 0));
   // 4 rows: exact on the batch; accepted, drift within the bound, φ moves the asked way.
   const small = { x: seededUniform([4, 6], 19), y: seededUniform([4, 3], 20) };
-  const phi0 = tp.metrics.sharpness(model, small, { ...SMALL, seed: 1 });
+  const phi0 = tpMetrics.sharpness(model, small, { ...SMALL, seed: 1 });
   const accepted = await tp.teleport(model, small, { group: 'gl-data', objective: 'sharpness-test', direction: 'minimize', seed: 1 });
   t.true(accepted.accepted, accepted.reason);
   t.true(accepted.relativeLossDrift! <= 1e-4);
-  t.true(tp.metrics.sharpness(model, small, { ...SMALL, seed: 1 }) < phi0);
+  t.true(tpMetrics.sharpness(model, small, { ...SMALL, seed: 1 }) < phi0);
 });
 
 test('the sharpness objective in a scheduled optimizer teleports at its step and lowers φ on its batch', async t => {
@@ -235,7 +237,7 @@ test('a sharpness teleport that cannot improve says so: rejected, weights untouc
 test('the sharpness objective without data is an error that says to pass data', t => {
   const model = compiled(24);
   t.throws(() => tp.sgd(0.1, { model, objective: 'sharpness', schedule: { every: 5 } }), { message: /data/ });
-  t.throws(() => tp.metrics.sharpness(model, [] as tp.Batch[]), { message: /at least one batch/ });
+  t.throws(() => tpMetrics.sharpness(model, [] as tp.Batch[]), { message: /at least one batch/ });
 });
 
 test.serial('sharpness measurements and teleports leak no tensors', async t => {
@@ -247,7 +249,7 @@ test.serial('sharpness measurements and teleports leak no tensors', async t => {
   let n0 = 0;
   for (let i = 0; i < 3; i++) {
     if (i === 1) n0 = tf.memory().numTensors;
-    tp.metrics.sharpness(model, [{ x, y }, small as tp.Batch].slice(0, 1 + (i % 2)), { ...SMALL, seed: i });
+    tpMetrics.sharpness(model, [{ x, y }, small as tp.Batch].slice(0, 1 + (i % 2)), { ...SMALL, seed: i });
     await tp.teleport(model, { x, y }, { group: 'rescale', objective: 'sharpness-test', seed: i, steps: 2 });
     await tp.teleport(leaky, small, { group: 'gl-data', objective: 'sharpness-test', direction: 'minimize', seed: i, steps: 2 });
   }

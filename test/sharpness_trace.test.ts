@@ -1,6 +1,9 @@
 import test from 'ava';
 import { tf, tfl, useCpu, mlp, seededUniform, relDiff, maxAbsDiff } from './helpers.js';
 import * as tp from '../src/index.js';
+import * as tpAdvanced from '../src/advanced.js';
+import * as tpHessian from '../src/hessian.js';
+import * as tpMetrics from '../src/metrics.js';
 import { SeededRandom } from '../src/util/random.js';
 import type { ObjectiveContext } from '../src/objectives/types.js';
 
@@ -8,9 +11,9 @@ test.before(useCpu);
 
 /** A context like the engine's (evaluate route: the sharpness objective needs the batch loss). */
 function contextFor(model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor, group: string, seed: number, options = {}): ObjectiveContext {
-  const structure = tp.readModel(model);
-  const resolved = tp.resolveLoss('meanSquaredError', structure.finalSoftmax);
-  const actions = tp.planTeleport(structure, group).build(structure.variables);
+  const structure = tpAdvanced.readModel(model);
+  const resolved = tpAdvanced.resolveLoss('meanSquaredError', structure.finalSoftmax);
+  const actions = tpAdvanced.planTeleport(structure, group).build(structure.variables);
   return {
     actions,
     params: structure.variables,
@@ -39,12 +42,12 @@ async function nearMinimum(seed: number): Promise<{ model: tfl.Sequential; x: tf
 
 test('rademacherProbe: entries ±1, seeded, E[z zᵀ] ≈ I', t => {
   const sizes = [3, 2];
-  const a = tp.rademacherProbe(4, 0, sizes);
-  t.deepEqual(a, tp.rademacherProbe(4, 0, sizes));
-  t.notDeepEqual(a, tp.rademacherProbe(4, 1, sizes));
+  const a = tpAdvanced.rademacherProbe(4, 0, sizes);
+  t.deepEqual(a, tpAdvanced.rademacherProbe(4, 0, sizes));
+  t.notDeepEqual(a, tpAdvanced.rademacherProbe(4, 1, sizes));
   const m = [0, 0, 0, 0];
   for (let j = 0; j < 2000; j++) {
-    const z = tp.rademacherProbe(9, j, sizes).flatMap(v => Array.from(v));
+    const z = tpAdvanced.rademacherProbe(9, j, sizes).flatMap(v => Array.from(v));
     if (!z.every(v => v === 1 || v === -1)) t.fail(`probe ${j}: ${z}`);
     m[0] += z[0] * z[0];
     m[1] += z[0] * z[1];
@@ -60,10 +63,10 @@ test('hessianVectorProducts of a quadratic loss (one Dense layer, MSE) equals H�
   model.setWeights([seededUniform([3, 2], 1), seededUniform([2], 2)]);
   const x = seededUniform([5, 3], 3);
   const y = seededUniform([5, 2], 4);
-  const structure = tp.readModel(model);
+  const structure = tpAdvanced.readModel(model);
   const loss = (p: readonly tf.Tensor[]) => tf.mean(tf.square(tf.sub(structure.forward(p, x).output, y))) as tf.Scalar;
   const z = [Float32Array.from([1, -1, 0.5, 2, -0.3, 1]), Float32Array.from([0.7, -2])];
-  const [hz] = tp.hessianVectorProducts(loss, structure.variables, [z], 1e-2);
+  const [hz] = tpAdvanced.hessianVectorProducts(loss, structure.variables, [z], 1e-2);
   // L = (1/NO) Σ_{n,o} (x_n·W[:,o] + b_o − y)²: ∂²L/∂W[a,o]∂W[c,o] = (2/NO) Σ_n x_na x_nc, with the bias as x = 1.
   const X = (x.arraySync() as number[][]).map(r => [...r, 1]);
   const N = 5;
@@ -73,20 +76,20 @@ test('hessianVectorProducts of a quadratic loss (one Dense layer, MSE) equals H�
   const ref = [0, 1, 2, 3].map(a => [0, 1].map(o => [0, 1, 2, 3].reduce((s, c) => s + H(a, c) * Z[c][o], 0)));
   const got = [0, 1, 2, 3].map(a => [0, 1].map(o => (a < 3 ? hz[0][a * 2 + o] : hz[1][o])));
   got.flat().forEach((v, i) => t.true(Math.abs(v - ref.flat()[i]) < 2e-4 * Math.max(1, Math.abs(ref.flat()[i])), `${i}: ${v} vs ${ref.flat()[i]}`));
-  t.throws(() => tp.hessianVectorProducts(loss, structure.variables, [z], 0), { message: /step must be a positive/ });
+  t.throws(() => tpAdvanced.hessianVectorProducts(loss, structure.variables, [z], 0), { message: /step must be a positive/ });
 });
 
 test("the 'trace' value at θ equals L + mean(t²)/(2n)·(1/K)Σ⟨J⁻ᵀz, J⁻ᵀHz⟩ with J⁻ᵀ written out for rescale", t => {
   const model = mlp({ input: 4, widths: [3], activation: 'relu', output: 2, seed: 5 });
-  const structure = tp.readModel(model);
+  const structure = tpAdvanced.readModel(model);
   const params = structure.variables;
-  const actions = tp.planTeleport(structure, 'rescale').build(params);
+  const actions = tpAdvanced.planTeleport(structure, 'rescale').build(params);
   const sizes = params.map(p => p.size);
   const n = sizes.reduce((a, b) => a + b, 0);
-  const probes = [0, 1].map(j => tp.rademacherProbe(3, j, sizes));
+  const probes = [0, 1].map(j => tpAdvanced.rademacherProbe(3, j, sizes));
   const hvps = [0, 1].map(j => sizes.map((s, i) => Float32Array.from({ length: s }, (_, k) => Math.sin(1 + j + 3 * i + k))));
   const theta = [0.3, -0.5, 0.8];
-  const value = tf.tidy(() => tp.traceSharpnessAt(actions, [tf.tensor1d(theta)], params, probes, hvps, 1.5, 0.02, n).dataSync()[0]);
+  const value = tf.tidy(() => tpAdvanced.traceSharpnessAt(actions, [tf.tensor1d(theta)], params, probes, hvps, 1.5, 0.02, n).dataSync()[0]);
   // Kernel 1 [4, 3] and bias 1 [3] feed unit u: gradients scale by e^{−θ_u}; kernel 2 [3, 2] reads it: e^{+θ_u}; bias 2 stays.
   const factor = (i: number, k: number) =>
     i === 0 ? Math.exp(-theta[k % 3]) : i === 1 ? Math.exp(-theta[k]) : i === 2 ? Math.exp(theta[Math.floor(k / 2)]) : 1;
@@ -100,7 +103,7 @@ test("the 'trace' value at θ equals L + mean(t²)/(2n)·(1/K)Σ⟨J⁻ᵀz, J�
 test("the 'trace' objective: closed form (rescale) equals the tensor form, and its gradient matches finite differences", async t => {
   const { model, x, y } = await nearMinimum(11);
   const ctx = contextFor(model, x, y, 'rescale', 2);
-  const objective = tp.sharpnessObjective({ estimator: 'trace', probes: 3 });
+  const objective = tpAdvanced.sharpnessObjective({ estimator: 'trace', probes: 3 });
   const closed = objective.closedForm!(ctx)!;
   t.truthy(closed);
   const f = objective.value(ctx);
@@ -127,7 +130,7 @@ test("the 'trace' objective: closed form (rescale) equals the tensor form, and i
 test("over rescale elements the 'trace' objective ranks like the full eq. 5.1 (|D| = 100, same seed) near a minimum, and is near it", async t => {
   const { model, x, y } = await nearMinimum(13);
   const ctx = contextFor(model, x, y, 'rescale', 4);
-  const cheap = tp.sharpnessObjective({ estimator: 'trace' }).value(ctx);
+  const cheap = tpAdvanced.sharpnessObjective({ estimator: 'trace' }).value(ctx);
   const params = ctx.params as tf.Variable[];
   const saved = params.map(p => p.clone());
   const full: number[] = [];
@@ -135,10 +138,10 @@ test("over rescale elements the 'trace' objective ranks like the full eq. 5.1 (|
   for (let e = 0; e < 7; e++) {
     const thetas = ctx.actions.map((a, i) => tf.tidy(() => tf.mul(e === 0 ? 0 : 0.25 * (1 + (e % 3)), seededUniform(a.init(() => 0).shape, 100 + 7 * e + i))));
     est.push(tf.tidy(() => cheap(thetas).dataSync()[0]));
-    const moved = tf.tidy(() => tp.applyActions(ctx.actions, params, thetas));
+    const moved = tf.tidy(() => tpAdvanced.applyActions(ctx.actions, params, thetas));
     params.forEach((p, i) => p.assign(moved[i]));
     tf.dispose(moved.filter((m, i) => m !== params[i]));
-    full.push(tp.metrics.sharpness(model, { x, y }, { seed: 4, directions: 100, loss: 'meanSquaredError' }));
+    full.push(tpMetrics.sharpness(model, { x, y }, { seed: 4, directions: 100, loss: 'meanSquaredError' }));
     params.forEach((p, i) => p.assign(saved[i]));
     tf.dispose(thetas);
   }
@@ -158,9 +161,9 @@ for (const direction of ['minimize', 'maximize'] as const) {
     const { model, x, y } = await nearMinimum(17);
     const fresh = seededUniform([5, 6], 18);
     const outBefore = model.predict(fresh) as tf.Tensor;
-    const before = tp.metrics.sharpness(model, { x, y }, { seed: 6 });
+    const before = tpMetrics.sharpness(model, { x, y }, { seed: 6 });
     const report = await tp.teleport(model, { x, y }, { group: 'rescale', objective: 'sharpness', direction, seed: 6, steps: 10, lr: 0.2 });
-    const after = tp.metrics.sharpness(model, { x, y }, { seed: 6 });
+    const after = tpMetrics.sharpness(model, { x, y }, { seed: 6 });
     t.log(`φ ${before} → ${after}; objective ${report.objectiveBefore} → ${report.objectiveAfter}; ${report.accepted ? 'accepted' : report.reason}`);
     if (!report.accepted) {
       t.truthy(report.reason);
@@ -192,9 +195,9 @@ test("options: sharpnessEstimator and sharpnessProbes are validated, saved by ge
   });
   // 'auto' on a data-dependent group falls back to eq. 5.1 itself (its value is the metric's).
   const small = { directions: 3, displacements: [0.05, 0.1] };
-  tp.registerObjective(tp.sharpnessObjective({ name: 'sharpness-small-auto', ...small, estimator: 'auto' }));
+  tp.registerObjective(tpAdvanced.sharpnessObjective({ name: 'sharpness-small-auto', ...small, estimator: 'auto' }));
   const r = await tp.teleport(model, data, { group: 'gl-data', objective: 'sharpness-small-auto', steps: 0 });
-  t.true(relDiff(r.objectiveBefore, tp.metrics.sharpness(model, data, { ...small, seed: 0 })) < 1e-5);
+  t.true(relDiff(r.objectiveBefore, tpMetrics.sharpness(model, data, { ...small, seed: 0 })) < 1e-5);
 });
 
 test.serial("'trace' sharpness teleports leak no tensors", async t => {
@@ -218,13 +221,13 @@ test("GL: the 'trace' form with basis probes equals tr H(g·w) from the full Hes
   const model = mlp({ input: 3, widths: [4], activation: 'linear', output: 2, seed: 31 });
   const x = seededUniform([20, 3], 32, -1, 1);
   const y = seededUniform([20, 2], 33);
-  const structure = tp.readModel(model);
+  const structure = tpAdvanced.readModel(model);
   const params = structure.variables;
   const lossOf = (p: readonly tf.Tensor[]) => tf.losses.meanSquaredError(y, structure.forward(p, x).output) as tf.Scalar;
-  const actions = tp.planTeleport(structure, 'gl').build(params);
+  const actions = tpAdvanced.planTeleport(structure, 'gl').build(params);
   const sizes = params.map(p => p.size);
   const n = sizes.reduce((a, b) => a + b, 0);
-  const h0 = tp.hessian.full({ params, loss: () => lossOf(params) });
+  const h0 = tpHessian.full({ params, loss: () => lossOf(params) });
   const split = (flat: (j: number) => number): Float32Array[] => {
     let offset = 0;
     return sizes.map(s => {
@@ -237,11 +240,11 @@ test("GL: the 'trace' form with basis probes equals tr H(g·w) from the full Hes
   const hvps = Array.from({ length: n }, (_, i) => split(j => Math.sqrt(n) * h0.matrix[j * n + i]));
   const thetas = actions.map((a, i) => tf.tidy(() => tf.mul(0.3, seededUniform(a.init(() => 0).shape, 40 + i, -1, 1))));
   // lossAtW 0 and mean t² = 2n make the value the trace part alone.
-  const value = (th: readonly tf.Tensor[]) => tp.traceSharpnessAt(actions, th, params, probes, hvps, 0, 2 * n, n);
+  const value = (th: readonly tf.Tensor[]) => tpAdvanced.traceSharpnessAt(actions, th, params, probes, hvps, 0, 2 * n, n);
   const estimate = tf.tidy(() => value(thetas).dataSync()[0]);
-  const moved = tf.tidy(() => tp.applyActions(actions, params, thetas).map(m => tf.keep(m.clone())));
+  const moved = tf.tidy(() => tpAdvanced.applyActions(actions, params, thetas).map(m => tf.keep(m.clone())));
   const movedVars = moved.map(m => tf.variable(m));
-  const h1 = tp.hessian.full({ params: movedVars, loss: () => lossOf(movedVars) });
+  const h1 = tpHessian.full({ params: movedVars, loss: () => lossOf(movedVars) });
   let trace1 = 0;
   let trace0 = 0;
   for (let i = 0; i < n; i++) {

@@ -1,5 +1,7 @@
 import test from 'ava';
 import * as tp from '../src/index.js';
+import * as tpAdvanced from '../src/advanced.js';
+import * as tpSurgery from '../src/surgery.js';
 import { duplicatedUnits, splitAction } from '../src/groups/split.js';
 import { readModel } from '../src/structure/read_model.js';
 import { hessianByDifferences, toFloat64 } from './float64_mlp.js';
@@ -18,7 +20,7 @@ function splitNet(activation: string, seed = 61): { base: tfl.LayersModel; model
   for (let i = 0; i < 20; i++) sgd.minimize(() => tf.losses.meanSquaredError(ys, base.apply(xs) as tf.Tensor) as tf.Scalar);
   sgd.dispose();
   tf.dispose([xs, ys]);
-  const model = tp.split(base, { layer: 0, neurons: [1, 4], ways: 3, coefficients: [0.6, 0.3, 0.1] });
+  const model = tpSurgery.split(base, { layer: 0, neurons: [1, 4], ways: 3, coefficients: [0.6, 0.3, 0.1] });
   model.compile({ optimizer: tf.train.sgd(0.01), loss: 'meanSquaredError' });
   return { base, model };
 }
@@ -130,7 +132,7 @@ test.serial("group 'split' on a model without copies is a clear error", async t 
 
 test.serial('a scheduled split teleport inside fit (even split: SGD keeps copies identical until then): accepted, no tensor leaks', async t => {
   const base = mlp({ input: 4, widths: [6, 3], activation: 'relu', output: 2, seed: 63 });
-  const model = tp.split(base, { layer: 0, neurons: [1, 4], ways: 2 });
+  const model = tpSurgery.split(base, { layer: 0, neurons: [1, 4], ways: 2 });
   const optimizer = tp.sgd(0.02, { model, group: 'split', schedule: { atSteps: [6] }, steps: 5, lr: 0.5 });
   model.compile({ optimizer, loss: 'meanSquaredError' });
   const [xs, ys] = [x(), y()];
@@ -150,7 +152,7 @@ test.serial("a scheduled split teleport after the copies drifted apart is skippe
   const base = mlp({ input: 4, widths: [6, 3], activation: 'relu', output: 2, seed: 64 });
   // An uneven split: the copies' outgoing weights differ, so their gradients differ and the first step
   // already moves their incoming weights apart.
-  const split = () => tp.split(base, { layer: 0, neurons: [1, 4], ways: 2, coefficients: [0.7, 0.3] });
+  const split = () => tpSurgery.split(base, { layer: 0, neurons: [1, 4], ways: 2, coefficients: [0.7, 0.3] });
   const [model, twin] = [split(), split()];
   const optimizer = tp.sgd(0.05, { model, group: 'split', schedule: { atSteps: [3] } });
   model.compile({ optimizer, loss: 'meanSquaredError' });
@@ -182,7 +184,7 @@ function tinySplit(activation: string): { model: tfl.LayersModel; xs: tf.Tensor;
   const sgd = tf.train.sgd(0.05);
   for (let i = 0; i < 20; i++) sgd.minimize(() => tf.losses.meanSquaredError(ys, base.apply(xs) as tf.Tensor) as tf.Scalar);
   sgd.dispose();
-  const model = tp.split(base, { layer: 0, neurons: [1], ways: 3, coefficients: [0.8, 0.15, 0.05] });
+  const model = tpSurgery.split(base, { layer: 0, neurons: [1], ways: 3, coefficients: [0.8, 0.15, 0.05] });
   model.compile({ optimizer: tf.train.sgd(0.01), loss: 'meanSquaredError' });
   base.dispose();
   return { model, xs, ys };
@@ -199,12 +201,14 @@ for (const activation of ['relu', 'tanh']) {
     const { model, xs, ys } = tinySplit(activation);
     const structure = readModel(model);
     const loss = (p: readonly tf.Tensor[]) => tf.losses.meanSquaredError(ys, structure.forward(p, xs).output) as tf.Scalar;
-    const tr = tp.hessianTraceOf(loss, structure.variables);
+    const tr = tpAdvanced.hessianTraceOf(loss, structure.variables);
     const want = traceByDifferences(model, xs, ys);
     t.log(`Tr H: autodiff ${tr.dataSync()[0]}, float64 differences ${want}`);
     t.true(Math.abs(tr.dataSync()[0] - want) <= 1e-4 * Math.abs(want));
     tr.dispose();
-    t.throws(() => tp.hessianTraceOf(loss, structure.variables, 10), { message: /one Hessian-vector product per parameter; this model has 38 \(> 10\)/ });
+    t.throws(() => tpAdvanced.hessianTraceOf(loss, structure.variables, 10), {
+      message: /one Hessian-vector product per parameter; this model has 38 \(> 10\)/,
+    });
     tf.dispose([xs, ys]);
     model.dispose();
   });
@@ -220,7 +224,7 @@ for (const activation of ['relu', 'tanh']) {
     const site = structure.sites[0];
     const action = splitAction(site, duplicatedUnits(params[site.inKernel], params[site.inBias!]));
     const loss = (p: readonly tf.Tensor[]) => tf.losses.meanSquaredError(ys, structure.forward(p, xs).output) as tf.Scalar;
-    const value = (theta: tf.Tensor) => tp.hessianTraceOf(loss, action.act(params, theta));
+    const value = (theta: tf.Tensor) => tpAdvanced.hessianTraceOf(loss, action.act(params, theta));
     tf.tidy(() => {
       const theta = seededUniform([site.width, site.width], 81, -0.3, 0.3);
       const dir = seededUniform([site.width, site.width], 82);

@@ -5,7 +5,8 @@
 // point is full rank; ReLU Hessians are singular along the rescale directions (their pseudo-
 // determinant would need H restricted away from them), so the Hessian theorems use tanh.
 import test from 'ava';
-import * as tp from '../src/index.js';
+import * as tpHessian from '../src/hessian.js';
+import * as tpSurgery from '../src/surgery.js';
 import { symmetricEigenNumbers } from '../src/linalg/float64.js';
 import { gaussNewton, hessianByDifferences, type Layer64, lossAndGradient, paramCount, predict, toFloat64 } from './float64_mlp.js';
 import { maxAbsDiff, mlp, seededUniform, tf, type tfl, useCpu } from './helpers.js';
@@ -88,7 +89,7 @@ test('the float64 Hessian is right: Gauss–Newton at the zero-loss teacher equa
 for (const c of CASES) {
   test(`Theorem 5.3: the nonzero eigenvalues of H' are those of K^1/2·H·K^1/2 (${c.name})`, t => {
     const { net, xs, ys, model } = teacher();
-    const student = tp.split(model, { layer: 0, neurons: c.neurons, coefficients: c.alphas });
+    const student = tpSurgery.split(model, { layer: 0, neurons: c.neurons, coefficients: c.alphas });
     const net2 = toFloat64(student);
     const loss2 = lossAndGradient(net2, xs, ys).loss;
     t.true(loss2 < 1e-28, `the exact split keeps the zero loss (float64 round-off only): ${loss2}`);
@@ -121,7 +122,7 @@ test("pseudo-determinant, general form: pdet(H') = det K · pdet(H), det K = m^|
   const logDetH = logPdet(eig(H), a);
   const rows: string[] = [];
   for (const c of CASES) {
-    const student = tp.split(model, { layer: 0, neurons: c.neurons, coefficients: c.alphas });
+    const student = tpSurgery.split(model, { layer: 0, neurons: c.neurons, coefficients: c.alphas });
     const logPdet2 = logPdet(eig(gaussNewton(toFloat64(student), xs)), a);
     const m = c.alphas.length;
     const sumSq = c.alphas.reduce((s, x) => s + x * x, 0);
@@ -144,7 +145,7 @@ test("Theorem 6.1 and eq. 11: Tr(H') = Tr(H without S, D) + m·Σ_S H_ss + Σα�
   const { net, xs, model } = teacher();
   const H = gaussNewton(net, xs);
   for (const c of [...CASES, { name: 'one unit, 2 ways, even', neurons: [2], alphas: [0.5, 0.5] }]) {
-    const student = tp.split(model, { layer: 0, neurons: c.neurons, coefficients: c.alphas });
+    const student = tpSurgery.split(model, { layer: 0, neurons: c.neurons, coefficients: c.alphas });
     const H2 = gaussNewton(toFloat64(student), xs);
     const trace2 = H2.reduce((s, row, i) => s + row[i], 0);
     const k = kDiagonal(c.neurons, c.alphas);
@@ -175,7 +176,7 @@ for (const [mode, activation] of [
     for (let i = 0; i < 20; i++) sgd.minimize(loss(model));
     sgd.dispose();
     const alphas = [0.2, 0.5, 0.3];
-    const student = tp.split(model, { layer: 1, neurons: [0, 2], coefficients: alphas, mode });
+    const student = tpSurgery.split(model, { layer: 1, neurons: [0, 2], coefficients: alphas, mode });
     const grads = (m: tfl.LayersModel) =>
       tf.variableGrads(
         loss(m),
@@ -222,17 +223,17 @@ test("tp.hessian in float32 agrees: the teacher's full Hessian, and pdet(H')/pde
   const net = toFloat64(model);
   const H64 = gaussNewton(net, xs);
   model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
-  const H = tp.hessian.full({ model, data: { x, y } });
+  const H = tpHessian.full({ model, data: { x, y } });
   const scale = Math.max(...H64.flat().map(Math.abs));
   const err = Math.max(...H64.flatMap((row, i) => row.map((v, j) => Math.abs(v - (H.matrix as ArrayLike<number>)[i * H.n + j]))));
   t.log(`max |H_float32 − H_float64| / max|H| = ${err / scale}`);
   t.true(err <= 1e-4 * scale);
   const c = CASES[0];
-  const student = tp.split(model, { layer: 0, neurons: c.neurons, coefficients: c.alphas });
+  const student = tpSurgery.split(model, { layer: 0, neurons: c.neurons, coefficients: c.alphas });
   student.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
-  const H2 = tp.hessian.full({ model: student, data: { x, y } });
-  const s1 = tp.hessian.stats(H);
-  const s2 = tp.hessian.stats(H2);
+  const H2 = tpHessian.full({ model: student, data: { x, y } });
+  const s1 = tpHessian.stats(H);
+  const s2 = tpHessian.stats(H2);
   const detK = 2 ** D_OUT * (c.alphas[0] ** 2 + c.alphas[1] ** 2) ** (D_IN + 1);
   t.log(`float32: rank ${s1.rank} → ${s2.rank}, pdet ratio ${Math.exp(s2.logPdet - s1.logPdet)} vs det K ${detK}`);
   t.is(s1.rank, paramCount(net));

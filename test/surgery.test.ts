@@ -1,5 +1,6 @@
 import test from 'ava';
 import * as tp from '../src/index.js';
+import * as tpSurgery from '../src/surgery.js';
 import { maxAbsDiff, mlp, seededUniform, seedWeights, smallCnn, tf, tfl, useCpu } from './helpers.js';
 
 test.before(useCpu);
@@ -35,7 +36,7 @@ test('post-activation split keeps the function for any activation, widens the la
     trainBriefly(model);
     const before = weightsOf(model);
     const hidden = model.layers[0].name;
-    const wider = tp.split(model, { layer: hidden, neurons: [1, 4], ways: 3, coefficients: [0.5, 0.2, 0.3] });
+    const wider = tpSurgery.split(model, { layer: hidden, neurons: [1, 4], ways: 3, coefficients: [0.5, 0.2, 0.3] });
     t.is(widthOf(wider, hidden), 5 + 2 * 2, activation);
     t.true(outputGap(model, wider) < 1e-5, `${activation}: ${outputGap(model, wider)}`);
     t.deepEqual(weightsOf(model), before, 'the input model is untouched');
@@ -74,7 +75,7 @@ test('pre-activation split keeps the function for relu, leakyRelu (as a layer) a
     trainBriefly(model);
     const name = model.layers.filter(l => l.getClassName() === 'Dense')[1].name; // the second hidden Dense layer
     const layer = model.layers.findIndex(l => l.name === name);
-    const wider = tp.split(model, { layer, neurons: [0, 2], mode: 'pre', coefficients: [0.25, 0.75] });
+    const wider = tpSurgery.split(model, { layer, neurons: [0, 2], mode: 'pre', coefficients: [0.25, 0.75] });
     t.is(widthOf(wider, name), 5);
     t.true(outputGap(model, wider) < 1e-5);
     const k = model.getLayer(name).getWeights()[0].arraySync() as number[][];
@@ -87,7 +88,9 @@ test('pre-activation split keeps the function for relu, leakyRelu (as a layer) a
     wider.dispose();
   }
   const tanh = mlp({ input: 4, widths: [5], activation: 'tanh', output: 2 });
-  t.throws(() => tp.split(tanh, { layer: 0, neurons: [0], mode: 'pre' }), { message: /pre-activation split needs σ\(λz\) = λσ\(z\).*tanh.*mode: 'post'/ });
+  t.throws(() => tpSurgery.split(tanh, { layer: 0, neurons: [0], mode: 'pre' }), {
+    message: /pre-activation split needs σ\(λz\) = λσ\(z\).*tanh.*mode: 'post'/,
+  });
   for (const m of [relu, leaky, linear, tanh]) m.dispose();
 });
 
@@ -99,10 +102,10 @@ test('functional chains split too, through an Activation layer', t => {
   const model = tfl.model({ inputs: input, outputs: out });
   seedWeights(model, 8);
   trainBriefly(model);
-  const wider = tp.split(model, { layer: 'h', neurons: [3], coefficients: [-0.5, 1.5] });
+  const wider = tpSurgery.split(model, { layer: 'h', neurons: [3], coefficients: [-0.5, 1.5] });
   t.is(widthOf(wider, 'h'), 5);
   t.true(outputGap(model, wider) < 1e-5);
-  const back = tp.merge(wider);
+  const back = tpSurgery.merge(wider);
   t.is(widthOf(back.model, 'h'), 4);
   t.true(outputGap(model, back.model) < 1e-5);
   [model, wider, back.model].forEach(m => m.dispose());
@@ -111,9 +114,9 @@ test('functional chains split too, through an Activation layer', t => {
 test('merge(split(m)) gives back m: widths, function and (post) weights', t => {
   const model = mlp({ input: 5, widths: [6, 4], activation: 'tanh', output: 3, seed: 9 });
   trainBriefly(model);
-  const once = tp.split(model, { layer: 0, neurons: [0, 5], ways: 2, coefficients: [0.7, 0.3] });
-  const twice = tp.split(once, { layer: 1, neurons: [1], ways: 4 });
-  const { model: back, merged } = tp.merge(twice);
+  const once = tpSurgery.split(model, { layer: 0, neurons: [0, 5], ways: 2, coefficients: [0.7, 0.3] });
+  const twice = tpSurgery.split(once, { layer: 1, neurons: [1], ways: 4 });
+  const { model: back, merged } = tpSurgery.merge(twice);
   t.deepEqual(
     back.layers.map(l => l.getConfig().units),
     model.layers.map(l => l.getConfig().units),
@@ -143,8 +146,8 @@ test('merge(split(m)) gives back m: widths, function and (post) weights', t => {
 test('merge undoes a pre-activation split (positive multiples) and drops units nobody reads', t => {
   const model = mlp({ input: 4, widths: [5], activation: 'relu', output: 2, seed: 10 });
   trainBriefly(model);
-  const wider = tp.split(model, { layer: 0, neurons: [2], mode: 'pre', ways: 3, coefficients: [0.2, 0.3, 0.5] });
-  const { model: back, merged } = tp.merge(wider);
+  const wider = tpSurgery.split(model, { layer: 0, neurons: [2], mode: 'pre', ways: 3, coefficients: [0.2, 0.3, 0.5] });
+  const { model: back, merged } = tpSurgery.merge(wider);
   t.is(widthOf(back, model.layers[0].name), 5);
   t.true(outputGap(model, back) < 1e-5);
   t.deepEqual(merged[0].groups[0].units, [2, 5, 6]);
@@ -156,7 +159,7 @@ test('merge undoes a pre-activation split (positive multiples) and drops units n
   const rows = v.arraySync() as number[][];
   rows[3] = [0, 0];
   tanh.setWeights([k, b, tf.tensor2d(rows), c]);
-  const { model: pruned, merged: m2 } = tp.merge(tanh);
+  const { model: pruned, merged: m2 } = tpSurgery.merge(tanh);
   t.is(widthOf(pruned, tanh.layers[0].name), 4);
   t.deepEqual(m2[0].dropped, [3]);
   t.true(outputGap(tanh, pruned) < 1e-6);
@@ -166,7 +169,7 @@ test('merge undoes a pre-activation split (positive multiples) and drops units n
 test('bad input gets a clear error naming the fix', t => {
   const model = mlp({ input: 4, widths: [5], output: 2 });
   const last = model.layers[1].name;
-  const bad: Array<[Partial<tp.SplitOptions>, RegExp]> = [
+  const bad: Array<[Partial<tpSurgery.SplitOptions>, RegExp]> = [
     [{ layer: 'nope', neurons: [0] }, /no layer 'nope'; its layers are/],
     [{ layer: 7, neurons: [0] }, /layer index 7 is out of range/],
     [{ layer: last, neurons: [0] }, /has no next Dense layer.*layers that can be resized: '.*' \(index 0\)/],
@@ -179,10 +182,10 @@ test('bad input gets a clear error naming the fix', t => {
     [{ layer: 0, neurons: [0], ways: 1 }, /ways must be an integer ≥ 2/],
   ];
   for (const [opts, message] of bad) {
-    const err = t.throws(() => tp.split(model, opts as tp.SplitOptions & { optimizer?: undefined }), { message }, JSON.stringify(opts));
+    const err = t.throws(() => tpSurgery.split(model, opts as tpSurgery.SplitOptions & { optimizer?: undefined }), { message }, JSON.stringify(opts));
     t.true(err instanceof tp.TeleportError);
   }
-  t.throws(() => tp.merge(model, { tolerance: -1 }), { message: /tolerance must be a finite number ≥ 0/ });
+  t.throws(() => tpSurgery.merge(model, { tolerance: -1 }), { message: /tolerance must be a finite number ≥ 0/ });
   model.dispose();
 });
 
@@ -231,7 +234,7 @@ for (const [name, make] of [
       const x = seededUniform([16, 4], 21);
       const y = seededUniform([16, 2], 22);
       const opts = { layer: 1, neurons: [0, 2], ways: 3, coefficients: [0.5, 0.3, 0.2], mode };
-      const wider = tp.split(model, opts);
+      const wider = tpSurgery.split(model, opts);
       const step = (m: tfl.LayersModel, o: tf.Optimizer) =>
         o.minimize(
           () => tf.losses.meanSquaredError(y, m.apply(x) as tf.Tensor) as tf.Scalar,
@@ -248,7 +251,7 @@ for (const [name, make] of [
       make().dispose();
       const tfjsOwnLeak = tf.memory().numTensors - n0;
       const before = tf.memory().numTensors;
-      const { model: splitAfter, optimizer: moved } = tp.split(model, { ...opts, optimizer: a });
+      const { model: splitAfter, optimizer: moved } = tpSurgery.split(model, { ...opts, optimizer: a });
       t.is(moved.iterations, b.iterations);
       t.is(moved.getClassName(), b.getClassName());
       closeDeep(t, slots(moved), slots(b), 2e-5, name);
@@ -273,7 +276,7 @@ test('a tp wrapper comes back as a wrapper bound to the new model, and fit train
   const x = seededUniform([24, 4], 31);
   const y = seededUniform([24, 2], 32);
   await model.fit(x, y, { epochs: 1, batchSize: 8 });
-  const { model: wider, optimizer: opt2 } = tp.split(model, { layer: 0, neurons: [1], optimizer });
+  const { model: wider, optimizer: opt2 } = tpSurgery.split(model, { layer: 0, neurons: [1], optimizer });
   t.true(opt2 instanceof tp.TeleportOptimizer);
   t.not(opt2, optimizer);
   t.is(opt2.step, 3);
@@ -296,8 +299,8 @@ test('split and merge leave no tensors behind', t => {
   const model = mlp({ input: 4, widths: [5, 3], activation: 'relu', output: 2, seed: 14 });
   const before = tf.memory().numTensors;
   for (let i = 0; i < 3; i++) {
-    const wider = tp.split(model, { layer: 0, neurons: [0, 1], mode: 'pre' });
-    const { model: back } = tp.merge(wider);
+    const wider = tpSurgery.split(model, { layer: 0, neurons: [0, 1], mode: 'pre' });
+    const { model: back } = tpSurgery.merge(wider);
     wider.dispose();
     back.dispose();
   }
@@ -311,7 +314,7 @@ test('split with an optimizer: a fresh one (no slots yet), a layer without bias,
   });
   seedWeights(model, 15);
   const fresh = tf.train.adam(0.01);
-  const { model: wider, optimizer } = tp.split(model, { layer: 0, neurons: [2], optimizer: fresh });
+  const { model: wider, optimizer } = tpSurgery.split(model, { layer: 0, neurons: [2], optimizer: fresh });
   t.is(optimizer.iterations, 0);
   t.true(outputGap(model, wider) < 1e-6);
   // It trains the new model from scratch like any fresh Adam.
@@ -328,7 +331,7 @@ test('split with an optimizer: a fresh one (no slots yet), a layer without bias,
   const used = tf.train.momentum(0.1, 0.9);
   const xo = seededUniform([8, 4], 19);
   used.minimize(() => tf.losses.meanSquaredError(y, other.apply(xo) as tf.Tensor) as tf.Scalar);
-  t.throws(() => tp.split(model, { layer: 0, neurons: [1], optimizer: used }), {
+  t.throws(() => tpSurgery.split(model, { layer: 0, neurons: [1], optimizer: used }), {
     message: /optimizer's state does not belong to this model: its slot 0 .* has shape \[4, 6\] but .* has shape \[3, 4\]/,
   });
   [model, wider, other].forEach(m => m.dispose());
@@ -339,7 +342,7 @@ test('split with an optimizer: a fresh one (no slots yet), a layer without bias,
 test('a CNN (conv, pooling, flatten) rebuilds around a split of its Dense head; merge undoes it', t => {
   const model = smallCnn(5);
   const dense = model.layers.find(l => l.getClassName() === 'Dense')!.name;
-  const wider = tp.split(model, { layer: dense, neurons: [0, 4], ways: 3 });
+  const wider = tpSurgery.split(model, { layer: dense, neurons: [0, 4], ways: 3 });
   t.is(widthOf(wider, dense), 9);
   const gap = tf.tidy(() => {
     const x = seededUniform([6, 8, 8, 2], 33);
@@ -347,7 +350,7 @@ test('a CNN (conv, pooling, flatten) rebuilds around a split of its Dense head; 
     return maxAbsDiff(a, wider.predict(x) as tf.Tensor) / tf.max(tf.abs(a)).dataSync()[0];
   });
   t.true(gap < 1e-5, `relative output gap ${gap}`);
-  const { model: back } = tp.merge(wider);
+  const { model: back } = tpSurgery.merge(wider);
   t.is(widthOf(back, dense), 5);
   [model, wider, back].forEach(m => m.dispose());
 });

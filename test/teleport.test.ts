@@ -1,6 +1,9 @@
 import test from 'ava';
 import { tf, tfl, useCpu, mlp, smallCnn, seededUniform, oneHotBatch, relDiff, maxAbsDiff } from './helpers.js';
 import * as tp from '../src/index.js';
+import * as tpAdvanced from '../src/advanced.js';
+import * as tpProblems from '../src/problems.js';
+import * as tpGroups from '../src/groups.js';
 
 test.before(useCpu);
 
@@ -58,11 +61,11 @@ test('teleport() with data-dependent GL keeps the batch loss and raises the grad
 });
 
 test('teleport() on a plain parameter vector with SO(2) (Booth)', async t => {
-  const { booth } = tp.problems;
+  const { booth } = tpProblems;
   const x = tf.variable(tf.tensor1d([5, -5]));
   const lossBefore = booth.loss(x as tf.Tensor1D).dataSync()[0];
   const report = await tp.teleport([x], ([p]) => booth.loss(p as tf.Tensor1D), {
-    group: tp.groups.so2(booth.bijection),
+    group: tpGroups.so2(booth.bijection),
     steps: 10,
     lr: 0.1,
     seed: 3,
@@ -76,7 +79,7 @@ test('teleport() on a plain parameter vector with SO(2) (Booth)', async t => {
   t.true(report.objectiveAfter >= report.objectiveBefore);
   t.true(report.ascentSteps > 0);
   // SO(n) through a quadratic's bijection: exact, and it can raise the gradient norm.
-  const q = tp.problems.quadratic(
+  const q = tpProblems.quadratic(
     [
       [3, 1, 0],
       [1, 2, 0],
@@ -86,7 +89,7 @@ test('teleport() on a plain parameter vector with SO(2) (Booth)', async t => {
   );
   const v = tf.variable(tf.tensor1d([2, 1, 0.5]));
   const before = q.loss(v as tf.Tensor1D).dataSync()[0];
-  const r2 = await tp.teleport([v], ([p]) => q.loss(p as tf.Tensor1D), { group: tp.groups.orthogonal(q.bijection, 3), steps: 10, lr: 0.3, maxGrowth: 1e6 });
+  const r2 = await tp.teleport([v], ([p]) => q.loss(p as tf.Tensor1D), { group: tpGroups.orthogonal(q.bijection, 3), steps: 10, lr: 0.3, maxGrowth: 1e6 });
   t.true(r2.accepted, r2.reason);
   t.true(relDiff(before, q.loss(v as tf.Tensor1D).dataSync()[0]) < 1e-4);
   t.true(r2.gradNormSqAfter > r2.gradNormSqBefore, `${r2.gradNormSqBefore} → ${r2.gradNormSqAfter}`);
@@ -102,7 +105,7 @@ test('unsupported layer: a clear error naming the layer and what applies; weight
   t.true(unchanged(model, before));
   // A BatchNormalization layer is named in the error.
   const bn = tfl.sequential({ layers: [tfl.layers.dense({ units: 4, inputShape: [3] }), tfl.layers.batchNormalization(), tfl.layers.dense({ units: 2 })] });
-  const e2 = t.throws(() => tp.readModel(bn));
+  const e2 = t.throws(() => tpAdvanced.readModel(bn));
   t.regex(e2!.message, /batch_normalization.*BatchNormalization is not supported/);
 });
 
@@ -144,11 +147,11 @@ test('the drift guard rejects a teleport it cannot make exact, and restores the 
 });
 
 test('seeded: the same seed reproduces the same SO(2) teleport; another seed starts elsewhere', async t => {
-  const { rosenbrock } = tp.problems;
+  const { rosenbrock } = tpProblems;
   const run = async (seed: number) => {
     const x = tf.variable(tf.tensor1d([-1, -1]));
     const r = await tp.teleport([x], ([p]) => rosenbrock.loss(p as tf.Tensor1D), {
-      group: tp.groups.so2(rosenbrock.bijection),
+      group: tpGroups.so2(rosenbrock.bijection),
       steps: 5,
       lr: 0.05,
       normalize: false,

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'puppeteer-core';
 import * as tp from '../src/index.js';
+import * as tpAdvanced from '../src/advanced.js';
+import * as tpProblems from '../src/problems.js';
 import { buildPlayground } from '../examples/web/build.js';
 import { serveStatic, type StaticServer } from '../examples/web/serve.js';
 import { decodePng, launchChromium, regionStats } from '../examples/web/browser.js';
@@ -80,7 +82,7 @@ function checkRun(t: ExecutionContext, r: RunResult, steps: number): void {
     );
   }
   const reports = r.arms.teleport.teleports;
-  const due = tp.compileSchedule(r.settings.schedule);
+  const due = tpAdvanced.compileSchedule(r.settings.schedule);
   t.deepEqual(
     reports.map(x => x.step),
     Array.from({ length: steps }, (_, i) => i).filter(i => due.isDue(i)),
@@ -123,7 +125,7 @@ test.serial('the page loads with no error, starts on webgl and lists the registe
   t.deepEqual(choices.objectives, tp.objectiveNames());
   t.deepEqual(
     choices.groups,
-    tp.groupNames().filter(n => tp.getGroup(n).suggested !== false),
+    tp.groupNames().filter(n => tpAdvanced.getGroup(n).suggested !== false),
   );
   t.deepEqual(await page.evaluate(() => window.playground.choices('booth').groups), ['so2', 'so2-random', 'on']);
   // Control for the screenshot check below: before any run the charts hold no curve.
@@ -147,15 +149,15 @@ for (const backend of ['webgl', 'wasm', 'cpu'] as const) {
     checkRun(t, r, 60);
     // Against float64 recomputations of the function at the points the page reports.
     const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
-    t.true(rel(r.arms.plain.points[0].trainLoss, tp.problems.rosenbrock.lossAt([-1, -1])) < 1e-6);
+    t.true(rel(r.arms.plain.points[0].trainLoss, tpProblems.rosenbrock.lossAt([-1, -1])) < 1e-6);
     for (const arm of [r.arms.plain, r.arms.teleport]) {
       const end = arm.path[arm.path.length - 1];
-      t.true(rel(arm.points[arm.points.length - 1].trainLoss, tp.problems.rosenbrock.lossAt(end)) < 1e-3, `${arm.variant}: final loss is L at the path's end`);
+      t.true(rel(arm.points[arm.points.length - 1].trainLoss, tpProblems.rosenbrock.lossAt(end)) < 1e-3, `${arm.variant}: final loss is L at the path's end`);
     }
     const jumps = r.arms.teleport.teleportPathIndices;
     t.is(jumps.length, r.arms.teleport.teleports.filter(x => x.accepted).length);
     for (const i of jumps) {
-      const [before, after] = [tp.problems.rosenbrock.lossAt(r.arms.teleport.path[i - 1]), tp.problems.rosenbrock.lossAt(r.arms.teleport.path[i])];
+      const [before, after] = [tpProblems.rosenbrock.lossAt(r.arms.teleport.path[i - 1]), tpProblems.rosenbrock.lossAt(r.arms.teleport.path[i])];
       t.true(rel(after, before) < 1e-3, `the jump to path point ${i} keeps the loss (${before} → ${after})`);
       t.true(Math.hypot(...r.arms.teleport.path[i].map((v, k) => v - r.arms.teleport.path[i - 1][k])) > 1e-3, 'and moves the point');
     }

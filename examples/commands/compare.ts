@@ -1,7 +1,8 @@
 import type { Argv } from 'yargs';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import * as tp from '../../src/index.js';
+import type * as tp from '../../src/index.js';
+import * as tpAdvanced from '../../src/advanced.js';
 import { DATASETS, loadTask, type DatasetName } from '../train/datasets.js';
 import { ACTIVATIONS, type ActivationName } from '../train/models.js';
 import { OPTIMIZER_NAMES, VARIANTS, runTraining, type OptimizerName, type TeleportSpec, type Variant } from '../train/runner.js';
@@ -108,8 +109,8 @@ export function compareOptions<T>(y: Argv<T>, defaults: Partial<CompareArgs> = {
       default: defaults.teleportMaxGrowth ?? 2,
       describe: 'cap on the squared-gradient-norm growth of one teleport',
     })
-    .option('group', { choices: tp.MODEL_GROUPS, default: defaults.group ?? 'auto', describe: 'symmetry group' })
-    .option('objective', { choices: tp.OBJECTIVES, default: defaults.objective ?? 'gradNorm' })
+    .option('group', { choices: tpAdvanced.MODEL_GROUPS, default: defaults.group ?? 'auto', describe: 'symmetry group' })
+    .option('objective', { choices: tpAdvanced.OBJECTIVES, default: defaults.objective ?? 'gradNorm' })
     .option('teleport-batch-size', { type: 'number', default: defaults.teleportBatchSize ?? 200 })
     .option('teleport-batches', { type: 'number', default: defaults.teleportBatches ?? 8, describe: 'teleport once on each of this many batches' })
     .option('gradient-source', {

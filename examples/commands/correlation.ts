@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import * as tp from '../../src/index.js';
+import * as tpAdvanced from '../../src/advanced.js';
+import * as tpMetrics from '../../src/metrics.js';
 import { loadFlatDataset } from '../data/flat.js';
 import { buildMlp } from '../train/models.js';
 import { createProgress } from '../train/progress.js';
@@ -66,7 +67,7 @@ export interface ModelRow {
 
 /** Mean loss and accuracy on a split, in chunks. */
 function evaluate(model: LayersModel, x: tf.Tensor, y: tf.Tensor): { loss: number; accuracy: number } {
-  const lossFn = tp.resolveLoss('categoricalCrossentropy', false).compute;
+  const lossFn = tpAdvanced.resolveLoss('categoricalCrossentropy', false).compute;
   const n = x.shape[0];
   let lossSum = 0;
   let correct = 0;
@@ -93,7 +94,7 @@ export function trainCorrelationModel(
   seed: number,
   onStep: (s: number, loss: number) => void,
 ) {
-  const lossFn = tp.resolveLoss('categoricalCrossentropy', false).compute;
+  const lossFn = tpAdvanced.resolveLoss('categoricalCrossentropy', false).compute;
   const optimizer = tf.train.sgd(lr);
   const n = x.shape[0];
   const random = new (class {
@@ -177,8 +178,8 @@ export async function runCorrelation(args: CorrelationArgs): Promise<{ rows: Mod
         const trainEval = evaluate(model, metricBatch.x, metricBatch.y);
         const testEval = evaluate(model, te.x, te.y);
         // The measurement seeds are the same for every model: all models see the same directions/curves.
-        const phi = tp.metrics.sharpness(model, metricBatch, { directions, seed });
-        const psi = tp.metrics.curvature(model, psiBatch, { group: args.group, curves, seed });
+        const phi = tpMetrics.sharpness(model, metricBatch, { directions, seed });
+        const psi = tpMetrics.curvature(model, psiBatch, { group: args.group, curves, seed });
         const row: ModelRow = {
           seed: modelSeed,
           trainLoss: trainEval.loss,
@@ -214,7 +215,7 @@ export async function runCorrelation(args: CorrelationArgs): Promise<{ rows: Mod
     metricExamples: metricRows,
     psiExamples: psiRows,
     directions,
-    displacements: tp.metrics.DEFAULT_DISPLACEMENTS,
+    displacements: tpMetrics.DEFAULT_DISPLACEMENTS,
     curves,
     group: args.group,
     seed,

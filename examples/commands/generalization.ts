@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import * as tp from '../../src/index.js';
+import * as tpAdvanced from '../../src/advanced.js';
+import * as tpMetrics from '../../src/metrics.js';
 import { loadFlatDataset } from '../data/flat.js';
 import { buildMlp } from '../train/models.js';
 import { createProgress } from '../train/progress.js';
@@ -71,7 +73,7 @@ export interface ArmRun {
 
 /** Mean loss on a split, in chunks. */
 function evaluate(model: LayersModel, x: tf.Tensor, y: tf.Tensor): number {
-  const lossFn = tp.resolveLoss('categoricalCrossentropy', false).compute;
+  const lossFn = tpAdvanced.resolveLoss('categoricalCrossentropy', false).compute;
   const n = x.shape[0];
   let lossSum = 0;
   for (let start = 0; start < n; start += 1000) {
@@ -85,13 +87,13 @@ function evaluate(model: LayersModel, x: tf.Tensor, y: tf.Tensor): number {
 }
 
 /** The seeded stream of one seed (the library's mulberry32; the scrambled seed keeps streams apart). */
-function rng(seed: number): tp.SeededRandom {
-  return new tp.SeededRandom((seed * 7919 + 17) >>> 0);
+function rng(seed: number): tpAdvanced.SeededRandom {
+  return new tpAdvanced.SeededRandom((seed * 7919 + 17) >>> 0);
 }
 
 /** One epoch of minibatch training with `optimizer`, in the order the seeded generator gives. */
 function trainEpoch(model: LayersModel, optimizer: tf.Optimizer, x: tf.Tensor, y: tf.Tensor, order: ReturnType<typeof rng>, onStep: (loss: number) => void) {
-  const lossFn = tp.resolveLoss('categoricalCrossentropy', false).compute;
+  const lossFn = tpAdvanced.resolveLoss('categoricalCrossentropy', false).compute;
   const n = x.shape[0];
   const idxs = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
@@ -125,10 +127,10 @@ function weightDistance(a: readonly tf.Tensor[], b: readonly tf.Tensor[]): numbe
  */
 function randomTeleport(model: LayersModel, batch: { x: tf.Tensor; y: tf.Tensor }, target: number, seed: number): { accepted: boolean; note: string } {
   if (!(target > 0)) return { accepted: false, note: 'curvature-up did not move the weights; nothing to match' };
-  const structure = tp.readModel(model);
+  const structure = tpAdvanced.readModel(model);
   const vars = structure.variables as tf.Variable[];
-  const actions = tp.planTeleport(structure, GROUP).build(vars);
-  const lossFn = tp.resolveLoss('categoricalCrossentropy', false).compute;
+  const actions = tpAdvanced.planTeleport(structure, GROUP).build(vars);
+  const lossFn = tpAdvanced.resolveLoss('categoricalCrossentropy', false).compute;
   try {
     const r = rng(seed + 104729);
     const gauss = () => Math.sqrt(-2 * Math.log(1 - r.next())) * Math.cos(2 * Math.PI * r.next());
@@ -139,7 +141,7 @@ function randomTeleport(model: LayersModel, batch: { x: tf.Tensor; y: tf.Tensor 
     const release = (p: tf.Tensor[]) => tf.dispose(p.filter(t => !vars.includes(t as tf.Variable)));
     const moved = (s: number) =>
       tf.tidy(() =>
-        tp.applyActions(
+        tpAdvanced.applyActions(
           actions,
           vars,
           identity.map((t, i) => tf.add(t, tf.mul(dirs[i], s / norm))),
@@ -198,7 +200,7 @@ export async function runGeneralization(args: GeneralizationArgs): Promise<{ run
   const progress = createProgress(args.quiet);
   const backend = await useBackend(args.backend, m => progress.log(m));
   const t0 = performance.now();
-  tp.registerObjective(tp.sharpnessObjective({ name: SHARPNESS_OBJECTIVE, directions, displacements: DISPLACEMENTS }));
+  tp.registerObjective(tpAdvanced.sharpnessObjective({ name: SHARPNESS_OBJECTIVE, directions, displacements: DISPLACEMENTS }));
   const { ds, train: tr, test: te, inputSize } = await loadFlatDataset(args.dataset, args.dataDir, trainLimit, testLimit);
   const widths = WIDTHS[args.dataset];
   const arch = `${inputSize}-${widths.join('-')}-10 LeakyReLU(${ALPHA}) MLP`;
@@ -229,8 +231,8 @@ export async function runGeneralization(args: GeneralizationArgs): Promise<{ run
           saved = model.getWeights().map(w => w.clone());
           savedState = (await warmOpt.getWeights()).map(w => ({ name: w.name, tensor: w.tensor.clone() }));
           const measure = () => ({
-            psi: tp.metrics.curvature(model, null, { group: GROUP, seed }),
-            phi: tp.metrics.sharpness(model, batch, { directions, displacements: DISPLACEMENTS, seed }),
+            psi: tpMetrics.curvature(model, null, { group: GROUP, seed }),
+            phi: tpMetrics.sharpness(model, batch, { directions, displacements: DISPLACEMENTS, seed }),
           });
           const start = measure();
           let curvatureUpDistance = NaN;

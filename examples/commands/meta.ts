@@ -6,7 +6,7 @@
 import type { Argv } from 'yargs';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tp from '../../src/index.js';
+import * as tpMeta from '../../src/meta.js';
 import { createProgress } from '../train/progress.js';
 import { trainWithProgress } from '../meta/train_progress.js';
 import { writeChart } from '../report/charts.js';
@@ -20,7 +20,7 @@ import { gdWithTeleports } from '../meta/diagnose.js';
 
 const FAMILIES = ['twoLayerRegression', 'multiLayerRegression'] as const;
 type FamilyName = (typeof FAMILIES)[number];
-const LEARN: readonly tp.meta.MetaLearn[] = ['update', 'lr+teleport', 'update+teleport', 'teleport'];
+const LEARN: readonly tpMeta.MetaLearn[] = ['update', 'lr+teleport', 'update+teleport', 'teleport'];
 /** Seeds of test tasks: far from training (seed·10⁶ + i) and validation (0x5a11d + …) seeds. */
 const TEST_SEED = 900_000_000;
 /** meta-test's hand-made arm beside GD + LSTM(tele): the core's teleport with its defaults (10 normalized ascent steps of 0.1, growth cap 2). */
@@ -94,7 +94,7 @@ export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
   checkOutDir(outDir);
   const progress = createProgress(args.quiet);
   const backend = await useBackend(args.backend, m => progress.log(m));
-  const family = tp.meta.resolveFamily(args.family);
+  const family = tpMeta.resolveFamily(args.family);
   const t0 = performance.now();
 
   const searchTasks = Array.from({ length: 5 }, (_, i) => family.sample(args.seed * 1_000_000 + 500_000 + i));
@@ -103,7 +103,7 @@ export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
   progress.log(`GD: largest stable step size over ${args.steps} steps on 5 training tasks: ${search.lr}`);
   const baseLr = args.baseLr ?? search.lr;
 
-  const trained: Array<{ learn: tp.meta.MetaLearn; mt: tp.meta.MetaTeleporter; report: tp.meta.MetaTrainReport; seconds: number; baseLr: number }> = [];
+  const trained: Array<{ learn: tpMeta.MetaLearn; mt: tpMeta.MetaTeleporter; report: tpMeta.MetaTrainReport; seconds: number; baseLr: number }> = [];
   try {
     for (const learn of learns) {
       // 'teleport' (GD + learned teleports) runs GD below the edge of stability, where a teleport can help
@@ -112,7 +112,7 @@ export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
       const tele = learn === 'teleport';
       const armLr = tele ? Number((search.lr * args.teleFraction).toPrecision(3)) : baseLr;
       const mt = tele
-        ? new tp.meta.MetaTeleporter({
+        ? new tpMeta.MetaTeleporter({
             architecture: 'coordinatewise',
             hidden: args.teleHidden,
             learn,
@@ -120,7 +120,7 @@ export async function runMetaTrain(args: MetaTrainArgs): Promise<void> {
             teleportBudget: args.teleBudget,
             seed: args.seed,
           })
-        : new tp.meta.MetaTeleporter({ hidden: args.hidden, learn, baseLr, seed: args.seed });
+        : new tpMeta.MetaTeleporter({ hidden: args.hidden, learn, baseLr, seed: args.seed });
       const { report, seconds } = await trainWithProgress(progress, ARM_NAMES[learn], mt, family, {
         trajectories: tele ? args.teleTrajectories : args.trajectories,
         steps: args.steps,
@@ -199,7 +199,7 @@ function trainSummary(r: {
   };
   gd: { lr: number };
   baseLr: number;
-  teleporters: Array<{ learn: tp.meta.MetaLearn; seconds: number; report: tp.meta.MetaTrainReport; baseLr: number; architecture: string; hidden: number }>;
+  teleporters: Array<{ learn: tpMeta.MetaLearn; seconds: number; report: tpMeta.MetaTrainReport; baseLr: number; architecture: string; hidden: number }>;
 }): string {
   const c = r.config;
   const lines = [
@@ -240,13 +240,13 @@ export async function runMetaTest(args: MetaTestArgs): Promise<void> {
   const record = JSON.parse(readFileSync(recordPath, 'utf8')) as {
     config: { family: FamilyName };
     gd: { lr: number };
-    teleporters: Array<{ learn: tp.meta.MetaLearn; file: string; baseLr?: number; hidden?: number; architecture?: string }>;
+    teleporters: Array<{ learn: tpMeta.MetaLearn; file: string; baseLr?: number; hidden?: number; architecture?: string }>;
   };
   const outDir = args.out ?? defaultOut('meta-test');
   checkOutDir(outDir);
   const progress = createProgress(args.quiet);
   const backend = await useBackend(args.backend, m => progress.log(m));
-  const family = tp.meta.resolveFamily(record.config.family);
+  const family = tpMeta.resolveFamily(record.config.family);
   const gdLr = args.gdLr ?? record.gd.lr;
   const teleporters = [];
   for (const t of record.teleporters) teleporters.push({ learn: t.learn, mt: await loadMetaTeleporter(join(args.models, t.file)) });
@@ -286,7 +286,7 @@ export async function runMetaTest(args: MetaTestArgs): Promise<void> {
   const trainingInfo = JSON.parse(readFileSync(recordPath, 'utf8')) as {
     baseLr: number;
     config: { hidden: number };
-    teleporters: Array<{ learn: string; report: tp.meta.MetaTrainReport; baseLr?: number; hidden?: number; architecture?: string }>;
+    teleporters: Array<{ learn: string; report: tpMeta.MetaTrainReport; baseLr?: number; hidden?: number; architecture?: string }>;
   };
   const setting = {
     family: record.config.family,

@@ -8,7 +8,7 @@
 import type { Argv } from 'yargs';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tp from '../../src/index.js';
+import * as tpMeta from '../../src/meta.js';
 import { createProgress } from '../train/progress.js';
 import { checkOutDir, writeAllOrNothing } from '../report/out_dir.js';
 import { meanStd } from '../report/stats.js';
@@ -55,7 +55,7 @@ export async function runMetaDiagnose(args: MetaDiagnoseArgs): Promise<void> {
   checkOutDir(outDir);
   const progress = createProgress(args.quiet);
   const backend = await useBackend(args.backend, m => progress.log(m));
-  const family = tp.meta.resolveFamily('twoLayerRegression');
+  const family = tpMeta.resolveFamily('twoLayerRegression');
   const t0 = performance.now();
 
   const searchTasks = Array.from({ length: 5 }, (_, i) => family.sample(args.seed * 1_000_000 + 500_000 + i));

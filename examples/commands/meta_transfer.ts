@@ -6,7 +6,7 @@
 import type { Argv } from 'yargs';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tp from '../../src/index.js';
+import * as tpMeta from '../../src/meta.js';
 import { createProgress } from '../train/progress.js';
 import { trainWithProgress } from '../meta/train_progress.js';
 import { writeChart } from '../report/charts.js';
@@ -20,7 +20,7 @@ import { transferSummary, type TransferSetting } from '../meta/transfer_report.j
 
 /** Test tasks: seeds far from training (seed·10⁶ + i), validation (0x5a11d + …) and the GD searches (seed·10⁶ + 500 000 + i). */
 const TEST_SEED = 910_000_000;
-const LEARN: readonly tp.meta.MetaLearn[] = ['update', 'lr+teleport', 'update+teleport'];
+const LEARN: readonly tpMeta.MetaLearn[] = ['update', 'lr+teleport', 'update+teleport'];
 
 export interface MetaTransferArgs {
   learn: string;
@@ -67,8 +67,8 @@ export async function runMetaTransfer(args: MetaTransferArgs): Promise<void> {
   const backend = await useBackend(args.backend, m => progress.log(m));
   const t0 = performance.now();
 
-  const trainFamily = tp.meta.regressionFamily({ width: args.trainWidth, depth: 2 });
-  const searchLr = (family: tp.meta.MetaFamily) => {
+  const trainFamily = tpMeta.regressionFamily({ width: args.trainWidth, depth: 2 });
+  const searchLr = (family: tpMeta.MetaFamily) => {
     const tasks = Array.from({ length: 5 }, (_, i) => family.sample(args.seed * 1_000_000 + 500_000 + i));
     try {
       return largestStableLr(tasks, args.testSteps).lr;
@@ -81,7 +81,7 @@ export async function runMetaTransfer(args: MetaTransferArgs): Promise<void> {
   progress.log(
     `GD's largest stable step size at training width ${args.trainWidth}: ${trainGdLr}; the teleporter starts as GD with η₀ = ${baseLr} (half of it unless --base-lr)`,
   );
-  const mt = new tp.meta.MetaTeleporter({ hidden: args.hidden, learn, baseLr, seed: args.seed, architecture: 'coordinatewise' });
+  const mt = new tpMeta.MetaTeleporter({ hidden: args.hidden, learn, baseLr, seed: args.seed, architecture: 'coordinatewise' });
   try {
     const { report, seconds: trainSeconds } = await trainWithProgress(progress, 'meta-train', mt, trainFamily, {
       trajectories: args.trajectories,
@@ -103,7 +103,7 @@ export async function runMetaTransfer(args: MetaTransferArgs): Promise<void> {
     progress.start(plan.length * args.tasks, 'transfer'.padEnd(20));
     let done = 0;
     for (const { width, depth } of plan) {
-      const family = tp.meta.regressionFamily({ width, depth });
+      const family = tpMeta.regressionFamily({ width, depth });
       const gdLr = searchLr(family);
       const name = `${depth === 2 ? 'twoLayerRegression' : depth === 3 ? 'multiLayerRegression' : `regression depth ${depth}`}, width ${width}${width === args.trainWidth && depth === 2 ? ' (trained here; unseen seeds)' : ''}`;
       const runs: ArmRun[] = [];

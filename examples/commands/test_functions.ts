@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tp from '../../src/index.js';
+import * as tpAdvanced from '../../src/advanced.js';
 import { rosenbrock, booth, type TestFunction } from '../../src/problems/test_functions.js';
 import { so2 } from '../../src/groups/so2.js';
 import { renderChart, trajectoryChart, writeChart, convergenceChart } from '../report/charts.js';
@@ -55,7 +56,7 @@ async function descend(s: Setting, teleport: boolean, seed: number, maxGrowth: n
   const lossAndGrad = () =>
     tf.tidy(() => {
       const { value, grads } = tf.variableGrads(() => s.fn.loss(x as tf.Tensor1D), [x]);
-      return [value.dataSync()[0], tp.gradNormSq(Object.values(grads)).dataSync()[0]];
+      return [value.dataSync()[0], tpAdvanced.gradNormSq(Object.values(grads)).dataSync()[0]];
     });
   const teleportSteps = new Set(teleport ? s.teleportAt : []);
   for (let step = 0; step < s.steps; step++) {

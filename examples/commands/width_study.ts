@@ -10,7 +10,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import * as tp from '../../src/index.js';
+import * as tpAdvanced from '../../src/advanced.js';
+import * as tpHessian from '../../src/hessian.js';
+import * as tpSurgery from '../../src/surgery.js';
 import { gaussian } from '../../src/objectives/curvature.js';
 import { symmetricEigenNumbers } from '../../src/linalg/float64.js';
 import { createProgress } from '../train/progress.js';
@@ -128,7 +130,7 @@ export function buildWidthMlp(inputDim: number, width: number, depth: number, ou
 
 /** Standard normal inputs from tp.SeededRandom. */
 function gaussianInputs(rows: number, dim: number, seed: number): tf.Tensor2D {
-  const random = new tp.SeededRandom(seed).source;
+  const random = new tpAdvanced.SeededRandom(seed).source;
   return tf.tensor2d(
     Float32Array.from({ length: rows * dim }, () => gaussian(random)),
     [rows, dim],
@@ -171,17 +173,17 @@ function measure(model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor, scale: Scal
   const target = { model, data: { x, y } };
   const params = model.countParams();
   if (params <= scale.maxFull) {
-    const h = tp.hessian.full(target, { maxParams: scale.maxFull });
+    const h = tpHessian.full(target, { maxParams: scale.maxFull });
     const values = symmetricEigenNumbers(Array.from({ length: h.n }, (_, i) => Array.from(h.matrix.subarray(i * h.n, (i + 1) * h.n)))).values;
-    const s = tp.hessian.stats(values, { tolerance: scale.zeroTolerance * Math.max(...values.map(Math.abs)) });
+    const s = tpHessian.stats(values, { tolerance: scale.zeroTolerance * Math.max(...values.map(Math.abs)) });
     let trace = 0;
     for (let i = 0; i < h.n; i++) trace += h.matrix[i * h.n + i];
     return { spectrum: 'full' as const, s, trace, values };
   }
   const k = Math.min(scale.topK, params);
-  const { values } = tp.hessian.topEigenvalues(target, k, { iterations: Math.min(params, 2 * k + 10), seed });
-  const s = tp.hessian.stats(values, { tolerance: scale.zeroTolerance * Math.max(...values.map(Math.abs)) });
-  const trace = tp.hessian.trace(target, { samples: 50, seed }).estimate;
+  const { values } = tpHessian.topEigenvalues(target, k, { iterations: Math.min(params, 2 * k + 10), seed });
+  const s = tpHessian.stats(values, { tolerance: scale.zeroTolerance * Math.max(...values.map(Math.abs)) });
+  const trace = tpHessian.trace(target, { samples: 50, seed }).estimate;
   return { spectrum: 'lanczos' as const, s, trace, values: [...values].reverse() };
 }
 
@@ -189,7 +191,7 @@ function measure(model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor, scale: Scal
 function splitTeacher(teacher: tfl.LayersModel, depth: number, width: number, ways: number): tfl.LayersModel {
   let model = teacher;
   for (let l = 0; l < depth; l++) {
-    const next = tp.split(model, { layer: l, neurons: Array.from({ length: width }, (_, j) => j), ways });
+    const next = tpSurgery.split(model, { layer: l, neurons: Array.from({ length: width }, (_, j) => j), ways });
     if (model !== teacher) model.dispose();
     model = next;
   }
@@ -368,7 +370,7 @@ const TOLERANCES = [1e-8, 1e-6, 1e-4];
 
 /** κ (median over the from-scratch students, and the split teacher) recomputed at other zero tolerances: how much the verdict depends on it. */
 function sensitivity(rows: readonly StudentRow[], scale: Scale): string[] {
-  const kappa = (r: StudentRow, rel: number) => tp.hessian.stats(r.eigenvalues, { tolerance: rel * Math.max(...r.eigenvalues.map(Math.abs)) }).conditionNumber;
+  const kappa = (r: StudentRow, rel: number) => tpHessian.stats(r.eigenvalues, { tolerance: rel * Math.max(...r.eigenvalues.map(Math.abs)) }).conditionNumber;
   const out = [
     '## How κ depends on the zero tolerance',
     '',

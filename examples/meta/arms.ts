@@ -1,6 +1,6 @@
 /** The comparison runs of `meta-test`: gradient descent and the trained teleporters, on tasks of a family. */
 import * as tf from '@tensorflow/tfjs-core';
-import * as tp from '../../src/index.js';
+import * as tpMeta from '../../src/meta.js';
 
 /** One arm's run on one task: the loss before each step and after the last, and wall-clock ms at each. */
 export interface ArmRun {
@@ -13,13 +13,13 @@ export interface ArmRun {
 }
 
 /** Plain gradient descent with step size `lr` for `steps` steps. */
-export function gdRun(task: tp.meta.MetaTask, lr: number, steps: number): { losses: number[]; ms: number[] } {
+export function gdRun(task: tpMeta.MetaTask, lr: number, steps: number): { losses: number[]; ms: number[] } {
   let params = task.params.map(p => tf.clone(p));
   const losses: number[] = [];
   const ms: number[] = [];
   const t0 = performance.now();
   for (let t = 0; t <= steps; t++) {
-    losses.push(tp.meta.lossValue(task, params));
+    losses.push(tpMeta.lossValue(task, params));
     ms.push(performance.now() - t0);
     if (t === steps || !Number.isFinite(losses[t])) break;
     const next = tf.tidy(() => {
@@ -34,15 +34,15 @@ export function gdRun(task: tp.meta.MetaTask, lr: number, steps: number): { loss
 }
 
 /** Stable: every loss finite and never above the start, and the last one below it (the library's test). */
-export const stable = tp.meta.isStable;
+export const stable = tpMeta.isStable;
 
 /**
  * The largest step size of a grid (×10^¼ apart, 1e-6 … 1e-1) at which GD is stable on every task; the
  * dissertation's "largest learning rate that does not lead to divergence". The library's search
  * (`tp.meta.largestStableLr`, also behind `baseLr: 'auto'`).
  */
-export function largestStableLr(tasks: readonly tp.meta.MetaTask[], steps: number): { lr: number; grid: Array<{ lr: number; stable: boolean }> } {
-  const { lr, grid } = tp.meta.largestStableLr(tasks, steps);
+export function largestStableLr(tasks: readonly tpMeta.MetaTask[], steps: number): { lr: number; grid: Array<{ lr: number; stable: boolean }> } {
+  const { lr, grid } = tpMeta.largestStableLr(tasks, steps);
   return { lr, grid };
 }
 
@@ -53,7 +53,7 @@ export function stepsTo(losses: readonly number[], fraction: number): number | n
 }
 
 /** Display names in the dissertation's style. */
-export const ARM_NAMES: Record<tp.meta.MetaLearn, string> = {
+export const ARM_NAMES: Record<tpMeta.MetaLearn, string> = {
   update: 'LSTM(update)',
   'lr+teleport': 'LSTM(lr, tele)',
   'update+teleport': 'LSTM(update, tele)',

@@ -10,6 +10,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tp from '../../src/index.js';
+import * as tpMeta from '../../src/meta.js';
+import * as tpProblems from '../../src/problems.js';
 
 /** Settings of the hand-made (core) teleport. */
 export interface HandTeleportOptions {
@@ -25,7 +27,7 @@ export interface HandTeleportOptions {
  * The two-layer regression task as a tfjs-layers model the core can teleport: row-major, so the
  * kernels are W₁ᵀ and W₂ᵀ, the batch is (Xᵀ, Yᵀ) and the loss is the sum of squares (the task's loss).
  */
-export function taskModel(task: tp.meta.MetaTask): { model: tfl.LayersModel; batch: { x: Tensor2D; y: Tensor2D } } {
+export function taskModel(task: tpMeta.MetaTask): { model: tfl.LayersModel; batch: { x: Tensor2D; y: Tensor2D } } {
   if (task.data == null || task.params.length !== 2) throw new Error('meta-diagnose: needs a two-layer regression task (twoLayerRegression family)');
   const n = task.params[0].shape[0];
   const model = tfl.sequential({
@@ -41,7 +43,7 @@ export function taskModel(task: tp.meta.MetaTask): { model: tfl.LayersModel; bat
 
 /** Teleports `params` (the task's convention) once with the core's gl-data gradNorm ascent; the new parameters and the report. */
 export async function handTeleport(
-  task: tp.meta.MetaTask,
+  task: tpMeta.MetaTask,
   params: readonly Tensor[],
   opts: HandTeleportOptions,
 ): Promise<{ params: Tensor[]; report: tp.TeleportReport }> {
@@ -52,7 +54,7 @@ export async function handTeleport(
     tf.dispose(kernels);
     const report = await tp.teleport(model, batch, {
       group: 'gl-data',
-      loss: tp.problems.sumSquaredError,
+      loss: tpProblems.sumSquaredError,
       steps: opts.steps,
       lr: opts.lr,
       maxGrowth: opts.maxGrowth,
@@ -71,7 +73,7 @@ export async function handTeleport(
  * wall-clock ms at each, each teleport's growth of ‖∇L‖² (1 when rejected) and its relative loss drift.
  */
 export async function gdWithTeleports(
-  task: tp.meta.MetaTask,
+  task: tpMeta.MetaTask,
   lr: number,
   steps: number,
   teleportAt: readonly number[],
@@ -85,7 +87,7 @@ export async function gdWithTeleports(
   const t0 = performance.now();
   try {
     for (let t = 0; t <= steps; t++) {
-      losses.push(tp.meta.lossValue(task, params));
+      losses.push(tpMeta.lossValue(task, params));
       ms.push(performance.now() - t0);
       if (t === steps || !Number.isFinite(losses[t])) break;
       if (teleportAt.includes(t) && losses[t] <= 10 * losses[0]) {
@@ -93,7 +95,7 @@ export async function gdWithTeleports(
         tf.dispose(params);
         params = r.params;
         growth.push(r.report.accepted ? r.report.gradNormSqAfter / r.report.gradNormSqBefore : 1);
-        drift.push(Math.abs(tp.meta.lossValue(task, params) - losses[t]) / losses[t]);
+        drift.push(Math.abs(tpMeta.lossValue(task, params) - losses[t]) / losses[t]);
       }
       const next = tf.tidy(() => gdStep(task, params, lr));
       tf.dispose(params);
@@ -114,13 +116,13 @@ function scalarValue(fn: () => Scalar): number {
 }
 
 /** One GD step on the task's loss: w − lr·∇L(w) (a differentiable function of `params`; call inside a tidy). */
-function gdStep(task: tp.meta.MetaTask, params: readonly Tensor[], lr: number): Tensor[] {
+function gdStep(task: tpMeta.MetaTask, params: readonly Tensor[], lr: number): Tensor[] {
   const g = tf.grads((...ps: Tensor[]) => task.loss(ps))([...params]);
   return params.map((w, j) => tf.sub(w, tf.mul(lr, g[j])));
 }
 
 /** k GD steps from `params` (a differentiable function of them): the loss after the last. */
-function lossAfterSteps(task: tp.meta.MetaTask, params: readonly Tensor[], lr: number, k: number): Scalar {
+function lossAfterSteps(task: tpMeta.MetaTask, params: readonly Tensor[], lr: number, k: number): Scalar {
   let p = [...params];
   for (let i = 0; i < k; i++) p = gdStep(task, p, lr);
   return task.loss(p);
@@ -143,14 +145,14 @@ export interface ScanPoint {
  * follows), and for each s the loss after k GD steps from exp(s·D/‖D‖)·w relative to k steps from w.
  */
 export function scanAscentDirection(
-  task: tp.meta.MetaTask,
+  task: tpMeta.MetaTask,
   params: readonly Tensor[],
   lr: number,
   scales: readonly number[],
   ks: readonly number[],
 ): ScanPoint[] {
   const { blocks, n } = task.group!;
-  const d = tp.meta.objectiveDerivative(params, task.loss, task.act!, blocks, n);
+  const d = tpMeta.objectiveDerivative(params, task.loss, task.act!, blocks, n);
   try {
     const dHat = tf.tidy(() => tf.div(d, tf.norm(d)));
     const base = tf.tidy(() => {
@@ -158,7 +160,7 @@ export function scanAscentDirection(
       return tf.addN(g.map(x => tf.sum(tf.square(x))));
     });
     const baseNorm = base.dataSync()[0];
-    const l0 = tp.meta.lossValue(task, params);
+    const l0 = tpMeta.lossValue(task, params);
     const from = ks.map(k => scalarValue(() => lossAfterSteps(task, params, lr, k)));
     const out = scales.map(s =>
       tf.tidy(() => {
@@ -183,7 +185,7 @@ export function scanAscentDirection(
  * exp(θ)·w), relative to k steps from w. This bounds what a learned m2 trained on a k-step horizon can get.
  */
 export function bestTeleport(
-  task: tp.meta.MetaTask,
+  task: tpMeta.MetaTask,
   params: readonly Tensor[],
   lr: number,
   k: number,
@@ -225,7 +227,7 @@ export function bestTeleport(
  * gradient-norm ascent direction.
  */
 export function lookaheadTeleport(
-  task: tp.meta.MetaTask,
+  task: tpMeta.MetaTask,
   params: readonly Tensor[],
   lr: number,
   k: number,
@@ -255,7 +257,7 @@ export function lookaheadTeleport(
 
 /** GD with `lookaheadTeleport` before the steps in `teleportAt`: losses before each step and after the last. */
 export function gdWithLookahead(
-  task: tp.meta.MetaTask,
+  task: tpMeta.MetaTask,
   lr: number,
   steps: number,
   teleportAt: readonly number[],
@@ -266,7 +268,7 @@ export function gdWithLookahead(
   const losses: number[] = [];
   try {
     for (let t = 0; t <= steps; t++) {
-      losses.push(tp.meta.lossValue(task, params));
+      losses.push(tpMeta.lossValue(task, params));
       if (t === steps || !Number.isFinite(losses[t])) break;
       if (teleportAt.includes(t) && losses[t] <= 10 * losses[0]) {
         const r = lookaheadTeleport(task, params, lr, k, scales);

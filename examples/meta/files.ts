@@ -5,10 +5,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tp from '../../src/index.js';
+import * as tpMeta from '../../src/meta.js';
 
 /** Saves to `<base>.json` + `<base>.weights.bin`; returns both paths. */
-export async function saveMetaTeleporter(mt: tp.meta.MetaTeleporter, base: string): Promise<string[]> {
+export async function saveMetaTeleporter(mt: tpMeta.MetaTeleporter, base: string): Promise<string[]> {
   const json = `${base}.json`;
   const bin = `${base}.weights.bin`;
   await mt.save(
@@ -25,11 +25,11 @@ export async function saveMetaTeleporter(mt: tp.meta.MetaTeleporter, base: strin
 }
 
 /** Loads what {@link saveMetaTeleporter} wrote (give the `.json` path). */
-export async function loadMetaTeleporter(jsonPath: string): Promise<tp.meta.MetaTeleporter> {
+export async function loadMetaTeleporter(jsonPath: string): Promise<tpMeta.MetaTeleporter> {
   const meta = JSON.parse(readFileSync(jsonPath, 'utf8')) as tf.io.ModelArtifacts & { weightsFile: string };
   const binPath = jsonPath.replace(/\.json$/, '.weights.bin');
   const bytes = readFileSync(binPath);
   const weightData = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
   const { weightsFile: _, ...artifacts } = meta;
-  return tp.meta.MetaTeleporter.load(tf.io.fromMemory({ ...artifacts, weightData }));
+  return tpMeta.MetaTeleporter.load(tf.io.fromMemory({ ...artifacts, weightData }));
 }

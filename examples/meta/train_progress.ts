@@ -1,4 +1,4 @@
-import type * as tp from '../../src/index.js';
+import type * as tpMeta from '../../src/meta.js';
 import type { Progress } from '../train/progress.js';
 
 /**
@@ -8,10 +8,10 @@ import type { Progress } from '../train/progress.js';
 export async function trainWithProgress(
   progress: Progress,
   label: string,
-  mt: tp.meta.MetaTeleporter,
-  family: Parameters<tp.meta.MetaTeleporter['train']>[0],
-  opts: tp.meta.MetaTrainOptions & { trajectories: number; steps: number; unroll: number },
-): Promise<{ report: tp.meta.MetaTrainReport; seconds: number }> {
+  mt: tpMeta.MetaTeleporter,
+  family: Parameters<tpMeta.MetaTeleporter['train']>[0],
+  opts: tpMeta.MetaTrainOptions & { trajectories: number; steps: number; unroll: number },
+): Promise<{ report: tpMeta.MetaTrainReport; seconds: number }> {
   const windows = opts.steps / opts.unroll;
   progress.start(opts.trajectories * windows, label.padEnd(20));
   const started = performance.now();

@@ -6,7 +6,7 @@ import { toTensors } from '../data/dataset.js';
 import { regressionData, regressionLossOf, regressionModel, type RegressionLossName } from '../../src/problems/regression.js';
 import { buildCnn, buildMlp, type ActivationName } from './models.js';
 import type { Split } from './runner.js';
-import type * as tp from '../../src/index.js';
+import type * as tpAdvanced from '../../src/advanced.js';
 
 /** Datasets the CLI knows. */
 export const DATASETS = ['mnist', 'fashion-mnist', 'cifar10', 'regression'] as const;
@@ -19,7 +19,7 @@ export interface Task {
   train: Split;
   val?: Split;
   buildModel: (seed: number) => LayersModel;
-  loss: string | tp.LossFunction;
+  loss: string | tpAdvanced.LossFunction;
   classification: boolean;
   dispose(): void;
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import * as tp from '../../src/index.js';
+import * as tpAdvanced from '../../src/advanced.js';
 import { SeededRandom } from '../../src/util/random.js';
 import type { CurvePoint, RunRecord, TeleportEvent } from '../report/types.js';
 
@@ -69,7 +70,7 @@ export interface RunSpec {
   batchSize: number;
   /** Builds the model with weights fixed by the seed (same seed → same start for every arm). */
   buildModel: (seed: number) => LayersModel;
-  loss: string | tp.LossFunction;
+  loss: string | tpAdvanced.LossFunction;
   train: Split;
   val?: Split;
   /** Train loss is evaluated on at most this many training examples (outside the clock). */
@@ -115,8 +116,8 @@ function evaluate(
 }
 
 /** The training loss on predictions: the package's own resolver (probabilities, not fused logits). */
-function lossFunctionOf(loss: string | tp.LossFunction): (y: tf.Tensor, p: tf.Tensor) => tf.Scalar {
-  return tp.resolveLoss(loss, false).compute;
+function lossFunctionOf(loss: string | tpAdvanced.LossFunction): (y: tf.Tensor, p: tf.Tensor) => tf.Scalar {
+  return tpAdvanced.resolveLoss(loss, false).compute;
 }
 
 /** ‖∇L‖² on a probe batch at the current weights (outside the clock). */
@@ -126,7 +127,7 @@ function gradNormSqOn(model: LayersModel, lossFn: (y: tf.Tensor, p: tf.Tensor) =
       () => lossFn(probe.y, model.apply(probe.x, { training: false }) as tf.Tensor),
       model.trainableWeights.map(w => w.read() as tf.Variable),
     );
-    return tp.gradNormSq(Object.values(grads)).dataSync()[0];
+    return tpAdvanced.gradNormSq(Object.values(grads)).dataSync()[0];
   });
 }
 

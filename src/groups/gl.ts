@@ -45,7 +45,7 @@ export function rememberGlElement(theta: Tensor, element: FactoredElement): void
 /**
  * Records the element a solver reached for θ as g and g⁻¹ themselves (e.g. a product of exact steps,
  * whose logarithm θ only approximates): {@link glElement} returns exactly these for this θ. As with
- * {@link rememberGlElement}, only for θ that are not differentiated; θ·c (a halved element) is a new
+ * `rememberGlElement`, only for θ that are not differentiated; θ·c (a halved element) is a new
  * tensor and gets exp(θ·c) by the series, a valid element of its own.
  *
  * ```ts
@@ -74,7 +74,7 @@ export function useGlChart(t: Tensor, base: { g: Tensor2D; gInv: Tensor2D }): vo
 /**
  * g = exp(T) and its exact inverse exp(−T): every T gives an invertible element, T = 0 the identity.
  * Both come from one series ({@link expmPair}): the same numbers as two exponentials, half the products.
- * A θ registered by {@link rememberGlElement} or {@link rememberExplicitGlElement} gives its recorded
+ * A θ registered by `rememberGlElement` or {@link rememberExplicitGlElement} gives its recorded
  * element (no series); a chart coordinate registered by {@link useGlChart} gives G·(I + T), (I − T)·G⁻¹.
  */
 export function glElement(theta: Tensor): { g: Tensor2D; gInv: Tensor2D } {

@@ -87,7 +87,7 @@ export const RUN_OFF = 1.5;
 
 /**
  * Mean over steps of log(L_t / L_0) on each validation task, then over tasks; a blow-up counts as
- * +log(1e6), and so does every step from the first one whose loss exceeds {@link RUN_OFF} times the
+ * +log(1e6), and so does every step from the first one whose loss exceeds `RUN_OFF` times the
  * lowest loss before it (a rule that descends fast and then runs off the edge of stability is not kept,
  * even when the run-off is late in the validation run).
  */

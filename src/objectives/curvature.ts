@@ -31,7 +31,7 @@ export function drawAlgebra(actions: readonly SiteAction[], random: () => number
   });
 }
 
-/** `k` curves, each one Lie-algebra element per action (the draws of {@link drawAlgebra} in turn). */
+/** `k` curves, each one Lie-algebra element per action (the draws of `drawAlgebra` in turn). */
 export function drawCurves(actions: readonly SiteAction[], random: () => number, k: number): Array<Array<{ shape: number[]; values: Float32Array }>> {
   return Array.from({ length: k }, () => drawAlgebra(actions, random));
 }

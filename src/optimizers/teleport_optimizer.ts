@@ -26,7 +26,7 @@ import type { InnerStep } from '../objectives/types.js';
 export type { StatePolicy, TeleportOptimizerOptions } from '../teleport/options.js';
 
 /** A gradient or weight with its variable name, as tfjs optimizers pass them around. */
-type NamedTensor = { name: string; tensor: Tensor };
+export type NamedTensor = { name: string; tensor: Tensor };
 
 const OWN_PREFIX = 'teleport/';
 

@@ -28,7 +28,7 @@ export interface SolverOptions {
    *   Same acceptance rules, far fewer evaluations (2 when the cap is not reached, about 3 when it is);
    * - 'auto' (default): in a teleport, 'budget' for the gradient-norm objectives of exact groups with
    *   a known gradient (rescale, GL: the transport route) starting at the identity, 'fixed' elsewhere
-   *   (data-dependent GL, random starts, curvature and sharpness); called directly, {@link ascendClosedForm} takes 'budget' and {@link ascend} 'fixed'.
+   *   (data-dependent GL, random starts, curvature and sharpness); called directly, `ascendClosedForm` takes 'budget' and `ascend` 'fixed'.
    */
   stepRule?: StepRule;
 }

@@ -155,10 +155,10 @@ export interface TeleportOptimizerOptions extends TeleportOptions {
 type AnyOptions = Record<string, unknown>;
 
 /** One option: its default, its check, whether getConfig saves it, and who reads it. */
-interface OptionSpec {
+export interface OptionSpec {
   default?: unknown;
   /** Throws a 'bad-option' TeleportError naming the fix; returns the value to use. */
-  check?: (value: unknown, all: AnyOptions) => unknown;
+  check?: (value: unknown, all: Record<string, unknown>) => unknown;
   /** Saved by getConfig (JSON values only). A function decides per value (e.g. a loss name, not a loss function). */
   serialized: boolean | ((value: unknown) => boolean);
   scope: 'teleport' | 'optimizer';
@@ -291,7 +291,7 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
   },
 };
 
-type Defaulted =
+export type Defaulted =
   | 'group'
   | 'objective'
   | 'direction'

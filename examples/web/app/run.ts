@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import * as tp from '../../../src/index.js';
+import * as tpAdvanced from '../../../src/advanced.js';
+import * as tpGroups from '../../../src/groups.js';
 import { buildMlp } from '../../train/models.js';
 import type { CurvePoint } from '../../report/types.js';
 import type { Digits } from './digits.js';
@@ -96,7 +98,7 @@ function emptyTrace(variant: ArmTrace['variant']): ArmTrace {
 /** Loss and ‖∇L‖² at `vars`, and the gradients (the caller applies or disposes them). */
 function lossAndGradients(loss: () => tf.Scalar, vars: tf.Variable[]): { value: tf.Scalar; grads: tf.NamedTensorMap; normSq: tf.Scalar } {
   const { value, grads } = tf.variableGrads(loss, vars);
-  const normSq = tp.gradNormSq(Object.values(grads)) as tf.Scalar;
+  const normSq = tpAdvanced.gradNormSq(Object.values(grads)) as tf.Scalar;
   return { value, grads, normSq };
 }
 
@@ -127,7 +129,7 @@ function functionArm(p: FunctionProblem, s: PlaygroundSettings, teleporting: boo
   const inner = plainOptimizer(s.optimizer, s.lr);
   // The rotation groups teleport right after the inner step, inside the wrapper's applyGradients:
   // at scheduled steps note where the inner step landed, so the path shows the step and the jump apart.
-  const due = tp.compileSchedule(s.schedule);
+  const due = tpAdvanced.compileSchedule(s.schedule);
   let capture = false;
   let afterInnerStep: [number, number] | null = null;
   const innerApply = inner.applyGradients.bind(inner);
@@ -136,7 +138,7 @@ function functionArm(p: FunctionProblem, s: PlaygroundSettings, teleporting: boo
     if (capture) afterInnerStep = position();
   };
   const group =
-    s.group === 'on' ? tp.groups.orthogonal(p.fn.bijection, 2) : tp.groups.so2(p.fn.bijection, { initAngle: s.group === 'so2-random' ? 'random' : 0 });
+    s.group === 'on' ? tpGroups.orthogonal(p.fn.bijection, 2) : tpGroups.so2(p.fn.bijection, { initAngle: s.group === 'so2-random' ? 'random' : 0 });
   let optimizer: tf.Optimizer = inner;
   try {
     if (teleporting)
@@ -184,7 +186,7 @@ function mlpArm(s: PlaygroundSettings, teleporting: boolean, batch: BatchRef): A
   const trace = emptyTrace(teleporting ? 'teleport' : 'baseline');
   const model: LayersModel = buildMlp({ inputSize: 784, widths: s.widths, classes: 10, activation: s.activation, alpha: 0.1, seed: s.seed });
   const vars = model.trainableWeights.map(w => w.read() as tf.Variable);
-  const crossEntropy = tp.resolveLoss('categoricalCrossentropy', false);
+  const crossEntropy = tpAdvanced.resolveLoss('categoricalCrossentropy', false);
   const inner = plainOptimizer(s.optimizer, s.lr);
   let optimizer: tf.Optimizer = inner;
   try {
@@ -239,14 +241,14 @@ class DigitBatches {
   readonly trainCount: number;
   private order: number[] = [];
   private cursor = 0;
-  private readonly random: tp.SeededRandom;
+  private readonly random: tpAdvanced.SeededRandom;
 
   constructor(
     digits: Digits,
     private readonly batchSize: number,
     seed: number,
   ) {
-    this.random = new tp.SeededRandom(seed);
+    this.random = new tpAdvanced.SeededRandom(seed);
     const perm = this.permutation(digits.count);
     this.trainCount = Math.round(digits.count * 0.8);
     const take = (idx: number[]) => {

@@ -1,4 +1,5 @@
 import * as tp from '../../../src/index.js';
+import * as tpAdvanced from '../../../src/advanced.js';
 import { ACTIVATIONS, type ActivationName } from '../../train/models.js';
 import { defaultLearningRate, MLP_DEFAULTS, OPTIMIZERS, PROBLEMS, problemDefaults, type OptimizerName, type ProblemName } from './problems.js';
 
@@ -37,7 +38,7 @@ export const FUNCTION_GROUPS = ['so2', 'so2-random', 'on'] as const;
 export function groupChoices(problem: ProblemName): string[] {
   if (problem !== 'mlp') return [...FUNCTION_GROUPS];
   // Read from the registry, so groups registered later appear; 'suggested: false' ones need a special model state.
-  return tp.groupNames().filter(name => tp.getGroup(name).suggested !== false);
+  return tp.groupNames().filter(name => tpAdvanced.getGroup(name).suggested !== false);
 }
 
 /** The objectives offered: every registered one (another module may register more, e.g. 'lookahead'). */
@@ -103,7 +104,7 @@ export function resolveSettings(given: Partial<PlaygroundSettings>): PlaygroundS
   if (!Number.isInteger(s.seed) || s.seed < 0) throw new SettingsError(`seed must be a non-negative integer, got ${s.seed}`);
   oneOf('group', s.group, groupChoices(problem));
   oneOf('objective', s.objective, objectiveChoices());
-  tp.compileSchedule(s.schedule);
+  tpAdvanced.compileSchedule(s.schedule);
   if (problem === 'mlp') {
     if (!Array.isArray(s.widths) || s.widths.length === 0)
       throw new SettingsError(`widths must be a list of hidden layer widths such as [32] or [512, 512], got ${JSON.stringify(s.widths)}`);
