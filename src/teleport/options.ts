@@ -30,11 +30,18 @@ export type GroupOption = string | SiteAction | SiteAction[];
 export interface TeleportOptions {
   /** The tfjs-layers model whose layer pairs the group acts on. Needed for named groups. */
   model?: LayersModel;
-  /** Default 'auto': GL where the activation between two Dense layers is linear, rescale elsewhere. */
+  /**
+   * A registered group name: 'auto' (default: GL where the activation between two Dense layers is linear,
+   * rescale elsewhere), 'rescale', 'gl', 'gl-data', 'gl-pinv', 'split' (duplicated units, after `split`
+   * from `tfjs-teleport/surgery`), or any added with `registerGroup`; or site actions such as `so2(…)`
+   * from `tfjs-teleport/groups`.
+   */
   group?: GroupOption;
   /**
-   * Default 'gradNorm'. 'preconditionedGradNorm' weights by the inner optimizer's preconditioner;
-   * 'curvature' (ψ, eq. 5.2) and 'sharpness' (φ, eq. 5.1, needs `data`) are the minimum's shape.
+   * Default 'gradNorm' (‖∇L‖², Algorithm 1). 'preconditionedGradNorm' (‖∇L‖²_A with the inner optimizer's
+   * AdaGrad/RMSProp/Adam second moments, eq. 5.7); 'curvature' (ψ, eq. 5.2; rescale/GL) and 'sharpness'
+   * (φ, eq. 5.1, needs `data`) are the minimum's shape; 'hessianTrace' (Tr ∇²L, exact, small models,
+   * needs `data`); or any added with `registerObjective`.
    */
   objective?: string;
   /** Default 'maximize' (faster training); 'minimize' moves to flatter points of the orbit. */
@@ -73,15 +80,15 @@ export interface TeleportOptions {
   maxLossDrift?: number;
   /** Halvings of the group element tried before a teleport the guard refuses is rejected. Default 3. */
   maxShrinks?: number;
-  /** Teleport batches. Required by data-dependent groups; used by exact groups to measure drift. */
+  /** Teleport batches: `{x, y}`, an array, or `(step) => batches`. Required by data-dependent groups (gl-data, gl-pinv); used by exact groups to measure drift. */
   data?: TeleportData;
-  /** Loss for model-based teleports; default: the loss given to model.compile. */
+  /** Loss for model-based teleports: 'meanSquaredError', 'categoricalCrossentropy', 'sparseCategoricalCrossentropy' or `(yTrue, yPred) => Scalar`; default: the loss given to model.compile. */
   loss?: string | LossFunction;
   /** Loss of a plain parameter list (no model): `(params) => Scalar`. */
   lossOfParams?: (params: Tensor[]) => Scalar;
-  /** 'error' (default) or 'skip' layer pairs the group cannot act on. */
+  /** 'error' (default) or 'skip' (with a warning) layer pairs the group cannot act on. */
   onUnsupported?: 'error' | 'skip';
-  /** Seed for random group initializations (SO(2) angles). Default 0. */
+  /** Seed for random group initializations (SO(2) angles, curves, probes). Default 0; the teleport at step t draws from a stream derived from (seed, t). */
   seed?: number;
   /**
    * How `objective: 'sharpness'` estimates φ. 'trace': L(w) + mean(t²)/(2n)·tr H(g·w) with
@@ -121,7 +128,7 @@ export type StatePolicy = 'transform' | 'keep' | 'reset';
 
 /** Options of a teleporting optimizer: the teleport options plus when to teleport and what it reports to. */
 export interface TeleportOptimizerOptions extends TeleportOptions {
-  /** When to teleport, in optimizer steps. Without one the wrapper never teleports. */
+  /** When to teleport, in optimizer steps (batches): `{ atSteps: [...] }` or `{ every, start = every, stop? }`. Without one the wrapper never teleports. */
   schedule?: Schedule;
   /**
    * 'transform' (default): carry momentum and accumulators along the group action where that is
