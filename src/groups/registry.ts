@@ -21,7 +21,7 @@ export interface GroupBuildContext {
  *
  * Groups keep parameter shapes. A group that changes them (the neuron-split group adds units) does
  * not resize anything here: resizing a model's variables lives in `src/surgery/` (a new model, as
- * `tp.split` returns) and resizing the inner optimizer's slots in `src/optimizers/inner_state.ts`
+ * `split` returns) and resizing the inner optimizer's slots in `src/optimizers/inner_state.ts`
  * (the only module that knows slot layouts); such a group acts on the already-split model.
  */
 export interface GroupEntry {
@@ -86,7 +86,7 @@ for (const variant of ['gl-data', 'gl-pinv'] as const) {
 registerGroup({
   name: 'split',
   exactness: 'everywhere',
-  description: 'redistributing the outgoing weights among duplicated units (as tp.split makes them), Dense → Dense, any activation',
+  description: 'redistributing the outgoing weights among duplicated units (as split() from tfjs-teleport/surgery makes them), Dense → Dense, any activation',
   appliesTo: site => site.kind === 'dense-dense',
   suggested: false,
   build: (sites, ctx) => {
@@ -96,7 +96,7 @@ registerGroup({
     });
     if (actions.length === 0) {
       throw new NoOrbitError(
-        `group 'split' found no duplicated units (same incoming weights and bias) in model '${ctx.structure.modelName}': make copies with tp.split(model, { layer, neurons }) first`,
+        `group 'split' found no duplicated units (same incoming weights and bias) in model '${ctx.structure.modelName}': make copies with split(model, { layer, neurons }) from 'tfjs-teleport/surgery' first`,
       );
     }
     return actions;
@@ -110,7 +110,8 @@ export function groupNames(): string[] {
 /** The group called `name`; an unknown name is an error listing the choices. */
 export function getGroup(name: string): GroupEntry {
   const g = GROUP_TABLE.get(name);
-  if (g == null) throw badOption(`unknown group '${name}'. Choose one of: ${groupNames().join(', ')}, or pass site actions such as tp.groups.so2(...)`);
+  if (g == null)
+    throw badOption(`unknown group '${name}'. Choose one of: ${groupNames().join(', ')}, or pass site actions such as so2(...) from 'tfjs-teleport/groups'`);
   return g;
 }
 

@@ -26,7 +26,7 @@ export function duplicatedUnits(kernel: Tensor, bias: Tensor | null, tolerance =
 
 /**
  * The split symmetry at one Dense → Dense site whose first layer has duplicated units (after
- * `tp.split`): copies compute the same activation, so only the sum of their outgoing weights matters
+ * `split`): copies compute the same activation, so only the sum of their outgoing weights matters
  * and any redistribution of it among the copies keeps the function, for every input and activation.
  * The element is W₂ ← M·W₂ with M = I + Θ, Θ = P·(mask ∘ θ): θ ∈ R^{h×h} restricted to pairs of units
  * in the same group, and P subtracts each group's column mean, so every column of Θ sums to 0 over a

@@ -27,11 +27,11 @@ export interface FullHessian {
  * tensors disposed. Feed it to {@link stats} for the spectrum's rank, pdet, condition number and ω.
  *
  * ```ts
- * const { n, matrix } = tp.hessian.full({ model, data: { x, y } });   // matrix[i * n + j] = ∂²L/∂w_i∂w_j
+ * const { n, matrix } = hessian.full({ model, data: { x, y } });   // matrix[i * n + j] = ∂²L/∂w_i∂w_j
  * ```
  */
 export function full(target: HessianTarget, options: FullOptions = {}): FullHessian {
-  const what = 'tp.hessian.full';
+  const what = 'hessian.full';
   const maxParams = options.maxParams ?? 5000;
   if (!(maxParams >= 1)) throw badOption(`${what}: maxParams must be a positive number, got ${maxParams}`);
   const t = resolveTarget(target, what);

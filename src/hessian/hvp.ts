@@ -146,12 +146,12 @@ export function hvpFlat(t: ResolvedTarget, v: Float64Array, method: HvpMethod, e
  *
  * ```ts
  * const v = model.trainableWeights.map(w => tf.randomNormal(w.shape));
- * const hv = tp.hessian.hvp({ model, data: { x, y } }, v);                       // nested autodiff
- * const fd = tp.hessian.hvp({ model, data: { x, y } }, v, { method: 'finite-difference' });
+ * const hv = hessian.hvp({ model, data: { x, y } }, v);                       // nested autodiff
+ * const fd = hessian.hvp({ model, data: { x, y } }, v, { method: 'finite-difference' });
  * ```
  */
 export function hvp(target: HessianTarget, v: Tensor[], options: HvpOptions = {}): Tensor[] {
-  const what = 'tp.hessian.hvp';
+  const what = 'hessian.hvp';
   const t = resolveTarget(target, what);
   checkVectors(t, v, what);
   const { method, epsilon } = resolveHvpOptions(options, what);

@@ -1,5 +1,5 @@
 /**
- * Hessian diagnostics (`tp.hessian`): Hessian-vector products, the top eigenvalues by Lanczos, the
+ * Hessian diagnostics (`tfjs-teleport/hessian`): Hessian-vector products, the top eigenvalues by Lanczos, the
  * trace by Hutchinson, the full Hessian of small models, and spectrum statistics (pdet, κ, ω). Every
  * function reads the current weights, leaves them exactly as they were, and disposes what it makes.
  */

@@ -17,7 +17,7 @@ export interface TopEigenvaluesOptions extends HvpOptions {
    * With m = n the result is exact up to rounding.
    */
   iterations?: number;
-  /** Seed of the Gaussian start vector (tp.SeededRandom). Default 0. */
+  /** Seed of the Gaussian start vector (SeededRandom). Default 0. */
   seed?: number;
   /** Also return the Ritz vectors. Default false. */
   vectors?: boolean;
@@ -76,11 +76,11 @@ function freshDirection(n: number, basis: readonly Float64Array[], random: () =>
  * Hessian-vector products and O(m²n) float64 work; the weights are unchanged and tensors disposed.
  *
  * ```ts
- * const { values, residuals } = tp.hessian.topEigenvalues({ model, data: { x, y } }, 5, { iterations: 40 });
+ * const { values, residuals } = hessian.topEigenvalues({ model, data: { x, y } }, 5, { iterations: 40 });
  * ```
  */
 export function topEigenvalues(target: HessianTarget, k: number, options: TopEigenvaluesOptions = {}): TopEigenvaluesResult {
-  const what = 'tp.hessian.topEigenvalues';
+  const what = 'hessian.topEigenvalues';
   const t = resolveTarget(target, what);
   const { method, epsilon } = resolveHvpOptions(options, what);
   const n = t.n;

@@ -47,12 +47,12 @@ function isMatrix(x: unknown): x is FullHessian {
  * left out of pdet, κ and ω; negative ones are counted in pdet and `negative` but not in κ and ω.
  *
  * ```ts
- * tp.hessian.stats([4, 1, 0, 0]);        // rank 2, pdet 4, conditionNumber 4, amgm 1.25
- * tp.hessian.stats(tp.hessian.full({ model, data }));
+ * hessian.stats([4, 1, 0, 0]);        // rank 2, pdet 4, conditionNumber 4, amgm 1.25
+ * hessian.stats(hessian.full({ model, data }));
  * ```
  */
 export function stats(eigenvaluesOrMatrix: readonly number[] | Float64Array | FullHessian, options: StatsOptions = {}): SpectrumStats {
-  const what = 'tp.hessian.stats';
+  const what = 'hessian.stats';
   let values: number[];
   if (isMatrix(eigenvaluesOrMatrix)) {
     const { n, matrix } = eigenvaluesOrMatrix;
@@ -62,7 +62,7 @@ export function stats(eigenvaluesOrMatrix: readonly number[] | Float64Array | Fu
   } else if (Array.isArray(eigenvaluesOrMatrix) || eigenvaluesOrMatrix instanceof Float64Array) {
     values = Array.from(eigenvaluesOrMatrix);
   } else {
-    throw badOption(`${what}: give an array of eigenvalues or the { n, matrix } of tp.hessian.full`);
+    throw badOption(`${what}: give an array of eigenvalues or the { n, matrix } of hessian.full`);
   }
   if (values.length === 0 || !values.every(Number.isFinite)) throw badOption(`${what}: eigenvalues must be a non-empty list of finite numbers`);
   const n = values.length;

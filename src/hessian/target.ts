@@ -19,8 +19,8 @@ import type { Batch } from '../teleport/options.js';
  * - `{ params, loss }`: any scalar `loss()` that reads the variables `params`.
  *
  * ```ts
- * const target: tp.hessian.HessianTarget = { model, data: { x, y } };
- * const other: tp.hessian.HessianTarget = { params: [w], loss: () => tf.sum(tf.square(w)) as tf.Scalar };
+ * const target: hessian.HessianTarget = { model, data: { x, y } };
+ * const other: hessian.HessianTarget = { params: [w], loss: () => tf.sum(tf.square(w)) as tf.Scalar };
  * ```
  */
 export type HessianTarget = { model: LayersModel; data: Batch | Batch[] } | { params: Variable[]; loss: () => Scalar };

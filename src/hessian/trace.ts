@@ -8,7 +8,7 @@ import { type HessianTarget, resolveTarget } from './target.js';
 export interface TraceOptions extends HvpOptions {
   /** Number of probes z (one Hessian-vector product each), at least 2. Default 100. */
   samples?: number;
-  /** Seed of the probes (tp.SeededRandom). Default 0. */
+  /** Seed of the probes (SeededRandom). Default 0. */
   seed?: number;
 }
 
@@ -25,14 +25,14 @@ export interface TraceResult {
  * tr(H) by Hutchinson's estimator: the mean of zᵀHz over probes z with independent entries ±1
  * (Rademacher, E[zzᵀ] = I, so E[zᵀHz] = tr H; its variance 2Σ_{i≠j}H_ij² is the smallest among
  * probes with that property), with the standard error of the mean. The probes come from
- * tp.SeededRandom(seed). Costs `samples` Hessian-vector products; weights unchanged, tensors disposed.
+ * SeededRandom(seed). Costs `samples` Hessian-vector products; weights unchanged, tensors disposed.
  *
  * ```ts
- * const { estimate, standardError } = tp.hessian.trace({ model, data: { x, y } }, { samples: 200, seed: 1 });
+ * const { estimate, standardError } = hessian.trace({ model, data: { x, y } }, { samples: 200, seed: 1 });
  * ```
  */
 export function trace(target: HessianTarget, options: TraceOptions = {}): TraceResult {
-  const what = 'tp.hessian.trace';
+  const what = 'hessian.trace';
   const t = resolveTarget(target, what);
   const { method, epsilon } = resolveHvpOptions(options, what);
   const samples = options.samples ?? 100;

@@ -50,8 +50,8 @@ export function groupEntryFeatures(d: Tensor, blocks: number, n: number): Tensor
  * would be third order). Reads the values back (`dataSync`), a stall on GPU backends.
  *
  * ```ts
- * const task = tp.meta.regressionFamily({ width: 4 }).sample(1);
- * const d = tp.meta.objectiveDerivative(task.params, task.loss, task.act!, 1, 4); // [1, 4, 4]
+ * const task = meta.regressionFamily({ width: 4 }).sample(1);
+ * const d = meta.objectiveDerivative(task.params, task.loss, task.act!, 1, 4); // [1, 4, 4]
  * ```
  */
 export function objectiveDerivative(

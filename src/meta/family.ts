@@ -80,7 +80,7 @@ export interface RegressionFamilyOptions {
  * depth > 2 the deeper inputs' inverses get no gradient, which only affects meta-gradients, not exactness).
  *
  * ```ts
- * const task = tp.meta.regressionFamily({ depth: 2, width: 20 }).sample(7);
+ * const task = meta.regressionFamily({ depth: 2, width: 20 }).sample(7);
  * const l = task.loss(task.params);
  * ```
  */

@@ -20,7 +20,7 @@ export function uniformValues(count: number, limit: number, random: SeededRandom
  * weights from the seeded stream, forget bias 1.
  *
  * ```ts
- * const lstm = new Lstm('m1', 5, 8, new tp.SeededRandom(0));
+ * const lstm = new Lstm('m1', 5, 8, new SeededRandom(0));
  * const { out, state } = lstm.step(tf.ones([1, 5]), lstm.zeroState());
  * ```
  */

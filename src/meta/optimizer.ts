@@ -42,7 +42,7 @@ export class MetaOptimizer extends tf.Optimizer {
     opts: MetaOptimizerOptions = {},
   ) {
     super();
-    if (teleporter?.shape == null) throw badOption('tp.meta.optimizer: the teleporter has no weights yet: train it or load a saved one first');
+    if (teleporter?.shape == null) throw badOption('meta.optimizer: the teleporter has no weights yet: train it or load a saved one first');
     this.teleport = opts.teleport ?? true;
     this.act = opts.act;
     this.context = { loss: opts.loss, group: opts.group };
@@ -53,13 +53,11 @@ export class MetaOptimizer extends tf.Optimizer {
       (opts.loss == null || (opts.group ?? teleporter.shape.group) == null)
     ) {
       throw badOption(
-        "tp.meta.optimizer: a coordinate-wise teleporter's m2 needs { loss } (the loss of the variables) and { group: { blocks, n } } (or { teleport: false })",
+        "meta.optimizer: a coordinate-wise teleporter's m2 needs { loss } (the loss of the variables) and { group: { blocks, n } } (or { teleport: false })",
       );
     }
     if (teleporter.teleports && this.teleport && this.act == null) {
-      throw badOption(
-        `tp.meta.optimizer: learn '${teleporter.learn}' teleports: give { act } (the exact group action on these variables) or { teleport: false }`,
-      );
+      throw badOption(`meta.optimizer: learn '${teleporter.learn}' teleports: give { act } (the exact group action on these variables) or { teleport: false }`);
     }
   }
 
@@ -69,7 +67,7 @@ export class MetaOptimizer extends tf.Optimizer {
       : Object.keys(variableGradients).map(name => ({ name, tensor: variableGradients[name] }));
     const vars = named.map(({ name }) => {
       const v = tf.engine().registeredVariables[name];
-      if (v == null) throw badOption(`tp.meta.optimizer: no variable named '${name}'`);
+      if (v == null) throw badOption(`meta.optimizer: no variable named '${name}'`);
       return v;
     });
     this.state ??= keepState(this.teleporter.initialState());
@@ -109,13 +107,13 @@ export class MetaOptimizer extends tf.Optimizer {
 }
 
 /**
- * `tp.meta.optimizer(teleporter, { act })`: the trained teleporter as a tfjs optimizer for
+ * `meta.optimizer(teleporter, { act })`: the trained teleporter as a tfjs optimizer for
  * `minimize` loops.
  *
  * ```ts
- * const task = tp.meta.regressionFamily().sample(7);
+ * const task = meta.regressionFamily().sample(7);
  * const vars = task.params.map(p => tf.variable(p));
- * const opt = tp.meta.optimizer(mt, { act: task.act });
+ * const opt = meta.optimizer(mt, { act: task.act });
  * for (let i = 0; i < 30; i++) opt.minimize(() => task.loss(vars), false, vars);
  * ```
  */

@@ -124,16 +124,16 @@ function check(cond: boolean, message: string): void {
  * - `'teleport'` has no m1: f_t = −η₀∇_t, GD at `baseLr`, and only m2 learns (teleports off: exactly GD).
  *
  * Train it with {@link MetaTeleporter.train} (see train.ts), run it with {@link MetaTeleporter.run}, use
- * it in a tfjs loop with `tp.meta.optimizer`, save it with {@link MetaTeleporter.save}.
+ * it in a tfjs loop with `meta.optimizer`, save it with {@link MetaTeleporter.save}.
  *
  * ```ts
- * const mt = new tp.meta.MetaTeleporter({ hidden: 32, learn: 'update+teleport' });
+ * const mt = new meta.MetaTeleporter({ hidden: 32, learn: 'update+teleport' });
  * await mt.train('twoLayerRegression', { trajectories: 50, steps: 100, unroll: 10 });
- * const task = tp.meta.regressionFamily().sample(1234);
+ * const task = meta.regressionFamily().sample(1234);
  * const { losses } = mt.run(task, { steps: 30 });
  *
  * // GD at a fixed step size plus learned teleports, the clean ablation (meta-diagnose: below GD's edge of stability).
- * const tele = new tp.meta.MetaTeleporter({ architecture: 'coordinatewise', learn: 'teleport', hidden: 16, baseLr: 2.81e-4, teleportBudget: 0.3 });
+ * const tele = new meta.MetaTeleporter({ architecture: 'coordinatewise', learn: 'teleport', hidden: 16, baseLr: 2.81e-4, teleportBudget: 0.3 });
  * await tele.train('twoLayerRegression', { trajectories: 12, steps: 30, unroll: 10, lr: 3e-4, validation: 5 });
  * const off = tele.run(task, { steps: 30, teleport: false }); // exactly GD at 2.81e-4
  * ```
@@ -542,7 +542,7 @@ export class MetaTeleporter {
    * ```ts
    * let saved: tf.io.ModelArtifacts | undefined;
    * await mt.save(tf.io.withSaveHandler(async a => { saved = a; return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }; }));
-   * const copy = await tp.meta.MetaTeleporter.load(tf.io.fromMemory(saved!));
+   * const copy = await meta.MetaTeleporter.load(tf.io.fromMemory(saved!));
    * ```
    */
   async save(handlerOrUrl: tf.io.IOHandler | string): Promise<tf.io.SaveResult> {

@@ -66,11 +66,11 @@ export interface SharpnessOptions extends SharpnessSpec {
  * With several batches, the per-batch values are averaged weighted by rows (for a mean loss, the value
  * on the concatenated batch). Costs |T|·|D| forward passes per batch.
  * ```ts
- * const phi = tp.metrics.sharpness(model, { x, y }, { seed: 1 });
+ * const phi = metrics.sharpness(model, { x, y }, { seed: 1 });
  * ```
  */
 export function sharpness(model: LayersModel, data: MetricData, options: SharpnessOptions = {}): number {
-  const what = 'tp.metrics.sharpness';
+  const what = 'metrics.sharpness';
   const batches = batchesOf(data, what);
   if (batches.length === 0) throw badOption(`${what}: give at least one batch {x, y}`);
   const spec = resolveSharpnessSpec(options);
@@ -106,11 +106,11 @@ export interface CurvatureOptions {
  * autodiff of the action for data-dependent GL (built on each batch; the values are averaged weighted
  * by rows). The value does not depend on the scale of M (κ is invariant under t → ct).
  * ```ts
- * const psi = tp.metrics.curvature(model, { x, y }, { group: 'rescale', curves: 5, seed: 1 });
+ * const psi = metrics.curvature(model, { x, y }, { group: 'rescale', curves: 5, seed: 1 });
  * ```
  */
 export function curvature(model: LayersModel, data: MetricData | null, options: CurvatureOptions = {}): number {
-  const what = 'tp.metrics.curvature';
+  const what = 'metrics.curvature';
   const k = options.curves ?? DEFAULT_CURVES;
   if (!Number.isInteger(k) || k < 1) throw badOption(`${what}: curves must be a positive integer, got ${k}`);
   const structure = readModel(model);

@@ -146,7 +146,7 @@ export interface CurvatureObjectiveOptions {
  * The curvature objective ψ(g(θ)·w) (dissertation eq. 5.2, Algorithm 2) for exact linear groups
  * (rescale, GL on linear pairs, 'auto'). The k Lie-algebra elements are drawn once per teleport from
  * its seeded stream, before anything else draws: a one-off `tp.teleport(..., { seed })` uses the same
- * curves as `tp.metrics.curvature(..., { seed })`. Needs neither data nor a gradient; data, when
+ * curves as `metrics.curvature(..., { seed })`. Needs neither data nor a gradient; data, when
  * given, lets the drift guard measure the loss.
  */
 export function curvatureObjective(options: CurvatureObjectiveOptions = {}): Objective {
@@ -160,7 +160,7 @@ export function curvatureObjective(options: CurvatureObjectiveOptions = {}): Obj
     const unsupported = ctx.actions.find(a => a.algebra == null);
     if (unsupported) {
       throw badOption(
-        `objective 'curvature' needs a linear group action (rescale, gl, auto); '${unsupported.group}' at ${unsupported.where} is data-dependent. tp.metrics.curvature measures it; teleporting for it is not supported`,
+        `objective 'curvature' needs a linear group action (rescale, gl, auto); '${unsupported.group}' at ${unsupported.where} is data-dependent. curvature from 'tfjs-teleport/metrics' measures it; teleporting for it is not supported`,
       );
     }
     const drawn = drawCurves(ctx.actions, ctx.random ?? new SeededRandom(0).source, k);

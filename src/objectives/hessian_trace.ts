@@ -17,7 +17,7 @@ function checkSize(params: readonly Tensor[], maxParams: number): void {
   const count = params.reduce((s, p) => s + p.size, 0);
   if (count > maxParams) {
     throw badOption(
-      `the exact Hessian trace costs one Hessian-vector product per parameter; this model has ${count} (> ${maxParams}). Use tp.hessian.trace (Hutchinson) to measure it`,
+      `the exact Hessian trace costs one Hessian-vector product per parameter; this model has ${count} (> ${maxParams}). Use trace from 'tfjs-teleport/hessian' (Hutchinson) to measure it`,
     );
   }
 }
@@ -31,7 +31,7 @@ function checkSize(params: readonly Tensor[], maxParams: number): void {
  * is exact to second order only): it is exact along weights that reach the loss through the former.
  *
  * ```ts
- * const tr = tp.hessianTraceOf(p => tf.losses.meanSquaredError(y, tf.matMul(x, p[0])), [w]);
+ * const tr = hessianTraceOf(p => tf.losses.meanSquaredError(y, tf.matMul(x, p[0])), [w]);
  * ```
  */
 export function hessianTraceOf(loss: (params: readonly Tensor[]) => Scalar, params: readonly Tensor[], maxParams = HESSIAN_TRACE_MAX_PARAMS): Scalar {
@@ -60,7 +60,7 @@ export function hessianTraceOf(loss: (params: readonly Tensor[]) => Scalar, para
  * output layer, whatever the hidden activation: tested against central differences); see {@link hessianTraceOf}.
  *
  * ```ts
- * const wide = tp.split(model, { layer: 0, neurons: [1], coefficients: [0.9, 0.1] });
+ * const wide = split(model, { layer: 0, neurons: [1], coefficients: [0.9, 0.1] });
  * wide.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
  * await tp.teleport(wide, { x, y }, { group: 'split', objective: 'hessianTrace', direction: 'minimize' });
  * ```

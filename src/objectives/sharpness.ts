@@ -108,14 +108,14 @@ export interface SharpnessObjectiveOptions extends SharpnessSpec {
  *   orbit ({@link traceSharpnessAt}). Cost: K Hessian-vector products per teleport, then no pass over
  *   data per ascent step. Its values are close to φ, not equal (no |D| finite-direction noise, no
  *   O(t⁴) terms, K-probe noise in tr H).
- * - 'directions': eq. 5.1 itself, with the directions of `tp.metrics.sharpness(..., { seed })` (a
+ * - 'directions': eq. 5.1 itself, with the directions of `metrics.sharpness(..., { seed })` (a
  *   one-off `tp.teleport(..., { seed })` averages over the same directions). It costs |T|·|D| forward
  *   and backward passes per ascent step (4000 at the defaults): register a cheaper variant with
  *   `registerObjective(sharpnessObjective({ name, directions, displacements }))` (giving `directions` picks this estimator).
  *
  * Both read one seed drawn from the teleport's stream before anything else draws.
  * ```ts
- * tp.registerObjective(tp.sharpnessObjective({ name: 'sharpness16', probes: 16 }));
+ * tp.registerObjective(sharpnessObjective({ name: 'sharpness16', probes: 16 }));
  * await tp.teleport(model, { x, y }, { group: 'rescale', objective: 'sharpness16', direction: 'minimize' });
  * ```
  */

@@ -32,7 +32,7 @@ export function rademacherProbe(seed: number, index: number, sizes: readonly num
  * size ε‖z‖ crosses, as φ's own displacements do: the sharpness objective sets ε‖z‖ = sqrt(mean t²).
  * Returns plain arrays (no tensors outlive the call).
  * ```ts
- * const [hz] = tp.hessianVectorProducts(loss, params, [params.map(p => new Float32Array(p.size).fill(1))], 1e-3);
+ * const [hz] = hessianVectorProducts(loss, params, [params.map(p => new Float32Array(p.size).fill(1))], 1e-3);
  * ```
  */
 export function hessianVectorProducts(
@@ -81,7 +81,7 @@ export function meanSquare(displacements: readonly number[]): number {
  *
  * `hvps[k]` is H(w)·`probes[k]`, both per parameter; `lossAtW` is L(w); `n` the parameter count.
  * ```ts
- * const hvps = tp.hessianVectorProducts(loss, params, probes, Math.sqrt(meanT2 / n));
+ * const hvps = hessianVectorProducts(loss, params, probes, Math.sqrt(meanT2 / n));
  * const phiHat = tp.traceSharpnessAt(actions, thetas, params, probes, hvps, loss(params).dataSync()[0], meanT2, n);
  * ```
  */

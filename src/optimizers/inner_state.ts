@@ -187,7 +187,7 @@ export function setIterations(opt: Optimizer, iterations: number): void {
 }
 
 /**
- * How one parameter's slots change when a model's units are split (see `tp.split`): the new
+ * How one parameter's slots change when a model's units are split (see `split`): the new
  * tensor's entries along `axis` are the old ones at `source`, and the gradient there is the old
  * gradient times `gradientFactor` (Sareen et al. Theorem 5.1: α for duplicated weights, 1 for
  * split ones).

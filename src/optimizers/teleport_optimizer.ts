@@ -156,7 +156,7 @@ export class TeleportOptimizer extends tf.Optimizer {
   }
 
   /**
-   * A new wrapper with this one's options, around `inner`, bound to `model`: what `tp.split` returns
+   * A new wrapper with this one's options, around `inner`, bound to `model`: what `split` returns
    * for a wrapper (its inner optimizer's slots resized to the split model). This wrapper is unchanged.
    *
    * ```ts

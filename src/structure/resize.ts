@@ -7,7 +7,7 @@ import { readModel } from './read_model.js';
 
 /**
  * A Dense layer whose units can change in number, with the next Dense layer that reads them: what
- * `tp.split` and `tp.merge` act on. Only elementwise layers (activations, dropout) may sit between.
+ * `split` and `merge` act on. Only elementwise layers (activations, dropout) may sit between.
  */
 export interface DensePair {
   /** The Dense layer's name and index in `model.layers`. */

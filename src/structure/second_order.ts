@@ -16,8 +16,8 @@
  * built from ops whose second derivatives tfjs has, so they work in any nested tf.grads.
  *
  * ```ts
- * const loss = () => tf.sum(tp.hessian.secondOrder.tanh(tf.matMul(x, w))) as tf.Scalar; // not tf.tanh
- * tp.hessian.full({ params: [w], loss });
+ * const loss = () => tf.sum(hessian.secondOrder.tanh(tf.matMul(x, w))) as tf.Scalar; // not tf.tanh
+ * hessian.full({ params: [w], loss });
  * ```
  */
 import * as tf from '@tensorflow/tfjs-core';

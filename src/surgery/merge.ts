@@ -53,7 +53,7 @@ interface DenseWeights {
  * widths and function.
  *
  * ```ts
- * const { model: narrow, merged } = tp.merge(tp.split(model, { layer: 0, neurons: [2] }));
+ * const { model: narrow, merged } = merge(split(model, { layer: 0, neurons: [2] }));
  * console.log(merged); // [{ layer: 'dense_1', widthBefore: 6, widthAfter: 5, groups: [{ units: [2, 5], scales: [1, 1] }], dropped: [] }]
  * ```
  */

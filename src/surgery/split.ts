@@ -62,8 +62,8 @@ export interface SplitWithOptimizer<O extends Optimizer> {
  * optimizer is returned with the model: `{ model, optimizer }`.
  *
  * ```ts
- * const wider = tp.split(model, { layer: 'hidden', neurons: [0, 3], ways: 2, coefficients: [0.3, 0.7] });
- * const { model: m2, optimizer: opt2 } = tp.split(model, { layer: 0, neurons: [1], optimizer });
+ * const wider = split(model, { layer: 'hidden', neurons: [0, 3], ways: 2, coefficients: [0.3, 0.7] });
+ * const { model: m2, optimizer: opt2 } = split(model, { layer: 0, neurons: [1], optimizer });
  * m2.compile({ optimizer: opt2, loss: 'meanSquaredError' });
  * ```
  */

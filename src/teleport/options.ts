@@ -22,7 +22,7 @@ export type TeleportData = Batch | Batch[] | ((step: number) => Batch | Batch[])
 
 /**
  * The group to teleport with: a registered name ('auto', 'rescale', 'gl', 'gl-data', 'gl-pinv', …)
- * for a model's layer pairs, or site actions built by hand (e.g. `tp.groups.so2(bijection)`).
+ * for a model's layer pairs, or site actions built by hand (e.g. `so2(bijection)`).
  */
 export type GroupOption = string | SiteAction | SiteAction[];
 
@@ -229,7 +229,8 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
       if (typeof v === 'string') return getGroup(v).name;
       const list = Array.isArray(v) ? v : [v];
       if (list.length === 0) throw badOption('option group is an empty list of site actions');
-      if (!list.every(isSiteAction)) throw badOption(`option group must be a group name or site actions (e.g. tp.groups.so2(...)), got ${show(v)}`);
+      if (!list.every(isSiteAction))
+        throw badOption(`option group must be a group name or site actions (e.g. so2(...) from 'tfjs-teleport/groups'), got ${show(v)}`);
       return v;
     },
   },

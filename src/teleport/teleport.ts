@@ -29,7 +29,7 @@ function isModel(t: unknown): t is LayersModel {
  * On a plain parameter list with a loss function (no model), with site actions as the group:
  * ```ts
  * const x = tf.variable(tf.tensor1d([-1, -1]));
- * await tp.teleport([x], ([p]) => tp.problems.rosenbrock.loss(p), { group: tp.groups.so2(tp.problems.rosenbrock.bijection) });
+ * await tp.teleport([x], ([p]) => problems.rosenbrock.loss(p), { group: so2(problems.rosenbrock.bijection) });
  * ```
  * For the loss after the next steps of the optimizer that trains next (`objective: 'lookahead'`), pass
  * that optimizer: its learning rate and state are read, never changed. Half of the batch is held out

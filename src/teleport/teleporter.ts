@@ -35,7 +35,7 @@ export class Teleporter {
     if (typeof group === 'string') {
       if (this.model == null) {
         throw badOption(
-          `group '${group}' acts on a model's layers: pass the model as the \`model\` option (or pass site actions such as tp.groups.so2(...) as \`group\` for a plain parameter vector)`,
+          `group '${group}' acts on a model's layers: pass the model as the \`model\` option (or pass site actions such as so2(...) from 'tfjs-teleport/groups' as \`group\` for a plain parameter vector)`,
         );
       }
       this.structure = readModel(this.model);
@@ -52,7 +52,7 @@ export class Teleporter {
     const nonlinear = this.plan?.dataDependent ? this.plan.group : this.customActions?.find(a => a.algebra == null)?.group;
     if (objective.needsAlgebra && nonlinear != null) {
       throw badOption(
-        `objective '${objective.name}' needs a linear group action (rescale, gl, auto); '${nonlinear}' has none. tp.metrics.curvature measures it; teleporting for it is not supported`,
+        `objective '${objective.name}' needs a linear group action (rescale, gl, auto); '${nonlinear}' has none. curvature from 'tfjs-teleport/metrics' measures it; teleporting for it is not supported`,
       );
     }
     if (objective.needs === 'loss' && this.options.data == null && this.lossOfParams == null) {
