@@ -355,7 +355,7 @@ export async function runCurvatureCost(ctx: BenchContext): Promise<BenchOutput> 
     `- Training step: tf.train.sgd(0.01).minimize of the cross-entropy on the batch of ${BATCH}, synced, timed as a block of ${BUDGET} consecutive steps divided by ${BUDGET} (the budget's own unit; a lone step measured faster than a step in a loop here). Teleports: the public \`tp.teleport(model, batch, { group: 'rescale', steps: ${STEPS}, seed: ${SEED}, … })\` call, everything included (the gradient on the batch, the loss before, the objective's set-up, the ascent, the guard's drift check and fresh measurement, the report's gradient norms).`,
     `- Timing: ${reps} interleaved rounds after 2 warm-up rounds (order rotated each round, weights restored before every call); medians; ratios to the training step's median.`,
     '- Memory: `tf.profile` peakBytes minus tf.memory().numBytes at the call’s start: the peak of live tensor bytes the call adds (for the training step and the gradient pass: their whole block, whose peak is one call’s). Process RSS is not reported: the wasm heap only grows, so RSS says nothing about one call.',
-    `- Estimator check: ${elements.length} rescale elements (the identity and ${perScale} per scale σ ∈ {${scales.join(', ')}}, θ entries N(0, σ²)); at each, the full φ = tp.metrics.sharpness(model, batch, { seed: ${SEED}, directions: ${fullDirections} }) (|T| = 20, the dissertation's) on the moved weights, and the objectives' values at the same θ (same seed).`,
+    `- Estimator check: ${elements.length} rescale elements (the identity and ${perScale} per scale σ ∈ {${scales.join(', ')}}, θ entries N(0, σ²)); at each, the full φ = metrics.sharpness(model, batch, { seed: ${SEED}, directions: ${fullDirections} }) (|T| = 20, the dissertation's) on the moved weights, and the objectives' values at the same θ (same seed).`,
     '',
     '## Cost',
     '',
@@ -405,7 +405,7 @@ export async function runCurvatureCost(ctx: BenchContext): Promise<BenchOutput> 
       2,
     ),
     '',
-    "Notes: the 'trace' estimator is φ̂ = L(w) + mean(t²)/(2n)·tr H(g·w), tr H by Hutchinson probes whose Hessian-vector products are taken once at w and transported along the orbit (src/objectives/sharpness_trace.ts); the metric `tp.metrics.sharpness` is eq. 5.1 itself. Known and left: the curvature objective is refused for data-dependent GL.",
+    "Notes: the 'trace' estimator is φ̂ = L(w) + mean(t²)/(2n)·tr H(g·w), tr H by Hutchinson probes whose Hessian-vector products are taken once at w and transported along the orbit (src/objectives/sharpness_trace.ts); the metric `metrics.sharpness` is eq. 5.1 itself. Known and left: the curvature objective is refused for data-dependent GL.",
     '',
   ].join('\n');
   return {

@@ -223,7 +223,7 @@ function report(cases: CaseResult[], ctx: BenchContext): BenchOutput {
         `- ${c.label}, full spectrum (default tolerance ${fmt(s.tolerance)}): rank ${s.rank} of ${s.n}, ${s.negative} negative, λmax/λmin⁺ ${fmt(s.conditionNumber)}, ω ${fmt(s.amgm)}, log pdet ${fmt(s.logPdet, 5)}.`,
       );
     }
-    if (!c.full.fits) body.push(`- ${c.label}: \`tp.hessian.full\` refuses: "${c.full.reason}"`);
+    if (!c.full.fits) body.push(`- ${c.label}: \`hessian.full\` refuses: "${c.full.reason}"`);
   }
   body.push('');
   body.push('## Method');

@@ -2,7 +2,7 @@
  * `width-study` (Sareen et al. §8.2, Fig. 7): a teacher MLP of hidden width n_f generates regression
  * targets; students of width n_f·m (m = 1, 2, 4, 8) are trained from scratch to match it, and their
  * Hessians at convergence are measured (condition number λmax/λmin⁺, top eigenvalue, AM/GM ratio ω)
- * with the steps they took. The teacher split m ways by `tp.split` (a global minimum of the wider
+ * with the steps they took. The teacher split m ways by `split` (a global minimum of the wider
  * student, by construction) is measured beside them.
  */
 import type { Argv } from 'yargs';
@@ -424,7 +424,7 @@ export function widthSummary(rows: readonly StudentRow[], scale: Scale): string 
   ];
   if (scale.split) {
     lines.push(
-      '## The teacher split into wider students (`tp.split`, even coefficients, every hidden unit × m)',
+      '## The teacher split into wider students (`split`, even coefficients, every hidden unit × m)',
       '',
       `Each split student computes the teacher's function exactly, so it sits at a global minimum (loss 0 up to float32) without training. The teacher itself (width ${scale.teacherWidth}): λmax ${fmt(teacher.lambdaMax)}, κ ${fmt(teacher.conditionNumber)}, ω ${fmt(teacher.amgm)}, rank ${teacher.rank} of ${teacher.params}.`,
       '',
@@ -469,7 +469,7 @@ export function widthSummary(rows: readonly StudentRow[], scale: Scale): string 
 }
 
 const SCRATCH = 'students trained from scratch';
-const SPLIT = 'teacher (width n_f) and its tp.split';
+const SPLIT = 'teacher (width n_f) and its split';
 
 async function chartOf(rows: readonly StudentRow[], key: 'conditionNumber' | 'lambdaMax' | 'amgm' | 'steps', title: string, scale: Scale) {
   const values = rows
@@ -557,7 +557,7 @@ async function writeWidthStudy(dir: string, rows: StudentRow[], scale: Scale, da
 export function registerWidthStudy(y: Argv) {
   return y.command(
     'width-study',
-    'Sareen et al. Fig. 7: students of width n_f·m trained to match a teacher of width n_f; Hessian condition number, top eigenvalue, AM/GM ratio and steps to convergence against width, beside the teacher split by tp.split',
+    'Sareen et al. Fig. 7: students of width n_f·m trained to match a teacher of width n_f; Hessian condition number, top eigenvalue, AM/GM ratio and steps to convergence against width, beside the teacher split by split()',
     yy =>
       yy
         .option('teacher-width', { type: 'number', default: 4, describe: 'teacher hidden width n_f (the paper: 8)' })
