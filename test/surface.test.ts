@@ -1,4 +1,5 @@
 import test from 'ava';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 import * as tp from '../src/index.js';
@@ -132,4 +133,13 @@ test('the research names that left the root are reachable from a subpath', t => 
     merge: 'surgery',
   };
   for (const [name, entry] of Object.entries(expected)) t.deepEqual(where(name), [entry], name);
+});
+
+test('the API reference covers exactly the package entries (typedoc.json entryPoints = package.json exports)', t => {
+  const read = (f: string) => JSON.parse(readFileSync(join(ROOT, f), 'utf8'));
+  const exportsMap = read('package.json').exports as Record<string, string | { import: string }>;
+  const sources = Object.values(exportsMap)
+    .filter((v): v is { import: string } => typeof v === 'object')
+    .map(v => v.import.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts'));
+  t.deepEqual([...(read('typedoc.json').entryPoints as string[])].sort(), sources.sort());
 });
