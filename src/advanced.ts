@@ -46,4 +46,5 @@ export { ascendGradNorm, evaluateGradNorm, hvpAscent, type GradNormStructure } f
 export { ascendInChart, chartAscent } from './solvers/chart_ascent.js';
 export { guardedAscent, lengthToCap, type AscentSpace, type AscentOutcome, type Evaluation } from './solvers/step_rule.js';
 export { SeededRandom } from './util/random.js';
+/** Linear algebra: differentiable `expm`, `inverse`, `pinv` on tensors; float64 inverse, pseudo-inverse, SVD and symmetric eigendecomposition on plain arrays. */
 export * as linalg from './linalg/index.js';

@@ -23,7 +23,19 @@ import type { Batch } from '../teleport/options.js';
  * const other: hessian.HessianTarget = { params: [w], loss: () => tf.sum(tf.square(w)) as tf.Scalar };
  * ```
  */
-export type HessianTarget = { model: LayersModel; data: Batch | Batch[] } | { params: Variable[]; loss: () => Scalar };
+export type HessianTarget =
+  | {
+      /** A compiled tfjs-layers model (its compiled loss plus weight regularizers). */
+      model: LayersModel;
+      /** One batch, or several (losses averaged, weighted by rows). */
+      data: Batch | Batch[];
+    }
+  | {
+      /** The variables the Hessian is taken in. */
+      params: Variable[];
+      /** A scalar loss closure over `params`. */
+      loss: () => Scalar;
+    };
 
 /** A target reduced to variables and weighted per-batch losses. */
 export interface ResolvedTarget {

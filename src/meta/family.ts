@@ -25,6 +25,7 @@ export interface MetaTask {
   readonly group?: { blocks: number; n: number };
   /** The task's data when it has any (the regression families: X and Y, n×n), for independent checks. */
   readonly data?: { x: Tensor; y: Tensor };
+  /** Frees the task's tensors. */
   dispose(): void;
 }
 
@@ -33,6 +34,7 @@ export interface MetaFamily {
   readonly name: string;
   /** The group's shape: `blocks` GL(n) elements (absent: the family has no group). */
   readonly group?: { blocks: number; n: number };
+  /** The task for `seed` (the caller disposes it). */
   sample(seed: number): MetaTask;
 }
 
@@ -41,8 +43,15 @@ export interface UserFamily {
   name?: string;
   /** Starting parameters for a seed. The teleporter reads their values and disposes them. */
   init(seed: number): Tensor[];
+  /** The loss of a parameter list, differentiable to second order. */
   loss(params: readonly Tensor[]): Scalar;
-  group?: { blocks: number; n: number; act(params: readonly Tensor[], theta: Tensor): Tensor[] };
+  /** The group: `blocks` GL(n) elements and their exact action (θ = 0 is the identity). */
+  group?: {
+    blocks: number;
+    n: number;
+    /** The parameters after acting with θ ([blocks, n, n]). */
+    act(params: readonly Tensor[], theta: Tensor): Tensor[];
+  };
 }
 
 /** Family names the teleporter knows. */

@@ -80,6 +80,7 @@ export interface MetaTeleporterOptions {
 
 /** What a step may need from its task besides the action: the loss and the group's shape (the coordinate-wise m2 reads ∂‖∇L‖²/∂θ). */
 export interface MetaStepContext {
+  /** The task's loss. */
   loss?: MetaTask['loss'];
   group?: { blocks: number; n: number };
 }

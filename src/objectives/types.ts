@@ -101,6 +101,7 @@ export interface ObjectiveContext {
 export interface ClosedForm {
   /** Length of each action's θ vector. */
   widths: number[];
+  /** The objective at the float64 vectors `s` (one per action) and its gradient in each. */
   evaluate(s: readonly Float64Array[]): { value: number; grads: Float64Array[] };
   /** The value alone, when it is cheaper than {@link ClosedForm.evaluate} (measurements that never step). */
   value?(s: readonly Float64Array[]): number;

@@ -16,6 +16,7 @@ const isStep = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n
 
 /** A checked schedule. */
 export interface CompiledSchedule {
+  /** Whether a teleport is scheduled at `step`. */
   isDue(step: number): boolean;
   /** How many teleports the schedule holds at steps before `step` (the index of the one at `step`). */
   countBefore(step: number): number;

@@ -552,6 +552,7 @@ export class TeleportOptimizer extends tf.Optimizer {
     return this.innerOptimizer.getWeights();
   }
 
+  /** Loads weights saved by {@link TeleportOptimizer.getWeights} or by the plain inner optimizer (the schedule resumes at their `iter`). */
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
     // Checkpoints of versions ≤ 0.1 appended `teleport/step` and `teleport/random`: drop them, keep the step.
     const legacyStep = weightValues.find(w => w.name === `${OWN_PREFIX}step`);

@@ -27,6 +27,7 @@ export interface AscentSpace<P> {
   release(e: Evaluation<P>, keepPoint?: boolean): void;
 }
 
+/** Where a guarded ascent ended: the best point it saw, with the objective there and at the start. */
 export interface AscentOutcome<P> {
   best: P;
   objectiveBefore: number;

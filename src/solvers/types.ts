@@ -57,6 +57,7 @@ export interface SolverResult {
  * float64 vectors, and where to start. θ = 0 is always the identity element.
  */
 export interface SolveProblem {
+  /** The objective as a differentiable function of θ (one tensor per action). */
   objective: (thetas: Tensor[]) => Scalar;
   closedForm: ClosedForm | null;
   /** Starting θ (the identity for most groups; a random element for SO(2)). Borrowed. */
@@ -84,6 +85,8 @@ export interface SolveProblem {
 /** A way to find θ. Solvers are registered in solvers/registry.ts and picked by `applies`. */
 export interface Solver {
   readonly name: string;
+  /** Whether this solver takes the problem (the first registered one that does solves it). */
   applies(problem: SolveProblem): boolean;
+  /** Finds θ; never returns a point worse than the identity. */
   solve(problem: SolveProblem, options: SolverOptions): SolverResult;
 }

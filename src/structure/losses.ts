@@ -14,6 +14,7 @@ export interface ResolvedLoss {
   name: string;
   /** True when `compute` expects the final layer's pre-softmax output. */
   logits: boolean;
+  /** The mean loss of a batch. */
   compute(yTrue: Tensor, output: Tensor): Scalar;
 }
 

@@ -108,6 +108,7 @@ export interface ModelStructure {
   forward(params: readonly Tensor[], x: Tensor, opts?: { logits?: boolean; collect?: boolean }): ForwardResult;
 }
 
+/** The output of a pure forward pass, and with `collect` what each chain layer saw. */
 export interface ForwardResult {
   output: Tensor;
   /** With `collect`: per chain layer, its input and (dense/conv) its output before its own activation. */

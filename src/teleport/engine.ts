@@ -48,6 +48,7 @@ export interface TeleportInput {
   preconditioner?: Preconditioner | null;
   /** Per parameter: its layer's constraint, checked by the guard. */
   constraints?: ReadonlyArray<ParamConstraint | null> | null;
+  /** The teleport's seeded random stream (random starts, curves, probes). */
   random: () => number;
   /** The optimizer that takes the next steps, for objectives that declare `needsInnerStep`. */
   innerStep?: InnerStep | null;

@@ -18,6 +18,7 @@ export interface GuardInput {
   lossBefore: number | null;
   /** The objective at the identity, and a fresh measurement of it at θ. */
   objectiveBefore: number;
+  /** Measures the objective afresh at θ. */
   measure(thetas: readonly Tensor[]): number;
   direction: 'maximize' | 'minimize';
   /** Largest accepted objectiveAfter / objectiveBefore when maximizing. */
@@ -30,6 +31,7 @@ export interface GuardInput {
   finiteFromTheta?: boolean;
 }
 
+/** What the guard decided, with the element and weights it ended at. */
 export interface GuardResult {
   accepted: boolean;
   rejection?: { kind: RejectionKind; message: string };

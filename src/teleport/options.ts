@@ -299,6 +299,7 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
   },
 };
 
+/** The options that have a default in the table (see {@link DEFAULTS}). */
 export type Defaulted =
   | 'group'
   | 'objective'

@@ -28,6 +28,7 @@ export class SeededRandom {
     return this.state;
   }
 
+  /** Returns to a state from {@link SeededRandom.save}. */
   restore(state: number): void {
     this.state = state >>> 0;
   }
