@@ -19,6 +19,7 @@ export type { ScheduleDecision } from './optimizers/auto_schedule.js';
 export { teleport } from './teleport/teleport.js';
 export { TeleportError, UnsupportedLayerError, NoOrbitError, type TeleportErrorKind, type RejectionKind } from './teleport/errors.js';
 export type { TeleportReport, TeleportMetrics } from './teleport/report.js';
+export type { OneOffBudget } from './teleport/budget.js';
 export {
   DEFAULTS,
   type TeleportOptions,

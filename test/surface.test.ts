@@ -38,6 +38,7 @@ const ROOT_TYPES = [
   'ObjectiveContext',
   'ObjectiveName',
   'ObjectiveSettings',
+  'OneOffBudget',
   'Preconditioner',
   'RejectionKind',
   'Schedule',

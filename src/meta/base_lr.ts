@@ -62,8 +62,8 @@ export interface StableLrSearch {
  * size on these problems, so this finds what a scan of the whole grid would, in a few runs.
  *
  * ```ts
- * const tasks = [1, 2, 3].map(s => tp.meta.regressionFamily().sample(s));
- * const { lr } = tp.meta.largestStableLr(tasks, 60);
+ * const tasks = [1, 2, 3].map(s => meta.regressionFamily().sample(s));
+ * const { lr } = meta.largestStableLr(tasks, 60);
  * ```
  */
 export function largestStableLr(tasks: readonly MetaTask[], steps: number): StableLrSearch {

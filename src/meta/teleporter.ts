@@ -208,7 +208,7 @@ export class MetaTeleporter {
    * ×10^¼ over `steps` steps ({@link largestStableLr}). `train` calls it when baseLr is `'auto'`.
    *
    * ```ts
-   * const mt = new tp.meta.MetaTeleporter({ learn: 'update+teleport' });
+   * const mt = new meta.MetaTeleporter({ learn: 'update+teleport' });
    * const { baseLr, largestStableLr } = mt.calibrate('twoLayerRegression', { steps: 60 });
    * ```
    */

@@ -11,7 +11,7 @@
  *
  * tf.leakyRelu, tf.prelu, tf.maximum (and relu6, clipByValue, selu) fail outright when differentiated
  * twice outside tp's own second-order calls ("gradient function not found for Greater": tfjs has no
- * gradient for comparisons; tp.hessian, tp.meta and teleports supply a zero one while they run), and
+ * gradient for comparisons; tfjs-teleport/hessian, tfjs-teleport/meta and teleports supply a zero one while they run), and
  * tf.elu fails everywhere (no gradient for EluGrad). `leakyRelu`, `relu`, `elu` and `maximum` here are
  * built from ops whose second derivatives tfjs has, so they work in any nested tf.grads.
  *

@@ -1,5 +1,5 @@
 /**
- * Second derivatives of a user's own code (a tp.hessian closure, a meta family's loss or action).
+ * Second derivatives of a user's own code (a tfjs-teleport/hessian closure, a meta family's loss or action).
  *
  * tfjs 4.22 registers no gradient for the comparison kernels (Greater, Less, Equal, …). Their outputs
  * are piecewise constant, so first-order gradients never need them; but the gradients of leakyRelu,
@@ -9,7 +9,7 @@
  * true one, zero, and lose it again on the way out (nothing changes for code outside the scope).
  * EluGrad (tf.elu's gradient kernel) has no gradient either, and one through its saved output would
  * be cut silently (see second_order.ts): that error is turned into one that names
- * `tp.hessian.secondOrder.elu`.
+ * `hessian.secondOrder.elu`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
@@ -30,7 +30,7 @@ const COMPARISONS: ReadonlyArray<readonly [string, readonly string[]]> = [
 ];
 
 /** Safe versions to name when tfjs lacks a second derivative. */
-const REPLACEMENTS: Record<string, string> = { EluGrad: 'tf.elu → tp.hessian.secondOrder.elu', SeluGrad: 'tf.selu' };
+const REPLACEMENTS: Record<string, string> = { EluGrad: 'tf.elu → secondOrder.elu from tfjs-teleport/hessian', SeluGrad: 'tf.selu' };
 
 let depth = 0;
 let registered: string[] = [];
@@ -64,8 +64,8 @@ function named(e: unknown): unknown {
   const hint = REPLACEMENTS[kernel] != null ? ` (${REPLACEMENTS[kernel]})` : '';
   return new TeleportError(
     `a second derivative of your loss needs the gradient of tfjs kernel ${kernel}${hint}, which tfjs does not have: ` +
-      'write that part with the second-order-safe ops of tp.hessian.secondOrder (relu, leakyRelu, elu, maximum, tanh, sigmoid, softmax, logSoftmax), ' +
-      "or use tp.hessian's method: 'finite-difference'",
+      'write that part with the second-order-safe ops of secondOrder from tfjs-teleport/hessian (relu, leakyRelu, elu, maximum, tanh, sigmoid, softmax, logSoftmax), ' +
+      "or use hessian.hvp's method: 'finite-difference'",
     'unsupported',
   );
 }

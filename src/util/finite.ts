@@ -11,10 +11,10 @@ export function allFinite(t: Tensor): boolean {
 
 /**
  * Throws a TeleportError of kind 'not-finite' naming the first of `inputs` that holds NaN or Inf,
- * e.g. `tp.metrics.sharpness: data[0].x contains NaN or Inf; …`.
+ * e.g. `metrics.sharpness: data[0].x contains NaN or Inf; …`.
  *
  * ```ts
- * checkFinite('tp.hessian.hvp', [['v[0]', v[0]]], 'give a finite direction');
+ * checkFinite('hessian.hvp', [['v[0]', v[0]]], 'give a finite direction');
  * ```
  */
 export function checkFinite(what: string, inputs: ReadonlyArray<readonly [string, Tensor]>, fix: string): void {
