@@ -22,7 +22,9 @@ export interface ObjectiveSettings {
 
 /** Held-out teleport data as losses: on all of it, and on each of its parts (up to 16 rows, one row each). */
 export interface HeldOut {
+  /** The loss on all held-out rows, as a function of the parameters. */
   loss: (params: readonly Tensor[]) => Scalar;
+  /** The same loss on each part of the held-out rows (for a standard error). */
   parts: ReadonlyArray<(params: readonly Tensor[]) => Scalar>;
 }
 

@@ -251,7 +251,7 @@ export class TeleportOptimizer extends tf.Optimizer {
 
   /**
    * The growth cap of the teleport at `step`: maxGrowth, within the run's budget, which recovers as
-   * training goes on ({@link recoveringCap}: each teleport may use half of what is left; the budget
+   * training goes on (`recoveringCap`: each teleport may use half of what is left; the budget
    * refills at maxTotalGrowth per `growthRecoverySteps` steps). Scheduled teleports cannot compound the
    * gradient norm faster than that, and long runs keep teleporting. Derived from the schedule and the
    * step alone, so it survives checkpoints.

@@ -84,7 +84,7 @@ export function sumSquaredError(yTrue: Tensor, yPred: Tensor): Scalar {
  * teleport objective) is a quarter of sumSquaredError's.
  *
  * ```ts
- * model.compile({ optimizer: tf.train.sgd(1e-4), loss: tp.problems.halfSumSquaredError });
+ * model.compile({ optimizer: tf.train.sgd(1e-4), loss: problems.halfSumSquaredError });
  * ```
  */
 export function halfSumSquaredError(yTrue: Tensor, yPred: Tensor): Scalar {

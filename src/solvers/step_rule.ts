@@ -92,7 +92,7 @@ const NOT_FINITE = 'the objective or its gradient is not finite at the start (Na
  * - the best point seen is returned, never a worse one: fixed-size steps can jump past a sharp peak;
  * - with `stepRule: 'budget'` (normalized steps) each step instead tries the whole distance left of
  *   lr·steps and must improve (as with `lineSearch`); a step over the growth cap is shortened by
- *   {@link lengthToCap} (aiming at {@link capAim}: 90 % of the cap, or of the rise for caps near 1) rather than halved; once such a step lands within
+ *   {@link lengthToCap} (aiming at `capAim`: 90 % of the cap, or of the rise for caps near 1) rather than halved; once such a step lands within
  *   20 % of the cap the ascent ends.
  * Points passed in (`start`, `identity`) are handed over to the space; the returned `best` belongs to
  * the caller.
