@@ -1,4 +1,5 @@
-import { problems, type Schedule } from '../../../src/index.js';
+import type { Schedule } from '../../../src/index.js';
+import * as problems from '../../../src/problems.js';
 import type { ActivationName } from '../../train/models.js';
 
 /** The problems the playground offers: three 2-D test functions and a small MLP on MNIST digits. */
