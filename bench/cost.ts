@@ -230,16 +230,21 @@ function measureCase(c: CaseSpec, quick: boolean): CostCase {
         ...(guard ? {} : { maxLossDrift: 1e12, maxShrinks: 0 }),
         ...(estimated ? { steps: 1 } : {}),
       });
-      const { outcome, actions } = tpr.run(vars, { grads: dataDependent ? null : grads, batch, preconditioner: precond, random: () => 0.5 });
+      const { report: m } = tpr.run(vars, {
+        grads: dataDependent ? null : grads,
+        batch,
+        preconditioner: precond,
+        random: () => 0.5,
+        step: null,
+        failure: reason => `drift run: ${reason}`,
+      });
       const r = {
-        drift: outcome.metrics.relativeLossDrift,
-        accepted: outcome.metrics.accepted,
-        shrinks: outcome.metrics.shrinks,
-        reason: outcome.metrics.reason,
-        growth: Number.isFinite(outcome.metrics.gradNormSqAfter) ? outcome.metrics.gradNormSqAfter / outcome.metrics.gradNormSqBefore : null,
+        drift: m.relativeLossDrift,
+        accepted: m.accepted,
+        shrinks: m.shrinks,
+        reason: m.reason,
+        growth: Number.isFinite(m.gradNormSqAfter) ? m.gradNormSqAfter / m.gradNormSqBefore : null,
       };
-      tf.dispose([...outcome.thetas, ...(outcome.grads ?? []).filter(g => !grads.includes(g))]);
-      actions.forEach(a => a.dispose?.());
       snap.restore();
       return r;
     };

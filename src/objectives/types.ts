@@ -106,6 +106,12 @@ export interface ClosedForm {
   value?(s: readonly Float64Array[]): number;
 }
 
+/** See {@link Objective.family}. */
+export type ObjectiveFamily = 'gradientNorm' | 'curvature' | 'sharpness' | 'other';
+
+/** What solvers may know of an objective: its declared traits, never its identity. */
+export type ObjectiveTraits = Pick<Objective, 'name' | 'needs' | 'usesPreconditioner' | 'family' | 'stepRule'>;
+
 /**
  * What a teleport optimizes over the group parameters θ. Register new entries in
  * objectives/registry.ts.
@@ -118,12 +124,28 @@ export interface Objective {
   readonly needs: 'gradient' | 'loss';
   /** Whether it needs every action's Lie-algebra action (`SiteAction.algebra`: rescale, GL), checked at construction. */
   readonly needsAlgebra?: boolean;
-  /** Whether it reads the inner optimizer's preconditioner. */
+  /**
+   * Whether it reads the inner optimizer's preconditioner: a teleporting optimizer then builds one from
+   * its inner optimizer's state and hands it over as `ctx.preconditioner` (null for optimizers without one).
+   */
   readonly usesPreconditioner?: boolean;
   /** Whether it reads the inner optimizer's update rule and state ({@link ObjectiveContext.innerStep}). */
   readonly needsInnerStep?: boolean;
   /** Whether the teleport batch is split: half for the search, half held out for `confirm`. */
   readonly heldOut?: boolean;
+  /**
+   * What kind of quantity it is, for solvers and measurements that specialise: 'gradientNorm' means the
+   * value is Σ over the touched parameters of A∘(∇L)², with A the preconditioner when
+   * `usesPreconditioner` (else 1), so solvers may use the Gram form (plain norm, GL) or a
+   * Hessian-vector product of two gradients, and the report's ‖∇L‖² is the objective itself.
+   * Default 'other': only the general solvers apply.
+   */
+  readonly family?: ObjectiveFamily;
+  /**
+   * The step rule `stepRule: 'auto'` means for this objective on each route, from the identity (a random
+   * start always gets 'fixed'). Default 'fixed': long steps jump over interior optima.
+   */
+  readonly stepRule?: Partial<Record<'transport' | 'evaluate', 'fixed' | 'budget'>>;
   /** The objective as a differentiable function of θ. */
   value(ctx: ObjectiveContext): (thetas: readonly Tensor[]) => Scalar;
   /** A closed form for the same value, when one exists in this context (else null). */

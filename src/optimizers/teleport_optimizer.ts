@@ -10,6 +10,7 @@ import {
   optionsFromConfig,
   optionsToConfig,
   resolveOptions,
+  withModel,
   type Batch,
   type ResolvedOptions,
   type StatePolicy,
@@ -62,7 +63,7 @@ export class TeleportOptimizer extends tf.Optimizer {
   /** The options as given (setModel rebuilds the teleporter from them). */
   private readonly options: TeleportOptimizerOptions;
   /** The same options checked against the table, defaults filled in. */
-  private readonly resolved: ResolvedOptions;
+  private resolved: ResolvedOptions;
   private readonly schedule: ReturnType<typeof compileSchedule>;
   private readonly policy: StatePolicy;
   private teleporterCache: Teleporter | null = null;
@@ -102,7 +103,7 @@ export class TeleportOptimizer extends tf.Optimizer {
     this.auto = this.schedule.auto ? new AutoSchedule() : null;
     this.policy = this.resolved.stateAfterTeleport;
     const handBuilt = typeof this.resolved.group !== 'string';
-    if (options.model != null || handBuilt) this.teleporterCache = new Teleporter(this.options);
+    if (options.model != null || handBuilt) this.teleporterCache = new Teleporter(this.options, 'optimizer', this.resolved);
     if (this.teleporterCache?.needsBatch && options.data == null) {
       throw badOption(
         `group '${this.teleporterCache.groupName}' is data-dependent and needs teleport batches: pass the \`data\` option ({x, y}, an array of them, or (step) => batches)`,
@@ -152,7 +153,8 @@ export class TeleportOptimizer extends tf.Optimizer {
   /** Attaches the model whose layers the group acts on (e.g. after deserializing the optimizer). */
   setModel(model: LayersModel): void {
     this.options.model = model;
-    this.teleporterCache = new Teleporter(this.options);
+    this.resolved = withModel(this.resolved, model);
+    this.teleporterCache = new Teleporter(this.options, 'optimizer', this.resolved);
   }
 
   /**
@@ -172,7 +174,7 @@ export class TeleportOptimizer extends tf.Optimizer {
       if (this.options.model == null && (this.options.group == null || typeof this.options.group === 'string')) {
         throw badOption('a teleport is scheduled but the optimizer has no model: pass { model } when creating it, or call optimizer.setModel(model)');
       }
-      this.teleporterCache = new Teleporter(this.options);
+      this.teleporterCache = new Teleporter(this.options, 'optimizer', this.resolved);
     }
     return this.teleporterCache;
   }
@@ -300,8 +302,9 @@ export class TeleportOptimizer extends tf.Optimizer {
     return { vars, positions: vars.map(v => pos.get(v.name)) };
   }
 
+  /** The inner optimizer's diagonal preconditioner, when the objective says it reads one (`usesPreconditioner`). */
   private preconditioner(count: number, positions: Array<number | undefined>): Array<Tensor | null> | null {
-    if (!getObjective(this.teleporter().settings.objective).usesPreconditioner) return null;
+    if (this.teleporter().objective.usesPreconditioner !== true) return null;
     // Only where the teleport acts: each entry costs a few weight-sized kernels.
     const touched = this.teleporter().touchedIndices;
     const needed = new Set(positions.filter((p, j): p is number => p != null && touched.has(j)));
@@ -341,41 +344,36 @@ export class TeleportOptimizer extends tf.Optimizer {
     }
     const preconditioner = this.preconditioner(named.length, positions);
     const innerStep = this.innerStep(vars, positions);
-    let ran: ReturnType<Teleporter['run']> | null;
     try {
-      ran = this.runOrSkip(step, growthCap, () =>
-        teleporter.run(vars, { grads, batch, preconditioner, random: this.randomAt(step), maxGrowth: growthCap, innerStep }),
+      const ran = this.runOrSkip(step, growthCap, () =>
+        teleporter.run(vars, {
+          grads,
+          batch,
+          preconditioner,
+          random: this.randomAt(step),
+          maxGrowth: growthCap,
+          innerStep,
+          step,
+          keepGrads: true,
+          moveState: (actions, thetas) => this.moveState(actions, thetas, positions, true),
+          failure: reason =>
+            `scheduled teleport at step ${step}: ${reason}. The weights are untouched and this step was not applied; lower the learning rate or check the data for NaN/Inf.`,
+        }),
       );
+      if (ran == null) return null;
+      this.record(ran.report);
+      if (ran.grads == null) return null;
+      // The inner optimizer steps with ∇L at the new weights; the step's own tensors stay the caller's.
+      const replacement = named.map(n => n.tensor);
+      positions.forEach((p, j) => {
+        if (p != null && ran.grads![j] != null) replacement[p] = ran.grads![j];
+      });
+      tf.dispose(ran.grads.filter(g => !replacement.includes(g) && !grads.includes(g)));
+      return replacement;
     } finally {
       innerStep?.dispose();
+      tf.dispose(preconditioner?.filter((t): t is Tensor => t != null) ?? []);
     }
-    tf.dispose(preconditioner?.filter((t): t is Tensor => t != null) ?? []);
-    if (ran == null) return null;
-    const { outcome, actions, ms } = ran;
-    const { metrics } = outcome;
-    if (metrics.rejection === 'not-finite') {
-      tf.dispose(outcome.thetas);
-      actions.forEach(a => a.dispose?.());
-      const report = teleporter.report(outcome, actions, { step, ms, growthCap });
-      throw new TeleportError(
-        `scheduled teleport at step ${step}: ${metrics.reason}. The weights are untouched and this step was not applied; lower the learning rate or check the data for NaN/Inf.`,
-        'not-finite',
-        report,
-      );
-    }
-    const state = metrics.accepted ? this.moveState(actions, outcome.thetas, positions, true) : undefined;
-    this.record(teleporter.report(outcome, actions, { step, ms, state, growthCap }));
-    let replacement: Tensor[] | null = null;
-    if (metrics.accepted) {
-      replacement = named.map(n => n.tensor);
-      positions.forEach((p, j) => {
-        if (p != null && outcome.grads![j] != null) replacement![p] = outcome.grads![j];
-      });
-      tf.dispose(outcome.grads!.filter(g => !replacement!.includes(g)));
-    }
-    tf.dispose(outcome.thetas);
-    actions.forEach(a => a.dispose?.());
-    return replacement;
   }
 
   private dataBatches(step: number): Array<Batch | null> {
@@ -410,53 +408,44 @@ export class TeleportOptimizer extends tf.Optimizer {
       return [skipped];
     }
     let growthLeft = eventCap;
-    let noOrbit = false;
     const random = this.randomAt(step);
-    batches.forEach((batch, b) => {
-      if (this.budgetSpent(growthLeft) || noOrbit) return; // the event's budget is used up by its earlier batches, or nothing to move
+    for (const [b, batch] of batches.entries()) {
+      if (this.budgetSpent(growthLeft)) break; // the event's budget is used up by its earlier batches
       const preconditioner = this.preconditioner(named.length, positions);
-      const started = performance.now();
+      const startedAt = performance.now();
       // Exact groups still use the transport route, from the gradient on this batch.
       const loss = teleporter.transportable ? teleporter.lossOn(batch) : null;
       const grads = loss ? tf.tidy(() => tf.grads((...ps: Tensor[]) => loss(ps))(vars)) : null;
       const growthCap = Math.max(1, growthLeft);
       const innerStep = this.innerStep(vars, positions);
-      let ran: ReturnType<Teleporter['run']> | null;
       try {
-        ran = this.runOrSkip(step, growthCap, () => teleporter.run(vars, { batch, grads, preconditioner, random, maxGrowth: growthCap, innerStep, approve }));
+        const ran = this.runOrSkip(step, growthCap, () =>
+          teleporter.run(vars, {
+            batch,
+            grads,
+            preconditioner,
+            random,
+            maxGrowth: growthCap,
+            innerStep,
+            approve,
+            step,
+            startedAt,
+            batchIndex: batches.length > 1 ? b : undefined,
+            moveState: (actions, thetas) => this.moveState(actions, thetas, positions, teleporter.exactGroup),
+            // Same as the in-step route: numerical trouble is an error, never silent (weights untouched by the teleport).
+            failure: reason => `scheduled teleport at step ${step}: ${reason}. The teleport changed nothing; check the teleport data for NaN/Inf.`,
+          }),
+        );
+        if (ran == null) break; // nothing to move at these weights: skipped with a report
+        const r = ran.report;
+        if (r.accepted && r.objectiveBefore > 0) growthLeft /= Math.max(1, r.objectiveAfter / r.objectiveBefore);
+        this.record(r);
+        recorded.push(r);
       } finally {
         innerStep?.dispose();
-      }
-      if (ran == null) {
         tf.dispose([...(preconditioner?.filter((t): t is Tensor => t != null) ?? []), ...(grads ?? [])]);
-        noOrbit = true;
-        return;
       }
-      const { outcome, actions, ms } = ran;
-      const { metrics } = outcome;
-      if (metrics.accepted && metrics.objectiveBefore > 0) growthLeft /= Math.max(1, metrics.objectiveAfter / metrics.objectiveBefore);
-      tf.dispose([...(preconditioner?.filter((t): t is Tensor => t != null) ?? []), ...(grads ?? []), ...(outcome.grads ?? [])]);
-      const state = metrics.accepted ? this.moveState(actions, outcome.thetas, positions, teleporter.exactGroup) : undefined;
-      const report = teleporter.report(outcome, actions, {
-        step,
-        ms: grads ? performance.now() - started : ms,
-        state,
-        growthCap,
-        batch: batches.length > 1 ? b : undefined,
-      });
-      tf.dispose(outcome.thetas);
-      actions.forEach(a => a.dispose?.());
-      if (metrics.rejection === 'not-finite') {
-        // Same as the in-step route: numerical trouble is an error, never silent (weights untouched by the teleport).
-        throw new TeleportError(
-          `scheduled teleport at step ${step}: ${metrics.reason}. The teleport changed nothing; check the teleport data for NaN/Inf.`,
-          'not-finite',
-          report,
-        );
-      }
-      this.record(report);
-      recorded.push(report);
-    });
+    }
     return recorded;
   }
 

@@ -359,6 +359,11 @@ export function resolveOptions(options: TeleportOptimizerOptions, scope: 'telepo
   return out as unknown as ResolvedOptions;
 }
 
+/** Resolved options bound to another model (checked as the `model` option is). */
+export function withModel(o: ResolvedOptions, model: LayersModel): ResolvedOptions {
+  return { ...o, model: OPTION_SPECS.model.check!(model, {}) as LayersModel };
+}
+
 /** The solver, objective and guard settings of resolved options. */
 export function settingsOf(o: ResolvedOptions): TeleportSettings {
   return {

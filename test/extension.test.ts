@@ -1,0 +1,133 @@
+/**
+ * Extending the library from outside src/: an objective registered here, by its traits alone, is
+ * handed the inner optimizer's preconditioner by a teleporting optimizer and is listed by the CLI.
+ */
+import test from 'ava';
+import yargs from 'yargs';
+import { tf, useCpu, mlp, seededUniform } from './helpers.js';
+import * as tp from '../src/index.js';
+import { compareOptions } from '../examples/commands/compare.js';
+
+test.before(useCpu);
+
+/** What the objective saw at each teleport: per parameter, the preconditioner's values (or null). */
+type Seen = Array<Array<Float32Array | null> | null>;
+
+/**
+ * ‖∇L(g·w)‖²_A written here, from the public types only; it records the preconditioner each
+ * teleport handed it. `family` stays 'other': no solver may treat it as a built-in gradient norm.
+ */
+function recordingObjective(name: string, usesPreconditioner: boolean, seen: Seen): tp.Objective {
+  return {
+    name,
+    description: 'a test objective that records its preconditioner',
+    needs: 'gradient',
+    usesPreconditioner,
+    value: ctx => {
+      seen.push(ctx.preconditioner == null ? null : ctx.preconditioner.map(a => (a == null ? null : Float32Array.from(a.dataSync()))));
+      const weights = ctx.preconditioner;
+      return thetas =>
+        tf.tidy(() => {
+          const g = ctx.gradientAt(thetas);
+          const terms = g.map((gi, i) => (gi == null ? tf.scalar(0) : tf.sum(weights?.[i] != null ? tf.mul(weights[i]!, tf.square(gi)) : tf.square(gi))));
+          return tf.addN(terms) as tf.Scalar;
+        });
+    },
+  };
+}
+
+const x = () => seededUniform([16, 6], 11);
+const y = () => seededUniform([16, 3], 12);
+const TELEPORT_AT = 4;
+
+/** `steps` calls of minimize on the model's mean squared error over one fixed batch. */
+function train(model: ReturnType<typeof mlp>, optimizer: tf.Optimizer, steps: number): tf.Variable[] {
+  const [xs, ys] = [x(), y()];
+  const vars = model.trainableWeights.map(w => w.read() as tf.Variable);
+  for (let k = 0; k < steps; k++) {
+    optimizer.minimize(() => tf.losses.meanSquaredError(ys, model.apply(xs) as tf.Tensor) as tf.Scalar, false, vars);
+  }
+  tf.dispose([xs, ys]);
+  return vars;
+}
+
+test('an objective registered from a test file with usesPreconditioner gets the inner Adam preconditioner (ε + √v̂)⁻¹, recomputed from a plain Adam', async t => {
+  const seen: Seen = [];
+  tp.registerObjective(recordingObjective('testPreconditionedNorm', true, seen));
+  const beta2 = 0.999;
+  const epsilon = 1e-7;
+
+  // The independent reference: plain tf.train.adam, same model and data, TELEPORT_AT steps; its second moments v.
+  const plain = tf.train.adam(0.01, 0.9, beta2, epsilon);
+  const refModel = mlp({ seed: 5 });
+  const refVars = train(refModel, plain, TELEPORT_AT);
+  const v = new Map((await plain.getWeights()).filter(w => w.name.endsWith('/v')).map(w => [w.name.slice(0, -2), w.tensor.dataSync()]));
+  const expected = refVars.map(variable => {
+    const vi = v.get(variable.name);
+    if (vi == null) return null;
+    const correction = 1 - beta2 ** TELEPORT_AT;
+    return Float32Array.from(vi, s => 1 / (Math.sqrt(s / correction) + epsilon));
+  });
+
+  const before = tf.memory().numTensors;
+  const model = mlp({ seed: 5 });
+  const optimizer = tp.adam(0.01, 0.9, beta2, epsilon, {
+    model,
+    group: 'rescale',
+    objective: 'testPreconditionedNorm',
+    schedule: { atSteps: [TELEPORT_AT] },
+    steps: 2,
+  });
+  // Steps 0…TELEPORT_AT−1 are plain Adam's; the teleport runs inside step TELEPORT_AT, before its update.
+  train(model, optimizer, TELEPORT_AT + 1);
+  t.is(optimizer.teleportReports.length, 1);
+  t.is(optimizer.teleportReports[0].objective, 'testPreconditionedNorm');
+  t.is(seen.length, 1, 'the objective was built once, for the one teleport');
+  const got = seen[0];
+  t.truthy(got, 'the optimizer handed the objective a preconditioner');
+  // Entries where the group acts carry the preconditioner; they match the plain Adam's, recomputed.
+  let compared = 0;
+  got!.forEach((a, i) => {
+    if (a == null) return;
+    const e = expected[i]!;
+    t.is(a.length, e.length);
+    let worst = 0;
+    for (let j = 0; j < a.length; j++) worst = Math.max(worst, Math.abs(a[j] - e[j]) / Math.abs(e[j]));
+    t.true(worst < 1e-4, `parameter ${i}: relative difference ${worst}`);
+    compared++;
+  });
+  t.true(compared >= 3, `compared ${compared} parameters (the rescaled kernels and biases)`);
+  optimizer.dispose();
+  plain.dispose();
+  model.dispose();
+  refModel.dispose();
+  t.true(tf.memory().numTensors <= before, `tensors ${before} → ${tf.memory().numTensors}`);
+});
+
+test('an objective without usesPreconditioner gets none, with the same inner Adam', t => {
+  const seen: Seen = [];
+  tp.registerObjective(recordingObjective('testPlainNorm', false, seen));
+  const model = mlp({ seed: 5 });
+  const optimizer = tp.adam(0.01, { model, group: 'rescale', objective: 'testPlainNorm', schedule: { atSteps: [2] }, steps: 2 });
+  train(model, optimizer, 3);
+  t.is(optimizer.teleportReports.length, 1);
+  t.deepEqual(seen, [null]);
+  optimizer.dispose();
+  model.dispose();
+});
+
+test("the CLI's --objective lists an objective registered before its flags are built, and rejects one that is not", t => {
+  tp.registerObjective(recordingObjective('testCliNorm', true, []));
+  t.true(tp.objectiveNames().includes('testCliNorm'));
+  const parser = () =>
+    compareOptions(yargs([]))
+      .exitProcess(false)
+      .fail(msg => {
+        throw new Error(msg);
+      });
+  const choices = (parser() as unknown as { getOptions(): { choices: Record<string, string[]> } }).getOptions().choices.objective;
+  t.true(choices.includes('testCliNorm'), `choices: ${choices.join(', ')}`);
+  for (const builtIn of tp.OBJECTIVES) t.true(choices.includes(builtIn));
+  t.is(parser().parseSync(['--objective', 'testCliNorm']).objective, 'testCliNorm');
+  t.throws(() => parser().parseSync(['--objective', 'notRegisteredAnywhere']), { message: /objective/ });
+});
