@@ -12,7 +12,7 @@ import { buildMlp } from '../examples/train/models.js';
 import * as tp from '../src/index.js';
 import type { ObjectiveContext } from '../src/objectives/types.js';
 import { applyActions } from '../src/teleport/guard.js';
-import { SeededRandom } from '../src/util/random.js';
+import { SeededRandom } from '../src/core/random.js';
 import { collectWarnings, fmt, median, table, type BenchContext, type TargetResult } from './common.js';
 import { crossEntropy, snapshot, variablesOf } from './models.js';
 import type { BenchOutput } from './types.js';

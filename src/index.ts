@@ -11,9 +11,9 @@ export { compileSchedule, type Schedule, type CompiledSchedule } from './optimiz
 export type { ScheduleDecision } from './optimizers/auto_schedule.js';
 export { recreate as freshOptimizerLike } from './optimizers/inner_state.js';
 export { teleport } from './teleport/teleport.js';
-export { TeleportError, UnsupportedLayerError, NoOrbitError, type TeleportErrorKind, type RejectionKind } from './teleport/errors.js';
+export { TeleportError, UnsupportedLayerError, NoOrbitError, type TeleportErrorKind, type RejectionKind } from './core/errors.js';
 export { Teleporter } from './teleport/teleporter.js';
-export type { TeleportReport, TeleportMetrics } from './teleport/report.js';
+export type { TeleportReport, TeleportMetrics } from './core/report.js';
 export {
   DEFAULTS,
   OPTION_SPECS,
@@ -66,7 +66,7 @@ export { guardedAscent, lengthToCap, type AscentSpace, type Evaluation } from '.
 export type { Solver, SolveProblem, SolverOptions, SolverResult, StepRule } from './solvers/types.js';
 export { registerGroup, getGroup, groupNames, type GroupEntry, type GroupBuildContext } from './groups/registry.js';
 export type { SiteAction, SlotKind, Exactness } from './groups/types.js';
-export { SeededRandom } from './util/random.js';
+export { SeededRandom } from './core/random.js';
 export { split, merge, type SplitOptions, type SplitWithOptimizer, type MergeOptions, type MergeResult, type LayerMerge } from './surgery/index.js';
 export * as groups from './groups/index.js';
 export * as problems from './problems/index.js';

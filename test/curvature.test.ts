@@ -1,7 +1,7 @@
 import test from 'ava';
 import { tf, type tfl, useCpu, mlp, smallCnn, seededUniform, relDiff, maxAbsDiff } from './helpers.js';
 import * as tp from '../src/index.js';
-import { SeededRandom } from '../src/util/random.js';
+import { SeededRandom } from '../src/core/random.js';
 import type { ObjectiveContext } from '../src/objectives/types.js';
 
 test.before(useCpu);

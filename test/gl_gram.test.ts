@@ -14,7 +14,7 @@ import { matMul64, symEig64 } from '../src/linalg/dense64.js';
 import { matMulOn } from '../src/linalg/products.js';
 import { glElement } from '../src/groups/gl.js';
 import { expmPair } from '../src/linalg/expm.js';
-import { SeededRandom } from '../src/util/random.js';
+import { SeededRandom } from '../src/core/random.js';
 import type { SolverOptions } from '../src/solvers/types.js';
 
 test.before(useCpu);

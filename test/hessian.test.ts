@@ -2,7 +2,7 @@ import test from 'ava';
 import { tf, tfl, useCpu, mlp, seededUniform, oneHotBatch } from './helpers.js';
 import * as tp from '../src/index.js';
 import { symmetricEigenNumbers } from '../src/linalg/float64.js';
-import { SeededRandom } from '../src/util/random.js';
+import { SeededRandom } from '../src/core/random.js';
 
 test.before(useCpu);
 

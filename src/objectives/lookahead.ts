@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { SiteAction } from '../groups/types.js';
 import { applyActions } from '../teleport/guard.js';
-import { badOption } from '../teleport/errors.js';
+import { badOption } from '../core/errors.js';
 import type { HeldOut, InnerStep, Objective, ObjectiveContext } from './types.js';
 
 /** Default number of inner-optimizer steps the 'lookahead' objective looks ahead. */

@@ -1,4 +1,4 @@
-import { badOption } from '../teleport/errors.js';
+import { badOption } from '../core/errors.js';
 import { curvature } from './curvature.js';
 import { gradNorm, preconditionedGradNorm } from './grad_norm.js';
 import { sharpness } from './sharpness.js';

@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
-import { applyActions } from '../teleport/guard.js';
-import { badOption } from '../teleport/errors.js';
-import { derivedRandom, SeededRandom } from '../util/random.js';
-import { gaussian } from './curvature.js';
+import { applyActions } from '../groups/apply.js';
+import { badOption } from '../core/errors.js';
+import { derivedRandom, gaussian, SeededRandom } from '../core/random.js';
 import {
   checkProbes,
   DEFAULT_PROBES,

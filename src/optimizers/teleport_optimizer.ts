@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensorMap, Optimizer, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { SiteAction } from '../groups/types.js';
-import { derivedRandom } from '../util/random.js';
+import { derivedRandom } from '../core/random.js';
 import { Teleporter } from '../teleport/teleporter.js';
-import type { TeleportMetrics, TeleportReport } from '../teleport/report.js';
+import type { TeleportMetrics, TeleportReport } from '../core/report.js';
 import {
   batchesAt,
   optionsFromConfig,
@@ -16,7 +16,7 @@ import {
   type StatePolicy,
   type TeleportOptimizerOptions,
 } from '../teleport/options.js';
-import { badOption, NoOrbitError, show, TeleportError } from '../teleport/errors.js';
+import { badOption, NoOrbitError, show, TeleportError } from '../core/errors.js';
 import { compileSchedule } from './schedule.js';
 import { AutoSchedule, type ScheduleDecision } from './auto_schedule.js';
 import { BUDGET_MEMORY, DEFAULT_RECOVERY_STEPS, recoveringCap } from './growth_budget.js';

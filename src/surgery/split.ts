@@ -6,7 +6,7 @@ import type { TeleportOptimizer } from '../optimizers/teleport_optimizer.js';
 import { readModel } from '../structure/read_model.js';
 import { densePairAt, rebuildWithUnits } from '../structure/resize.js';
 import { describeActivations } from '../structure/activations.js';
-import { badOption, UnsupportedLayerError } from '../teleport/errors.js';
+import { badOption, UnsupportedLayerError } from '../core/errors.js';
 
 /** Options of {@link split}. */
 export interface SplitOptions {

@@ -6,12 +6,14 @@ import { gradNorm } from '../objectives/grad_norm.js';
 import type { ClosedForm, HeldOut, InnerStep, Objective, ObjectiveContext, ObjectiveSettings, Preconditioner } from '../objectives/types.js';
 import { solverFor } from '../solvers/registry.js';
 import type { SolveContext, SolveProblem, SolverOptions, StepRule } from '../solvers/types.js';
-import { TeleportError, type RejectionKind } from './errors.js';
-import { applyActions, guard, type ParamConstraint } from './guard.js';
-import { emptyMetrics, type TeleportMetrics } from './report.js';
+import { TeleportError, type RejectionKind } from '../core/errors.js';
+import type { ParamConstraint } from '../core/types.js';
+import { applyActions } from '../groups/apply.js';
+import { guard } from './guard.js';
+import { emptyMetrics, type TeleportMetrics } from '../core/report.js';
 import { withSecondOrderGradients } from '../structure/second_order_scope.js';
 
-export { applyActions } from './guard.js';
+export { applyActions } from '../groups/apply.js';
 
 /** Everything that decides how one teleport searches and what it accepts. */
 export interface TeleportSettings extends SolverOptions {

@@ -8,14 +8,12 @@ import { DEFAULT_RECOVERY_STEPS } from '../optimizers/growth_budget.js';
 import type { LossFunction } from '../structure/losses.js';
 import type { TeleportSettings } from './engine.js';
 import type { StepRule } from '../solvers/types.js';
-import { badOption, show } from './errors.js';
-import type { TeleportReport } from './report.js';
+import { badOption, show } from '../core/errors.js';
+import type { TeleportReport } from '../core/report.js';
 
-/** A teleport batch: inputs and targets, shaped as for model.fit. */
-export interface Batch {
-  x: Tensor;
-  y: Tensor;
-}
+import type { Batch } from '../core/types.js';
+
+export type { Batch } from '../core/types.js';
 
 /** Teleport data: one batch, several (teleported on one after another), or a function of the step. */
 export type TeleportData = Batch | Batch[] | ((step: number) => Batch | Batch[]);

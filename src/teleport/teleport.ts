@@ -1,16 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { SeededRandom } from '../util/random.js';
+import { SeededRandom } from '../core/random.js';
 import { checkSingleInputOutput } from '../structure/read_model.js';
 import { innerStepOf, slotPositions } from '../optimizers/inner_state.js';
 import { Teleporter } from './teleporter.js';
-import { badOption, TeleportError } from './errors.js';
+import { badOption, TeleportError } from '../core/errors.js';
 import type { Batch, TeleportOptions } from './options.js';
-import type { TeleportReport } from './report.js';
+import type { TeleportReport } from '../core/report.js';
 import { budgetOf, capFor, record, resetBudget, type OneOffBudget } from './budget.js';
 
-export { TeleportError, UnsupportedLayerError, type TeleportErrorKind, type RejectionKind } from './errors.js';
+export { TeleportError, UnsupportedLayerError, type TeleportErrorKind, type RejectionKind } from '../core/errors.js';
 
 function isModel(t: unknown): t is LayersModel {
   return t != null && typeof (t as LayersModel).predict === 'function' && Array.isArray((t as LayersModel).layers);

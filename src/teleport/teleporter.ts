@@ -7,13 +7,13 @@ import { getObjective } from '../objectives/registry.js';
 import { readModel, type ModelStructure } from '../structure/read_model.js';
 import { resolveLoss, type ResolvedLoss } from '../structure/losses.js';
 import { runTeleport, type TeleportOutcome, type TeleportSettings } from './engine.js';
-import { badOption, TeleportError } from './errors.js';
+import { badOption, TeleportError } from '../core/errors.js';
 import { planTeleport, type TeleportPlan } from './plan.js';
 import { batchesAt, resolveOptions, settingsOf, type Batch, type ResolvedOptions, type TeleportOptimizerOptions } from './options.js';
-import { emptyMetrics, type TeleportMetrics, type TeleportReport } from './report.js';
-import { checkFinite } from '../util/finite.js';
+import { emptyMetrics, type TeleportMetrics, type TeleportReport } from '../core/report.js';
+import { checkFinite } from '../core/finite.js';
 
-export type { TeleportReport, TeleportMetrics } from './report.js';
+export type { TeleportReport, TeleportMetrics } from '../core/report.js';
 
 /** One teleport for {@link Teleporter.run}: its inputs, what the report says of it, and what happens after. */
 export interface TeleportRun {
