@@ -14,16 +14,8 @@ export { teleport } from './teleport/teleport.js';
 export { TeleportError, UnsupportedLayerError, NoOrbitError, type TeleportErrorKind, type RejectionKind } from './core/errors.js';
 export { Teleporter } from './teleport/teleporter.js';
 export type { TeleportReport, TeleportMetrics } from './core/report.js';
-export {
-  DEFAULTS,
-  OPTION_SPECS,
-  type TeleportOptions,
-  type TeleportOptimizerOptions,
-  type StatePolicy,
-  type Batch,
-  type TeleportData,
-  type GroupOption,
-} from './teleport/options.js';
+export type { TeleportOptions, Batch, TeleportData, GroupOption } from './teleport/options.js';
+export { DEFAULTS, OPTION_SPECS, type TeleportOptimizerOptions, type StatePolicy } from './optimizers/options.js';
 export { runTeleport, applyActions, transportGradients, type TeleportSettings, type TeleportOutcome, type TeleportInput } from './teleport/engine.js';
 export { guard, type GuardInput, type GuardResult, type ParamConstraint } from './teleport/guard.js';
 export { planTeleport, MODEL_GROUPS, type TeleportPlan } from './teleport/plan.js';

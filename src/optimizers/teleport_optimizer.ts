@@ -5,17 +5,8 @@ import type { SiteAction } from '../groups/types.js';
 import { derivedRandom } from '../core/random.js';
 import { Teleporter } from '../teleport/teleporter.js';
 import type { TeleportMetrics, TeleportReport } from '../core/report.js';
-import {
-  batchesAt,
-  optionsFromConfig,
-  optionsToConfig,
-  resolveOptions,
-  withModel,
-  type Batch,
-  type ResolvedOptions,
-  type StatePolicy,
-  type TeleportOptimizerOptions,
-} from '../teleport/options.js';
+import { batchesAt, optionsFromConfig, optionsToConfig, withModel, type Batch } from '../teleport/options.js';
+import { resolveOptimizerOptions, type ResolvedOptions, type StatePolicy, type TeleportOptimizerOptions } from './options.js';
 import { badOption, NoOrbitError, show, TeleportError } from '../core/errors.js';
 import { compileSchedule } from './schedule.js';
 import { AutoSchedule, type ScheduleDecision } from './auto_schedule.js';
@@ -24,7 +15,7 @@ import { innerClassName, innerStepOf, knowsSlots, preconditionerOf, recreate, se
 import { getObjective } from '../objectives/registry.js';
 import type { InnerStep } from '../objectives/types.js';
 
-export type { StatePolicy, TeleportOptimizerOptions } from '../teleport/options.js';
+export type { StatePolicy, TeleportOptimizerOptions } from './options.js';
 
 /** A gradient or weight with its variable name, as tfjs optimizers pass them around. */
 type NamedTensor = { name: string; tensor: Tensor };
@@ -98,7 +89,7 @@ export class TeleportOptimizer extends tf.Optimizer {
     this.innerOptimizer = inner;
     this.options = { ...options, ...(auto && options.objective == null ? { objective: 'lookahead' } : {}) };
     // Check every option now, so mistakes surface at construction, not mid-training.
-    this.resolved = resolveOptions(this.options, 'optimizer');
+    this.resolved = resolveOptimizerOptions(this.options);
     this.schedule = compileSchedule(options.schedule);
     this.auto = this.schedule.auto ? new AutoSchedule() : null;
     this.policy = this.resolved.stateAfterTeleport;

@@ -3,13 +3,10 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { SiteAction } from '../groups/types.js';
 import { getGroup } from '../groups/registry.js';
 import { getObjective } from '../objectives/registry.js';
-import { compileSchedule, type Schedule } from '../optimizers/schedule.js';
-import { DEFAULT_RECOVERY_STEPS } from '../optimizers/growth_budget.js';
 import type { LossFunction } from '../structure/losses.js';
 import type { TeleportSettings } from './engine.js';
 import type { StepRule } from '../solvers/types.js';
 import { badOption, show } from '../core/errors.js';
-import type { TeleportReport } from '../core/report.js';
 
 import type { Batch } from '../core/types.js';
 
@@ -114,51 +111,17 @@ export interface TeleportOptions {
   optimizer?: Optimizer;
 }
 
-/** What happens to the inner optimizer's state after a teleport (dissertation §5.4.1). */
-export type StatePolicy = 'transform' | 'keep' | 'reset';
-
-/** Options of a teleporting optimizer: the teleport options plus when to teleport and what it reports to. */
-export interface TeleportOptimizerOptions extends TeleportOptions {
-  /** When to teleport, in optimizer steps. Without one the wrapper never teleports. */
-  schedule?: Schedule;
-  /**
-   * 'transform' (default): carry momentum and accumulators along the group action where that is
-   * exact (all slots for rescale; first moments for GL), keep the rest; 'keep': leave the state;
-   * 'reset': start the inner optimizer afresh.
-   */
-  stateAfterTeleport?: StatePolicy;
-  /** Called after every teleport with its report. */
-  onTeleport?: (report: TeleportReport) => void;
-  /**
-   * Where exact groups get ∇L: 'step' (default) reuses the gradient the optimizer step just computed
-   * (no extra pass; the teleport happens inside the step, Algorithm 1); 'data' computes it on each
-   * `data` batch after the step (one backward pass per batch; less noisy with large teleport batches).
-   */
-  gradientSource?: 'step' | 'data';
-  /**
-   * Steps over which a spent growth budget recovers in full. Default 500: a schedule every e steps
-   * settles at caps of maxTotalGrowth^(e/500) per teleport (every 5: 1.4 %; every 50: 15 %), so long
-   * runs keep teleporting while teleports cannot compound faster than maxTotalGrowth per 500 steps.
-   * `Infinity`: the budget never recovers (versions ≤ 0.2: teleport k gets maxTotalGrowth^(2^-(k+1)),
-   * so from about the sixth on every teleport is a no-op).
-   */
-  growthRecoverySteps?: number;
-  /**
-   * The clock `schedule: 'auto'` times steps and teleports with, in milliseconds. Default
-   * `performance.now`; tests inject their own so decisions do not depend on the machine's speed.
-   */
-  clock?: () => number;
-}
-
 type AnyOptions = Record<string, unknown>;
 
 /** One option: its default, its check, whether getConfig saves it, and who reads it. */
-interface OptionSpec {
+export interface OptionSpec {
   default?: unknown;
   /** Throws a 'bad-option' TeleportError naming the fix; returns the value to use. */
   check?: (value: unknown, all: AnyOptions) => unknown;
   /** Saved by getConfig (JSON values only). A function decides per value (e.g. a loss name, not a loss function). */
   serialized: boolean | ((value: unknown) => boolean);
+  /** The saved form of a value, when it is not the value itself (a schedule's normalized config). */
+  toConfig?: (value: unknown) => unknown;
   scope: 'teleport' | 'optimizer';
 }
 
@@ -201,7 +164,13 @@ function fn(name: string, signature: string) {
   };
 }
 
-/** The one table of options: defaults, checks and serialization all come from here. */
+/** The value checks of the option table, for options added by {@link extendOptionTable}. */
+export const optionChecks = { number, oneOf, boolean, fn };
+
+/**
+ * The one table of options: defaults, checks and serialization all come from here. The teleporting
+ * optimizers add theirs (optimizers/options.ts) with {@link extendOptionTable}.
+ */
 export const OPTION_SPECS: Record<string, OptionSpec> = {
   model: {
     serialized: false,
@@ -270,23 +239,8 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
       return v;
     },
   },
-  schedule: {
-    serialized: true,
-    scope: 'optimizer',
-    check: v => compileSchedule(v as Schedule).config,
-  },
-  stateAfterTeleport: { default: 'transform', serialized: true, scope: 'optimizer', check: oneOf('stateAfterTeleport', ['transform', 'keep', 'reset']) },
-  onTeleport: { serialized: false, scope: 'optimizer', check: fn('onTeleport', '(report) => void') },
-  gradientSource: { default: 'step', serialized: true, scope: 'optimizer', check: oneOf('gradientSource', ['step', 'data']) },
-  // No default value: unset means maxGrowth², read in TeleportOptimizer.growthCapAt.
+  // No default value: unset means maxGrowth², read where the budget is kept (TeleportOptimizer.growthCapAt, teleport/budget.ts).
   maxTotalGrowth: { serialized: true, scope: 'teleport', check: number('maxTotalGrowth', { min: 1, allowInfinity: true }) },
-  clock: { serialized: false, scope: 'optimizer', check: fn('clock', '() => milliseconds') },
-  growthRecoverySteps: {
-    default: DEFAULT_RECOVERY_STEPS,
-    serialized: true,
-    scope: 'optimizer',
-    check: number('growthRecoverySteps', { min: 1, allowInfinity: true }),
-  },
 };
 
 type Defaulted =
@@ -307,22 +261,22 @@ type Defaulted =
   | 'seed'
   | 'sharpnessEstimator'
   | 'sharpnessProbes'
-  | 'lookaheadSteps'
-  | 'stateAfterTeleport'
-  | 'gradientSource'
-  | 'growthRecoverySteps';
+  | 'lookaheadSteps';
 
-/** The defaults of every option that has one (read off the table). */
-export const DEFAULTS = Object.freeze(
-  Object.fromEntries(
-    Object.entries(OPTION_SPECS)
-      .filter(([, s]) => s.default !== undefined)
-      .map(([k, s]) => [k, s.default]),
-  ),
-) as Readonly<Required<Pick<TeleportOptimizerOptions, Defaulted>>>;
+/** Teleport options with every default filled in. */
+export type ResolvedTeleportOptions = TeleportOptions & Required<Pick<TeleportOptions, Defaulted>>;
 
-/** Options with every default filled in. */
-export type ResolvedOptions = TeleportOptimizerOptions & Required<Pick<TeleportOptimizerOptions, Defaulted>>;
+/**
+ * Adds options read by a layer above (the teleporting optimizers' schedule, state policy, …) to the
+ * one table, so that checks, defaults, serialization and the errors for a misplaced option all come
+ * from it, without this module knowing them.
+ */
+export function extendOptionTable(specs: Record<string, OptionSpec>): void {
+  for (const [key, spec] of Object.entries(specs)) {
+    if (key in OPTION_SPECS && OPTION_SPECS[key] !== spec) throw new Error(`option '${key}' is in the option table already`);
+    OPTION_SPECS[key] = spec;
+  }
+}
 
 function closest(name: string, names: string[]): string | null {
   const lower = name.toLowerCase();
@@ -333,7 +287,7 @@ function closest(name: string, names: string[]): string | null {
  * Checks options against the table and fills in defaults. Unknown names, bad values and a
  * teleport-only call given optimizer options all throw errors that say what to pass instead.
  */
-export function resolveOptions(options: TeleportOptimizerOptions, scope: 'teleport' | 'optimizer'): ResolvedOptions {
+export function resolveOptions<O extends TeleportOptions>(options: O, scope: 'teleport' | 'optimizer'): O & ResolvedTeleportOptions {
   const given = options as AnyOptions;
   const known = Object.keys(OPTION_SPECS);
   for (const key of Object.keys(given)) {
@@ -352,18 +306,16 @@ export function resolveOptions(options: TeleportOptimizerOptions, scope: 'telepo
     if (v === undefined) continue;
     out[key] = spec.check ? spec.check(v, given) : v;
   }
-  // Schedules keep the user's object (compileSchedule reads it again); the check normalized a copy.
-  if (given.schedule != null) out.schedule = given.schedule;
-  return out as unknown as ResolvedOptions;
+  return out as unknown as O & ResolvedTeleportOptions;
 }
 
 /** Resolved options bound to another model (checked as the `model` option is). */
-export function withModel(o: ResolvedOptions, model: LayersModel): ResolvedOptions {
+export function withModel<R extends ResolvedTeleportOptions>(o: R, model: LayersModel): R {
   return { ...o, model: OPTION_SPECS.model.check!(model, {}) as LayersModel };
 }
 
 /** The solver, objective and guard settings of resolved options. */
-export function settingsOf(o: ResolvedOptions): TeleportSettings {
+export function settingsOf(o: ResolvedTeleportOptions): TeleportSettings {
   return {
     objective: o.objective,
     direction: o.direction,
@@ -387,26 +339,26 @@ export function resolveSettings(o: TeleportOptions): TeleportSettings {
 }
 
 /** The serializable part of resolved options, for getConfig. */
-export function optionsToConfig(o: ResolvedOptions): Record<string, unknown> {
+export function optionsToConfig(o: ResolvedTeleportOptions): Record<string, unknown> {
   const config: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(OPTION_SPECS)) {
     const v = (o as unknown as AnyOptions)[key];
     if (v === undefined) continue;
     const save = typeof spec.serialized === 'function' ? spec.serialized(v) : spec.serialized;
-    if (save) config[key] = key === 'schedule' ? compileSchedule(v as Schedule).config : v;
+    if (save) config[key] = spec.toConfig ? spec.toConfig(v) : v;
   }
   return config;
 }
 
 /** Options back from {@link optionsToConfig}'s output (unknown keys are ignored, for forward compatibility). */
-export function optionsFromConfig(config: Record<string, unknown>): TeleportOptimizerOptions {
+export function optionsFromConfig(config: Record<string, unknown>): Record<string, unknown> {
   const out: AnyOptions = {};
   for (const [key, spec] of Object.entries(OPTION_SPECS)) {
     const v = config[key];
     if (v === undefined || v === null) continue;
     if (spec.serialized !== false) out[key] = v;
   }
-  return out as TeleportOptimizerOptions;
+  return out;
 }
 
 /** Normalizes `data` at a step to a list of batches, checking their form. */

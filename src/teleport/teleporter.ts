@@ -9,7 +9,7 @@ import { resolveLoss, type ResolvedLoss } from '../structure/losses.js';
 import { runTeleport, type TeleportOutcome, type TeleportSettings } from './engine.js';
 import { badOption, TeleportError } from '../core/errors.js';
 import { planTeleport, type TeleportPlan } from './plan.js';
-import { batchesAt, resolveOptions, settingsOf, type Batch, type ResolvedOptions, type TeleportOptimizerOptions } from './options.js';
+import { batchesAt, resolveOptions, settingsOf, type Batch, type ResolvedTeleportOptions, type TeleportOptions } from './options.js';
 import { emptyMetrics, type TeleportMetrics, type TeleportReport } from '../core/report.js';
 import { checkFinite } from '../core/finite.js';
 
@@ -47,7 +47,7 @@ export interface TeleportRun {
 
 /** A teleport configuration bound to its target: a model, or a plain parameter list. */
 export class Teleporter {
-  readonly options: ResolvedOptions;
+  readonly options: ResolvedTeleportOptions;
   readonly settings: TeleportSettings;
   /** The objective, looked up once: its traits decide the route and whether a preconditioner is needed. */
   readonly objective: Objective;
@@ -62,7 +62,7 @@ export class Teleporter {
    * Checks `options` against the option table (or takes options resolved already, `resolved`, so they
    * are checked once) and binds them to the model or the hand-built actions.
    */
-  constructor(options: TeleportOptimizerOptions, scope: 'teleport' | 'optimizer' = 'optimizer', resolved?: ResolvedOptions) {
+  constructor(options: TeleportOptions, scope: 'teleport' | 'optimizer' = 'optimizer', resolved?: ResolvedTeleportOptions) {
     this.options = resolved ?? resolveOptions(options, scope);
     this.settings = settingsOf(this.options);
     const group = this.options.group;
