@@ -22,6 +22,21 @@ type NamedTensor = { name: string; tensor: Tensor };
 
 const OWN_PREFIX = 'teleport/';
 
+/** The config key that holds the teleport options, next to the inner optimizer's own config. */
+const CONFIG_KEY = 'teleport';
+
+/**
+ * Marks teleporting optimizers. `getClassName()` names the inner class (so a saved model.json is plain
+ * tfjs) and tf.Optimizer's `instanceof` is duck-typed, so neither tells a wrapper apart. A registered
+ * symbol, so that two copies of the library agree.
+ */
+const TELEPORTING = Symbol.for('tfjs-teleport.TeleportOptimizer');
+
+/** True for a teleporting optimizer (any copy of this library), false for a plain tfjs optimizer. */
+export function isTeleportOptimizer(optimizer: unknown): optimizer is TeleportOptimizer {
+  return optimizer != null && (optimizer as Record<symbol, unknown>)[TELEPORTING] === true;
+}
+
 /**
  * A tfjs optimizer that wraps another (SGD, momentum, AdaGrad, RMSProp, Adam or any tf.Optimizer)
  * and, at scheduled steps, teleports the weights along a loss-invariant symmetry to a point with a
@@ -67,7 +82,7 @@ export class TeleportOptimizer extends tf.Optimizer {
       throw badOption('wrap() needs a tfjs optimizer, e.g. tp.wrap(tf.train.adam(0.001), options)');
     }
     // tf.Optimizer's Symbol.hasInstance is duck-typed (every optimizer passes instanceof), so compare class names.
-    if (inner.getClassName() === TeleportOptimizer.className) throw badOption('this optimizer already teleports; do not wrap it twice');
+    if (isTeleportOptimizer(inner)) throw badOption('this optimizer already teleports; do not wrap it twice');
     checkInnerLearningRate(inner);
     if (options.optimizer != null) {
       throw badOption(
@@ -86,6 +101,7 @@ export class TeleportOptimizer extends tf.Optimizer {
         "schedule 'auto' measures each teleport's gain on a teleport batch (half of it held out): pass the `data` option ({x, y}, e.g. 32 or more rows of the training set)",
       );
     }
+    Object.defineProperty(this, TELEPORTING, { value: true });
     this.innerOptimizer = inner;
     this.options = { ...options, ...(auto && options.objective == null ? { objective: 'lookahead' } : {}) };
     // Check every option now, so mistakes surface at construction, not mid-training.
@@ -494,19 +510,37 @@ export class TeleportOptimizer extends tf.Optimizer {
     return notCarried.length ? `transform (partial: ${notCarried.join(', ')} kept, not exact for this group)` : 'transform';
   }
 
+  /**
+   * The inner optimizer's class name ('Adam', 'SGD', …): what `model.save({ includeOptimizer: true })`
+   * writes as the optimizer's class_name, so the model loads where tfjs-teleport is not installed (as
+   * the plain optimizer, with its state). Where it is installed, the `teleport` key of the config
+   * restores the wrapper (see {@link TeleportOptimizer.getConfig}).
+   */
+  override getClassName(): string {
+    return this.innerOptimizer.getClassName();
+  }
+
+  /**
+   * The inner optimizer's config at the top level, so that the plain class reads it
+   * (`tf.AdamOptimizer.fromConfig(tf.AdamOptimizer, wrapper.getConfig())` is the inner Adam), and the
+   * teleport options under the one key `teleport` (with the inner class name), which plain tfjs ignores.
+   *
+   * ```ts
+   * tp.adam(0.01, { schedule: { every: 100 } }).getConfig();
+   * // { learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, teleport: { innerClassName: 'Adam', schedule: { every: 100 }, … } }
+   * ```
+   */
   override getConfig(): tf.serialization.ConfigDict {
     if (typeof this.resolved.group !== 'string') {
       throw badOption('an optimizer with hand-built site actions as `group` cannot be serialized; use a named group');
     }
-    return {
-      innerClassName: this.innerOptimizer.getClassName(),
-      innerConfig: this.innerOptimizer.getConfig(),
-      ...(optionsToConfig(this.resolved) as tf.serialization.ConfigDict),
-    };
+    const teleport = { innerClassName: this.innerOptimizer.getClassName(), ...optionsToConfig(this.resolved) } as tf.serialization.ConfigDict;
+    return { ...this.innerOptimizer.getConfig(), [CONFIG_KEY]: teleport };
   }
 
   /**
-   * Rebuilds an optimizer from {@link getConfig}. The model and teleport data are not part of a
+   * Rebuilds an optimizer from {@link getConfig} (or from the config of versions ≤ 0.1:
+   * `{ innerClassName, innerConfig, …options }`). The model and teleport data are not part of a
    * config: attach them with {@link TeleportOptimizer.setModel} (and pass `data` again via a new
    * optimizer if a data-dependent group is used).
    * @nocollapse
@@ -515,12 +549,16 @@ export class TeleportOptimizer extends tf.Optimizer {
     cls: tf.serialization.SerializableConstructor<T>,
     config: tf.serialization.ConfigDict,
   ): T {
-    const map = tf.serialization.SerializationMap.getMap().classNameMap;
-    const innerName = String(config.innerClassName);
-    const entry = map[innerName];
-    if (entry == null) throw badOption(`cannot restore the inner optimizer: class '${innerName}' is not registered with tf.serialization`);
-    const inner = entry[1](entry[0], (config.innerConfig ?? {}) as tf.serialization.ConfigDict) as unknown as Optimizer;
-    return new (cls as unknown as new (i: Optimizer, o: TeleportOptimizerOptions) => T)(inner, optionsFromConfig(config as Record<string, unknown>));
+    const legacy = config.innerClassName != null;
+    const own = (legacy ? config : config[CONFIG_KEY]) as tf.serialization.ConfigDict | null | undefined;
+    if (own == null || typeof own !== 'object' || own.innerClassName == null) {
+      throw badOption(
+        `not a teleporting optimizer's config: it has no '${CONFIG_KEY}' key with the inner optimizer's class name (build the plain optimizer with its own class's fromConfig)`,
+      );
+    }
+    const innerConfig = legacy ? ((config.innerConfig ?? {}) as tf.serialization.ConfigDict) : innerPart(config);
+    const inner = plainFromConfig(String(own.innerClassName), innerConfig);
+    return new (cls as unknown as new (i: Optimizer, o: TeleportOptimizerOptions) => T)(inner, optionsFromConfig(own as Record<string, unknown>));
   }
 
   /**
@@ -567,4 +605,43 @@ function checkInnerLearningRate(inner: Optimizer): void {
   }
 }
 
+/** The inner optimizer's part of a config: everything but the teleport key (and what tfjs-layers tacks on). */
+function innerPart(config: tf.serialization.ConfigDict): tf.serialization.ConfigDict {
+  const { [CONFIG_KEY]: _teleport, customObjects: _custom, ...inner } = config;
+  return inner;
+}
+
+/** The class's own fromConfig for each optimizer class name, kept before {@link restoreWrappersOnLoad} wraps it. */
+const PLAIN_FROM_CONFIG = new Map<
+  string,
+  [tf.serialization.SerializableConstructor<tf.serialization.Serializable>, tf.serialization.FromConfigMethod<tf.serialization.Serializable>]
+>();
+
+/** A plain optimizer of the registered class `name` from its config. */
+function plainFromConfig(name: string, config: tf.serialization.ConfigDict): Optimizer {
+  const entry = PLAIN_FROM_CONFIG.get(name) ?? tf.serialization.SerializationMap.getMap().classNameMap[name];
+  if (entry == null) throw badOption(`cannot restore the inner optimizer: class '${name}' is not registered with tf.serialization`);
+  return entry[1](entry[0], config) as unknown as Optimizer;
+}
+
+/**
+ * A teleporting optimizer saves under its inner class's name (see getClassName), so that plain tfjs
+ * loads it. Where this library is loaded, the registry entries of the optimizer classes registered so
+ * far (tfjs-core's seven) read a config that carries the `teleport` key back into a
+ * TeleportOptimizer; every other config goes to the class's own fromConfig, unchanged.
+ */
+function restoreWrappersOnLoad(): void {
+  const map = tf.serialization.SerializationMap.getMap().classNameMap;
+  for (const [name, entry] of Object.entries(map)) {
+    const [cls, own] = entry;
+    const isOptimizerClass = cls?.prototype != null && cls.prototype instanceof tf.Optimizer;
+    if (!isOptimizerClass || name === TeleportOptimizer.className || PLAIN_FROM_CONFIG.has(name)) continue;
+    PLAIN_FROM_CONFIG.set(name, [cls, own]);
+    const fromConfig: tf.serialization.FromConfigMethod<tf.serialization.Serializable> = (c, config) =>
+      config?.[CONFIG_KEY] != null ? TeleportOptimizer.fromConfig(TeleportOptimizer as never, config) : own(c, config);
+    map[name] = [cls, fromConfig];
+  }
+}
+
 tf.serialization.registerClass(TeleportOptimizer);
+restoreWrappersOnLoad();
