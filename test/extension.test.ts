@@ -7,6 +7,7 @@ import yargs from 'yargs';
 import { tf, useCpu, mlp, seededUniform } from './helpers.js';
 import * as tp from '../src/index.js';
 import { compareOptions } from '../examples/commands/compare.js';
+import { optionChecks } from '../src/core/checks.js';
 
 test.before(useCpu);
 
@@ -130,4 +131,43 @@ test("the CLI's --objective lists an objective registered before its flags are b
   for (const builtIn of tp.OBJECTIVES) t.true(choices.includes(builtIn));
   t.is(parser().parseSync(['--objective', 'testCliNorm']).objective, 'testCliNorm');
   t.throws(() => parser().parseSync(['--objective', 'notRegisteredAnywhere']), { message: /objective/ });
+});
+
+declare module '../src/index.js' {
+  interface ObjectiveSettings {
+    /** The test objective's own option (declared with it, typed here). */
+    testWeight?: number;
+  }
+}
+
+test('an objective declares its own option once: checked, defaulted, handed over in ctx.options and saved by getConfig', t => {
+  const seenWeights: unknown[] = [];
+  tp.registerObjective({
+    ...recordingObjective('testWeightedNorm', false, []),
+    options: { testWeight: { default: 2, check: optionChecks.number('testWeight', { min: 1 }) } },
+    value: ctx => {
+      seenWeights.push(ctx.options?.testWeight);
+      return thetas =>
+        tf.tidy(
+          () => tf.mul(ctx.options!.testWeight!, tf.addN(ctx.gradientAt(thetas).map(g => (g == null ? tf.scalar(0) : tf.sum(tf.square(g)))))) as tf.Scalar,
+        );
+    },
+  });
+  const model = mlp({ seed: 5 });
+  const given = tp.sgd(0.01, { model, group: 'rescale', objective: 'testWeightedNorm', testWeight: 3, schedule: { atSteps: [1] }, steps: 2 });
+  const defaulted = tp.sgd(0.01, { model, group: 'rescale', objective: 'testWeightedNorm', schedule: { atSteps: [1] }, steps: 2 });
+  train(model, given, 2);
+  train(model, defaulted, 2);
+  t.deepEqual(seenWeights, [3, 2]);
+  t.is((given.getConfig().teleport as Record<string, unknown>).testWeight, 3);
+  const back = tp.TeleportOptimizer.fromConfig(tp.TeleportOptimizer, JSON.parse(JSON.stringify(given.getConfig()))) as tp.TeleportOptimizer;
+  t.is((back.getConfig().teleport as Record<string, unknown>).testWeight, 3);
+  t.throws(() => tp.sgd(0.01, { model, objective: 'testWeightedNorm', testWeight: 0.5 }), {
+    message: /option testWeight must be a finite number ≥ 1, got 0.5/,
+  });
+  t.throws(() => tp.registerObjective({ ...recordingObjective('testClash', false, []), options: { testWeight: { default: 5 } } }), {
+    message: /declares differently/,
+  });
+  for (const o of [given, defaulted, back]) o.dispose();
+  model.dispose();
 });

@@ -4,7 +4,7 @@ import { gradNorm, preconditionedGradNorm } from './grad_norm.js';
 import { sharpness } from './sharpness.js';
 import { hessianTrace } from './hessian_trace.js';
 import { lookahead } from './lookahead.js';
-import type { Objective } from './types.js';
+import type { Objective, ObjectiveOptionSpec } from './types.js';
 
 /**
  * Every objective a teleport can optimize, by name. Adding one: write `objectives/<name>.ts`
@@ -19,7 +19,20 @@ export function registerObjective(objective: Objective): void {
   if (objective == null || typeof objective.name !== 'string' || objective.name === '' || typeof objective.value !== 'function') {
     throw badOption('registerObjective needs an objective with a non-empty `name` and a `value(ctx)` function (see the Objective interface)');
   }
+  for (const [option, spec] of Object.entries(objective.options ?? {})) {
+    const owner = [...OBJECTIVE_TABLE.values()].find(o => o.name !== objective.name && o.options?.[option] != null && o.options[option] !== spec);
+    if (owner != null) {
+      throw badOption(`objective '${objective.name}' declares option '${option}', which objective '${owner.name}' declares differently: give it another name`);
+    }
+  }
   OBJECTIVE_TABLE.set(objective.name, objective);
+}
+
+/** The teleport options the registered objectives read, by name (see `Objective.options`). */
+export function objectiveOptionSpecs(): Record<string, ObjectiveOptionSpec> {
+  const out: Record<string, ObjectiveOptionSpec> = {};
+  for (const o of OBJECTIVE_TABLE.values()) Object.assign(out, o.options ?? {});
+  return out;
 }
 
 /** The built-in objectives, each under its own name (the one list their names and types come from). */

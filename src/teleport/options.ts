@@ -2,11 +2,13 @@ import type { Optimizer, Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { SiteAction } from '../groups/types.js';
 import { getGroup } from '../groups/registry.js';
-import { getObjective } from '../objectives/registry.js';
+import { getObjective, objectiveOptionSpecs } from '../objectives/registry.js';
+import type { ObjectiveSettings } from '../objectives/types.js';
 import type { LossFunction } from '../structure/losses.js';
 import type { TeleportSettings } from './engine.js';
 import type { StepRule } from '../solvers/types.js';
 import { badOption, show } from '../core/errors.js';
+import { optionChecks } from '../core/checks.js';
 
 import type { Batch } from '../core/types.js';
 
@@ -22,7 +24,7 @@ export type TeleportData = Batch | Batch[] | ((step: number) => Batch | Batch[])
 export type GroupOption = string | SiteAction | SiteAction[];
 
 /** Options shared by {@link teleport} and the teleporting optimizers (defaults in {@link DEFAULTS}). */
-export interface TeleportOptions {
+export interface TeleportOptions extends ObjectiveSettings {
   /** The tfjs-layers model whose layer pairs the group acts on. Needed for named groups. */
   model?: LayersModel;
   /** Default 'auto': GL where the activation between two Dense layers is linear, rescale elsewhere. */
@@ -79,15 +81,6 @@ export interface TeleportOptions {
   /** Seed for random group initializations (SO(2) angles). Default 0. */
   seed?: number;
   /**
-   * How `objective: 'sharpness'` estimates φ. 'trace': L(w) + mean(t²)/(2n)·tr H(g·w) with
-   * `sharpnessProbes` Hutchinson probes taken once at w (exact linear groups: rescale, GL); 'directions':
-   * eq. 5.1 itself, |T|·|D| forward and backward passes per ascent step; 'auto' (default): 'trace' where
-   * it applies, else 'directions'.
-   */
-  sharpnessEstimator?: 'auto' | 'trace' | 'directions';
-  /** Hutchinson probes of the 'trace' sharpness estimator, and as many held out to confirm its move (one gradient pass each, per teleport). Default 4. */
-  sharpnessProbes?: number;
-  /**
    * Cap on the growth of ‖∇L‖² (the maximized objective) that teleports may cause together (the product
    * of their growth ratios). Default maxGrowth² (4 with the default maxGrowth); `Infinity` lifts it.
    * - Scheduled teleports of a run: each may use half of what is left (never more than maxGrowth), and
@@ -98,11 +91,6 @@ export interface TeleportOptions {
    *   start afresh with `tp.teleport.resetBudget(model)` (e.g. after training).
    */
   maxTotalGrowth?: number;
-  /**
-   * Steps of the inner optimizer `objective: 'lookahead'` looks ahead: 1 (default) uses the second-order
-   * model of one step (one Hessian-vector product per evaluation); k > 1 unrolls k steps.
-   */
-  lookaheadSteps?: number;
   /**
    * For a one-off `tp.teleport` with `objective: 'lookahead'`: the optimizer that will take the next
    * steps (any tf.train or tp optimizer of the five built-in kinds). Its learning rate and state are
@@ -126,46 +114,11 @@ export interface OptionSpec {
 }
 
 const isFn = (v: unknown) => typeof v === 'function';
+const { number, oneOf, boolean, fn } = optionChecks;
 const isSiteAction = (v: unknown) => v != null && typeof v === 'object' && isFn((v as SiteAction).act) && isFn((v as SiteAction).init);
 
-function number(name: string, opts: { integer?: boolean; min?: number; minExclusive?: boolean; allowInfinity?: boolean } = {}) {
-  return (v: unknown) => {
-    const { integer = false, min = 0, minExclusive = false, allowInfinity = false } = opts;
-    const finiteOk = typeof v === 'number' && (Number.isFinite(v) || (allowInfinity && v === Infinity));
-    const ok = finiteOk && (minExclusive ? (v as number) > min : (v as number) >= min) && (!integer || Number.isInteger(v) || v === Infinity);
-    if (!ok) {
-      const kind = integer ? 'integer' : allowInfinity ? 'number' : 'finite number';
-      const what =
-        min === 0 ? `a ${minExclusive ? 'positive' : 'non-negative'} ${kind}` : `${kind === 'integer' ? 'an' : 'a'} ${kind} ${minExclusive ? '>' : '≥'} ${min}`;
-      throw badOption(`option ${name} must be ${what}, got ${show(v)}`);
-    }
-    return v;
-  };
-}
-
-function oneOf(name: string, choices: readonly string[]) {
-  return (v: unknown) => {
-    if (typeof v !== 'string' || !choices.includes(v)) throw badOption(`option ${name} must be one of ${choices.join(', ')}, got ${show(v)}`);
-    return v;
-  };
-}
-
-function boolean(name: string) {
-  return (v: unknown) => {
-    if (typeof v !== 'boolean') throw badOption(`option ${name} must be true or false, got ${show(v)}`);
-    return v;
-  };
-}
-
-function fn(name: string, signature: string) {
-  return (v: unknown) => {
-    if (!isFn(v)) throw badOption(`option ${name} must be a function ${signature}, got ${show(v)}`);
-    return v;
-  };
-}
-
 /** The value checks of the option table, for options added by {@link extendOptionTable}. */
-export const optionChecks = { number, oneOf, boolean, fn };
+export { optionChecks } from '../core/checks.js';
 
 /**
  * The one table of options: defaults, checks and serialization all come from here. The teleporting
@@ -225,9 +178,6 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
   lossOfParams: { serialized: false, scope: 'teleport', check: fn('lossOfParams', '(params) => Scalar') },
   onUnsupported: { default: 'error', serialized: true, scope: 'teleport', check: oneOf('onUnsupported', ['error', 'skip']) },
   seed: { default: 0, serialized: true, scope: 'teleport', check: number('seed', { integer: true }) },
-  sharpnessEstimator: { default: 'auto', serialized: true, scope: 'teleport', check: oneOf('sharpnessEstimator', ['auto', 'trace', 'directions']) },
-  sharpnessProbes: { default: 4, serialized: true, scope: 'teleport', check: number('sharpnessProbes', { integer: true, min: 1 }) },
-  lookaheadSteps: { default: 1, serialized: true, scope: 'teleport', check: number('lookaheadSteps', { integer: true, min: 1 }) },
   optimizer: {
     serialized: false,
     scope: 'teleport',
@@ -242,6 +192,23 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
   // No default value: unset means maxGrowth², read where the budget is kept (TeleportOptimizer.growthCapAt, teleport/budget.ts).
   maxTotalGrowth: { serialized: true, scope: 'teleport', check: number('maxTotalGrowth', { min: 1, allowInfinity: true }) },
 };
+
+/** The options objectives declare (`Objective.options`), as entries of the option table. */
+function objectiveSpecs(): Record<string, OptionSpec> {
+  return Object.fromEntries(
+    Object.entries(objectiveOptionSpecs()).map(([key, spec]) => [key, { default: spec.default, check: spec.check, serialized: true, scope: 'teleport' }]),
+  );
+}
+
+// The built-in objectives' options are in the exported table (and DEFAULTS); objectives registered
+// later are read from the registry at each resolve.
+Object.assign(OPTION_SPECS, objectiveSpecs());
+
+/** The whole table: the options above, the optimizers' (extendOptionTable) and every registered objective's. */
+function optionTable(): Record<string, OptionSpec> {
+  const later = Object.entries(objectiveSpecs()).filter(([key]) => !(key in OPTION_SPECS));
+  return { ...OPTION_SPECS, ...Object.fromEntries(later) };
+}
 
 type Defaulted =
   | 'group'
@@ -258,10 +225,7 @@ type Defaulted =
   | 'maxLossDrift'
   | 'maxShrinks'
   | 'onUnsupported'
-  | 'seed'
-  | 'sharpnessEstimator'
-  | 'sharpnessProbes'
-  | 'lookaheadSteps';
+  | 'seed';
 
 /** Teleport options with every default filled in. */
 export type ResolvedTeleportOptions = TeleportOptions & Required<Pick<TeleportOptions, Defaulted>>;
@@ -289,10 +253,11 @@ function closest(name: string, names: string[]): string | null {
  */
 export function resolveOptions<O extends TeleportOptions>(options: O, scope: 'teleport' | 'optimizer'): O & ResolvedTeleportOptions {
   const given = options as AnyOptions;
-  const known = Object.keys(OPTION_SPECS);
+  const table = optionTable();
+  const known = Object.keys(table);
   for (const key of Object.keys(given)) {
     if (given[key] === undefined) continue;
-    const spec = OPTION_SPECS[key];
+    const spec = table[key];
     if (spec == null) {
       const hint = closest(key, known);
       throw badOption(`unknown option '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}. Options: ${known.join(', ')}`);
@@ -301,7 +266,7 @@ export function resolveOptions<O extends TeleportOptions>(options: O, scope: 'te
       throw badOption(`option '${key}' belongs to the teleporting optimizers (tp.sgd, tp.adam, …), not to a one-off teleport()`);
   }
   const out: AnyOptions = { ...given };
-  for (const [key, spec] of Object.entries(OPTION_SPECS)) {
+  for (const [key, spec] of Object.entries(table)) {
     const v = given[key] ?? spec.default;
     if (v === undefined) continue;
     out[key] = spec.check ? spec.check(v, given) : v;
@@ -329,7 +294,8 @@ export function settingsOf(o: ResolvedTeleportOptions): TeleportSettings {
     hessianVector: o.hessianVector,
     maxLossDrift: o.maxLossDrift,
     maxShrinks: o.maxShrinks,
-    objectiveOptions: { sharpnessEstimator: o.sharpnessEstimator, sharpnessProbes: o.sharpnessProbes, lookaheadSteps: o.lookaheadSteps },
+    // Every option an objective declares, whichever objective runs (each reads its own).
+    objectiveOptions: Object.fromEntries(Object.keys(objectiveOptionSpecs()).map(key => [key, (o as unknown as AnyOptions)[key]])) as ObjectiveSettings,
   };
 }
 
@@ -341,7 +307,7 @@ export function resolveSettings(o: TeleportOptions): TeleportSettings {
 /** The serializable part of resolved options, for getConfig. */
 export function optionsToConfig(o: ResolvedTeleportOptions): Record<string, unknown> {
   const config: Record<string, unknown> = {};
-  for (const [key, spec] of Object.entries(OPTION_SPECS)) {
+  for (const [key, spec] of Object.entries(optionTable())) {
     const v = (o as unknown as AnyOptions)[key];
     if (v === undefined) continue;
     const save = typeof spec.serialized === 'function' ? spec.serialized(v) : spec.serialized;
@@ -353,7 +319,7 @@ export function optionsToConfig(o: ResolvedTeleportOptions): Record<string, unkn
 /** Options back from {@link optionsToConfig}'s output (unknown keys are ignored, for forward compatibility). */
 export function optionsFromConfig(config: Record<string, unknown>): Record<string, unknown> {
   const out: AnyOptions = {};
-  for (const [key, spec] of Object.entries(OPTION_SPECS)) {
+  for (const [key, spec] of Object.entries(optionTable())) {
     const v = config[key];
     if (v === undefined || v === null) continue;
     if (spec.serialized !== false) out[key] = v;
