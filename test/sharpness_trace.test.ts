@@ -183,10 +183,11 @@ test("options: sharpnessEstimator and sharpnessProbes are validated, saved by ge
   });
   t.throws(() => tp.sgd(0.1, { model, objective: 'sharpness', data, sharpnessProbes: 0 }), { message: /sharpnessProbes must be .*integer ≥ 1, got 0/ });
   const opt = tp.sgd(0.1, { model, objective: 'sharpness', data, sharpnessEstimator: 'directions', sharpnessProbes: 7 });
-  const config = opt.getConfig() as Record<string, unknown>;
+  // The teleport options sit under the config's `teleport` key (the inner optimizer's config is the top level).
+  const config = opt.getConfig().teleport as Record<string, unknown>;
   t.is(config.sharpnessEstimator, 'directions');
   t.is(config.sharpnessProbes, 7);
-  t.is((tp.sgd(0.1, { model }).getConfig() as Record<string, unknown>).sharpnessEstimator, 'auto');
+  t.is((tp.sgd(0.1, { model }).getConfig().teleport as Record<string, unknown>).sharpnessEstimator, 'auto');
   await t.throwsAsync(tp.teleport(model, data, { group: 'gl-data', objective: 'sharpness', sharpnessEstimator: 'trace' }), {
     message: /exact linear group .*sharpnessEstimator: 'directions'/,
   });
