@@ -81,7 +81,7 @@ export class TeleportOptimizer extends tf.Optimizer {
     if (inner == null || typeof (inner as Optimizer).applyGradients !== 'function') {
       throw badOption('wrap() needs a tfjs optimizer, e.g. tp.wrap(tf.train.adam(0.001), options)');
     }
-    // tf.Optimizer's Symbol.hasInstance is duck-typed (every optimizer passes instanceof), so compare class names.
+    // tf.Optimizer's Symbol.hasInstance is duck-typed (every optimizer passes instanceof): read the wrapper's mark.
     if (isTeleportOptimizer(inner)) throw badOption('this optimizer already teleports; do not wrap it twice');
     checkInnerLearningRate(inner);
     if (options.optimizer != null) {
