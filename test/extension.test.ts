@@ -8,6 +8,7 @@ import { tf, useCpu, mlp, seededUniform } from './helpers.js';
 import * as tp from '../src/index.js';
 import { compareOptions } from '../examples/commands/compare.js';
 import { optionChecks } from '../src/core/checks.js';
+import { resolveSettings as settingsOf } from '../src/teleport/options.js';
 
 test.before(useCpu);
 
@@ -170,4 +171,48 @@ test('an objective declares its own option once: checked, defaulted, handed over
   });
   for (const o of [given, defaulted, back]) o.dispose();
   model.dispose();
+});
+
+test('the built-in objectives pick the same solvers as before the traits (outcome.solver), leaking nothing', t => {
+  const x = seededUniform([5, 6], 21);
+  const y = seededUniform([5, 3], 22);
+  const solverOf = (model: ReturnType<typeof mlp>, group: string, settings: Partial<tp.TeleportOptions>, withGrads: boolean, preconditioned = false) => {
+    const s = tp.readModel(model);
+    const loss = (ps: readonly tf.Tensor[]) => tf.losses.meanSquaredError(y, s.forward(ps.slice(), x).output) as tf.Scalar;
+    const actions = tp.planTeleport(s, group).build(s.variables, x);
+    const grads = withGrads ? tf.grads((...ps: tf.Tensor[]) => loss(ps))(s.variables) : null;
+    const weights = preconditioned ? s.variables.map(v => tf.fill(v.shape, 0.5)) : null;
+    const out = tp.runTeleport(
+      { params: s.variables, actions, grads, loss, preconditioner: weights, random: () => 0.5 },
+      { ...settingsOf(settings), maxLossDrift: 1 },
+    );
+    tf.dispose([...out.thetas, ...(out.params ?? []), ...(out.grads ?? []).filter(g => !grads?.includes(g)), ...(grads ?? []), ...(weights ?? [])]);
+    actions.forEach(a => a.dispose?.());
+    return out.solver;
+  };
+  const relu = mlp({ seed: 3 });
+  const linear = mlp({ seed: 3, activation: 'linear' });
+  const leaky = mlp({ seed: 3, widths: [4, 4], leakyLayer: true });
+  const round = () => {
+    t.is(solverOf(relu, 'rescale', {}, true), 'closed-form ascent');
+    t.is(solverOf(relu, 'rescale', { objective: 'preconditionedGradNorm' }, true, true), 'closed-form ascent');
+    t.is(solverOf(linear, 'gl', {}, true), 'gl gram ascent');
+    t.is(solverOf(linear, 'gl', { objective: 'preconditionedGradNorm' }, true, true), 'chart ascent');
+    t.is(solverOf(leaky, 'gl-data', {}, false), 'chart ascent');
+    t.is(solverOf(leaky, 'gl-data', { hessianVector: 'difference' }, false), 'finite-difference Hessian-vector ascent');
+    t.is(solverOf(relu, 'rescale', { objective: 'curvature' }, true), 'closed-form ascent');
+  };
+  round();
+  const before = tf.memory().numTensors;
+  round();
+  t.is(tf.memory().numTensors, before, 'a second round of teleports leaves the tensor count flat');
+  // SO(2) on a test function starts from a random angle: only the general ascent takes it.
+  const p = tf.variable(tf.tensor1d([-1, -1.5])) as tf.Variable<tf.Rank.R1>;
+  const so2 = tp.groups.so2(tp.problems.rosenbrock.bijection);
+  const lossOf = (ps: readonly tf.Tensor[]) => tp.problems.rosenbrock.loss(ps[0] as tf.Tensor1D);
+  const out = tp.runTeleport({ params: [p], actions: [so2], loss: lossOf, random: () => 0.25 }, settingsOf({}));
+  t.is(out.solver, 'ascent');
+  tf.dispose([...out.thetas, ...(out.params ?? []), ...(out.grads ?? []), p]);
+  for (const m of [relu, linear, leaky]) m.dispose();
+  tf.dispose([x, y]);
 });
