@@ -110,7 +110,8 @@ function measureCase(c: CaseSpec, quick: boolean): CostCase {
   const y = seededOneHot(c.batch, 10, 12);
   const batch = { x, y };
   const dataDependent = c.group === 'gl-data';
-  const innerName = c.objective === 'preconditionedGradNorm' ? 'adam' : 'sgd';
+  // Objectives that read a preconditioner get one from Adam's second moments; the others wrap SGD.
+  const innerName = tp.getObjective(c.objective).usesPreconditioner ? 'adam' : 'sgd';
   const inner = innerName === 'adam' ? tf.train.adam(1e-3) : tf.train.sgd(1e-3);
   const cleanup: tf.Tensor[] = [x, y];
   let snapDispose: (() => void) | null = null;
@@ -144,7 +145,7 @@ function measureCase(c: CaseSpec, quick: boolean): CostCase {
     const vars = teleporter.variables();
     const loss = teleporter.lossOn(batch)!;
     const grads = tf.tidy(() => tf.grads((...ps: tf.Tensor[]) => loss(ps))(vars));
-    const precond = c.objective === 'preconditionedGradNorm' ? preconditionerOf(inner, vars.length) : null;
+    const precond = teleporter.objective.usesPreconditioner ? preconditionerOf(inner, vars.length) : null;
     cleanup.push(...grads, ...(precond?.filter((p): p is tf.Tensor => p != null) ?? []));
     const settings: TeleportSettings = teleporter.settings;
     const zero: TeleportSettings = { ...settings, steps: 0 };
