@@ -11,7 +11,7 @@ import {
 import { compileSchedule, type Schedule } from './schedule.js';
 import { DEFAULT_RECOVERY_STEPS } from './growth_budget.js';
 
-const { oneOf, fn } = optionChecks;
+const { number, oneOf, fn } = optionChecks;
 
 /** What happens to the inner optimizer's state after a teleport (dissertation §5.4.1). */
 export type StatePolicy = 'transform' | 'keep' | 'reset';
