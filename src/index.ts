@@ -10,7 +10,7 @@ export { wrap, sgd, momentum, adagrad, rmsprop, adam } from './optimizers/factor
 export { compileSchedule, type Schedule, type CompiledSchedule } from './optimizers/schedule.js';
 export type { ScheduleDecision } from './optimizers/auto_schedule.js';
 export { recreate as freshOptimizerLike } from './optimizers/inner_state.js';
-export { teleport } from './teleport/teleport.js';
+export { teleport } from './one_off/teleport.js';
 export { TeleportError, UnsupportedLayerError, NoOrbitError, type TeleportErrorKind, type RejectionKind } from './core/errors.js';
 export { Teleporter } from './teleport/teleporter.js';
 export type { TeleportReport, TeleportMetrics } from './core/report.js';

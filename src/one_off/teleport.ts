@@ -4,11 +4,11 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { SeededRandom } from '../core/random.js';
 import { checkSingleInputOutput } from '../structure/read_model.js';
 import { innerStepOf, slotPositions } from '../optimizers/inner_state.js';
-import { Teleporter } from './teleporter.js';
+import { Teleporter } from '../teleport/teleporter.js';
 import { badOption, TeleportError } from '../core/errors.js';
-import type { Batch, TeleportOptions } from './options.js';
+import type { Batch, TeleportOptions } from '../teleport/options.js';
 import type { TeleportReport } from '../core/report.js';
-import { budgetOf, capFor, record, resetBudget, type OneOffBudget } from './budget.js';
+import { budgetOf, capFor, record, resetBudget, type OneOffBudget } from '../teleport/budget.js';
 
 export { TeleportError, UnsupportedLayerError, type TeleportErrorKind, type RejectionKind } from '../core/errors.js';
 
