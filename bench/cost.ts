@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tp from '../src/index.js';
+import * as tpAdvanced from '../src/advanced.js';
 import { Teleporter } from '../src/teleport/teleporter.js';
 import { runTeleport, type TeleportSettings } from '../src/teleport/engine.js';
 import { preconditionerOf } from '../src/optimizers/inner_state.js';
@@ -110,7 +111,8 @@ function measureCase(c: CaseSpec, quick: boolean): CostCase {
   const y = seededOneHot(c.batch, 10, 12);
   const batch = { x, y };
   const dataDependent = c.group === 'gl-data';
-  const innerName = c.objective === 'preconditionedGradNorm' ? 'adam' : 'sgd';
+  // Objectives that read a preconditioner get one from Adam's second moments; the others wrap SGD.
+  const innerName = tpAdvanced.getObjective(c.objective).usesPreconditioner ? 'adam' : 'sgd';
   const inner = innerName === 'adam' ? tf.train.adam(1e-3) : tf.train.sgd(1e-3);
   const cleanup: tf.Tensor[] = [x, y];
   let snapDispose: (() => void) | null = null;
@@ -144,7 +146,7 @@ function measureCase(c: CaseSpec, quick: boolean): CostCase {
     const vars = teleporter.variables();
     const loss = teleporter.lossOn(batch)!;
     const grads = tf.tidy(() => tf.grads((...ps: tf.Tensor[]) => loss(ps))(vars));
-    const precond = c.objective === 'preconditionedGradNorm' ? preconditionerOf(inner, vars.length) : null;
+    const precond = teleporter.objective.usesPreconditioner ? preconditionerOf(inner, vars.length) : null;
     cleanup.push(...grads, ...(precond?.filter((p): p is tf.Tensor => p != null) ?? []));
     const settings: TeleportSettings = teleporter.settings;
     const zero: TeleportSettings = { ...settings, steps: 0 };
@@ -230,16 +232,21 @@ function measureCase(c: CaseSpec, quick: boolean): CostCase {
         ...(guard ? {} : { maxLossDrift: 1e12, maxShrinks: 0 }),
         ...(estimated ? { steps: 1 } : {}),
       });
-      const { outcome, actions } = tpr.run(vars, { grads: dataDependent ? null : grads, batch, preconditioner: precond, random: () => 0.5 });
+      const { report: m } = tpr.run(vars, {
+        grads: dataDependent ? null : grads,
+        batch,
+        preconditioner: precond,
+        random: () => 0.5,
+        step: null,
+        failure: reason => `drift run: ${reason}`,
+      });
       const r = {
-        drift: outcome.metrics.relativeLossDrift,
-        accepted: outcome.metrics.accepted,
-        shrinks: outcome.metrics.shrinks,
-        reason: outcome.metrics.reason,
-        growth: Number.isFinite(outcome.metrics.gradNormSqAfter) ? outcome.metrics.gradNormSqAfter / outcome.metrics.gradNormSqBefore : null,
+        drift: m.relativeLossDrift,
+        accepted: m.accepted,
+        shrinks: m.shrinks,
+        reason: m.reason,
+        growth: Number.isFinite(m.gradNormSqAfter) ? m.gradNormSqAfter / m.gradNormSqBefore : null,
       };
-      tf.dispose([...outcome.thetas, ...(outcome.grads ?? []).filter(g => !grads.includes(g))]);
-      actions.forEach(a => a.dispose?.());
       snap.restore();
       return r;
     };

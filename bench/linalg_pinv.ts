@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { pinvConstant, pinvNumbers, svdNumbers, type Matrix64 } from '../src/linalg/index.js';
-import { SeededRandom } from '../src/util/random.js';
+import { SeededRandom } from '../src/core/random.js';
 
 function randomMatrix(rows: number, cols: number, seed: number): Matrix64 {
   const r = new SeededRandom(seed);

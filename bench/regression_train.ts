@@ -13,7 +13,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import * as tp from '../src/index.js';
-import { SeededRandom } from '../src/util/random.js';
+import { SeededRandom } from '../src/core/random.js';
 import { regressionData, regressionLossOf, regressionModel, type RegressionLossName } from '../src/problems/regression.js';
 import { variablesOf } from './models.js';
 

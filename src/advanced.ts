@@ -13,7 +13,8 @@ export { compileSchedule, type CompiledSchedule } from './optimizers/schedule.js
 export { recreate as freshOptimizerLike } from './optimizers/inner_state.js';
 export { Teleporter } from './teleport/teleporter.js';
 export type { NamedTensor } from './optimizers/teleport_optimizer.js';
-export { OPTION_SPECS, type OptionSpec, type Defaulted, type ResolvedOptions } from './teleport/options.js';
+export type { OptionSpec, Defaulted } from './teleport/options.js';
+export { OPTION_SPECS, type ResolvedOptions } from './optimizers/options.js';
 export { runTeleport, applyActions, transportGradients, type TeleportSettings, type TeleportOutcome, type TeleportInput } from './teleport/engine.js';
 export { guard, type GuardInput, type GuardResult, type ParamConstraint } from './teleport/guard.js';
 export { planTeleport, MODEL_GROUPS, type TeleportPlan } from './teleport/plan.js';
@@ -45,6 +46,6 @@ export { ascendGlGram, ascendGlGram64, glGramAscent, gramElementMatrices, type G
 export { ascendGradNorm, evaluateGradNorm, hvpAscent, type GradNormStructure } from './solvers/hvp_ascent.js';
 export { ascendInChart, chartAscent } from './solvers/chart_ascent.js';
 export { guardedAscent, lengthToCap, type AscentSpace, type AscentOutcome, type Evaluation } from './solvers/step_rule.js';
-export { SeededRandom } from './util/random.js';
+export { SeededRandom } from './core/random.js';
 /** Linear algebra: differentiable `expm`, `inverse`, `pinv` on tensors; float64 inverse, pseudo-inverse, SVD and symmetric eigendecomposition on plain arrays. */
 export * as linalg from './linalg/index.js';

@@ -16,19 +16,12 @@ export { TeleportOptimizer } from './optimizers/teleport_optimizer.js';
 export { wrap, sgd, momentum, adagrad, rmsprop, adam } from './optimizers/factories.js';
 export type { Schedule } from './optimizers/schedule.js';
 export type { ScheduleDecision } from './optimizers/auto_schedule.js';
-export { teleport } from './teleport/teleport.js';
-export { TeleportError, UnsupportedLayerError, NoOrbitError, type TeleportErrorKind, type RejectionKind } from './teleport/errors.js';
-export type { TeleportReport, TeleportMetrics } from './teleport/report.js';
+export { teleport } from './one_off/teleport.js';
+export { TeleportError, UnsupportedLayerError, NoOrbitError, type TeleportErrorKind, type RejectionKind } from './core/errors.js';
+export type { TeleportReport, TeleportMetrics } from './core/report.js';
 export type { OneOffBudget } from './teleport/budget.js';
-export {
-  DEFAULTS,
-  type TeleportOptions,
-  type TeleportOptimizerOptions,
-  type StatePolicy,
-  type Batch,
-  type TeleportData,
-  type GroupOption,
-} from './teleport/options.js';
+export type { TeleportOptions, Batch, TeleportData, GroupOption } from './teleport/options.js';
+export { DEFAULTS, type TeleportOptimizerOptions, type StatePolicy } from './optimizers/options.js';
 export { registerObjective, objectiveNames, type ObjectiveName } from './objectives/registry.js';
 export type {
   Objective,

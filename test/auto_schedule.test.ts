@@ -109,9 +109,10 @@ test.serial("'auto' checks its options, serializes as 'auto' with the lookahead 
   t.regex(oneOffOnly!.message, /one-off/);
   const opt = tp.sgd(0.05, { model, group: 'rescale', schedule: 'auto', data: tb, lookaheadSteps: 2 });
   const config = JSON.parse(JSON.stringify(opt.getConfig()));
-  t.is(config.schedule, 'auto');
-  t.is(config.objective, 'lookahead');
-  t.is(config.lookaheadSteps, 2);
+  // The teleport options sit under the config's `teleport` key (the inner optimizer's config is the top level).
+  t.is(config.teleport.schedule, 'auto');
+  t.is(config.teleport.objective, 'lookahead');
+  t.is(config.teleport.lookaheadSteps, 2);
   const restored = tp.TeleportOptimizer.fromConfig(tp.TeleportOptimizer, config) as tp.TeleportOptimizer;
   t.deepEqual(restored.getConfig(), opt.getConfig());
   restored.dispose();

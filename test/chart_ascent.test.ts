@@ -11,7 +11,7 @@ import { ascendInChart, chartAscent } from '../src/solvers/chart_ascent.js';
 import { solverFor } from '../src/solvers/registry.js';
 import { glElement, rememberExplicitGlElement, useGlChart } from '../src/groups/gl.js';
 import { expmPair } from '../src/linalg/expm.js';
-import type { SolverOptions } from '../src/solvers/types.js';
+import type { SolveContext, SolverOptions } from '../src/solvers/types.js';
 
 test.before(useCpu);
 
@@ -132,9 +132,12 @@ test("lockstep at the identity: the chart ascent's first step is the θ-ascent's
 
 test('a gl-data teleport runs the chart ascent: accepted, outputs on the batch and loss unchanged, ‖∇L‖² recomputed by autodiff grows, no leaks', async t => {
   const c = glDataCase(3);
-  const problem = { objective: c.objective, closedForm: null, init: [], randomStart: false, glChart: true };
+  // The chart solver reads only the actions of the teleport's context.
+  const withActions = (actions: readonly tp.SiteAction[]) => ({ actions }) as unknown as SolveContext;
+  const problem = { objective: c.objective, closedForm: null, init: [], randomStart: false, context: withActions(c.actions) };
   t.is(solverFor(problem).name, chartAscent.name);
-  t.not(solverFor({ ...problem, glChart: false }).name, chartAscent.name);
+  t.not(solverFor({ ...problem, context: withActions(c.actions.map(a => ({ ...a, glChart: false }))) }).name, chartAscent.name);
+  t.not(solverFor({ ...problem, context: undefined }).name, chartAscent.name);
   t.not(solverFor({ ...problem, randomStart: true }).name, chartAscent.name);
   c.dispose();
 

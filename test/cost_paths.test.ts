@@ -10,7 +10,7 @@ import { ascend } from '../src/solvers/tensor_ascent.js';
 import { lengthToCap } from '../src/solvers/step_rule.js';
 import { resolveSettings } from '../src/teleport/options.js';
 import { expm, expmPair } from '../src/linalg/expm.js';
-import { SeededRandom } from '../src/util/random.js';
+import { SeededRandom } from '../src/core/random.js';
 import type { SolverOptions } from '../src/solvers/types.js';
 
 test.before(useCpu);

@@ -3,7 +3,7 @@ import { tf, type tfl, useCpu, mlp, smallCnn, seededUniform, relDiff, maxAbsDiff
 import * as tp from '../src/index.js';
 import * as tpAdvanced from '../src/advanced.js';
 import * as tpMetrics from '../src/metrics.js';
-import { SeededRandom } from '../src/util/random.js';
+import { SeededRandom } from '../src/core/random.js';
 import type { ObjectiveContext } from '../src/objectives/types.js';
 
 test.before(useCpu);

@@ -6,7 +6,6 @@ import { runTeleport, transportGradients } from '../src/teleport/engine.js';
 import { gradNormSq } from '../src/objectives/grad_norm.js';
 import { glGramEvaluate, glGramForm } from '../src/objectives/gl_gram.js';
 import { ascendGlGram, ascendGlGram64, gramElementMatrices } from '../src/solvers/gl_gram_ascent.js';
-import { solverFor } from '../src/solvers/registry.js';
 import { ascend } from '../src/solvers/tensor_ascent.js';
 import { guardedAscent, type AscentSpace, type Evaluation } from '../src/solvers/step_rule.js';
 import { resolveSettings } from '../src/teleport/options.js';
@@ -15,7 +14,7 @@ import { matMul64, symEig64 } from '../src/linalg/dense64.js';
 import { matMulOn } from '../src/linalg/products.js';
 import { glElement } from '../src/groups/gl.js';
 import { expmPair } from '../src/linalg/expm.js';
-import { SeededRandom } from '../src/util/random.js';
+import { SeededRandom } from '../src/core/random.js';
 import type { SolverOptions } from '../src/solvers/types.js';
 
 test.before(useCpu);
@@ -263,11 +262,7 @@ test('a default GL teleport runs the Gram solver: accepted, exact (drift recompu
   t.true(out.metrics.objectiveAfter > out.metrics.objectiveBefore);
   t.true(out.metrics.objectiveAfter / out.metrics.objectiveBefore <= settings.maxGrowth * (1 + 1e-4));
   // The solver the engine picked.
-  const form = glGramForm(
-    c.actions.map(a => a.linearPair!),
-    c.grads,
-  );
-  t.is(solverFor({ objective: () => tf.scalar(0), closedForm: null, init: [], randomStart: false, glGram: form }).name, 'gl gram ascent');
+  t.is(out.solver, 'gl gram ascent');
   // Drift recomputed here from the loss at both weights.
   const [l0, l1] = tf.tidy(() => [c.loss(c.s.variables).dataSync()[0], c.loss(out.params!).dataSync()[0]]);
   t.true(Math.abs(l1 - l0) / Math.abs(l0) <= 1e-5, `drift ${Math.abs(l1 - l0) / Math.abs(l0)}`);
@@ -310,9 +305,25 @@ test('no tensor leaks: runTeleport with the Gram solver leaves tf.memory().numTe
   c.dispose();
 });
 
-test('preconditioned gradient norm (Adam) has no Gram form: the registry falls back to autodiff', t => {
-  t.not(solverFor({ objective: () => tf.scalar(0), closedForm: null, init: [], randomStart: false, glGram: null }).name, 'gl gram ascent');
-  t.not(solverFor({ objective: () => tf.scalar(0), closedForm: null, init: [], randomStart: true, glGram: { widths: [], terms: [] } }).name, 'gl gram ascent');
+test('preconditioned gradient norm (Adam) has no Gram form, nor has a teleport without the gradient: the registry falls back to another solver', t => {
+  const c = glCase();
+  const before = tf.memory().numTensors;
+  const weights = c.s.variables.map(v => tf.fill(v.shape, 0.5));
+  const runs = [
+    runTeleport(
+      { params: c.s.variables, actions: c.actions, grads: c.grads, loss: c.loss, preconditioner: weights, random: () => 0.5 },
+      resolveSettings({ objective: 'preconditionedGradNorm' }),
+    ),
+    runTeleport({ params: c.s.variables, actions: c.actions, grads: null, loss: c.loss, random: () => 0.5 }, resolveSettings({})),
+  ];
+  for (const out of runs) {
+    t.truthy(out.solver);
+    t.not(out.solver, 'gl gram ascent');
+    tf.dispose([...out.thetas, ...(out.grads ?? []).filter(g => !c.grads.includes(g)), ...(out.params ?? [])]);
+  }
+  tf.dispose(weights);
+  t.is(tf.memory().numTensors, before);
+  c.dispose();
 });
 
 test('symEig64 (flat Householder + QL) matches ml-matrix eigenvalues, reconstructs A and has orthonormal vectors', t => {

@@ -4,7 +4,7 @@ import * as tp from '../src/index.js';
 import * as tpAdvanced from '../src/advanced.js';
 import * as tpHessian from '../src/hessian.js';
 import { symmetricEigenNumbers } from '../src/linalg/float64.js';
-import { SeededRandom } from '../src/util/random.js';
+import { SeededRandom } from '../src/core/random.js';
 
 test.before(useCpu);
 

@@ -2,7 +2,7 @@ import test from 'ava';
 import { tf, useCpu } from './helpers.js';
 import { expm, expmNumbers, inverse, invertNumbers, pinv, pinvConstant, pinvNumbers, svdNumbers, symmetricEigenNumbers } from '../src/linalg/index.js';
 import * as tpAdvanced from '../src/advanced.js';
-import { SeededRandom } from '../src/util/random.js';
+import { SeededRandom } from '../src/core/random.js';
 
 test.before(useCpu);
 

@@ -2,7 +2,7 @@ import test from 'ava';
 import { tf, useCpu, randomizeVariables, savedArtifacts } from './helpers.js';
 import * as tp from '../src/index.js';
 import * as tpMeta from '../src/meta.js';
-import { SeededRandom } from '../src/util/random.js';
+import { SeededRandom } from '../src/core/random.js';
 
 test.before(useCpu);
 

@@ -4,7 +4,7 @@ import * as tp from '../src/index.js';
 import * as tpAdvanced from '../src/advanced.js';
 import * as tpHessian from '../src/hessian.js';
 import * as tpMetrics from '../src/metrics.js';
-import { SeededRandom } from '../src/util/random.js';
+import { SeededRandom } from '../src/core/random.js';
 import type { ObjectiveContext } from '../src/objectives/types.js';
 
 test.before(useCpu);
@@ -186,10 +186,11 @@ test("options: sharpnessEstimator and sharpnessProbes are validated, saved by ge
   });
   t.throws(() => tp.sgd(0.1, { model, objective: 'sharpness', data, sharpnessProbes: 0 }), { message: /sharpnessProbes must be .*integer ≥ 1, got 0/ });
   const opt = tp.sgd(0.1, { model, objective: 'sharpness', data, sharpnessEstimator: 'directions', sharpnessProbes: 7 });
-  const config = opt.getConfig() as Record<string, unknown>;
+  // The teleport options sit under the config's `teleport` key (the inner optimizer's config is the top level).
+  const config = opt.getConfig().teleport as Record<string, unknown>;
   t.is(config.sharpnessEstimator, 'directions');
   t.is(config.sharpnessProbes, 7);
-  t.is((tp.sgd(0.1, { model }).getConfig() as Record<string, unknown>).sharpnessEstimator, 'auto');
+  t.is((tp.sgd(0.1, { model }).getConfig().teleport as Record<string, unknown>).sharpnessEstimator, 'auto');
   await t.throwsAsync(tp.teleport(model, data, { group: 'gl-data', objective: 'sharpness', sharpnessEstimator: 'trace' }), {
     message: /exact linear group .*sharpnessEstimator: 'directions'/,
   });

@@ -4,7 +4,7 @@ import { rosenbrock, booth, quadratic, type TestFunction } from '../src/problems
 import { regressionData, regressionModel, regressionLoss, sumSquaredError } from '../src/problems/regression.js';
 import { so2, orthogonal } from '../src/groups/so2.js';
 import { expm, expmNumbers } from '../src/linalg/index.js';
-import { SeededRandom } from '../src/util/random.js';
+import { SeededRandom } from '../src/core/random.js';
 
 test.before(useCpu);
 

@@ -10,7 +10,7 @@ import * as tpSurgery from '../src/surgery.js';
 import { symmetricEigenNumbers } from '../src/linalg/float64.js';
 import { gaussNewton, hessianByDifferences, type Layer64, lossAndGradient, paramCount, predict, toFloat64 } from './float64_mlp.js';
 import { maxAbsDiff, mlp, seededUniform, tf, type tfl, useCpu } from './helpers.js';
-import { SeededRandom } from '../src/util/random.js';
+import { SeededRandom } from '../src/core/random.js';
 
 test.before(useCpu);
 

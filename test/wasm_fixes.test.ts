@@ -7,7 +7,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers'; // also registers the gradients
 import { applyWasmFixes, removeWasmFixes } from '../src/backend/wasm_fixes.js';
-import { SeededRandom } from '../src/util/random.js';
+import { SeededRandom } from '../src/core/random.js';
 
 // Backends are global state: every test here is serial.
 

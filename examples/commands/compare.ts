@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import type * as tp from '../../src/index.js';
+import * as tp from '../../src/index.js';
 import * as tpAdvanced from '../../src/advanced.js';
 import { DATASETS, loadTask, type DatasetName } from '../train/datasets.js';
 import { ACTIVATIONS, type ActivationName } from '../train/models.js';
@@ -56,7 +56,11 @@ export interface CompareArgs {
   quiet: boolean;
 }
 
-/** The flags of `compare` (shared by the dataset shortcuts mnist, fashion-mnist, cifar10, regression). */
+/**
+ * The flags of `compare` (shared by the dataset shortcuts mnist, fashion-mnist, cifar10, regression).
+ * The --group and --objective choices are read from the registries when the flags are built, so
+ * groups and objectives registered before then are listed.
+ */
 export function compareOptions<T>(y: Argv<T>, defaults: Partial<CompareArgs> = {}) {
   return y
     .option('dataset', {
@@ -109,8 +113,8 @@ export function compareOptions<T>(y: Argv<T>, defaults: Partial<CompareArgs> = {
       default: defaults.teleportMaxGrowth ?? 2,
       describe: 'cap on the squared-gradient-norm growth of one teleport',
     })
-    .option('group', { choices: tpAdvanced.MODEL_GROUPS, default: defaults.group ?? 'auto', describe: 'symmetry group' })
-    .option('objective', { choices: tpAdvanced.OBJECTIVES, default: defaults.objective ?? 'gradNorm' })
+    .option('group', { choices: tp.groupNames(), default: defaults.group ?? 'auto', describe: 'symmetry group' })
+    .option('objective', { choices: tp.objectiveNames(), default: defaults.objective ?? 'gradNorm', describe: 'what a teleport optimizes' })
     .option('teleport-batch-size', { type: 'number', default: defaults.teleportBatchSize ?? 200 })
     .option('teleport-batches', { type: 'number', default: defaults.teleportBatches ?? 8, describe: 'teleport once on each of this many batches' })
     .option('gradient-source', {

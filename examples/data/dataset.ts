@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { SeededRandom } from '../../src/util/random.js';
+import { SeededRandom } from '../../src/core/random.js';
 
 /**
  * One split of a labelled image dataset, held in plain typed arrays (no tensors until

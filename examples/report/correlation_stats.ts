@@ -2,7 +2,7 @@
  * Pure statistics for the `correlation` command: Pearson's r and a seeded percentile bootstrap
  * interval for it. No tensors; plain arrays of numbers.
  */
-import { SeededRandom } from '../../src/util/random.js';
+import { SeededRandom } from '../../src/core/random.js';
 
 /**
  * Pearson's correlation coefficient of paired samples `xs`, `ys`. NaN when fewer than two pairs, when

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import * as tp from '../../src/index.js';
 import * as tpAdvanced from '../../src/advanced.js';
-import { SeededRandom } from '../../src/util/random.js';
+import { SeededRandom } from '../../src/core/random.js';
 import type { CurvePoint, RunRecord, TeleportEvent } from '../report/types.js';
 
 /** Optimizers the examples compare, by the names the CLI accepts. */

@@ -5,9 +5,9 @@ import { applyActivation, invertActivation } from '../structure/activations.js';
 import type { SiteAction } from './types.js';
 import { glElement, biasTimes } from './gl.js';
 import { pinv, pinvConstant } from './pinv.js';
-import { TeleportError } from '../teleport/errors.js';
+import { TeleportError } from '../core/errors.js';
 import { replaced } from './site_axes.js';
-import { warn } from '../util/warn.js';
+import { warn } from '../core/warn.js';
 
 /** Which data-dependent GL action to build (dissertation eq. 4.13 or its pseudo-inverse variant eq. 4.16). */
 export type GlDataVariant = 'gl-data' | 'gl-pinv';

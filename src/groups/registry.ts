@@ -1,6 +1,6 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { ModelStructure, Site } from '../structure/read_model.js';
-import { badOption, NoOrbitError } from '../teleport/errors.js';
+import { badOption, NoOrbitError } from '../core/errors.js';
 import { glAction } from './gl.js';
 import { glDataActions } from './gl_data.js';
 import { rescaleAction } from './rescale.js';

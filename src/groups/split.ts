@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { Site } from '../structure/read_model.js';
-import { UnsupportedLayerError } from '../teleport/errors.js';
+import { UnsupportedLayerError } from '../core/errors.js';
 import type { SiteAction, SlotKind } from './types.js';
 
 /**

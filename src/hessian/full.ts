@@ -1,5 +1,5 @@
 /** The full Hessian of a small model, column by column from Hessian-vector products. */
-import { badOption } from '../teleport/errors.js';
+import { badOption } from '../core/errors.js';
 import { type HvpOptions, hvpFlat, resolveHvpOptions } from './hvp.js';
 import { type HessianTarget, resolveTarget } from './target.js';
 

@@ -4,8 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
-import { badOption } from '../teleport/errors.js';
-import { checkFinite } from '../util/finite.js';
+import { badOption } from '../core/errors.js';
+import { checkFinite } from '../core/finite.js';
 import { withSecondOrderGradients } from '../structure/second_order_scope.js';
 import { type HessianTarget, type ResolvedTarget, resolveTarget, toFlat, toTensors } from './target.js';
 

@@ -4,9 +4,8 @@
  * float64 on the JS side.
  */
 import { symmetricEigenNumbers } from '../linalg/float64.js';
-import { gaussian } from '../objectives/curvature.js';
-import { badOption } from '../teleport/errors.js';
-import { SeededRandom } from '../util/random.js';
+import { badOption } from '../core/errors.js';
+import { gaussian, SeededRandom } from '../core/random.js';
 import { type HvpOptions, hvpFlat, resolveHvpOptions } from './hvp.js';
 import { type HessianTarget, resolveTarget } from './target.js';
 

@@ -1,6 +1,6 @@
 /** Statistics of a Hessian spectrum: rank, pseudo-determinant, condition number, AM/GM ratio ω. */
 import { symmetricEigenNumbers } from '../linalg/float64.js';
-import { badOption } from '../teleport/errors.js';
+import { badOption } from '../core/errors.js';
 import type { FullHessian } from './full.js';
 
 /** Options of {@link stats}. */

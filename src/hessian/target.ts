@@ -7,9 +7,9 @@ import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { resolveLoss } from '../structure/losses.js';
 import { readModel } from '../structure/read_model.js';
-import { badOption, TeleportError } from '../teleport/errors.js';
-import { checkFinite, checkFiniteBatches } from '../util/finite.js';
-import type { Batch } from '../teleport/options.js';
+import type { Batch } from '../core/types.js';
+import { badOption, TeleportError } from '../core/errors.js';
+import { checkFinite, checkFiniteBatches } from '../core/finite.js';
 
 /**
  * The function whose Hessian is measured, in one of two forms:

@@ -1,6 +1,6 @@
 /** Hutchinson's estimate of the Hessian trace with Rademacher probes. */
-import { badOption } from '../teleport/errors.js';
-import { SeededRandom } from '../util/random.js';
+import { badOption } from '../core/errors.js';
+import { SeededRandom } from '../core/random.js';
 import { type HvpOptions, hvpFlat, resolveHvpOptions } from './hvp.js';
 import { type HessianTarget, resolveTarget } from './target.js';
 

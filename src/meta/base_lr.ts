@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
-import { TeleportError } from '../teleport/errors.js';
+import { TeleportError } from '../core/errors.js';
 import type { MetaTask } from './family.js';
 
 /** The grid: 10^(e/4) for e = −24 … −4 (1e-6 … 0.1), rounded to 3 digits. */
@@ -91,4 +91,15 @@ export function largestStableLr(tasks: readonly MetaTask[], steps: number): Stab
     );
   }
   return { lr: GRID[i], grid, tasks: tasks.length, steps };
+}
+
+/** How `baseLr: 'auto'` was chosen: half of GD's largest stable step size on training tasks. */
+export interface BaseLrChoice {
+  /** η₀ = largestStableLr / 2 (3 significant digits). */
+  baseLr: number;
+  largestStableLr: number;
+  /** The step sizes tried and whether GD was stable at each. */
+  grid: StableLrSearch['grid'];
+  tasks: number;
+  steps: number;
 }

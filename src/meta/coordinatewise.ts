@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { withSecondOrderGradients } from '../structure/second_order_scope.js';
 import type { Scalar, Tensor, Tensor2D } from '@tensorflow/tfjs-core';
-import { badOption } from '../teleport/errors.js';
+import { badOption } from '../core/errors.js';
 import type { LstmState } from './lstm.js';
 
 /** Per-coordinate input features of the coordinate-wise m1 (see {@link coordinateFeatures}). */

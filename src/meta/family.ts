@@ -3,8 +3,8 @@ import type { Scalar, Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { glElement } from '../groups/gl.js';
 import { pinvConstant } from '../linalg/tensor.js';
 import { applyActivation, invertActivation } from '../structure/activations.js';
-import { badOption, show } from '../teleport/errors.js';
-import { SeededRandom } from '../util/random.js';
+import { badOption, show } from '../core/errors.js';
+import { SeededRandom } from '../core/random.js';
 
 /**
  * One optimization problem a meta-teleporter runs on: starting parameters, their loss, and (for the

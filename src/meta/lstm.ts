@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Tensor2D, Variable } from '@tensorflow/tfjs-core';
-import type { SeededRandom } from '../util/random.js';
+import type { SeededRandom } from '../core/random.js';
 
 /** The recurrent state of a two-layer LSTM: hidden and cell state of each layer, each [1, hidden]. */
 export interface LstmState {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
-import { badOption } from '../teleport/errors.js';
+import { badOption } from '../core/errors.js';
 import type { MetaTask } from './family.js';
 import type { MetaTeleporter } from './teleporter.js';
 import { disposeState, keepState, tidy, type MetaState } from './tensors.js';

@@ -1,25 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs-core';
-import { TeleportError, badOption, show } from '../teleport/errors.js';
-import { SeededRandom } from '../util/random.js';
+import { TeleportError, badOption, show } from '../core/errors.js';
+import { SeededRandom } from '../core/random.js';
 import { coordinateFeatures, fitState, groupEntryFeatures, M1_FEATURES, M2_FEATURES, objectiveDerivative } from './coordinatewise.js';
 import { Lstm } from './lstm.js';
 import { disposeState, tidy, type MetaState } from './tensors.js';
 import { trainMeta, type MetaTrainOptions, type MetaTrainReport } from './train.js';
 import type { FamilyName, MetaFamily, MetaTask, UserFamily } from './family.js';
 import { resolveFamily } from './family.js';
-import { largestStableLr, type StableLrSearch } from './base_lr.js';
+import { largestStableLr, type BaseLrChoice } from './base_lr.js';
 
-/** How `baseLr: 'auto'` was chosen: half of GD's largest stable step size on training tasks. */
-export interface BaseLrChoice {
-  /** η₀ = largestStableLr / 2 (3 significant digits). */
-  baseLr: number;
-  largestStableLr: number;
-  /** The step sizes tried and whether GD was stable at each. */
-  grid: StableLrSearch['grid'];
-  tasks: number;
-  steps: number;
-}
+export type { BaseLrChoice } from './base_lr.js';
 
 /**
  * What the meta-teleporter learns (dissertation §5.5):

@@ -1,11 +1,35 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
-import { badOption, show } from '../teleport/errors.js';
+import { badOption, show } from '../core/errors.js';
 import type { FamilyName, MetaFamily, MetaTask, UserFamily } from './family.js';
 import { resolveFamily } from './family.js';
 import { disposeState, tidy, type MetaState } from './tensors.js';
-import type { BaseLrChoice, MetaTeleporter } from './teleporter.js';
+import type { BaseLrChoice } from './base_lr.js';
 import { withSecondOrderGradientsAsync } from '../structure/second_order_scope.js';
+
+/**
+ * What meta-training needs of a teleporter (`MetaTeleporter` is one). Structural, so that
+ * train.ts does not import teleporter.ts, which calls {@link trainMeta}.
+ */
+export interface MetaTrainee {
+  readonly learn: string;
+  readonly teleports: boolean;
+  readonly weights: Variable[];
+  build(shape: { dim: number; group?: { blocks: number; n: number } }): void;
+  weightsOf(which: 'm1' | 'm2'): Variable[];
+  initialState(): MetaState;
+  step(
+    params: readonly Tensor[],
+    grads: readonly Tensor[],
+    state: MetaState,
+    act?: MetaTask['act'],
+    teleport?: boolean,
+    context?: { loss?: MetaTask['loss']; group?: { blocks: number; n: number } },
+  ): { params: Tensor[]; state: MetaState };
+  run(task: MetaTask, opts: { steps: number; teleport?: boolean }): { losses: number[] };
+  getConfig(): { baseLr?: number | 'auto' };
+  calibrate(family: MetaFamily, opts: { tasks?: number; steps?: number; seed?: number }): BaseLrChoice;
+}
 
 /** Options of `MetaTeleporter.train`. */
 export interface MetaTrainOptions {
@@ -91,7 +115,7 @@ export const RUN_OFF = 1.5;
  * lowest loss before it (a rule that descends fast and then runs off the edge of stability is not kept,
  * even when the run-off is late in the validation run).
  */
-export function validationScore(teleporter: MetaTeleporter, tasks: readonly MetaTask[], steps: number): number {
+export function validationScore(teleporter: MetaTrainee, tasks: readonly MetaTask[], steps: number): number {
   let total = 0;
   const blowUp = Math.log(1e6);
   for (const task of tasks) {
@@ -122,12 +146,12 @@ export function validationScore(teleporter: MetaTeleporter, tasks: readonly Meta
  * halve (fresh Adam state); and validation on held-out tasks keeps the best weights (the untrained teleporter,
  * plain GD at `baseLr`, is the first candidate) with early stopping after `patience` validations.
  */
-export function trainMeta(teleporter: MetaTeleporter, familyIn: FamilyName | MetaFamily | UserFamily, opts: MetaTrainOptions = {}): Promise<MetaTrainReport> {
+export function trainMeta(teleporter: MetaTrainee, familyIn: FamilyName | MetaFamily | UserFamily, opts: MetaTrainOptions = {}): Promise<MetaTrainReport> {
   // Meta-gradients differentiate through ∇L: a family's own tf.leakyRelu/tf.maximum need the comparisons' zero gradients.
   return withSecondOrderGradientsAsync(() => train(teleporter, familyIn, opts));
 }
 
-async function train(teleporter: MetaTeleporter, familyIn: FamilyName | MetaFamily | UserFamily, opts: MetaTrainOptions): Promise<MetaTrainReport> {
+async function train(teleporter: MetaTrainee, familyIn: FamilyName | MetaFamily | UserFamily, opts: MetaTrainOptions): Promise<MetaTrainReport> {
   const family = resolveFamily(familyIn);
   const trajectories = opts.trajectories ?? 20;
   const steps = opts.steps ?? 100;
@@ -287,7 +311,7 @@ async function train(teleporter: MetaTeleporter, familyIn: FamilyName | MetaFami
  * gradient scope; the returned tensors belong to that scope.
  */
 export function windowLoss(
-  teleporter: MetaTeleporter,
+  teleporter: MetaTrainee,
   task: MetaTask,
   params: readonly Tensor[],
   state: MetaState,

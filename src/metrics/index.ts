@@ -10,11 +10,11 @@ import { curveCurvature, curveDerivatives, curveDerivativesByAutodiff, drawCurve
 import { drawSeed, resolveSharpnessSpec, sharpnessOf, type SharpnessSpec } from '../objectives/sharpness.js';
 import { resolveLoss, type LossFunction } from '../structure/losses.js';
 import { readModel, type ModelStructure } from '../structure/read_model.js';
-import { badOption } from '../teleport/errors.js';
-import type { Batch } from '../teleport/options.js';
+import { badOption } from '../core/errors.js';
+import type { Batch } from '../core/types.js';
 import { planTeleport } from '../teleport/plan.js';
-import { SeededRandom } from '../util/random.js';
-import { checkFiniteBatches } from '../util/finite.js';
+import { SeededRandom } from '../core/random.js';
+import { checkFiniteBatches } from '../core/finite.js';
 
 export { DEFAULT_CURVES } from '../objectives/curvature.js';
 export { DEFAULT_DIRECTIONS, DEFAULT_DISPLACEMENTS } from '../objectives/sharpness.js';

@@ -1,21 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { SiteAction } from '../groups/types.js';
-import { applyActions } from '../teleport/guard.js';
-import { badOption } from '../teleport/errors.js';
-import { SeededRandom } from '../util/random.js';
+import { applyActions } from '../groups/apply.js';
+import { badOption } from '../core/errors.js';
+import { gaussian, SeededRandom } from '../core/random.js';
 import { curvatureClosedForm } from './curvature_closed_form.js';
 import type { Objective, ObjectiveContext } from './types.js';
 
 /** The dissertation's number of random curves for ψ (§5.2.3: "we average over k = 1 curves"). */
 export const DEFAULT_CURVES = 1;
 
-/** A standard normal number from a uniform stream (Box–Muller; one draw of the pair is used). */
-export function gaussian(random: () => number): number {
-  const u1 = 1 - random(); // (0, 1]
-  const u2 = random();
-  return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
-}
+export { gaussian } from '../core/random.js';
 
 /**
  * One random Lie-algebra element per action, entries standard normal, shaped like the action's

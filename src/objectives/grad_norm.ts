@@ -49,6 +49,9 @@ export const gradNorm: Objective = {
   name: 'gradNorm',
   description: '‖∇L‖² (Algorithm 1)',
   needs: 'gradient',
+  family: 'gradientNorm',
+  // Unbounded along the orbit: long steps to the growth cap cost few evaluations (from the step's gradient).
+  stepRule: { transport: 'budget' },
   value: ctx => thetas => gradNormSq(ctx.gradientAt(thetas)),
   closedForm: ctx => rescaleClosedForm(ctx, null),
 };
@@ -59,6 +62,8 @@ export const preconditionedGradNorm: Objective = {
   description: "‖∇L‖²_A with the inner optimizer's AdaGrad/RMSProp/Adam second moments (eq. 5.7)",
   needs: 'gradient',
   usesPreconditioner: true,
+  family: 'gradientNorm',
+  stepRule: { transport: 'budget' },
   value: ctx => thetas => gradNormSq(ctx.gradientAt(thetas), ctx.preconditioner),
   closedForm: ctx => rescaleClosedForm(ctx, ctx.preconditioner),
 };

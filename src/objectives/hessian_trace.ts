@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
-import { applyActions } from '../teleport/guard.js';
-import { badOption } from '../teleport/errors.js';
+import { applyActions } from '../groups/apply.js';
+import { badOption } from '../core/errors.js';
 import type { Objective } from './types.js';
 
 /** Largest parameter count {@link hessianTraceOf} accepts by default: it costs one Hessian-vector product per parameter. */

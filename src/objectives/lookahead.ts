@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { SiteAction } from '../groups/types.js';
-import { applyActions } from '../teleport/guard.js';
-import { badOption } from '../teleport/errors.js';
+import { applyActions } from '../groups/apply.js';
+import { optionChecks } from '../core/checks.js';
+import { badOption } from '../core/errors.js';
 import type { HeldOut, InnerStep, Objective, ObjectiveContext } from './types.js';
 
 /** Default number of inner-optimizer steps the 'lookahead' objective looks ahead. */
@@ -267,6 +268,7 @@ export const lookahead: Objective = {
   needs: 'loss',
   needsInnerStep: true,
   heldOut: true,
+  options: { lookaheadSteps: { default: DEFAULT_LOOKAHEAD_STEPS, check: optionChecks.number('lookaheadSteps', { integer: true, min: 1 }) } },
   value: lookaheadValue,
   confirm: ctx => {
     if (ctx.heldOut == null || ctx.heldOut.parts.length === 0) return null;

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
-import { applyActions } from '../teleport/guard.js';
-import { badOption } from '../teleport/errors.js';
-import { derivedRandom, SeededRandom } from '../util/random.js';
-import { gaussian } from './curvature.js';
+import { applyActions } from '../groups/apply.js';
+import { optionChecks } from '../core/checks.js';
+import { badOption } from '../core/errors.js';
+import { derivedRandom, gaussian, SeededRandom } from '../core/random.js';
 import {
   checkProbes,
   DEFAULT_PROBES,
@@ -163,6 +163,7 @@ export function sharpnessObjective(options: SharpnessObjectiveOptions = {}): Obj
   };
   return {
     name,
+    options: SHARPNESS_OPTIONS,
     description: `φ, the mean loss over ${spec.directions} random unit directions × ${spec.displacements.length} displacements (eq. 5.1), or its Hessian-trace estimate on exact linear groups; needs data`,
     needs: 'loss',
     value: ctx => {
@@ -204,6 +205,12 @@ export function sharpnessObjective(options: SharpnessObjectiveOptions = {}): Obj
     },
   };
 }
+
+/** The teleport options every sharpness objective reads (typed in ObjectiveSettings). */
+const SHARPNESS_OPTIONS = {
+  sharpnessEstimator: { default: 'auto', check: optionChecks.oneOf('sharpnessEstimator', ['auto', 'trace', 'directions']) },
+  sharpnessProbes: { default: DEFAULT_PROBES, check: optionChecks.number('sharpnessProbes', { integer: true, min: 1 }) },
+} as const;
 
 /** φ with the dissertation's T and |D| = 200, as `objective: 'sharpness'` (estimator from the teleport's options). */
 export const sharpness: Objective = sharpnessObjective();

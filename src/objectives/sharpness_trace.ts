@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { SiteAction } from '../groups/types.js';
-import { badOption } from '../teleport/errors.js';
-import { derivedRandom } from '../util/random.js';
+import { badOption } from '../core/errors.js';
+import { derivedRandom } from '../core/random.js';
 import { rescaleObjective, rescaleTerms } from './rescale_closed_form.js';
 import type { ClosedForm } from './types.js';
 

@@ -10,13 +10,26 @@ export type Preconditioner = ReadonlyArray<Tensor | null>;
 /** How the sharpness objective estimates φ: see `sharpnessEstimator` in the teleport options. */
 export type SharpnessEstimator = 'auto' | 'trace' | 'directions';
 
-/** Teleport options that objectives read (from the option table, `src/teleport/options.ts`). */
+/**
+ * Teleport options that objectives read (`ctx.options`): part of the teleport options. Each is
+ * declared with its objective ({@link Objective.options}: default and check), and typed here; an
+ * objective of your own can add its field by declaration merging
+ * (`declare module 'tfjs-teleport' { interface ObjectiveSettings { myOption?: number } }`).
+ */
 export interface ObjectiveSettings {
-  /** Estimator of the sharpness objective. Default 'auto'. */
+  /**
+   * How `objective: 'sharpness'` estimates φ. 'trace': L(w) + mean(t²)/(2n)·tr H(g·w) with
+   * `sharpnessProbes` Hutchinson probes taken once at w (exact linear groups: rescale, GL); 'directions':
+   * eq. 5.1 itself, |T|·|D| forward and backward passes per ascent step; 'auto' (default): 'trace' where
+   * it applies, else 'directions'.
+   */
   sharpnessEstimator?: SharpnessEstimator;
-  /** Hutchinson probes of the 'trace' estimator (and as many held out). Default 4. */
+  /** Hutchinson probes of the 'trace' sharpness estimator, and as many held out to confirm its move (one gradient pass each, per teleport). Default 4. */
   sharpnessProbes?: number;
-  /** Steps of the inner optimizer the 'lookahead' objective looks ahead. Default 1. */
+  /**
+   * Steps of the inner optimizer `objective: 'lookahead'` looks ahead: 1 (default) uses the second-order
+   * model of one step (one Hessian-vector product per evaluation); k > 1 unrolls k steps.
+   */
   lookaheadSteps?: number;
 }
 
@@ -57,6 +70,13 @@ export interface InnerStep {
   movesWithWeights: boolean;
   /** Frees the tensors this value made (zeros for slots the optimizer has not created yet). */
   dispose(): void;
+}
+
+/** A teleport option an objective reads: its default and its check (see {@link Objective.options}). */
+export interface ObjectiveOptionSpec {
+  default?: unknown;
+  /** Throws a 'bad-option' TeleportError naming the fix (see `optionChecks`); returns the value to use. */
+  check?: (value: unknown) => unknown;
 }
 
 /**
@@ -109,6 +129,12 @@ export interface ClosedForm {
   value?(s: readonly Float64Array[]): number;
 }
 
+/** See {@link Objective.family}. */
+export type ObjectiveFamily = 'gradientNorm' | 'curvature' | 'sharpness' | 'other';
+
+/** What solvers may know of an objective: its declared traits, never its identity. */
+export type ObjectiveTraits = Pick<Objective, 'name' | 'needs' | 'usesPreconditioner' | 'family' | 'stepRule'>;
+
 /**
  * What a teleport optimizes over the group parameters θ. Register new entries in
  * objectives/registry.ts.
@@ -121,12 +147,34 @@ export interface Objective {
   readonly needs: 'gradient' | 'loss';
   /** Whether it needs every action's Lie-algebra action (`SiteAction.algebra`: rescale, GL), checked at construction. */
   readonly needsAlgebra?: boolean;
-  /** Whether it reads the inner optimizer's preconditioner. */
+  /**
+   * Whether it reads the inner optimizer's preconditioner: a teleporting optimizer then builds one from
+   * its inner optimizer's state and hands it over as `ctx.preconditioner` (null for optimizers without one).
+   */
   readonly usesPreconditioner?: boolean;
   /** Whether it reads the inner optimizer's update rule and state ({@link ObjectiveContext.innerStep}). */
   readonly needsInnerStep?: boolean;
   /** Whether the teleport batch is split: half for the search, half held out for `confirm`. */
   readonly heldOut?: boolean;
+  /**
+   * What kind of quantity it is, for solvers and measurements that specialise: 'gradientNorm' means the
+   * value is Σ over the touched parameters of A∘(∇L)², with A the preconditioner when
+   * `usesPreconditioner` (else 1), so solvers may use the Gram form (plain norm, GL) or a
+   * Hessian-vector product of two gradients, and the report's ‖∇L‖² is the objective itself.
+   * Default 'other': only the general solvers apply.
+   */
+  readonly family?: ObjectiveFamily;
+  /**
+   * The step rule `stepRule: 'auto'` means for this objective on each route, from the identity (a random
+   * start always gets 'fixed'). Default 'fixed': long steps jump over interior optima.
+   */
+  readonly stepRule?: Partial<Record<'transport' | 'evaluate', 'fixed' | 'budget'>>;
+  /**
+   * The teleport options it reads, by name (they arrive in `ctx.options`): declared here once, they
+   * are checked, defaulted, saved by getConfig and accepted by every teleport like the built-in
+   * options. Type them in {@link ObjectiveSettings}.
+   */
+  readonly options?: Readonly<Record<string, ObjectiveOptionSpec>>;
   /** The objective as a differentiable function of θ. */
   value(ctx: ObjectiveContext): (thetas: readonly Tensor[]) => Scalar;
   /** A closed form for the same value, when one exists in this context (else null). */

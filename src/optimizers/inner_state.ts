@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Optimizer, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { SlotKind } from '../groups/types.js';
 import type { InnerRule, InnerStep } from '../objectives/types.js';
-import { badOption } from '../teleport/errors.js';
+import { badOption } from '../core/errors.js';
 
 /**
  * Where tfjs's built-in optimizers keep their per-variable slots (tfjs-core src/optimizers/*), and

@@ -1,4 +1,4 @@
-import { badOption } from '../teleport/errors.js';
+import { badOption } from '../core/errors.js';
 
 /**
  * When to teleport, counted in optimizer steps (calls to applyGradients, i.e. batches in model.fit).

@@ -2,20 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensorMap, Optimizer, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { SiteAction } from '../groups/types.js';
-import { derivedRandom } from '../util/random.js';
+import { derivedRandom } from '../core/random.js';
 import { Teleporter } from '../teleport/teleporter.js';
-import type { TeleportMetrics, TeleportReport } from '../teleport/report.js';
-import {
-  batchesAt,
-  optionsFromConfig,
-  optionsToConfig,
-  resolveOptions,
-  type Batch,
-  type ResolvedOptions,
-  type StatePolicy,
-  type TeleportOptimizerOptions,
-} from '../teleport/options.js';
-import { badOption, NoOrbitError, show, TeleportError } from '../teleport/errors.js';
+import type { TeleportMetrics, TeleportReport } from '../core/report.js';
+import { batchesAt, optionsFromConfig, optionsToConfig, withModel, type Batch } from '../teleport/options.js';
+import { resolveOptimizerOptions, type ResolvedOptions, type StatePolicy, type TeleportOptimizerOptions } from './options.js';
+import { badOption, NoOrbitError, show, TeleportError } from '../core/errors.js';
 import { compileSchedule } from './schedule.js';
 import { AutoSchedule, type ScheduleDecision } from './auto_schedule.js';
 import { BUDGET_MEMORY, DEFAULT_RECOVERY_STEPS, recoveringCap } from './growth_budget.js';
@@ -23,12 +15,27 @@ import { innerClassName, innerStepOf, knowsSlots, preconditionerOf, recreate, se
 import { getObjective } from '../objectives/registry.js';
 import type { InnerStep } from '../objectives/types.js';
 
-export type { StatePolicy, TeleportOptimizerOptions } from '../teleport/options.js';
+export type { StatePolicy, TeleportOptimizerOptions } from './options.js';
 
 /** A gradient or weight with its variable name, as tfjs optimizers pass them around. */
 export type NamedTensor = { name: string; tensor: Tensor };
 
 const OWN_PREFIX = 'teleport/';
+
+/** The config key that holds the teleport options, next to the inner optimizer's own config. */
+const CONFIG_KEY = 'teleport';
+
+/**
+ * Marks teleporting optimizers. `getClassName()` names the inner class (so a saved model.json is plain
+ * tfjs) and tf.Optimizer's `instanceof` is duck-typed, so neither tells a wrapper apart. A registered
+ * symbol, so that two copies of the library agree.
+ */
+const TELEPORTING = Symbol.for('tfjs-teleport.TeleportOptimizer');
+
+/** True for a teleporting optimizer (any copy of this library), false for a plain tfjs optimizer. */
+export function isTeleportOptimizer(optimizer: unknown): optimizer is TeleportOptimizer {
+  return optimizer != null && (optimizer as Record<symbol, unknown>)[TELEPORTING] === true;
+}
 
 /**
  * A tfjs optimizer that wraps another (SGD, momentum, AdaGrad, RMSProp, Adam or any tf.Optimizer)
@@ -62,7 +69,7 @@ export class TeleportOptimizer extends tf.Optimizer {
   /** The options as given (setModel rebuilds the teleporter from them). */
   private readonly options: TeleportOptimizerOptions;
   /** The same options checked against the table, defaults filled in. */
-  private readonly resolved: ResolvedOptions;
+  private resolved: ResolvedOptions;
   private readonly schedule: ReturnType<typeof compileSchedule>;
   private readonly policy: StatePolicy;
   private teleporterCache: Teleporter | null = null;
@@ -74,8 +81,8 @@ export class TeleportOptimizer extends tf.Optimizer {
     if (inner == null || typeof (inner as Optimizer).applyGradients !== 'function') {
       throw badOption('wrap() needs a tfjs optimizer, e.g. tp.wrap(tf.train.adam(0.001), options)');
     }
-    // tf.Optimizer's Symbol.hasInstance is duck-typed (every optimizer passes instanceof), so compare class names.
-    if (inner.getClassName() === TeleportOptimizer.className) throw badOption('this optimizer already teleports; do not wrap it twice');
+    // tf.Optimizer's Symbol.hasInstance is duck-typed (every optimizer passes instanceof): read the wrapper's mark.
+    if (isTeleportOptimizer(inner)) throw badOption('this optimizer already teleports; do not wrap it twice');
     checkInnerLearningRate(inner);
     if (options.optimizer != null) {
       throw badOption(
@@ -94,15 +101,16 @@ export class TeleportOptimizer extends tf.Optimizer {
         "schedule 'auto' measures each teleport's gain on a teleport batch (half of it held out): pass the `data` option ({x, y}, e.g. 32 or more rows of the training set)",
       );
     }
+    Object.defineProperty(this, TELEPORTING, { value: true });
     this.innerOptimizer = inner;
     this.options = { ...options, ...(auto && options.objective == null ? { objective: 'lookahead' } : {}) };
     // Check every option now, so mistakes surface at construction, not mid-training.
-    this.resolved = resolveOptions(this.options, 'optimizer');
+    this.resolved = resolveOptimizerOptions(this.options);
     this.schedule = compileSchedule(options.schedule);
     this.auto = this.schedule.auto ? new AutoSchedule() : null;
     this.policy = this.resolved.stateAfterTeleport;
     const handBuilt = typeof this.resolved.group !== 'string';
-    if (options.model != null || handBuilt) this.teleporterCache = new Teleporter(this.options);
+    if (options.model != null || handBuilt) this.teleporterCache = new Teleporter(this.options, 'optimizer', this.resolved);
     if (this.teleporterCache?.needsBatch && options.data == null) {
       throw badOption(
         `group '${this.teleporterCache.groupName}' is data-dependent and needs teleport batches: pass the \`data\` option ({x, y}, an array of them, or (step) => batches)`,
@@ -152,7 +160,8 @@ export class TeleportOptimizer extends tf.Optimizer {
   /** Attaches the model whose layers the group acts on (e.g. after deserializing the optimizer). */
   setModel(model: LayersModel): void {
     this.options.model = model;
-    this.teleporterCache = new Teleporter(this.options);
+    this.resolved = withModel(this.resolved, model);
+    this.teleporterCache = new Teleporter(this.options, 'optimizer', this.resolved);
   }
 
   /**
@@ -172,7 +181,7 @@ export class TeleportOptimizer extends tf.Optimizer {
       if (this.options.model == null && (this.options.group == null || typeof this.options.group === 'string')) {
         throw badOption('a teleport is scheduled but the optimizer has no model: pass { model } when creating it, or call optimizer.setModel(model)');
       }
-      this.teleporterCache = new Teleporter(this.options);
+      this.teleporterCache = new Teleporter(this.options, 'optimizer', this.resolved);
     }
     return this.teleporterCache;
   }
@@ -300,8 +309,9 @@ export class TeleportOptimizer extends tf.Optimizer {
     return { vars, positions: vars.map(v => pos.get(v.name)) };
   }
 
+  /** The inner optimizer's diagonal preconditioner, when the objective says it reads one (`usesPreconditioner`). */
   private preconditioner(count: number, positions: Array<number | undefined>): Array<Tensor | null> | null {
-    if (!getObjective(this.teleporter().settings.objective).usesPreconditioner) return null;
+    if (this.teleporter().objective.usesPreconditioner !== true) return null;
     // Only where the teleport acts: each entry costs a few weight-sized kernels.
     const touched = this.teleporter().touchedIndices;
     const needed = new Set(positions.filter((p, j): p is number => p != null && touched.has(j)));
@@ -311,7 +321,7 @@ export class TeleportOptimizer extends tf.Optimizer {
 
   /** The inner optimizer's next update, for objectives that look ahead at it (null for the others). */
   private innerStep(vars: Variable[], positions: Array<number | undefined>): InnerStep | null {
-    if (!getObjective(this.teleporter().settings.objective).needsInnerStep) return null;
+    if (!this.teleporter().objective.needsInnerStep) return null;
     // The steps after the teleport start from the state the policy leaves (moveState).
     if (this.policy === 'reset') {
       const fresh = recreate(this.innerOptimizer);
@@ -341,41 +351,36 @@ export class TeleportOptimizer extends tf.Optimizer {
     }
     const preconditioner = this.preconditioner(named.length, positions);
     const innerStep = this.innerStep(vars, positions);
-    let ran: ReturnType<Teleporter['run']> | null;
     try {
-      ran = this.runOrSkip(step, growthCap, () =>
-        teleporter.run(vars, { grads, batch, preconditioner, random: this.randomAt(step), maxGrowth: growthCap, innerStep }),
+      const ran = this.runOrSkip(step, growthCap, () =>
+        teleporter.run(vars, {
+          grads,
+          batch,
+          preconditioner,
+          random: this.randomAt(step),
+          maxGrowth: growthCap,
+          innerStep,
+          step,
+          keepGrads: true,
+          moveState: (actions, thetas) => this.moveState(actions, thetas, positions, true),
+          failure: reason =>
+            `scheduled teleport at step ${step}: ${reason}. The weights are untouched and this step was not applied; lower the learning rate or check the data for NaN/Inf.`,
+        }),
       );
+      if (ran == null) return null;
+      this.record(ran.report);
+      if (ran.grads == null) return null;
+      // The inner optimizer steps with ∇L at the new weights; the step's own tensors stay the caller's.
+      const replacement = named.map(n => n.tensor);
+      positions.forEach((p, j) => {
+        if (p != null && ran.grads![j] != null) replacement[p] = ran.grads![j];
+      });
+      tf.dispose(ran.grads.filter(g => !replacement.includes(g) && !grads.includes(g)));
+      return replacement;
     } finally {
       innerStep?.dispose();
+      tf.dispose(preconditioner?.filter((t): t is Tensor => t != null) ?? []);
     }
-    tf.dispose(preconditioner?.filter((t): t is Tensor => t != null) ?? []);
-    if (ran == null) return null;
-    const { outcome, actions, ms } = ran;
-    const { metrics } = outcome;
-    if (metrics.rejection === 'not-finite') {
-      tf.dispose(outcome.thetas);
-      actions.forEach(a => a.dispose?.());
-      const report = teleporter.report(outcome, actions, { step, ms, growthCap });
-      throw new TeleportError(
-        `scheduled teleport at step ${step}: ${metrics.reason}. The weights are untouched and this step was not applied; lower the learning rate or check the data for NaN/Inf.`,
-        'not-finite',
-        report,
-      );
-    }
-    const state = metrics.accepted ? this.moveState(actions, outcome.thetas, positions, true) : undefined;
-    this.record(teleporter.report(outcome, actions, { step, ms, state, growthCap }));
-    let replacement: Tensor[] | null = null;
-    if (metrics.accepted) {
-      replacement = named.map(n => n.tensor);
-      positions.forEach((p, j) => {
-        if (p != null && outcome.grads![j] != null) replacement![p] = outcome.grads![j];
-      });
-      tf.dispose(outcome.grads!.filter(g => !replacement!.includes(g)));
-    }
-    tf.dispose(outcome.thetas);
-    actions.forEach(a => a.dispose?.());
-    return replacement;
   }
 
   private dataBatches(step: number): Array<Batch | null> {
@@ -410,53 +415,44 @@ export class TeleportOptimizer extends tf.Optimizer {
       return [skipped];
     }
     let growthLeft = eventCap;
-    let noOrbit = false;
     const random = this.randomAt(step);
-    batches.forEach((batch, b) => {
-      if (this.budgetSpent(growthLeft) || noOrbit) return; // the event's budget is used up by its earlier batches, or nothing to move
+    for (const [b, batch] of batches.entries()) {
+      if (this.budgetSpent(growthLeft)) break; // the event's budget is used up by its earlier batches
       const preconditioner = this.preconditioner(named.length, positions);
-      const started = performance.now();
+      const startedAt = performance.now();
       // Exact groups still use the transport route, from the gradient on this batch.
       const loss = teleporter.transportable ? teleporter.lossOn(batch) : null;
       const grads = loss ? tf.tidy(() => tf.grads((...ps: Tensor[]) => loss(ps))(vars)) : null;
       const growthCap = Math.max(1, growthLeft);
       const innerStep = this.innerStep(vars, positions);
-      let ran: ReturnType<Teleporter['run']> | null;
       try {
-        ran = this.runOrSkip(step, growthCap, () => teleporter.run(vars, { batch, grads, preconditioner, random, maxGrowth: growthCap, innerStep, approve }));
+        const ran = this.runOrSkip(step, growthCap, () =>
+          teleporter.run(vars, {
+            batch,
+            grads,
+            preconditioner,
+            random,
+            maxGrowth: growthCap,
+            innerStep,
+            approve,
+            step,
+            startedAt,
+            batchIndex: batches.length > 1 ? b : undefined,
+            moveState: (actions, thetas) => this.moveState(actions, thetas, positions, teleporter.exactGroup),
+            // Same as the in-step route: numerical trouble is an error, never silent (weights untouched by the teleport).
+            failure: reason => `scheduled teleport at step ${step}: ${reason}. The teleport changed nothing; check the teleport data for NaN/Inf.`,
+          }),
+        );
+        if (ran == null) break; // nothing to move at these weights: skipped with a report
+        const r = ran.report;
+        if (r.accepted && r.objectiveBefore > 0) growthLeft /= Math.max(1, r.objectiveAfter / r.objectiveBefore);
+        this.record(r);
+        recorded.push(r);
       } finally {
         innerStep?.dispose();
-      }
-      if (ran == null) {
         tf.dispose([...(preconditioner?.filter((t): t is Tensor => t != null) ?? []), ...(grads ?? [])]);
-        noOrbit = true;
-        return;
       }
-      const { outcome, actions, ms } = ran;
-      const { metrics } = outcome;
-      if (metrics.accepted && metrics.objectiveBefore > 0) growthLeft /= Math.max(1, metrics.objectiveAfter / metrics.objectiveBefore);
-      tf.dispose([...(preconditioner?.filter((t): t is Tensor => t != null) ?? []), ...(grads ?? []), ...(outcome.grads ?? [])]);
-      const state = metrics.accepted ? this.moveState(actions, outcome.thetas, positions, teleporter.exactGroup) : undefined;
-      const report = teleporter.report(outcome, actions, {
-        step,
-        ms: grads ? performance.now() - started : ms,
-        state,
-        growthCap,
-        batch: batches.length > 1 ? b : undefined,
-      });
-      tf.dispose(outcome.thetas);
-      actions.forEach(a => a.dispose?.());
-      if (metrics.rejection === 'not-finite') {
-        // Same as the in-step route: numerical trouble is an error, never silent (weights untouched by the teleport).
-        throw new TeleportError(
-          `scheduled teleport at step ${step}: ${metrics.reason}. The teleport changed nothing; check the teleport data for NaN/Inf.`,
-          'not-finite',
-          report,
-        );
-      }
-      this.record(report);
-      recorded.push(report);
-    });
+    }
     return recorded;
   }
 
@@ -514,19 +510,37 @@ export class TeleportOptimizer extends tf.Optimizer {
     return notCarried.length ? `transform (partial: ${notCarried.join(', ')} kept, not exact for this group)` : 'transform';
   }
 
+  /**
+   * The inner optimizer's class name ('Adam', 'SGD', …): what `model.save({ includeOptimizer: true })`
+   * writes as the optimizer's class_name, so the model loads where tfjs-teleport is not installed (as
+   * the plain optimizer, with its state). Where it is installed, the `teleport` key of the config
+   * restores the wrapper (see {@link TeleportOptimizer.getConfig}).
+   */
+  override getClassName(): string {
+    return this.innerOptimizer.getClassName();
+  }
+
+  /**
+   * The inner optimizer's config at the top level, so that the plain class reads it
+   * (`tf.AdamOptimizer.fromConfig(tf.AdamOptimizer, wrapper.getConfig())` is the inner Adam), and the
+   * teleport options under the one key `teleport` (with the inner class name), which plain tfjs ignores.
+   *
+   * ```ts
+   * tp.adam(0.01, { schedule: { every: 100 } }).getConfig();
+   * // { learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, teleport: { innerClassName: 'Adam', schedule: { every: 100 }, … } }
+   * ```
+   */
   override getConfig(): tf.serialization.ConfigDict {
     if (typeof this.resolved.group !== 'string') {
       throw badOption('an optimizer with hand-built site actions as `group` cannot be serialized; use a named group');
     }
-    return {
-      innerClassName: this.innerOptimizer.getClassName(),
-      innerConfig: this.innerOptimizer.getConfig(),
-      ...(optionsToConfig(this.resolved) as tf.serialization.ConfigDict),
-    };
+    const teleport = { innerClassName: this.innerOptimizer.getClassName(), ...optionsToConfig(this.resolved) } as tf.serialization.ConfigDict;
+    return { ...this.innerOptimizer.getConfig(), [CONFIG_KEY]: teleport };
   }
 
   /**
-   * Rebuilds an optimizer from {@link getConfig}. The model and teleport data are not part of a
+   * Rebuilds an optimizer from {@link getConfig} (or from the config of versions ≤ 0.1:
+   * `{ innerClassName, innerConfig, …options }`). The model and teleport data are not part of a
    * config: attach them with {@link TeleportOptimizer.setModel} (and pass `data` again via a new
    * optimizer if a data-dependent group is used).
    * @nocollapse
@@ -535,12 +549,16 @@ export class TeleportOptimizer extends tf.Optimizer {
     cls: tf.serialization.SerializableConstructor<T>,
     config: tf.serialization.ConfigDict,
   ): T {
-    const map = tf.serialization.SerializationMap.getMap().classNameMap;
-    const innerName = String(config.innerClassName);
-    const entry = map[innerName];
-    if (entry == null) throw badOption(`cannot restore the inner optimizer: class '${innerName}' is not registered with tf.serialization`);
-    const inner = entry[1](entry[0], (config.innerConfig ?? {}) as tf.serialization.ConfigDict) as unknown as Optimizer;
-    return new (cls as unknown as new (i: Optimizer, o: TeleportOptimizerOptions) => T)(inner, optionsFromConfig(config as Record<string, unknown>));
+    const legacy = config.innerClassName != null;
+    const own = (legacy ? config : config[CONFIG_KEY]) as tf.serialization.ConfigDict | null | undefined;
+    if (own == null || typeof own !== 'object' || own.innerClassName == null) {
+      throw badOption(
+        `not a teleporting optimizer's config: it has no '${CONFIG_KEY}' key with the inner optimizer's class name (build the plain optimizer with its own class's fromConfig)`,
+      );
+    }
+    const innerConfig = legacy ? ((config.innerConfig ?? {}) as tf.serialization.ConfigDict) : innerPart(config);
+    const inner = plainFromConfig(String(own.innerClassName), innerConfig);
+    return new (cls as unknown as new (i: Optimizer, o: TeleportOptimizerOptions) => T)(inner, optionsFromConfig(own as Record<string, unknown>));
   }
 
   /**
@@ -588,4 +606,43 @@ function checkInnerLearningRate(inner: Optimizer): void {
   }
 }
 
+/** The inner optimizer's part of a config: everything but the teleport key (and what tfjs-layers tacks on). */
+function innerPart(config: tf.serialization.ConfigDict): tf.serialization.ConfigDict {
+  const { [CONFIG_KEY]: _teleport, customObjects: _custom, ...inner } = config;
+  return inner;
+}
+
+/** The class's own fromConfig for each optimizer class name, kept before {@link restoreWrappersOnLoad} wraps it. */
+const PLAIN_FROM_CONFIG = new Map<
+  string,
+  [tf.serialization.SerializableConstructor<tf.serialization.Serializable>, tf.serialization.FromConfigMethod<tf.serialization.Serializable>]
+>();
+
+/** A plain optimizer of the registered class `name` from its config. */
+function plainFromConfig(name: string, config: tf.serialization.ConfigDict): Optimizer {
+  const entry = PLAIN_FROM_CONFIG.get(name) ?? tf.serialization.SerializationMap.getMap().classNameMap[name];
+  if (entry == null) throw badOption(`cannot restore the inner optimizer: class '${name}' is not registered with tf.serialization`);
+  return entry[1](entry[0], config) as unknown as Optimizer;
+}
+
+/**
+ * A teleporting optimizer saves under its inner class's name (see getClassName), so that plain tfjs
+ * loads it. Where this library is loaded, the registry entries of the optimizer classes registered so
+ * far (tfjs-core's seven) read a config that carries the `teleport` key back into a
+ * TeleportOptimizer; every other config goes to the class's own fromConfig, unchanged.
+ */
+function restoreWrappersOnLoad(): void {
+  const map = tf.serialization.SerializationMap.getMap().classNameMap;
+  for (const [name, entry] of Object.entries(map)) {
+    const [cls, own] = entry;
+    const isOptimizerClass = cls?.prototype != null && cls.prototype instanceof tf.Optimizer;
+    if (!isOptimizerClass || name === TeleportOptimizer.className || PLAIN_FROM_CONFIG.has(name)) continue;
+    PLAIN_FROM_CONFIG.set(name, [cls, own]);
+    const fromConfig: tf.serialization.FromConfigMethod<tf.serialization.Serializable> = (c, config) =>
+      config?.[CONFIG_KEY] != null ? TeleportOptimizer.fromConfig(TeleportOptimizer as never, config) : own(c, config);
+    map[name] = [cls, fromConfig];
+  }
+}
+
 tf.serialization.registerClass(TeleportOptimizer);
+restoreWrappersOnLoad();

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { SeededRandom } from '../util/random.js';
+import { SeededRandom } from '../core/random.js';
 
 function uniform(shape: number[], random: SeededRandom): Float32Array {
   const n = shape.reduce((a, b) => a * b, 1);

@@ -95,6 +95,8 @@ export function ascendInChart(objective: (thetas: Tensor[]) => Scalar, init: rea
   return solverResult(r, best.theta);
 }
 
+const NAME = 'chart ascent';
+
 /**
  * Picked for every teleport whose actions all build their element with `glElement` (GL, gl-data,
  * gl-pinv) and start at the identity, when no cheaper solver applies (the Gram solver for GL's
@@ -105,7 +107,11 @@ export function ascendInChart(objective: (thetas: Tensor[]) => Scalar, init: rea
  * ```
  */
 export const chartAscent: Solver = {
-  name: 'chart ascent',
-  applies: problem => problem.glChart === true && !problem.randomStart,
-  solve: (problem, opts) => ascendInChart(problem.objective, problem.init, opts),
+  name: NAME,
+  prepare(problem) {
+    const actions = problem.context?.actions ?? [];
+    // Every action builds its element with `glElement` (`SiteAction.glChart`): θ may move in the chart G·exp(T).
+    if (problem.randomStart || actions.length === 0 || !actions.every(a => a.glChart === true)) return null;
+    return { name: NAME, exact: false, solve: opts => ascendInChart(problem.objective, problem.init, opts) };
+  },
 };

@@ -53,9 +53,17 @@ export function ascendClosedForm(form: ClosedForm, opts: SolverOptions): SolverR
   return solverResult(r, thetas);
 }
 
-/** Picked whenever the objective has a closed form in this context and the search starts at the identity. */
+const NAME = 'closed-form ascent';
+
+/**
+ * Picked whenever the objective has a closed form in this context and the search starts at the
+ * identity. Its final value is the closed form's own, exact at θ.
+ */
 export const closedFormAscent: Solver = {
-  name: 'closed-form ascent',
-  applies: problem => problem.closedForm != null && !problem.randomStart,
-  solve: (problem, opts) => ascendClosedForm(problem.closedForm!, opts),
+  name: NAME,
+  prepare(problem) {
+    const form = problem.closedForm;
+    if (form == null || problem.randomStart) return null;
+    return { name: NAME, exact: true, solve: opts => ascendClosedForm(form, opts) };
+  },
 };

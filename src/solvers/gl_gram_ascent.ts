@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { rememberGlElement } from '../groups/gl.js';
 import { scaledOuter64, symEig64 } from '../linalg/dense64.js';
 import { matMulOn, scaledOuterOn, type ProductEngine } from '../linalg/products.js';
-import type { GlGramForm, GramTerm } from '../objectives/gl_gram.js';
+import { glGramForm, type GlGramForm, type GramTerm } from '../objectives/gl_gram.js';
 import { guardedAscent, solverResult, withStepRule, type AscentOutcome, type AscentSpace, type Evaluation } from './step_rule.js';
 import type { Solver, SolverOptions, SolverResult } from './types.js';
 
@@ -338,16 +338,29 @@ export function ascendGlGram(form: GlGramForm, opts: SolverOptions, engine: Prod
   return solverResult(r, thetas);
 }
 
+const NAME = 'gl gram ascent';
+
 /**
- * Picked for the gradient norm of GL on linear pairs with a known gradient, from the identity (the
- * engine sets `SolveProblem.glGram`); everything else falls through to the next solver.
+ * Picked for the plain gradient norm (family 'gradientNorm' without a preconditioner) of GL on
+ * linear pairs with a known gradient (the transport route), from the identity: `prepare` reduces the
+ * objective to Gram matrices ({@link glGramForm}); everything else falls through to the next solver.
+ * Its final value is the Gram form's float64 value, exact at θ.
  *
  * ```ts
- * solverFor({ objective, closedForm: null, init, randomStart: false, glGram: form }).name; // 'gl gram ascent'
+ * solverFor(problem).name; // 'gl gram ascent' for a GL teleport of gradNorm from the step's gradient
  * ```
  */
 export const glGramAscent: Solver = {
-  name: 'gl gram ascent',
-  applies: problem => problem.glGram != null && !problem.randomStart,
-  solve: (problem, opts) => ascendGlGram(problem.glGram!, opts),
+  name: NAME,
+  prepare(problem) {
+    const c = problem.context;
+    if (c == null || problem.randomStart || c.route !== 'transport' || c.gradient == null) return null;
+    if (c.traits.family !== 'gradientNorm' || c.traits.usesPreconditioner) return null;
+    if (c.actions.length === 0 || !c.actions.every(a => a.linearPair != null)) return null;
+    const form = glGramForm(
+      c.actions.map(a => a.linearPair!),
+      c.gradient,
+    );
+    return { name: NAME, exact: true, solve: opts => ascendGlGram(form, opts) };
+  },
 };

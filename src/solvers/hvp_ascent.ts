@@ -94,16 +94,24 @@ export function ascendGradNorm(structure: GradNormStructure, init: readonly Tens
   return solverResult(r, r.best);
 }
 
+const NAME = 'finite-difference Hessian-vector ascent';
+
 /**
- * Picked for gradient-norm objectives on the evaluate route (data-dependent GL) when the teleport's
- * `hessianVector` is 'difference' (not the default) and the search starts at the identity.
+ * Picked for gradient-norm objectives (family 'gradientNorm', preconditioned or not) on the evaluate
+ * route (data-dependent GL) when the teleport's `hessianVector` is 'difference' (not the default) and
+ * the search starts at the identity: `prepare` builds the {@link GradNormStructure} from the context.
  *
  * ```ts
- * tp.solverFor(problem) === tp.hvpAscent; // for a gl-data teleport with hessianVector: 'difference'
+ * tp.solverFor(problem).name === tp.hvpAscent.name; // for a gl-data teleport with hessianVector: 'difference'
  * ```
  */
 export const hvpAscent: Solver = {
-  name: 'finite-difference Hessian-vector ascent',
-  applies: problem => problem.gradNorm != null && !problem.randomStart,
-  solve: (problem, opts) => ascendGradNorm(problem.gradNorm!, problem.init, opts),
+  name: NAME,
+  prepare(problem) {
+    const c = problem.context;
+    if (c == null || problem.randomStart || c.route !== 'evaluate' || c.lossGradient == null) return null;
+    if (c.traits.family !== 'gradientNorm' || c.hessianVector !== 'difference') return null;
+    const structure: GradNormStructure = { act: c.act, gradient: c.lossGradient, touched: c.touched, weights: c.preconditioner };
+    return { name: NAME, exact: false, solve: opts => ascendGradNorm(structure, problem.init, opts) };
+  },
 };

@@ -58,6 +58,5 @@ export function ascend(objective: (thetas: Tensor[]) => Scalar, init: readonly T
 /** The general solver: autodiff on the objective in θ (nested autodiff on the evaluate route). */
 export const tensorAscent: Solver = {
   name: 'ascent',
-  applies: () => true,
-  solve: (problem, opts) => ascend(problem.objective, problem.init, opts, problem.randomStart),
+  prepare: problem => ({ name: 'ascent', exact: false, solve: opts => ascend(problem.objective, problem.init, opts, problem.randomStart) }),
 };

@@ -1,7 +1,5 @@
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
-import type { ClosedForm } from '../objectives/types.js';
-import type { GlGramForm } from '../objectives/gl_gram.js';
-import type { GradNormStructure } from './hvp_ascent.js';
+import type { ClosedForm, ObjectiveContext, ObjectiveTraits } from '../objectives/types.js';
 
 /** Settings of the search on the group parameters θ. */
 export interface SolverOptions {
@@ -53,6 +51,21 @@ export interface SolverResult {
 }
 
 /**
+ * What a solver may build its own structure from: the teleport's objective context (actions, params,
+ * route, gradient, loss, preconditioner; tensors borrowed), the objective's traits, and two helpers.
+ */
+export interface SolveContext extends ObjectiveContext {
+  /** The objective's declared traits (family, preconditioner use, step rules), never its identity. */
+  traits: ObjectiveTraits;
+  /** How a gradient-norm objective's ∇θ is wanted on the evaluate route (see `hessianVector` in the options). */
+  hessianVector: 'difference' | 'autodiff';
+  /** w(θ): the parameter list after acting with θ (differentiable in θ). */
+  act(thetas: readonly Tensor[]): Tensor[];
+  /** ∇L at a parameter list for the touched indices (null elsewhere), by autodiff of the batch loss; null without a loss. */
+  lossGradient: ((params: readonly Tensor[]) => Array<Tensor | null>) | null;
+}
+
+/**
  * One search problem: the objective as a differentiable function of θ, an optional closed form on
  * float64 vectors, and where to start. θ = 0 is always the identity element.
  */
@@ -65,28 +78,31 @@ export interface SolveProblem {
   /** True when `init` is not the identity: the identity is then evaluated too, and kept if better. */
   randomStart: boolean;
   /**
-   * A (preconditioned) gradient norm on the evaluate route, in pieces: lets a solver get ∇θ from a
-   * finite-difference Hessian-vector product instead of nested autodiff. Null when not applicable.
+   * The teleport the problem comes from (absent for a bare search on θ): solvers that specialise
+   * (the Gram form of GL, the finite-difference Hessian-vector product, the GL chart) read it in
+   * their `prepare`.
    */
-  gradNorm?: GradNormStructure | null;
-  /**
-   * The plain gradient norm of GL on linear pairs on the transport route, reduced to Gram matrices
-   * (objectives/gl_gram.ts). Null when not applicable (other groups, preconditioned norms, layers
-   * that are not plain linear dense pairs).
-   */
-  glGram?: GlGramForm | null;
-  /**
-   * Every action builds its element with `glElement` (GL, gl-data, gl-pinv; `SiteAction.glChart`):
-   * θ may be moved in the chart G·exp(T) at the current element (solvers/chart_ascent.ts).
-   */
-  glChart?: boolean;
+  context?: SolveContext;
 }
 
-/** A way to find θ. Solvers are registered in solvers/registry.ts and picked by `applies`. */
+/** A solver bound to one problem, with whatever structure it built for it. */
+export interface PreparedSolve {
+  /** The solver's name. */
+  readonly name: string;
+  solve(options: SolverOptions): SolverResult;
+  /**
+   * True when the result's `objectiveAfter` is the objective's exact value at the returned θ (a closed
+   * form or the Gram form, in float64): the guard then takes it without a second evaluation there.
+   */
+  readonly exact: boolean;
+}
+
+/**
+ * A way to find θ. Solvers are registered in solvers/registry.ts; the first whose `prepare` builds
+ * something for a problem solves it.
+ */
 export interface Solver {
   readonly name: string;
-  /** Whether this solver takes the problem (the first registered one that does solves it). */
-  applies(problem: SolveProblem): boolean;
-  /** Finds θ; never returns a point worse than the identity. */
-  solve(problem: SolveProblem, options: SolverOptions): SolverResult;
+  /** Builds this solver's structure for `problem` (a Gram form, a Hessian-vector structure, …), or declines with null. */
+  prepare(problem: SolveProblem): PreparedSolve | null;
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
-import { UnsupportedLayerError } from '../teleport/errors.js';
+import { UnsupportedLayerError } from '../core/errors.js';
 import * as secondOrder from './second_order.js';
 
 /** An elementwise activation as the structure reader sees it. */

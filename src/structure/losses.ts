@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
-import { badOption } from '../teleport/errors.js';
+import { badOption } from '../core/errors.js';
 import { logSoftmax } from './second_order.js';
 
 /** A loss as `(yTrue, yPred) => Scalar`, the shape tfjs-layers' compile() accepts. */

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { UnsupportedLayerError } from '../teleport/errors.js';
-import type { ParamConstraint } from '../teleport/guard.js';
+import { UnsupportedLayerError } from '../core/errors.js';
+import type { ParamConstraint } from '../core/types.js';
 import { type ActivationSpec, activationFromConfig, applyActivation, describeActivations, isBijective, isPositivelyHomogeneous } from './activations.js';
 
 // tfjs-layers' Layer type is not exported from its root in a way we can import as a value; we only

@@ -1,7 +1,7 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { badOption, UnsupportedLayerError } from '../teleport/errors.js';
+import { badOption, UnsupportedLayerError } from '../core/errors.js';
 import { type ActivationSpec, isPositivelyHomogeneous } from './activations.js';
 import { readModel } from './read_model.js';
 

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
-import { TeleportError } from '../teleport/errors.js';
+import { TeleportError } from '../core/errors.js';
 
 /** Comparison kernels and their input names: the derivative of a step function is zero almost everywhere. */
 const COMPARISONS: ReadonlyArray<readonly [string, readonly string[]]> = [

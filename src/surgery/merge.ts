@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { densePairs, rebuildWithUnits as rebuild } from '../structure/resize.js';
-import { badOption } from '../teleport/errors.js';
+import { badOption } from '../core/errors.js';
 
 /** Options of {@link merge}. */
 export interface MergeOptions {

@@ -2,11 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Optimizer, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { resizeSlots, type SlotResize } from '../optimizers/inner_state.js';
-import type { TeleportOptimizer } from '../optimizers/teleport_optimizer.js';
+import { isTeleportOptimizer } from '../optimizers/teleport_optimizer.js';
 import { readModel } from '../structure/read_model.js';
 import { densePairAt, rebuildWithUnits } from '../structure/resize.js';
 import { describeActivations } from '../structure/activations.js';
-import { badOption, UnsupportedLayerError } from '../teleport/errors.js';
+import { badOption, UnsupportedLayerError } from '../core/errors.js';
 
 /** Options of {@link split}. */
 export interface SplitOptions {
@@ -122,7 +122,7 @@ export function split(model: LayersModel, options: SplitOptions): LayersModel | 
   add(second.kernel, 0, outGrad);
   const newNames = wider.trainableWeights.map(w => (w.read() as Variable).name);
   const opt = options.optimizer;
-  const wrapper = opt.getClassName() === 'TeleportOptimizer' ? (opt as TeleportOptimizer) : null;
+  const wrapper = isTeleportOptimizer(opt) ? opt : null;
   const inner = resizeSlots(wrapper?.inner ?? opt, changes, structure.variables, newNames);
   return { model: wider, optimizer: wrapper != null ? wrapper.rebind(inner, wider) : inner };
 }

@@ -5,19 +5,9 @@
  * may only use what is left of `maxTotalGrowth` (default maxGrowth², as for a run's scheduled teleports).
  * Held in a WeakMap: nothing keeps a model alive, nothing is saved with it.
  */
-import type { TeleportReport } from './report.js';
+import type { OneOffBudget, TeleportReport } from '../core/report.js';
 
-/** What the one-off teleports of one model have used of their budget (`tp.teleport.budget(model)`). */
-export interface OneOffBudget {
-  /** Product of the objective growths of the accepted maximizing teleports since the last reset (1 = none). */
-  growth: number;
-  /** The cap on `growth` the latest call used (maxTotalGrowth, or maxGrowth² when unset). */
-  maxTotalGrowth: number;
-  /** Accepted teleports since the last reset. */
-  teleports: number;
-  /** Sum of their relative loss drifts on their batches (each ≤ maxLossDrift; drift adds up across calls). */
-  drift: number;
-}
+export type { OneOffBudget } from '../core/report.js';
 
 const budgets = new WeakMap<object, OneOffBudget>();
 const DEFAULT_MAX_GROWTH_SQ = 4;

@@ -2,20 +2,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { SiteAction } from '../groups/types.js';
 import { getObjective } from '../objectives/registry.js';
-import { gradNorm, preconditionedGradNorm } from '../objectives/grad_norm.js';
-import type { ClosedForm, HeldOut, InnerStep, ObjectiveContext, ObjectiveSettings, Preconditioner } from '../objectives/types.js';
-import { glGramForm, type GlGramForm } from '../objectives/gl_gram.js';
-import { closedFormAscent } from '../solvers/closed_form_ascent.js';
-import { glGramAscent } from '../solvers/gl_gram_ascent.js';
-import type { GradNormStructure } from '../solvers/hvp_ascent.js';
+import { gradNorm } from '../objectives/grad_norm.js';
+import type { ClosedForm, HeldOut, InnerStep, Objective, ObjectiveContext, ObjectiveSettings, Preconditioner } from '../objectives/types.js';
 import { solverFor } from '../solvers/registry.js';
-import type { SolverOptions, StepRule } from '../solvers/types.js';
-import { TeleportError, type RejectionKind } from './errors.js';
-import { applyActions, guard, type ParamConstraint } from './guard.js';
-import { emptyMetrics, type TeleportMetrics } from './report.js';
+import type { SolveContext, SolveProblem, SolverOptions, StepRule } from '../solvers/types.js';
+import { TeleportError, type RejectionKind } from '../core/errors.js';
+import type { ParamConstraint } from '../core/types.js';
+import { applyActions } from '../groups/apply.js';
+import { guard } from './guard.js';
+import { emptyMetrics, type TeleportMetrics } from '../core/report.js';
 import { withSecondOrderGradients } from '../structure/second_order_scope.js';
 
-export { applyActions } from './guard.js';
+export { applyActions } from '../groups/apply.js';
 
 /** Everything that decides how one teleport searches and what it accepts. */
 export interface TeleportSettings extends SolverOptions {
@@ -68,6 +66,8 @@ export interface TeleportOutcome {
   grads: Tensor[] | null;
   /** The group element found (kept; caller disposes), for moving optimizer state. */
   thetas: Tensor[];
+  /** The name of the solver that searched (see solvers/registry.ts); absent when nothing was searched. */
+  solver?: string;
 }
 
 /** ∇L(g·w) from ∇L(w) through every site's J⁻ᵀ. */
@@ -94,20 +94,25 @@ function lossGradients(loss: (p: readonly Tensor[]) => Scalar, params: readonly 
 const scalarOf = (t: Tensor) => t.dataSync()[0];
 
 /**
- * 'auto' → 'budget' for the gradient-norm objectives of exact groups with a known gradient (the
- * transport route: rescale's closed form, GL) starting at the identity: an unbounded objective that
- * grows along every step until the growth cap. 'fixed' on the evaluate route (data-dependent actions,
- * exact only on the batch: long steps drift more), from random starts (SO(2) on test functions, where
- * the objective can be sharply peaked) and for the curvature and sharpness objectives (bounded, with
- * interior optima that long steps jump over).
+ * 'auto' → the objective's own preference on this route (`Objective.stepRule`), from the identity;
+ * 'fixed' from random starts (SO(2) on test functions, where the objective can be sharply peaked) and
+ * where the objective states none. The gradient norms prefer 'budget' on the transport route (an
+ * unbounded objective that grows along every step until the growth cap) and 'fixed' on the evaluate
+ * route (data-dependent actions, exact only on the batch: long steps drift more); curvature and
+ * sharpness are bounded, with interior optima that long steps jump over.
  *
  * ```ts
- * resolveStepRule('auto', 'transport', false, true); // 'budget'
+ * resolveStepRule('auto', 'transport', false, { transport: 'budget' }); // 'budget'
  * ```
  */
-export function resolveStepRule(rule: StepRule | undefined, route: 'transport' | 'evaluate', randomStart: boolean, gradientNorm: boolean): 'fixed' | 'budget' {
+export function resolveStepRule(
+  rule: StepRule | undefined,
+  route: 'transport' | 'evaluate',
+  randomStart: boolean,
+  preferred: Objective['stepRule'],
+): 'fixed' | 'budget' {
   if (rule === 'fixed' || rule === 'budget') return rule;
-  return route === 'transport' && !randomStart && gradientNorm ? 'budget' : 'fixed';
+  return randomStart ? 'fixed' : (preferred?.[route] ?? 'fixed');
 }
 const sumOfSquares = (ts: ReadonlyArray<Tensor | null>): number =>
   tf.tidy(() => scalarOf(tf.addN([tf.scalar(0), ...ts.filter((t): t is Tensor => t != null).map(t => tf.sum(tf.square(t)))])));
@@ -215,8 +220,10 @@ function teleportOnce(input: TeleportInput, settings: TeleportSettings): Telepor
       ? thetas => onlyTouched(transportGradients(actions, input.grads!, thetas))
       : thetas => lossGradients(loss!, applyActions(actions, params, thetas), touched),
   };
+  // The plain gradient norm: the report's ‖∇L‖² is then the objective itself.
+  const plainNorm = objective.family === 'gradientNorm' && objective.usesPreconditioner !== true;
   const closedForm = objective.closedForm?.(ctx) ?? null;
-  const plainForm = objective === gradNorm ? closedForm : closedForm != null ? gradNorm.closedForm!(ctx) : null;
+  const plainForm = plainNorm ? closedForm : closedForm != null ? gradNorm.closedForm!(ctx) : null;
   const meter = gradNormMeter(ctx, plainForm);
   const value = objective.value(ctx);
   // A closed form is a deterministic function of θ: at the solver's own θ its value is the one the
@@ -234,16 +241,17 @@ function teleportOnce(input: TeleportInput, settings: TeleportSettings): Telepor
 
   // On the transport route the gradNorm objective is ‖∇L‖² over the touched parameters itself: its
   // values at the identity and at the accepted θ need no second evaluation.
-  const normIsObjective = objective === gradNorm && transport;
+  const normIsObjective = plainNorm && transport;
   const metrics: TeleportMetrics = emptyMetrics(ctx.route);
   const measureBefore = (knownTouched?: number) => {
     const before = meter(null, knownTouched);
     Object.assign(metrics, { gradNormSqBefore: before.touched, fullGradNormSqBefore: before.full });
   };
   if (!normIsObjective) measureBefore();
+  let solverName: string | undefined;
   const rejected = (kind: RejectionKind, reason: string, thetas: Tensor[]): TeleportOutcome => {
     meter.release();
-    return { metrics: { ...metrics, accepted: false, rejection: kind, reason }, params: null, grads: null, thetas };
+    return { metrics: { ...metrics, accepted: false, rejection: kind, reason }, params: null, grads: null, thetas, solver: solverName };
   };
 
   if (loss != null) {
@@ -254,37 +262,21 @@ function teleportOnce(input: TeleportInput, settings: TeleportSettings): Telepor
     }
   }
   const init = tf.tidy(() => actions.map(a => a.init(input.random)));
-  const weightedNorm = objective === gradNorm || objective === preconditionedGradNorm;
-  const gradNormStructure: GradNormStructure | null =
-    !transport && loss != null && weightedNorm && settings.hessianVector === 'difference'
-      ? {
-          act: thetas => applyActions(actions, params, thetas),
-          gradient: p => lossGradients(loss, p, touched),
-          touched,
-          weights: ctx.preconditioner,
-        }
-      : null;
-  const glGram: GlGramForm | null =
-    transport && objective === gradNorm && actions.length > 0 && actions.every(a => a.linearPair != null)
-      ? glGramForm(
-          actions.map(a => a.linearPair!),
-          input.grads!,
-        )
-      : null;
-  const problem = {
-    objective: value,
-    closedForm,
-    init,
-    randomStart: actions.some(a => a.randomInit === true),
-    gradNorm: gradNormStructure,
-    glGram,
-    glChart: actions.length > 0 && actions.every(a => a.glChart === true),
+  const context: SolveContext = {
+    ...ctx,
+    traits: objective,
+    hessianVector: settings.hessianVector ?? 'autodiff',
+    act: thetas => applyActions(actions, params, thetas),
+    lossGradient: loss != null ? p => lossGradients(loss, p, touched) : null,
   };
+  const problem: SolveProblem = { objective: value, closedForm, init, randomStart: actions.some(a => a.randomInit === true), context };
+  // The first registered solver whose `prepare` accepts builds its own structure (Gram form, HVP, …).
   const solver = solverFor(problem);
-  const solved = solver.solve(problem, { ...settings, stepRule: resolveStepRule(settings.stepRule, ctx.route, problem.randomStart, weightedNorm) });
+  const solved = solver.solve({ ...settings, stepRule: resolveStepRule(settings.stepRule, ctx.route, problem.randomStart, objective.stepRule) });
   tf.dispose(init);
   Object.assign(metrics, { objectiveBefore: solved.objectiveBefore, ascentSteps: solved.stepsTaken, backtracks: solved.backtracks });
   if (normIsObjective) measureBefore(solved.objectiveBefore);
+  solverName = solver.name;
   if (solved.aborted) return rejected('not-finite', solved.aborted, solved.thetas);
   if (solved.blewUp) {
     // The start was finite (else `aborted`): the inputs are fine, the step length is not.
@@ -294,7 +286,7 @@ function teleportOnce(input: TeleportInput, settings: TeleportSettings): Telepor
       solved.thetas,
     );
   }
-  if ((closedForm != null && solver === closedFormAscent) || solver === glGramAscent) solvedByForm = { thetas: solved.thetas, value: solved.objectiveAfter };
+  if (solver.exact) solvedByForm = { thetas: solved.thetas, value: solved.objectiveAfter };
 
   const guarded = guard({
     actions,
@@ -335,5 +327,5 @@ function teleportOnce(input: TeleportInput, settings: TeleportSettings): Telepor
     ? (tf.tidy(() => transportGradients(actions, input.grads!, guarded.thetas).map((g, i) => g ?? tf.zerosLike(params[i]))) as Tensor[])
     : null;
   Object.assign(metrics, { accepted: true, objectiveAfter: guarded.objectiveAfter, gradNormSqAfter: after.touched, fullGradNormSqAfter: after.full });
-  return { metrics, params: guarded.params, grads, thetas: guarded.thetas };
+  return { metrics, params: guarded.params, grads, thetas: guarded.thetas, solver: solverName };
 }

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { SiteAction } from '../groups/types.js';
-import type { RejectionKind } from './errors.js';
+import type { ParamConstraint, RejectionKind } from '../core/types.js';
+import { applyActions } from '../groups/apply.js';
 
-/** A layer constraint on one parameter (tfjs-layers' `Constraint.apply`): returns the projected value. */
-export type ParamConstraint = (value: Tensor) => Tensor;
+export type { ParamConstraint } from '../core/types.js';
 
 /** What the guard checks a group element against. */
 export interface GuardInput {
@@ -45,14 +45,7 @@ export interface GuardResult {
   shrinks: number;
 }
 
-/** Applies every site action in order. */
-export function applyActions(actions: readonly SiteAction[], params: readonly Tensor[], thetas: readonly Tensor[]): Tensor[] {
-  let out = params.slice();
-  actions.forEach((a, i) => {
-    out = a.act(out, thetas[i]);
-  });
-  return out;
-}
+export { applyActions } from '../groups/apply.js';
 
 const scalarOf = (t: Tensor) => t.dataSync()[0];
 

@@ -2,20 +2,17 @@ import type { Optimizer, Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { SiteAction } from '../groups/types.js';
 import { getGroup } from '../groups/registry.js';
-import { getObjective } from '../objectives/registry.js';
-import { compileSchedule, type Schedule } from '../optimizers/schedule.js';
-import { DEFAULT_RECOVERY_STEPS } from '../optimizers/growth_budget.js';
+import { getObjective, objectiveOptionSpecs } from '../objectives/registry.js';
+import type { ObjectiveSettings } from '../objectives/types.js';
 import type { LossFunction } from '../structure/losses.js';
 import type { TeleportSettings } from './engine.js';
 import type { StepRule } from '../solvers/types.js';
-import { badOption, show } from './errors.js';
-import type { TeleportReport } from './report.js';
+import { badOption, show } from '../core/errors.js';
+import { optionChecks } from '../core/checks.js';
 
-/** A teleport batch: inputs and targets, shaped as for model.fit. */
-export interface Batch {
-  x: Tensor;
-  y: Tensor;
-}
+import type { Batch } from '../core/types.js';
+
+export type { Batch } from '../core/types.js';
 
 /** Teleport data: one batch, several (teleported on one after another), or a function of the step. */
 export type TeleportData = Batch | Batch[] | ((step: number) => Batch | Batch[]);
@@ -27,7 +24,7 @@ export type TeleportData = Batch | Batch[] | ((step: number) => Batch | Batch[])
 export type GroupOption = string | SiteAction | SiteAction[];
 
 /** Options shared by {@link teleport} and the teleporting optimizers (defaults in {@link DEFAULTS}). */
-export interface TeleportOptions {
+export interface TeleportOptions extends ObjectiveSettings {
   /** The tfjs-layers model whose layer pairs the group acts on. Needed for named groups. */
   model?: LayersModel;
   /**
@@ -91,15 +88,6 @@ export interface TeleportOptions {
   /** Seed for random group initializations (SO(2) angles, curves, probes). Default 0; the teleport at step t draws from a stream derived from (seed, t). */
   seed?: number;
   /**
-   * How `objective: 'sharpness'` estimates φ. 'trace': L(w) + mean(t²)/(2n)·tr H(g·w) with
-   * `sharpnessProbes` Hutchinson probes taken once at w (exact linear groups: rescale, GL); 'directions':
-   * eq. 5.1 itself, |T|·|D| forward and backward passes per ascent step; 'auto' (default): 'trace' where
-   * it applies, else 'directions'.
-   */
-  sharpnessEstimator?: 'auto' | 'trace' | 'directions';
-  /** Hutchinson probes of the 'trace' sharpness estimator, and as many held out to confirm its move (one gradient pass each, per teleport). Default 4. */
-  sharpnessProbes?: number;
-  /**
    * Cap on the growth of ‖∇L‖² (the maximized objective) that teleports may cause together (the product
    * of their growth ratios). Default maxGrowth² (4 with the default maxGrowth); `Infinity` lifts it.
    * - Scheduled teleports of a run: each may use half of what is left (never more than maxGrowth), and
@@ -111,52 +99,11 @@ export interface TeleportOptions {
    */
   maxTotalGrowth?: number;
   /**
-   * Steps of the inner optimizer `objective: 'lookahead'` looks ahead: 1 (default) uses the second-order
-   * model of one step (one Hessian-vector product per evaluation); k > 1 unrolls k steps.
-   */
-  lookaheadSteps?: number;
-  /**
    * For a one-off `tp.teleport` with `objective: 'lookahead'`: the optimizer that will take the next
    * steps (any tf.train or tp optimizer of the five built-in kinds). Its learning rate and state are
    * read, never changed. A teleporting optimizer uses its own inner optimizer instead.
    */
   optimizer?: Optimizer;
-}
-
-/** What happens to the inner optimizer's state after a teleport (dissertation §5.4.1). */
-export type StatePolicy = 'transform' | 'keep' | 'reset';
-
-/** Options of a teleporting optimizer: the teleport options plus when to teleport and what it reports to. */
-export interface TeleportOptimizerOptions extends TeleportOptions {
-  /** When to teleport, in optimizer steps (batches): `{ atSteps: [...] }` or `{ every, start = every, stop? }`. Without one the wrapper never teleports. */
-  schedule?: Schedule;
-  /**
-   * 'transform' (default): carry momentum and accumulators along the group action where that is
-   * exact (all slots for rescale; first moments for GL), keep the rest; 'keep': leave the state;
-   * 'reset': start the inner optimizer afresh.
-   */
-  stateAfterTeleport?: StatePolicy;
-  /** Called after every teleport with its report. */
-  onTeleport?: (report: TeleportReport) => void;
-  /**
-   * Where exact groups get ∇L: 'step' (default) reuses the gradient the optimizer step just computed
-   * (no extra pass; the teleport happens inside the step, Algorithm 1); 'data' computes it on each
-   * `data` batch after the step (one backward pass per batch; less noisy with large teleport batches).
-   */
-  gradientSource?: 'step' | 'data';
-  /**
-   * Steps over which a spent growth budget recovers in full. Default 500: a schedule every e steps
-   * settles at caps of maxTotalGrowth^(e/500) per teleport (every 5: 1.4 %; every 50: 15 %), so long
-   * runs keep teleporting while teleports cannot compound faster than maxTotalGrowth per 500 steps.
-   * `Infinity`: the budget never recovers (versions ≤ 0.2: teleport k gets maxTotalGrowth^(2^-(k+1)),
-   * so from about the sixth on every teleport is a no-op).
-   */
-  growthRecoverySteps?: number;
-  /**
-   * The clock `schedule: 'auto'` times steps and teleports with, in milliseconds. Default
-   * `performance.now`; tests inject their own so decisions do not depend on the machine's speed.
-   */
-  clock?: () => number;
 }
 
 type AnyOptions = Record<string, unknown>;
@@ -168,49 +115,22 @@ export interface OptionSpec {
   check?: (value: unknown, all: Record<string, unknown>) => unknown;
   /** Saved by getConfig (JSON values only). A function decides per value (e.g. a loss name, not a loss function). */
   serialized: boolean | ((value: unknown) => boolean);
+  /** The saved form of a value, when it is not the value itself (a schedule's normalized config). */
+  toConfig?: (value: unknown) => unknown;
   scope: 'teleport' | 'optimizer';
 }
 
 const isFn = (v: unknown) => typeof v === 'function';
+const { number, oneOf, boolean, fn } = optionChecks;
 const isSiteAction = (v: unknown) => v != null && typeof v === 'object' && isFn((v as SiteAction).act) && isFn((v as SiteAction).init);
 
-function number(name: string, opts: { integer?: boolean; min?: number; minExclusive?: boolean; allowInfinity?: boolean } = {}) {
-  return (v: unknown) => {
-    const { integer = false, min = 0, minExclusive = false, allowInfinity = false } = opts;
-    const finiteOk = typeof v === 'number' && (Number.isFinite(v) || (allowInfinity && v === Infinity));
-    const ok = finiteOk && (minExclusive ? (v as number) > min : (v as number) >= min) && (!integer || Number.isInteger(v) || v === Infinity);
-    if (!ok) {
-      const kind = integer ? 'integer' : allowInfinity ? 'number' : 'finite number';
-      const what =
-        min === 0 ? `a ${minExclusive ? 'positive' : 'non-negative'} ${kind}` : `${kind === 'integer' ? 'an' : 'a'} ${kind} ${minExclusive ? '>' : '≥'} ${min}`;
-      throw badOption(`option ${name} must be ${what}, got ${show(v)}`);
-    }
-    return v;
-  };
-}
+/** The value checks of the option table, for options added by {@link extendOptionTable}. */
+export { optionChecks } from '../core/checks.js';
 
-function oneOf(name: string, choices: readonly string[]) {
-  return (v: unknown) => {
-    if (typeof v !== 'string' || !choices.includes(v)) throw badOption(`option ${name} must be one of ${choices.join(', ')}, got ${show(v)}`);
-    return v;
-  };
-}
-
-function boolean(name: string) {
-  return (v: unknown) => {
-    if (typeof v !== 'boolean') throw badOption(`option ${name} must be true or false, got ${show(v)}`);
-    return v;
-  };
-}
-
-function fn(name: string, signature: string) {
-  return (v: unknown) => {
-    if (!isFn(v)) throw badOption(`option ${name} must be a function ${signature}, got ${show(v)}`);
-    return v;
-  };
-}
-
-/** The one table of options: defaults, checks and serialization all come from here. */
+/**
+ * The one table of options: defaults, checks and serialization all come from here. The teleporting
+ * optimizers add theirs (optimizers/options.ts) with {@link extendOptionTable}.
+ */
 export const OPTION_SPECS: Record<string, OptionSpec> = {
   model: {
     serialized: false,
@@ -266,9 +186,6 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
   lossOfParams: { serialized: false, scope: 'teleport', check: fn('lossOfParams', '(params) => Scalar') },
   onUnsupported: { default: 'error', serialized: true, scope: 'teleport', check: oneOf('onUnsupported', ['error', 'skip']) },
   seed: { default: 0, serialized: true, scope: 'teleport', check: number('seed', { integer: true }) },
-  sharpnessEstimator: { default: 'auto', serialized: true, scope: 'teleport', check: oneOf('sharpnessEstimator', ['auto', 'trace', 'directions']) },
-  sharpnessProbes: { default: 4, serialized: true, scope: 'teleport', check: number('sharpnessProbes', { integer: true, min: 1 }) },
-  lookaheadSteps: { default: 1, serialized: true, scope: 'teleport', check: number('lookaheadSteps', { integer: true, min: 1 }) },
   optimizer: {
     serialized: false,
     scope: 'teleport',
@@ -280,24 +197,26 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
       return v;
     },
   },
-  schedule: {
-    serialized: true,
-    scope: 'optimizer',
-    check: v => compileSchedule(v as Schedule).config,
-  },
-  stateAfterTeleport: { default: 'transform', serialized: true, scope: 'optimizer', check: oneOf('stateAfterTeleport', ['transform', 'keep', 'reset']) },
-  onTeleport: { serialized: false, scope: 'optimizer', check: fn('onTeleport', '(report) => void') },
-  gradientSource: { default: 'step', serialized: true, scope: 'optimizer', check: oneOf('gradientSource', ['step', 'data']) },
-  // No default value: unset means maxGrowth², read in TeleportOptimizer.growthCapAt.
+  // No default value: unset means maxGrowth², read where the budget is kept (TeleportOptimizer.growthCapAt, teleport/budget.ts).
   maxTotalGrowth: { serialized: true, scope: 'teleport', check: number('maxTotalGrowth', { min: 1, allowInfinity: true }) },
-  clock: { serialized: false, scope: 'optimizer', check: fn('clock', '() => milliseconds') },
-  growthRecoverySteps: {
-    default: DEFAULT_RECOVERY_STEPS,
-    serialized: true,
-    scope: 'optimizer',
-    check: number('growthRecoverySteps', { min: 1, allowInfinity: true }),
-  },
 };
+
+/** The options objectives declare (`Objective.options`), as entries of the option table. */
+function objectiveSpecs(): Record<string, OptionSpec> {
+  return Object.fromEntries(
+    Object.entries(objectiveOptionSpecs()).map(([key, spec]) => [key, { default: spec.default, check: spec.check, serialized: true, scope: 'teleport' }]),
+  );
+}
+
+// The built-in objectives' options are in the exported table (and DEFAULTS); objectives registered
+// later are read from the registry at each resolve.
+Object.assign(OPTION_SPECS, objectiveSpecs());
+
+/** The whole table: the options above, the optimizers' (extendOptionTable) and every registered objective's. */
+function optionTable(): Record<string, OptionSpec> {
+  const later = Object.entries(objectiveSpecs()).filter(([key]) => !(key in OPTION_SPECS));
+  return { ...OPTION_SPECS, ...Object.fromEntries(later) };
+}
 
 /** The options that have a default in the table (see {@link DEFAULTS}). */
 export type Defaulted =
@@ -315,25 +234,22 @@ export type Defaulted =
   | 'maxLossDrift'
   | 'maxShrinks'
   | 'onUnsupported'
-  | 'seed'
-  | 'sharpnessEstimator'
-  | 'sharpnessProbes'
-  | 'lookaheadSteps'
-  | 'stateAfterTeleport'
-  | 'gradientSource'
-  | 'growthRecoverySteps';
+  | 'seed';
 
-/** The defaults of every option that has one (read off the table). */
-export const DEFAULTS = Object.freeze(
-  Object.fromEntries(
-    Object.entries(OPTION_SPECS)
-      .filter(([, s]) => s.default !== undefined)
-      .map(([k, s]) => [k, s.default]),
-  ),
-) as Readonly<Required<Pick<TeleportOptimizerOptions, Defaulted>>>;
+/** Teleport options with every default filled in. */
+export type ResolvedTeleportOptions = TeleportOptions & Required<Pick<TeleportOptions, Defaulted>>;
 
-/** Options with every default filled in. */
-export type ResolvedOptions = TeleportOptimizerOptions & Required<Pick<TeleportOptimizerOptions, Defaulted>>;
+/**
+ * Adds options read by a layer above (the teleporting optimizers' schedule, state policy, …) to the
+ * one table, so that checks, defaults, serialization and the errors for a misplaced option all come
+ * from it, without this module knowing them.
+ */
+export function extendOptionTable(specs: Record<string, OptionSpec>): void {
+  for (const [key, spec] of Object.entries(specs)) {
+    if (key in OPTION_SPECS && OPTION_SPECS[key] !== spec) throw new Error(`option '${key}' is in the option table already`);
+    OPTION_SPECS[key] = spec;
+  }
+}
 
 function closest(name: string, names: string[]): string | null {
   const lower = name.toLowerCase();
@@ -344,12 +260,13 @@ function closest(name: string, names: string[]): string | null {
  * Checks options against the table and fills in defaults. Unknown names, bad values and a
  * teleport-only call given optimizer options all throw errors that say what to pass instead.
  */
-export function resolveOptions(options: TeleportOptimizerOptions, scope: 'teleport' | 'optimizer'): ResolvedOptions {
+export function resolveOptions<O extends TeleportOptions>(options: O, scope: 'teleport' | 'optimizer'): O & ResolvedTeleportOptions {
   const given = options as AnyOptions;
-  const known = Object.keys(OPTION_SPECS);
+  const table = optionTable();
+  const known = Object.keys(table);
   for (const key of Object.keys(given)) {
     if (given[key] === undefined) continue;
-    const spec = OPTION_SPECS[key];
+    const spec = table[key];
     if (spec == null) {
       const hint = closest(key, known);
       throw badOption(`unknown option '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}. Options: ${known.join(', ')}`);
@@ -358,18 +275,21 @@ export function resolveOptions(options: TeleportOptimizerOptions, scope: 'telepo
       throw badOption(`option '${key}' belongs to the teleporting optimizers (tp.sgd, tp.adam, …), not to a one-off teleport()`);
   }
   const out: AnyOptions = { ...given };
-  for (const [key, spec] of Object.entries(OPTION_SPECS)) {
+  for (const [key, spec] of Object.entries(table)) {
     const v = given[key] ?? spec.default;
     if (v === undefined) continue;
     out[key] = spec.check ? spec.check(v, given) : v;
   }
-  // Schedules keep the user's object (compileSchedule reads it again); the check normalized a copy.
-  if (given.schedule != null) out.schedule = given.schedule;
-  return out as unknown as ResolvedOptions;
+  return out as unknown as O & ResolvedTeleportOptions;
+}
+
+/** Resolved options bound to another model (checked as the `model` option is). */
+export function withModel<R extends ResolvedTeleportOptions>(o: R, model: LayersModel): R {
+  return { ...o, model: OPTION_SPECS.model.check!(model, {}) as LayersModel };
 }
 
 /** The solver, objective and guard settings of resolved options. */
-export function settingsOf(o: ResolvedOptions): TeleportSettings {
+export function settingsOf(o: ResolvedTeleportOptions): TeleportSettings {
   return {
     objective: o.objective,
     direction: o.direction,
@@ -383,7 +303,8 @@ export function settingsOf(o: ResolvedOptions): TeleportSettings {
     hessianVector: o.hessianVector,
     maxLossDrift: o.maxLossDrift,
     maxShrinks: o.maxShrinks,
-    objectiveOptions: { sharpnessEstimator: o.sharpnessEstimator, sharpnessProbes: o.sharpnessProbes, lookaheadSteps: o.lookaheadSteps },
+    // Every option an objective declares, whichever objective runs (each reads its own).
+    objectiveOptions: Object.fromEntries(Object.keys(objectiveOptionSpecs()).map(key => [key, (o as unknown as AnyOptions)[key]])) as ObjectiveSettings,
   };
 }
 
@@ -393,26 +314,26 @@ export function resolveSettings(o: TeleportOptions): TeleportSettings {
 }
 
 /** The serializable part of resolved options, for getConfig. */
-export function optionsToConfig(o: ResolvedOptions): Record<string, unknown> {
+export function optionsToConfig(o: ResolvedTeleportOptions): Record<string, unknown> {
   const config: Record<string, unknown> = {};
-  for (const [key, spec] of Object.entries(OPTION_SPECS)) {
+  for (const [key, spec] of Object.entries(optionTable())) {
     const v = (o as unknown as AnyOptions)[key];
     if (v === undefined) continue;
     const save = typeof spec.serialized === 'function' ? spec.serialized(v) : spec.serialized;
-    if (save) config[key] = key === 'schedule' ? compileSchedule(v as Schedule).config : v;
+    if (save) config[key] = spec.toConfig ? spec.toConfig(v) : v;
   }
   return config;
 }
 
 /** Options back from {@link optionsToConfig}'s output (unknown keys are ignored, for forward compatibility). */
-export function optionsFromConfig(config: Record<string, unknown>): TeleportOptimizerOptions {
+export function optionsFromConfig(config: Record<string, unknown>): Record<string, unknown> {
   const out: AnyOptions = {};
-  for (const [key, spec] of Object.entries(OPTION_SPECS)) {
+  for (const [key, spec] of Object.entries(optionTable())) {
     const v = config[key];
     if (v === undefined || v === null) continue;
     if (spec.serialized !== false) out[key] = v;
   }
-  return out as TeleportOptimizerOptions;
+  return out;
 }
 
 /** Normalizes `data` at a step to a list of batches, checking their form. */

@@ -2,8 +2,8 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 import type { ModelStructure, Site } from '../structure/read_model.js';
 import type { SiteAction } from '../groups/types.js';
 import { getGroup, groupNames, groupsApplyingTo, type GroupEntry } from '../groups/registry.js';
-import { UnsupportedLayerError } from './errors.js';
-import { warn } from '../util/warn.js';
+import { UnsupportedLayerError } from '../core/errors.js';
+import { warn } from '../core/warn.js';
 
 /** Group names a model-based teleport understands (the registered groups). */
 export const MODEL_GROUPS: readonly string[] = groupNames();

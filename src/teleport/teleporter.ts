@@ -2,23 +2,55 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { SiteAction } from '../groups/types.js';
-import type { InnerStep, Preconditioner } from '../objectives/types.js';
+import type { InnerStep, Objective, Preconditioner } from '../objectives/types.js';
 import { getObjective } from '../objectives/registry.js';
 import { readModel, type ModelStructure } from '../structure/read_model.js';
 import { resolveLoss, type ResolvedLoss } from '../structure/losses.js';
 import { runTeleport, type TeleportOutcome, type TeleportSettings } from './engine.js';
-import { badOption } from './errors.js';
+import { badOption, TeleportError } from '../core/errors.js';
 import { planTeleport, type TeleportPlan } from './plan.js';
-import { batchesAt, resolveOptions, settingsOf, type Batch, type ResolvedOptions, type TeleportOptimizerOptions } from './options.js';
-import { emptyMetrics, type TeleportMetrics, type TeleportReport } from './report.js';
-import { checkFinite } from '../util/finite.js';
+import { batchesAt, resolveOptions, settingsOf, type Batch, type ResolvedTeleportOptions, type TeleportOptions } from './options.js';
+import { emptyMetrics, type TeleportMetrics, type TeleportReport } from '../core/report.js';
+import { checkFinite } from '../core/finite.js';
 
-export type { TeleportReport, TeleportMetrics } from './report.js';
+export type { TeleportReport, TeleportMetrics } from '../core/report.js';
+
+/** One teleport for {@link Teleporter.run}: its inputs, what the report says of it, and what happens after. */
+export interface TeleportRun {
+  /** ∇L at `vars` (borrowed), aligned with them: exact groups need no pass over data. */
+  grads?: Array<Tensor | null> | null;
+  batch?: Batch | null;
+  /** For objectives with `usesPreconditioner` (borrowed). */
+  preconditioner?: Preconditioner | null;
+  random: () => number;
+  /** This teleport's growth cap (default: the `maxGrowth` option). */
+  maxGrowth?: number;
+  /** The optimizer step, for the report (null: a one-off teleport). */
+  step: number | null;
+  /** The cap the report names (default `maxGrowth`). */
+  growthCap?: number;
+  /** Index of the teleport batch, for the report. */
+  batchIndex?: number;
+  /** When the teleport's time starts counting (default: now), e.g. before computing `grads`. */
+  startedAt?: number;
+  /** The optimizer that takes the next steps, for objectives that declare `needsInnerStep` (borrowed). */
+  innerStep?: InnerStep | null;
+  /** Last word on an element the guard accepted: a reason to refuse it (weights then untouched), or null. */
+  approve?: (metrics: TeleportMetrics) => string | null;
+  /** The message of the error thrown when the teleport meets NaN/Inf, from the engine's reason. */
+  failure: (reason: string) => string;
+  /** After an accepted teleport: carries optimizer state along the actions; returns what it did. */
+  moveState?: (actions: SiteAction[], thetas: Tensor[]) => string;
+  /** Hand the transported gradients at the new weights to the caller instead of disposing them. */
+  keepGrads?: boolean;
+}
 
 /** A teleport configuration bound to its target: a model, or a plain parameter list. */
 export class Teleporter {
-  readonly options: ResolvedOptions;
+  readonly options: ResolvedTeleportOptions;
   readonly settings: TeleportSettings;
+  /** The objective, looked up once: its traits decide the route and whether a preconditioner is needed. */
+  readonly objective: Objective;
   readonly structure: ModelStructure | null;
   readonly plan: TeleportPlan | null;
   private readonly customActions: SiteAction[] | null;
@@ -26,8 +58,12 @@ export class Teleporter {
   private readonly lossOfParams: ((params: Tensor[]) => Scalar) | null;
   private readonly model: LayersModel | null;
 
-  constructor(options: TeleportOptimizerOptions, scope: 'teleport' | 'optimizer' = 'optimizer') {
-    this.options = resolveOptions(options, scope);
+  /**
+   * Checks `options` against the option table (or takes options resolved already, `resolved`, so they
+   * are checked once) and binds them to the model or the hand-built actions.
+   */
+  constructor(options: TeleportOptions, scope: 'teleport' | 'optimizer' = 'optimizer', resolved?: ResolvedTeleportOptions) {
+    this.options = resolved ?? resolveOptions(options, scope);
     this.settings = settingsOf(this.options);
     const group = this.options.group;
     this.model = this.options.model ?? null;
@@ -49,6 +85,7 @@ export class Teleporter {
       this.plan = null;
     }
     const objective = getObjective(this.settings.objective);
+    this.objective = objective;
     const nonlinear = this.plan?.dataDependent ? this.plan.group : this.customActions?.find(a => a.algebra == null)?.group;
     if (objective.needsAlgebra && nonlinear != null) {
       throw badOption(
@@ -109,7 +146,7 @@ export class Teleporter {
 
   /** True when the teleport can run from the optimizer's gradient alone. */
   get transportable(): boolean {
-    if (getObjective(this.settings.objective).needs === 'loss') return false;
+    if (this.objective.needs === 'loss') return false;
     if (this.plan) return !this.plan.dataDependent;
     return this.customActions!.every(a => a.transportGradient != null);
   }
@@ -189,36 +226,29 @@ export class Teleporter {
   }
 
   /**
-   * Runs one teleport on `vars` (which it assigns on success). `grads` (aligned with `vars`) lets exact
-   * groups skip every forward and backward pass; `batch` gives the loss for data-dependent groups and
-   * for the drift check. Returns the engine's outcome (caller disposes `thetas`, `grads`) and the
-   * actions (caller disposes them after moving optimizer state).
+   * Runs one teleport on `vars` (which it assigns on success) and returns its report. `grads` (aligned
+   * with `vars`, borrowed) lets exact groups skip every forward and backward pass; `batch` gives the
+   * loss for data-dependent groups and for the drift check; `preconditioner` (borrowed) is read by
+   * objectives with `usesPreconditioner`. After an accepted teleport `moveState`
+   * carries optimizer state along the actions (its answer goes in the report). Every tensor the
+   * teleport made is disposed here, except the transported gradients when `keepGrads` asks for them
+   * (the caller then owns `grads`; entries for untouched parameters are the caller's own tensors).
+   * Numerical trouble (rejection 'not-finite') throws a {@link TeleportError} carrying the report,
+   * with the message `failure(reason)`; the weights are then untouched.
    */
-  run(
-    vars: Variable[],
-    opts: {
-      grads?: Array<Tensor | null> | null;
-      batch?: Batch | null;
-      preconditioner?: Preconditioner | null;
-      random: () => number;
-      maxGrowth?: number;
-      innerStep?: InnerStep | null;
-      /** Last word on an element the guard accepted: a reason to refuse it (weights then untouched), or null. */
-      approve?: (metrics: TeleportMetrics) => string | null;
-    },
-  ): { outcome: TeleportOutcome; actions: SiteAction[]; ms: number } {
-    const start = performance.now();
-    if (opts.batch) this.validateBatch(opts.batch);
-    const params: Tensor[] = vars;
-    const split = opts.batch != null && getObjective(this.settings.objective).heldOut ? this.splitBatch(opts.batch) : null;
-    const batch = split?.search ?? opts.batch ?? null;
+  run(vars: Variable[], opts: TeleportRun): { report: TeleportReport; grads: Tensor[] | null } {
+    const start = opts.startedAt ?? performance.now();
     let actions: SiteAction[] = [];
-    let outcome: TeleportOutcome;
+    let outcome: TeleportOutcome | null = null;
+    let split: ReturnType<Teleporter['splitBatch']> | null = null;
     try {
-      actions = this.customActions ?? this.plan!.build(params, batch?.x);
+      if (opts.batch) this.validateBatch(opts.batch);
+      split = opts.batch != null && this.objective.heldOut ? this.splitBatch(opts.batch) : null;
+      const batch = split?.search ?? opts.batch ?? null;
+      actions = this.customActions ?? this.plan!.build(vars, batch?.x);
       outcome = runTeleport(
         {
-          params,
+          params: vars,
           actions,
           grads: this.transportable ? (opts.grads ?? null) : null,
           loss: this.lossOn(batch),
@@ -230,26 +260,40 @@ export class Teleporter {
         },
         opts.maxGrowth != null ? { ...this.settings, maxGrowth: opts.maxGrowth } : this.settings,
       );
+      const refusal = outcome.params != null && opts.approve ? opts.approve(outcome.metrics) : null;
+      if (refusal != null) {
+        // Refused after the guard: nothing is assigned (the candidate tensors are freed below).
+        tf.dispose(outcome.params!.filter((p, i) => p !== vars[i]));
+        outcome.params = null;
+        outcome.metrics = { ...outcome.metrics, accepted: false, rejection: 'no-improvement', reason: refusal };
+      }
+      const { metrics } = outcome;
+      if (outcome.params != null) {
+        outcome.params.forEach((p, i) => {
+          if (p !== vars[i]) vars[i].assign(p);
+        });
+      }
+      const ms = performance.now() - start;
+      const state = metrics.accepted && opts.moveState ? opts.moveState(actions, outcome.thetas) : undefined;
+      const report = this.report(outcome, actions, {
+        step: opts.step,
+        ms,
+        state,
+        growthCap: opts.growthCap ?? opts.maxGrowth ?? this.settings.maxGrowth,
+        batch: opts.batchIndex,
+      });
+      // Numerical failure is an error; a guard rejection is a normal outcome the report describes.
+      if (metrics.rejection === 'not-finite') throw new TeleportError(opts.failure(metrics.reason ?? 'not finite'), 'not-finite', report);
+      const grads = opts.keepGrads && metrics.accepted ? outcome.grads : null;
+      if (grads != null) outcome.grads = null;
+      return { report, grads };
     } finally {
       if (split) tf.dispose(split.owned);
+      const own = (ts: ReadonlyArray<Tensor | null> | null | undefined) => (ts ?? []).filter((t): t is Tensor => t != null);
+      const given = new Set<Tensor>([...vars, ...own(opts.grads)]);
+      if (outcome != null) tf.dispose([...own(outcome.params), ...own(outcome.grads), ...outcome.thetas].filter(t => !given.has(t)));
+      actions.forEach(a => a.dispose?.());
     }
-    const refusal = outcome.params != null && opts.approve ? opts.approve(outcome.metrics) : null;
-    if (refusal != null) {
-      tf.dispose(outcome.params!.filter((p, i) => p !== vars[i]));
-      // Gradient entries the teleport did not touch are the caller's own tensors.
-      tf.dispose((outcome.grads ?? []).filter(g => !(opts.grads ?? []).includes(g)));
-      outcome.params = null;
-      outcome.grads = null;
-      outcome.metrics = { ...outcome.metrics, accepted: false, rejection: 'no-improvement', reason: refusal };
-    }
-    if (outcome.params != null) {
-      outcome.params.forEach((p, i) => {
-        if (p !== vars[i]) vars[i].assign(p);
-      });
-      tf.dispose(outcome.params);
-      outcome.params = null;
-    }
-    return { outcome, actions, ms: performance.now() - start };
   }
 
   /**

@@ -1,7 +1,7 @@
 /** Finiteness checks of user inputs: bad data is refused up front with the input named, before anything moves. */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
-import { TeleportError } from '../teleport/errors.js';
+import { TeleportError } from './errors.js';
 
 /** True when every entry of `t` is finite (one reduction, one number downloaded; integer tensors always are). */
 export function allFinite(t: Tensor): boolean {

@@ -56,3 +56,10 @@ export function derivedRandom(seed: number, ...keys: number[]): SeededRandom {
   }
   return new SeededRandom(h);
 }
+
+/** A standard normal number from a uniform stream (Box–Muller; one draw of the pair is used). */
+export function gaussian(random: () => number): number {
+  const u1 = 1 - random(); // (0, 1]
+  const u2 = random();
+  return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+}

@@ -1,17 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { SeededRandom } from '../util/random.js';
+import { SeededRandom } from '../core/random.js';
 import { checkSingleInputOutput } from '../structure/read_model.js';
-import { getObjective } from '../objectives/registry.js';
 import { innerStepOf, slotPositions } from '../optimizers/inner_state.js';
-import { Teleporter } from './teleporter.js';
-import { badOption, TeleportError } from './errors.js';
-import type { Batch, TeleportOptions } from './options.js';
-import type { TeleportReport } from './report.js';
-import { budgetOf, capFor, record, resetBudget, type OneOffBudget } from './budget.js';
+import { Teleporter } from '../teleport/teleporter.js';
+import { badOption, TeleportError } from '../core/errors.js';
+import type { Batch, TeleportOptions } from '../teleport/options.js';
+import type { TeleportReport } from '../core/report.js';
+import { budgetOf, capFor, record, resetBudget, type OneOffBudget } from '../teleport/budget.js';
 
-export { TeleportError, UnsupportedLayerError, type TeleportErrorKind, type RejectionKind } from './errors.js';
+export { TeleportError, UnsupportedLayerError, type TeleportErrorKind, type RejectionKind } from '../core/errors.js';
 
 function isModel(t: unknown): t is LayersModel {
   return t != null && typeof (t as LayersModel).predict === 'function' && Array.isArray((t as LayersModel).layers);
@@ -77,7 +76,7 @@ export async function teleport(
   const maxTotalGrowth = teleporter.options.maxTotalGrowth ?? maxGrowth * maxGrowth;
   const growthCap = direction === 'maximize' ? capFor(key, maxGrowth, maxTotalGrowth) : maxGrowth;
   const next = teleporter.options.optimizer;
-  if (getObjective(teleporter.settings.objective).needsInnerStep && next == null) {
+  if (teleporter.objective.needsInnerStep && next == null) {
     throw badOption(
       `objective '${teleporter.settings.objective}' looks ahead at the steps of the optimizer that trains next: pass it, e.g. tp.teleport(model, batch, { objective: '${teleporter.settings.objective}', optimizer })`,
     );
@@ -101,23 +100,23 @@ export async function teleport(
   // An exact group uses the gradient on the batch; the engine never sees fit's closure here.
   const grads = teleporter.transportable && loss ? tf.tidy(() => tf.grads((...ps: Tensor[]) => loss(ps))(vars)) : null;
   // Its state is read where tfjs keeps it (by variable name), never changed.
-  const innerStep = next != null && getObjective(teleporter.settings.objective).needsInnerStep ? innerStepOf(next, vars, slotPositions(next, vars)) : null;
-  let ran: ReturnType<Teleporter['run']>;
+  const innerStep = next != null && teleporter.objective.needsInnerStep ? innerStepOf(next, vars, slotPositions(next, vars)) : null;
   try {
-    ran = teleporter.run(vars, { grads, batch, random, maxGrowth: growthCap, innerStep });
+    const { report } = teleporter.run(vars, {
+      grads,
+      batch,
+      random,
+      maxGrowth: growthCap,
+      innerStep,
+      step: null,
+      failure: reason => `teleport aborted: ${reason} (weights left untouched)`,
+    });
+    report.budget = record(key, report, maxTotalGrowth);
+    return report;
   } finally {
     innerStep?.dispose();
+    tf.dispose(grads ?? []);
   }
-  const { outcome, actions, ms } = ran;
-  const report: TeleportReport = teleporter.report(outcome, actions, { step: null, ms, growthCap });
-  tf.dispose([grads ?? [], outcome.thetas, outcome.grads ?? []]);
-  actions.forEach(a => a.dispose?.());
-  // Numerical failure is an error; a guard rejection is a normal outcome the report describes.
-  if (report.rejection === 'not-finite') {
-    throw new TeleportError(`teleport aborted: ${report.reason} (weights left untouched)`, 'not-finite', report);
-  }
-  report.budget = record(key, report, maxTotalGrowth);
-  return report;
 }
 
 /**

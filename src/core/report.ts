@@ -1,5 +1,4 @@
-import type { RejectionKind } from './errors.js';
-import type { OneOffBudget } from './budget.js';
+import type { RejectionKind } from './types.js';
 
 /**
  * What a teleport measured, shared by the engine's outcome and the public {@link TeleportReport}.
@@ -81,4 +80,16 @@ export function emptyMetrics(route: TeleportMetrics['route']): TeleportMetrics {
     backtracks: 0,
     shrinks: 0,
   };
+}
+
+/** What the one-off teleports of one model have used of their budget (`tp.teleport.budget(model)`). */
+export interface OneOffBudget {
+  /** Product of the objective growths of the accepted maximizing teleports since the last reset (1 = none). */
+  growth: number;
+  /** The cap on `growth` the latest call used (maxTotalGrowth, or maxGrowth² when unset). */
+  maxTotalGrowth: number;
+  /** Accepted teleports since the last reset. */
+  teleports: number;
+  /** Sum of their relative loss drifts on their batches (each ≤ maxLossDrift; drift adds up across calls). */
+  drift: number;
 }
