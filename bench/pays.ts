@@ -22,11 +22,9 @@ import { cellStats, endsWorse, type CellResult } from './pays_stats.js';
 import { paysBody, paysTargets, writePaysChart } from './pays_report.js';
 import { measureGlDataEvent, type GlDataCost } from './pays_gldata.js';
 import type { BenchOutput } from './types.js';
+import { DATASET_KEYS, MODEL_KEYS, type DatasetKey, type ModelKey, type PaysPlan, type PaysResult } from './pays_types.js';
 
-export const MODEL_KEYS = ['mlp16', 'mlp512', 'cnn'] as const;
-export type ModelKey = (typeof MODEL_KEYS)[number];
-export const DATASET_KEYS = ['mnist', 'fashion'] as const;
-export type DatasetKey = (typeof DATASET_KEYS)[number];
+export { DATASET_KEYS, MODEL_KEYS, type DatasetKey, type ModelKey, type PaysPlan, type PaysResult } from './pays_types.js';
 
 /** The 784-16-10-10 MLP of dissertation §5.4.2, the 784-512-512-10 MLP of Fig. 4.6 (both leakyRelu 0.1), the bench CNN. */
 export const MODELS: Record<ModelKey, () => ModelSpec> = {
@@ -39,31 +37,6 @@ export const MODELS: Record<ModelKey, () => ModelSpec> = {
 };
 
 const buildNarrow = (seed: number) => buildMlp({ inputSize: 784, widths: [16, 10], classes: 10, activation: 'leakyRelu', alpha: 0.1, seed });
-
-/** Everything a run of the matrix needs; {@link paysPlan} gives the bench's full and quick plans. */
-export interface PaysPlan {
-  models: ModelKey[];
-  datasets: DatasetKey[];
-  optimizers: OptimizerName[];
-  arms: readonly ArmName[];
-  /** Reported seeds (held out: never used to pick a setting). */
-  seeds: number[];
-  /** Seeds of the learning-rate search (disjoint from `seeds`). */
-  tuneSeeds: number[];
-  /** Learning rates searched per optimizer (baseline arm, final train loss on the tuning seeds). */
-  lrGrid: Record<OptimizerName, number[]>;
-  trainCount: number;
-  testCount: number;
-  evalCount: number;
-  batchSize: number;
-  /** Training steps per run, per model. */
-  steps: Record<ModelKey, number>;
-  evalEvery: number;
-  teleportEvery: number;
-  teleportBatchSize: number;
-  /** Rounds of the gl-data event timing (0: not measured). */
-  glDataReps: number;
-}
 
 /** Learning-rate grids: half-decades around the usual rates of each optimizer (fixed before any run). */
 export const LR_GRID: Record<OptimizerName, number[]> = {
@@ -128,17 +101,6 @@ async function loadData(key: DatasetKey, plan: PaysPlan): Promise<LoadedData> {
 
 const disposeData = (d: LoadedData) =>
   tf.dispose([d.flat.train.x, d.flat.train.y, d.flat.test.x, d.flat.test.y, d.image.train.x, d.image.train.y, d.image.test.x, d.image.test.y]);
-
-/** What the matrix returns: the cells, the learning-rate search, what was skipped and why. */
-export interface PaysResult {
-  plan: PaysPlan;
-  cells: CellResult[];
-  tuning: Array<{ model: ModelKey; dataset: DatasetKey; optimizer: OptimizerName; scores: Array<{ lr: number; loss: number }>; best: number; edge: boolean }>;
-  skipped: string[];
-  glData: GlDataCost | null;
-  /** Leaked tensors per cell (tfjs's momentum optimizer leaks one per instance). */
-  leaks: Array<{ cell: string; optimizer: OptimizerName; leaked: number }>;
-}
 
 function cellSpec(plan: PaysPlan, model: ModelSpec, key: ModelKey, data: LoadedData, optimizer: OptimizerName, lr: number, arms: readonly ArmName[]): CellSpec {
   const split = model.kind === 'mlp' ? data.flat : data.image;

@@ -3,7 +3,7 @@ import { fmt, table, type TargetResult } from './common.js';
 import { ARM_TEXT, type ArmName } from './pays_matrix.js';
 import { deepestReached, endsWorse, FRACTIONS, type ArmStats, type CellResult } from './pays_stats.js';
 import type { Interval } from './pays_common.js';
-import type { PaysResult } from './pays.js';
+import type { PaysResult } from './pays_types.js';
 
 const pct = (f: number) => `${Math.round(f * 100)} %`;
 
