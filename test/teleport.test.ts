@@ -103,10 +103,12 @@ test('unsupported layer: a clear error naming the layer and what applies; weight
   t.regex(err!.message, /dense_Dense\d+ → dense_Dense\d+/);
   t.regex(err!.message, /onUnsupported: 'skip'|no implemented group applies/);
   t.true(unchanged(model, before));
-  // A BatchNormalization layer is named in the error.
-  const bn = tfl.sequential({ layers: [tfl.layers.dense({ units: 4, inputShape: [3] }), tfl.layers.batchNormalization(), tfl.layers.dense({ units: 2 })] });
-  const e2 = t.throws(() => tpAdvanced.readModel(bn));
-  t.regex(e2!.message, /batch_normalization.*BatchNormalization is not supported/);
+  // A layer class the reader cannot run (Conv1D) is named in the error.
+  const c1 = tfl.sequential({
+    layers: [tfl.layers.conv1d({ filters: 4, kernelSize: 2, inputShape: [5, 3] }), tfl.layers.flatten(), tfl.layers.dense({ units: 2 })],
+  });
+  const e2 = t.throws(() => tpAdvanced.readModel(c1));
+  t.regex(e2!.message, /conv1d.*Conv1D is not supported/);
 });
 
 test('shape mismatch and NaN loss give clear errors and leave the weights untouched', async t => {

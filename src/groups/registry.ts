@@ -3,6 +3,7 @@ import type { ModelStructure, Site } from '../structure/read_model.js';
 import { badOption, NoOrbitError } from '../teleport/errors.js';
 import { glAction } from './gl.js';
 import { glDataActions } from './gl_data.js';
+import { normScaleAction } from './norm_scale.js';
 import { rescaleAction } from './rescale.js';
 import { duplicatedUnits, splitAction } from './split.js';
 import type { Exactness, SiteAction } from './types.js';
@@ -44,6 +45,11 @@ export interface GroupEntry {
 
 const GROUP_TABLE = new Map<string, GroupEntry>();
 
+/** The rescale action of a site: between two layers, or the one-sided scale before a normalization layer. */
+function rescaleOf(site: Site): SiteAction {
+  return site.kind === 'norm' ? normScaleAction(site) : rescaleAction(site);
+}
+
 /** Registers a model group under its name. */
 export function registerGroup(entry: GroupEntry): void {
   GROUP_TABLE.set(entry.name, entry);
@@ -52,17 +58,18 @@ export function registerGroup(entry: GroupEntry): void {
 registerGroup({
   name: 'auto',
   exactness: 'everywhere',
-  description: "the exact group of each pair: 'gl' where the activation is linear, 'rescale' elsewhere",
+  description: "the exact group of each pair: 'gl' where the activation is linear, 'rescale' elsewhere (and before normalization layers)",
   appliesTo: site => site.linear || site.positivelyHomogeneous,
-  build: sites => sites.map(site => (site.linear ? glAction(site) : rescaleAction(site))),
+  build: sites => sites.map(site => (site.linear ? glAction(site) : rescaleOf(site))),
 });
 
 registerGroup({
   name: 'rescale',
   exactness: 'everywhere',
-  description: 'positive per-unit rescaling (relu, leakyRelu, linear; Dense and Conv2D, through pooling and flatten)',
+  description:
+    'positive per-unit rescaling (relu, leakyRelu, linear; Dense and Conv2D, through pooling and flatten; the scale before BatchNormalization/LayerNormalization; γ, β of a normalization layer against the next layer)',
   appliesTo: site => site.positivelyHomogeneous,
-  build: sites => sites.map(rescaleAction),
+  build: sites => sites.map(rescaleOf),
 });
 registerGroup({
   name: 'gl',
@@ -87,7 +94,7 @@ registerGroup({
   name: 'split',
   exactness: 'everywhere',
   description: 'redistributing the outgoing weights among duplicated units (as split() from tfjs-teleport/surgery makes them), Dense → Dense, any activation',
-  appliesTo: site => site.kind === 'dense-dense',
+  appliesTo: site => site.kind === 'dense-dense' && site.normFirst !== true,
   suggested: false,
   build: (sites, ctx) => {
     const actions = sites.flatMap(site => {

@@ -77,6 +77,12 @@ export interface SiteAction {
    * (solvers/chart_ascent.ts), whose gradient at T = 0 needs no matrix series.
    */
   readonly glChart?: boolean;
+  /**
+   * Moves the model's non-trainable state that must follow the weights for the action to keep the
+   * function (BatchNormalization's moving mean and variance, after a scale of the layer before it).
+   * Called once, with the accepted element, when a teleport is applied to the model's variables.
+   */
+  moveBuffers?(theta: Tensor): void;
   /** Frees constants the action holds (data-dependent actions keep batch activations). */
   dispose?(): void;
 }

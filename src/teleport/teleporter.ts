@@ -5,6 +5,7 @@ import type { SiteAction } from '../groups/types.js';
 import type { InnerStep, Preconditioner } from '../objectives/types.js';
 import { getObjective } from '../objectives/registry.js';
 import { readModel, type ModelStructure } from '../structure/read_model.js';
+import { siteParams } from '../structure/sites.js';
 import { resolveLoss, type ResolvedLoss } from '../structure/losses.js';
 import { runTeleport, type TeleportOutcome, type TeleportSettings } from './engine.js';
 import { badOption } from './errors.js';
@@ -119,7 +120,7 @@ export class Teleporter {
    * and second kernel, or the hand-built actions' `touches` (a superset of what any one teleport moves).
    */
   get touchedIndices(): ReadonlySet<number> {
-    if (this.plan) return new Set(this.plan.sites.flatMap(s => [s.inKernel, s.outKernel, ...(s.inBias != null ? [s.inBias] : [])]));
+    if (this.plan) return new Set(this.plan.sites.flatMap(siteParams));
     return new Set(this.customActions!.flatMap(a => a.touches));
   }
 
@@ -246,6 +247,8 @@ export class Teleporter {
       outcome.params.forEach((p, i) => {
         if (p !== vars[i]) vars[i].assign(p);
       });
+      // State outside the parameter list that moves with the weights (BatchNormalization's moving statistics).
+      actions.forEach((a, i) => a.moveBuffers?.(outcome.thetas[i]));
       tf.dispose(outcome.params);
       outcome.params = null;
     }
