@@ -222,7 +222,7 @@ for (const kind of ['adam', 'momentum'] as const) {
   });
 }
 
-test('fit with teleports on a CNN with BatchNormalization: accepted, inference outputs kept by the teleport, no leaked tensors', async t => {
+test.serial('fit with teleports on a CNN with BatchNormalization: accepted, inference outputs kept by the teleport, no leaked tensors', async t => {
   const model = bnCnn();
   const x = seededUniform([24, 6, 6, 2], 21);
   const y = oneHotBatch(24, 3, 22);

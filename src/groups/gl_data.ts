@@ -32,7 +32,7 @@ export function glDataActions(
   structure: ModelStructure,
   anySites: readonly Site[],
   params: readonly Tensor[],
-  x: Tensor,
+  x: Tensor | Tensor[],
   variant: GlDataVariant,
 ): SiteAction[] {
   const sites: PairSite[] = anySites.map(s => pairSite(s, variant));

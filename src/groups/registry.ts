@@ -4,6 +4,7 @@ import { badOption, NoOrbitError } from '../teleport/errors.js';
 import { glAction } from './gl.js';
 import { glDataActions } from './gl_data.js';
 import { normScaleAction } from './norm_scale.js';
+import { nullspaceActions } from './nullspace.js';
 import { rescaleAction } from './rescale.js';
 import { duplicatedUnits, splitAction } from './split.js';
 import type { Exactness, SiteAction } from './types.js';
@@ -14,7 +15,7 @@ export interface GroupBuildContext {
   /** Current parameter values (data-dependent groups take their constants here). */
   params: readonly Tensor[];
   /** The teleport batch's inputs, for data-dependent groups. */
-  x?: Tensor;
+  x?: Tensor | Tensor[];
 }
 
 /**
@@ -90,6 +91,16 @@ for (const variant of ['gl-data', 'gl-pinv'] as const) {
     },
   });
 }
+registerGroup({
+  name: 'nullspace',
+  exactness: 'batch',
+  description: "moves a Dense layer's kernel within the null space of its input on the teleport batch (any activation; Dense → Dense)",
+  appliesTo: site => site.kind === 'dense-dense' && site.normFirst !== true,
+  build: (sites, ctx) => {
+    if (ctx.x == null) throw badOption("group 'nullspace' is data-dependent: give teleport batches with the `data` option");
+    return nullspaceActions(ctx.structure, sites, ctx.params, ctx.x);
+  },
+});
 registerGroup({
   name: 'split',
   exactness: 'everywhere',

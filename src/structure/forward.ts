@@ -6,8 +6,11 @@ import type { ChainLayer } from './layers.js';
 
 /** Options of the pure forward pass. */
 export interface ForwardOptions {
-  /** Leave out the softmax of every output that ends in one (a cross-entropy loss fuses it). */
-  logits?: boolean;
+  /**
+   * Leave out the softmax of every output that ends in one (a cross-entropy loss fuses it); per
+   * output with an array.
+   */
+  logits?: boolean | readonly boolean[];
   /** Keep each layer's (first) input and, for Dense/Conv2D, its output before its own activation. */
   collect?: boolean;
   /**
@@ -94,7 +97,8 @@ export function forward(
     if (xs[k] == null) throw new UnsupportedLayerError(`the model has more inputs than the ${xs.length} given`);
     return xs[k];
   };
-  const logits = opts.logits ? logitLayers(layers, outputs) : new Set<number>();
+  const fused = outputs.filter((_, k) => (Array.isArray(opts.logits) ? opts.logits[k] : opts.logits === true));
+  const logits = logitLayers(layers, fused);
   layers.forEach((l, i) => {
     const ins = l.inputs.map(read);
     let h = ins[0];

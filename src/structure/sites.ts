@@ -98,7 +98,7 @@ export function findSites(layers: readonly ChainLayer[], raw: readonly AnyLayer[
       cur = next[0];
     }
     if (b < 0) {
-      if (stop != null && layers[a].kind !== 'layerNorm' && layers[a].kind !== 'batchNorm') unsupported.push(`${layers[a].name}: not moved: ${stop}`);
+      if (stop != null) unsupported.push(`${layers[a].name}: not moved: ${stop}`);
       continue;
     }
     const site = describeSite(layers, raw, a, b, path);
