@@ -288,3 +288,51 @@ test('refusals name the layer: non-homogeneous activation before BatchNormalizat
   });
   t.throws(() => readModel(axis1), { message: /batch_normalization\w*.*only the channels-last axis/ });
 });
+
+test("the ε bound: the scale's inexactness equals the measured change of BatchNormalization's inference output, and the guard halves θ until it is within maxLossDrift", t => {
+  const model = tfl.sequential({
+    layers: [tfl.layers.dense({ units: 5, inputShape: [4] }), tfl.layers.batchNormalization({ center: false, scale: false, epsilon: 1e-2 })],
+  });
+  seedNormModel(model, 8);
+  const structure = readModel(model);
+  const [action] = planTeleport(structure, 'rescale').build(structure.variables);
+  const theta = seededUniform([5], 9, -2, 1);
+  const x = seededUniform([6, 4], 10);
+  const before = model.predict(x) as tf.Tensor;
+  const bound = action.inexactness!(theta); // from the moving variance before the move
+  const movingSaved = model.getWeights().map(w => w.clone());
+  const moved = tf.tidy(() => applyActions([action], structure.variables, [theta]).map(p => p.clone()));
+  const saved = structure.variables.map(v => v.clone());
+  moved.forEach((p, i) => structure.variables[i].assign(p));
+  action.moveBuffers!(theta);
+  // BN without γ, β: output = (z − m)/√(v + ε); after the move each channel is multiplied by √((v+ε)/(v+ε/λ²)).
+  const ratio = tf.div(model.predict(x) as tf.Tensor, before);
+  const measured = tf.max(tf.abs(tf.sub(ratio, 1))).dataSync()[0];
+  structure.variables.forEach((v, i) => v.assign(saved[i]));
+  model.setWeights(movingSaved);
+  t.true(bound > 1e-3);
+  t.true(Math.abs(bound - measured) < 1e-4 * Math.max(1, bound) + 1e-5, `bound ${bound} vs measured ${measured}`);
+
+  const run = (maxShrinks: number) =>
+    tp.guard({
+      actions: [action],
+      params: structure.variables,
+      thetas: [theta.clone()],
+      loss: null,
+      lossBefore: null,
+      objectiveBefore: 1,
+      measure: () => 2,
+      direction: 'maximize',
+      maxGrowth: 10,
+      maxLossDrift: 1e-4,
+      maxShrinks,
+    });
+  const refused = run(0);
+  t.false(refused.accepted);
+  t.is(refused.rejection?.kind, 'drift');
+  t.regex(refused.rejection!.message, /normalization layer changes its output by up to/);
+  const halved = run(30);
+  t.true(halved.accepted);
+  t.true(halved.shrinks > 0 && action.inexactness!(halved.thetas[0]) <= 1e-4);
+  tf.dispose([halved.params ?? [], halved.thetas, refused.thetas]);
+});

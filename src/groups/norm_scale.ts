@@ -44,6 +44,23 @@ export function normScaleAction(site: Site): SiteAction {
     transportGradient: (grads, theta) => apply(grads, power(theta, -1)),
     algebra: (v, m) => onlyTouched(touches, v, apply(v, m)),
     transportSlots: (kind: SlotKind, slots, theta) => apply(slots, power(theta, kind === 'squared' ? -2 : kind === 'gradient' ? -1 : 1)),
+    // Inference mode computes (z − m)/√(v + ε/λ²) where it computed (z − m)/√(v + ε): the relative
+    // change per channel is |√((v + ε)/(v + ε·λ⁻²)) − 1|, known from the moving variance v alone.
+    ...(norm.movingVariance != null
+      ? {
+          inexactness: (theta: Tensor) => {
+            const v = norm.movingVariance!.dataSync();
+            const t = theta.dataSync();
+            const eps = norm.epsilon;
+            let worst = 0;
+            for (let c = 0; c < v.length; c++) {
+              const vc = Math.max(v[c], 0);
+              worst = Math.max(worst, Math.abs(Math.sqrt((vc + eps) / (vc + eps * Math.exp(-2 * t[c]))) - 1));
+            }
+            return worst;
+          },
+        }
+      : {}),
     moveBuffers: theta => {
       if (norm.movingMean == null || norm.movingVariance == null) return;
       tf.tidy(() => {

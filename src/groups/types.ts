@@ -83,6 +83,13 @@ export interface SiteAction {
    * Called once, with the accepted element, when a teleport is applied to the model's variables.
    */
   moveBuffers?(theta: Tensor): void;
+  /**
+   * For actions exact only in a limit (the scale before BatchNormalization, exact as its ε → 0): a
+   * data-free bound on the relative change of the outputs the action is meant to keep, at θ. The
+   * guard treats a bound above `maxLossDrift` like a measured drift (it halves θ), so a teleport
+   * without a batch (inside `fit`) stays honest too.
+   */
+  inexactness?(theta: Tensor): number;
   /** Frees constants the action holds (data-dependent actions keep batch activations). */
   dispose?(): void;
 }

@@ -42,7 +42,7 @@ export interface Site {
   /** The first layer is a normalization layer (its γ, β are `inKernel`, `inBias`). */
   normFirst?: boolean;
   /** Kind 'norm': the normalization layer that absorbs the scale. */
-  normalization?: { layer: string; kind: 'batch' | 'layer'; movingMean: Variable | null; movingVariance: Variable | null };
+  normalization?: { layer: string; kind: 'batch' | 'layer'; movingMean: Variable | null; movingVariance: Variable | null; epsilon: number };
 }
 
 const PARAMETRIZED = new Set(['dense', 'conv2d', 'batchNorm', 'layerNorm']);
@@ -171,6 +171,7 @@ function describeSite(layers: readonly ChainLayer[], raw: readonly AnyLayer[], a
         kind: batch ? 'batch' : 'layer',
         movingMean: second.movingMean ?? null,
         movingVariance: second.movingVariance ?? null,
+        epsilon: second.epsilon ?? 1e-3,
       },
     };
   }
