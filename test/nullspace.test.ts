@@ -34,9 +34,12 @@ for (const activation of ['tanh', 'sigmoid'] as const) {
     const plan = planTeleport(s, 'nullspace');
     t.is(plan.sites.length, 2);
     const actions = plan.build(s.variables, x);
-    // Top site first: the second layer reads 8 units (+ bias), the first 6 inputs (+ bias); the batch has 4 rows.
-    t.regex(actions[0].where, /\(4×9, rank 4 at rcond 1e-6: 5 free directions\)/);
-    t.regex(actions[1].where, /\(4×7, rank 4 at rcond 1e-6: 3 free directions\)/);
+    // The second layer of each pair moves; both read 8 units (+ bias) on a batch of 4 rows.
+    t.regex(
+      actions[0].where,
+      /^dense_Dense\d+ \(after dense_Dense\d+\): kernel in the null space of its batch input \(4×9, rank 4 at rcond 1e-6: 5 free directions\)/,
+    );
+    t.regex(actions[1].where, /\(4×9, rank 4 at rcond 1e-6: 5 free directions\)/);
     const thetas = actions.map((a, k) => seededUniform(a.init(() => 0).shape as number[], 10 + k, -0.5, 0.5));
     const moved = applyActions(actions, s.variables, thetas);
     const onBatch = relChange(s.forward(s.variables, x).output, s.forward(moved, x).output);
@@ -47,6 +50,26 @@ for (const activation of ['tanh', 'sigmoid'] as const) {
     actions.forEach(a => a.dispose?.());
   });
 }
+
+test('moving the first layer in its null space leaves every gradient on the batch unchanged (why the second layer of a pair moves)', t => {
+  const model = mlp({ widths: [8], activation: 'tanh', softmax: true });
+  const s = readModel(model);
+  const x = seededUniform([4, 6], 5);
+  const y = tf.oneHot(tf.tensor1d([0, 1, 2, 1], 'int32'), 3);
+  const loss = (p: readonly tf.Tensor[]) => tf.losses.softmaxCrossEntropy(y, s.forward(p, x, { logits: true }).output) as tf.Scalar;
+  const grads = (p: tf.Tensor[]) => tf.grads((...q: tf.Tensor[]) => loss(q))(p);
+  // The first layer's own null-space move, built by hand with the same projector.
+  const h = tf.concat([x, tf.ones([4, 1])], 1) as tf.Tensor2D;
+  const { projector } = nullSpaceProjector(h);
+  const delta = tf.matMul(projector, seededUniform([7, 8], 6) as tf.Tensor2D);
+  const moved = s.variables.map(v => v as tf.Tensor);
+  moved[0] = tf.add(moved[0], tf.slice(delta, [0, 0], [6, 8]));
+  moved[1] = tf.add(moved[1], tf.reshape(tf.slice(delta, [6, 0], [1, 8]), [8]));
+  const g0 = grads(s.variables);
+  const g1 = grads(moved);
+  g0.forEach((g, i) => t.true(maxAbsDiff(g, g1[i]) < 1e-5, `param ${i}`));
+  t.true(maxAbsDiff(moved[0], s.variables[0]) > 0.1);
+});
 
 test('a null-space teleport on a tanh MLP raises ‖∇L‖² on the batch (recomputed here), keeps the loss, leaves no tensors behind', async t => {
   const model = mlp({ widths: [8, 8], activation: 'tanh', softmax: true });
@@ -74,6 +97,7 @@ test('a null-space teleport on a tanh MLP raises ‖∇L‖² on the batch (reco
   t.is(tf.memory().numTensors, n0);
   t.true(r.accepted, r.reason);
   const after = gradNormSq();
+  t.log(`‖∇L‖² ${before.toPrecision(4)} → ${after.toPrecision(4)} (growth cap ${tp.DEFAULTS.maxGrowth})`);
   t.true(after > before * 1.01, `${before} → ${after}`);
   t.true(Math.abs(tf.tidy(() => lossAt(s.variables).dataSync()[0]) - loss0) < 1e-4 * loss0);
   t.true(Math.abs(after - r.fullGradNormSqAfter) < 1e-3 * after, `report ${r.fullGradNormSqAfter} vs measured ${after}`);

@@ -94,8 +94,9 @@ for (const variant of ['gl-data', 'gl-pinv'] as const) {
 registerGroup({
   name: 'nullspace',
   exactness: 'batch',
-  description: "moves a Dense layer's kernel within the null space of its input on the teleport batch (any activation; Dense → Dense)",
-  appliesTo: site => site.kind === 'dense-dense' && site.normFirst !== true,
+  description:
+    'moves the second Dense layer of a Dense → Dense pair within the null space of its input on the teleport batch (any activation; exact on the batch)',
+  appliesTo: site => site.kind === 'dense-dense' && site.normFirst !== true && site.outKernel != null,
   build: (sites, ctx) => {
     if (ctx.x == null) throw badOption("group 'nullspace' is data-dependent: give teleport batches with the `data` option");
     return nullspaceActions(ctx.structure, sites, ctx.params, ctx.x);

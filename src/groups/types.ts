@@ -36,6 +36,11 @@ export interface SiteAction {
   /** Indices (into the parameter list) of the tensors this action changes. */
   readonly touches: readonly number[];
   /**
+   * Further parameters whose gradient the action changes without changing them, which the objective
+   * must see (a null-space move of one layer changes only the gradients of the layers below it).
+   */
+  readonly measured?: readonly number[];
+  /**
    * Starting group parameters. `random` returns uniform numbers in [0, 1) from a seeded stream.
    * θ = 0 (zeros of the same shape) is always the identity element: `act(params, 0)` returns params.
    */
