@@ -1,5 +1,6 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { ModelStructure, Site } from '../structure/read_model.js';
+import { siteParams } from '../structure/sites.js';
 import { badOption, NoOrbitError } from '../teleport/errors.js';
 import { glAction } from './gl.js';
 import { glDataActions } from './gl_data.js';
@@ -40,6 +41,11 @@ export interface GroupEntry {
    * units): they are not offered as alternatives in "group X does not apply here" errors.
    */
   readonly suggested?: boolean;
+  /**
+   * Parameter indices the group's actions at a site may change or measure (default: the site's two
+   * kernels and first bias); the optimizer reads its preconditioner there.
+   */
+  paramsOf?(site: Site, structure: ModelStructure): number[];
   /** Builds one action per site (sites come top site first; actions are applied in that order). */
   build(sites: readonly Site[], ctx: GroupBuildContext): SiteAction[];
 }
@@ -97,6 +103,10 @@ registerGroup({
   description:
     'moves the second Dense layer of a Dense → Dense pair within the null space of its input on the teleport batch (any activation; exact on the batch)',
   appliesTo: site => site.kind === 'dense-dense' && site.normFirst !== true && site.outKernel != null,
+  paramsOf: (site, structure) => {
+    const bias = structure.layers[site.outLayer].bias;
+    return [...siteParams(site), ...(bias != null ? [bias] : [])];
+  },
   build: (sites, ctx) => {
     if (ctx.x == null) throw badOption("group 'nullspace' is data-dependent: give teleport batches with the `data` option");
     return nullspaceActions(ctx.structure, sites, ctx.params, ctx.x);

@@ -123,7 +123,11 @@ export class Teleporter {
    * and second kernel, or the hand-built actions' `touches` (a superset of what any one teleport moves).
    */
   get touchedIndices(): ReadonlySet<number> {
-    if (this.plan) return new Set(this.plan.sites.flatMap(siteParams));
+    if (this.plan) {
+      const { entry } = this.plan;
+      const structure = this.structure!;
+      return new Set(this.plan.sites.flatMap(s => entry.paramsOf?.(s, structure) ?? siteParams(s)));
+    }
     return new Set(this.customActions!.flatMap(a => a.touches));
   }
 
