@@ -52,7 +52,7 @@ export function checkBatchRows(b: Batch, what: string): void {
 export type TeleportData = Batch | Batch[] | ((step: number) => Batch | Batch[]);
 
 /**
- * The group to teleport with: a registered name ('auto', 'rescale', 'gl', 'gl-data', 'gl-pinv', …)
+ * The group to teleport with: a registered name ('auto', 'rescale', 'gl', 'gl-data', 'gl-pinv', 'nullspace', …)
  * for a model's layer pairs, or site actions built by hand (e.g. `so2(bijection)`).
  */
 export type GroupOption = string | SiteAction | SiteAction[];
