@@ -3,7 +3,7 @@
  * scheduled teleports inside the training step (the route `model.fit` takes) vs the reset-only control.
  * Teleport settings are the library defaults (group 'auto', objective 'gradNorm'); nothing was tuned.
  *
- *   npx tsx bench/resnet_bn.ts [--seeds 1,2,3] [--epochs 3] [--limit 1500]
+ *   npx tsx bench/resnet_bn.ts [--seeds 4,5,6] [--epochs 3] [--limit 2000]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -17,11 +17,16 @@ const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : fallback;
 };
-const seeds = arg('seeds', '1,2,3').split(',').map(Number);
+const seeds = arg('seeds', '4,5,6').split(',').map(Number);
 const epochs = Number(arg('epochs', '3'));
-const limit = Number(arg('limit', '1500'));
+const limit = Number(arg('limit', '2000'));
 
-/** stem conv → BN → relu → max-pool, one block [conv → BN → relu → conv → BN] + skip, relu, global average pool, softmax head. */
+/**
+ * stem conv → BN → relu → max-pool, one block [conv → BN → relu → conv → BN] + skip, relu, flatten,
+ * softmax head. (A global-average-pool head over 8 channels did not leave chance level, loss 2.3, in
+ * 4 epochs on 2,000 digits with Adam 1e-3, on seeds 1–3: nothing to compare. The flatten head was
+ * chosen for that, before any teleport result on seeds 4–6, which the table reports.)
+ */
 function resnetBn(seed: number): tfl.LayersModel {
   const init = (k: number) => tfl.initializers.glorotUniform({ seed: seed * 100 + k });
   const apply = (l: { apply(x: tfl.SymbolicTensor | tfl.SymbolicTensor[]): unknown }, x: tfl.SymbolicTensor | tfl.SymbolicTensor[]) =>
@@ -31,7 +36,7 @@ function resnetBn(seed: number): tfl.LayersModel {
   const stem = apply(tfl.layers.maxPooling2d({ poolSize: 2 }), apply(tfl.layers.reLU(), apply(tfl.layers.batchNormalization(), apply(conv(1), x))));
   const inner = apply(tfl.layers.batchNormalization(), apply(conv(3), apply(tfl.layers.reLU(), apply(tfl.layers.batchNormalization(), apply(conv(2), stem)))));
   const block = apply(tfl.layers.reLU(), apply(tfl.layers.add(), [stem, inner]));
-  const out = apply(tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: init(4) }), apply(tfl.layers.globalAveragePooling2d({}), block));
+  const out = apply(tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: init(4) }), apply(tfl.layers.flatten(), block));
   return tfl.model({ inputs: x, outputs: out });
 }
 
@@ -96,7 +101,7 @@ for (const v of ['baseline', 'teleport', 'reset'] as Variant[]) {
     `${fmt(mean(p.train))} ± ${fmt(sd(p.train))}`,
     `${fmt(mean(p.test))} ± ${fmt(sd(p.test))}`,
     fmt(mean(p.seconds)),
-    v === 'teleport' ? `${fmt(mean(p.teleMs))} ms, ${mean(p.accepted)}/${teleport.atSteps.length}` : '—',
+    v === 'teleport' ? `${fmt(mean(p.teleMs))} ms, ${fmt(mean(p.accepted))}/${teleport.atSteps.length}` : '—',
   ]);
 }
 console.log(
