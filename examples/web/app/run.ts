@@ -280,7 +280,7 @@ class DigitBatches {
     }
     const idx = tf.tensor1d(this.order.slice(this.cursor, this.cursor + this.batchSize), 'int32');
     this.cursor += this.batchSize;
-    const batch = { x: tf.gather(this.train.x, idx), y: tf.gather(this.train.y, idx) };
+    const batch = { x: tf.gather(this.train.x as tf.Tensor, idx), y: tf.gather(this.train.y as tf.Tensor, idx) };
     idx.dispose();
     return batch;
   }
