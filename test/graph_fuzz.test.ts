@@ -2,7 +2,7 @@ import test from 'ava';
 import { tf, tfl, useCpu, seededUniform, maxAbsDiff } from './helpers.js';
 import * as tp from '../src/index.js';
 import { readModel } from '../src/structure/read_model.js';
-import { planTeleport } from '../src/teleport/plan.js';
+import { planTeleport, type TeleportPlan } from '../src/teleport/plan.js';
 import { applyActions } from '../src/teleport/engine.js';
 import { SeededRandom } from '../src/util/random.js';
 
@@ -89,7 +89,7 @@ test('fuzz: on random graphs every site found is exact on fresh inputs in both B
     const names = new Set(model.layers.map(l => l.name));
     for (const u of s.unsupported) t.true(names.has(u.split(/[: ]/)[0]), `seed ${seed}: refusal without a layer name: ${u}`);
     const x = seededUniform([6, ...input], 1000 + seed);
-    let plan: tp.TeleportPlan | null = null;
+    let plan: TeleportPlan | null = null;
     try {
       plan = planTeleport(s, 'auto', 'skip');
     } catch (e) {

@@ -3,6 +3,8 @@ import { tf, tfl, useCpu, seededUniform, seedWeights, maxAbsDiff, oneHotBatch, m
 import * as tp from '../src/index.js';
 import { readModel } from '../src/structure/read_model.js';
 import { planTeleport } from '../src/teleport/plan.js';
+import type { Site } from '../src/structure/sites.js';
+import { Teleporter } from '../src/teleport/teleporter.js';
 import { applyActions } from '../src/teleport/engine.js';
 
 test.before(useCpu);
@@ -44,7 +46,7 @@ function twoByTwo(seed = 2): tfl.LayersModel {
   return model;
 }
 
-const where = (s: tp.Site) => s.where.split(' (')[0];
+const where = (s: Site) => s.where.split(' (')[0];
 
 test('a residual branch x + W₂σ(W₁x) is a site; the units that feed the merge are not moved', t => {
   const s = readModel(residualMlp());
@@ -95,7 +97,7 @@ test.serial('several outputs: the teleport loss is the compiled loss summed over
   model.compile({ optimizer: 'sgd', loss: ['meanSquaredError', 'meanSquaredError'] });
   const x = [seededUniform([10, 4], 51), seededUniform([10, 3], 52)];
   const y = [seededUniform([10, 2], 53), seededUniform([10, 1], 54)];
-  const teleporter = new tp.Teleporter({ model, group: 'rescale' });
+  const teleporter = new Teleporter({ model, group: 'rescale' });
   const loss = teleporter.lossOn({ x, y })!;
   const outs = model.predict(x) as tf.Tensor[];
   const expected = tf.losses.meanSquaredError(y[0], outs[0]).dataSync()[0] + tf.losses.meanSquaredError(y[1], outs[1]).dataSync()[0];

@@ -4,6 +4,7 @@ import * as tp from '../src/index.js';
 import { readModel } from '../src/structure/read_model.js';
 import { planTeleport } from '../src/teleport/plan.js';
 import { applyActions, transportGradients } from '../src/teleport/engine.js';
+import { guard } from '../src/teleport/guard.js';
 import { SeededRandom } from '../src/util/random.js';
 
 test.before(useCpu);
@@ -314,7 +315,7 @@ test("the ε bound: the scale's inexactness equals the measured change of BatchN
   t.true(Math.abs(bound - measured) < 1e-4 * Math.max(1, bound) + 1e-5, `bound ${bound} vs measured ${measured}`);
 
   const run = (maxShrinks: number) =>
-    tp.guard({
+    guard({
       actions: [action],
       params: structure.variables,
       thetas: [theta.clone()],
