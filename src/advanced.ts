@@ -17,7 +17,8 @@ export { OPTION_SPECS, type OptionSpec, type Defaulted, type ResolvedOptions } f
 export { runTeleport, applyActions, transportGradients, type TeleportSettings, type TeleportOutcome, type TeleportInput } from './teleport/engine.js';
 export { guard, type GuardInput, type GuardResult, type ParamConstraint } from './teleport/guard.js';
 export { planTeleport, MODEL_GROUPS, type TeleportPlan } from './teleport/plan.js';
-export { readModel, type ModelStructure, type Site, type ChainLayer, type ForwardResult } from './structure/read_model.js';
+export { readModel, type ModelStructure, type Site, type ChainLayer, type ForwardResult, type ForwardOptions } from './structure/read_model.js';
+export type { MergeKind } from './structure/layers.js';
 export type { ActivationSpec } from './structure/activations.js';
 export { resolveLoss, SUPPORTED_LOSSES, type LossFunction, type ResolvedLoss } from './structure/losses.js';
 export { getObjective, OBJECTIVES } from './objectives/registry.js';

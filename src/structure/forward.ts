@@ -21,6 +21,7 @@ export interface ForwardOptions {
   normalization?: 'batch' | 'moving';
 }
 
+/** The outputs of a pure forward pass, and with `collect` what each layer saw. */
 export interface ForwardResult {
   /** The first output (the only one of a single-output model). */
   output: Tensor;
