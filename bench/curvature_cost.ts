@@ -13,7 +13,7 @@ import * as tp from '../src/index.js';
 import * as tpAdvanced from '../src/advanced.js';
 import * as tpMetrics from '../src/metrics.js';
 import type { ObjectiveContext } from '../src/objectives/types.js';
-import { applyActions } from '../src/teleport/guard.js';
+import { applyActions } from '../src/groups/apply.js';
 import { SeededRandom } from '../src/core/random.js';
 import { collectWarnings, fmt, median, table, type BenchContext, type TargetResult } from './common.js';
 import { crossEntropy, snapshot, variablesOf } from './models.js';

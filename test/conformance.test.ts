@@ -41,6 +41,7 @@ const GROUPS: Array<{ group: string; model: () => tfl.LayersModel; exact: boolea
   { group: 'auto', model: () => mlp({ input: 4, widths: [6, 5], activation: 'relu', output: 3, seed: 13 }), exact: true },
   { group: 'gl-data', model: () => mlp({ input: 4, widths: [6], leakyLayer: true, alpha: 0.2, output: 3, seed: 14 }), exact: false },
   { group: 'gl-pinv', model: () => mlp({ input: 4, widths: [6], leakyLayer: true, alpha: 0.2, output: 3, seed: 15 }), exact: false },
+  { group: 'nullspace', model: () => mlp({ input: 4, widths: [6], activation: 'tanh', output: 3, seed: 16 }), exact: false },
 ];
 
 /** The gradient-norm objectives apply to every group; the curvature of the orbit needs a linear (Lie-algebra) action. */

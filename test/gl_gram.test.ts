@@ -182,7 +182,7 @@ test("lockstep, 'fixed' rule (10 steps): the same ascent with tensors and tf.gra
   sites.forEach((s, k) => {
     rightOf.set(s.inKernel, k);
     if (s.inBias != null) rightOf.set(s.inBias, k);
-    leftOf.set(s.outKernel, k);
+    leftOf.set(s.outKernel!, k);
   });
   type P = { g: tf.Tensor2D[]; gi: tf.Tensor2D[] };
   const value = (p: P, ts: tf.Tensor2D[]) => {

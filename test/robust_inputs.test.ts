@@ -175,7 +175,7 @@ test.serial('lr 1e6 in a one-off teleport: the reason says the ascent blew up, n
   t.true(unchanged(model, before));
 });
 
-test.serial("a multi-input model on the one-off route: 'multi-input models are not supported'", async t => {
+test.serial('a multi-input model on the one-off route: a batch with one x is refused naming the inputs; with a list of x it teleports', async t => {
   const a = tfl.input({ shape: [3] });
   const b = tfl.input({ shape: [2] });
   const joined = tfl.layers.concatenate().apply([a, b]) as tfl.SymbolicTensor;
@@ -183,11 +183,14 @@ test.serial("a multi-input model on the one-off route: 'multi-input models are n
   const out = tfl.layers.dense({ units: 1 }).apply(hidden) as tfl.SymbolicTensor;
   const model = tfl.model({ inputs: [a, b], outputs: out });
   model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
-  const batch = { x: [tf.ones([4, 3]), tf.ones([4, 2])] as unknown as tf.Tensor, y: tf.ones([4, 1]) };
-  const err = await t.throwsAsync(tp.teleport(model, batch, { group: 'rescale' }), { instanceOf: tp.UnsupportedLayerError });
-  t.regex(err!.message, /multi-input models are not supported/);
-  const viaOptimizer = t.throws(() => tp.sgd(0.1, { model, schedule: { every: 1 } }), { instanceOf: tp.UnsupportedLayerError });
-  t.regex(viaOptimizer!.message, /multi-input models are not supported/);
+  const before = snapshot(model);
+  const one = { x: tf.ones([4, 3]), y: tf.ones([4, 1]) };
+  const err = await t.throwsAsync(tp.teleport(model, one, { group: 'rescale' }), { instanceOf: tp.TeleportError });
+  t.regex(err!.message, /2 input\(s\) and 1 output\(s\), but a teleport batch gives 1 x and 1 y/);
+  t.true(unchanged(model, before));
+  const x = [tf.randomUniform([4, 3], -1, 1, 'float32', 1), tf.randomUniform([4, 2], -1, 1, 'float32', 2)] as unknown as tf.Tensor;
+  const report = await tp.teleport(model, { x, y: tf.ones([4, 1]) }, { group: 'rescale' });
+  t.is(report.sites.length, 1);
 });
 
 /** ‖∇L‖² over the parameters rescale moves in a one-hidden-layer MLP (W₁, b₁, W₂), recomputed with tf.grads. */

@@ -114,7 +114,7 @@ test.serial('the closed-form gradient transport equals autodiff at the moved poi
     const scale = Math.max(...direct.map(g => tf.max(tf.abs(g)).dataSync()[0]));
     direct.forEach((g, i) => t.true(maxAbsDiff(g, transported[i]) <= 1e-5 * scale, `param ${i}`));
     // The element really moved the weights, and the loss is the same.
-    t.true(maxAbsDiff(moved[site.outKernel], params[site.outKernel]) > 1e-2);
+    t.true(maxAbsDiff(moved[site.outKernel!], params[site.outKernel!]) > 1e-2);
     t.true(Math.abs(loss(moved).dataSync()[0] - loss(params).dataSync()[0]) < 1e-6);
   });
   tf.dispose([xs, ys]);

@@ -23,11 +23,12 @@ export function checkFinite(what: string, inputs: ReadonlyArray<readonly [string
   }
 }
 
-/** The same for a batch list: names `data[i].x` / `data[i].y`. */
-export function checkFiniteBatches(what: string, batches: ReadonlyArray<{ x: Tensor; y: Tensor }>): void {
+/** The same for a batch list: names `data[i].x` / `data[i].y` (`data[i].x[k]` for a model with several inputs). */
+export function checkFiniteBatches(what: string, batches: ReadonlyArray<{ x: Tensor | Tensor[]; y: Tensor | Tensor[] }>): void {
+  const named = (name: string, v: Tensor | Tensor[]) => (Array.isArray(v) ? v.map((t, k) => [`${name}[${k}]`, t] as const) : [[name, v] as const]);
   checkFinite(
     what,
-    batches.flatMap((b, i) => [[`data[${i}].x`, b.x] as const, [`data[${i}].y`, b.y] as const]),
+    batches.flatMap((b, i) => [...named(`data[${i}].x`, b.x), ...named(`data[${i}].y`, b.y)]),
     'clean the data first (nothing was measured or changed)',
   );
 }

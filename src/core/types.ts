@@ -1,11 +1,5 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 
-/** A teleport batch: inputs and targets, shaped as for model.fit. */
-export interface Batch {
-  x: Tensor;
-  y: Tensor;
-}
-
 /** A layer constraint on one parameter (tfjs-layers' `Constraint.apply`): returns the projected value. */
 export type ParamConstraint = (value: Tensor) => Tensor;
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
-import type { Site } from '../structure/read_model.js';
+import { pairSite, type Site } from '../structure/sites.js';
 import type { SiteAction } from './types.js';
 import { expmPair } from './linalg.js';
 import { onlyTouched, replaced } from './site_axes.js';
@@ -113,7 +113,8 @@ export function biasTimes(b: Tensor, g: Tensor2D): Tensor {
  * W₁ ← W₁·g, b₁ ← b₁·g, W₂ ← g⁻¹·W₂ with g = exp(T). Exact for every input (up to float32
  * round-off in exp(T)·exp(−T)). Gradients move as ∂L/∂W₁ ← ∂L/∂W₁·g⁻ᵀ, ∂L/∂W₂ ← gᵀ·∂L/∂W₂.
  */
-export function glAction(site: Site): SiteAction {
+export function glAction(anySite: Site): SiteAction {
+  const site = pairSite(anySite, 'gl');
   if (site.kind !== 'dense-dense' || !site.linear) {
     throw new Error(
       `tfjs-teleport: gl does not apply at ${site.where}: GL(h) is exact only between Dense layers with a linear activation between them. ` +

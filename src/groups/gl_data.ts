@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
-import type { ModelStructure, Site } from '../structure/read_model.js';
+import type { ModelStructure } from '../structure/read_model.js';
+import { type PairSite, pairSite, type Site } from '../structure/sites.js';
 import { applyActivation, invertActivation } from '../structure/activations.js';
 import type { SiteAction } from './types.js';
 import { glElement, biasTimes } from './gl.js';
@@ -27,7 +28,14 @@ export type GlDataVariant = 'gl-data' | 'gl-pinv';
  * first, as the plan does) keeps each layer's pre-activation on the batch as the construction says.
  * Call `dispose()` on each action when done.
  */
-export function glDataActions(structure: ModelStructure, sites: readonly Site[], params: readonly Tensor[], x: Tensor, variant: GlDataVariant): SiteAction[] {
+export function glDataActions(
+  structure: ModelStructure,
+  anySites: readonly Site[],
+  params: readonly Tensor[],
+  x: Tensor | Tensor[],
+  variant: GlDataVariant,
+): SiteAction[] {
+  const sites: PairSite[] = anySites.map(s => pairSite(s, variant));
   for (const site of sites) {
     if (site.kind !== 'dense-dense' || site.bijective == null) {
       throw new Error(
@@ -75,7 +83,7 @@ function batchPinv(h: Tensor2D, where: string): Tensor2D {
 }
 
 /** One site's action from its constants (taken over: the action's dispose frees them). */
-function siteAction(site: Site, constants: { h: Tensor2D; z: Tensor2D; sigmaZ: Tensor2D }, variant: GlDataVariant): SiteAction {
+function siteAction(site: PairSite, constants: { h: Tensor2D; z: Tensor2D; sigmaZ: Tensor2D }, variant: GlDataVariant): SiteAction {
   const { h, z, sigmaZ } = constants;
   const n = h.shape[0];
   const base = { group: variant, where: site.where, exactness: 'batch' as const, glChart: true, init: () => tf.zeros([site.width, site.width]) };

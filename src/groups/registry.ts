@@ -1,8 +1,11 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { ModelStructure, Site } from '../structure/read_model.js';
+import { siteParams } from '../structure/sites.js';
 import { badOption, NoOrbitError } from '../core/errors.js';
 import { glAction } from './gl.js';
 import { glDataActions } from './gl_data.js';
+import { normScaleAction } from './norm_scale.js';
+import { nullspaceActions } from './nullspace.js';
 import { rescaleAction } from './rescale.js';
 import { duplicatedUnits, splitAction } from './split.js';
 import type { Exactness, SiteAction } from './types.js';
@@ -13,7 +16,7 @@ export interface GroupBuildContext {
   /** Current parameter values (data-dependent groups take their constants here). */
   params: readonly Tensor[];
   /** The teleport batch's inputs, for data-dependent groups. */
-  x?: Tensor;
+  x?: Tensor | Tensor[];
 }
 
 /**
@@ -38,11 +41,21 @@ export interface GroupEntry {
    * units): they are not offered as alternatives in "group X does not apply here" errors.
    */
   readonly suggested?: boolean;
+  /**
+   * Parameter indices the group's actions at a site may change or measure (default: the site's two
+   * kernels and first bias); the optimizer reads its preconditioner there.
+   */
+  paramsOf?(site: Site, structure: ModelStructure): number[];
   /** Builds one action per site (sites come top site first; actions are applied in that order). */
   build(sites: readonly Site[], ctx: GroupBuildContext): SiteAction[];
 }
 
 const GROUP_TABLE = new Map<string, GroupEntry>();
+
+/** The rescale action of a site: between two layers, or the one-sided scale before a normalization layer. */
+function rescaleOf(site: Site): SiteAction {
+  return site.kind === 'norm' ? normScaleAction(site) : rescaleAction(site);
+}
 
 /** Registers a model group under its name. */
 export function registerGroup(entry: GroupEntry): void {
@@ -52,17 +65,18 @@ export function registerGroup(entry: GroupEntry): void {
 registerGroup({
   name: 'auto',
   exactness: 'everywhere',
-  description: "the exact group of each pair: 'gl' where the activation is linear, 'rescale' elsewhere",
+  description: "the exact group of each pair: 'gl' where the activation is linear, 'rescale' elsewhere (and before normalization layers)",
   appliesTo: site => site.linear || site.positivelyHomogeneous,
-  build: sites => sites.map(site => (site.linear ? glAction(site) : rescaleAction(site))),
+  build: sites => sites.map(site => (site.linear ? glAction(site) : rescaleOf(site))),
 });
 
 registerGroup({
   name: 'rescale',
   exactness: 'everywhere',
-  description: 'positive per-unit rescaling (relu, leakyRelu, linear; Dense and Conv2D, through pooling and flatten)',
+  description:
+    'positive per-unit rescaling (relu, leakyRelu, linear; Dense and Conv2D, through pooling and flatten; the scale before BatchNormalization/LayerNormalization; γ, β of a normalization layer against the next layer)',
   appliesTo: site => site.positivelyHomogeneous,
-  build: sites => sites.map(rescaleAction),
+  build: sites => sites.map(rescaleOf),
 });
 registerGroup({
   name: 'gl',
@@ -84,10 +98,25 @@ for (const variant of ['gl-data', 'gl-pinv'] as const) {
   });
 }
 registerGroup({
+  name: 'nullspace',
+  exactness: 'batch',
+  description:
+    'moves the second Dense layer of a Dense → Dense pair within the null space of its input on the teleport batch (any activation; exact on the batch)',
+  appliesTo: site => site.kind === 'dense-dense' && site.normFirst !== true && site.outKernel != null,
+  paramsOf: (site, structure) => {
+    const bias = structure.layers[site.outLayer].bias;
+    return [...siteParams(site), ...(bias != null ? [bias] : [])];
+  },
+  build: (sites, ctx) => {
+    if (ctx.x == null) throw badOption("group 'nullspace' is data-dependent: give teleport batches with the `data` option");
+    return nullspaceActions(ctx.structure, sites, ctx.params, ctx.x);
+  },
+});
+registerGroup({
   name: 'split',
   exactness: 'everywhere',
   description: 'redistributing the outgoing weights among duplicated units (as split() from tfjs-teleport/surgery makes them), Dense → Dense, any activation',
-  appliesTo: site => site.kind === 'dense-dense',
+  appliesTo: site => site.kind === 'dense-dense' && site.normFirst !== true,
   suggested: false,
   build: (sites, ctx) => {
     const actions = sites.flatMap(site => {

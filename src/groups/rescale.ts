@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
-import type { Site } from '../structure/read_model.js';
+import { pairSite, type Site } from '../structure/sites.js';
 import type { SiteAction, SlotKind } from './types.js';
 import { onlyTouched, replaced, scaleInputs, scaleOutputs } from './site_axes.js';
 
@@ -43,7 +43,8 @@ function factors(theta: Tensor, k: 1 | 2): [Tensor, Tensor] {
  * W₁ ← W₁·diag(λ), b₁ ← b₁∘λ, W₂ ← diag(λ)⁻¹·W₂, with λ = exp(θ) so every θ is a valid element and
  * θ = 0 is the identity. Exact for every input.
  */
-export function rescaleAction(site: Site): SiteAction {
+export function rescaleAction(anySite: Site): SiteAction {
+  const site = pairSite(anySite, 'rescale between two layers');
   if (!site.positivelyHomogeneous) {
     throw new Error(
       `tfjs-teleport: rescale does not apply at ${site.where}: the activations between are not positively homogeneous (use linear, relu or leakyRelu)`,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
-import type { Site } from '../structure/read_model.js';
+import type { PairSite } from '../structure/sites.js';
 
 /**
  * Multiplies the hidden-unit axis of the first layer's kernel (its last axis, for Dense [d, h] and
@@ -14,7 +14,7 @@ export function scaleOutputs(t: Tensor, f: Tensor): Tensor {
  * Multiplies the hidden-unit axis of the second layer's kernel by f: [h]. Dense [h, u]: rows;
  * Conv2D [kh, kw, h, c]: input channels; Dense after flatten [P·h, u]: every h-th row, starting at c.
  */
-export function scaleInputs(site: Site, t: Tensor, f: Tensor): Tensor {
+export function scaleInputs(site: PairSite, t: Tensor, f: Tensor): Tensor {
   const h = site.width;
   switch (site.kind) {
     case 'dense-dense':

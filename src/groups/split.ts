@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
-import type { Site } from '../structure/read_model.js';
+import { pairSite, type Site } from '../structure/sites.js';
 import { UnsupportedLayerError } from '../core/errors.js';
 import type { SiteAction, SlotKind } from './types.js';
 
@@ -35,7 +35,8 @@ export function duplicatedUnits(kernel: Tensor, bias: Tensor | null, tolerance =
  * Exact everywhere; the gradient moves in closed form (copy i's incoming gradient is linear in its
  * outgoing weights): ∂L/∂W₁ ← ∂L/∂W₁·Mᵀ, ∂L/∂b₁ ← ∂L/∂b₁·Mᵀ, ∂L/∂W₂ unchanged.
  */
-export function splitAction(site: Site, groups: readonly number[][]): SiteAction {
+export function splitAction(anySite: Site, groups: readonly number[][]): SiteAction {
+  const site = pairSite(anySite, 'split');
   if (site.kind !== 'dense-dense') throw new UnsupportedLayerError(`the split group acts between Dense layers; ${site.where} is ${site.kind}`);
   const h = site.width;
   const mask = new Float32Array(h * h);

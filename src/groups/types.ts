@@ -36,6 +36,11 @@ export interface SiteAction {
   /** Indices (into the parameter list) of the tensors this action changes. */
   readonly touches: readonly number[];
   /**
+   * Further parameters whose gradient the action changes without changing them, which the objective
+   * must see (a null-space move of one layer changes only the gradients of the layers below it).
+   */
+  readonly measured?: readonly number[];
+  /**
    * Starting group parameters. `random` returns uniform numbers in [0, 1) from a seeded stream.
    * θ = 0 (zeros of the same shape) is always the identity element: `act(params, 0)` returns params.
    */
@@ -77,6 +82,19 @@ export interface SiteAction {
    * (solvers/chart_ascent.ts), whose gradient at T = 0 needs no matrix series.
    */
   readonly glChart?: boolean;
+  /**
+   * Moves the model's non-trainable state that must follow the weights for the action to keep the
+   * function (BatchNormalization's moving mean and variance, after a scale of the layer before it).
+   * Called once, with the accepted element, when a teleport is applied to the model's variables.
+   */
+  moveBuffers?(theta: Tensor): void;
+  /**
+   * For actions exact only in a limit (the scale before BatchNormalization, exact as its ε → 0): a
+   * data-free bound on the relative change of the outputs the action is meant to keep, at θ. The
+   * guard treats a bound above `maxLossDrift` like a measured drift (it halves θ), so a teleport
+   * without a batch (inside `fit`) stays honest too.
+   */
+  inexactness?(theta: Tensor): number;
   /** Frees constants the action holds (data-dependent actions keep batch activations). */
   dispose?(): void;
 }

@@ -5,10 +5,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { resolveLoss } from '../structure/losses.js';
+import { modelLoss } from '../structure/model_loss.js';
 import { readModel } from '../structure/read_model.js';
-import type { Batch } from '../core/types.js';
-import { badOption, TeleportError } from '../core/errors.js';
+import { TeleportError, badOption } from '../core/errors.js';
+import { type Batch, checkBatchRows, rowsOf } from '../core/batch.js';
 import { checkFinite, checkFiniteBatches } from '../core/finite.js';
 
 /**
@@ -78,25 +78,17 @@ function withShapes(params: Variable[], terms: ResolvedTarget['terms']): Resolve
 function modelTarget(model: LayersModel, data: Batch | Batch[], what: string): ResolvedTarget {
   const batches = data == null ? [] : Array.isArray(data) ? data : [data];
   if (batches.length === 0) throw badOption(`${what}: give data, one batch {x, y} or an array of them`);
-  for (const b of batches) {
-    if (b == null || !Array.isArray(b.x?.shape) || !Array.isArray(b.y?.shape)) throw badOption(`${what}: data must be {x, y} tensors or an array of them`);
-    if (b.x.shape[0] !== b.y.shape[0]) throw badOption(`${what}: a batch has ${b.x.shape[0]} inputs but ${b.y.shape[0]} targets`);
-    if (b.x.shape[0] === 0) throw badOption(`${what}: a batch is empty (0 rows)`);
-  }
+  for (const b of batches) checkBatchRows(b, what);
   checkFiniteBatches(what, batches);
   if (model.loss == null) throw badOption(`${what}: the model is not compiled; call model.compile({ loss, optimizer }) first`);
   const structure = readModel(model);
   if (structure.variables.length === 0) throw badOption(`${what}: the model has no trainable weights`);
-  const resolved = resolveLoss(model.loss, structure.finalSoftmax);
-  const rows = batches.reduce((n, b) => n + b.x.shape[0], 0);
-  const terms = batches.map(b => ({
-    weight: b.x.shape[0] / rows,
-    loss: (): Scalar => {
-      const value = resolved.compute(b.y, structure.forward(structure.variables, b.x, { logits: resolved.logits }).output);
-      const penalty = structure.regularization(structure.variables);
-      return penalty == null ? value : (tf.add(value, penalty) as Scalar);
-    },
-  }));
+  const resolved = modelLoss(structure, model.loss);
+  const rows = batches.reduce((n, b) => n + rowsOf(b), 0);
+  const terms = batches.map(b => {
+    const loss = resolved.on(b);
+    return { weight: rowsOf(b) / rows, loss: (): Scalar => loss(structure.variables) };
+  });
   return finiteLoss(withShapes(structure.variables, terms), what);
 }
 

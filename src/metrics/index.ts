@@ -8,10 +8,11 @@ import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { curveCurvature, curveDerivatives, curveDerivativesByAutodiff, drawCurves, DEFAULT_CURVES } from '../objectives/curvature.js';
 import { drawSeed, resolveSharpnessSpec, sharpnessOf, type SharpnessSpec } from '../objectives/sharpness.js';
-import { resolveLoss, type LossFunction } from '../structure/losses.js';
+import type { LossFunction } from '../structure/losses.js';
+import { modelLoss } from '../structure/model_loss.js';
 import { readModel, type ModelStructure } from '../structure/read_model.js';
 import { badOption } from '../core/errors.js';
-import type { Batch } from '../core/types.js';
+import { type Batch, checkBatchRows, rowsOf } from '../core/batch.js';
 import { planTeleport } from '../teleport/plan.js';
 import { SeededRandom } from '../core/random.js';
 import { checkFiniteBatches } from '../core/finite.js';
@@ -24,11 +25,7 @@ export type MetricData = Batch | readonly Batch[];
 
 function batchesOf(data: MetricData | null | undefined, what: string): Batch[] {
   const list = data == null ? [] : Array.isArray(data) ? [...data] : [data as Batch];
-  for (const b of list) {
-    if (b == null || !Array.isArray(b.x?.shape) || !Array.isArray(b.y?.shape)) throw badOption(`${what}: data must be {x, y} tensors or an array of them`);
-    if (b.x.shape[0] !== b.y.shape[0]) throw badOption(`${what}: a batch has ${b.x.shape[0]} inputs but ${b.y.shape[0]} targets`);
-    if (b.x.shape[0] === 0) throw badOption(`${what}: a batch is empty (0 rows)`);
-  }
+  for (const b of list) checkBatchRows(b, what);
   checkFiniteBatches(what, list);
   return list;
 }
@@ -43,12 +40,7 @@ function lossOn(
 ): (params: readonly Tensor[]) => Scalar {
   const spec = loss ?? model.loss;
   if (spec == null) throw badOption(`${what}: the model is not compiled; pass the \`loss\` option (e.g. 'meanSquaredError')`);
-  const resolved = resolveLoss(spec, structure.finalSoftmax);
-  return params => {
-    const data = resolved.compute(batch.y, structure.forward(params, batch.x, { logits: resolved.logits }).output);
-    const penalty = structure.regularization(params);
-    return penalty == null ? data : (tf.add(data, penalty) as Scalar);
-  };
+  return modelLoss(structure, spec).on(batch);
 }
 
 /** Options of {@link sharpness}. */
@@ -76,11 +68,11 @@ export function sharpness(model: LayersModel, data: MetricData, options: Sharpne
   const spec = resolveSharpnessSpec(options);
   const structure = readModel(model);
   const seed = drawSeed(new SeededRandom(options.seed ?? 0).source);
-  const rows = batches.reduce((n, b) => n + b.x.shape[0], 0);
+  const rows = batches.reduce((n, b) => n + rowsOf(b), 0);
   let total = 0;
   for (const b of batches) {
     const loss = lossOn(structure, model, b, options.loss, what);
-    total += (b.x.shape[0] / rows) * tf.tidy(() => sharpnessOf(loss, structure.variables, seed, spec).dataSync()[0]);
+    total += (rowsOf(b) / rows) * tf.tidy(() => sharpnessOf(loss, structure.variables, seed, spec).dataSync()[0]);
   }
   return total;
 }
@@ -119,8 +111,10 @@ export function curvature(model: LayersModel, data: MetricData | null, options: 
   if (plan.dataDependent && batches.length === 0) throw badOption(`${what}: group '${plan.group}' is data-dependent: give a batch {x, y}`);
   const params = structure.variables;
   const random = new SeededRandom(options.seed ?? 0).source;
-  const rows = batches.reduce((n, b) => n + b.x.shape[0], 0);
-  const runs: Array<{ x?: Tensor; weight: number }> = plan.dataDependent ? batches.map(b => ({ x: b.x, weight: b.x.shape[0] / rows })) : [{ weight: 1 }];
+  const rows = batches.reduce((n, b) => n + rowsOf(b), 0);
+  const runs: Array<{ x?: Tensor | Tensor[]; weight: number }> = plan.dataDependent
+    ? batches.map(b => ({ x: b.x, weight: rowsOf(b) / rows }))
+    : [{ weight: 1 }];
   let drawn: ReturnType<typeof drawCurves> | null = null;
   let total = 0;
   for (const run of runs) {

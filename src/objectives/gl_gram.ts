@@ -60,7 +60,7 @@ export function glGramForm(sites: readonly Site[], grads: ReadonlyArray<Tensor |
   sites.forEach((s, k) => {
     rightOf.set(s.inKernel, k);
     if (s.inBias != null) rightOf.set(s.inBias, k);
-    leftOf.set(s.outKernel, k);
+    if (s.outKernel != null) leftOf.set(s.outKernel, k);
   });
   const params = [...new Set([...rightOf.keys(), ...leftOf.keys()])].sort((a, b) => a - b);
   const shapes: GramTerm[] = [];

@@ -58,7 +58,7 @@ export function rescaleTermSets(sites: readonly Site[], grads: ReadonlyArray<Ten
   sites.forEach((s, k) => {
     colOf.set(s.inKernel, k);
     if (s.inBias != null) colOf.set(s.inBias, k);
-    rowOf.set(s.outKernel, k);
+    if (s.outKernel != null) rowOf.set(s.outKernel, k);
   });
   const params = [...new Set([...colOf.keys(), ...rowOf.keys()])].sort((a, b) => a - b);
   // reduced[set][k]: the [rows, cols] matrix of params[k] under weightings[set].

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { SiteAction } from '../groups/types.js';
+import { siteParams } from '../structure/sites.js';
 import { badOption } from '../core/errors.js';
 import { derivedRandom } from '../core/random.js';
 import { rescaleObjective, rescaleTerms } from './rescale_closed_form.js';
@@ -149,7 +150,7 @@ export interface TraceSetup {
 export function traceClosedForm(actions: readonly SiteAction[], params: readonly Tensor[], setup: TraceSetup): ClosedForm | null {
   if (!actions.every(a => a.diagonal != null)) return null;
   const sites = actions.map(a => a.diagonal!);
-  const inTerms = new Set(sites.flatMap(s => [s.inKernel, s.outKernel, ...(s.inBias != null ? [s.inBias] : [])]));
+  const inTerms = new Set(sites.flatMap(siteParams));
   const p = params.map((w, i) => {
     const out = new Float32Array(w.size);
     setup.probes.forEach((z, k) => {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { SeededRandom } from '../core/random.js';
-import { checkSingleInputOutput } from '../structure/read_model.js';
+import { getObjective } from '../objectives/registry.js';
 import { innerStepOf, slotPositions } from '../optimizers/inner_state.js';
 import { Teleporter } from '../teleport/teleporter.js';
 import { badOption, TeleportError } from '../core/errors.js';
@@ -57,8 +57,6 @@ export async function teleport(
     if (typeof dataOrLoss === 'function' || dataOrLoss == null) {
       throw badOption('teleport(model, batch, options) needs a batch {x, y} as its second argument');
     }
-    // Before the batch is read: a multi-input model's x is a list, which no batch check would name.
-    checkSingleInputOutput(target);
     batch = dataOrLoss;
     // The batch is the teleport data (objectives that need the loss check for it at construction).
     teleporter = new Teleporter({ data: batch, ...options, model: target }, 'teleport');

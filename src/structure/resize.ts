@@ -4,6 +4,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { badOption, UnsupportedLayerError } from '../core/errors.js';
 import { type ActivationSpec, isPositivelyHomogeneous } from './activations.js';
 import { readModel } from './read_model.js';
+import { consumersOf } from './sites.js';
 
 /**
  * A Dense layer whose units can change in number, with the next Dense layer that reads them: what
@@ -34,11 +35,14 @@ export function densePairs(model: LayersModel): DensePair[] {
   const names = model.layers.map(l => l.name);
   const out: DensePair[] = [];
   const chain = structure.layers;
+  const consumers = consumersOf(chain);
+  // In a graph, layer k + 1 must read layer k alone and be its only reader (the units go nowhere else).
+  const linked = (k: number) => consumers[k].length === 1 && consumers[k][0] === k + 1 && chain[k + 1].inputs.length === 1 && !structure.outputs.includes(k);
   for (let a = 0; a < chain.length; a++) {
     if (chain[a].kind !== 'dense') continue;
     let b = a + 1;
-    while (b < chain.length && ELEMENTWISE.has(chain[b].kind)) b++;
-    if (b >= chain.length || chain[b].kind !== 'dense') continue;
+    while (b < chain.length && ELEMENTWISE.has(chain[b].kind) && linked(b - 1)) b++;
+    if (b >= chain.length || chain[b].kind !== 'dense' || !linked(b - 1)) continue;
     const activations = [chain[a].activation ?? { kind: 'linear' }, ...chain.slice(a + 1, b).flatMap(l => (l.activation ? [l.activation] : []))];
     out.push({
       layer: chain[a].name,

@@ -202,7 +202,8 @@ function teleportOnce(input: TeleportInput, settings: TeleportSettings): Telepor
       'bad-option',
     );
   }
-  const touched = [...new Set(actions.flatMap(a => a.touches))].sort((a, b) => a - b);
+  // The objective's gradient is taken over what the actions change, and what else they say they affect.
+  const touched = [...new Set(actions.flatMap(a => [...a.touches, ...(a.measured ?? [])]))].sort((a, b) => a - b);
   const onlyTouched = (gs: ReadonlyArray<Tensor | null>) => gs.map((g, i) => (touched.includes(i) ? g : null));
   const ctx: ObjectiveContext = {
     actions,

@@ -85,6 +85,14 @@ export function guard(input: GuardInput): GuardResult {
       ? thetas.every(t => t.dataSync().every(v => Number.isFinite(Math.exp(Math.abs(v)))))
       : tf.tidy(() => Number.isFinite(scalarOf(tf.addN(candidate.map(p => tf.sum(p))))));
     if (!finite) failure = { kind: 'not-finite', message: 'the teleported weights are not finite' };
+    // Actions exact only in a limit bound their own error without data (BatchNormalization's ε).
+    const bound = failure == null ? Math.max(0, ...actions.map((a, i) => a.inexactness?.(thetas[i]) ?? 0)) : 0;
+    if (bound > input.maxLossDrift) {
+      failure = {
+        kind: 'drift',
+        message: `the scale before a normalization layer changes its output by up to ${bound.toExponential(2)} (its ε no longer negligible against the scaled variance), above maxLossDrift ${input.maxLossDrift}`,
+      };
+    }
     if (failure == null && loss != null && lossBefore != null) {
       lossAfter = tf.tidy(() => scalarOf(loss(candidate)));
       drift = Math.abs(lossAfter - lossBefore) / Math.max(Math.abs(lossBefore), 1e-12);

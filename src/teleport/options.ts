@@ -10,15 +10,15 @@ import type { StepRule } from '../solvers/types.js';
 import { badOption, show } from '../core/errors.js';
 import { optionChecks } from '../core/checks.js';
 
-import type { Batch } from '../core/types.js';
+import type { Batch } from '../core/batch.js';
 
-export type { Batch } from '../core/types.js';
+export { type Batch, checkBatchRows, inputsOf, rowsOf, targetsOf } from '../core/batch.js';
 
 /** Teleport data: one batch, several (teleported on one after another), or a function of the step. */
 export type TeleportData = Batch | Batch[] | ((step: number) => Batch | Batch[]);
 
 /**
- * The group to teleport with: a registered name ('auto', 'rescale', 'gl', 'gl-data', 'gl-pinv', …)
+ * The group to teleport with: a registered name ('auto', 'rescale', 'gl', 'gl-data', 'gl-pinv', 'nullspace', …)
  * for a model's layer pairs, or site actions built by hand (e.g. `so2(bijection)`).
  */
 export type GroupOption = string | SiteAction | SiteAction[];
@@ -345,7 +345,8 @@ export function batchesAt(data: TeleportData | undefined, step: number): Batch[]
 function batchList(d: Batch | Batch[]): Batch[] {
   const list = Array.isArray(d) ? d : [d];
   for (const b of list) {
-    const ok = b != null && typeof b === 'object' && isTensor(b.x) && isTensor(b.y);
+    const tensors = (v: unknown) => isTensor(v) || (Array.isArray(v) && v.length > 0 && v.every(isTensor));
+    const ok = b != null && typeof b === 'object' && tensors(b.x) && tensors(b.y);
     if (!ok) throw badOption('teleport data must be {x, y} batches of tensors (or an array of them, or a function of the step returning them)');
   }
   return list;

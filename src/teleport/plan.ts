@@ -18,7 +18,7 @@ export interface TeleportPlan {
   /** Sites left out, with reasons (unsupported pairs, and pairs the group does not apply to with 'skip'). */
   skipped: string[];
   /** Builds the site actions, in the order they must be applied (top site first). */
-  build(params: readonly Tensor[], x?: Tensor): SiteAction[];
+  build(params: readonly Tensor[], x?: Tensor | Tensor[]): SiteAction[];
 }
 
 /**

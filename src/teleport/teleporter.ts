@@ -5,11 +5,13 @@ import type { SiteAction } from '../groups/types.js';
 import type { InnerStep, Objective, Preconditioner } from '../objectives/types.js';
 import { getObjective } from '../objectives/registry.js';
 import { readModel, type ModelStructure } from '../structure/read_model.js';
-import { resolveLoss, type ResolvedLoss } from '../structure/losses.js';
+import { siteParams } from '../structure/sites.js';
+import type { ResolvedLoss } from '../structure/losses.js';
+import { modelLoss, type ModelLoss } from '../structure/model_loss.js';
 import { runTeleport, type TeleportOutcome, type TeleportSettings } from './engine.js';
 import { badOption, TeleportError } from '../core/errors.js';
 import { planTeleport, type TeleportPlan } from './plan.js';
-import { batchesAt, resolveOptions, settingsOf, type Batch, type ResolvedTeleportOptions, type TeleportOptions } from './options.js';
+import { batchesAt, inputsOf, resolveOptions, settingsOf, targetsOf, type Batch, type ResolvedTeleportOptions, type TeleportOptions } from './options.js';
 import { emptyMetrics, type TeleportMetrics, type TeleportReport } from '../core/report.js';
 import { checkFinite } from '../core/finite.js';
 
@@ -54,7 +56,7 @@ export class Teleporter {
   readonly structure: ModelStructure | null;
   readonly plan: TeleportPlan | null;
   private readonly customActions: SiteAction[] | null;
-  private lossCache: ResolvedLoss | null = null;
+  private lossCache: ModelLoss | null = null;
   private readonly lossOfParams: ((params: Tensor[]) => Scalar) | null;
   private readonly model: LayersModel | null;
 
@@ -78,7 +80,7 @@ export class Teleporter {
       this.plan = planTeleport(this.structure, group, this.options.onUnsupported);
       this.customActions = null;
       // Check a given loss now; the compiled one is read when first needed (compile may come later).
-      if (this.options.loss != null) this.lossCache = resolveLoss(this.options.loss, this.structure.finalSoftmax);
+      if (this.options.loss != null) this.lossCache = modelLoss(this.structure, this.options.loss);
     } else {
       this.customActions = Array.isArray(group) ? group : [group];
       this.structure = null;
@@ -100,9 +102,9 @@ export class Teleporter {
   }
 
   /** The model's loss on a batch: the `loss` option, else the one given to model.compile. */
-  private get lossSpec(): ResolvedLoss | null {
+  private get lossSpec(): ModelLoss | null {
     if (this.lossCache == null && this.model != null && this.structure != null) {
-      this.lossCache = resolveLoss(this.options.loss ?? this.model.loss, this.structure.finalSoftmax);
+      this.lossCache = modelLoss(this.structure, this.options.loss ?? this.model.loss);
     }
     return this.lossCache;
   }
@@ -119,7 +121,7 @@ export class Teleporter {
    * Tensors are new (caller disposes `owned`).
    */
   private splitBatch(batch: Batch): { search: Batch; heldOut: Batch; parts: Batch[]; owned: Tensor[] } {
-    const n = batch.x.shape[0];
+    const n = inputsOf(batch)[0].shape[0];
     if (n < 2) {
       throw badOption(
         `objective '${this.settings.objective}' holds out half of the teleport batch to check its move with real steps: give a batch of at least 2 rows (16 or more recommended), got ${n}`,
@@ -127,7 +129,9 @@ export class Teleporter {
     }
     const half = Math.ceil(n / 2);
     const rows = (t: Tensor, from: number, count: number) => tf.slice(t, [from, ...t.shape.slice(1).map(() => 0)], [count, ...t.shape.slice(1)]);
-    const part = (from: number, count: number): Batch => ({ x: rows(batch.x, from, count), y: rows(batch.y, from, count) });
+    // Every input and target of a several-input/-output batch is cut at the same rows.
+    const cut = (v: Tensor | Tensor[], from: number, count: number) => (Array.isArray(v) ? v.map(t => rows(t, from, count)) : rows(v, from, count));
+    const part = (from: number, count: number): Batch => ({ x: cut(batch.x, from, count), y: cut(batch.y, from, count) });
     const search = part(0, half);
     const rest = n - half;
     const heldOut = part(half, rest);
@@ -136,7 +140,7 @@ export class Teleporter {
       const from = Math.floor((c * rest) / count);
       return part(half + from, Math.floor(((c + 1) * rest) / count) - from);
     });
-    return { search, heldOut, parts, owned: [search, heldOut, ...parts].flatMap(b => [b.x, b.y]) };
+    return { search, heldOut, parts, owned: [search, heldOut, ...parts].flatMap(b => [...inputsOf(b), ...targetsOf(b)]) };
   }
 
   /** Whether the group needs a teleport batch to act (data-dependent GL). */
@@ -156,7 +160,11 @@ export class Teleporter {
    * and second kernel, or the hand-built actions' `touches` (a superset of what any one teleport moves).
    */
   get touchedIndices(): ReadonlySet<number> {
-    if (this.plan) return new Set(this.plan.sites.flatMap(s => [s.inKernel, s.outKernel, ...(s.inBias != null ? [s.inBias] : [])]));
+    if (this.plan) {
+      const { entry } = this.plan;
+      const structure = this.structure!;
+      return new Set(this.plan.sites.flatMap(s => entry.paramsOf?.(s, structure) ?? siteParams(s)));
+    }
     return new Set(this.customActions!.flatMap(a => a.touches));
   }
 
@@ -172,57 +180,60 @@ export class Teleporter {
     return fallback;
   }
 
-  /** Checks a batch: finite, and shaped for the model's input and output. */
+  /** Checks a batch: finite, and shaped for the model's inputs and outputs (arrays for several). */
   validateBatch(batch: Batch): void {
     // Before anything moves: NaN data would otherwise surface after an optimizer step or mid-ascent.
+    const named = (name: string, v: Tensor | Tensor[]) => (Array.isArray(v) ? v.map((t, k) => [`${name}[${k}]`, t] as const) : [[name, v] as const]);
     checkFinite(
       '',
-      [
-        ['teleport batch x', batch.x],
-        ['teleport batch y', batch.y],
-      ],
+      [...named('teleport batch x', batch.x), ...named('teleport batch y', batch.y)],
       'clean the teleport data (the weights and the optimizer are untouched)',
     );
     if (this.model == null) return;
-    const expectIn = this.model.inputs[0].shape;
-    const got = batch.x.shape;
-    const fits = got.length === expectIn.length && expectIn.every((d, i) => i === 0 || d == null || d === got[i]);
-    if (!fits) {
-      throw badOption(`teleport batch x has shape [${got.join(', ')}] but model '${this.model.name}' expects [${expectIn.map(d => d ?? 'batch').join(', ')}]`);
-    }
-    if (got[0] === 0) throw badOption('a teleport batch is empty (0 rows); give at least one example');
-    if (batch.y.shape[0] !== got[0]) {
-      throw badOption(`teleport batch has ${got[0]} inputs but ${batch.y.shape[0]} targets; x and y must have the same first dimension`);
-    }
-    const expectOut = this.model.outputs[0].shape;
-    const sparse = this.lossSpecIfKnown()?.name === 'sparseCategoricalCrossentropy';
-    const yFits = sparse || (batch.y.shape.length === expectOut.length && expectOut.every((d, i) => i === 0 || d == null || d === batch.y.shape[i]));
-    if (!yFits) {
+    const xs = inputsOf(batch);
+    const ys = targetsOf(batch);
+    const name = this.model.name;
+    if (xs.length !== this.model.inputs.length || ys.length !== this.model.outputs.length) {
       throw badOption(
-        `teleport batch y has shape [${batch.y.shape.join(', ')}] but model '${this.model.name}' outputs [${expectOut.map(d => d ?? 'batch').join(', ')}]`,
+        `model '${name}' has ${this.model.inputs.length} input(s) and ${this.model.outputs.length} output(s), but a teleport batch gives ${xs.length} x and ${ys.length} y tensors; give arrays in model.inputs / model.outputs order`,
       );
     }
+    const shown = (s: ReadonlyArray<number | null>) => `[${s.map(d => d ?? 'batch').join(', ')}]`;
+    const fitsShape = (got: readonly number[], want: ReadonlyArray<number | null>) =>
+      got.length === want.length && want.every((d, i) => i === 0 || d == null || d === got[i]);
+    const n = xs[0].shape[0];
+    xs.forEach((x, k) => {
+      const want = this.model!.inputs[k].shape;
+      if (!fitsShape(x.shape, want))
+        throw badOption(`teleport batch x${xs.length > 1 ? `[${k}]` : ''} has shape [${x.shape.join(', ')}] but model '${name}' expects ${shown(want)}`);
+      if (x.shape[0] !== n) throw badOption(`teleport batch inputs have ${n} and ${x.shape[0]} rows; every x must have the same first dimension`);
+    });
+    if (n === 0) throw badOption('a teleport batch is empty (0 rows); give at least one example');
+    const losses = this.lossSpecsIfKnown();
+    ys.forEach((y, k) => {
+      if (y.shape[0] !== n) throw badOption(`teleport batch has ${n} inputs but ${y.shape[0]} targets; x and y must have the same first dimension`);
+      const want = this.model!.outputs[k].shape;
+      const sparse = losses?.[k]?.name === 'sparseCategoricalCrossentropy';
+      if (!sparse && !fitsShape(y.shape, want)) {
+        throw badOption(`teleport batch y${ys.length > 1 ? `[${k}]` : ''} has shape [${y.shape.join(', ')}] but model '${name}' outputs ${shown(want)}`);
+      }
+    });
   }
 
-  /** The loss, when the option or a compiled model gives one (construction may precede compile). */
-  private lossSpecIfKnown(): ResolvedLoss | null {
-    if (this.lossCache != null) return this.lossCache;
-    return this.model?.loss != null ? this.lossSpec : null;
+  /** The per-output losses, when the option or a compiled model gives them (construction may precede compile). */
+  private lossSpecsIfKnown(): ResolvedLoss[] | null {
+    if (this.lossCache != null) return this.lossCache.perOutput;
+    return this.model?.loss != null ? (this.lossSpec?.perOutput ?? null) : null;
   }
 
   /**
    * The loss training minimizes on a batch, as a pure function of the parameter list: the data loss
-   * plus the weight regularizers' penalty.
+   * (summed over outputs) plus the weight regularizers' penalty.
    */
   lossOn(batch: Batch | null): ((params: readonly Tensor[]) => Scalar) | null {
     if (this.lossOfParams) return params => this.lossOfParams!(params.slice());
     if (batch == null || this.structure == null || this.lossSpec == null) return null;
-    const { structure, lossSpec } = this;
-    return params => {
-      const data = lossSpec.compute(batch.y, structure.forward(params, batch.x, { logits: lossSpec.logits }).output);
-      const penalty = structure.regularization(params);
-      return penalty == null ? data : (tf.add(data, penalty) as Scalar);
-    };
+    return this.lossSpec.on(batch);
   }
 
   /**
@@ -272,6 +283,9 @@ export class Teleporter {
         outcome.params.forEach((p, i) => {
           if (p !== vars[i]) vars[i].assign(p);
         });
+        // State outside the parameter list that moves with the weights (BatchNormalization's moving statistics).
+        const thetas = outcome.thetas;
+        actions.forEach((a, i) => a.moveBuffers?.(thetas[i]));
       }
       const ms = performance.now() - start;
       const state = metrics.accepted && opts.moveState ? opts.moveState(actions, outcome.thetas) : undefined;

@@ -206,7 +206,8 @@ function mlpArm(s: PlaygroundSettings, teleporting: boolean, batch: BatchRef): A
     model.dispose();
     throw e;
   }
-  const lossOn = (b: tp.Batch) => () => crossEntropy.compute(b.y, model.apply(b.x) as tf.Tensor);
+  // The playground's models have one input and one output: a batch's x and y are single tensors.
+  const lossOn = (b: tp.Batch) => () => crossEntropy.compute(b.y as tf.Tensor, model.apply(b.x) as tf.Tensor);
   const measure = async (applyStep: boolean) => {
     const { value, grads, normSq } = lossAndGradients(lossOn(batch.current!), vars);
     if (applyStep) optimizer.applyGradients(grads);
@@ -221,8 +222,9 @@ function mlpArm(s: PlaygroundSettings, teleporting: boolean, batch: BatchRef): A
     evaluate: async (b: tp.Batch) => {
       const [l, a] = tf.tidy(() => {
         const p = model.apply(b.x) as tf.Tensor;
-        const correct = tf.equal(tf.argMax(p, -1), tf.argMax(b.y, -1));
-        return [crossEntropy.compute(b.y, p), tf.mean(tf.cast(correct, 'float32')) as tf.Scalar];
+        const y = b.y as tf.Tensor;
+        const correct = tf.equal(tf.argMax(p, -1), tf.argMax(y, -1));
+        return [crossEntropy.compute(y, p), tf.mean(tf.cast(correct, 'float32')) as tf.Scalar];
       });
       const [loss, accuracy] = await readPair(l, a);
       return { loss, accuracy };
@@ -278,7 +280,7 @@ class DigitBatches {
     }
     const idx = tf.tensor1d(this.order.slice(this.cursor, this.cursor + this.batchSize), 'int32');
     this.cursor += this.batchSize;
-    const batch = { x: tf.gather(this.train.x, idx), y: tf.gather(this.train.y, idx) };
+    const batch = { x: tf.gather(this.train.x as tf.Tensor, idx), y: tf.gather(this.train.y as tf.Tensor, idx) };
     idx.dispose();
     return batch;
   }
