@@ -1,7 +1,7 @@
 /**
  * Writes docs/options.md from the one options table (OPTION_SPECS: defaults, who reads an option,
  * what getConfig saves) and the TSDoc of the option interfaces (type and meaning), so the page cannot
- * drift from the code. `npm run docs:options`; test/docs_options.test.ts fails when the page is stale.
+ * drift from the code. `npm run docs:options`; test/package/docs_options.test.ts fails when the page is stale.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';

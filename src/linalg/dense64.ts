@@ -58,7 +58,7 @@ export function scaledOuter64(q: Float64Array, d: Float64Array, n: number): Floa
  * tridiagonal form, then the implicit QL iteration with Wilkinson-free shifts (the EISPACK tred2/tql2
  * scheme), on flat Float64Arrays: several times faster than the same algorithm on nested arrays.
  * Only the lower triangle's symmetry is assumed. Checked against {@link symmetricEigenNumbers}
- * (ml-matrix) in test/gl_gram.test.ts.
+ * (ml-matrix) in test/solvers/gl_gram.test.ts.
  *
  * ```ts
  * const { values, q } = symEig64(Float64Array.of(2, 1, 1, 2), 2); // values {1, 3}

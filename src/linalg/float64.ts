@@ -163,7 +163,7 @@ export function symmetricEigenNumbers(a: Matrix64): SymmetricEigen {
  * The same scaling-and-squaring exponential as {@link expm}, in float64 on plain arrays: a reference
  * for tests and for constants computed outside tfjs. ml-matrix (6.15) has no matrix exponential, so
  * the Taylor polynomial and the squarings are written here, with ml-matrix's products; checked in
- * test/linalg.test.ts against exp through {@link symmetricEigenNumbers} for symmetric matrices and
+ * test/linalg/linalg.test.ts against exp through {@link symmetricEigenNumbers} for symmetric matrices and
  * against closed-form rotations (agreement to ~1e-14).
  *
  * ```ts

@@ -22,7 +22,7 @@ export interface GradNormStructure {
 
 /**
  * Relative size of the finite-difference perturbation: w + ε·u with ε·‖u‖ = 2⁻¹⁴·(‖w‖ + 1). Measured
- * on a gl-data MLP with leaky ReLU (test/hvp.test.ts): the θ-gradient agrees with nested autodiff to
+ * on a gl-data MLP with leaky ReLU (test/solvers/hvp.test.ts): the θ-gradient agrees with nested autodiff to
  * 2–6e-4 relative at 2⁻¹³…2⁻¹⁶, to 2–6e-3 at 2⁻¹⁸ (float32 cancellation), while at 2⁻¹⁰ the difference
  * step crossed a kink of the activation at 2 of 6 points of an ascent path (errors of 210–280 %):
  * across a kink the difference is a secant, not the Hessian. Smaller steps make that rarer, never

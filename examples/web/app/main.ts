@@ -1,6 +1,6 @@
 /**
  * The playground page: a form, live charts, exports, and `window.playground`, the small API the
- * browser test (test/web_playground.test.ts) drives.
+ * browser test (test/examples/web_playground.test.ts) drives.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { TeleportReport } from '../../../src/index.js';
