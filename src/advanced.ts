@@ -11,9 +11,9 @@
  */
 export { compileSchedule, type CompiledSchedule } from './optimizers/schedule.js';
 export { recreate as freshOptimizerLike } from './optimizers/inner_state.js';
-export { Teleporter } from './teleport/teleporter.js';
+export { Teleporter, type TeleportRun } from './teleport/teleporter.js';
 export type { NamedTensor } from './optimizers/teleport_optimizer.js';
-export type { OptionSpec, Defaulted } from './teleport/options.js';
+export type { OptionSpec, Defaulted, ResolvedTeleportOptions } from './teleport/options.js';
 export { OPTION_SPECS, type ResolvedOptions } from './optimizers/options.js';
 export { runTeleport, applyActions, transportGradients, type TeleportSettings, type TeleportOutcome, type TeleportInput } from './teleport/engine.js';
 export { guard, type GuardInput, type GuardResult, type ParamConstraint } from './teleport/guard.js';
@@ -22,7 +22,7 @@ export { readModel, type ModelStructure, type Site, type ChainLayer, type Forwar
 export type { MergeKind } from './structure/layers.js';
 export type { ActivationSpec } from './structure/activations.js';
 export { resolveLoss, SUPPORTED_LOSSES, type LossFunction, type ResolvedLoss } from './structure/losses.js';
-export { getObjective, OBJECTIVES } from './objectives/registry.js';
+export { getObjective, OBJECTIVES, BUILT_IN_OBJECTIVES } from './objectives/registry.js';
 export { gradNormSq, gradNorm, preconditionedGradNorm } from './objectives/grad_norm.js';
 export { lookahead } from './objectives/lookahead.js';
 export {

@@ -33,8 +33,11 @@ export type {
   InnerStep,
   InnerRule,
   HeldOut,
+  ObjectiveFamily,
+  ObjectiveOptionSpec,
+  ObjectiveTraits,
 } from './objectives/types.js';
 export { registerGroup, groupNames, type GroupEntry, type GroupBuildContext } from './groups/registry.js';
 export type { SiteAction, SlotKind, Exactness } from './groups/types.js';
 export { registerSolver } from './solvers/registry.js';
-export type { Solver, SolveProblem, SolverOptions, SolverResult, StepRule } from './solvers/types.js';
+export type { Solver, SolveProblem, SolverOptions, SolverResult, StepRule, SolveContext, PreparedSolve } from './solvers/types.js';

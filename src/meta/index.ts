@@ -15,7 +15,16 @@ export {
 export { gdLosses, isStable, largestStableLr, type StableLrSearch } from './base_lr.js';
 export { coordinateFeatures, groupEntryFeatures, objectiveDerivative } from './coordinatewise.js';
 export { disposeState, type MetaState } from './tensors.js';
-export { trainMeta, validationScore, windowLoss, lossValue, type MetaTrainOptions, type MetaTrainReport, type MetaProgress } from './train.js';
+export {
+  trainMeta,
+  validationScore,
+  windowLoss,
+  lossValue,
+  type MetaTrainOptions,
+  type MetaTrainReport,
+  type MetaProgress,
+  type MetaTrainee,
+} from './train.js';
 export {
   regressionFamily,
   userFamily,

@@ -12,12 +12,19 @@ import { withSecondOrderGradientsAsync } from '../structure/second_order_scope.j
  * train.ts does not import teleporter.ts, which calls {@link trainMeta}.
  */
 export interface MetaTrainee {
+  /** What the teleporter learns (`MetaTeleporter`'s `learn` option). */
   readonly learn: string;
+  /** Whether it learns a group element. */
   readonly teleports: boolean;
+  /** Every trainable weight, in a fixed order. */
   readonly weights: Variable[];
+  /** Creates its networks for a problem of `dim` parameters (and a group of blocks × n). */
   build(shape: { dim: number; group?: { blocks: number; n: number } }): void;
+  /** The weights of the update network (m1) or of the teleport network (m2). */
   weightsOf(which: 'm1' | 'm2'): Variable[];
+  /** The recurrent state at the start of a trajectory. */
   initialState(): MetaState;
+  /** One learned step: new parameters and state. */
   step(
     params: readonly Tensor[],
     grads: readonly Tensor[],
@@ -26,8 +33,11 @@ export interface MetaTrainee {
     teleport?: boolean,
     context?: { loss?: MetaTask['loss']; group?: { blocks: number; n: number } },
   ): { params: Tensor[]; state: MetaState };
+  /** Runs a trajectory on a task and returns its losses. */
   run(task: MetaTask, opts: { steps: number; teleport?: boolean }): { losses: number[] };
+  /** Its configuration (the base step size, or 'auto' before calibration). */
   getConfig(): { baseLr?: number | 'auto' };
+  /** Searches the base step size on the family's training tasks. */
   calibrate(family: MetaFamily, opts: { tasks?: number; steps?: number; seed?: number }): BaseLrChoice;
 }
 

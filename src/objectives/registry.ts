@@ -9,7 +9,7 @@ import type { Objective, ObjectiveOptionSpec } from './types.js';
 /**
  * Every objective a teleport can optimize, by name. Adding one: write `objectives/<name>.ts`
  * exporting an {@link Objective} that declares its traits (`needs`, `family`, `usesPreconditioner`,
- * `stepRule`), and add it to {@link BUILT_IN} here (or call {@link registerObjective} from anywhere):
+ * `stepRule`), and add it to {@link BUILT_IN_OBJECTIVES} here (or call {@link registerObjective} from anywhere):
  * the option check, the engine, the solvers, the optimizers and the CLI's choices all read this table.
  */
 const OBJECTIVE_TABLE = new Map<string, Objective>();
@@ -36,9 +36,10 @@ export function objectiveOptionSpecs(): Record<string, ObjectiveOptionSpec> {
 }
 
 /** The built-in objectives, each under its own name (the one list their names and types come from). */
-const BUILT_IN = { gradNorm, preconditionedGradNorm, curvature, sharpness, hessianTrace, lookahead } as const;
+/** The objectives that ship with the package, by name (registered when this module loads). */
+export const BUILT_IN_OBJECTIVES = { gradNorm, preconditionedGradNorm, curvature, sharpness, hessianTrace, lookahead } as const;
 
-for (const [name, objective] of Object.entries(BUILT_IN)) {
+for (const [name, objective] of Object.entries(BUILT_IN_OBJECTIVES)) {
   if (objective.name !== name) throw new Error(`objective registered as '${name}' is named '${objective.name}'`);
   registerObjective(objective);
 }
@@ -58,7 +59,7 @@ export function getObjective(name: string): Objective {
 }
 
 /** An objective name: the built-in ones, or any registered later. */
-export type ObjectiveName = keyof typeof BUILT_IN | (string & {});
+export type ObjectiveName = keyof typeof BUILT_IN_OBJECTIVES | (string & {});
 
 /** The built-in objective names (see {@link objectiveNames} for everything registered, at the time of the call). */
-export const OBJECTIVES: readonly ObjectiveName[] = Object.freeze(Object.keys(BUILT_IN) as ObjectiveName[]);
+export const OBJECTIVES: readonly ObjectiveName[] = Object.freeze(Object.keys(BUILT_IN_OBJECTIVES) as ObjectiveName[]);

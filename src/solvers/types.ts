@@ -89,6 +89,7 @@ export interface SolveProblem {
 export interface PreparedSolve {
   /** The solver's name. */
   readonly name: string;
+  /** Runs the search with these settings; never returns a point worse than the identity. */
   solve(options: SolverOptions): SolverResult;
   /**
    * True when the result's `objectiveAfter` is the objective's exact value at the returned θ (a closed

@@ -124,12 +124,12 @@ const isFn = (v: unknown) => typeof v === 'function';
 const { number, oneOf, boolean, fn } = optionChecks;
 const isSiteAction = (v: unknown) => v != null && typeof v === 'object' && isFn((v as SiteAction).act) && isFn((v as SiteAction).init);
 
-/** The value checks of the option table, for options added by {@link extendOptionTable}. */
+/** The value checks of the option table, for options added by `extendOptionTable`. */
 export { optionChecks } from '../core/checks.js';
 
 /**
  * The one table of options: defaults, checks and serialization all come from here. The teleporting
- * optimizers add theirs (optimizers/options.ts) with {@link extendOptionTable}.
+ * optimizers add theirs (optimizers/options.ts) with `extendOptionTable`.
  */
 export const OPTION_SPECS: Record<string, OptionSpec> = {
   model: {
@@ -218,7 +218,7 @@ function optionTable(): Record<string, OptionSpec> {
   return { ...OPTION_SPECS, ...Object.fromEntries(later) };
 }
 
-/** The options that have a default in the table (see {@link DEFAULTS}). */
+/** The options that have a default in the table (see `DEFAULTS`). */
 export type Defaulted =
   | 'group'
   | 'objective'

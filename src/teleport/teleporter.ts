@@ -21,9 +21,11 @@ export type { TeleportReport, TeleportMetrics } from '../core/report.js';
 export interface TeleportRun {
   /** ∇L at `vars` (borrowed), aligned with them: exact groups need no pass over data. */
   grads?: Array<Tensor | null> | null;
+  /** The teleport batch (data-dependent groups, the drift check, loss-based objectives). */
   batch?: Batch | null;
   /** For objectives with `usesPreconditioner` (borrowed). */
   preconditioner?: Preconditioner | null;
+  /** This teleport's seeded random stream (uniform in [0, 1)). */
   random: () => number;
   /** This teleport's growth cap (default: the `maxGrowth` option). */
   maxGrowth?: number;

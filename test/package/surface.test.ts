@@ -39,9 +39,13 @@ const ROOT_TYPES = [
   'InnerStep',
   'Objective',
   'ObjectiveContext',
+  'ObjectiveFamily',
   'ObjectiveName',
+  'ObjectiveOptionSpec',
   'ObjectiveSettings',
+  'ObjectiveTraits',
   'OneOffBudget',
+  'PreparedSolve',
   'Preconditioner',
   'RejectionKind',
   'Schedule',
@@ -49,6 +53,7 @@ const ROOT_TYPES = [
   'SharpnessEstimator',
   'SiteAction',
   'SlotKind',
+  'SolveContext',
   'SolveProblem',
   'Solver',
   'SolverOptions',
@@ -98,7 +103,7 @@ test('the root exports exactly the agreed values (a new one is a deliberate chan
 
 test('the root exports exactly the agreed names, types included, and about forty of them', t => {
   t.deepEqual(names.index, [...ROOT_VALUES, ...ROOT_TYPES].sort());
-  t.true(names.index.length <= 50, `${names.index.length} root names`);
+  t.true(names.index.length <= 55, `${names.index.length} root names`);
 });
 
 test('the root has no namespaces: research and internals live under subpaths', t => {
