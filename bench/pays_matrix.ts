@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import * as tp from '../src/index.js';
 import { seededPermutation } from '../examples/data/dataset.js';
-import type { OptimizerName } from '../examples/train/runner.js';
+import { plainOptimizer, type OptimizerName } from '../examples/train/runner.js';
 import { crossEntropy, variablesOf } from './pays_common.js';
 
 /** The arms, in table order. */
@@ -68,22 +68,6 @@ export interface ArmRun {
   accepted: number;
   /** Seconds the teleports took inside the arm's clock (from their reports). */
   teleportSeconds: number;
-}
-
-/** A plain tf.train optimizer; momentum 0.9 as the examples use. */
-export function plainOptimizer(name: OptimizerName, lr: number): tf.Optimizer {
-  switch (name) {
-    case 'sgd':
-      return tf.train.sgd(lr);
-    case 'momentum':
-      return tf.train.momentum(lr, 0.9);
-    case 'adagrad':
-      return tf.train.adagrad(lr);
-    case 'rmsprop':
-      return tf.train.rmsprop(lr);
-    case 'adam':
-      return tf.train.adam(lr);
-  }
 }
 
 /**

@@ -13,6 +13,22 @@ export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
 export const VARIANTS = ['baseline', 'teleport', 'reset'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
+/** The plain tfjs optimizer by name (what the teleporting one wraps); momentum 0.9 as in dissertation §5.4.2. */
+export function plainOptimizer(name: OptimizerName, lr: number): tf.Optimizer {
+  switch (name) {
+    case 'sgd':
+      return tf.train.sgd(lr);
+    case 'momentum':
+      return tf.train.momentum(lr, 0.9);
+    case 'adagrad':
+      return tf.train.adagrad(lr);
+    case 'rmsprop':
+      return tf.train.rmsprop(lr);
+    case 'adam':
+      return tf.train.adam(lr);
+  }
+}
+
 /** A teleporting optimizer by name; momentum uses 0.9 as in dissertation §5.4.2. */
 export function makeOptimizer(name: OptimizerName, lr: number, options: tp.TeleportOptimizerOptions): tp.TeleportOptimizer {
   switch (name) {

@@ -4,6 +4,7 @@ import * as tp from '../../../src/index.js';
 import * as tpAdvanced from '../../../src/advanced.js';
 import * as tpGroups from '../../../src/groups.js';
 import { buildMlp } from '../../train/models.js';
+import { plainOptimizer } from '../../train/runner.js';
 import type { CurvePoint } from '../../report/types.js';
 import type { Digits } from './digits.js';
 import { problemOf, type FunctionProblem, type OptimizerName } from './problems.js';
@@ -46,22 +47,6 @@ export interface RunHooks {
   shouldStop?: () => boolean;
   /** The MLP's digits (loaded once by the page). */
   digits?: Digits;
-}
-
-/** The inner tfjs optimizer of a run (both arms get a fresh one). */
-export function plainOptimizer(name: OptimizerName, lr: number): tf.Optimizer {
-  switch (name) {
-    case 'sgd':
-      return tf.train.sgd(lr);
-    case 'momentum':
-      return tf.train.momentum(lr, 0.9);
-    case 'adagrad':
-      return tf.train.adagrad(lr);
-    case 'rmsprop':
-      return tf.train.rmsprop(lr);
-    case 'adam':
-      return tf.train.adam(lr);
-  }
 }
 
 /** The teleport options every problem shares. */
