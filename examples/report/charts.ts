@@ -126,6 +126,14 @@ export function logTicks(vs: readonly number[]): number[] {
   return out;
 }
 
+/**
+ * What a convergence chart's line and band show: the arithmetic mean ± 1 std on a linear axis, the
+ * geometric mean ×/÷ 1 geometric std (mean ± 1 std of log y) on a log axis.
+ */
+export function bandLabel(logY: boolean): string {
+  return logY ? 'geometric mean ×/÷ 1 geometric std' : 'mean ± 1 std';
+}
+
 /** Builds the Vega-Lite spec of a convergence chart (see convergenceChart). */
 export function convergenceSpec(allRuns: RunRecord[], opts: ConvergenceOptions): TopLevelSpec {
   const { x, y } = opts;
@@ -133,28 +141,20 @@ export function convergenceSpec(allRuns: RunRecord[], opts: ConvergenceOptions):
   const logY = opts.logY ?? false;
   const series = aggregateCurves(runs, x, y, opts.aggregate);
 
-  // Smallest positive value anywhere in the data: the floor of the ±std band
-  // on a log axis (a band reaching zero or below is drawn to this floor).
-  let floor = Infinity;
-  if (logY) {
-    for (const r of runs)
-      for (const p of r.points) {
-        const v = p[y];
-        if (v !== undefined && v > 0 && Number.isFinite(v)) floor = Math.min(floor, v);
-      }
-    for (const s of series) for (const p of s.points) if (p.mean > 0) floor = Math.min(floor, p.mean);
-  }
-
+  // On a log axis the band is drawn in log space: the geometric mean ×/÷ the geometric std over the
+  // seeds with a positive value (a linear mean − std can fall to zero or below where the std exceeds
+  // the mean). The line is the geometric mean too, so it runs through the middle of its band.
   const bandRows: Array<Record<string, unknown>> = [];
   const markRows: Array<Record<string, unknown>> = [];
   for (const s of series) {
-    const pts = s.points.filter(p => Number.isFinite(p.mean) && (!logY || p.mean > 0));
-    for (const p of pts) {
-      let lo = p.mean - p.std;
-      const hi = p.mean + p.std;
-      if (logY && !(lo > 0)) lo = floor;
-      bandRows.push({ optimizer: s.optimizer, variant: s.variant, x: p.x, mean: p.mean, lo, hi, n: p.n });
-    }
+    const pts = s.points
+      .map(p =>
+        logY
+          ? { x: p.x, mean: p.geo.gmean, lo: p.geo.gmean / p.geo.gstd, hi: p.geo.gmean * p.geo.gstd, n: p.geo.n }
+          : { x: p.x, mean: p.mean, lo: p.mean - p.std, hi: p.mean + p.std, n: p.n },
+      )
+      .filter(p => p.n > 0 && Number.isFinite(p.mean) && (!logY || p.mean > 0));
+    for (const p of pts) bandRows.push({ optimizer: s.optimizer, variant: s.variant, x: p.x, mean: p.mean, lo: p.lo, hi: p.hi, n: p.n });
     if (s.variant !== 'teleport' || pts.length === 0) continue;
     // The k-th teleport of every seed is drawn once, at the seeds' mean x,
     // on the aggregated teleport curve.
@@ -178,7 +178,7 @@ export function convergenceSpec(allRuns: RunRecord[], opts: ConvergenceOptions):
     seedCounts.length === 1 ? `${seedCounts[0]} seed${seedCounts[0] === 1 ? '' : 's'}` : `${seedCounts[0]}–${seedCounts[seedCounts.length - 1]} seeds`;
   const subtitle =
     opts.subtitle ??
-    (bandRows.length === 0 ? `no ${Y_TITLES[y]} data to plot` : `mean ± 1 std over ${seedText}${markRows.length > 0 ? '; ▼ marks a teleport' : ''}`);
+    (bandRows.length === 0 ? `no ${Y_TITLES[y]} data to plot` : `${bandLabel(logY)} over ${seedText}${markRows.length > 0 ? '; ▼ marks a teleport' : ''}`);
 
   const xEnc = { field: 'x', type: 'quantitative' as const, title: X_TITLES[x], scale: { zero: false, nice: true } };
   const bandValues = bandRows.flatMap(r => [r.lo as number, r.hi as number]).filter(v => v > 0 && Number.isFinite(v));
@@ -259,7 +259,7 @@ export function convergenceSpec(allRuns: RunRecord[], opts: ConvergenceOptions):
 }
 
 /**
- * Mean ± std training curves: colour per optimizer, dash per variant
+ * Mean ± std training curves (geometric on a log axis, see bandLabel): colour per optimizer, dash per variant
  * (solid baseline, dashed teleport, dotted reset), ▼ at the teleports.
  */
 export async function convergenceChart(runs: RunRecord[], opts: ConvergenceOptions): Promise<RenderedChart> {

@@ -46,6 +46,24 @@ export function meanStd(xs: readonly number[]): MeanStd {
   return { mean: mean(v), std: std(v), n: v.length };
 }
 
+export interface GeoMeanStd {
+  /** exp(mean(log v)); NaN when no value is positive. */
+  gmean: number;
+  /** exp(sample std of log v): the band is gmean ×/÷ gstd; 1 for a single value. */
+  gstd: number;
+  /** Number of positive finite values used. */
+  n: number;
+}
+
+/**
+ * Geometric mean and geometric (sample, n − 1) standard deviation of the
+ * positive finite values of `xs` (the others have no logarithm).
+ */
+export function geoMeanStd(xs: readonly number[]): GeoMeanStd {
+  const logs = xs.filter(x => x > 0 && Number.isFinite(x)).map(x => Math.log(x));
+  return { gmean: Math.exp(mean(logs)), gstd: Math.exp(std(logs)), n: logs.length };
+}
+
 /** `n` evenly spaced values from `a` to `b` inclusive. */
 export function linspace(a: number, b: number, n: number): number[] {
   if (n <= 1) return [a];
@@ -112,6 +130,8 @@ export interface AggregatedPoint {
   std: number;
   /** Number of seeds contributing at this x. */
   n: number;
+  /** Geometric mean and std over the seeds with a positive value here (for log axes). */
+  geo: GeoMeanStd;
 }
 
 /** The curve of one (optimizer, variant) pair aggregated over seeds. */
@@ -166,7 +186,7 @@ export function runSamples(run: RunRecord, x: XKey, y: YKey): { xs: number[]; ys
 }
 
 /**
- * Mean ± std over seeds of metric `y` against `x`, for every
+ * Mean ± std (and geometric mean ×/÷ geometric std) over seeds of metric `y` against `x`, for every
  * (optimizer, variant) pair. Without interpolation, points of the seeds are
  * grouped by equal x (several points of one seed at the same x are averaged
  * first). With interpolation, every seed is linearly interpolated onto a
@@ -188,8 +208,9 @@ export function aggregateCurves(runs: readonly RunRecord[], x: XKey, y: YKey, op
         const grid = b > a ? linspace(a, b, gridSize) : [a];
         const cols = samples.map(s => interpolateOnto(s.xs, s.ys, grid));
         points = grid.map((g, i) => {
-          const { mean: m, std: sd, n } = meanStd(cols.map(c => c[i]));
-          return { x: g, mean: m, std: sd, n };
+          const vals = cols.map(c => c[i]);
+          const { mean: m, std: sd, n } = meanStd(vals);
+          return { x: g, mean: m, std: sd, n, geo: geoMeanStd(vals) };
         });
       }
     } else if (samples.length > 0) {
@@ -212,7 +233,7 @@ export function aggregateCurves(runs: readonly RunRecord[], x: XKey, y: YKey, op
         .sort((p, q) => p[0] - q[0])
         .map(([xv, vals]) => {
           const { mean: m, std: sd, n } = meanStd(vals);
-          return { x: xv, mean: m, std: sd, n };
+          return { x: xv, mean: m, std: sd, n, geo: geoMeanStd(vals) };
         });
     }
     points = points.filter(p => p.n > 0);

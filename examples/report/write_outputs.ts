@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunRecord } from './types.js';
-import { convergenceChart, writeChart } from './charts.js';
+import { bandLabel, convergenceChart, writeChart } from './charts.js';
 import { summaryMarkdown } from './summary.js';
 import { writeAllOrNothing } from './out_dir.js';
 import { runCsv, runFineCsv, runsJson, runSlug, type ComparisonMeta } from './csv.js';
@@ -56,7 +56,7 @@ async function writeComparisonFiles(outDir: string, runs: RunRecord[], meta: Com
   if (hasVal) charts.push(['val_loss_vs_epoch', { x: 'epoch', y: 'valLoss', logY: true, title: `${meta.title}: validation loss per epoch` }]);
   if (hasAcc) charts.push(['val_accuracy_vs_epoch', { x: 'epoch', y: 'valAccuracy', title: `${meta.title}: validation accuracy` }]);
   for (const [name, opts] of charts) {
-    const subtitle = 'mean ± 1 std over seeds; solid = baseline, dashed = teleport, dotted = reset-only control; ▼ = teleport';
+    const subtitle = `${bandLabel(opts.logY ?? false)} over seeds; solid = baseline, dashed = teleport, dotted = reset-only control; ▼ = teleport`;
     const chart = await convergenceChart(runs, { ...opts, subtitle: opts.fine ? [subtitle, fineNote] : subtitle });
     await writeChart(join(outDir, name), chart);
     written.push(join(outDir, `${name}.png`), join(outDir, `${name}.svg`));

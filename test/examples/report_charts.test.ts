@@ -11,6 +11,7 @@ import {
 } from '../../examples/report/charts.js';
 import { aggregateCurves, interpolateAt, interpolateOnto, linspace, mean, std, timeToTarget } from '../../examples/report/stats.js';
 import { summarize, summaryMarkdown, timeToTarget as reexportedTimeToTarget } from '../../examples/report/summary.js';
+import { writeComparison } from '../../examples/report/write_outputs.js';
 import type { CurvePoint, RunRecord, TeleportEvent } from '../../examples/report/types.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -314,6 +315,80 @@ test('convergenceSpec with fine: plots the step-resolution series and marks the 
   t.true(rowsOf(byEpoch).some(r => r.x === 1.7));
   // Without fine: the per-epoch points only.
   t.is(rowsOf(convergenceSpec(fineRuns, { x: 'step', y: 'trainLoss' })).filter(r => r.variant === 'teleport').length, 4);
+});
+
+// Three seeds spread over two decades: at epochs 2 and 3 the std exceeds the mean, so a linear
+// mean ± std band would reach below zero.
+const SPREAD = [
+  [1, 0.5, 0.05, 0.02],
+  [1, 0.1, 0.002, 0.0005],
+  [1, 0.9, 0.5, 0.3],
+];
+const spreadRuns: RunRecord[] = SPREAD.map((losses, seed) => run('baseline', seed, losses));
+
+/** Geometric mean and geometric (sample, n − 1) std of `vs`, written out here, not taken from stats.ts. */
+function geometric(vs: number[]): { g: number; s: number } {
+  const logs = vs.map(v => Math.log(v));
+  let sum = 0;
+  for (const l of logs) sum += l;
+  const m = sum / logs.length;
+  let ss = 0;
+  for (const l of logs) ss += (l - m) ** 2;
+  return { g: Math.exp(m), s: Math.exp(Math.sqrt(ss / (logs.length - 1))) };
+}
+
+test('convergenceSpec on a log axis: the band is the geometric mean ×/÷ the geometric std, strictly positive, named in the subtitle', t => {
+  const rowsOf = (spec: unknown) => (spec as { data: { values: Array<Record<string, number>> } }).data.values;
+  const subtitleOf = (spec: unknown) => String((spec as { title: { subtitle: unknown } }).title.subtitle);
+  const close = (a: number, b: number) => Math.abs(a - b) <= 1e-12 * Math.abs(b);
+
+  const logSpec = convergenceSpec(spreadRuns, { x: 'epoch', y: 'trainLoss', logY: true });
+  const rows = rowsOf(logSpec);
+  t.is(rows.length, 4);
+  for (const r of rows) {
+    const vals = SPREAD.map(l => l[r.x]);
+    const { g, s } = geometric(vals);
+    t.true(r.lo > 0, `epoch ${r.x}: lo ${r.lo}`);
+    t.true(close(r.lo, g / s), `epoch ${r.x}: lo ${r.lo} vs ${g / s}`);
+    t.true(close(r.hi, g * s), `epoch ${r.x}: hi ${r.hi} vs ${g * s}`);
+    t.true(close(r.mean, g), `epoch ${r.x}: line ${r.mean} vs ${g}`);
+    t.true(r.lo <= Math.min(...vals) * 1.5 && r.hi >= Math.max(...vals) / 1.5);
+  }
+  // At epoch 2 the arithmetic std (0.27) exceeds the mean (0.18): the band still sits inside the data.
+  const e2 = rows.find(r => r.x === 2)!;
+  t.true(std(SPREAD.map(l => l[2])) > mean(SPREAD.map(l => l[2])));
+  // The old code drew its lower edge at the data floor (0.0005); the geometric band's lies between
+  // the smallest (0.002) and the middle (0.05) seed value.
+  t.true(e2.lo > 0.002 && e2.lo < 0.05, `${e2.lo}`);
+  t.is(subtitleOf(logSpec), 'geometric mean ×/÷ 1 geometric std over 3 seeds');
+
+  // A linear axis keeps the arithmetic mean ± 1 std.
+  const linSpec = convergenceSpec(spreadRuns, { x: 'epoch', y: 'trainLoss' });
+  for (const r of rowsOf(linSpec)) {
+    const vals = SPREAD.map(l => l[r.x]);
+    const m = (vals[0] + vals[1] + vals[2]) / 3;
+    const sd = Math.sqrt(vals.reduce((a, v) => a + (v - m) ** 2, 0) / 2);
+    t.true(Math.abs(r.mean - m) < 1e-12 && Math.abs(r.lo - (m - sd)) < 1e-12 && Math.abs(r.hi - (m + sd)) < 1e-12);
+  }
+  t.is(subtitleOf(linSpec), 'mean ± 1 std over 3 seeds');
+});
+
+test('writeComparison: log-axis charts name the geometric band in their subtitle, linear ones mean ± 1 std', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'report-band-'));
+  try {
+    await writeComparison(join(dir, 'out'), spreadRuns, { title: 'Spread', config: {} });
+    const svg = (name: string) => readFile(join(dir, 'out', `${name}.svg`), 'utf8');
+    for (const name of ['train_loss_vs_epoch', 'train_loss_vs_time', 'grad_norm_vs_epoch', 'val_loss_vs_epoch']) {
+      const s = await svg(name);
+      t.true(s.includes('geometric mean ×/÷ 1 geometric std over seeds'), name);
+      t.false(s.includes('mean ± 1 std'), name);
+    }
+    const acc = await svg('val_accuracy_vs_epoch');
+    t.true(acc.includes('mean ± 1 std over seeds'));
+    t.false(acc.includes('geometric'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 // ---------------------------------------------------------------------------
