@@ -20,7 +20,7 @@ import { collectWarnings, fmt, RESULTS_DIR, resultHeader, type BenchContext, typ
 import { ARMS, lossOn, runCellSeed, type ArmName, type CellSpec, type Split } from './pays_matrix.js';
 import { cellStats, endsWorse, type CellResult } from './pays_stats.js';
 import { paysBody, paysTargets, writePaysChart } from './pays_report.js';
-import { measureGlDataEvent, type GlDataCost } from './pays_gldata.js';
+import { measureGlDataEvent } from './pays_gldata.js';
 import type { BenchOutput } from './types.js';
 import { DATASET_KEYS, MODEL_KEYS, type DatasetKey, type ModelKey, type PaysPlan, type PaysResult } from './pays_types.js';
 

@@ -2,7 +2,6 @@ import type { Argv } from 'yargs';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import * as tp from '../../src/index.js';
-import * as tpAdvanced from '../../src/advanced.js';
 import { DATASETS, loadTask, type DatasetName } from '../train/datasets.js';
 import { ACTIVATIONS, type ActivationName } from '../train/models.js';
 import { OPTIMIZER_NAMES, VARIANTS, runTraining, type OptimizerName, type TeleportSpec, type Variant } from '../train/runner.js';

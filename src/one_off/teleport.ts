@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { SeededRandom } from '../core/random.js';
-import { getObjective } from '../objectives/registry.js';
 import { innerStepOf, slotPositions } from '../optimizers/inner_state.js';
 import { Teleporter } from '../teleport/teleporter.js';
 import { badOption, TeleportError } from '../core/errors.js';

@@ -7,7 +7,7 @@ import { buildMlp } from '../../train/models.js';
 import { plainOptimizer } from '../../train/runner.js';
 import type { CurvePoint } from '../../report/types.js';
 import type { Digits } from './digits.js';
-import { problemOf, type FunctionProblem, type OptimizerName } from './problems.js';
+import { problemOf, type FunctionProblem } from './problems.js';
 import type { PlaygroundSettings } from './settings.js';
 
 /** One arm of a comparison as it runs: its curve, its teleports, and for 2-D problems its path. */
