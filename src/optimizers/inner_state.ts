@@ -208,8 +208,9 @@ export interface SlotResize {
  * to a resized parameter list: for each {@link SlotResize} the slots are gathered along the unit
  * axis and scaled as the gradient scales — first moments (momentum, Adam's m, RMSProp's mean
  * gradient) by the factor, second moments (Adam's v, RMSProp's mean square) by its square,
- * AdaGrad's accumulator as init + factor²·(acc − init), RMSProp's momentum of updates (g/√ms, whose
- * scale cancels) by the factor's sign. Other slots are copied. `opt` is not changed; slots it has
+ * AdaGrad's accumulator as init + factor²·(acc − init), RMSProp's momentum of updates (lr·g/√(ms+ε)) by
+ * α·√(ms+ε)/√(α²·ms+ε) from the current ms (ms − mg² when centered): exact for a one-step state, or
+ * where ms ≫ ε or ε = 0; for a longer history each term is off by that ratio at its own ms. Other slots are copied. `opt` is not changed; slots it has
  * not created yet stay uncreated. `newNames` are the new variables' names (for slot names).
  */
 export function resizeSlots(
@@ -245,13 +246,38 @@ export function resizeSlots(
   }
   const byPosition = new Map(changes.map(c => [c.position, c]));
   const initial = name === 'Adagrad' ? Number(opt.getConfig().initialAccumulatorValue ?? 0.1) : 0;
+  // RMSProp's momentum rescale needs the old denominator ms − mg² (centered) or ms at each position.
+  const rms =
+    name === 'RMSProp'
+      ? {
+          epsilon: typeof o.epsilon === 'number' ? o.epsilon : tf.backend().epsilon(),
+          centered: o.centered === true,
+          ms: (o.accumulatedMeanSquares ?? []) as SlotArray,
+          mg: (o.accumulatedMeanGrads ?? []) as SlotArray,
+        }
+      : null;
   for (const { field, kind } of table) {
     const old = (o[field] ?? []) as SlotArray;
     const moved: SlotArray = Array.from(old, (entry, i) => {
       if (entry == null) return undefined;
       const suffix = entry.originalName.startsWith(oldNames[i] ?? '\u0000') ? entry.originalName.slice(oldNames[i].length) : `/${field}`;
       const change = byPosition.get(i);
-      const value = tf.tidy(() => (change == null ? tf.clone(entry.variable) : resizeSlot(entry.variable, change, kind, initial)));
+      const value = tf.tidy(() => {
+        if (change == null) return tf.clone(entry.variable);
+        if (kind === 'update' && rms != null) {
+          const ms = rms.ms[i]?.variable;
+          const mg = rms.centered ? rms.mg[i]?.variable : undefined;
+          // tfjs 4.22 divides by √(ms + ε) plain, but by √(ms − (mg² + ε)) centered: ε enters with a minus sign there.
+          if (ms != null)
+            return resizeRmsMoment(
+              entry.variable,
+              change,
+              rms.centered && mg != null ? tf.sub(ms, tf.square(mg)) : ms,
+              rms.centered ? -rms.epsilon : rms.epsilon,
+            );
+        }
+        return resizeSlot(entry.variable, change, kind, initial);
+      });
       const variable = value.variable(false);
       value.dispose();
       return { originalName: `${newNames[i] ?? `slot${i}`}${suffix}`, variable };
@@ -259,6 +285,24 @@ export function resizeSlots(
     f[field] = moved;
   }
   return fresh;
+}
+
+/**
+ * RMSProp's momentum of updates m = Σ μ^(t−s)·lr·g_s/√(d_s + ε) (d = ms, or ms − mg² when centered).
+ * A copy with gradient factor α has g′ = α·g and d′ = α²·d, so each term scales by
+ * r(d_s) = α·√(d_s + ε)/√(α²·d_s + ε). The state keeps only the current d, so m is scaled by r(d_now):
+ * exact when every term was computed with the current d (one step, or a constant d), or when ε = 0;
+ * otherwise each term is off by r(d_now)/r(d_s) (close to 1 where d ≫ ε, where r → sign α).
+ */
+function resizeRmsMoment(moment: Tensor, change: SlotResize, denominator: Tensor, epsilon: number): Tensor {
+  const src = tf.tensor1d(Array.from(change.source), 'int32');
+  const m = tf.gather(moment, src, change.axis);
+  const d = tf.gather(denominator, src, change.axis);
+  const shape = moment.shape.map((_, ax) => (ax === change.axis ? change.source.length : 1));
+  const alpha = tf.reshape(tf.tensor1d(Array.from(change.gradientFactor)), shape);
+  // α·√(d + ε)/√(α²d + ε), from the same float32 kernels tfjs uses for the denominator.
+  const ratio = tf.mul(alpha, tf.div(tf.sqrt(tf.add(d, epsilon)), tf.sqrt(tf.add(tf.mul(tf.square(alpha), d), epsilon))));
+  return tf.mul(m, ratio);
 }
 
 function resizeSlot(slot: Tensor, change: SlotResize, kind: SlotKind, adagradInit: number): Tensor {

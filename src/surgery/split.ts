@@ -59,7 +59,10 @@ export interface SplitWithOptimizer<O extends Optimizer> {
  *
  * With `optimizer`, its state is split the way the gradient splits (Theorem 5.1: the gradient of a
  * duplicated weight's copy k is α_k times the original's; split weights keep theirs) and a new
- * optimizer is returned with the model: `{ model, optimizer }`.
+ * optimizer is returned with the model: `{ model, optimizer }`. RMSProp's momentum of updates is scaled by
+ * α·√(d + ε)/√(α²d + ε) at the current d = ms (ms − mg² centered): exact for a one-step state or ε = 0;
+ * after several steps off by at most δ/(1 − δ)·Σ|terms|, δ = |1 − α²|·ε/(α²·D + ε), D the smallest d
+ * over the momentum's memory (docs/surgery.md).
  *
  * ```ts
  * const wider = split(model, { layer: 'hidden', neurons: [0, 3], ways: 2, coefficients: [0.3, 0.7] });

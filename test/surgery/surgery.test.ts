@@ -199,6 +199,7 @@ function slots(opt: tf.Optimizer): Record<string, unknown[]> {
     'accumulatedSecondMoment',
     'accumulatedMeanSquares',
     'accumulatedMeanGrads',
+    'accumulatedMoments',
   ]) {
     const arr = (opt as unknown as Record<string, Array<{ variable: tf.Variable } | undefined>>)[field];
     if (arr != null) out[field] = arr.map(e => e?.variable.arraySync());
@@ -211,6 +212,8 @@ function closeDeep(t: import('ava').ExecutionContext, a: unknown, b: unknown, to
     t.is(a.length, b.length, where);
     a.forEach((x, i) => closeDeep(t, x, b[i], tol, `${where}[${i}]`));
   } else if (typeof a === 'number' && typeof b === 'number') {
+    // tfjs's centered RMSProp divides by √(ms − mg² − ε): NaN where a gradient is 0; the split must match it there.
+    if (Number.isNaN(a) && Number.isNaN(b)) return;
     if (!(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)))) t.fail(`${where}: ${a} vs ${b}`);
   } else if (a != null && b != null && typeof a === 'object' && typeof b === 'object') {
     t.deepEqual(Object.keys(a), Object.keys(b), where);
@@ -353,4 +356,127 @@ test('a CNN (conv, pooling, flatten) rebuilds around a split of its Dense head; 
   const { model: back } = tpSurgery.merge(wider);
   t.is(widthOf(back, dense), 5);
   [model, wider, back].forEach(m => m.dispose());
+});
+
+// RMSProp's momentum of updates m = Σ μ^(t−s)·lr·g_s/√(ms_s + ε): at ms ≈ ε it does not simply copy
+// (issue 20 §4). The state is made small (loss × 1e-3, so ms ≈ 1e-7 = ε) and checked entry by entry
+// against the state a plain tf.train.rmsprop builds on the split model from the split model's own gradients.
+const rmsFields = (o: tf.Optimizer, field: 'accumulatedMoments' | 'accumulatedMeanSquares') =>
+  (o as unknown as Record<string, Array<{ variable: tf.Variable } | undefined>>)[field].map(e => Array.from(e!.variable.dataSync()));
+
+function splitModelGrads(m: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor, scale: number): tf.Tensor[] {
+  const vars = m.trainableWeights.map(w => w.read() as tf.Variable);
+  const { grads } = tf.variableGrads(() => tf.mul(tf.losses.meanSquaredError(y, m.apply(x) as tf.Tensor), scale) as tf.Scalar, vars);
+  return vars.map(v => grads[v.name]);
+}
+
+for (const centered of [false, true]) {
+  for (const mode of ['post', 'pre'] as const) {
+    test(`rmsprop (centered ${centered}) at ms ≈ ε: the split momentum is the one-step momentum of the split model (${mode})`, t => {
+      const model = mlp({ input: 4, widths: [5, 3], activation: 'relu', output: 2, seed: 12 });
+      trainBriefly(model, 10);
+      const x = seededUniform([16, 4], 21);
+      const y = seededUniform([16, 2], 22);
+      const opts = { layer: 1, neurons: [0, 2], coefficients: [0.3, 0.7], mode };
+      const wider = tpSurgery.split(model, opts);
+      const scale = centered ? 1e-2 : 1e-3;
+      const make = () => tf.train.rmsprop(0.01, 0.9, 0.9, 1e-7, centered);
+      const a = make();
+      const ga = splitModelGrads(model, x, y, scale);
+      a.applyGradients(model.trainableWeights.map((w, i) => ({ name: (w.read() as tf.Variable).name, tensor: ga[i] })));
+      const b = make();
+      const gb = splitModelGrads(wider, x, y, scale);
+      b.applyGradients(wider.trainableWeights.map((w, i) => ({ name: (w.read() as tf.Variable).name, tensor: gb[i] })));
+      const { model: m2, optimizer: moved } = tpSurgery.split(model, { ...opts, optimizer: a });
+      const got = rmsFields(moved, 'accumulatedMoments');
+      const want = rmsFields(b, 'accumulatedMoments');
+      const ms = rmsFields(b, 'accumulatedMeanSquares').flat();
+      t.true(Math.min(...ms.filter(v => v > 0)) < 1e-7, `some entries have ms below ε (min ${Math.min(...ms)})`);
+      // tfjs's centered rule divides by √(ms − mg² − ε): NaN where ms − mg² < ε (e.g. a zero gradient).
+      // The split state must be NaN exactly where the split model's own state is.
+      const nanAt = (s: number[][]) => s.flat().flatMap((v, k) => (Number.isNaN(v) ? [k] : []));
+      t.deepEqual(nanAt(got), nanAt(want), 'NaN entries');
+      if (!centered) t.is(nanAt(want).length, 0);
+      let worst = 0;
+      got.forEach((g, i) =>
+        g.forEach((v, j) => {
+          if (!Number.isNaN(want[i][j])) worst = Math.max(worst, Math.abs(v - want[i][j]) / Math.max(1e-12, Math.abs(want[i][j])));
+        }),
+      );
+      t.true(worst < 1e-4, `largest relative gap of the momentum slot: ${worst}`);
+      [a, b, moved].forEach(o => o.dispose());
+      [model, wider, m2].forEach(m => m.dispose());
+      tf.dispose([x, y, ...ga, ...gb]);
+    });
+  }
+}
+
+// Over several steps the state keeps only the current ms, so each past term is off by
+// r(ms_now)/r(ms_s), r(d) = α·√(d + ε)/√(α²d + ε): the documented bound is
+// |m_split − m_fresh| ≤ δ/(1 − δ)·Σ|terms|, δ = |1 − α²|·ε/(α²·D + ε), D = the smallest ms of the
+// unsplit entry over the history. A fresh rmsprop on the split model fed the split model's gradients
+// along the same trajectory gives m_fresh; fed |g| it gives Σ|terms| (same ms).
+test('rmsprop over several steps at ms ≈ ε: the momentum gap is within the documented bound', t => {
+  const model = mlp({ input: 4, widths: [5, 3], activation: 'relu', output: 2, seed: 12 });
+  trainBriefly(model, 10);
+  const x = seededUniform([16, 4], 21);
+  const y = seededUniform([16, 2], 22);
+  const alpha = [0.3, 0.7];
+  const opts = { layer: 1, neurons: [0, 2], coefficients: alpha };
+  const eps = 1e-7;
+  const scale = 1e-3;
+  const make = () => tf.train.rmsprop(0.01, 0.9, 0.9, eps, false);
+  const a = make();
+  const fresh = make();
+  const freshAbs = make();
+  const wider0 = tpSurgery.split(model, opts);
+  const shapes = wider0.trainableWeights.map(w => w.shape as number[]);
+  wider0.dispose();
+  const slotsOf = (prefix: string) => shapes.map((s, i) => tf.variable(tf.zeros(s), false, `${prefix}${i}`));
+  const ref = slotsOf('rmsRef');
+  const refAbs = slotsOf('rmsRefAbs');
+  const minMs: number[][] = shapes.map(s => new Array(s.reduce((p, q) => p * q, 1)).fill(Infinity));
+  for (let step = 0; step < 6; step++) {
+    const wider = tpSurgery.split(model, opts);
+    const gw = splitModelGrads(wider, x, y, scale);
+    fresh.applyGradients(ref.map((v, i) => ({ name: v.name, tensor: gw[i] })));
+    const abs = gw.map(g => tf.abs(g));
+    freshAbs.applyGradients(refAbs.map((v, i) => ({ name: v.name, tensor: abs[i] })));
+    rmsFields(fresh, 'accumulatedMeanSquares').forEach((m, i) => m.forEach((v, j) => (minMs[i][j] = Math.min(minMs[i][j], v))));
+    const g = splitModelGrads(model, x, y, scale);
+    a.applyGradients(model.trainableWeights.map((w, i) => ({ name: (w.read() as tf.Variable).name, tensor: g[i] })));
+    wider.dispose();
+    tf.dispose([...gw, ...abs, ...g]);
+  }
+  const { model: m2, optimizer: moved } = tpSurgery.split(model, { ...opts, optimizer: a });
+  const got = rmsFields(moved, 'accumulatedMoments');
+  const want = rmsFields(fresh, 'accumulatedMoments');
+  const sumAbs = rmsFields(freshAbs, 'accumulatedMoments');
+  // Gradient factor of each entry of the split model (post: layer 1's kernel (position 2) and bias (3);
+  // units 0 and 2 keep index and take α₀, their copies are appended as units 3 and 4 with α₁).
+  const factorOf = (i: number, j: number): number => {
+    if (i !== 2 && i !== 3) return 1;
+    const unit = i === 2 ? j % shapes[2][1] : j;
+    if (unit === 0 || unit === 2) return alpha[0];
+    return unit >= 3 ? alpha[1] : 1;
+  };
+  let worstRatio = 0;
+  let worstGap = 0;
+  got.forEach((gv, i) =>
+    gv.forEach((v, j) => {
+      const al = factorOf(i, j);
+      const d = minMs[i][j] / (al * al);
+      const delta = (Math.abs(1 - al * al) * eps) / (al * al * d + eps);
+      // plus float32 round-off of the two accumulations (1e-5 relative)
+      const bound = (delta / (1 - delta) + 1e-5) * sumAbs[i][j] + 1e-12;
+      const gap = Math.abs(v - want[i][j]);
+      worstGap = Math.max(worstGap, gap / Math.max(1e-12, Math.abs(want[i][j])));
+      worstRatio = Math.max(worstRatio, gap / bound);
+    }),
+  );
+  t.log(`largest relative momentum gap ${worstGap.toExponential(2)}, largest gap/bound ${worstRatio.toFixed(3)}`);
+  t.true(worstRatio <= 1, `gap within δ/(1−δ)·Σ|terms| (worst ratio ${worstRatio})`);
+  [a, fresh, freshAbs, moved].forEach(o => o.dispose());
+  [model, m2].forEach(m => m.dispose());
+  tf.dispose([x, y, ...ref, ...refAbs]);
 });
