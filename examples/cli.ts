@@ -15,6 +15,7 @@ import { registerGeneralization } from './commands/generalization.js';
 import { registerMeta } from './commands/meta.js';
 import { registerMetaTransfer } from './commands/meta_transfer.js';
 import { registerWidthStudy } from './commands/width_study.js';
+import { refuseNaNFlags, UsageError } from './commands/common.js';
 
 export async function main(argv: string[]): Promise<void> {
   let cli = yargs(argv).scriptName('tfjs-teleport');
@@ -27,6 +28,8 @@ export async function main(argv: string[]): Promise<void> {
   cli = registerMeta(cli) as typeof cli;
   cli = registerMetaTransfer(cli) as typeof cli;
   await cli
+    // Every number flag of every command: a value that is not a number is refused by name, before the command runs.
+    .middleware(parsed => refuseNaNFlags(parsed, argv))
     .demandCommand(
       1,
       'Choose a command: compare (the main job), mnist, fashion-mnist, cifar10, regression, test-functions, sweep, correlation, generalization, width-study, meta-diagnose, meta-train, meta-test, meta-transfer',
@@ -45,6 +48,11 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 main(hideBin(process.argv)).catch(err => {
+  // A usage error thrown outside a command handler (the middleware) is still a usage error: status 2.
+  if (err instanceof UsageError) {
+    process.stderr.write(`${err.message}\n\nRun with --help for usage.\n`);
+    process.exit(2);
+  }
   process.stderr.write(`tfjs-teleport: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -16,13 +16,22 @@ export function parseList(spec: string): string[] {
 }
 
 export function parseNumberList(flag: string, spec: string): number[] {
+  refuseEmptyItems(flag, String(spec));
   const items = parseList(String(spec));
   const nums = items.map(Number);
   if (items.length === 0 || nums.some(n => !Number.isFinite(n))) throw new UsageError(`${flag} must be a comma list of numbers, got '${spec}'`);
   return nums;
 }
 
+/** Refuses an empty item in a comma list (`sgd,,adam`, `sgd,`): it is a typo, not a request to skip. */
+function refuseEmptyItems(flag: string, spec: string): void {
+  const raw = String(spec).split(',');
+  if (raw.length > 1 && raw.some(s => s.trim().length === 0))
+    throw new UsageError(`${flag} has an empty item in '${spec}'; separate the values with single commas`);
+}
+
 export function parseChoiceList<T extends string>(flag: string, spec: string, choices: readonly T[]): T[] {
+  refuseEmptyItems(flag, spec);
   const items = parseList(spec);
   const bad = items.filter(i => !(choices as readonly string[]).includes(i));
   if (items.length === 0 || bad.length) {
@@ -50,7 +59,9 @@ export function parseLearningRates<T extends string>(spec: string | undefined, o
     for (const o of optimizers) out[o] = v;
     return out;
   }
+  refuseEmptyItems('--lr', spec);
   for (const part of parseList(spec)) {
+    if (!part.includes('=')) throw new UsageError(`--lr must be a positive number, or per optimizer name=rate (e.g. sgd=0.05,adam=0.001), got '${spec}'`);
     const [name, value] = part.split('=');
     if (!(name in defaults)) throw new UsageError(`--lr: unknown optimizer '${name}'; valid choices: ${Object.keys(defaults).join(', ')}`);
     const v = Number(value);
@@ -85,4 +96,24 @@ export function intAtLeast(flag: string, v: number, min = 1): number {
 export function positiveNumber(flag: string, v: number): number {
   if (!(Number.isFinite(v) && v > 0)) throw new UsageError(`${flag} must be a positive number, got ${v}`);
   return v;
+}
+
+/**
+ * yargs turns a bad value of a number flag (`--teleport-lr abc`) into NaN, which the code would only
+ * trip over later, without the flag's name. Before any command runs, this names the first such flag
+ * and the value the user typed.
+ */
+export function refuseNaNFlags(argv: Record<string, unknown>, raw: readonly string[]): void {
+  for (const [key, value] of Object.entries(argv)) {
+    if (key === '_' || key === '$0' || /[A-Z]/.test(key)) continue;
+    const values = Array.isArray(value) ? value : [value];
+    if (!values.some(v => typeof v === 'number' && Number.isNaN(v))) continue;
+    const flag = `--${key}`;
+    let given: string | undefined;
+    raw.forEach((a, i) => {
+      if (a === flag) given = raw[i + 1];
+      else if (a.startsWith(`${flag}=`)) given = a.slice(flag.length + 1);
+    });
+    throw new UsageError(`${flag} must be a number, got '${given ?? ''}'`);
+  }
 }

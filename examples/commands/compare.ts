@@ -10,7 +10,18 @@ import { writeComparison } from '../report/write_outputs.js';
 import { checkOutDir } from '../report/out_dir.js';
 import type { RunRecord } from '../report/types.js';
 import type { RegressionLossName } from '../../src/problems/regression.js';
-import { parseNumberList, parseOptionalCount, parseChoiceList, parseLearningRates, backendOption, useBackend, defaultOut, UsageError } from './common.js';
+import {
+  parseNumberList,
+  parseOptionalCount,
+  parseChoiceList,
+  parseLearningRates,
+  backendOption,
+  useBackend,
+  defaultOut,
+  UsageError,
+  intAtLeast,
+  positiveNumber,
+} from './common.js';
 
 /** Learning rates that train the example MLPs well (override with --lr). */
 export const DEFAULT_LR: Record<DatasetName, Record<OptimizerName, number>> = {
@@ -33,7 +44,10 @@ export interface CompareArgs {
   batchSize?: number;
   lr?: string;
   seeds: string;
-  teleportEpochs: string;
+  /** Omitted: `defaultTeleportEpochs`, moved inside the run when --epochs is too small for it. */
+  teleportEpochs?: string;
+  /** The command's own --teleport-epochs default (1; regression: 5). */
+  defaultTeleportEpochs?: string;
   /** 'epochs' (default: --teleport-epochs), 'every:N' (every N optimizer steps) or 'auto' (the optimizer decides). */
   schedule?: string;
   teleportSteps: number;
@@ -87,8 +101,8 @@ export function compareOptions<T>(y: Argv<T>, defaults: Partial<CompareArgs> = {
     .option('seeds', { type: 'string', default: defaults.seeds ?? '2', describe: 'number of seeds N (1..N), or a comma list of seeds' })
     .option('teleport-epochs', {
       type: 'string',
-      default: defaults.teleportEpochs ?? '1',
-      describe: 'epochs after which to teleport, comma list (regression: steps)',
+      // No yargs default: runCompare must know whether the user gave it (a default adapts to --epochs).
+      describe: `epochs after which to teleport, comma list (regression: steps); default ${defaults.teleportEpochs ?? '1'}, or the middle of the run when --epochs is not above it`,
     })
     .option('schedule', {
       type: 'string',
@@ -156,15 +170,15 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
   const widths = parseNumberList('--widths', args.widths);
   if (widths.some(w => !Number.isInteger(w) || w <= 0)) throw new Error(`--widths must be positive integers, got ${args.widths}`);
   const seeds = parseSeeds(args.seeds);
-  if (!Number.isInteger(args.epochs) || args.epochs < 1) throw new Error(`--epochs must be a positive integer, got ${args.epochs}`);
   const lrs = parseLearningRates(args.lr, optimizers, DEFAULT_LR[args.dataset]);
-  const teleportEpochs = parseNumberList('--teleport-epochs', args.teleportEpochs);
+  const numbers = checkNumberFlags(args);
+  const { teleportEpochs, teleportWhere, middle } = resolveTeleportEpochs(args);
   // Checked here: a negative one would only fail after loading the data, as a "bad schedule".
   if (teleportEpochs.some(e => e < 0)) throw new UsageError(`--teleport-epochs must be epochs ≥ 0 after which to teleport, got ${args.teleportEpochs}`);
   // A teleport at or after the last epoch would never run: say so instead of training without one.
   const schedule = parseSchedule(args.schedule ?? 'epochs');
   const late = teleportEpochs.filter(e => e >= args.epochs);
-  // Only the 'epochs' schedule uses --teleport-epochs.
+  // Only the 'epochs' schedule uses --teleport-epochs (a default was already moved inside the run).
   if (schedule == null && late.length > 0 && variants.some(v => v !== 'baseline')) {
     throw new UsageError(
       `--teleport-epochs ${late.join(',')} would never teleport: the run stops after --epochs ${args.epochs}; use values below ${args.epochs} or raise --epochs`,
@@ -189,11 +203,11 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
     regressionLoss: args.loss,
   });
   const n = task.train.x.shape[0];
-  const batchSize = args.batchSize ?? (args.dataset === 'regression' ? n : 20);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`--batch-size must be a positive integer, got ${batchSize}`);
+  const batchSize = numbers.batchSize ?? (args.dataset === 'regression' ? n : 20);
   const stepsPerEpoch = Math.ceil(n / batchSize);
   const teleport: TeleportSpec = {
-    atSteps: teleportEpochs.map(e => Math.round(e * stepsPerEpoch)),
+    // A default moved to the middle of the run: the middle step, so a 1-step run (full-batch regression) still teleports.
+    atSteps: middle ? [Math.floor((stepsPerEpoch * args.epochs) / 2)] : teleportEpochs.map(e => Math.round(e * stepsPerEpoch)),
     ...(schedule != null ? { schedule } : {}),
     group: args.group as tp.GroupOption,
     objective: args.objective as tp.ObjectiveName,
@@ -207,7 +221,8 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
     stateAfterTeleport: args.stateAfterTeleport,
   };
   progress.log(
-    `${command}: ${task.description}; backend ${backend}; optimizers ${optimizers.join(', ')}; variants ${variants.join(', ')}; seeds ${seeds.join(', ')}; ${args.epochs} epochs of ${stepsPerEpoch} steps`,
+    `${command}: ${task.description}; backend ${backend}; optimizers ${optimizers.join(', ')}; variants ${variants.join(', ')}; seeds ${seeds.join(', ')}; ${args.epochs} epochs of ${stepsPerEpoch} steps` +
+      (schedule == null && variants.some(v => v !== 'baseline') ? `; ${teleportWhere(teleport.atSteps, stepsPerEpoch)}` : ''),
   );
   const runs: RunRecord[] = [];
   // Warm-up, discarded: the first runs in a process pay JIT compilation and kernel setup, which
@@ -272,6 +287,51 @@ export async function runCompare(args: CompareArgs, command = 'compare'): Promis
   return { runs, outDir, files };
 }
 
+/**
+ * --teleport-epochs: the user's values as given (checked against --epochs by the caller), or the
+ * command's default; a default at or past --epochs would never teleport, so it moves to the middle
+ * of the run (epoch 0.5 of a 1-epoch run). `teleportWhere` says which, for the log.
+ */
+export function resolveTeleportEpochs(args: Pick<CompareArgs, 'teleportEpochs' | 'defaultTeleportEpochs' | 'epochs'>): {
+  teleportEpochs: number[];
+  /** True when the default was moved to the middle of the run (the caller picks the middle step). */
+  middle: boolean;
+  /** For the log, given the teleport steps and the steps per epoch. */
+  teleportWhere: (atSteps: number[], stepsPerEpoch: number) => string;
+} {
+  const at = (atSteps: number[], stepsPerEpoch: number) => atSteps.map(s => `step ${s} (epoch ${Number((s / stepsPerEpoch).toPrecision(3))})`).join(', ');
+  if (args.teleportEpochs != null) {
+    const teleportEpochs = parseNumberList('--teleport-epochs', args.teleportEpochs);
+    return { teleportEpochs, middle: false, teleportWhere: (s, n) => `teleport at ${at(s, n)} (--teleport-epochs ${args.teleportEpochs})` };
+  }
+  const spec = args.defaultTeleportEpochs ?? '1';
+  const fallback = parseNumberList('--teleport-epochs', spec);
+  if (fallback.every(e => e < args.epochs))
+    return { teleportEpochs: fallback, middle: false, teleportWhere: (s, n) => `teleport at ${at(s, n)} (default --teleport-epochs ${spec})` };
+  return {
+    teleportEpochs: [args.epochs / 2],
+    middle: true,
+    teleportWhere: (s, n) =>
+      `teleport at ${at(s, n)}, the middle of the run (the default --teleport-epochs ${spec} is not inside --epochs ${args.epochs}; set --teleport-epochs to choose)`,
+  };
+}
+
+/** The number flags of compare, each checked by name before anything loads or trains. */
+export function checkNumberFlags(args: CompareArgs): { batchSize?: number } {
+  if (!Number.isInteger(args.epochs) || args.epochs < 1) throw new UsageError(`--epochs must be a positive integer, got ${args.epochs}`);
+  if (!(Number.isFinite(args.alpha) && args.alpha >= 0))
+    throw new UsageError(`--alpha must be a number ≥ 0 (the negative slope of leakyRelu), got ${args.alpha}`);
+  intAtLeast('--teleport-steps', args.teleportSteps, 1);
+  positiveNumber('--teleport-lr', args.teleportLr);
+  if (!(args.teleportMaxGrowth > 0))
+    throw new UsageError(
+      `--teleport-max-growth must be a positive number or Infinity (a cap on the squared-gradient-norm growth), got ${args.teleportMaxGrowth}`,
+    );
+  intAtLeast('--teleport-batch-size', args.teleportBatchSize, 1);
+  intAtLeast('--teleport-batches', args.teleportBatches, 1);
+  return { batchSize: args.batchSize == null ? undefined : intAtLeast('--batch-size', args.batchSize, 1) };
+}
+
 /** --schedule: null for 'epochs' (the --teleport-epochs steps), `{ every: N }` for 'every:N', or 'auto'. */
 export function parseSchedule(spec: string): tp.Schedule | null {
   const v = spec.trim();
@@ -333,6 +393,6 @@ export function registerCompare(y: Argv) {
           teleportLr: 0.5,
           teleportMaxGrowth: 100,
         }),
-      handler('regression', { dataset: 'regression' }),
+      handler('regression', { dataset: 'regression', defaultTeleportEpochs: '5' }),
     );
 }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { runCli, tempDirs } from '../cli_helpers.js';
+import { runCli, runCliAsync, tempDirs } from '../cli_helpers.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeComparison } from '../../examples/report/write_outputs.js';
@@ -278,4 +278,95 @@ test('writeAllOrNothing: a new output folder gets the permissions of any new fol
   mkdirSync(join(parent, 'plain'));
   await writeAllOrNothing(join(parent, 'out'), async () => []);
   t.is(statSync(join(parent, 'out')).mode, statSync(join(parent, 'plain')).mode);
+});
+
+test('a default --teleport-epochs adapts to --epochs 1 (teleports inside the run, says where); a given one is still refused', async t => {
+  const [compare, regression, given] = await Promise.all([
+    runCliAsync([
+      'compare',
+      '--epochs',
+      '1',
+      '--train-limit',
+      '40',
+      '--test-limit',
+      '10',
+      '--seeds',
+      '1',
+      '--optimizers',
+      'sgd',
+      '--variants',
+      'teleport',
+      '--backend',
+      'cpu',
+      '--out',
+      join(tempDir(), 'out'),
+    ]),
+    runCliAsync([
+      'regression',
+      '--epochs',
+      '1',
+      '--seeds',
+      '1',
+      '--optimizers',
+      'sgd',
+      '--variants',
+      'teleport',
+      '--backend',
+      'cpu',
+      '--out',
+      join(tempDir(), 'out'),
+    ]),
+    runCliAsync(['compare', '--epochs', '1', '--teleport-epochs', '1', '--backend', 'cpu', '--out', join(tempDir(), 'out')]),
+  ]);
+  t.is(compare.code, 0, compare.stderr);
+  t.regex(
+    compare.stderr,
+    /teleport at step 1 \(epoch 0\.5\), the middle of the run \(the default --teleport-epochs 1 is not inside --epochs 1; set --teleport-epochs to choose\)/,
+  );
+  t.regex(compare.stderr, /sgd\/teleport\/seed 1: .*, [1-9]\d*\/[1-9]\d* teleports accepted/);
+  t.is(regression.code, 0, regression.stderr);
+  t.regex(regression.stderr, /teleport at step 0 \(epoch 0\), the middle of the run \(the default --teleport-epochs 5 is not inside --epochs 1/);
+  t.regex(regression.stderr, /sgd\/teleport\/seed 1: .*, 1\/1 teleports accepted/);
+  t.is(given.code, 2, given.stderr);
+  t.regex(given.stderr, /--teleport-epochs 1 would never teleport: the run stops after --epochs 1/);
+});
+
+test('every bad number flag is refused by name with the value given, exit 2, before anything runs', async t => {
+  const cases: Array<[string[], RegExp]> = [
+    [['compare', '--teleport-lr', 'abc'], /--teleport-lr must be a number, got 'abc'/],
+    [['compare', '--teleport-lr=abc'], /--teleport-lr must be a number, got 'abc'/],
+    [['compare', '--teleport-lr', '-1'], /--teleport-lr must be a positive number, got -1/],
+    [['compare', '--lr', 'abc'], /--lr must be a positive number, or per optimizer name=rate \(e\.g\. sgd=0\.05,adam=0\.001\), got 'abc'/],
+    [['compare', '--optimizers', 'sgd,,adam'], /--optimizers has an empty item in 'sgd,,adam'; separate the values with single commas/],
+    [['compare', '--teleport-epochs', '0.5,,1'], /--teleport-epochs has an empty item in '0\.5,,1'/],
+    [['compare', '--epochs', 'ten'], /--epochs must be a number, got 'ten'/],
+    [['compare', '--alpha', 'x'], /--alpha must be a number, got 'x'/],
+    [['compare', '--batch-size', '0'], /--batch-size must be an integer ≥ 1, got 0/],
+    [['compare', '--teleport-steps', '0'], /--teleport-steps must be an integer ≥ 1, got 0/],
+    [['compare', '--teleport-max-growth', '0'], /--teleport-max-growth must be a positive number or Infinity .*, got 0/],
+    [['compare', '--teleport-batches', '2.5'], /--teleport-batches must be an integer ≥ 1, got 2\.5/],
+    [['mnist', '--teleport-batch-size', 'many'], /--teleport-batch-size must be a number, got 'many'/],
+    [['regression', '--teleport-lr', 'abc'], /--teleport-lr must be a number, got 'abc'/],
+    [['sweep', '--workers', 'x'], /--workers must be a number, got 'x'/],
+    [['generalization', '--teleport-lr', 'abc'], /--teleport-lr must be a number, got 'abc'/],
+    [['correlation', '--models', 'x'], /--models must be a number, got 'x'/],
+    [['width-study', '--depth', 'x'], /--depth must be a number, got 'x'/],
+    [['meta-train', '--steps', 'x'], /--steps must be a number, got 'x'/],
+    [['meta-transfer', '--hidden', 'x'], /--hidden must be a number, got 'x'/],
+    [['meta-diagnose', '--max-growth', 'x'], /--max-growth must be a number, got 'x'/],
+    [['test-functions', '--seed', 'x'], /--seed must be a number, got 'x'/],
+  ];
+  const results = await Promise.all(
+    cases.map(async ([args]) => {
+      const parent = tempDir();
+      return { parent, r: await runCliAsync([...args, '--backend', 'cpu', '--out', join(parent, 'out')]) };
+    }),
+  );
+  results.forEach(({ parent, r }, i) => {
+    const [args, message] = cases[i];
+    t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    t.regex(r.stderr, message, args.join(' '));
+    t.notRegex(r.stderr, /train loss|unknown optimizer|NaN/, args.join(' '));
+    t.deepEqual(readdirSync(parent), [], args.join(' '));
+  });
 });
