@@ -12,7 +12,7 @@ import { optionChecks } from '../core/checks.js';
 
 import type { Batch } from '../core/batch.js';
 
-export { type Batch, checkBatchRows, inputsOf, rowsOf, targetsOf } from '../core/batch.js';
+export type { Batch } from '../core/batch.js';
 
 /** Teleport data: one batch, several (teleported on one after another), or a function of the step. */
 export type TeleportData = Batch | Batch[] | ((step: number) => Batch | Batch[]);

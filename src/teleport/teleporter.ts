@@ -11,7 +11,8 @@ import { modelLoss, type ModelLoss } from '../structure/model_loss.js';
 import { runTeleport, type TeleportOutcome, type TeleportSettings } from './engine.js';
 import { badOption, TeleportError } from '../core/errors.js';
 import { planTeleport, type TeleportPlan } from './plan.js';
-import { batchesAt, inputsOf, resolveOptions, settingsOf, targetsOf, type Batch, type ResolvedTeleportOptions, type TeleportOptions } from './options.js';
+import { batchesAt, resolveOptions, settingsOf, type Batch, type ResolvedTeleportOptions, type TeleportOptions } from './options.js';
+import { inputsOf, targetsOf } from '../core/batch.js';
 import { emptyMetrics, type TeleportMetrics, type TeleportReport } from '../core/report.js';
 import { checkFinite } from '../core/finite.js';
 
