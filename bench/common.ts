@@ -10,7 +10,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 
-export const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
+/** Where results are written: bench/results, or BENCH_RESULTS_DIR (two runs side by side without clobbering). */
+export const RESULTS_DIR = process.env.BENCH_RESULTS_DIR || join(dirname(fileURLToPath(import.meta.url)), 'results');
 
 /** What every benchmark reports about where it ran. */
 export interface BackendInfo {

@@ -124,7 +124,25 @@ function cellSpec(plan: PaysPlan, model: ModelSpec, key: ModelKey, data: LoadedD
   };
 }
 
-/** η*: the grid's learning rate with the lowest mean final train loss of the baseline on the tuning seeds. */
+/** Extensions of the grid past an edge before η* is reported as "edge of the grid". */
+export const GRID_EXTENSIONS = 2;
+
+/**
+ * The next learning rate past an edge of a grid, continuing its spacing (the grids alternate ×3.3
+ * and ×3: 0.3 → 1, 0.01 → 0.003).
+ */
+export function beyondEdge(grid: readonly number[], side: 'up' | 'down'): number {
+  const ratio = side === 'up' ? grid[grid.length - 2] / grid[grid.length - 3] : grid[2] / grid[1];
+  const lr = side === 'up' ? grid[grid.length - 1] * ratio : grid[0] / ratio;
+  return Number(lr.toPrecision(2));
+}
+
+/**
+ * η*: the grid's learning rate with the lowest mean final train loss of the baseline on the tuning
+ * seeds. When the best rate sits at an edge the grid is extended past it (up to
+ * {@link GRID_EXTENSIONS} times, same spacing), so η* is an interior optimum where the budget allows;
+ * `edge` says when it is still at an edge.
+ */
 function tune(
   plan: PaysPlan,
   model: ModelSpec,
@@ -132,7 +150,7 @@ function tune(
   data: LoadedData,
   optimizer: OptimizerName,
 ): { scores: Array<{ lr: number; loss: number }>; best: number; edge: boolean } {
-  const scores = plan.lrGrid[optimizer].map(lr => {
+  const score = (lr: number) => {
     const spec = cellSpec(plan, model, key, data, optimizer, lr, ['baseline']);
     try {
       const losses = plan.tuneSeeds.map(seed => runCellSeed(spec, seed)[0].finalTrain);
@@ -141,10 +159,21 @@ function tune(
     } finally {
       tf.dispose([spec.evalTrain.x, spec.evalTrain.y]);
     }
-  });
-  const best = scores.reduce((a, b) => (b.loss < a.loss ? b : a)).lr;
-  const grid = plan.lrGrid[optimizer];
-  return { scores, best, edge: best === grid[0] || best === grid[grid.length - 1] };
+  };
+  const scores = plan.lrGrid[optimizer].map(score);
+  const bestOf = () => scores.reduce((a, b) => (b.loss < a.loss ? b : a)).lr;
+  const grid = () => scores.map(s => s.lr).sort((a, b) => a - b);
+  for (let i = 0; i < GRID_EXTENSIONS && grid().length >= 3; i++) {
+    const g = grid();
+    const best = bestOf();
+    if (best === g[g.length - 1]) scores.push(score(beyondEdge(g, 'up')));
+    else if (best === g[0]) scores.push(score(beyondEdge(g, 'down')));
+    else break;
+  }
+  scores.sort((a, b) => a.lr - b.lr);
+  const best = bestOf();
+  const g = grid();
+  return { scores, best, edge: best === g[0] || best === g[g.length - 1] };
 }
 
 /** Runs the whole matrix of a plan. */

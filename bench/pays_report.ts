@@ -110,7 +110,7 @@ export function paysBody(r: PaysResult, o: { chart: string | null; warnings: str
       )} of batch ${p.batchSize} on the first ${p.trainCount} training examples; train loss on the first ${p.evalCount} of them every ${p.evalEvery} steps, test loss on ${p.testCount} test examples at the end. Teleporting arms get one teleport batch of ${p.teleportBatchSize} training rows (drawn once per seed) as \`data\`.`,
   );
   out.push(
-    `- η*: the learning rate of the grid with the lowest final train loss of the baseline on tuning seed(s) ${p.tuneSeeds.join(', ')} (never a reported seed); grids: ${p.optimizers.map(o => `${o} ${p.lrGrid[o].join(', ')}`).join('; ')}.`,
+    `- η*: the learning rate of the grid with the lowest final train loss of the baseline on tuning seed(s) ${p.tuneSeeds.join(', ')} (never a reported seed), the grid extended past an edge (same spacing, up to twice) when the best rate sat there; grids: ${p.optimizers.map(o => `${o} ${p.lrGrid[o].join(', ')}`).join('; ')}.`,
   );
   out.push(`- gl-data event (Fig. 4.6): ${r.glData ? `timed, ${r.glData.reps} interleaved rounds` : 'not timed in this run (PAYS_GLDATA=0 or --quick)'}.`);
   out.push(`- Backend: ${o.backend}. The CPU is shared with other jobs: only ratios measured within one interleaved run count, never absolute seconds.`);

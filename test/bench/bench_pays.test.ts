@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { paysPlan, runPaysMatrix, type PaysPlan } from '../../bench/pays.js';
+import { beyondEdge, LR_GRID, paysPlan, runPaysMatrix, type PaysPlan } from '../../bench/pays.js';
 import { reachAt } from '../../bench/pays_matrix.js';
 import { paysBody, paysTargets, writePaysChart } from '../../bench/pays_report.js';
 import { tInterval } from '../../bench/pays_common.js';
@@ -116,4 +116,11 @@ test('tInterval: mean ± t(0.975, n−1)·s/√n, and no interval from one value
   t.is(one.lo, null);
   t.is(one.n, 1);
   t.is(one.of, 3);
+});
+
+test('the learning-rate grid continues its half-decade spacing past either edge', t => {
+  t.is(beyondEdge(LR_GRID.sgd, 'up'), 1);
+  t.is(beyondEdge([0.1, 0.3, 1], 'up'), 3);
+  t.is(beyondEdge(LR_GRID.sgd, 'down'), 0.003);
+  t.is(beyondEdge(LR_GRID.adam, 'down'), 0.0001);
 });
