@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Optimizer } from '@tensorflow/tfjs-core';
 import { TeleportOptimizer, type TeleportOptimizerOptions } from './teleport_optimizer.js';
+import { disposeOptimizer } from './inner_state.js';
 
 type Arg = number | boolean | null | undefined;
 
@@ -26,7 +27,7 @@ function wrapOwned(inner: Optimizer, options: TeleportOptimizerOptions): Telepor
   try {
     return new TeleportOptimizer(inner, options);
   } catch (e) {
-    inner.dispose();
+    disposeOptimizer(inner);
     throw e;
   }
 }

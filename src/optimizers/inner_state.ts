@@ -179,6 +179,18 @@ export function recreate(opt: Optimizer): Optimizer {
 }
 
 /**
+ * Disposes an inner optimizer completely. tfjs-core 4.22's MomentumOptimizer.dispose() overrides
+ * SGDOptimizer's and never disposes the learning-rate scalar `c` of its base class: one tensor per
+ * instance, which a wrapper that makes fresh inner optimizers ('reset', `resetState`) would leak at
+ * every reset. This disposes it too when tfjs left it behind.
+ */
+export function disposeOptimizer(opt: Optimizer): void {
+  opt.dispose();
+  const c = (opt as unknown as { c?: Tensor }).c;
+  if (c != null && typeof c.isDisposed === 'boolean' && !c.isDisposed) c.dispose();
+}
+
+/**
  * Sets an optimizer's step counter (`iterations`, saved as `iter` in its weights). The wrapper's
  * schedule clock lives there, so it survives checkpoints and a 'reset' (a fresh inner optimizer).
  */

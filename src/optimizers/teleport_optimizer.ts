@@ -11,7 +11,7 @@ import { badOption, NoOrbitError, show, TeleportError } from '../core/errors.js'
 import { compileSchedule } from './schedule.js';
 import { AutoSchedule, type ScheduleDecision } from './auto_schedule.js';
 import { BUDGET_MEMORY, DEFAULT_RECOVERY_STEPS, recoveringCap } from './growth_budget.js';
-import { innerClassName, innerStepOf, knowsSlots, preconditionerOf, recreate, setIterations, slotGroups } from './inner_state.js';
+import { disposeOptimizer, innerClassName, innerStepOf, knowsSlots, preconditionerOf, recreate, setIterations, slotGroups } from './inner_state.js';
 import { getObjective } from '../objectives/registry.js';
 import type { InnerStep } from '../objectives/types.js';
 
@@ -153,7 +153,7 @@ export class TeleportOptimizer extends tf.Optimizer {
     const fresh = recreate(this.innerOptimizer);
     // The fresh state starts afresh, the clock does not (it is the schedule's and the checkpoint's).
     setIterations(fresh, this.innerOptimizer.iterations);
-    this.innerOptimizer.dispose();
+    disposeOptimizer(this.innerOptimizer);
     this.innerOptimizer = fresh;
   }
 
@@ -332,7 +332,7 @@ export class TeleportOptimizer extends tf.Optimizer {
           positions.map(() => undefined),
         );
       } finally {
-        fresh.dispose();
+        disposeOptimizer(fresh);
       }
     }
     const moves = this.policy === 'transform' && this.teleporter().exactGroup && knowsSlots(this.innerOptimizer);
@@ -581,7 +581,7 @@ export class TeleportOptimizer extends tf.Optimizer {
   }
 
   override dispose(): void {
-    this.innerOptimizer.dispose();
+    disposeOptimizer(this.innerOptimizer);
     super.dispose();
   }
 }
