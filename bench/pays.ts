@@ -255,7 +255,7 @@ export async function runPays(ctx: BenchContext): Promise<BenchOutput> {
           knownLeaks: {
             count: leaked,
             reason:
-              'tfjs-core 4.22 MomentumOptimizer.dispose() does not dispose the learning-rate scalar of its SGD base class: one tensor per plain tf.train.momentum instance (the baseline arm and the learning-rate search; the wrappers free it since 0.2.1)',
+              'tfjs-core 4.22 MomentumOptimizer.dispose() does not dispose the learning-rate scalar of its SGD base class: one tensor per plain tf.train.momentum instance (the baseline arm and the learning-rate search; the tp wrappers free theirs)',
           },
         }
       : {}),
