@@ -141,7 +141,7 @@ test('Conv2D null space is empty when patch rows outnumber kernel entries: the e
   t.regex(err!.message, /40×37, rank 37 .*0 free directions\).*empty.*40 patch rows.*smaller teleport batch or a later layer/);
 });
 
-test('a Conv2D null-space teleport keeps the batch loss, raises ‖∇L‖² there (recomputed) and leaves no tensors behind', async t => {
+test.serial('a Conv2D null-space teleport keeps the batch loss, raises ‖∇L‖² there (recomputed) and leaves no tensors behind', async t => {
   const model = lateConvCnn(12);
   model.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
   const x = seededUniform([4, 8, 8, 2], 13);
