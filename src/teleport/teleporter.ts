@@ -156,15 +156,23 @@ export class Teleporter {
    * fraction is 0 or leaves no row on either side). Tensors are new (caller disposes `owned`).
    */
   private holdOutRows(batch: Batch): { search: Batch; heldOut: Batch; owned: Tensor[] } | null {
-    if (this.plan == null || !this.plan.dataDependent) return null;
-    // Null-space teleports are guarded by default; gl-data/gl-pinv keep the whole batch unless asked.
-    const fraction = this.options.heldOutFraction ?? (this.plan.group === 'nullspace' ? 0.25 : 0);
+    const fraction = this.heldOutFraction;
     const n = inputsOf(batch)[0].shape[0];
     const held = Math.floor(n * fraction);
     if (held < 1 || held >= n) return null;
     const search = rowsOf(batch, 0, n - held);
     const heldOut = rowsOf(batch, n - held, held);
     return { search, heldOut, owned: [search, heldOut].flatMap(b => [...inputsOf(b), ...targetsOf(b)]) };
+  }
+
+  /**
+   * The share of a teleport batch held out to measure a batch-exact group's change off the batch: the
+   * `heldOutFraction` option, by default 0.25 for 'nullspace' and 0 (no check) for the other groups.
+   */
+  private get heldOutFraction(): number {
+    if (this.plan == null || !this.plan.dataDependent) return 0;
+    // Null-space teleports are guarded by default; gl-data/gl-pinv keep the whole batch unless asked.
+    return this.options.heldOutFraction ?? (this.plan.group === 'nullspace' ? 0.25 : 0);
   }
 
   /** Whether the group needs a teleport batch to act (data-dependent GL). */
@@ -283,7 +291,7 @@ export class Teleporter {
       holdOut = split == null && opts.batch != null ? this.holdOutRows(opts.batch) : null;
       const batch = split?.search ?? holdOut?.search ?? opts.batch ?? null;
       // Rows a batch-exact action was not built from: the guard bounds the outputs' change there.
-      const heldX = this.plan?.dataDependent ? (holdOut?.heldOut ?? split?.heldOut)?.x : undefined;
+      const heldX = this.heldOutFraction > 0 ? (holdOut?.heldOut ?? split?.heldOut)?.x : undefined;
       const structure = this.structure;
       actions = this.customActions ?? this.plan!.build(vars, batch?.x);
       outcome = runTeleport(
