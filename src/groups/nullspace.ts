@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { NoOrbitError } from '../core/errors.js';
+import { warn } from '../core/warn.js';
 import { symEig64 } from '../linalg/dense64.js';
 import { svdNumbers } from '../linalg/float64.js';
 import type { ModelStructure } from '../structure/read_model.js';
@@ -87,6 +88,17 @@ function batchInput(m: Moved, structure: ModelStructure, input: Tensor): Tensor2
   return (m.bias != null ? tf.concat([rows, tf.ones([rows.shape[0], 1])], 1) : tf.clone(rows)) as Tensor2D;
 }
 
+/** Why a layer's null space is empty on the batch, and what would give it one. */
+function emptyWhy(conv: boolean, rows: number, cols: number, examples: number): string {
+  if (!conv) return `the batch has ${rows} rows against ${cols} inputs + bias; use a teleport batch of fewer than ${cols} rows`;
+  const positions = rows / Math.max(1, examples);
+  const fix =
+    positions >= cols
+      ? `even one example gives ${positions} positions: only a later layer with fewer positions (or a larger kernel × input channels) has one`
+      : `use a teleport batch of fewer than ${Math.ceil(cols / positions)} examples`;
+  return `the batch gives ${rows} patch rows (${examples} examples × ${positions} positions) against ${cols} kernel entries + bias; ${fix}`;
+}
+
 /**
  * Null-space teleports (Wu, Dong, Aloui, Tarokh 2025), whatever the activations: for the second
  * layer of each site (a Dense or Conv2D layer fed by another one through element-wise layers),
@@ -122,6 +134,7 @@ export function nullspaceActions(
     const kernelShape = params[site.outKernel].shape;
     return { site, name: layer.name, conv: layer.kind === 'conv2d', kernel: site.outKernel, kernelShape, bias: layer.bias ?? null, units: layer.units! };
   });
+  const examples = (Array.isArray(x) ? x[0] : x).shape[0];
   const inputs = tf.tidy(() => {
     const run = structure.forward(params, x, { collect: true });
     return moved.map(m => batchInput(m, structure, run.inputs![m.site.outLayer]));
@@ -133,14 +146,11 @@ export function nullspaceActions(
     const [n, d] = inputs[i].shape;
     inputs[i].dispose();
     const free = d - rank;
-    const rowsWord = m.conv ? `${n} patch rows (positions × examples)` : `${n} rows`;
     const what = m.conv ? 'im2col patches' : 'input';
     const where = `${m.name} (after ${m.site.where.split(' → ')[0]}): kernel in the null space of its batch ${what} (${n}×${d}, rank ${rank} at rcond ${rcond.toExponential(0)}: ${free} free directions)`;
     if (free === 0) {
       projector.dispose();
-      empty.push(
-        `${where}: empty, the batch gives ${rowsWord} against ${d} ${m.conv ? 'kernel entries + bias' : 'inputs + bias'}; use a smaller teleport batch${m.conv ? ' or a later layer with a smaller spatial size' : ''}`,
-      );
+      empty.push(`${where}: empty, ${emptyWhy(m.conv, n, d, examples)}`);
       return;
     }
     const { kernel, bias, units, kernelShape } = m;
@@ -166,5 +176,6 @@ export function nullspaceActions(
   if (actions.length === 0) {
     throw new NoOrbitError(`group 'nullspace' has no free direction on this teleport batch: ${empty.join('; ')}`);
   }
+  for (const e of empty) warn(`tfjs-teleport: nullspace leaves out ${e}`);
   return actions;
 }

@@ -138,7 +138,7 @@ test('Conv2D null space is empty when patch rows outnumber kernel entries: the e
   const x = seededUniform([40, 8, 8, 2], 11);
   const plan = planTeleport(s, 'nullspace');
   const err = t.throws(() => plan.build(s.variables, x), { instanceOf: tp.NoOrbitError });
-  t.regex(err!.message, /40×37, rank 37 .*0 free directions\).*empty.*40 patch rows.*smaller teleport batch or a later layer/);
+  t.regex(err!.message, /40×37, rank 37 .*0 free directions\).*empty.*40 patch rows \(40 examples × 1 positions\).*use a teleport batch of fewer than 37 examples/);
 });
 
 test.serial('a Conv2D null-space teleport keeps the batch loss, raises ‖∇L‖² there (recomputed) and leaves no tensors behind', async t => {
@@ -216,3 +216,40 @@ for (const pool of ['max', 'avg-same'] as const) {
     actions.forEach(a => a.dispose?.());
   });
 }
+
+test('where a small CNN has a null space: never at a conv with many positions, at the dense layers below batch size d + 1', t => {
+  // The benchmark CNN (bench/models.ts cnnSpec): conv 8 → pool → conv 16 (11×11 positions) → pool → dense 32 → dense 10.
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 3, activation: 'relu' }),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.conv2d({ filters: 16, kernelSize: 3, activation: 'relu' }),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.flatten(),
+      tfl.layers.dense({ units: 32, activation: 'relu' }),
+      tfl.layers.dense({ units: 10, activation: 'softmax' }),
+    ],
+  });
+  seedWeights(model, 21, 0.3);
+  const s = readModel(model);
+  const plan = planTeleport(s, 'nullspace');
+  t.is(plan.sites.length, 3);
+  const free: Record<number, string[]> = {};
+  for (const n of [1, 8, 32]) {
+    const x = seededUniform([n, 28, 28, 1], 22, 0, 1);
+    const actions = plan.build(s.variables, x);
+    free[n] = actions.map(a => a.where.replace(/ \(after.*: (\d+) free directions\)$/, ': $1'));
+    // The second conv sees n·121 patch rows against 3·3·8 + 1 = 73 columns: empty at every batch size.
+    t.false(
+      actions.some(a => a.where.startsWith(model.layers[2].name)),
+      `${n}`,
+    );
+    // Dense after flatten: 5·5·16 + 1 = 401 columns; the head: 32 + 1 = 33. At least d − n free
+    // directions (more where ReLU units are dead on the whole batch: their columns are zero).
+    const dense = actions.map(a => Number(/: (\d+) free directions/.exec(a.where)![1]));
+    t.is(dense.length, 2);
+    t.true(dense[0] >= 33 - n && dense[1] >= 401 - n, `${n}: ${dense}`);
+    actions.forEach(a => a.dispose?.());
+  }
+  t.log(JSON.stringify(free));
+});
