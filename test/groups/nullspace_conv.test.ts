@@ -138,7 +138,10 @@ test('Conv2D null space is empty when patch rows outnumber kernel entries: the e
   const x = seededUniform([40, 8, 8, 2], 11);
   const plan = planTeleport(s, 'nullspace');
   const err = t.throws(() => plan.build(s.variables, x), { instanceOf: tp.NoOrbitError });
-  t.regex(err!.message, /40×37, rank 37 .*0 free directions\).*empty.*40 patch rows \(40 examples × 1 positions\).*use a teleport batch of fewer than 37 examples/);
+  t.regex(
+    err!.message,
+    /40×37, rank 37 .*0 free directions\).*empty.*40 patch rows \(40 examples × 1 positions\).*use a teleport batch of fewer than 37 examples/,
+  );
 });
 
 test.serial('a Conv2D null-space teleport keeps the batch loss, raises ‖∇L‖² there (recomputed) and leaves no tensors behind', async t => {
