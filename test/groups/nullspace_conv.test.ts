@@ -256,3 +256,33 @@ test('where a small CNN has a null space: never at a conv with many positions, a
   }
   t.log(JSON.stringify(free));
 });
+
+test('below a BatchNormalization the null space is of the training-mode input: batch outputs kept with batch statistics, not with moving ones', t => {
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.dense({ inputShape: [6], units: 8, activation: 'linear' }),
+      tfl.layers.batchNormalization(),
+      tfl.layers.activation({ activation: 'tanh' }),
+      tfl.layers.dense({ units: 8, activation: 'tanh' }),
+      tfl.layers.dense({ units: 3, activation: 'softmax' }),
+    ],
+  });
+  seedWeights(model, 23, 0.5);
+  // A moving variance must be positive (seedWeights draws every weight from [−0.5, 0.5]).
+  const [gamma, beta, mean, variance] = model.layers[1].getWeights();
+  model.layers[1].setWeights([gamma, beta, mean, tf.add(tf.abs(variance), 0.5)]);
+  const s = readModel(model);
+  const x = seededUniform([4, 6], 24);
+  const actions = planTeleport(s, 'nullspace', 'skip').build(s.variables, x);
+  t.true(actions.length >= 1);
+  const thetas = actions.map((a, k) => seededUniform(a.init(() => 0).shape as number[], 30 + k, -0.5, 0.5));
+  const moved = applyActions(actions, s.variables, thetas);
+  const change = (mode: 'batch' | 'moving') =>
+    relChange(s.forward(s.variables, x, { normalization: mode }).output, s.forward(moved, x, { normalization: mode }).output);
+  const training = change('batch');
+  const inference = change('moving');
+  t.log(`batch outputs change ${training.toExponential(1)} with batch statistics, ${inference.toExponential(1)} with moving statistics`);
+  t.true(training < 1e-5);
+  t.true(inference > 1e-3);
+  actions.forEach(a => a.dispose?.());
+});
