@@ -4,9 +4,10 @@
  *
  *   npm run bench                          # all, full size (~30 min on 2 cores; divergence ~16 of them)
  *   npm run bench -- --quick               # all, reduced (~2 min)
- *   npm run bench -- --only cost,memory    # a subset (names: cost, memory, backend, regression, mnist, divergence, hessian, curvature-cost, pays)
+ *   npm run bench -- --only cost,memory    # a subset (names: cost, memory, backend, regression, mnist, divergence, hessian, curvature-cost, pays, nullspace)
  *   npm run bench -- --only curvature-cost # curvature and sharpness teleports on the §5.2.3 MLP
  *   npm run bench -- --only pays --quick   # where teleports pay: the matrix of bench/pays.ts (full: about an hour)
+ *   npm run bench -- --only nullspace      # null-space teleports against gl-data (MLP 784-32-32-10, digits)
  *   npm run bench -- --backend cpu         # time on cpu instead of wasm + fixes
  *   npm run bench -- --backend wasm-nofix  # diagnostic: wasm without src/backend/wasm_fixes.ts
  */
@@ -26,6 +27,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   hessian: async () => (await import('./hessian.js')).runHessian,
   'curvature-cost': async () => (await import('./curvature_cost.js')).runCurvatureCostBench,
   pays: async () => (await import('./pays.js')).runPays,
+  nullspace: async () => (await import('./nullspace.js')).runNullspace,
 };
 
 function usage(): string {

@@ -39,6 +39,13 @@ export interface TeleportMetrics {
   heldOutBefore?: number;
   heldOutAfter?: number;
   heldOutStderr?: number;
+  /**
+   * Batch-exact groups (nullspace; gl-data and gl-pinv when asked): ‖f(g·w) − f(w)‖ / ‖f(w)‖, the
+   * relative change of the model's outputs on the held-out rows of the teleport batch (rows the
+   * action was not built from; see the `heldOutFraction` option), at the last element the guard
+   * checked. Bounded by `maxHeldOutChange`.
+   */
+  heldOutOutputChange?: number;
 }
 
 /** What one teleport did: its metrics plus where and when it ran. A plain, JSON-safe object. */

@@ -101,8 +101,8 @@ registerGroup({
   name: 'nullspace',
   exactness: 'batch',
   description:
-    'moves the second Dense layer of a Dense → Dense pair within the null space of its input on the teleport batch (any activation; exact on the batch)',
-  appliesTo: site => site.kind === 'dense-dense' && site.normFirst !== true && site.outKernel != null,
+    'moves the second layer of a Dense/Conv2D pair within the null space of its input on the teleport batch (Dense: the batch rows; Conv2D: the im2col patches, often empty for early layers), any activation; exact on the rows it is built from (by default the first three quarters of the batch: the rest guards the change off the batch, maxHeldOutChange)',
+  appliesTo: site => site.kind !== 'norm' && site.normFirst !== true && site.outKernel != null,
   paramsOf: (site, structure) => {
     const bias = structure.layers[site.outLayer].bias;
     return [...siteParams(site), ...(bias != null ? [bias] : [])];

@@ -30,6 +30,8 @@ export interface TeleportSettings extends SolverOptions {
   hessianVector?: 'difference' | 'autodiff';
   /** Options objectives read (the sharpness estimator and its probes). */
   objectiveOptions?: ObjectiveSettings;
+  /** Largest accepted relative change of the outputs on held-out rows (with `TeleportInput.heldOutOutputs`). */
+  maxHeldOutChange?: number;
 }
 
 /** The state a teleport starts from. Tensors are borrowed, never disposed here. */
@@ -52,6 +54,11 @@ export interface TeleportInput {
   innerStep?: InnerStep | null;
   /** The loss on held-out teleport data and its parts, for objectives that declare `heldOut`. */
   heldOut?: HeldOut | null;
+  /**
+   * The model's outputs on rows of the teleport batch that batch-exact actions were not built from:
+   * the guard bounds their relative change by `maxHeldOutChange` and the report gives it.
+   */
+  heldOutOutputs?: ((params: readonly Tensor[]) => Tensor[]) | null;
 }
 
 /** What a teleport did: its metrics, and tensors for the caller. */
@@ -303,8 +310,11 @@ function teleportOnce(input: TeleportInput, settings: TeleportSettings): Telepor
     maxShrinks: settings.maxShrinks,
     constraints: input.constraints,
     finiteFromTheta: closedForm != null,
+    heldOutOutputs: input.heldOutOutputs ?? null,
+    maxHeldOutChange: settings.maxHeldOutChange,
   });
   Object.assign(metrics, { lossAfter: guarded.lossAfter, relativeLossDrift: guarded.relativeLossDrift, shrinks: guarded.shrinks });
+  if (guarded.heldOutChange != null) metrics.heldOutOutputChange = guarded.heldOutChange;
   if (!guarded.accepted) return rejected(guarded.rejection!.kind, guarded.rejection!.message, guarded.thetas);
   const confirm = objective.confirm?.(ctx) ?? null;
   if (confirm != null) {

@@ -29,6 +29,13 @@ export interface GuardInput {
   constraints?: ReadonlyArray<ParamConstraint | null> | null;
   /** When true, finite θ guarantees finite weights (rescale multiplies by exp(θ)): skip the weight-sized check. */
   finiteFromTheta?: boolean;
+  /**
+   * The model's outputs on held-out rows (rows the batch-exact actions were not built from), as a
+   * function of the parameters; with `maxHeldOutChange`, the guard bounds their relative change.
+   */
+  heldOutOutputs?: ((params: readonly Tensor[]) => Tensor[]) | null;
+  /** Largest accepted ‖f(g·w) − f(w)‖ / ‖f(w)‖ on the held-out rows (Frobenius, all outputs). */
+  maxHeldOutChange?: number;
 }
 
 /** What the guard decided, with the element and weights it ended at. */
@@ -43,6 +50,8 @@ export interface GuardResult {
   relativeLossDrift: number | null;
   objectiveAfter: number;
   shrinks: number;
+  /** Relative change of the outputs on the held-out rows at the last element checked (null: none measured). */
+  heldOutChange: number | null;
 }
 
 export { applyActions } from '../groups/apply.js';
@@ -65,13 +74,36 @@ function violatedConstraints(params: readonly Tensor[], constraints: ReadonlyArr
 
 /**
  * The guard every teleport route goes through: apply g, then accept only if the weights are finite,
- * the loss on the batch moved by at most `maxLossDrift`, no layer constraint is violated, and a fresh
+ * the loss on the batch moved by at most `maxLossDrift`, the outputs on held-out rows (when given) by
+ * at most `maxHeldOutChange`, no layer constraint is violated, and a fresh
  * measurement of the objective shows an improvement within the growth cap. A failing element is
  * halved (θ ← θ/2, towards the identity) up to `maxShrinks` times, then the teleport is rejected and
  * nothing is changed. An element that does not improve the objective is rejected at once.
  */
 export function guard(input: GuardInput): GuardResult {
+  const held = input.heldOutOutputs;
+  // The held-out outputs at w, flattened into one vector, kept while the guard halves θ.
+  const reference = held != null ? tf.tidy(() => flatOutputs(held(input.params))) : null;
+  try {
+    return guardLoop(input, reference);
+  } finally {
+    reference?.dispose();
+  }
+}
+
+const flatOutputs = (outs: Tensor[]) => tf.concat(outs.map(o => tf.reshape(o, [-1])));
+
+/** ‖f(w') − f(w)‖ / ‖f(w)‖ over every output on the held-out rows. */
+function relativeOutputChange(outputs: (params: readonly Tensor[]) => Tensor[], reference: Tensor, candidate: readonly Tensor[]): number {
+  return tf.tidy(() => {
+    const [diff, ref] = tf.stack([tf.norm(tf.sub(flatOutputs(outputs(candidate)), reference)), tf.norm(reference)]).dataSync();
+    return diff / Math.max(ref, 1e-12);
+  });
+}
+
+function guardLoop(input: GuardInput, reference: Tensor | null): GuardResult {
   const { actions, params, loss, lossBefore } = input;
+  let heldOutChange: number | null = null;
   const touched = new Set(actions.flatMap(a => a.touches));
   const sign = input.direction === 'maximize' ? 1 : -1;
   let thetas = input.thetas;
@@ -100,6 +132,17 @@ export function guard(input: GuardInput): GuardResult {
       else if (drift > input.maxLossDrift)
         failure = { kind: 'drift', message: `relative loss drift ${drift.toExponential(2)} exceeds maxLossDrift ${input.maxLossDrift}` };
     }
+    // Batch-exact actions change the outputs off the batch: bound that change on held-out rows.
+    if (failure == null && reference != null && input.heldOutOutputs != null) {
+      heldOutChange = relativeOutputChange(input.heldOutOutputs, reference, candidate);
+      const bound = input.maxHeldOutChange ?? Infinity;
+      if (!Number.isFinite(heldOutChange)) failure = { kind: 'not-finite', message: 'the outputs on the held-out rows are not finite after the teleport' };
+      else if (heldOutChange > bound)
+        failure = {
+          kind: 'drift',
+          message: `the outputs on the held-out rows changed by ${heldOutChange.toExponential(2)} (relative), above maxHeldOutChange ${bound}`,
+        };
+    }
     if (failure == null && input.constraints) {
       const bad = violatedConstraints(candidate, input.constraints, touched);
       if (bad.length) failure = { kind: 'constraint', message: `the teleported weights violate the layer constraint of parameter(s) ${bad.join(', ')}` };
@@ -117,6 +160,7 @@ export function guard(input: GuardInput): GuardResult {
           shrinks,
           lossAfter,
           drift,
+          heldOutChange,
           objectiveAfter,
           'no-improvement',
           `no group element improved the objective (${f0.toPrecision(6)} → ${objectiveAfter.toPrecision(6)}${how}); try a smaller lr or more steps`,
@@ -126,12 +170,12 @@ export function guard(input: GuardInput): GuardResult {
       }
     }
     if (failure == null) {
-      return { accepted: true, thetas, params: candidate, lossAfter, relativeLossDrift: drift, objectiveAfter, shrinks };
+      return { accepted: true, thetas, params: candidate, lossAfter, relativeLossDrift: drift, objectiveAfter, shrinks, heldOutChange };
     }
     tf.dispose(candidate);
     if (shrinks >= input.maxShrinks) {
       const message = shrinks > 0 ? `${failure.message} even after ${shrinks} halvings of the group element` : failure.message;
-      return reject(thetas, shrinks, lossAfter, drift, objectiveAfter, failure.kind, message);
+      return reject(thetas, shrinks, lossAfter, drift, heldOutChange, objectiveAfter, failure.kind, message);
     }
     const halved = thetas.map(t => tf.keep(tf.mul(t, 0.5)));
     tf.dispose(thetas);
@@ -144,9 +188,10 @@ function reject(
   shrinks: number,
   lossAfter: number | null,
   drift: number | null,
+  heldOutChange: number | null,
   objectiveAfter: number,
   kind: RejectionKind,
   message: string,
 ): GuardResult {
-  return { accepted: false, rejection: { kind, message }, thetas, params: null, lossAfter, relativeLossDrift: drift, objectiveAfter, shrinks };
+  return { accepted: false, rejection: { kind, message }, thetas, params: null, lossAfter, relativeLossDrift: drift, objectiveAfter, shrinks, heldOutChange };
 }

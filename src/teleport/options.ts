@@ -77,6 +77,22 @@ export interface TeleportOptions extends ObjectiveSettings {
   maxLossDrift?: number;
   /** Halvings of the group element tried before a teleport the guard refuses is rejected. Default 3. */
   maxShrinks?: number;
+  /**
+   * Batch-exact groups keep the loss on the rows their action is built from, not elsewhere: the guard
+   * holds out the last `heldOutFraction` of each teleport batch and bounds ‖f(g·w) − f(w)‖ / ‖f(w)‖,
+   * the relative change of the model's outputs on those rows, by this (halving θ, then refusing).
+   * Default 0.1, about the change one SGD step makes to the outputs (measured on tuning seeds,
+   * docs/reach.md §3); `Infinity` only reports the change.
+   */
+  maxHeldOutChange?: number;
+  /**
+   * Fraction of each teleport batch (its last ⌊n·f⌋ rows) that a batch-exact group does not build
+   * its action from, so the guard can measure the change off the batch (`maxHeldOutChange`). Default
+   * 0.25 for 'nullspace', 0 for 'gl-data' and 'gl-pinv' (their exactness needs the batch as given;
+   * pass a fraction to guard them too). 0 turns the held-out check off. Objectives that hold half the
+   * batch out already ('lookahead') use that half.
+   */
+  heldOutFraction?: number;
   /** Teleport batches: `{x, y}`, an array, or `(step) => batches`. Required by data-dependent groups (gl-data, gl-pinv); used by exact groups to measure drift. */
   data?: TeleportData;
   /** Loss for model-based teleports: 'meanSquaredError', 'categoricalCrossentropy', 'sparseCategoricalCrossentropy' or `(yTrue, yPred) => Scalar`; default: the loss given to model.compile. */
@@ -166,6 +182,22 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
   hessianVector: { default: 'autodiff', serialized: true, scope: 'teleport', check: oneOf('hessianVector', ['difference', 'autodiff']) },
   maxLossDrift: { default: 1e-4, serialized: true, scope: 'teleport', check: number('maxLossDrift', { minExclusive: true }) },
   maxShrinks: { default: 3, serialized: true, scope: 'teleport', check: number('maxShrinks', { integer: true }) },
+  maxHeldOutChange: {
+    default: 0.1,
+    serialized: true,
+    scope: 'teleport',
+    check: number('maxHeldOutChange (a relative change of the outputs on held-out rows)', { minExclusive: true, allowInfinity: true }),
+  },
+  // No default value: unset means 0.25 for 'nullspace' and 0 for the other groups (Teleporter.heldOutRows).
+  heldOutFraction: {
+    serialized: true,
+    scope: 'teleport',
+    check: v => {
+      if (typeof v !== 'number' || !(v >= 0 && v < 1))
+        throw badOption(`option heldOutFraction must be a number in [0, 1) (the share of each teleport batch held out), got ${show(v)}`);
+      return v;
+    },
+  },
   data: {
     serialized: false,
     scope: 'teleport',
@@ -233,6 +265,7 @@ export type Defaulted =
   | 'hessianVector'
   | 'maxLossDrift'
   | 'maxShrinks'
+  | 'maxHeldOutChange'
   | 'onUnsupported'
   | 'seed';
 
@@ -303,6 +336,7 @@ export function settingsOf(o: ResolvedTeleportOptions): TeleportSettings {
     hessianVector: o.hessianVector,
     maxLossDrift: o.maxLossDrift,
     maxShrinks: o.maxShrinks,
+    maxHeldOutChange: o.maxHeldOutChange,
     // Every option an objective declares, whichever objective runs (each reads its own).
     objectiveOptions: Object.fromEntries(Object.keys(objectiveOptionSpecs()).map(key => [key, (o as unknown as AnyOptions)[key]])) as ObjectiveSettings,
   };

@@ -50,6 +50,14 @@ export interface TeleportRun {
   keepGrads?: boolean;
 }
 
+/** Rows [from, from + count) of every input and target of a batch (new tensors). */
+function rowsOf(batch: Batch, from: number, count: number): Batch {
+  const rows = (t: Tensor) => tf.slice(t, [from, ...t.shape.slice(1).map(() => 0)], [count, ...t.shape.slice(1)]);
+  // Every input and target of a several-input/-output batch is cut at the same rows.
+  const cut = (v: Tensor | Tensor[]) => (Array.isArray(v) ? v.map(rows) : rows(v));
+  return { x: cut(batch.x), y: cut(batch.y) };
+}
+
 /** A teleport configuration bound to its target: a model, or a plain parameter list. */
 export class Teleporter {
   readonly options: ResolvedTeleportOptions;
@@ -131,19 +139,40 @@ export class Teleporter {
       );
     }
     const half = Math.ceil(n / 2);
-    const rows = (t: Tensor, from: number, count: number) => tf.slice(t, [from, ...t.shape.slice(1).map(() => 0)], [count, ...t.shape.slice(1)]);
-    // Every input and target of a several-input/-output batch is cut at the same rows.
-    const cut = (v: Tensor | Tensor[], from: number, count: number) => (Array.isArray(v) ? v.map(t => rows(t, from, count)) : rows(v, from, count));
-    const part = (from: number, count: number): Batch => ({ x: cut(batch.x, from, count), y: cut(batch.y, from, count) });
-    const search = part(0, half);
+    const search = rowsOf(batch, 0, half);
     const rest = n - half;
-    const heldOut = part(half, rest);
+    const heldOut = rowsOf(batch, half, rest);
     const count = Math.min(16, rest);
     const parts = Array.from({ length: count }, (_, c) => {
       const from = Math.floor((c * rest) / count);
-      return part(half + from, Math.floor(((c + 1) * rest) / count) - from);
+      return rowsOf(batch, half + from, Math.floor(((c + 1) * rest) / count) - from);
     });
     return { search, heldOut, parts, owned: [search, heldOut, ...parts].flatMap(b => [...inputsOf(b), ...targetsOf(b)]) };
+  }
+
+  /**
+   * For batch-exact groups: the batch split into the rows the action is built from and its last
+   * ⌊n·heldOutFraction⌋ rows, on which the guard measures the change of the outputs (null when the
+   * fraction is 0 or leaves no row on either side). Tensors are new (caller disposes `owned`).
+   */
+  private holdOutRows(batch: Batch): { search: Batch; heldOut: Batch; owned: Tensor[] } | null {
+    const fraction = this.heldOutFraction;
+    const n = inputsOf(batch)[0].shape[0];
+    const held = Math.floor(n * fraction);
+    if (held < 1 || held >= n) return null;
+    const search = rowsOf(batch, 0, n - held);
+    const heldOut = rowsOf(batch, n - held, held);
+    return { search, heldOut, owned: [search, heldOut].flatMap(b => [...inputsOf(b), ...targetsOf(b)]) };
+  }
+
+  /**
+   * The share of a teleport batch held out to measure a batch-exact group's change off the batch: the
+   * `heldOutFraction` option, by default 0.25 for 'nullspace' and 0 (no check) for the other groups.
+   */
+  private get heldOutFraction(): number {
+    if (this.plan == null || !this.plan.dataDependent) return 0;
+    // Null-space teleports are guarded by default; gl-data/gl-pinv keep the whole batch unless asked.
+    return this.options.heldOutFraction ?? (this.plan.group === 'nullspace' ? 0.25 : 0);
   }
 
   /** Whether the group needs a teleport batch to act (data-dependent GL). */
@@ -255,10 +284,15 @@ export class Teleporter {
     let actions: SiteAction[] = [];
     let outcome: TeleportOutcome | null = null;
     let split: ReturnType<Teleporter['splitBatch']> | null = null;
+    let holdOut: ReturnType<Teleporter['holdOutRows']> = null;
     try {
       if (opts.batch) this.validateBatch(opts.batch);
       split = opts.batch != null && this.objective.heldOut ? this.splitBatch(opts.batch) : null;
-      const batch = split?.search ?? opts.batch ?? null;
+      holdOut = split == null && opts.batch != null ? this.holdOutRows(opts.batch) : null;
+      const batch = split?.search ?? holdOut?.search ?? opts.batch ?? null;
+      // Rows a batch-exact action was not built from: the guard bounds the outputs' change there.
+      const heldX = this.heldOutFraction > 0 ? (holdOut?.heldOut ?? split?.heldOut)?.x : undefined;
+      const structure = this.structure;
       actions = this.customActions ?? this.plan!.build(vars, batch?.x);
       outcome = runTeleport(
         {
@@ -271,6 +305,7 @@ export class Teleporter {
           random: opts.random,
           innerStep: opts.innerStep ?? null,
           heldOut: split ? { loss: this.lossOn(split.heldOut)!, parts: split.parts.map(b => this.lossOn(b)!) } : null,
+          heldOutOutputs: heldX != null && structure != null ? params => structure.forward(params, heldX).outputs : null,
         },
         opts.maxGrowth != null ? { ...this.settings, maxGrowth: opts.maxGrowth } : this.settings,
       );
@@ -306,6 +341,7 @@ export class Teleporter {
       return { report, grads };
     } finally {
       if (split) tf.dispose(split.owned);
+      if (holdOut) tf.dispose(holdOut.owned);
       const own = (ts: ReadonlyArray<Tensor | null> | null | undefined) => (ts ?? []).filter((t): t is Tensor => t != null);
       const given = new Set<Tensor>([...vars, ...own(opts.grads)]);
       if (outcome != null) tf.dispose([...own(outcome.params), ...own(outcome.grads), ...outcome.thetas].filter(t => !given.has(t)));

@@ -91,9 +91,10 @@ test('a null-space teleport on a tanh MLP raises ‖∇L‖² on the batch (reco
     );
   const before = gradNormSq();
   const loss0 = tf.tidy(() => lossAt(s.variables).dataSync()[0]);
-  await tp.teleport(model, { x, y }, { group: 'nullspace', steps: 1 }); // warm kernels
+  // The whole batch builds the null space (no held-out rows): the loss on all of it is kept.
+  await tp.teleport(model, { x, y }, { group: 'nullspace', heldOutFraction: 0, steps: 1 }); // warm kernels
   const n0 = tf.memory().numTensors;
-  const r = await tp.teleport(model, { x, y }, { group: 'nullspace', steps: 8, lr: 0.5 });
+  const r = await tp.teleport(model, { x, y }, { group: 'nullspace', heldOutFraction: 0, steps: 8, lr: 0.5 });
   t.is(tf.memory().numTensors, n0);
   t.true(r.accepted, r.reason);
   const after = gradNormSq();

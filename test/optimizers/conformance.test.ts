@@ -35,13 +35,14 @@ const OPTIMIZERS: Array<{ name: string; wrapped: Factory; plain: Plain }> = [
  * Each group on a model it applies to. Batch size 4 keeps the data-dependent actions exact (gl-data
  * needs n ≤ d_in + 1 = 5; gl-pinv needs n ≤ h = 6).
  */
-const GROUPS: Array<{ group: string; model: () => tfl.LayersModel; exact: boolean }> = [
+const GROUPS: Array<{ group: string; model: () => tfl.LayersModel; exact: boolean; heldOut?: number }> = [
   { group: 'rescale', model: () => mlp({ input: 4, widths: [6, 5], activation: 'relu', output: 3, seed: 11 }), exact: true },
   { group: 'gl', model: () => mlp({ input: 4, widths: [6], activation: 'linear', output: 3, seed: 12 }), exact: true },
   { group: 'auto', model: () => mlp({ input: 4, widths: [6, 5], activation: 'relu', output: 3, seed: 13 }), exact: true },
   { group: 'gl-data', model: () => mlp({ input: 4, widths: [6], leakyLayer: true, alpha: 0.2, output: 3, seed: 14 }), exact: false },
   { group: 'gl-pinv', model: () => mlp({ input: 4, widths: [6], leakyLayer: true, alpha: 0.2, output: 3, seed: 15 }), exact: false },
-  { group: 'nullspace', model: () => mlp({ input: 4, widths: [6], activation: 'tanh', output: 3, seed: 16 }), exact: false },
+  // nullspace builds its null space from the first 3 rows and holds the last ⌊4/4⌋ = 1 out (heldOutFraction).
+  { group: 'nullspace', model: () => mlp({ input: 4, widths: [6], activation: 'tanh', output: 3, seed: 16 }), exact: false, heldOut: 1 },
 ];
 
 /** The gradient-norm objectives apply to every group; the curvature of the orbit needs a linear (Lie-algebra) action. */
@@ -53,9 +54,16 @@ const OBJECTIVES: Array<{ objective: string; direction: 'maximize' | 'minimize';
 
 const BATCH = { x: seededUniform([4, 4], 101), y: seededUniform([4, 3], 102) };
 
-/** The training loss (meanSquaredError) on the batch, from the model's own predict: independent of the library's loss code. */
-function lossOf(model: tfl.LayersModel): number {
-  return tf.tidy(() => tf.mean(tf.square(tf.sub(model.predict(BATCH.x) as tf.Tensor, BATCH.y))).dataSync()[0]);
+/**
+ * The training loss (meanSquaredError) on the batch, from the model's own predict: independent of the
+ * library's loss code. `rows`: the first rows only (those a batch-exact action is built from).
+ */
+function lossOf(model: tfl.LayersModel, rows = 4): number {
+  return tf.tidy(() => {
+    const x = tf.slice(BATCH.x, 0, rows);
+    const y = tf.slice(BATCH.y, 0, rows);
+    return tf.mean(tf.square(tf.sub(model.predict(x) as tf.Tensor, y))).dataSync()[0];
+  });
 }
 
 /** ‖∇L‖² over every trainable weight, by autodiff of the loss above. */
@@ -98,7 +106,7 @@ for (const { group, model: make } of GROUPS) {
 
 // 2 + 3 + 4: every optimizer × group × objective that applies, in a minimize loop with teleports.
 for (const opt of OPTIMIZERS) {
-  for (const { group, model: make, exact } of GROUPS) {
+  for (const { group, model: make, exact, heldOut = 0 } of GROUPS) {
     for (const { objective, direction, appliesTo } of OBJECTIVES) {
       if (!appliesTo(group)) continue;
       test(`${opt.name} × ${group} × ${objective}: drift within the guard, objective moved ${direction === 'maximize' ? 'up' : 'down'} or rejected, tensors flat`, async t => {
@@ -133,7 +141,7 @@ for (const opt of OPTIMIZERS) {
         t.is(tf.memory().numTensors, baseline, 'numTensors flat across 9 steps with 3 teleports');
 
         // A one-off teleport of the same cell, measured independently before and after.
-        const loss0 = lossOf(model);
+        const loss0 = lossOf(model, 4 - heldOut);
         const gn0 = gradNormSqOf(model);
         // ψ on the same random curves as the teleport's (seed 0 on both), through the metrics entry point.
         const psi = () => (objective === 'curvature' ? tpMetrics.curvature(model, null, { group, seed: 0 }) : NaN);
@@ -141,10 +149,12 @@ for (const opt of OPTIMIZERS) {
         const weights0 = model.getWeights().map(w => w.clone());
         const oneOffObjective = objective === 'preconditionedGradNorm' ? 'gradNorm' : objective; // no inner optimizer on the one-off route
         const report = await tp.teleport(model, BATCH, { group, objective: oneOffObjective, direction, maxLossDrift, steps: 5, seed: 0 });
-        const loss1 = lossOf(model);
+        const loss1 = lossOf(model, 4 - heldOut);
         const gn1 = gradNormSqOf(model);
         if (report.accepted) {
           t.true(Math.abs(loss1 - loss0) / loss0 <= maxLossDrift * 1.01, `loss ${loss0} → ${loss1} (recomputed)`);
+          // The held-out rows may change, within the held-out guard.
+          if (heldOut > 0) t.true(report.heldOutOutputChange! <= tp.DEFAULTS.maxHeldOutChange, `held-out change ${report.heldOutOutputChange}`);
           if (objective === 'curvature') t.true(psi() < psi0, `ψ ${psi0} → ${psi()} should fall when minimizing`);
           else t.true(gn1 > gn0, `‖∇L‖² ${gn0} → ${gn1} (recomputed by autodiff) should rise when maximizing`);
           t.true(maxAbsDiff(model.getWeights(), weights0) > 0, 'an accepted teleport moved the weights');
