@@ -4,6 +4,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { SiteAction } from '../groups/types.js';
 import { derivedRandom } from '../core/random.js';
 import { Teleporter } from '../teleport/teleporter.js';
+import type { TeleportProbe } from '../teleport/probe.js';
 import type { TeleportMetrics, TeleportReport } from '../core/report.js';
 import { batchesAt, optionsFromConfig, optionsToConfig, withModel, type Batch } from '../teleport/options.js';
 import { resolveOptimizerOptions, type ResolvedOptions, type StatePolicy, type TeleportOptimizerOptions } from './options.js';
@@ -239,6 +240,15 @@ export class TeleportOptimizer extends tf.Optimizer {
     const now = loss ? tf.tidy(() => loss(vars).dataSync()[0]) : NaN;
     if (!auto.begin(step, now)) return;
     const searchStart = clock();
+    // The probe: one evaluation of the objective at the current weights predicts what a search could
+    // gain; a search that cannot pay its cost is not run.
+    const probe = this.probeOnData(named, step, batches[0] ?? null);
+    const preview = probe ? auto.preview(probe.relativeGain, clock() - searchStart, probe.evaluationsPerSearch) : null;
+    const probedGain = preview?.probedGain ?? NaN;
+    if (preview?.skip != null) {
+      auto.finish(step, clock() - searchStart, { predictedGain: NaN, probedGain, taken: false, reason: preview.skip, skipped: true });
+      return;
+    }
     let judged: { predictedGain: number; refusal: string | null } | null = null;
     const approve = (m: TeleportMetrics) => {
       const before = m.heldOutBefore ?? m.objectiveBefore;
@@ -255,7 +265,26 @@ export class TeleportOptimizer extends tf.Optimizer {
       first?.heldOutAfter != null && first.heldOutBefore != null
         ? (auto.horizon * (first.heldOutAfter - first.heldOutBefore)) / Math.max(Math.abs(first.heldOutBefore), 1e-12)
         : NaN;
-    auto.finish(step, clock() - searchStart, { predictedGain: seen?.predictedGain ?? heldOutGain, taken, reason });
+    auto.finish(step, clock() - searchStart, { predictedGain: seen?.predictedGain ?? heldOutGain, probedGain, taken, reason });
+  }
+
+  /**
+   * The probe of a lookahead teleport on `batch` at `step`; null when there is nothing to probe (the
+   * growth budget is spent, or the group has no orbit here): the search then runs and reports why.
+   */
+  private probeOnData(named: NamedTensor[], step: number, batch: Batch | null): TeleportProbe | null {
+    const cap = this.growthCapAt(step);
+    if (this.budgetSpent(cap)) return null;
+    const { vars, positions } = this.align(named);
+    const innerStep = this.innerStep(vars, positions);
+    try {
+      return this.teleporter().probe(vars, { batch, random: this.randomAt(step), innerStep, maxGrowth: cap });
+    } catch (e) {
+      if (e instanceof NoOrbitError) return null;
+      throw e;
+    } finally {
+      innerStep?.dispose();
+    }
   }
 
   /**
