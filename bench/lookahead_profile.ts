@@ -28,6 +28,7 @@ const optimizer = (
 const steps = Number(stepsArg);
 const t0 = performance.now();
 let stepMs = 0;
+const perStep: number[] = [];
 for (let s = 0; s < steps; s++) {
   const from = (s * 20) % 8000;
   const x = tf.slice(train.x, from, 20);
@@ -35,6 +36,7 @@ for (let s = 0; s < steps; s++) {
   const before = performance.now();
   trainStepOn(optimizer, model, x, y);
   stepMs += performance.now() - before;
+  perStep.push(performance.now() - before);
   tf.dispose([x, y]);
 }
 const total = performance.now() - t0;
@@ -50,6 +52,12 @@ const plainStep = (() => {
   return ms;
 })();
 console.log(`plain step ${plainStep.toFixed(2)} ms`);
+const sorted = perStep.slice().sort((a, b) => a - b);
+const median = sorted[Math.floor(sorted.length / 2)];
+const slow = perStep.map((ms, i) => [i, ms] as const).filter(([, ms]) => ms > 5 * median);
+console.log(
+  `median step ${median.toFixed(2)} ms; steps over 5× the median: ${slow.map(([i, ms]) => `${i}: ${ms.toFixed(1)}`).join(', ')}; their total ${slow.reduce((a, [, ms]) => a + ms, 0).toFixed(0)} ms = ${((100 * slow.reduce((a, [, ms]) => a + ms, 0)) / stepMs).toFixed(1)} % of the run`,
+);
 const teleMs = reports.reduce((a, r) => a + (r.ms ?? 0), 0);
 console.log(
   `${opt} ${mode}: ${steps} steps in ${total.toFixed(0)} ms (steps incl. teleports ${stepMs.toFixed(0)} ms); teleports ${reports.length}, accepted ${reports.filter(r => r.accepted).length}, ${teleMs.toFixed(0)} ms`,

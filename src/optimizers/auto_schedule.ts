@@ -110,12 +110,13 @@ export class AutoSchedule {
 
   /**
    * Whether the probe's prediction warrants a full search: the gain it predicts over the steps to the
-   * next decision (`relativeGain` × that many steps) against a full search's cost. The probe took
-   * `probeMs`; before any search was timed a search is estimated at `probeMs` × `evaluations`.
-   * Returns the predicted gain in training steps, the cost, and the reason to skip (null: search).
+   * next decision (`relativeGain` × that many steps) against a full search's cost. Before any search
+   * was timed, a search is estimated from the probe: its time (`probeMs`, setup included) plus
+   * `evaluations` − 1 more evaluations of `evaluationMs` each. Returns the predicted gain in training
+   * steps, the cost, and the reason to skip (null: search).
    */
-  preview(relativeGain: number, probeMs: number, evaluations: number): { probedGain: number; cost: number; skip: string | null } {
-    if (this.teleportMs.length === 0) this.estimatedMs = probeMs * evaluations;
+  preview(relativeGain: number, probeMs: number, evaluationMs: number, evaluations: number): { probedGain: number; cost: number; skip: string | null } {
+    if (this.teleportMs.length === 0) this.estimatedMs = probeMs + evaluationMs * Math.max(0, evaluations - 1);
     const probedGain = this.every * relativeGain;
     const cost = this.cost();
     const skip =

@@ -18,8 +18,10 @@ export interface TeleportProbe {
    * (interior optima, backtracks); it underestimates only where it grows faster than exponentially.
    */
   relativeGain: number;
-  /** Evaluations a full search makes: the identity, `steps` ascent steps, the guard's fresh measurement, the held-out check. */
+  /** Evaluations a full search makes at most: the identity, `steps` ascent steps, the guard's fresh measurement, the held-out check. */
   evaluationsPerSearch: number;
+  /** Time of the one evaluation (by `clock`), without the setup a search pays once (split, actions, ∇L(w)). */
+  evaluationMs: number;
 }
 
 /**
@@ -27,7 +29,7 @@ export interface TeleportProbe {
  * first evaluation, nothing else), and the gain a full search could reach from there. Changes
  * nothing; every tensor it makes is freed.
  */
-export function probeTeleport(input: TeleportInput, settings: TeleportSettings): TeleportProbe {
+export function probeTeleport(input: TeleportInput, settings: TeleportSettings, clock: () => number = () => performance.now()): TeleportProbe {
   // The outer tidy frees what the objective's setup may keep (it has no release hook).
   return withSecondOrderGradients(() =>
     tf.tidy(() => {
@@ -36,11 +38,13 @@ export function probeTeleport(input: TeleportInput, settings: TeleportSettings):
       const value = objective.value(ctx);
       const identity = tf.tidy(() => input.actions.map(a => (a.randomInit ? tf.zerosLike(a.init(input.random)) : a.init(input.random))));
       try {
+        const started = clock();
         const both = tf.tidy(() => {
           const r = tf.valueAndGrads((...ts: Tensor[]) => value(ts))(identity);
           return tf.stack([r.value, tf.sqrt(tf.addN([tf.scalar(0), ...r.grads.map(g => tf.sum(tf.square(g)))]))]);
         });
         const [f0, gradNorm] = both.dataSync();
+        const evaluationMs = clock() - started;
         both.dispose();
         // The objective's slope times the path's length, relative to |F(0)|: a linear model, or, for a
         // positive objective, a log-linear one (F(t) = F(0)·e^{t·slope/F(0)}: rescale's objectives
@@ -50,7 +54,7 @@ export function probeTeleport(input: TeleportInput, settings: TeleportSettings):
         let relativeGain = linear;
         if (settings.direction === 'maximize' && f0 > 0) relativeGain = Math.min(Math.expm1(linear), settings.maxGrowth - 1);
         if (!Number.isFinite(f0) || !Number.isFinite(gradNorm)) relativeGain = NaN;
-        return { value: f0, gradNorm, relativeGain, evaluationsPerSearch: settings.steps + 3 };
+        return { value: f0, gradNorm, relativeGain, evaluationsPerSearch: settings.steps + 3, evaluationMs };
       } finally {
         tf.dispose(identity);
       }

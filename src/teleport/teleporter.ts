@@ -319,7 +319,10 @@ export class Teleporter {
    * would use (the search half for objectives that hold data out), and the gain a full search could
    * reach from there ({@link probeTeleport}). Changes nothing; frees every tensor it makes.
    */
-  probe(vars: Variable[], opts: Pick<TeleportRun, 'batch' | 'random' | 'innerStep' | 'maxGrowth' | 'preconditioner'>): TeleportProbe {
+  probe(
+    vars: Variable[],
+    opts: Pick<TeleportRun, 'batch' | 'random' | 'innerStep' | 'maxGrowth' | 'preconditioner'> & { clock?: () => number },
+  ): TeleportProbe {
     let split: ReturnType<Teleporter['splitBatch']> | null = null;
     let actions: SiteAction[] = [];
     try {
@@ -337,6 +340,7 @@ export class Teleporter {
           innerStep: opts.innerStep ?? null,
         },
         opts.maxGrowth != null ? { ...this.settings, maxGrowth: opts.maxGrowth } : this.settings,
+        opts.clock,
       );
     } finally {
       if (split) tf.dispose(split.owned);
