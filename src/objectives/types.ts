@@ -1,3 +1,4 @@
+import type { SolverOptions } from '../solvers/types.js';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { SiteAction, SlotKind } from '../groups/types.js';
 
@@ -169,6 +170,11 @@ export interface Objective {
    * start always gets 'fixed'). Default 'fixed': long steps jump over interior optima.
    */
   readonly stepRule?: Partial<Record<'transport' | 'evaluate', 'fixed' | 'budget'>>;
+  /**
+   * Ends an ascent whose accepted step improved the objective by less than this fraction of |objective
+   * at the identity| ({@link SolverOptions.stallTolerance}). Default 0: every step is taken.
+   */
+  readonly stallTolerance?: number;
   /**
    * The teleport options it reads, by name (they arrive in `ctx.options`): declared here once, they
    * are checked, defaulted, saved by getConfig and accepted by every teleport like the built-in

@@ -284,7 +284,11 @@ function teleportOnce(input: TeleportInput, settings: TeleportSettings): Telepor
   const problem: SolveProblem = { objective: value, closedForm, init, randomStart: actions.some(a => a.randomInit === true), context };
   // The first registered solver whose `prepare` accepts builds its own structure (Gram form, HVP, …).
   const solver = solverFor(problem);
-  const solved = solver.solve({ ...settings, stepRule: resolveStepRule(settings.stepRule, ctx.route, problem.randomStart, objective.stepRule) });
+  const solved = solver.solve({
+    ...settings,
+    stepRule: resolveStepRule(settings.stepRule, ctx.route, problem.randomStart, objective.stepRule),
+    stallTolerance: objective.stallTolerance,
+  });
   tf.dispose(init);
   Object.assign(metrics, { objectiveBefore: solved.objectiveBefore, ascentSteps: solved.stepsTaken, backtracks: solved.backtracks });
   if (normIsObjective) measureBefore(solved.objectiveBefore);
