@@ -1,4 +1,3 @@
-import type { SolverOptions } from '../solvers/types.js';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { SiteAction, SlotKind } from '../groups/types.js';
 
@@ -172,7 +171,7 @@ export interface Objective {
   readonly stepRule?: Partial<Record<'transport' | 'evaluate', 'fixed' | 'budget'>>;
   /**
    * Ends an ascent whose accepted step improved the objective by less than this fraction of |objective
-   * at the identity| ({@link SolverOptions.stallTolerance}). Default 0: every step is taken.
+   * at the identity| (the solvers' `stallTolerance` option). Default 0: every step is taken.
    */
   readonly stallTolerance?: number;
   /**

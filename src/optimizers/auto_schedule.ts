@@ -16,8 +16,9 @@ export interface ScheduleDecision {
   probedGain: number;
   /**
    * What a full search costs, in training steps: the mean measured time of full searches (their probe
-   * included) ÷ the mean measured step time; before any search was timed, the probe's time × the
-   * evaluations a search makes.
+   * included) ÷ the mean measured step time (a whole step when training runs through `minimize`);
+   * before any search was timed, the probe's time plus (evaluations a search makes − 1) × the time of
+   * its one evaluation.
    */
   cost: number;
   /** Whether a teleport was applied. */
@@ -119,8 +120,11 @@ export class AutoSchedule {
     if (this.teleportMs.length === 0) this.estimatedMs = probeMs + evaluationMs * Math.max(0, evaluations - 1);
     const probedGain = this.every * relativeGain;
     const cost = this.cost();
+    // A prediction that is not a number (a non-finite objective) does not skip: the search reports it.
     const skip =
-      probedGain > cost ? null : `probe: predicted gain ${probedGain.toPrecision(3)} steps ≤ cost of a search ${cost.toPrecision(3)} steps; no search`;
+      Number.isFinite(probedGain) && probedGain <= cost
+        ? `probe: predicted gain ${probedGain.toPrecision(3)} steps ≤ cost of a search ${cost.toPrecision(3)} steps; no search`
+        : null;
     return { probedGain, cost, skip };
   }
 
