@@ -268,6 +268,10 @@ export const lookahead: Objective = {
   needs: 'loss',
   needsInnerStep: true,
   heldOut: true,
+  // Each evaluation costs a Hessian-vector product (or k unrolled steps), several training steps on a
+  // small model: a step that gains under 2 % of the k-step decrease ends the search (the guard and the
+  // held-out check judge the best point found, unchanged).
+  stallTolerance: 0.02,
   options: { lookaheadSteps: { default: DEFAULT_LOOKAHEAD_STEPS, check: optionChecks.number('lookaheadSteps', { integer: true, min: 1 }) } },
   value: lookaheadValue,
   confirm: ctx => {

@@ -170,6 +170,11 @@ export interface Objective {
    */
   readonly stepRule?: Partial<Record<'transport' | 'evaluate', 'fixed' | 'budget'>>;
   /**
+   * Ends an ascent whose accepted step improved the objective by less than this fraction of |objective
+   * at the identity| (the solvers' `stallTolerance` option). Default 0: every step is taken.
+   */
+  readonly stallTolerance?: number;
+  /**
    * The teleport options it reads, by name (they arrive in `ctx.options`): declared here once, they
    * are checked, defaulted, saved by getConfig and accepted by every teleport like the built-in
    * options. Type them in {@link ObjectiveSettings}.

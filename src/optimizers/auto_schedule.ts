@@ -8,7 +8,18 @@ export interface ScheduleDecision {
    * g·w against from w). NaN when no search ran; negative when the best element found loses.
    */
   predictedGain: number;
-  /** What a teleport costs, in training steps: the mean measured teleport time ÷ the mean measured step time. */
+  /**
+   * The probe's prediction, in training steps: (steps until the next decision) × the relative gain of
+   * the k-step decrease a full search could reach, from one evaluation of the objective and its
+   * θ-gradient at the current weights (src/teleport/probe.ts). NaN when no probe ran.
+   */
+  probedGain: number;
+  /**
+   * What a full search costs, in training steps: the mean measured time of full searches (their probe
+   * included) ÷ the mean measured step time (a whole step when training runs through `minimize`);
+   * before any search was timed, the probe's time plus (evaluations a search makes − 1) × the time of
+   * its one evaluation.
+   */
   cost: number;
   /** Whether a teleport was applied. */
   taken: boolean;
@@ -57,6 +68,8 @@ export class AutoSchedule {
   private stopped = false;
   private stepMs: number[] = [];
   private teleportMs: number[] = [];
+  /** A full search's time estimated from the last probe, until a search has been timed. */
+  private estimatedMs: number | null = null;
   /** The teleport-batch loss at the last two decisions. */
   private trend: Array<{ step: number; loss: number }> = [];
 
@@ -92,7 +105,27 @@ export class AutoSchedule {
   cost(currentMs?: number): number {
     const step = mean(this.stepMs);
     const teleports = currentMs != null ? [...this.teleportMs, currentMs] : this.teleportMs;
-    return step > 0 ? mean(teleports) / step : 0;
+    const ms = teleports.length > 0 ? mean(teleports) : (this.estimatedMs ?? 0);
+    return step > 0 ? ms / step : 0;
+  }
+
+  /**
+   * Whether the probe's prediction warrants a full search: the gain it predicts over the steps to the
+   * next decision (`relativeGain` × that many steps) against a full search's cost. Before any search
+   * was timed, a search is estimated from the probe: its time (`probeMs`, setup included) plus
+   * `evaluations` − 1 more evaluations of `evaluationMs` each. Returns the predicted gain in training
+   * steps, the cost, and the reason to skip (null: search).
+   */
+  preview(relativeGain: number, probeMs: number, evaluationMs: number, evaluations: number): { probedGain: number; cost: number; skip: string | null } {
+    if (this.teleportMs.length === 0) this.estimatedMs = probeMs + evaluationMs * Math.max(0, evaluations - 1);
+    const probedGain = this.every * relativeGain;
+    const cost = this.cost();
+    // A prediction that is not a number (a non-finite objective) does not skip: the search reports it.
+    const skip =
+      Number.isFinite(probedGain) && probedGain <= cost
+        ? `probe: predicted gain ${probedGain.toPrecision(3)} steps ≤ cost of a search ${cost.toPrecision(3)} steps; no search`
+        : null;
+    return { probedGain, cost, skip };
   }
 
   /** Steps until the next decision. */
@@ -119,11 +152,15 @@ export class AutoSchedule {
     this.trend.push({ step, loss });
     if (this.trend.length > 2) this.trend.shift();
     if (this.trend.length < 2) {
-      this.decide(step, { predictedGain: NaN, taken: false, reason: 'measuring the loss trend before the first teleport' }, false);
+      this.decide(step, { predictedGain: NaN, probedGain: NaN, taken: false, reason: 'measuring the loss trend before the first teleport' }, false);
       return false;
     }
     if (this.stopped) {
-      this.decide(step, { predictedGain: NaN, taken: false, reason: `stopped: ${AUTO_SCHEDULE.stopAfter} decisions in a row did not pay` }, false);
+      this.decide(
+        step,
+        { predictedGain: NaN, probedGain: NaN, taken: false, reason: `stopped: ${AUTO_SCHEDULE.stopAfter} decisions in a row did not pay` },
+        false,
+      );
       return false;
     }
     return true;
@@ -140,10 +177,15 @@ export class AutoSchedule {
     return { predictedGain, cost, refusal };
   }
 
-  /** Ends the decision at `step` after a search that took `ms`. */
-  finish(step: number, ms: number, outcome: { predictedGain: number; taken: boolean; reason: string }): void {
-    this.teleportMs.push(ms);
-    if (this.teleportMs.length > 20) this.teleportMs.shift();
+  /**
+   * Ends the decision at `step` after a search that took `ms` (its probe included), or, with
+   * `skipped`, after a probe alone (its time is not a search's: it does not enter the cost).
+   */
+  finish(step: number, ms: number, outcome: { predictedGain: number; probedGain: number; taken: boolean; reason: string; skipped?: boolean }): void {
+    if (!outcome.skipped) {
+      this.teleportMs.push(ms);
+      if (this.teleportMs.length > 20) this.teleportMs.shift();
+    }
     if (outcome.taken) this.takenSteps.push(step);
     this.decide(step, outcome, outcome.taken);
   }
@@ -154,8 +196,9 @@ export class AutoSchedule {
     if (this.failures >= AUTO_SCHEDULE.stopAfter) this.stopped = true;
   }
 
-  private decide(step: number, d: { predictedGain: number; taken: boolean; reason: string }, taken: boolean): void {
-    const searched = Number.isFinite(d.predictedGain) || d.reason.startsWith('rejected');
+  private decide(step: number, d: { predictedGain: number; probedGain: number; taken: boolean; reason: string; skipped?: boolean }, taken: boolean): void {
+    // A decision not to teleport (after a search, or a probe that skipped it) backs off.
+    const searched = d.skipped === true || Number.isFinite(d.predictedGain) || d.reason.startsWith('rejected');
     if (!taken && searched) this.failed();
     // A teleport that paid (measured at this decision) earns a shorter cadence.
     const previous = this.decisions.at(-1);
@@ -167,6 +210,7 @@ export class AutoSchedule {
     this.decisions.push({
       step,
       predictedGain: d.predictedGain,
+      probedGain: d.probedGain,
       cost: this.cost(),
       taken,
       reason,

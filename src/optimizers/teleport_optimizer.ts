@@ -4,6 +4,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { SiteAction } from '../groups/types.js';
 import { derivedRandom } from '../core/random.js';
 import { Teleporter } from '../teleport/teleporter.js';
+import type { TeleportProbe } from '../teleport/probe.js';
 import type { TeleportMetrics, TeleportReport } from '../core/report.js';
 import { batchesAt, optionsFromConfig, optionsToConfig, withModel, type Batch } from '../teleport/options.js';
 import { resolveOptimizerOptions, type ResolvedOptions, type StatePolicy, type TeleportOptimizerOptions } from './options.js';
@@ -75,6 +76,8 @@ export class TeleportOptimizer extends tf.Optimizer {
   private teleporterCache: Teleporter | null = null;
   /** The state of `schedule: 'auto'` (null for other schedules). */
   private readonly auto: AutoSchedule | null;
+  /** When the current minimize call began (schedule 'auto' times whole steps), else null. */
+  private stepStartedAt: number | null = null;
 
   constructor(inner: Optimizer, options: TeleportOptimizerOptions = {}) {
     super();
@@ -195,6 +198,20 @@ export class TeleportOptimizer extends tf.Optimizer {
     return this.auto?.decisions ?? [];
   }
 
+  /**
+   * tf.Optimizer's minimize (forward, backward, update); with `schedule: 'auto'` it also marks when the
+   * step began, so a step's measured time includes its forward and backward passes, not the update alone.
+   */
+  override minimize(f: () => tf.Scalar, returnCost?: boolean, varList?: Variable[]): tf.Scalar | null {
+    if (this.auto == null) return super.minimize(f, returnCost, varList);
+    this.stepStartedAt = (this.options.clock ?? (() => performance.now()))();
+    try {
+      return super.minimize(f, returnCost, varList);
+    } finally {
+      this.stepStartedAt = null;
+    }
+  }
+
   override applyGradients(variableGradients: NamedTensorMap | NamedTensor[]): void {
     const named: NamedTensor[] = Array.isArray(variableGradients)
       ? variableGradients
@@ -228,7 +245,8 @@ export class TeleportOptimizer extends tf.Optimizer {
   private applyWithAutoSchedule(named: NamedTensor[], auto: AutoSchedule): void {
     const clock = this.options.clock ?? (() => performance.now());
     const step = this.step;
-    const started = clock();
+    // A whole training step when it runs through minimize (model.fit does), else the update alone.
+    const started = this.stepStartedAt ?? clock();
     this.innerOptimizer.applyGradients(named);
     auto.recordStep(clock() - started);
     if (this.innerOptimizer.iterations !== step + 1) setIterations(this.innerOptimizer, step + 1);
@@ -239,6 +257,15 @@ export class TeleportOptimizer extends tf.Optimizer {
     const now = loss ? tf.tidy(() => loss(vars).dataSync()[0]) : NaN;
     if (!auto.begin(step, now)) return;
     const searchStart = clock();
+    // The probe: one evaluation of the objective at the current weights predicts what a search could
+    // gain; a search that cannot pay its cost is not run.
+    const probe = this.probeOnData(named, step, batches[0] ?? null, clock);
+    const preview = probe ? auto.preview(probe.relativeGain, clock() - searchStart, probe.evaluationMs, probe.evaluationsPerSearch) : null;
+    const probedGain = preview?.probedGain ?? NaN;
+    if (preview?.skip != null) {
+      auto.finish(step, clock() - searchStart, { predictedGain: NaN, probedGain, taken: false, reason: preview.skip, skipped: true });
+      return;
+    }
     let judged: { predictedGain: number; refusal: string | null } | null = null;
     const approve = (m: TeleportMetrics) => {
       const before = m.heldOutBefore ?? m.objectiveBefore;
@@ -255,7 +282,26 @@ export class TeleportOptimizer extends tf.Optimizer {
       first?.heldOutAfter != null && first.heldOutBefore != null
         ? (auto.horizon * (first.heldOutAfter - first.heldOutBefore)) / Math.max(Math.abs(first.heldOutBefore), 1e-12)
         : NaN;
-    auto.finish(step, clock() - searchStart, { predictedGain: seen?.predictedGain ?? heldOutGain, taken, reason });
+    auto.finish(step, clock() - searchStart, { predictedGain: seen?.predictedGain ?? heldOutGain, probedGain, taken, reason });
+  }
+
+  /**
+   * The probe of a lookahead teleport on `batch` at `step`; null when there is nothing to probe (the
+   * growth budget is spent, or the group has no orbit here): the search then runs and reports why.
+   */
+  private probeOnData(named: NamedTensor[], step: number, batch: Batch | null, clock: () => number): TeleportProbe | null {
+    const cap = this.growthCapAt(step);
+    if (this.budgetSpent(cap)) return null;
+    const { vars, positions } = this.align(named);
+    const innerStep = this.innerStep(vars, positions);
+    try {
+      return this.teleporter().probe(vars, { batch, random: this.randomAt(step), innerStep, maxGrowth: cap, clock });
+    } catch (e) {
+      if (e instanceof NoOrbitError) return null;
+      throw e;
+    } finally {
+      innerStep?.dispose();
+    }
   }
 
   /**

@@ -132,6 +132,7 @@ export function guardedAscent<P>(space: AscentSpace<P>, start: P, identity: P | 
   for (let k = 0; k < opts.steps; k++) {
     let moved = false;
     let aimedAtCap = false;
+    let stepGain = 0;
     if (budgeted) {
       if (budget - travelled <= 1e-9 * budget) break;
       lr = budget - travelled;
@@ -151,6 +152,7 @@ export function guardedAscent<P>(space: AscentSpace<P>, start: P, identity: P | 
       if (ok) {
         const previous = current;
         const previousBest = best;
+        stepGain = sign * (next.value - previous.value);
         current = next;
         if (better(current.value, best.value)) best = current;
         retire(previous);
@@ -167,6 +169,8 @@ export function guardedAscent<P>(space: AscentSpace<P>, start: P, identity: P | 
       lr = shorter;
     }
     if (!moved) break;
+    // A stalled search: the last step gained less than the tolerance (the best point is kept).
+    if (opts.stallTolerance != null && opts.stallTolerance > 0 && stepGain < opts.stallTolerance * Math.abs(f0)) break;
     // At the growth cap there is nothing left to gain; further steps would only backtrack.
     if (sign > 0 && f0 > 0 && best.value >= 0.999 * opts.maxGrowth * f0) break;
     // A step shortened to meet the cap that got within 20 % of it: more steps would each cost two

@@ -29,6 +29,12 @@ export interface SolverOptions {
    *   (data-dependent GL, random starts, curvature and sharpness); called directly, `ascendClosedForm` takes 'budget' and `ascend` 'fixed'.
    */
   stepRule?: StepRule;
+  /**
+   * End the ascent after an accepted step that improves the objective by less than this fraction of
+   * |objective at the identity| (a stalled search: more steps cost evaluations for little). Default 0
+   * (never). Set by objectives whose evaluations are dear ({@link Objective.stallTolerance}).
+   */
+  stallTolerance?: number;
 }
 
 /** See {@link SolverOptions.stepRule}. */

@@ -195,24 +195,17 @@ export function runTeleport(input: TeleportInput, settings: TeleportSettings): T
   return withSecondOrderGradients(() => teleportOnce(input, settings));
 }
 
-function teleportOnce(input: TeleportInput, settings: TeleportSettings): TeleportOutcome {
+/**
+ * What an objective sees of a teleport: the actions, the parameters, the touched indices (what the
+ * actions change and what else they say they affect), the route and the data it may read.
+ */
+export function objectiveContext(input: TeleportInput, objective: Objective, settings: TeleportSettings, transport: boolean): ObjectiveContext {
   const { actions, params } = input;
-  const objective = getObjective(settings.objective);
-  const transport = input.grads != null && objective.needs === 'gradient' && actions.every(a => a.transportGradient != null);
   const loss = input.loss ?? null;
-  if (!transport && loss == null) {
-    throw new TeleportError('this group or objective needs the loss on a teleport batch (give `data`), or a gradient with an exact group', 'bad-option');
-  }
-  if (objective.needsInnerStep && input.innerStep == null) {
-    throw new TeleportError(
-      `objective '${objective.name}' needs the optimizer that takes the next steps: inside a teleporting optimizer it is the inner one; for tp.teleport pass it as the \`optimizer\` option`,
-      'bad-option',
-    );
-  }
   // The objective's gradient is taken over what the actions change, and what else they say they affect.
   const touched = [...new Set(actions.flatMap(a => [...a.touches, ...(a.measured ?? [])]))].sort((a, b) => a - b);
   const onlyTouched = (gs: ReadonlyArray<Tensor | null>) => gs.map((g, i) => (touched.includes(i) ? g : null));
-  const ctx: ObjectiveContext = {
+  return {
     actions,
     params,
     touched,
@@ -228,6 +221,24 @@ function teleportOnce(input: TeleportInput, settings: TeleportSettings): Telepor
       ? thetas => onlyTouched(transportGradients(actions, input.grads!, thetas))
       : thetas => lossGradients(loss!, applyActions(actions, params, thetas), touched),
   };
+}
+
+function teleportOnce(input: TeleportInput, settings: TeleportSettings): TeleportOutcome {
+  const { actions, params } = input;
+  const objective = getObjective(settings.objective);
+  const transport = input.grads != null && objective.needs === 'gradient' && actions.every(a => a.transportGradient != null);
+  const loss = input.loss ?? null;
+  if (!transport && loss == null) {
+    throw new TeleportError('this group or objective needs the loss on a teleport batch (give `data`), or a gradient with an exact group', 'bad-option');
+  }
+  if (objective.needsInnerStep && input.innerStep == null) {
+    throw new TeleportError(
+      `objective '${objective.name}' needs the optimizer that takes the next steps: inside a teleporting optimizer it is the inner one; for tp.teleport pass it as the \`optimizer\` option`,
+      'bad-option',
+    );
+  }
+  const ctx = objectiveContext(input, objective, settings, transport);
+  const touched = ctx.touched;
   // The plain gradient norm: the report's ‖∇L‖² is then the objective itself.
   const plainNorm = objective.family === 'gradientNorm' && objective.usesPreconditioner !== true;
   const closedForm = objective.closedForm?.(ctx) ?? null;
@@ -280,7 +291,11 @@ function teleportOnce(input: TeleportInput, settings: TeleportSettings): Telepor
   const problem: SolveProblem = { objective: value, closedForm, init, randomStart: actions.some(a => a.randomInit === true), context };
   // The first registered solver whose `prepare` accepts builds its own structure (Gram form, HVP, …).
   const solver = solverFor(problem);
-  const solved = solver.solve({ ...settings, stepRule: resolveStepRule(settings.stepRule, ctx.route, problem.randomStart, objective.stepRule) });
+  const solved = solver.solve({
+    ...settings,
+    stepRule: resolveStepRule(settings.stepRule, ctx.route, problem.randomStart, objective.stepRule),
+    stallTolerance: objective.stallTolerance,
+  });
   tf.dispose(init);
   Object.assign(metrics, { objectiveBefore: solved.objectiveBefore, ascentSteps: solved.stepsTaken, backtracks: solved.backtracks });
   if (normIsObjective) measureBefore(solved.objectiveBefore);

@@ -9,6 +9,7 @@ import { siteParams } from '../structure/sites.js';
 import type { ResolvedLoss } from '../structure/losses.js';
 import { modelLoss, type ModelLoss } from '../structure/model_loss.js';
 import { runTeleport, type TeleportOutcome, type TeleportSettings } from './engine.js';
+import { probeTeleport, type TeleportProbe } from './probe.js';
 import { badOption, TeleportError } from '../core/errors.js';
 import { planTeleport, type TeleportPlan } from './plan.js';
 import { batchesAt, resolveOptions, settingsOf, type Batch, type ResolvedTeleportOptions, type TeleportOptions } from './options.js';
@@ -345,6 +346,40 @@ export class Teleporter {
       const own = (ts: ReadonlyArray<Tensor | null> | null | undefined) => (ts ?? []).filter((t): t is Tensor => t != null);
       const given = new Set<Tensor>([...vars, ...own(opts.grads)]);
       if (outcome != null) tf.dispose([...own(outcome.params), ...own(outcome.grads), ...outcome.thetas].filter(t => !given.has(t)));
+      actions.forEach(a => a.dispose?.());
+    }
+  }
+
+  /**
+   * One evaluation of the objective and its θ-gradient at the current weights, on the rows a search
+   * would use (the search half for objectives that hold data out), and the gain a full search could
+   * reach from there ({@link probeTeleport}). Changes nothing; frees every tensor it makes.
+   */
+  probe(
+    vars: Variable[],
+    opts: Pick<TeleportRun, 'batch' | 'random' | 'innerStep' | 'maxGrowth' | 'preconditioner'> & { clock?: () => number },
+  ): TeleportProbe {
+    let split: ReturnType<Teleporter['splitBatch']> | null = null;
+    let actions: SiteAction[] = [];
+    try {
+      if (opts.batch) this.validateBatch(opts.batch);
+      split = opts.batch != null && this.objective.heldOut ? this.splitBatch(opts.batch) : null;
+      const batch = split?.search ?? opts.batch ?? null;
+      actions = this.customActions ?? this.plan!.build(vars, batch?.x);
+      return probeTeleport(
+        {
+          params: vars,
+          actions,
+          loss: this.lossOn(batch),
+          preconditioner: opts.preconditioner ?? null,
+          random: opts.random,
+          innerStep: opts.innerStep ?? null,
+        },
+        opts.maxGrowth != null ? { ...this.settings, maxGrowth: opts.maxGrowth } : this.settings,
+        opts.clock,
+      );
+    } finally {
+      if (split) tf.dispose(split.owned);
       actions.forEach(a => a.dispose?.());
     }
   }

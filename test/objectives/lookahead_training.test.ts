@@ -149,7 +149,9 @@ test.serial(
         if (arm === 'lookahead') {
           t.true(r.reports.length >= 20, `${r.reports.length} lookahead teleports`);
           // Every accepted teleport passed the held-out guard; every report carries both decreases.
-          for (const rep of r.reports.filter(q => q.rejection !== 'growth')) t.true(Number.isFinite(rep.heldOutBefore!) && Number.isFinite(rep.heldOutAfter!));
+          // (except those refused on the search half, where no element improved it: no held-out steps are spent there).
+          for (const rep of r.reports.filter(q => q.rejection !== 'growth' && !/no group element improved/.test(q.reason ?? '')))
+            t.true(Number.isFinite(rep.heldOutBefore!) && Number.isFinite(rep.heldOutAfter!));
           for (const rep of r.reports.filter(q => q.accepted)) t.true(rep.heldOutAfter! - rep.heldOutBefore! > 2 * rep.heldOutStderr!);
         }
         if (arm === 'auto') {
