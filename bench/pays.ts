@@ -6,7 +6,7 @@
  * bench/results/pays.md and a heatmap of the speedup in seconds to bench/results/pays_speedup.png.
  *
  * Env overrides pick a subset (the page states what ran): PAYS_MODELS=mlp16,mlp512,cnn,
- * PAYS_DATASETS=mnist,fashion, PAYS_OPTIMIZERS=sgd,adam, PAYS_STEPS=400, PAYS_GLDATA=0|1.
+ * PAYS_DATASETS=mnist,fashion, PAYS_OPTIMIZERS=sgd,adam, PAYS_STEPS=400, PAYS_GLDATA=0|1, PAYS_SEEDS=5.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,6 +55,14 @@ const list = <T extends string>(env: string | undefined, allowed: readonly T[], 
   return xs;
 };
 
+/** Held-out seeds 1…n: PAYS_SEEDS=n (default 3; the tuning seed 101 is never among them). */
+function seedCount(env: string | undefined): number {
+  if (env == null || env.trim() === '') return 3;
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 2 || n > 100) throw new Error(`pays: PAYS_SEEDS=${env}: give a whole number of seeds from 2 to 100 (an interval needs 2)`);
+  return n;
+}
+
 /** The full plan (about an hour on 2 free cores), the quick one (a minute or two), with env overrides. */
 export function paysPlan(quick: boolean, env: Record<string, string | undefined> = process.env): PaysPlan {
   const stepsOverride = env.PAYS_STEPS != null ? Number(env.PAYS_STEPS) : null;
@@ -65,7 +73,7 @@ export function paysPlan(quick: boolean, env: Record<string, string | undefined>
     datasets: list(env.PAYS_DATASETS, DATASET_KEYS, [...DATASET_KEYS]),
     optimizers: list(env.PAYS_OPTIMIZERS, OPTIMIZER_NAMES, quick ? ['sgd', 'adam'] : [...OPTIMIZER_NAMES]),
     arms: ARMS,
-    seeds: [1, 2, 3],
+    seeds: Array.from({ length: seedCount(env.PAYS_SEEDS) }, (_, i) => i + 1),
     tuneSeeds: [101],
     lrGrid: grid,
     trainCount: quick ? 2000 : 8000,

@@ -124,3 +124,11 @@ test('the learning-rate grid continues its half-decade spacing past either edge'
   t.is(beyondEdge(LR_GRID.sgd, 'down'), 0.003);
   t.is(beyondEdge(LR_GRID.adam, 'down'), 0.0001);
 });
+
+test('PAYS_SEEDS picks how many held-out seeds a run uses, never the tuning seed', t => {
+  t.deepEqual(paysPlan(false, {}).seeds, [1, 2, 3]);
+  const five = paysPlan(false, { PAYS_SEEDS: '5' });
+  t.deepEqual(five.seeds, [1, 2, 3, 4, 5]);
+  t.false(five.seeds.some(s => five.tuneSeeds.includes(s)));
+  t.throws(() => paysPlan(false, { PAYS_SEEDS: '1' }), { message: /PAYS_SEEDS=1: give a whole number/ });
+});
