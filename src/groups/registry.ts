@@ -3,7 +3,7 @@ import type { ModelStructure, Site } from '../structure/read_model.js';
 import { siteParams } from '../structure/sites.js';
 import { badOption, NoOrbitError } from '../core/errors.js';
 import { glAction } from './gl.js';
-import { glDataActions } from './gl_data.js';
+import { glDataActions, type GlDataRank } from './gl_data.js';
 import { normScaleAction } from './norm_scale.js';
 import { nullspaceActions } from './nullspace.js';
 import { rescaleAction } from './rescale.js';
@@ -17,6 +17,13 @@ export interface GroupBuildContext {
   params: readonly Tensor[];
   /** The teleport batch's inputs, for data-dependent groups. */
   x?: Tensor | Tensor[];
+  /** Group settings from the teleport options (`glDataRank`: gl-data's element). */
+  options?: GroupSettings;
+}
+
+/** The teleport options a group's build reads. */
+export interface GroupSettings {
+  glDataRank?: GlDataRank;
 }
 
 /**
@@ -93,7 +100,7 @@ for (const variant of ['gl-data', 'gl-pinv'] as const) {
     appliesTo: site => site.kind === 'dense-dense' && site.bijective != null,
     build: (sites, ctx) => {
       if (ctx.x == null) throw badOption(`group '${variant}' is data-dependent: give teleport batches with the \`data\` option`);
-      return glDataActions(ctx.structure, sites, ctx.params, ctx.x, variant);
+      return glDataActions(ctx.structure, sites, ctx.params, ctx.x, variant, variant === 'gl-data' ? { rank: ctx.options?.glDataRank } : {});
     },
   });
 }
