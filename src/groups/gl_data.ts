@@ -5,7 +5,7 @@ import { type PairSite, pairSite, type Site } from '../structure/sites.js';
 import { applyActivation, invertActivation } from '../structure/activations.js';
 import type { SiteAction } from './types.js';
 import { glElement, biasTimes } from './gl.js';
-import { lowRankBasis, lowRankGlElement, lowRankTimes, timesLowRank } from './gl_lowrank.js';
+import { SketchedLowRank } from './gl_data_sketch.js';
 import { pinv, pinvConstant } from './pinv.js';
 import { TeleportError } from '../core/errors.js';
 import { replaced } from './site_axes.js';
@@ -118,19 +118,17 @@ function siteAction(site: PairSite, constants: { h: Tensor2D; z: Tensor2D; sigma
     const zRound = tf.tidy(() => invertActivation(site.bijective!, sigmaZ));
     tf.dispose([h, z]);
     const d = hPinv.shape[0] - (site.inBias != null ? 1 : 0);
-    // The low-rank basis is fixed per site (derived from its place and size): the same on every call.
-    const basis = lowRank ? lowRankBasis(site.width, rank, [site.inLayer, site.outLayer]) : null;
-    // σ(Z)·g and g⁻¹·W₂: dense products (O(h³) with g), or O(h·r·(n + h)) with g = I + U·Vᵀ.
+    // The low-rank element's random start basis is derived from the site's place and size (reproducible).
+    const low = lowRank ? new SketchedLowRank(site.width, rank, [site.inLayer, site.outLayer]) : null;
+    // σ(Z)·g and g⁻¹·W₂: dense products (O(h³) with g), or O(h·r·(n + h)) with a rank-r element.
     const element = (theta: Tensor) => {
-      if (basis == null) {
-        const { g, gInv } = glElement(theta);
-        return { right: (m: Tensor2D) => tf.matMul(m, g), invLeft: (m: Tensor2D) => tf.matMul(gInv, m) };
-      }
-      const { u, uInv } = lowRankGlElement(theta, basis);
-      return { right: (m: Tensor2D) => timesLowRank(m, u, basis), invLeft: (m: Tensor2D) => lowRankTimes(uInv, basis, m) };
+      if (low != null) return low.products(theta);
+      const { g, gInv } = glElement(theta);
+      return { right: (m: Tensor2D) => tf.matMul(m, g), invLeft: (m: Tensor2D) => tf.matMul(gInv, m) };
     };
     return {
       ...base,
+      ...(low != null ? { sketch: { probe: () => low.probe(), choose: (grad: Tensor) => low.choose(grad) } } : {}),
       touches,
       act: (p, theta) => {
         const { right, invLeft } = element(theta);
@@ -144,7 +142,10 @@ function siteAction(site: PairSite, constants: { h: Tensor2D; z: Tensor2D; sigma
         }
         return replaced(p, changes);
       },
-      dispose: () => tf.dispose([hPinv, sigmaZ, zRound, ...(basis != null ? [basis] : [])]),
+      dispose: () => {
+        tf.dispose([hPinv, sigmaZ, zRound]);
+        low?.dispose();
+      },
     };
   }
   tf.dispose(h);

@@ -4,19 +4,20 @@ import { expmPair } from '../linalg/expm.js';
 import { derivedRandom, gaussian } from '../core/random.js';
 
 /**
- * An orthonormal h×r basis V (float32, columns orthonormal to float64 Gram–Schmidt accuracy), drawn from
- * a stream derived from `keys`: the same keys give the same basis on every backend.
+ * An orthonormal h×r basis V (float32; float64 Gram–Schmidt): the given `start` columns (orthonormalized,
+ * dependent ones dropped) completed by directions drawn from a stream derived from `keys`, so the same
+ * keys give the same basis on every backend.
  *
  * ```ts
  * const v = lowRankBasis(512, 8, [siteIndex]); // [512, 8]
  * ```
  */
-export function lowRankBasis(h: number, r: number, keys: readonly number[]): Tensor2D {
+export function lowRankBasis(h: number, r: number, keys: readonly number[], start: readonly ArrayLike<number>[] = []): Tensor2D {
   if (!Number.isInteger(r) || r < 1 || r > h) throw new Error(`tfjs-teleport: lowRankBasis needs 1 ≤ r ≤ h (${h}), got ${r}`);
   const random = derivedRandom(0x6c72, h, r, ...keys).source;
   const cols: Float64Array[] = [];
-  while (cols.length < r) {
-    const c = Float64Array.from({ length: h }, () => gaussian(random));
+  const add = (c: Float64Array) => {
+    const norm0 = Math.hypot(...c);
     // Two passes of modified Gram–Schmidt: orthogonal to float64 round-off even for r close to h.
     for (let pass = 0; pass < 2; pass++) {
       for (const q of cols) {
@@ -26,9 +27,10 @@ export function lowRankBasis(h: number, r: number, keys: readonly number[]): Ten
       }
     }
     const norm = Math.hypot(...c);
-    if (norm < 1e-8) continue; // a draw (numerically) inside the span: draw again
-    cols.push(c.map(x => x / norm));
-  }
+    if (norm > 1e-6 * norm0 && norm > 0) cols.push(c.map(x => x / norm)); // else (numerically) inside the span
+  };
+  for (const c of start) if (cols.length < r) add(Float64Array.from(c));
+  while (cols.length < r) add(Float64Array.from({ length: h }, () => gaussian(random)));
   const out = new Float32Array(h * r);
   for (let j = 0; j < r; j++) for (let i = 0; i < h; i++) out[i * r + j] = cols[j][i];
   return tf.tensor2d(out, [h, r]);
@@ -61,12 +63,33 @@ export function lowRankGlElement(theta: Tensor, basis: Tensor2D): { u: Tensor2D;
   });
 }
 
-/** m·g = m + (m·U)·Vᵀ for a row-major m (n×h): O(n·h·r). */
-export function timesLowRank(m: Tensor2D, u: Tensor2D, basis: Tensor2D): Tensor2D {
-  return tf.add(m, tf.matMul(tf.matMul(m, u), basis, false, true)) as Tensor2D;
+/** How an element acts by products: m·g and g⁻¹·m, never forming g. */
+export interface LowRankProducts {
+  /** m·g for m (n×h). */
+  right(m: Tensor2D): Tensor2D;
+  /** g⁻¹·m for m (h×k). */
+  invLeft(m: Tensor2D): Tensor2D;
 }
 
-/** g·m = m + U·(Vᵀ·m) for m (h×k): O(h·r·k). */
-export function lowRankTimes(u: Tensor2D, basis: Tensor2D, m: Tensor2D): Tensor2D {
-  return tf.add(m, tf.matMul(u, tf.matMul(basis, m, true, false))) as Tensor2D;
+/**
+ * The products of the rank-r element of θ with basis V on one side: 'row' is g = I + U·Vᵀ (g − I maps
+ * into any direction but reads only V), 'col' its transpose g = I + V·Uᵀ (g − I maps into V only),
+ * with U, U⁻ from {@link lowRankGlElement}. Each product costs O(r·(rows + cols)·h); differentiable in θ.
+ *
+ * ```ts
+ * const { right, invLeft } = lowRankProducts(theta, v, 'col'); // right(a) = a·g, invLeft(w) = g⁻¹·w
+ * ```
+ */
+export function lowRankProducts(theta: Tensor, basis: Tensor2D, side: 'row' | 'col'): LowRankProducts {
+  const { u, uInv } = lowRankGlElement(theta, basis);
+  if (side === 'row') {
+    return {
+      right: m => tf.add(m, tf.matMul(tf.matMul(m, u), basis, false, true)) as Tensor2D,
+      invLeft: m => tf.add(m, tf.matMul(uInv, tf.matMul(basis, m, true, false))) as Tensor2D,
+    };
+  }
+  return {
+    right: m => tf.add(m, tf.matMul(tf.matMul(m, basis), u, false, true)) as Tensor2D,
+    invLeft: m => tf.add(m, tf.matMul(basis, tf.matMul(uInv, m, true, false))) as Tensor2D,
+  };
 }

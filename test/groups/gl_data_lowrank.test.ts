@@ -7,6 +7,7 @@ import { applyActions } from '../../src/teleport/engine.js';
 import { gradNormSq } from '../../src/objectives/grad_norm.js';
 import { resolveLoss } from '../../src/structure/losses.js';
 import { lowRankBasis, lowRankGlElement } from '../../src/groups/gl_lowrank.js';
+import type { SiteAction } from '../../src/groups/types.js';
 
 test.before(useCpu);
 
@@ -47,6 +48,59 @@ function checkElement(t: { true(c: boolean, m?: string): void; is(a: unknown, b:
   t.is(maxAbsDiff(zero.uInv, tf.zeros([h, r])), 0);
 }
 
+const setup = () => {
+  const model = model16();
+  const s = readModel(model);
+  const loss = resolveLoss('categoricalCrossentropy', true);
+  const x = seededUniform([6, 10], 31);
+  const y = oneHotBatch(6, 3, 32);
+  const objective = (actions: SiteAction[]) => (th: tf.Tensor[]) =>
+    tf.tidy(() => {
+      const moved = applyActions(actions, s.variables, th);
+      const g = tf.grads((...ps: tf.Tensor[]) => loss.compute(y, s.forward(ps, x, { logits: true }).output))(moved);
+      return gradNormSq(g);
+    });
+  return { model, s, x, y, objective };
+};
+
+/** gl-data actions of rank RANK; `sketched`: each picks its basis from the gradient at its probe, as the solver does. */
+function lowRankActions(env: ReturnType<typeof setup>, sketched: boolean): SiteAction[] {
+  const actions = planTeleport(env.s, 'gl-data', 'error', { glDataRank: RANK }).build(env.s.variables, env.x);
+  if (sketched) {
+    const probes = actions.map(a => a.sketch!.probe());
+    const grads = tf.grads((...ts: tf.Tensor[]) => env.objective(actions)(ts))(probes);
+    actions.forEach((a, k) => a.sketch!.choose(grads[k]));
+    tf.dispose([...probes, ...grads]);
+  }
+  return actions;
+}
+
+/** ‖∇θF‖² at θ = 0. */
+function gradSqAtIdentity(f: (th: tf.Tensor[]) => tf.Scalar, actions: SiteAction[]): number {
+  return tf.tidy(() => {
+    const zeros = actions.map(a => a.init(() => 0.5));
+    return tf
+      .grads((...ts: tf.Tensor[]) => f(ts))(zeros)
+      .reduce((acc, g) => acc + tf.sum(tf.square(g)).dataSync()[0], 0);
+  });
+}
+
+test('the sketched basis keeps most of the dense element’s gradient; a random one little', t => {
+  const env = setup();
+  const before = tf.memory().numTensors;
+  const dense = planTeleport(env.s, 'gl-data', 'error', { glDataRank: 'dense' }).build(env.s.variables, env.x);
+  const full = gradSqAtIdentity(env.objective(dense), dense);
+  const random = lowRankActions(env, false);
+  const sketched = lowRankActions(env, true);
+  const [gRandom, gSketched] = [random, sketched].map(a => gradSqAtIdentity(env.objective(a), a));
+  [...dense, ...random, ...sketched].forEach(a => a.dispose?.());
+  t.is(tf.memory().numTensors, before, 'bases and probes freed');
+  // A rank-r subgroup's gradient is a projection of the dense one: never more.
+  t.true(gSketched <= full * (1 + 1e-4) && gRandom <= full * (1 + 1e-4), `${gSketched}, ${gRandom} ≤ ${full}`);
+  t.true(gSketched > 0.5 * full, `sketched keeps ${(gSketched / full).toFixed(3)} of ‖M‖²`);
+  t.true(gSketched > 2 * gRandom, `sketched ${(gSketched / full).toFixed(3)} vs random ${(gRandom / full).toFixed(3)}`);
+});
+
 function gaussJordanInverse(a: number[][]): number[][] {
   const n = a.length;
   const m = a.map((row, i) => [...row, ...Array.from({ length: n }, (_, j) => (i === j ? 1 : 0))]);
@@ -65,72 +119,64 @@ function gaussJordanInverse(a: number[][]): number[][] {
   return m.map(row => row.slice(n));
 }
 
-test('low-rank gl-data: identity at θ = 0, exact on the batch (outputs recomputed by the model), moves off the batch', t => {
-  const model = model16();
-  const s = readModel(model);
-  const x = seededUniform([6, 10], 31);
-  const actions = planTeleport(s, 'gl-data', 'error', { glDataRank: RANK }).build(s.variables, x);
-  t.deepEqual(
-    actions.map(a => a.init(() => 0.5).shape),
-    actions.map(() => [WIDTH, RANK]),
-    'θ is h×r',
-  );
-  t.true(
-    actions.every(a => a.glChart !== true),
-    'the low-rank element is not a chart element',
-  );
-  const zeros = actions.map(() => tf.zeros([WIDTH, RANK]));
-  const same = applyActions(actions, s.variables, zeros);
-  same.forEach((p, i) => t.is(maxAbsDiff(p, s.variables[i]), 0, `parameter ${i} unchanged at θ = 0`));
-  const thetas = actions.map((_, i) => seededUniform([WIDTH, RANK], 41 + i, -0.3, 0.3));
-  const moved = applyActions(actions, s.variables, thetas);
-  // Independent recomputation: the model itself (tfjs-layers predict) with the moved weights set.
-  const outBefore = model.predict(x) as tf.Tensor;
-  const saved = model.getWeights().map(w => w.clone());
-  model.setWeights(moved);
-  const outAfter = model.predict(x) as tf.Tensor;
-  const other = seededUniform([6, 10], 77);
-  const otherAfter = model.predict(other) as tf.Tensor;
-  model.setWeights(saved);
-  const otherBefore = model.predict(other) as tf.Tensor;
-  t.true(maxAbsDiff(outBefore, outAfter) < 1e-5, `batch outputs kept (${maxAbsDiff(outBefore, outAfter)})`);
-  t.true(maxAbsDiff(moved[0], s.variables[0]) > 1e-3, 'the first kernel moved');
-  t.true(maxAbsDiff(otherBefore, otherAfter) > 1e-4, 'data-dependent: other inputs see the change');
-  actions.forEach(a => a.dispose?.());
-  tf.dispose([...zeros, ...same.filter((p, i) => p !== s.variables[i]), ...thetas, ...moved, outBefore, outAfter, other, otherAfter, otherBefore, ...saved]);
-});
+for (const sketched of [false, true])
+  test(`low-rank gl-data (${sketched ? 'sketched' : 'random'} basis): identity at θ = 0, exact on the batch (outputs recomputed by the model), moves off the batch`, t => {
+    const env = setup();
+    const { model, s, x } = env;
+    const actions = lowRankActions(env, sketched);
+    t.deepEqual(
+      actions.map(a => a.init(() => 0.5).shape),
+      actions.map(() => [WIDTH, RANK]),
+      'θ is h×r',
+    );
+    t.true(
+      actions.every(a => a.glChart !== true),
+      'the low-rank element is not a chart element',
+    );
+    const zeros = actions.map(() => tf.zeros([WIDTH, RANK]));
+    const same = applyActions(actions, s.variables, zeros);
+    same.forEach((p, i) => t.is(maxAbsDiff(p, s.variables[i]), 0, `parameter ${i} unchanged at θ = 0`));
+    const thetas = actions.map((_, i) => seededUniform([WIDTH, RANK], 41 + i, -0.3, 0.3));
+    const moved = applyActions(actions, s.variables, thetas);
+    // Independent recomputation: the model itself (tfjs-layers predict) with the moved weights set.
+    const outBefore = model.predict(x) as tf.Tensor;
+    const saved = model.getWeights().map(w => w.clone());
+    model.setWeights(moved);
+    const outAfter = model.predict(x) as tf.Tensor;
+    const other = seededUniform([6, 10], 77);
+    const otherAfter = model.predict(other) as tf.Tensor;
+    model.setWeights(saved);
+    const otherBefore = model.predict(other) as tf.Tensor;
+    t.true(maxAbsDiff(outBefore, outAfter) < 1e-5, `batch outputs kept (${maxAbsDiff(outBefore, outAfter)})`);
+    t.true(maxAbsDiff(moved[0], s.variables[0]) > 1e-3, 'the first kernel moved');
+    t.true(maxAbsDiff(otherBefore, otherAfter) > 1e-4, 'data-dependent: other inputs see the change');
+    actions.forEach(a => a.dispose?.());
+    tf.dispose([...zeros, ...same.filter((p, i) => p !== s.variables[i]), ...thetas, ...moved, outBefore, outAfter, other, otherAfter, otherBefore, ...saved]);
+  });
 
-test('low-rank gl-data: the gradient of ‖∇L(g·w)‖² in θ matches finite differences', t => {
-  const model = model16();
-  const s = readModel(model);
-  const loss = resolveLoss('categoricalCrossentropy', true);
-  const x = seededUniform([6, 10], 31);
-  const y = oneHotBatch(6, 3, 32);
-  const actions = planTeleport(s, 'gl-data', 'error', { glDataRank: RANK }).build(s.variables, x);
-  const f = (th: tf.Tensor[]) =>
-    tf.tidy(() => {
-      const moved = applyActions(actions, s.variables, th);
-      const g = tf.grads((...ps: tf.Tensor[]) => loss.compute(y, s.forward(ps, x, { logits: true }).output))(moved);
-      return gradNormSq(g);
-    });
-  const thetas = actions.map((_, i) => seededUniform([WIDTH, RANK], 13 + i, -0.1, 0.1));
-  const dirs = thetas.map((th, i) => seededUniform(th.shape, 500 + i));
-  const auto = tf.tidy(() =>
-    tf
-      .grads((...ts: tf.Tensor[]) => f(ts))(thetas)
-      .reduce((acc, g, i) => acc + tf.sum(tf.mul(g, dirs[i])).dataSync()[0], 0),
-  );
-  const at = (e: number) => tf.tidy(() => f(thetas.map((th, i) => tf.add(th, tf.mul(e, dirs[i])))).dataSync()[0]);
-  // Leaky ReLU has kinks: of two small steps, the one that stays on one linear piece agrees.
-  const fds = [1e-3, 1e-4].map(e => (at(e) - at(-e)) / (2 * e));
-  t.true(Math.abs(auto) > 1e-6, 'a non-trivial directional derivative');
-  t.true(
-    fds.some(fd => relDiff(auto, fd) < 3e-2),
-    `autodiff ${auto} vs finite differences ${fds.join(', ')}`,
-  );
-  actions.forEach(a => a.dispose?.());
-  tf.dispose([...thetas, ...dirs]);
-});
+for (const sketched of [false, true])
+  test(`low-rank gl-data (${sketched ? 'sketched' : 'random'} basis): the gradient of ‖∇L(g·w)‖² in θ matches finite differences`, t => {
+    const env = setup();
+    const actions = lowRankActions(env, sketched);
+    const f = env.objective(actions);
+    const thetas = actions.map((_, i) => seededUniform([WIDTH, RANK], 13 + i, -0.1, 0.1));
+    const dirs = thetas.map((th, i) => seededUniform(th.shape, 500 + i));
+    const auto = tf.tidy(() =>
+      tf
+        .grads((...ts: tf.Tensor[]) => f(ts))(thetas)
+        .reduce((acc, g, i) => acc + tf.sum(tf.mul(g, dirs[i])).dataSync()[0], 0),
+    );
+    const at = (e: number) => tf.tidy(() => f(thetas.map((th, i) => tf.add(th, tf.mul(e, dirs[i])))).dataSync()[0]);
+    // Leaky ReLU has kinks: of two small steps, the one that stays on one linear piece agrees.
+    const fds = [1e-3, 1e-4].map(e => (at(e) - at(-e)) / (2 * e));
+    t.true(Math.abs(auto) > 1e-6, 'a non-trivial directional derivative');
+    t.true(
+      fds.some(fd => relDiff(auto, fd) < 3e-2),
+      `autodiff ${auto} vs finite differences ${fds.join(', ')}`,
+    );
+    actions.forEach(a => a.dispose?.());
+    tf.dispose([...thetas, ...dirs]);
+  });
 
 test.serial('tp.teleport with glDataRank: the batch loss is kept, ‖∇L‖² grows, tensors stay flat', async t => {
   const model = model16();
