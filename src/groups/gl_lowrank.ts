@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { expmPair } from '../linalg/expm.js';
+import { taylorDegreeFor } from '../linalg/expm_options.js';
 import { derivedRandom, gaussian } from '../core/random.js';
 
 /**
@@ -55,7 +56,8 @@ export function lowRankGlElement(theta: Tensor, basis: Tensor2D): { u: Tensor2D;
     const t = theta as Tensor2D;
     const a = tf.matMul(basis, t, true, false) as Tensor2D; // r×r
     const w = tf.sub(t, tf.matMul(basis, a)) as Tensor2D;
-    const { pos, neg } = expmPair(a);
+    // A short A (an ascent step's) needs a low Taylor degree: fewer tiny kernels per evaluation.
+    const { pos, neg } = expmPair(a, { degree: taylorDegreeFor(tf.norm(a).dataSync()[0]) });
     const eye = tf.eye(a.shape[0]);
     const u = tf.add(tf.matMul(basis, tf.sub(pos, eye) as Tensor2D), w) as Tensor2D;
     const uInv = tf.sub(tf.matMul(basis, tf.sub(neg, eye) as Tensor2D), tf.matMul(w, neg)) as Tensor2D;
