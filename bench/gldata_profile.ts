@@ -24,7 +24,14 @@ const bx = tf.slice(train.x, 0, 20);
 const by = tf.slice(train.y, 0, 20);
 for (let k = 0; k < 20; k++) trainStepOn(opt, model, bx, by);
 const batch = { x: tf.slice(train.x, 1000, 20), y: tf.slice(train.y, 1000, 20) };
-const options = { group: 'gl-data', steps: FIG46.ascentSteps, lr: FIG46.ascentLr, normalize: false, loss: crossEntropy, ...(rank != null ? { glDataRank: rank } : {}) };
+const options: tp.TeleportOptions = {
+  group: 'gl-data',
+  steps: FIG46.ascentSteps,
+  lr: FIG46.ascentLr,
+  normalize: false,
+  loss: crossEntropy,
+  ...(rank != null ? { glDataRank: rank } : {}),
+};
 await tp.teleport(model, batch, options); // warm-up
 tp.teleport.resetBudget(model);
 const t0 = performance.now();
