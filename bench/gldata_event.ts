@@ -28,6 +28,7 @@ console.log(
     shareOfMnistEpoch: r.eventMs / (mnistEpochSteps * r.stepMs),
     accepted: r.accepted,
     growth: r.growth,
+    drift: r.drift,
     rejections: r.rejections,
     reps,
   }),

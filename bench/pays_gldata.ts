@@ -25,6 +25,8 @@ export interface GlDataCost {
   /** Per-teleport reports of the last event (accepted, growth). */
   accepted: number;
   growth: number[];
+  /** Relative loss drift on each teleport's batch (last event), as the guard measured it. */
+  drift: (number | null)[];
   /** Why each teleport of the last event was rejected (null: accepted). */
   rejections: (string | null)[];
   reps: number;
@@ -57,6 +59,7 @@ export async function measureGlDataEvent(opts: {
   let growth: number[] = [];
   let accepted = 0;
   let rejections: (string | null)[] = [];
+  let drift: (number | null)[] = [];
   try {
     // A few training steps first so the teleport starts from trained weights, not the initialization.
     for (let i = 0; i < 20; i++) trainStepOn(opt, model, bx, by);
@@ -88,6 +91,7 @@ export async function measureGlDataEvent(opts: {
       if (r > 0) eventMs.push(t1 - t0); // round 0 is warm-up
       growth = reports.map(rep => rep.gradNormSqAfter / rep.gradNormSqBefore);
       accepted = reports.filter(rep => rep.accepted).length;
+      drift = reports.map(rep => rep.relativeLossDrift);
       rejections = reports.map(rep => (rep.accepted ? null : (rep.rejection ?? 'rejected')));
     }
   } finally {
@@ -98,5 +102,5 @@ export async function measureGlDataEvent(opts: {
   }
   const e = median(eventMs);
   const s = median(stepMs);
-  return { eventMs: e, stepMs: s, stepsPerEpoch, shareOfEpoch: e / (stepsPerEpoch * s), accepted, growth, rejections, reps: opts.reps };
+  return { eventMs: e, stepMs: s, stepsPerEpoch, shareOfEpoch: e / (stepsPerEpoch * s), accepted, growth, drift, rejections, reps: opts.reps };
 }
