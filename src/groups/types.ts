@@ -88,7 +88,12 @@ export interface SiteAction {
    * disposes it) at which the objective's gradient is a sketch; `choose(gradient)` picks the basis
    * from it, once, before the ascent. Without it the action keeps a random basis.
    */
-  readonly sketch?: { probe(): Tensor; choose(gradient: Tensor): void };
+  readonly sketch?: {
+    /** A zero θ of the probe's shape (the caller disposes it): the objective's gradient there is the sketch. */
+    probe(): Tensor;
+    /** Picks the basis from the gradient at the probe θ (only the first call counts). */
+    choose(gradient: Tensor): void;
+  };
   /**
    * Moves the model's non-trainable state that must follow the weights for the action to keep the
    * function (BatchNormalization's moving mean and variance, after a scale of the layer before it).
