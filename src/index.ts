@@ -37,7 +37,7 @@ export type {
   ObjectiveOptionSpec,
   ObjectiveTraits,
 } from './objectives/types.js';
-export { registerGroup, groupNames, type GroupEntry, type GroupBuildContext, type GroupSettings } from './groups/registry.js';
+export { registerGroup, groupNames, type GroupEntry, type GroupBuildContext } from './groups/registry.js';
 export type { SiteAction, SlotKind, Exactness } from './groups/types.js';
 export { registerSolver } from './solvers/registry.js';
 export type { Solver, SolveProblem, SolverOptions, SolverResult, StepRule, SolveContext, PreparedSolve } from './solvers/types.js';

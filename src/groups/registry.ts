@@ -3,7 +3,7 @@ import type { ModelStructure, Site } from '../structure/read_model.js';
 import { siteParams } from '../structure/sites.js';
 import { badOption, NoOrbitError } from '../core/errors.js';
 import { glAction } from './gl.js';
-import { glDataActions, type GlDataRank } from './gl_data.js';
+import { glDataActions } from './gl_data.js';
 import { normScaleAction } from './norm_scale.js';
 import { nullspaceActions } from './nullspace.js';
 import { rescaleAction } from './rescale.js';
@@ -17,13 +17,8 @@ export interface GroupBuildContext {
   params: readonly Tensor[];
   /** The teleport batch's inputs, for data-dependent groups. */
   x?: Tensor | Tensor[];
-  /** Group settings from the teleport options (`glDataRank`: gl-data's element). */
-  options?: GroupSettings;
-}
-
-/** The teleport options a group's build reads. */
-export interface GroupSettings {
-  glDataRank?: GlDataRank;
+  /** Group settings from the teleport options (`glDataRank`: gl-data's element, a rank or 'dense'). */
+  options?: { glDataRank?: number | 'dense' };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { ModelStructure, Site } from '../structure/read_model.js';
 import type { SiteAction } from '../groups/types.js';
-import { getGroup, groupNames, groupsApplyingTo, type GroupEntry, type GroupSettings } from '../groups/registry.js';
+import { getGroup, groupNames, groupsApplyingTo, type GroupBuildContext, type GroupEntry } from '../groups/registry.js';
 import { UnsupportedLayerError } from '../core/errors.js';
 import { warn } from '../core/warn.js';
 
@@ -28,7 +28,12 @@ export interface TeleportPlan {
  * unsupported layers between) are always left out with a warning; a model with none left is an error.
  * `settings` (e.g. `glDataRank`) are passed to the group's build.
  */
-export function planTeleport(structure: ModelStructure, group: string, onUnsupported: 'error' | 'skip' = 'error', settings: GroupSettings = {}): TeleportPlan {
+export function planTeleport(
+  structure: ModelStructure,
+  group: string,
+  onUnsupported: 'error' | 'skip' = 'error',
+  settings: NonNullable<GroupBuildContext['options']> = {},
+): TeleportPlan {
   const entry = getGroup(group);
   const sites: Site[] = [];
   const skipped: string[] = [...structure.unsupported];
