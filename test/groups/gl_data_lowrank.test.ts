@@ -240,3 +240,39 @@ test.serial('glDataRank is validated with an error naming the fix; dense stays r
   t.true(dense.accepted, 'the dense element still teleports');
   tf.dispose([x, y]);
 });
+
+test.serial('scheduled low-rank gl-data teleports inside an optimizer: drift within the guard, tensors flat, glDataRank kept by getConfig', t => {
+  const model = model16();
+  const s = readModel(model);
+  const x = seededUniform([6, 10], 31);
+  const y = oneHotBatch(6, 3, 32);
+  const loss = resolveLoss('categoricalCrossentropy', true);
+  const optimizer = tp.momentum(0.05, 0.9, {
+    model,
+    group: 'gl-data',
+    glDataRank: RANK,
+    schedule: { every: 10 },
+    steps: 3,
+    lr: 0.05,
+    data: [{ x, y }],
+    loss: 'categoricalCrossentropy',
+  });
+  const step = () => optimizer.minimize(() => loss.compute(y, s.forward(s.variables, x, { logits: true }).output));
+  step();
+  const n0 = tf.memory().numTensors;
+  for (let i = 0; i < 40; i++) step();
+  t.is(tf.memory().numTensors, n0, 'no tensor left behind by the teleports');
+  const reports = optimizer.teleportReports;
+  t.true(reports.length >= 4, `${reports.length} teleports`);
+  t.true(
+    reports.every(r => r.relativeLossDrift != null && r.relativeLossDrift <= 1e-4),
+    JSON.stringify(reports.map(r => r.relativeLossDrift)),
+  );
+  // (The batch loss around a teleport is recomputed independently in the tp.teleport test above.)
+  t.true(
+    reports.some(r => r.accepted),
+    'at least one accepted teleport',
+  );
+  t.is((optimizer.getConfig() as { teleport?: { glDataRank?: unknown } }).teleport?.glDataRank, RANK);
+  optimizer.dispose();
+});
