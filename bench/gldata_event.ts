@@ -15,12 +15,14 @@ const rankArg = arg('rank');
 const glDataRank = rankArg == null ? undefined : rankArg === 'dense' ? 'dense' : Number(rankArg);
 const reps = Number(arg('reps') ?? 2);
 const backend = await setupBackend(arg('backend'));
-const r = await measureGlDataEvent({ reps, glDataRank, seed: Number(arg('seed') ?? 1) });
+const steps = arg('steps');
+const r = await measureGlDataEvent({ reps, glDataRank, seed: Number(arg('seed') ?? 1), ...(steps != null ? { ascentSteps: Number(steps) } : {}) });
 const mnistEpochSteps = 3000;
 console.log(
   JSON.stringify({
     backend: backend.name,
     rank: glDataRank ?? 'default',
+    ascentSteps: steps ?? 'Fig. 4.6 (10)',
     eventMs: r.eventMs,
     stepMs: r.stepMs,
     stepsPerEpoch: r.stepsPerEpoch,

@@ -40,6 +40,8 @@ export async function measureGlDataEvent(opts: {
   stepsPerRound?: number;
   /** The gl-data element's rank (option `glDataRank`); unset: the library's default. */
   glDataRank?: number | 'dense';
+  /** Ascent steps per teleport (default Fig. 4.6's 10): to see what fewer steps cost and reach. */
+  ascentSteps?: number;
 }): Promise<GlDataCost> {
   const ds = await loadMnist({ limit: opts.trainCount, testLimit: 1 });
   const train = toTensors(ds.train, { flatten: true, oneHot: true });
@@ -75,7 +77,7 @@ export async function measureGlDataEvent(opts: {
         reports.push(
           await tp.teleport(model, b, {
             group: 'gl-data',
-            steps: FIG46.ascentSteps,
+            steps: opts.ascentSteps ?? FIG46.ascentSteps,
             lr: FIG46.ascentLr,
             normalize: false,
             loss: crossEntropy,
