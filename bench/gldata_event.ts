@@ -16,13 +16,20 @@ const glDataRank = rankArg == null ? undefined : rankArg === 'dense' ? 'dense' :
 const reps = Number(arg('reps') ?? 2);
 const backend = await setupBackend(arg('backend'));
 const steps = arg('steps');
-const r = await measureGlDataEvent({ reps, glDataRank, seed: Number(arg('seed') ?? 1), ...(steps != null ? { ascentSteps: Number(steps) } : {}) });
+const r = await measureGlDataEvent({
+  reps,
+  glDataRank,
+  seed: Number(arg('seed') ?? 1),
+  ...(steps != null ? { ascentSteps: Number(steps) } : {}),
+  ...(arg('lr') != null ? { ascentLr: Number(arg('lr')) } : {}),
+});
 const mnistEpochSteps = 3000;
 console.log(
   JSON.stringify({
     backend: backend.name,
     rank: glDataRank ?? 'default',
     ascentSteps: steps ?? 'Fig. 4.6 (10)',
+    ascentLr: arg('lr') ?? 'Fig. 4.6 (1e-3)',
     eventMs: r.eventMs,
     stepMs: r.stepMs,
     stepsPerEpoch: r.stepsPerEpoch,

@@ -42,6 +42,8 @@ export async function measureGlDataEvent(opts: {
   glDataRank?: number | 'dense';
   /** Ascent steps per teleport (default Fig. 4.6's 10): to see what fewer steps cost and reach. */
   ascentSteps?: number;
+  /** Ascent step size (default Fig. 4.6's 1e-3). */
+  ascentLr?: number;
 }): Promise<GlDataCost> {
   const ds = await loadMnist({ limit: opts.trainCount, testLimit: 1 });
   const train = toTensors(ds.train, { flatten: true, oneHot: true });
@@ -78,7 +80,7 @@ export async function measureGlDataEvent(opts: {
           await tp.teleport(model, b, {
             group: 'gl-data',
             steps: opts.ascentSteps ?? FIG46.ascentSteps,
-            lr: FIG46.ascentLr,
+            lr: opts.ascentLr ?? FIG46.ascentLr,
             normalize: false,
             loss: crossEntropy,
             ...(opts.glDataRank != null ? { glDataRank: opts.glDataRank } : {}),
