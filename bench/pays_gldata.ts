@@ -25,11 +25,26 @@ export interface GlDataCost {
   /** Per-teleport reports of the last event (accepted, growth). */
   accepted: number;
   growth: number[];
+  /** Relative loss drift on each teleport's batch (last event), as the guard measured it. */
+  drift: (number | null)[];
+  /** Why each teleport of the last event was rejected (null: accepted). */
+  rejections: (string | null)[];
   reps: number;
 }
 
 /** Measures the event; `reps` interleaved rounds of (event, `stepsPerRound` training steps). */
-export async function measureGlDataEvent(opts: { reps: number; trainCount?: number; seed?: number; stepsPerRound?: number }): Promise<GlDataCost> {
+export async function measureGlDataEvent(opts: {
+  reps: number;
+  trainCount?: number;
+  seed?: number;
+  stepsPerRound?: number;
+  /** The gl-data element's rank (option `glDataRank`); unset: the library's default. */
+  glDataRank?: number | 'dense';
+  /** Ascent steps per teleport (default Fig. 4.6's 10): to see what fewer steps cost and reach. */
+  ascentSteps?: number;
+  /** Ascent step size (default Fig. 4.6's 1e-3). */
+  ascentLr?: number;
+}): Promise<GlDataCost> {
   const ds = await loadMnist({ limit: opts.trainCount, testLimit: 1 });
   const train = toTensors(ds.train, { flatten: true, oneHot: true });
   const n = train.x.shape[0];
@@ -47,16 +62,30 @@ export async function measureGlDataEvent(opts: { reps: number; trainCount?: numb
   const stepMs: number[] = [];
   let growth: number[] = [];
   let accepted = 0;
+  let rejections: (string | null)[] = [];
+  let drift: (number | null)[] = [];
   try {
     // A few training steps first so the teleport starts from trained weights, not the initialization.
     for (let i = 0; i < 20; i++) trainStepOn(opt, model, bx, by);
     snap.save();
     for (let r = 0; r < opts.reps + 1; r++) {
       snap.restore();
+      // Each round is the same event from the same weights: without this the one-off budget spent by
+      // the earlier rounds would skip the later rounds' teleports (timing skips, not teleports).
+      tp.teleport.resetBudget(model);
       const t0 = performance.now();
       const reports: tp.TeleportReport[] = [];
       for (const b of batches)
-        reports.push(await tp.teleport(model, b, { group: 'gl-data', steps: FIG46.ascentSteps, lr: FIG46.ascentLr, normalize: false, loss: crossEntropy }));
+        reports.push(
+          await tp.teleport(model, b, {
+            group: 'gl-data',
+            steps: opts.ascentSteps ?? FIG46.ascentSteps,
+            lr: opts.ascentLr ?? FIG46.ascentLr,
+            normalize: false,
+            loss: crossEntropy,
+            ...(opts.glDataRank != null ? { glDataRank: opts.glDataRank } : {}),
+          }),
+        );
       const t1 = performance.now();
       for (let s = 0; s < (opts.stepsPerRound ?? 5); s++) {
         const s0 = performance.now();
@@ -66,6 +95,8 @@ export async function measureGlDataEvent(opts: { reps: number; trainCount?: numb
       if (r > 0) eventMs.push(t1 - t0); // round 0 is warm-up
       growth = reports.map(rep => rep.gradNormSqAfter / rep.gradNormSqBefore);
       accepted = reports.filter(rep => rep.accepted).length;
+      drift = reports.map(rep => rep.relativeLossDrift);
+      rejections = reports.map(rep => (rep.accepted ? null : (rep.rejection ?? 'rejected')));
     }
   } finally {
     snap.dispose();
@@ -75,5 +106,5 @@ export async function measureGlDataEvent(opts: { reps: number; trainCount?: numb
   }
   const e = median(eventMs);
   const s = median(stepMs);
-  return { eventMs: e, stepMs: s, stepsPerEpoch, shareOfEpoch: e / (stepsPerEpoch * s), accepted, growth, reps: opts.reps };
+  return { eventMs: e, stepMs: s, stepsPerEpoch, shareOfEpoch: e / (stepsPerEpoch * s), accepted, growth, drift, rejections, reps: opts.reps };
 }

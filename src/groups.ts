@@ -13,5 +13,5 @@
 export { so2, orthogonal, type Bijection, type So2Options, type OrthogonalOptions } from './groups/so2.js';
 export { rescaleAction } from './groups/rescale.js';
 export { glAction } from './groups/gl.js';
-export { glDataActions, type GlDataVariant } from './groups/gl_data.js';
+export { glDataActions, type GlDataVariant, type GlDataRank } from './groups/gl_data.js';
 export type { SiteAction, SlotKind, Exactness } from './groups/types.js';

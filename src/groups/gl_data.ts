@@ -5,6 +5,7 @@ import { type PairSite, pairSite, type Site } from '../structure/sites.js';
 import { applyActivation, invertActivation } from '../structure/activations.js';
 import type { SiteAction } from './types.js';
 import { glElement, biasTimes } from './gl.js';
+import { SketchedLowRank } from './gl_data_sketch.js';
 import { pinv, pinvConstant } from './pinv.js';
 import { TeleportError } from '../core/errors.js';
 import { replaced } from './site_axes.js';
@@ -12,6 +13,16 @@ import { warn } from '../core/warn.js';
 
 /** Which data-dependent GL action to build (dissertation eq. 4.13 or its pseudo-inverse variant eq. 4.16). */
 export type GlDataVariant = 'gl-data' | 'gl-pinv';
+
+/**
+ * The element gl-data moves with: 'dense' (all of GL(h), θ h×h, g = exp(θ)), or a rank r: the
+ * subgroup g = I + U·Vᵀ for a fixed orthonormal h×r basis V per site (θ h×r, see `lowRankGlElement`),
+ * whose ascent steps cost O(h·r·(n + h)) instead of O(h³). A rank ≥ the layer's width is the dense element.
+ */
+export type GlDataRank = number | 'dense';
+
+/** The default `glDataRank` (chosen by bench/gldata_event.ts: see docs/pays.md, "gl-data event"). */
+export const DEFAULT_GL_DATA_RANK: GlDataRank = 16;
 
 /**
  * Data-dependent GL(h) actions for every dense → dense site with one bijective activation, built from
@@ -34,7 +45,10 @@ export function glDataActions(
   params: readonly Tensor[],
   x: Tensor | Tensor[],
   variant: GlDataVariant,
+  opts: { rank?: GlDataRank } = {},
 ): SiteAction[] {
+  const rank = opts.rank ?? (variant === 'gl-data' ? DEFAULT_GL_DATA_RANK : 'dense');
+  if (rank !== 'dense' && variant !== 'gl-data') throw new Error(`tfjs-teleport: a low-rank element is implemented for gl-data only, not ${variant}`);
   const sites: PairSite[] = anySites.map(s => pairSite(s, variant));
   for (const site of sites) {
     if (site.kind !== 'dense-dense' || site.bijective == null) {
@@ -56,7 +70,7 @@ export function glDataActions(
   });
   const built: SiteAction[] = [];
   try {
-    sites.forEach((site, i) => built.push(siteAction(site, collected[i], variant)));
+    sites.forEach((site, i) => built.push(siteAction(site, collected[i], variant, rank)));
   } catch (e) {
     // A failed build leaves nothing behind: the earlier sites' actions and the later sites' constants.
     built.forEach(a => a.dispose?.());
@@ -83,10 +97,14 @@ function batchPinv(h: Tensor2D, where: string): Tensor2D {
 }
 
 /** One site's action from its constants (taken over: the action's dispose frees them). */
-function siteAction(site: PairSite, constants: { h: Tensor2D; z: Tensor2D; sigmaZ: Tensor2D }, variant: GlDataVariant): SiteAction {
+function siteAction(site: PairSite, constants: { h: Tensor2D; z: Tensor2D; sigmaZ: Tensor2D }, variant: GlDataVariant, rank: GlDataRank): SiteAction {
   const { h, z, sigmaZ } = constants;
   const n = h.shape[0];
-  const base = { group: variant, where: site.where, exactness: 'batch' as const, glChart: true, init: () => tf.zeros([site.width, site.width]) };
+  const lowRank = rank !== 'dense' && rank < site.width;
+  const base = lowRank
+    ? // θ is h×r and g is built from it directly (no exp of an h×h matrix): the plain θ-ascent, not the chart.
+      { group: variant, where: site.where, exactness: 'batch' as const, init: () => tf.zeros([site.width, rank]) }
+    : { group: variant, where: site.where, exactness: 'batch' as const, glChart: true, init: () => tf.zeros([site.width, site.width]) };
   const touches = [site.inKernel, ...(site.inBias != null ? [site.inBias] : []), site.outKernel];
   if (variant === 'gl-data') {
     if (n > h.shape[1]) {
@@ -100,13 +118,26 @@ function siteAction(site: PairSite, constants: { h: Tensor2D; z: Tensor2D; sigma
     const zRound = tf.tidy(() => invertActivation(site.bijective!, sigmaZ));
     tf.dispose([h, z]);
     const d = hPinv.shape[0] - (site.inBias != null ? 1 : 0);
+    // Kept as (H⁺)ᵀ: the backward product of H⁺·X is then (H⁺)ᵀᵀ·dY = plain, where H⁺ itself would make
+    // it a transposed product over the layer's inputs (wasm's slow path: ~9 ms of a ~110 ms evaluation).
+    const hPinvT = tf.transpose(hPinv) as Tensor2D;
+    hPinv.dispose();
+    // The low-rank element's random start basis is derived from the site's place and size (reproducible).
+    const low = lowRank ? new SketchedLowRank(site.width, rank, [site.inLayer, site.outLayer]) : null;
+    // σ(Z)·g and g⁻¹·W₂: dense products (O(h³) with g), or O(h·r·(n + h)) with a rank-r element.
+    const element = (theta: Tensor) => {
+      if (low != null) return low.products(theta);
+      const { g, gInv } = glElement(theta);
+      return { right: (m: Tensor2D) => tf.matMul(m, g), invLeft: (m: Tensor2D) => tf.matMul(gInv, m) };
+    };
     return {
       ...base,
+      ...(low != null ? { sketch: { probe: () => low.probe(), choose: (grad: Tensor) => low.choose(grad) } } : {}),
       touches,
       act: (p, theta) => {
-        const { g, gInv } = glElement(theta);
-        const delta = tf.matMul(hPinv, tf.sub(invertActivation(site.bijective!, tf.matMul(sigmaZ, g)), zRound));
-        const changes: Array<[number, Tensor]> = [[site.outKernel, tf.matMul(gInv, p[site.outKernel] as Tensor2D)]];
+        const { right, invLeft } = element(theta);
+        const delta = tf.matMul(hPinvT, tf.sub(invertActivation(site.bijective!, right(sigmaZ)), zRound), true, false);
+        const changes: Array<[number, Tensor]> = [[site.outKernel, invLeft(p[site.outKernel] as Tensor2D)]];
         if (site.inBias != null) {
           changes.push([site.inKernel, tf.add(p[site.inKernel], tf.slice(delta, [0, 0], [d, -1]))]);
           changes.push([site.inBias, tf.add(p[site.inBias], tf.sum(tf.slice(delta, [d, 0], [1, -1]), 0))]); // a reduction, not a reshape (see biasTimes)
@@ -115,7 +146,10 @@ function siteAction(site: PairSite, constants: { h: Tensor2D; z: Tensor2D; sigma
         }
         return replaced(p, changes);
       },
-      dispose: () => tf.dispose([hPinv, sigmaZ, zRound]),
+      dispose: () => {
+        tf.dispose([hPinvT, sigmaZ, zRound]);
+        low?.dispose();
+      },
     };
   }
   tf.dispose(h);

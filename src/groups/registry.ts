@@ -17,6 +17,8 @@ export interface GroupBuildContext {
   params: readonly Tensor[];
   /** The teleport batch's inputs, for data-dependent groups. */
   x?: Tensor | Tensor[];
+  /** Group settings from the teleport options (`glDataRank`: gl-data's element, a rank or 'dense'). */
+  options?: { glDataRank?: number | 'dense' };
 }
 
 /**
@@ -93,7 +95,7 @@ for (const variant of ['gl-data', 'gl-pinv'] as const) {
     appliesTo: site => site.kind === 'dense-dense' && site.bijective != null,
     build: (sites, ctx) => {
       if (ctx.x == null) throw badOption(`group '${variant}' is data-dependent: give teleport batches with the \`data\` option`);
-      return glDataActions(ctx.structure, sites, ctx.params, ctx.x, variant);
+      return glDataActions(ctx.structure, sites, ctx.params, ctx.x, variant, variant === 'gl-data' ? { rank: ctx.options?.glDataRank } : {});
     },
   });
 }

@@ -83,6 +83,18 @@ export interface SiteAction {
    */
   readonly glChart?: boolean;
   /**
+   * Set by low-rank actions whose basis a solver may pick from one gradient sample (gl-data with a
+   * `glDataRank`; solvers/sketch_ascent.ts): `probe()` gives a zero θ of its own shape (the caller
+   * disposes it) at which the objective's gradient is a sketch; `choose(gradient)` picks the basis
+   * from it, once, before the ascent. Without it the action keeps a random basis.
+   */
+  readonly sketch?: {
+    /** A zero θ of the probe's shape (the caller disposes it): the objective's gradient there is the sketch. */
+    probe(): Tensor;
+    /** Picks the basis from the gradient at the probe θ (only the first call counts). */
+    choose(gradient: Tensor): void;
+  };
+  /**
    * Moves the model's non-trainable state that must follow the weights for the action to keep the
    * function (BatchNormalization's moving mean and variance, after a scale of the layer before it).
    * Called once, with the accepted element, when a teleport is applied to the model's variables.

@@ -3,6 +3,7 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 import type { Preconditioner } from '../objectives/types.js';
 import { guardedAscent, solverResult, withStepRule, type AscentSpace } from './step_rule.js';
 import { gradientSpace } from './tensor_ascent.js';
+import { sketchBases } from './sketch_ascent.js';
 import type { Solver, SolverOptions, SolverResult } from './types.js';
 
 /**
@@ -112,6 +113,13 @@ export const hvpAscent: Solver = {
     if (c == null || problem.randomStart || c.route !== 'evaluate' || c.lossGradient == null) return null;
     if (c.traits.family !== 'gradientNorm' || c.hessianVector !== 'difference') return null;
     const structure: GradNormStructure = { act: c.act, gradient: c.lossGradient, touched: c.touched, weights: c.preconditioner };
-    return { name: NAME, exact: false, solve: opts => ascendGradNorm(structure, problem.init, opts) };
+    return {
+      name: NAME,
+      exact: false,
+      solve: opts => {
+        sketchBases(problem); // low-rank gl-data: the basis first (one autodiff evaluation), as the default route does
+        return ascendGradNorm(structure, problem.init, opts);
+      },
+    };
   },
 };

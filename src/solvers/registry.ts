@@ -2,6 +2,7 @@ import { chartAscent } from './chart_ascent.js';
 import { closedFormAscent } from './closed_form_ascent.js';
 import { glGramAscent } from './gl_gram_ascent.js';
 import { hvpAscent } from './hvp_ascent.js';
+import { sketchAscent } from './sketch_ascent.js';
 import { tensorAscent } from './tensor_ascent.js';
 import type { PreparedSolve, Solver, SolveProblem } from './types.js';
 
@@ -10,7 +11,7 @@ import type { PreparedSolve, Solver, SolveProblem } from './types.js';
  * one: write `solvers/<name>.ts` exporting a {@link Solver}, and register it here (before the
  * general ascent, which accepts everything), or call {@link registerSolver}.
  */
-const SOLVER_TABLE: Solver[] = [closedFormAscent, glGramAscent, hvpAscent, chartAscent, tensorAscent];
+const SOLVER_TABLE: Solver[] = [closedFormAscent, glGramAscent, hvpAscent, chartAscent, sketchAscent, tensorAscent];
 
 /** Puts a solver ahead of the built-in ones. */
 export function registerSolver(solver: Solver): void {

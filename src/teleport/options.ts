@@ -2,6 +2,7 @@ import type { Optimizer, Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { SiteAction } from '../groups/types.js';
 import { getGroup } from '../groups/registry.js';
+import { DEFAULT_GL_DATA_RANK } from '../groups/gl_data.js';
 import { getObjective, objectiveOptionSpecs } from '../objectives/registry.js';
 import type { ObjectiveSettings } from '../objectives/types.js';
 import type { LossFunction } from '../structure/losses.js';
@@ -73,6 +74,13 @@ export interface TeleportOptions extends ObjectiveSettings {
    * of leaky ReLU, as it does at realistic sizes; see src/solvers/hvp_ascent.ts).
    */
   hessianVector?: 'difference' | 'autodiff';
+  /**
+   * The element group 'gl-data' moves with: a rank r (default 16) for g = I + U·Vᵀ with a fixed
+   * orthonormal basis V of r hidden directions per layer pair (θ is h×r; exact inverse; an ascent step
+   * costs O(h·r·(n + h)) instead of the dense element's O(h³)), or 'dense' for all of GL(h) (θ h×h).
+   * A rank at least the layer's width is the dense element. Exact on the batch either way.
+   */
+  glDataRank?: number | 'dense';
   /** Largest relative change of the training loss on the teleport batch a teleport may cause. Default 1e-4. */
   maxLossDrift?: number;
   /** Halvings of the group element tried before a teleport the guard refuses is rejected. Default 3. */
@@ -180,6 +188,17 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
   maxBacktracks: { default: 4, serialized: true, scope: 'teleport', check: number('maxBacktracks', { integer: true }) },
   stepRule: { default: 'auto', serialized: true, scope: 'teleport', check: oneOf('stepRule', ['auto', 'fixed', 'budget']) },
   hessianVector: { default: 'autodiff', serialized: true, scope: 'teleport', check: oneOf('hessianVector', ['difference', 'autodiff']) },
+  glDataRank: {
+    default: DEFAULT_GL_DATA_RANK,
+    serialized: true,
+    scope: 'teleport',
+    check: v => {
+      if (v === 'dense' || (typeof v === 'number' && Number.isInteger(v) && v >= 1)) return v;
+      throw badOption(
+        `option glDataRank must be a positive integer (the rank r of gl-data's element g = I + U·Vᵀ, e.g. ${DEFAULT_GL_DATA_RANK}) or 'dense' (all of GL(h)), got ${show(v)}`,
+      );
+    },
+  },
   maxLossDrift: { default: 1e-4, serialized: true, scope: 'teleport', check: number('maxLossDrift', { minExclusive: true }) },
   maxShrinks: { default: 3, serialized: true, scope: 'teleport', check: number('maxShrinks', { integer: true }) },
   maxHeldOutChange: {

@@ -1,7 +1,7 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { ModelStructure, Site } from '../structure/read_model.js';
 import type { SiteAction } from '../groups/types.js';
-import { getGroup, groupNames, groupsApplyingTo, type GroupEntry } from '../groups/registry.js';
+import { getGroup, groupNames, groupsApplyingTo, type GroupBuildContext, type GroupEntry } from '../groups/registry.js';
 import { UnsupportedLayerError } from '../core/errors.js';
 import { warn } from '../core/warn.js';
 
@@ -26,8 +26,14 @@ export interface TeleportPlan {
  * group cannot act on is an error that names the pair and the groups that would apply there; with
  * 'skip' the pair is left out with a warning. Pairs no group can act on (frozen, regularized,
  * unsupported layers between) are always left out with a warning; a model with none left is an error.
+ * `settings` (e.g. `glDataRank`) are passed to the group's build.
  */
-export function planTeleport(structure: ModelStructure, group: string, onUnsupported: 'error' | 'skip' = 'error'): TeleportPlan {
+export function planTeleport(
+  structure: ModelStructure,
+  group: string,
+  onUnsupported: 'error' | 'skip' = 'error',
+  settings: NonNullable<GroupBuildContext['options']> = {},
+): TeleportPlan {
   const entry = getGroup(group);
   const sites: Site[] = [];
   const skipped: string[] = [...structure.unsupported];
@@ -53,6 +59,6 @@ export function planTeleport(structure: ModelStructure, group: string, onUnsuppo
     sites: ordered,
     dataDependent: entry.exactness === 'batch',
     skipped,
-    build: (params, x) => entry.build(ordered, { structure, params, x }),
+    build: (params, x) => entry.build(ordered, { structure, params, x, options: settings }),
   };
 }

@@ -89,7 +89,7 @@ export class Teleporter {
         );
       }
       this.structure = readModel(this.model);
-      this.plan = planTeleport(this.structure, group, this.options.onUnsupported);
+      this.plan = planTeleport(this.structure, group, this.options.onUnsupported, { glDataRank: this.options.glDataRank });
       this.customActions = null;
       // Check a given loss now; the compiled one is read when first needed (compile may come later).
       if (this.options.loss != null) this.lossCache = modelLoss(this.structure, this.options.loss);
