@@ -188,7 +188,7 @@ export function paysBody(r: PaysResult, o: { chart: string | null; warnings: str
     out.push('## The gl-data teleport event of Fig. 4.6');
     out.push('');
     out.push(
-      `784-512-512-10 leakyRelu, SGD 2e-3, batch 20 on ${g.stepsPerEpoch * 20} digits (${g.stepsPerEpoch} steps per epoch); one event = gl-data teleports on 4 batches of 20, 10 plain ascent steps of 1e-3. Median over ${g.reps} rounds interleaved with training steps: event ${fmt(g.eventMs)} ms, step ${fmt(g.stepMs)} ms → **${fmt(100 * g.shareOfEpoch)} % of an epoch** (accepted ${g.accepted}/4, ‖∇L‖² growth ${g.growth.map(x => fmt(x)).join(', ')}).`,
+      `784-512-512-10 leakyRelu, SGD 2e-3, batch 20 on ${g.stepsPerEpoch * 20} digits (${g.stepsPerEpoch} steps per epoch); one event = gl-data teleports on 4 batches of 20, 10 plain ascent steps of 1e-3. Median over ${g.reps} rounds interleaved with training steps: event ${fmt(g.eventMs)} ms, step ${fmt(g.stepMs)} ms → **${fmt(100 * g.shareOfEpoch)} % of an epoch of the embedded digits**, ${fmt((100 * g.eventMs) / (MNIST_EPOCH_STEPS * g.stepMs))} % of the dissertation's 60 000-example MNIST epoch (${MNIST_EPOCH_STEPS} steps) (accepted ${g.accepted}/4, ‖∇L‖² growth ${g.growth.map(x => fmt(x)).join(', ')}).`,
     );
     out.push('');
   }
@@ -276,16 +276,24 @@ export function paysTargets(r: PaysResult): TargetResult[] {
   });
   targets.push({
     name: 'gl-data event (Fig. 4.6) cost',
-    target: '≤ 5 % of an epoch',
+    target: "≤ 5 % of an epoch (the dissertation's: 60 000 MNIST examples)",
     measured: r.glData
-      ? `${fmt(100 * r.glData.shareOfEpoch)} % (${fmt(r.glData.eventMs)} ms per event of 4 teleports; an epoch ${fmt(r.glData.stepsPerEpoch * r.glData.stepMs)} ms)`
+      ? `${fmt(mnistShare(r.glData))} % of a 60 000-example epoch, ${fmt(100 * r.glData.shareOfEpoch)} % of an embedded-digits epoch (${fmt(r.glData.eventMs)} ms per event of 4 teleports; a step ${fmt(r.glData.stepMs)} ms)`
       : 'not timed in this run',
-    met: r.glData != null && r.glData.shareOfEpoch <= 0.05,
+    met: r.glData != null && mnistShare(r.glData) <= 5,
     note: r.glData
-      ? 'matrix products of the 512×512 group element: the chart ascent forms G·(I+T), (I−T)·G⁻¹ and g⁻¹·W₂ with their backward passes, and exp(step) per move — O(h³) each, about 90 % of the event in batchMatMul (profile in docs/pays.md)'
+      ? "rank-16 element (glDataRank): what is left is tfjs's generic second-order autodiff of ‖∇L‖² through the network, about 5 training steps per ascent evaluation × 40 evaluations per event (profile in docs/gl_data_low_rank.md)"
       : undefined,
   });
   return targets;
 }
 
 export { FRACTIONS };
+
+/** Steps in an epoch of the dissertation's Fig. 4.6 run: 60 000 MNIST examples in batches of 20. */
+export const MNIST_EPOCH_STEPS = 3000;
+
+/** The gl-data event as a percentage of that epoch (same-process step time). */
+function mnistShare(g: { eventMs: number; stepMs: number }): number {
+  return (100 * g.eventMs) / (MNIST_EPOCH_STEPS * g.stepMs);
+}
