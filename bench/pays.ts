@@ -6,7 +6,8 @@
  * bench/results/pays.md and a heatmap of the speedup in seconds to bench/results/pays_speedup.png.
  *
  * Env overrides pick a subset (the page states what ran): PAYS_MODELS=mlp16,mlp512,cnn,
- * PAYS_DATASETS=mnist,fashion, PAYS_OPTIMIZERS=sgd,adam, PAYS_STEPS=400, PAYS_GLDATA=0|1, PAYS_SEEDS=5.
+ * PAYS_DATASETS=mnist,fashion, PAYS_OPTIMIZERS=sgd,adam, PAYS_STEPS=400 PAYS_GLDATA=0|1, PAYS_SEEDS=5 or 6-10,
+ * PAYS_TELEPORT_OPTIONS='{"growthRecoverySteps":2000}' (extra options of every teleporting arm).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,12 +56,19 @@ const list = <T extends string>(env: string | undefined, allowed: readonly T[], 
   return xs;
 };
 
-/** Held-out seeds 1…n: PAYS_SEEDS=n (default 3; the tuning seed 101 is never among them). */
-function seedCount(env: string | undefined): number {
-  if (env == null || env.trim() === '') return 3;
-  const n = Number(env);
-  if (!Number.isInteger(n) || n < 2 || n > 100) throw new Error(`pays: PAYS_SEEDS=${env}: give a whole number of seeds from 2 to 100 (an interval needs 2)`);
-  return n;
+/**
+ * Held-out seeds: PAYS_SEEDS=n for 1…n (default 3), or a range `a-b` (e.g. 6-10, seeds a fresh run
+ * has never seen). Never the tuning seed 101.
+ */
+function seedsOf(env: string | undefined): number[] {
+  if (env == null || env.trim() === '') return [1, 2, 3];
+  const range = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(env);
+  const [from, to] = range ? [Number(range[1]), Number(range[2])] : [1, Number(env)];
+  if (!Number.isInteger(to) || to - from < 1 || to - from > 99 || from < 1)
+    throw new Error(`pays: PAYS_SEEDS=${env}: give a whole number of seeds from 2 to 100, or a range such as 6-10 (an interval needs 2)`);
+  const seeds = Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  if (seeds.includes(101)) throw new Error(`pays: PAYS_SEEDS=${env} includes the tuning seed 101: pick held-out seeds`);
+  return seeds;
 }
 
 /** The full plan (about an hour on 2 free cores), the quick one (a minute or two), with env overrides. */
@@ -73,7 +81,8 @@ export function paysPlan(quick: boolean, env: Record<string, string | undefined>
     datasets: list(env.PAYS_DATASETS, DATASET_KEYS, [...DATASET_KEYS]),
     optimizers: list(env.PAYS_OPTIMIZERS, OPTIMIZER_NAMES, quick ? ['sgd', 'adam'] : [...OPTIMIZER_NAMES]),
     arms: ARMS,
-    seeds: Array.from({ length: seedCount(env.PAYS_SEEDS) }, (_, i) => i + 1),
+    seeds: seedsOf(env.PAYS_SEEDS),
+    ...(env.PAYS_TELEPORT_OPTIONS ? { teleportOptions: JSON.parse(env.PAYS_TELEPORT_OPTIONS) as Record<string, unknown> } : {}),
     tuneSeeds: [101],
     lrGrid: grid,
     trainCount: quick ? 2000 : 8000,
@@ -129,6 +138,7 @@ function cellSpec(plan: PaysPlan, model: ModelSpec, key: ModelKey, data: LoadedD
     evalEvery: plan.evalEvery,
     teleportEvery: plan.teleportEvery,
     teleportBatchSize: plan.teleportBatchSize,
+    teleportOptions: plan.teleportOptions,
   };
 }
 

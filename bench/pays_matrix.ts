@@ -46,6 +46,8 @@ export interface CellSpec {
   teleportEvery: number;
   /** Rows of the one teleport batch handed to the teleporting arms as `data`. */
   teleportBatchSize: number;
+  /** Extra options of every teleporting arm (PAYS_TELEPORT_OPTIONS, for experiments; the page names them). */
+  teleportOptions?: Record<string, unknown>;
 }
 
 export interface EvalPoint {
@@ -98,7 +100,7 @@ interface LiveArm {
  */
 function buildArm(arm: ArmName, spec: CellSpec, model: LayersModel, data: tp.Batch[], onReport: (r: tp.TeleportReport) => void): LiveArm['optimizer'] {
   const every = { every: spec.teleportEvery };
-  const base = { model, loss: 'categoricalCrossentropy', data, onTeleport: onReport } as tp.TeleportOptimizerOptions;
+  const base = { ...spec.teleportOptions, model, loss: 'categoricalCrossentropy', data, onTeleport: onReport } as tp.TeleportOptimizerOptions;
   switch (arm) {
     case 'baseline':
       return plainOptimizer(spec.optimizer, spec.lr);

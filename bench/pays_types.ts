@@ -11,6 +11,8 @@ export type DatasetKey = (typeof DATASET_KEYS)[number];
 
 /** Everything a run of the matrix needs; `paysPlan` (bench/pays.ts) gives the bench's full and quick plans. */
 export interface PaysPlan {
+  /** Extra options of every teleporting arm, from PAYS_TELEPORT_OPTIONS (JSON); none by default. */
+  teleportOptions?: Record<string, unknown>;
   models: ModelKey[];
   datasets: DatasetKey[];
   optimizers: OptimizerName[];

@@ -367,7 +367,7 @@ export class TeleportOptimizer extends tf.Optimizer {
 
   /** The inner optimizer's next update, for objectives that look ahead at it (null for the others). */
   private innerStep(vars: Variable[], positions: Array<number | undefined>): InnerStep | null {
-    if (!this.teleporter().objective.needsInnerStep) return null;
+    if (!this.teleporter().wantsInnerStep(this.options.data != null)) return null;
     // The steps after the teleport start from the state the policy leaves (moveState).
     if (this.policy === 'reset') {
       const fresh = recreate(this.innerOptimizer);

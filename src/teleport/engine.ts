@@ -3,6 +3,7 @@ import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { SiteAction } from '../groups/types.js';
 import { getObjective } from '../objectives/registry.js';
 import { gradNorm } from '../objectives/grad_norm.js';
+import { heldOutLookahead } from '../objectives/lookahead.js';
 import type { ClosedForm, HeldOut, InnerStep, Objective, ObjectiveContext, ObjectiveSettings, Preconditioner } from '../objectives/types.js';
 import { solverFor } from '../solvers/registry.js';
 import type { SolveContext, SolveProblem, SolverOptions, StepRule } from '../solvers/types.js';
@@ -32,6 +33,11 @@ export interface TeleportSettings extends SolverOptions {
   objectiveOptions?: ObjectiveSettings;
   /** Largest accepted relative change of the outputs on held-out rows (with `TeleportInput.heldOutOutputs`). */
   maxHeldOutChange?: number;
+  /**
+   * Real steps of the inner optimizer on held-out rows that must confirm a gradient-norm teleport
+   * (with `TeleportInput.heldOut` and `innerStep`); 0 or unset: none.
+   */
+  confirmSteps?: number;
 }
 
 /** The state a teleport starts from. Tensors are borrowed, never disposed here. */
@@ -342,6 +348,21 @@ function teleportOnce(input: TeleportInput, settings: TeleportSettings): Telepor
       return rejected(
         'no-improvement',
         `the held-out estimate of the objective does not confirm the move (${held.before.toPrecision(6)} → ${held.after.toPrecision(6)}, standard error of the change ${held.stderr.toPrecision(2)}, asked to ${settings.direction}): the ascent may have followed its own estimate's noise`,
+        guarded.thetas,
+      );
+    }
+  }
+
+  // A gradient-norm teleport is a proxy for faster descent: the real next steps must agree.
+  const k = settings.confirmSteps ?? 0;
+  if (confirm == null && k > 0 && objective.family === 'gradientNorm' && input.heldOut != null && input.heldOut.parts.length > 0 && input.innerStep != null) {
+    const held = heldOutLookahead(actions, params, input.innerStep, input.heldOut, k)(guarded.thetas);
+    Object.assign(metrics, { heldOutBefore: held.before, heldOutAfter: held.after, heldOutStderr: held.stderr });
+    if (!(held.after >= held.before)) {
+      tf.dispose(guarded.params ?? []);
+      return rejected(
+        'no-improvement',
+        `${k} real optimizer step${k > 1 ? 's' : ''} on the held-out rows decrease the loss less from the teleported point (${held.after.toPrecision(4)}) than without the teleport (${held.before.toPrecision(4)}): the larger gradient would not speed training up here (confirmSteps)`,
         guarded.thetas,
       );
     }

@@ -101,6 +101,18 @@ export interface TeleportOptions extends ObjectiveSettings {
    * batch out already ('lookahead') use that half.
    */
   heldOutFraction?: number;
+  /**
+   * Gradient-norm teleports (objectives 'gradNorm', 'preconditionedGradNorm') inside a teleporting
+   * optimizer with teleport `data`: the teleport is accepted only if `confirmSteps` real steps of the
+   * optimizer's own update rule, on the held-out half of the teleport batch, decrease the loss at
+   * least as much from g·w as from w. A larger gradient is a proxy for faster descent; at large
+   * learning rates the curvature grows with it and the next steps get worse, which this catches
+   * (docs/pays.md). Costs about 2·(k + 1) gradient passes on the held-out rows, and the search uses
+   * the other half of the batch. Default 0 (off): on the pays matrix's tuning seeds one confirmed step
+   * did not prevent the harm of repeated teleports at the best learning rate (docs/pays.md). No effect
+   * without teleport data or an optimizer; 'lookahead' confirms its own moves.
+   */
+  confirmSteps?: number;
   /** Teleport batches: `{x, y}`, an array, or `(step) => batches`. Required by data-dependent groups (gl-data, gl-pinv); used by exact groups to measure drift. */
   data?: TeleportData;
   /** Loss for model-based teleports: 'meanSquaredError', 'categoricalCrossentropy', 'sparseCategoricalCrossentropy' or `(yTrue, yPred) => Scalar`; default: the loss given to model.compile. */
@@ -207,6 +219,12 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
     scope: 'teleport',
     check: number('maxHeldOutChange (a relative change of the outputs on held-out rows)', { minExclusive: true, allowInfinity: true }),
   },
+  confirmSteps: {
+    default: 0,
+    serialized: true,
+    scope: 'teleport',
+    check: number('confirmSteps (real optimizer steps on held-out rows that must confirm a gradient-norm teleport; 0 for none)', { integer: true }),
+  },
   // No default value: unset means 0.25 for 'nullspace' and 0 for the other groups (Teleporter.heldOutRows).
   heldOutFraction: {
     serialized: true,
@@ -285,6 +303,7 @@ export type Defaulted =
   | 'maxLossDrift'
   | 'maxShrinks'
   | 'maxHeldOutChange'
+  | 'confirmSteps'
   | 'onUnsupported'
   | 'seed';
 
@@ -356,6 +375,7 @@ export function settingsOf(o: ResolvedTeleportOptions): TeleportSettings {
     maxLossDrift: o.maxLossDrift,
     maxShrinks: o.maxShrinks,
     maxHeldOutChange: o.maxHeldOutChange,
+    confirmSteps: o.confirmSteps,
     // Every option an objective declares, whichever objective runs (each reads its own).
     objectiveOptions: Object.fromEntries(Object.keys(objectiveOptionSpecs()).map(key => [key, (o as unknown as AnyOptions)[key]])) as ObjectiveSettings,
   };

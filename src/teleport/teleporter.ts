@@ -128,6 +128,21 @@ export class Teleporter {
   }
 
   /**
+   * Whether real optimizer steps on held-out rows confirm this teleport (`confirmSteps`): a
+   * gradient-norm objective, the optimizer's next steps known, and a batch of at least 4 rows to
+   * split (the search then uses the first half).
+   */
+  confirms(batch: Batch | null | undefined, innerStep: InnerStep | null | undefined): boolean {
+    if (batch == null || innerStep == null || !((this.settings.confirmSteps ?? 0) > 0)) return false;
+    return this.objective.family === 'gradientNorm' && inputsOf(batch)[0].shape[0] >= 4;
+  }
+
+  /** Whether this teleport would use the optimizer's next steps (lookahead objectives, or `confirmSteps` on data). */
+  wantsInnerStep(hasData: boolean): boolean {
+    return Boolean(this.objective.needsInnerStep) || (hasData && (this.settings.confirmSteps ?? 0) > 0 && this.objective.family === 'gradientNorm');
+  }
+
+  /**
    * For objectives that hold data out (`heldOut`): the batch split into the rows the search uses (the
    * first ⌈n/2⌉) and the rest, held out, with up to 16 parts of it (one row each when it has ≤ 16).
    * Tensors are new (caller disposes `owned`).
@@ -288,7 +303,7 @@ export class Teleporter {
     let holdOut: ReturnType<Teleporter['holdOutRows']> = null;
     try {
       if (opts.batch) this.validateBatch(opts.batch);
-      split = opts.batch != null && this.objective.heldOut ? this.splitBatch(opts.batch) : null;
+      split = opts.batch != null && (this.objective.heldOut || this.confirms(opts.batch, opts.innerStep)) ? this.splitBatch(opts.batch) : null;
       holdOut = split == null && opts.batch != null ? this.holdOutRows(opts.batch) : null;
       const batch = split?.search ?? holdOut?.search ?? opts.batch ?? null;
       // Rows a batch-exact action was not built from: the guard bounds the outputs' change there.

@@ -131,4 +131,6 @@ test('PAYS_SEEDS picks how many held-out seeds a run uses, never the tuning seed
   t.deepEqual(five.seeds, [1, 2, 3, 4, 5]);
   t.false(five.seeds.some(s => five.tuneSeeds.includes(s)));
   t.throws(() => paysPlan(false, { PAYS_SEEDS: '1' }), { message: /PAYS_SEEDS=1: give a whole number/ });
+  t.deepEqual(paysPlan(false, { PAYS_SEEDS: '6-10' }).seeds, [6, 7, 8, 9, 10]);
+  t.throws(() => paysPlan(false, { PAYS_SEEDS: '100-102' }), { message: /tuning seed 101/ });
 });
