@@ -48,25 +48,39 @@ for (const route of ['data', 'step'] as const) {
       // The twin takes the same steps with plain SGD: its weights are the teleport's starting point w.
       const twin = make();
       const model = make();
-      const opt = tp.sgd(LR, { model, loss: 'categoricalCrossentropy', data: { x: tx, y: ty }, schedule: { every: 3 }, group: 'rescale', gradientSource: route, confirmSteps: 1 });
+      const opt = tp.sgd(LR, {
+        model,
+        loss: 'categoricalCrossentropy',
+        data: { x: tx, y: ty },
+        schedule: { every: 3 },
+        group: 'rescale',
+        gradientSource: route,
+        confirmSteps: 1,
+      });
       const plain = tf.train.sgd(LR);
-      const fit = (m: tfl.LayersModel, o: tf.Optimizer) => o.minimize(() => ce(y, m.apply(x) as tf.Tensor));
+      const trainStep = (m: tfl.LayersModel, o: tf.Optimizer) => o.minimize(() => ce(y, m.apply(x) as tf.Tensor));
       // Steps count from 0: the teleport belongs to step 3 (the fourth update): on the 'data' route it
       // runs after that update, on the in-step route before it (then the update follows).
-      for (let step = 0; step < 4; step++) fit(model, opt);
-      for (let step = 0; step < (route === 'data' ? 4 : 3); step++) fit(twin, plain);
+      for (let step = 0; step < 4; step++) trainStep(model, opt);
+      for (let step = 0; step < (route === 'data' ? 4 : 3); step++) trainStep(twin, plain);
       const report = opt.teleportReports.at(-1)!;
       t.is(report?.step, 3, 'a teleport ran at step 3');
       t.true(Number.isFinite(report.heldOutBefore!) && Number.isFinite(report.heldOutAfter!), `seed ${seed}: both decreases reported`);
       const fromW = oneStepDecrease(twin, hx, hy);
-      t.true(Math.abs(report.heldOutBefore! - fromW) <= 1e-4 * Math.max(1, Math.abs(fromW)), `seed ${seed}: from w ${report.heldOutBefore} vs recomputed ${fromW}`);
+      t.true(
+        Math.abs(report.heldOutBefore! - fromW) <= 1e-4 * Math.max(1, Math.abs(fromW)),
+        `seed ${seed}: from w ${report.heldOutBefore} vs recomputed ${fromW}`,
+      );
       t.true(!report.accepted || report.heldOutAfter! >= report.heldOutBefore!, `seed ${seed}: an accepted teleport does not slow the next step`);
       if (!report.accepted) refused++;
       if (!report.accepted && /confirmSteps/.test(report.reason ?? '')) refusedByConfirm++;
       if (route === 'data') {
         if (report.accepted) {
           const fromG = oneStepDecrease(model, hx, hy);
-          t.true(Math.abs(report.heldOutAfter! - fromG) <= 1e-4 * Math.max(1, Math.abs(fromG)), `seed ${seed}: from g·w ${report.heldOutAfter} vs recomputed ${fromG}`);
+          t.true(
+            Math.abs(report.heldOutAfter! - fromG) <= 1e-4 * Math.max(1, Math.abs(fromG)),
+            `seed ${seed}: from g·w ${report.heldOutAfter} vs recomputed ${fromG}`,
+          );
         } else {
           // Refused: the weights are the twin's, bit for bit.
           model.getWeights().forEach((w, i) => t.deepEqual(Array.from(w.dataSync()), Array.from(twin.getWeights()[i].dataSync())));
@@ -105,7 +119,10 @@ test('confirmSteps: bad values are refused by name; tensors stay flat across con
   const before = tf.memory().numTensors;
   for (let i = 0; i < 10; i++) step();
   t.is(tf.memory().numTensors, before);
-  t.true(opt.teleportReports.some(r => Number.isFinite(r.heldOutBefore!)), 'momentum teleports are confirmed with 2 real steps');
+  t.true(
+    opt.teleportReports.some(r => Number.isFinite(r.heldOutBefore!)),
+    'momentum teleports are confirmed with 2 real steps',
+  );
   opt.dispose();
   tf.dispose([x, y, tx, ty]);
 });
