@@ -12,6 +12,7 @@
 export { compileSchedule, type CompiledSchedule } from './optimizers/schedule.js';
 export { recreate as freshOptimizerLike } from './optimizers/inner_state.js';
 export { Teleporter, type TeleportRun } from './teleport/teleporter.js';
+export type { TeleportProbe } from './teleport/probe.js';
 export type { NamedTensor } from './optimizers/teleport_optimizer.js';
 export type { OptionSpec, Defaulted, ResolvedTeleportOptions } from './teleport/options.js';
 export { OPTION_SPECS, type ResolvedOptions } from './optimizers/options.js';

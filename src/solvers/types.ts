@@ -32,7 +32,7 @@ export interface SolverOptions {
   /**
    * End the ascent after an accepted step that improves the objective by less than this fraction of
    * |objective at the identity| (a stalled search: more steps cost evaluations for little). Default 0
-   * (never). Set by objectives whose evaluations are dear ({@link Objective.stallTolerance}).
+   * (never). Set by objectives whose evaluations are dear (the objective's `stallTolerance`).
    */
   stallTolerance?: number;
 }

@@ -368,7 +368,7 @@ export class Teleporter {
   /**
    * One evaluation of the objective and its θ-gradient at the current weights, on the rows a search
    * would use (the search half for objectives that hold data out), and the gain a full search could
-   * reach from there ({@link probeTeleport}). Changes nothing; frees every tensor it makes.
+   * reach from there (`probeTeleport`). Changes nothing; frees every tensor it makes.
    */
   probe(
     vars: Variable[],
