@@ -1,0 +1,43 @@
+import { glDataBatchObjective } from '../objectives/gl_data_batch.js';
+import { sketchBases } from './sketch_ascent.js';
+import { ascend } from './tensor_ascent.js';
+import type { Solver } from './types.js';
+
+const NAME = 'gl-data batch-space ascent';
+
+/**
+ * For gl-data teleports on the plain gradient norm with a low-rank element (the default
+ * `glDataRank`): the same sketch and plain θ-ascent as `sketched low-rank ascent`, but every evaluation
+ * of ‖∇L(g·w)‖² and its θ-gradient is the batch-space closed form (objectives/gl_data_batch.ts: n×h and
+ * n×n matrices, first-order autodiff) instead of nested autodiff through the whole network. Declines
+ * (the generic solvers then run) wherever that form is not exact or does not match the real objective
+ * at the current weights. The guard still measures the result with the generic objective.
+ *
+ * ```ts
+ * tp.solverFor(problem).name; // 'gl-data batch-space ascent' for a default gl-data teleport of an MLP
+ * ```
+ */
+export const glDataBatchAscent: Solver = {
+  name: NAME,
+  prepare(problem) {
+    const c = problem.context;
+    // The dense element keeps its chart solver; the finite-difference route is the user's explicit choice.
+    if (c == null || problem.randomStart || c.hessianVector === 'difference') return null;
+    if (c.actions.length === 0 || c.actions.some(a => a.glChart === true || a.batchSpace == null)) return null;
+    const fast = glDataBatchObjective(c, c.traits);
+    if (fast == null) return null;
+    const objective = fast.value;
+    return {
+      name: NAME,
+      exact: false,
+      solve: opts => {
+        try {
+          sketchBases({ ...problem, objective });
+          return ascend(objective, problem.init, opts);
+        } finally {
+          fast.dispose();
+        }
+      },
+    };
+  },
+};
