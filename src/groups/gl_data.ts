@@ -114,10 +114,10 @@ function siteAction(site: PairSite, constants: { h: Tensor2D; z: Tensor2D; sigma
       );
     }
     const hPinv = batchPinv(h, site.where);
-    const inputGram = tf.matMul(h, h, false, true);
     // σ⁻¹(σ(Z)) rather than Z: then the correction is exactly zero at g = I (no round-off from σ⁻¹∘σ).
     const zRound = tf.tidy(() => invertActivation(site.bijective!, sigmaZ));
-    tf.dispose([h, z]);
+    // H is kept (n×(d+1)) for the batch-space objective; Z is not needed after the pseudo-inverse.
+    tf.dispose(z);
     const d = hPinv.shape[0] - (site.inBias != null ? 1 : 0);
     // Kept as (H⁺)ᵀ: the backward product of H⁺·X is then (H⁺)ᵀᵀ·dY = plain, where H⁺ itself would make
     // it a transposed product over the layer's inputs (wasm's slow path: ~9 ms of a ~110 ms evaluation).
@@ -141,7 +141,7 @@ function siteAction(site: PairSite, constants: { h: Tensor2D; z: Tensor2D; sigma
       sigmaZ,
       zRound,
       hPinvT,
-      inputGram,
+      input: h,
       exact: n <= d + (site.inBias != null ? 1 : 0),
       products: theta => element(theta) as ReturnType<GlDataBatchSpace['products']>,
     };
@@ -163,7 +163,7 @@ function siteAction(site: PairSite, constants: { h: Tensor2D; z: Tensor2D; sigma
         return replaced(p, changes);
       },
       dispose: () => {
-        tf.dispose([hPinvT, sigmaZ, zRound, inputGram]);
+        tf.dispose([hPinvT, sigmaZ, zRound, h]);
         low?.dispose();
       },
     };

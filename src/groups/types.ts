@@ -140,8 +140,8 @@ export interface GlDataBatchSpace {
   zRound: Tensor;
   /** (H⁺)ᵀ, n×(d + 1) with a bias (else n×d). */
   hPinvT: Tensor;
-  /** H·Hᵀ, n×n. */
-  inputGram: Tensor;
+  /** H itself, n×(d + 1) with a bias (else n×d). */
+  input: Tensor;
   /** Whether H has full row rank n ≤ its columns (else the action is a least-squares fit, not exact on the batch). */
   exact: boolean;
   /** m·g (m n×h) and g⁻¹·m (m h×k) for the element θ, differentiable in θ. */

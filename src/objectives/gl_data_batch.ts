@@ -15,8 +15,12 @@ import type { ObjectiveContext, ObjectiveTraits } from './types.js';
  * loss with a shift of Z_m). The second kernel of site k becomes g_k⁻¹·(W_{k+1} + ΔW_{k+1}), where
  * ΔW_{k+1} = P_{k+1}ᵀ·D_{k+1} is the correction of the site above (P its (H⁺)ᵀ without the bias column,
  * D = σ⁻¹(A'·) − σ⁻¹(A)). Backward: δ_k = ((δ_{k+1}·W_{k+1}ᵀ + (δ_{k+1}·D_{k+1}ᵀ)·P_{k+1})·g_k⁻ᵀ) ∘ σ'(Z_k'),
- * and each layer's kernel (and touched bias) gradient is Ĥᵀ·δ with Ĥ its input (with a ones column),
- * so its squared norm is Σ (Ĥ·Ĥᵀ) ∘ (δ·δᵀ).
+ * and each layer's kernel (and touched bias) gradient is Ĥᵀ·δ with Ĥ its input (with a ones column).
+ * Its squared norm is Σ (Ĥ·Ĥᵀ) ∘ (δ·δᵀ), but that sum of n×n products cancels badly in float32 when the
+ * inputs' rows are alike (MNIST pixels, mostly positive activations: 1e-4 relative measured). So each
+ * constant input is factored once in float64, Aᵀ = Q·R (Q h×n orthonormal, R n×n): the bottom layer's
+ * term is ‖R·δ‖², and an activation moved by g gives ‖gᵀQ·R·δ‖² = Σ (B·Bᵀ) ∘ (M·Mᵀ) with B = Qᵀ·g,
+ * M = R·δ, where B·Bᵀ is I at g = I: a sum its diagonal dominates.
  */
 export interface GlDataBatchObjective {
   /** ‖∇L(g·w)‖² over the touched parameters, differentiable in θ (first-order autodiff). */
@@ -24,16 +28,43 @@ export interface GlDataBatchObjective {
   dispose(): void;
 }
 
-/** Σ (a·aᵀ [+ 1]) ∘ (δ·δᵀ): ‖[a, 1]ᵀ·δ‖² without forming the h×h gradient. */
-function gramTerm(gram: Tensor, delta: Tensor): Tensor {
-  return tf.sum(tf.mul(gram, tf.matMul(delta, delta, false, true)));
+/**
+ * A = Rᵀ·Qᵀ for a row-major n×h matrix A (float64 Gram–Schmidt over its rows, twice): Q h×n with
+ * orthonormal (or zero, for dependent rows) columns, R n×n upper triangular, as float32 tensors.
+ */
+function rowFactor(a: Tensor): { qT: Tensor; r: Tensor } {
+  const [n, h] = a.shape as [number, number];
+  const data = a.dataSync();
+  const q: Float64Array[] = [];
+  const r = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    const v = Float64Array.from(data.subarray(i * h, (i + 1) * h));
+    const norm0 = Math.hypot(...v);
+    for (let pass = 0; pass < 2; pass++) {
+      for (let j = 0; j < i; j++) {
+        let dot = 0;
+        for (let c = 0; c < h; c++) dot += q[j][c] * v[c];
+        for (let c = 0; c < h; c++) v[c] -= dot * q[j][c];
+        r[j * n + i] += dot;
+      }
+    }
+    const norm = Math.hypot(...v);
+    const independent = norm > 1e-10 * norm0 && norm > 0;
+    r[i * n + i] = independent ? norm : 0;
+    q.push(independent ? v.map(x => x / norm) : new Float64Array(h));
+  }
+  const qT = new Float32Array(n * h);
+  q.forEach((col, i) => qT.set(col, i * h));
+  return { qT: tf.tensor2d(qT, [n, h]), r: tf.tensor2d(Float32Array.from(r), [n, n]) };
 }
+
+const sumSq = (t: Tensor) => tf.sum(tf.square(t));
 
 /**
  * The batch-space objective for this context, or null where it is not exact: another objective family
  * or a preconditioned one, another route, actions other than gl-data, sites that are not one chain, a
  * batch larger than a layer's inputs, a model without a shiftable loss, or (checked at θ = 0 against
- * first-order autodiff of the real loss) any other disagreement beyond 1e-4 relative.
+ * first-order autodiff of the real loss) any other disagreement beyond 1e-3 relative.
  *
  * ```ts
  * const fast = glDataBatchObjective(ctx, traits); // inside a solver's prepare
@@ -66,35 +97,49 @@ export function glDataBatchObjective(ctx: ObjectiveContext, traits: ObjectiveTra
     const kernelsT = chain.slice(0, m - 1).map(s => tf.transpose(params[s.outKernel]));
     // (H⁺)ᵀ without the bias column: the rows of the correction that land in the kernel.
     const pinvKernelT = chain.map(s => (s.inBias != null ? tf.slice(s.hPinvT, [0, 0], [n, s.hPinvT.shape[1]! - 1]) : s.hPinvT.clone()));
-    return { deltaTop, topBack, kernelsT, pinvKernelT, ones: tf.ones([n, n]) };
+    return { deltaTop, topBack, kernelsT, pinvKernelT };
   });
-  const owned = [consts.deltaTop, consts.topBack, consts.ones, ...consts.pinvKernelT, ...consts.kernelsT];
+  // Float64 factors of the constant inputs: the bottom layer's H, and each site's σ(Z).
+  const bottom = rowFactor(chain[0].input);
+  const acts = chain.map(s => rowFactor(s.sigmaZ));
+  const owned = [consts.deltaTop, consts.topBack, ...consts.pinvKernelT, ...consts.kernelsT, bottom.qT, bottom.r, ...acts.flatMap(f => [f.qT, f.r])];
 
   const value = (thetas: readonly Tensor[]): Scalar =>
     tf.tidy(() => {
       const els = chain.map((s, k) => s.products(thetas[order[k]]));
-      const acts = chain.map((s, k) => els[k].right(s.sigmaZ)); // A_k·g_k
-      const corr = chain.map((s, k) => tf.sub(invertActivation(s.activation, acts[k]), s.zRound)); // D_k
+      const moved = chain.map((s, k) => els[k].right(s.sigmaZ)); // A_k·g_k
+      const corr = chain.map((s, k) => tf.sub(invertActivation(s.activation, moved[k]), s.zRound)); // D_k
       const terms: Tensor[] = [];
+      // ‖(A_k·g_k)ᵀ·δ‖² through A_k = Rᵀ·Qᵀ (see the top of this file).
+      const movedTerm = (k: number, delta: Tensor) => {
+        const b = els[k].right(acts[k].qT);
+        const mm = tf.matMul(acts[k].r, delta);
+        return tf.sum(tf.mul(tf.matMul(b, b, false, true), tf.matMul(mm, mm, false, true)));
+      };
       let deltaAbove = consts.deltaTop; // δ_{k+1}
       // The top layer's kernel: input A_{m−1}·g, δ_m unchanged.
-      terms.push(gramTerm(tf.matMul(acts[m - 1], acts[m - 1], false, true), deltaAbove));
+      terms.push(movedTerm(m - 1, deltaAbove));
       for (let k = m - 1; k >= 0; k--) {
         const s = chain[k];
         let back = k === m - 1 ? consts.topBack : tf.matMul(deltaAbove, consts.kernelsT[k]);
         if (k < m - 1) back = tf.add(back, tf.matMul(tf.matMul(deltaAbove, corr[k + 1], false, true), consts.pinvKernelT[k + 1]));
         // ·g⁻ᵀ as (g⁻¹·backᵀ)ᵀ: the element's own product.
         const dA = tf.transpose(els[k].invLeft(tf.transpose(back)));
-        const delta = s.activation.kind === 'leakyRelu' ? tf.mul(dA, tf.step(acts[k], s.activation.alpha ?? 0.3)) : dA;
-        // Layer ℓ_k's input: the batch's (bottom) or A_{k−1}·g_{k−1}; its bias is touched when it has one.
-        const gram = k === 0 ? s.inputGram : tf.matMul(acts[k - 1], acts[k - 1], false, true);
-        terms.push(gramTerm(k > 0 && s.inBias != null ? tf.add(gram, consts.ones) : gram, delta));
+        const delta = s.activation.kind === 'leakyRelu' ? tf.mul(dA, tf.step(moved[k], s.activation.alpha ?? 0.3)) : dA;
+        if (k === 0) {
+          terms.push(sumSq(tf.matMul(bottom.r, delta))); // ‖Hᵀ·δ‖², the bias column inside H
+        } else {
+          terms.push(movedTerm(k - 1, delta));
+          if (s.inBias != null) terms.push(sumSq(tf.sum(delta, 0)));
+        }
         deltaAbove = delta;
       }
       return tf.addN(terms) as Scalar;
     });
 
-  // The check that makes "exact" a measured fact here: at θ = 0 the value must be the real ‖∇L‖².
+  // The check that makes "exact" a measured fact here: at θ = 0 the value must be the real ‖∇L‖². The
+  // tolerance is the backend's: wasm's own gradient of the Fig. 4.6 MLP is 1.4e-4 off the cpu's (this
+  // form agrees with the cpu to 1e-7 there), while a missing term or a wrong δ is far larger.
   const zeros = tf.tidy(() => ctx.actions.map(a => tf.zerosLike(a.init(() => 0))));
   const [fast, real] = tf.tidy(() => {
     const grads = tf.grads((...ps: Tensor[]) => {
@@ -105,7 +150,7 @@ export function glDataBatchObjective(ctx: ObjectiveContext, traits: ObjectiveTra
     return [value(zeros).dataSync()[0], tf.addN(grads.map(g => tf.sum(tf.square(g)))).dataSync()[0]];
   });
   tf.dispose(zeros);
-  if (!(Number.isFinite(fast) && Math.abs(fast - real) <= 1e-4 * Math.abs(real))) {
+  if (!(Number.isFinite(fast) && Math.abs(fast - real) <= 1e-3 * Math.abs(real))) {
     tf.dispose(owned);
     return null;
   }
