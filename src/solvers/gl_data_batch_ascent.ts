@@ -1,4 +1,5 @@
 import { glDataBatchObjective } from '../objectives/gl_data_batch.js';
+import { ascendInChart } from './chart_ascent.js';
 import { sketchBases } from './sketch_ascent.js';
 import { ascend } from './tensor_ascent.js';
 import type { Solver } from './types.js';
@@ -6,8 +7,8 @@ import type { Solver } from './types.js';
 const NAME = 'gl-data batch-space ascent';
 
 /**
- * For gl-data teleports on the plain gradient norm with a low-rank element (the default
- * `glDataRank`): the same sketch and plain θ-ascent as `sketched low-rank ascent`, but every evaluation
+ * For gl-data teleports on the plain gradient norm: the same search as `sketched low-rank ascent`
+ * (the default low-rank element) or `chart ascent` (`glDataRank: 'dense'`), but every evaluation
  * of ‖∇L(g·w)‖² and its θ-gradient is the batch-space closed form (objectives/gl_data_batch.ts: n×h and
  * n×n matrices, first-order autodiff) instead of nested autodiff through the whole network. Declines
  * (the generic solvers then run) wherever that form is not exact or does not match the real objective
@@ -21,9 +22,12 @@ export const glDataBatchAscent: Solver = {
   name: NAME,
   prepare(problem) {
     const c = problem.context;
-    // The dense element keeps its chart solver; the finite-difference route is the user's explicit choice.
+    // The finite-difference route is the user's explicit choice.
     if (c == null || problem.randomStart || c.hessianVector === 'difference') return null;
-    if (c.actions.length === 0 || c.actions.some(a => a.glChart === true || a.batchSpace == null)) return null;
+    if (c.actions.length === 0 || c.actions.some(a => a.batchSpace == null)) return null;
+    // The dense element moves in the chart G·exp(T) as its own solver does; the low-rank one sketches first.
+    const chart = c.actions.every(a => a.glChart === true);
+    if (!chart && c.actions.some(a => a.glChart === true)) return null;
     const fast = glDataBatchObjective(c, c.traits);
     if (fast == null) return null;
     const objective = fast.value;
@@ -32,6 +36,7 @@ export const glDataBatchAscent: Solver = {
       exact: false,
       solve: opts => {
         try {
+          if (chart) return ascendInChart(objective, problem.init, opts);
           sketchBases({ ...problem, objective });
           return ascend(objective, problem.init, opts);
         } finally {

@@ -12,7 +12,7 @@ import type { PreparedSolve, Solver, SolveProblem } from './types.js';
  * one: write `solvers/<name>.ts` exporting a {@link Solver}, and register it here (before the
  * general ascent, which accepts everything), or call {@link registerSolver}.
  */
-const SOLVER_TABLE: Solver[] = [closedFormAscent, glGramAscent, hvpAscent, chartAscent, glDataBatchAscent, sketchAscent, tensorAscent];
+const SOLVER_TABLE: Solver[] = [closedFormAscent, glGramAscent, hvpAscent, glDataBatchAscent, chartAscent, sketchAscent, tensorAscent];
 
 /** Puts a solver ahead of the built-in ones. */
 export function registerSolver(solver: Solver): void {

@@ -190,63 +190,70 @@ test.serial(
   },
 );
 
-test.serial('a teleport through the batch-space solver: chosen automatically, the same result as the generic route, accepted by the same guard', t => {
-  const c = CASES[2];
-  const env = setup(c);
-  const settings: TeleportSettings = {
-    objective: 'gradNorm',
-    steps: 8,
-    lr: 0.3,
-    direction: 'maximize',
-    normalize: false,
-    lineSearch: true,
-    maxGrowth: 3,
-    maxBacktracks: 4,
-    maxLossDrift: 1e-3,
-    maxShrinks: 4,
-  };
-  const run = (shifted: boolean) => {
-    const actions = planTeleport(env.s, 'gl-data', 'skip', { glDataRank: c.rank }).build(env.s.variables, env.x);
-    const input: TeleportInput = {
-      params: env.s.variables,
-      actions,
-      loss: env.lossOn,
-      shiftedLoss: shifted ? env.lossOn : null,
-      random: new SeededRandom(4).source,
-    };
-    const out = runTeleport(input, settings);
-    actions.forEach(a => a.dispose?.());
-    return out;
-  };
-  run(true); // warm-up
-  const before = tf.memory().numTensors;
-  const fast = run(true);
-  const generic = run(false);
-  t.is(fast.solver, 'gl-data batch-space ascent');
-  t.is(generic.solver, 'sketched low-rank ascent');
-  t.true(fast.metrics.accepted, `accepted (${fast.metrics.reason ?? ''})`);
-  t.true(generic.metrics.accepted);
-  // Recomputed here from the returned parameters: the batch loss is kept and ‖∇L‖² grew as reported.
-  const measure = (p: readonly tf.Tensor[]) =>
-    tf.tidy(() => {
-      const g = tf.grads((...ps: tf.Tensor[]) => env.lossOn(ps))(p as tf.Tensor[]);
-      return { loss: env.lossOn(p).dataSync()[0], gradSq: tf.addN(g.map(x => tf.sum(tf.square(x)))).dataSync()[0] };
-    });
-  const start = measure(env.s.variables);
-  const end = measure(fast.params!);
-  t.true(relDiff(start.loss, end.loss) < 1e-4, `batch loss kept: ${start.loss} → ${end.loss}`);
-  t.true(end.gradSq > start.gradSq * 1.01, `‖∇L‖² grew: ${start.gradSq} → ${end.gradSq}`);
-  t.true(relDiff(end.gradSq, fast.metrics.fullGradNormSqAfter) < 1e-4, 'the report says what was measured');
-  // Same sketch, same ascent, same objective up to round-off: the same element.
-  t.true(
-    relDiff(fast.metrics.gradNormSqAfter, generic.metrics.gradNormSqAfter) < 1e-4,
-    `${fast.metrics.gradNormSqAfter} vs ${generic.metrics.gradNormSqAfter}`,
+for (const [c, genericSolver] of [
+  [CASES[2], 'sketched low-rank ascent'],
+  [{ ...CASES[0], rank: 'dense' as const }, 'chart ascent'],
+] as const) {
+  test.serial(
+    `a teleport through the batch-space solver (glDataRank ${c.rank}): chosen automatically, the same result as the generic route, accepted by the same guard`,
+    t => {
+      const env = setup(c);
+      const settings: TeleportSettings = {
+        objective: 'gradNorm',
+        steps: 8,
+        lr: 0.3,
+        direction: 'maximize',
+        normalize: false,
+        lineSearch: true,
+        maxGrowth: 3,
+        maxBacktracks: 4,
+        maxLossDrift: 1e-3,
+        maxShrinks: 4,
+      };
+      const run = (shifted: boolean) => {
+        const actions = planTeleport(env.s, 'gl-data', 'skip', { glDataRank: c.rank }).build(env.s.variables, env.x);
+        const input: TeleportInput = {
+          params: env.s.variables,
+          actions,
+          loss: env.lossOn,
+          shiftedLoss: shifted ? env.lossOn : null,
+          random: new SeededRandom(4).source,
+        };
+        const out = runTeleport(input, settings);
+        actions.forEach(a => a.dispose?.());
+        return out;
+      };
+      run(true); // warm-up
+      const before = tf.memory().numTensors;
+      const fast = run(true);
+      const generic = run(false);
+      t.is(fast.solver, 'gl-data batch-space ascent');
+      t.is(generic.solver, genericSolver);
+      t.true(fast.metrics.accepted, `accepted (${fast.metrics.reason ?? ''})`);
+      t.true(generic.metrics.accepted);
+      // Recomputed here from the returned parameters: the batch loss is kept and ‖∇L‖² grew as reported.
+      const measure = (p: readonly tf.Tensor[]) =>
+        tf.tidy(() => {
+          const g = tf.grads((...ps: tf.Tensor[]) => env.lossOn(ps))(p as tf.Tensor[]);
+          return { loss: env.lossOn(p).dataSync()[0], gradSq: tf.addN(g.map(x => tf.sum(tf.square(x)))).dataSync()[0] };
+        });
+      const start = measure(env.s.variables);
+      const end = measure(fast.params!);
+      t.true(relDiff(start.loss, end.loss) < 1e-4, `batch loss kept: ${start.loss} → ${end.loss}`);
+      t.true(end.gradSq > start.gradSq * 1.01, `‖∇L‖² grew: ${start.gradSq} → ${end.gradSq}`);
+      t.true(relDiff(end.gradSq, fast.metrics.fullGradNormSqAfter) < 1e-4, 'the report says what was measured');
+      // Same sketch, same ascent, same objective up to round-off: the same element.
+      t.true(
+        relDiff(fast.metrics.gradNormSqAfter, generic.metrics.gradNormSqAfter) < 1e-4,
+        `${fast.metrics.gradNormSqAfter} vs ${generic.metrics.gradNormSqAfter}`,
+      );
+      t.is(fast.metrics.ascentSteps, generic.metrics.ascentSteps);
+      for (const o of [fast, generic]) tf.dispose([...(o.params ?? []).filter((p, i) => p !== env.s.variables[i]), ...o.thetas]);
+      t.is(tf.memory().numTensors, before, 'no tensor left behind');
+      tf.dispose([env.x, env.y]);
+    },
   );
-  t.is(fast.metrics.ascentSteps, generic.metrics.ascentSteps);
-  for (const o of [fast, generic]) tf.dispose([...(o.params ?? []).filter((p, i) => p !== env.s.variables[i]), ...o.thetas]);
-  t.is(tf.memory().numTensors, before, 'no tensor left behind');
-  tf.dispose([env.x, env.y]);
-});
+}
 
 test.serial('tp.teleport on a gl-data model: accepted, batch loss kept, ‖∇L‖² grows as reported, tensors flat', async t => {
   const c = CASES[0];
