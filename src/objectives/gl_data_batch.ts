@@ -4,6 +4,13 @@ import type { GlDataBatchSpace } from '../groups/types.js';
 import { invertActivation } from '../structure/activations.js';
 import type { ObjectiveContext, ObjectiveTraits } from './types.js';
 
+/** The Euclidean norm by a loop (Math.hypot(...v) spreads h arguments: slow for long vectors). */
+const norm2 = (v: ArrayLike<number>): number => {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  return Math.sqrt(s);
+};
+
 /**
  * The plain gradient-norm objective ‖∇L(g·w)‖² (over the touched parameters, weight 1) of gl-data
  * teleports, computed in batch space: n×h and n×n matrices, no product with a first layer's inputs
@@ -39,7 +46,7 @@ function rowFactor(a: Tensor): { qT: Tensor; r: Tensor } {
   const r = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     const v = Float64Array.from(data.subarray(i * h, (i + 1) * h));
-    const norm0 = Math.hypot(...v);
+    const norm0 = norm2(v);
     for (let pass = 0; pass < 2; pass++) {
       for (let j = 0; j < i; j++) {
         let dot = 0;
@@ -48,7 +55,7 @@ function rowFactor(a: Tensor): { qT: Tensor; r: Tensor } {
         r[j * n + i] += dot;
       }
     }
-    const norm = Math.hypot(...v);
+    const norm = norm2(v);
     const independent = norm > 1e-10 * norm0 && norm > 0;
     r[i * n + i] = independent ? norm : 0;
     q.push(independent ? v.map(x => x / norm) : new Float64Array(h));
