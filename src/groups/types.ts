@@ -145,5 +145,10 @@ export interface GlDataBatchSpace {
   /** Whether H has full row rank n ≤ its columns (else the action is a least-squares fit, not exact on the batch). */
   exact: boolean;
   /** m·g (m n×h) and g⁻¹·m (m h×k) for the element θ, differentiable in θ. */
-  products(theta: Tensor): { right(m: Tensor): Tensor; invLeft(m: Tensor): Tensor };
+  products(theta: Tensor): {
+    /** m·g, for m n×h. */
+    right(m: Tensor): Tensor;
+    /** g⁻¹·m, for m h×k. */
+    invLeft(m: Tensor): Tensor;
+  };
 }
