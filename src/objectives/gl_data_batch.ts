@@ -68,17 +68,13 @@ function rowFactor(a: Tensor): { qT: Tensor; r: Tensor } {
 const sumSq = (t: Tensor) => tf.sum(tf.square(t));
 
 /**
- * The batch-space objective for this context, or null where it is not exact: another objective family
- * or a preconditioned one, another route, actions other than gl-data, sites that are not one chain, a
- * batch larger than a layer's inputs, a model without a shiftable loss, or (checked at θ = 0 against
- * first-order autodiff of the real loss) any other disagreement beyond 1e-3 relative.
- *
- * ```ts
- * const fast = glDataBatchObjective(ctx, traits); // inside a solver's prepare
- * fast?.value(thetas); // equals gradNorm.value(ctx)(thetas)
- * ```
+ * The sites of this context as one chain, bottom first (with each site's index among the actions),
+ * when the batch-space form is exact for it; else null: another objective family or a preconditioned
+ * one, another route, actions other than gl-data, sites that are not one chain, a batch larger than a
+ * layer's inputs, a model without a shiftable loss, or touched parameters other than the ones it sums.
+ * Cheap: no tensor is made.
  */
-export function glDataBatchObjective(ctx: ObjectiveContext, traits: ObjectiveTraits): GlDataBatchObjective | null {
+export function glDataBatchChain(ctx: ObjectiveContext, traits: ObjectiveTraits): { chain: GlDataBatchSpace[]; order: number[] } | null {
   if (traits.family !== 'gradientNorm' || traits.usesPreconditioner === true) return null;
   if (ctx.route !== 'evaluate' || ctx.loss == null || ctx.shiftedLoss == null) return null;
   const spaces = ctx.actions.map(a => a.batchSpace);
@@ -90,6 +86,23 @@ export function glDataBatchObjective(ctx: ObjectiveContext, traits: ObjectiveTra
   // What it sums must be exactly what the generic objective sums.
   const touched = new Set<number>(chain.flatMap(s => [s.inKernel, ...(s.inBias != null ? [s.inBias] : []), s.outKernel]));
   if (touched.size !== ctx.touched.length || !ctx.touched.every(i => touched.has(i))) return null;
+  return { chain, order };
+}
+
+/**
+ * The batch-space objective for this context, or null where it is not exact ({@link glDataBatchChain})
+ * or where (checked at θ = 0 against first-order autodiff of the real loss) it disagrees with the real
+ * ‖∇L‖² beyond 1e-3 relative. Holds tensors until `dispose()`.
+ *
+ * ```ts
+ * const fast = glDataBatchObjective(ctx, traits); // inside a solver's solve
+ * fast?.value(thetas); // equals gradNorm.value(ctx)(thetas)
+ * ```
+ */
+export function glDataBatchObjective(ctx: ObjectiveContext, traits: ObjectiveTraits): GlDataBatchObjective | null {
+  const found = glDataBatchChain(ctx, traits);
+  if (found == null) return null;
+  const { chain, order } = found;
   const m = chain.length;
   const top = chain[m - 1];
   const params = ctx.params;
