@@ -92,14 +92,15 @@ export function glDataBatchChain(ctx: ObjectiveContext, traits: ObjectiveTraits)
 /**
  * The batch-space objective for this context, or null where it is not exact ({@link glDataBatchChain})
  * or where (checked at θ = 0 against first-order autodiff of the real loss) it disagrees with the real
- * ‖∇L‖² beyond 1e-3 relative. Holds tensors until `dispose()`.
+ * ‖∇L‖² beyond 1e-3 relative (`realAtW`: that ‖∇L(w)‖² over the touched parameters when the caller has
+ * measured it, else measured here). Holds tensors until `dispose()`.
  *
  * ```ts
  * const fast = glDataBatchObjective(ctx, traits); // inside a solver's solve
  * fast?.value(thetas); // equals gradNorm.value(ctx)(thetas)
  * ```
  */
-export function glDataBatchObjective(ctx: ObjectiveContext, traits: ObjectiveTraits): GlDataBatchObjective | null {
+export function glDataBatchObjective(ctx: ObjectiveContext, traits: ObjectiveTraits, realAtW?: number | null): GlDataBatchObjective | null {
   const found = glDataBatchChain(ctx, traits);
   if (found == null) return null;
   const { chain, order } = found;
@@ -161,14 +162,17 @@ export function glDataBatchObjective(ctx: ObjectiveContext, traits: ObjectiveTra
   // tolerance is the backend's: wasm's own gradient of the Fig. 4.6 MLP is 1.4e-4 off the cpu's (this
   // form agrees with the cpu to 1e-7 there), while a missing term or a wrong δ is far larger.
   const zeros = tf.tidy(() => ctx.actions.map(a => tf.zerosLike(a.init(() => 0))));
-  const [fast, real] = tf.tidy(() => {
-    const grads = tf.grads((...ps: Tensor[]) => {
-      const full = params.slice();
-      ctx.touched.forEach((idx, j) => (full[idx] = ps[j]));
-      return ctx.loss!(full);
-    })(ctx.touched.map(i => params[i]));
-    return [value(zeros).dataSync()[0], tf.addN(grads.map(g => tf.sum(tf.square(g)))).dataSync()[0]];
-  });
+  const fast = tf.tidy(() => value(zeros).dataSync()[0]);
+  const real =
+    realAtW ??
+    tf.tidy(() => {
+      const grads = tf.grads((...ps: Tensor[]) => {
+        const full = params.slice();
+        ctx.touched.forEach((idx, j) => (full[idx] = ps[j]));
+        return ctx.loss!(full);
+      })(ctx.touched.map(i => params[i]));
+      return tf.addN(grads.map(g => tf.sum(tf.square(g)))).dataSync()[0];
+    });
   tf.dispose(zeros);
   if (!(Number.isFinite(fast) && Math.abs(fast - real) <= 1e-3 * Math.abs(real))) {
     tf.dispose(owned);

@@ -39,7 +39,7 @@ export const glDataBatchAscent: Solver = {
       },
       exact: false,
       solve: opts => {
-        const fast = glDataBatchObjective(c, c.traits);
+        const fast = glDataBatchObjective(c, c.traits, c.gradNormSqAtW);
         if (fast == null) name = chart ? 'chart ascent' : 'sketched low-rank ascent';
         const objective = fast?.value ?? problem.objective;
         try {

@@ -296,6 +296,8 @@ function teleportOnce(input: TeleportInput, settings: TeleportSettings): Telepor
     hessianVector: settings.hessianVector ?? 'autodiff',
     act: thetas => applyActions(actions, params, thetas),
     lossGradient: loss != null ? p => lossGradients(loss, p, touched) : null,
+    // Measured above (not on the transport route of the plain norm, where the solver's start value is it).
+    gradNormSqAtW: Number.isFinite(metrics.gradNormSqBefore) ? metrics.gradNormSqBefore : null,
   };
   const problem: SolveProblem = { objective: value, closedForm, init, randomStart: actions.some(a => a.randomInit === true), context };
   // The first registered solver whose `prepare` accepts builds its own structure (Gram form, HVP, …).
