@@ -23,11 +23,12 @@ const norm2 = (v: ArrayLike<number>): number => {
  * ΔW_{k+1} = P_{k+1}ᵀ·D_{k+1} is the correction of the site above (P its (H⁺)ᵀ without the bias column,
  * D = σ⁻¹(A'·) − σ⁻¹(A)). Backward: δ_k = ((δ_{k+1}·W_{k+1}ᵀ + (δ_{k+1}·D_{k+1}ᵀ)·P_{k+1})·g_k⁻ᵀ) ∘ σ'(Z_k'),
  * and each layer's kernel (and touched bias) gradient is Ĥᵀ·δ with Ĥ its input (with a ones column).
- * Its squared norm is Σ (Ĥ·Ĥᵀ) ∘ (δ·δᵀ), but that sum of n×n products cancels badly in float32 when the
- * inputs' rows are alike (MNIST pixels, mostly positive activations: 1e-4 relative measured). So each
- * constant input is factored once in float64, Aᵀ = Q·R (Q h×n orthonormal, R n×n): the bottom layer's
- * term is ‖R·δ‖², and an activation moved by g gives ‖gᵀQ·R·δ‖² = Σ (B·Bᵀ) ∘ (M·Mᵀ) with B = Qᵀ·g,
- * M = R·δ, where B·Bᵀ is I at g = I: a sum its diagonal dominates.
+ * Its squared norm is Σ (Ĥ·Ĥᵀ) ∘ (δ·δᵀ), a sum of n×n products that can cancel in float32 when the
+ * inputs' rows are alike (MNIST pixels, mostly positive activations). So each constant input is
+ * factored once in float64, Aᵀ = Q·R (Q h×n orthonormal, R n×n): the bottom layer's term is ‖R·δ‖²,
+ * and an activation moved by g gives ‖gᵀQ·R·δ‖² = Σ (B·Bᵀ) ∘ (M·Mᵀ) with B = Qᵀ·g, M = R·δ, where
+ * B·Bᵀ is I at g = I: a sum its diagonal dominates. (On the Fig. 4.6 MLP both forms give the cpu's
+ * generic value to a few 1e-6; the factored one guards the cases where the Gram's would not.)
  */
 export interface GlDataBatchObjective {
   /** ‖∇L(g·w)‖² over the touched parameters, differentiable in θ (first-order autodiff). */
