@@ -161,7 +161,7 @@ export function glDataBatchObjective(ctx: ObjectiveContext, traits: ObjectiveTra
 
   // The check that makes "exact" a measured fact here: at θ = 0 the value must be the real ‖∇L‖². The
   // tolerance is the backend's: wasm's own gradient of the Fig. 4.6 MLP is 1.4e-4 off the cpu's (this
-  // form agrees with the cpu to 1e-7 there), while a missing term or a wrong δ is far larger.
+  // form is within 2.3e-6 of the cpu there), while a missing term or a wrong δ is far larger.
   const zeros = tf.tidy(() => ctx.actions.map(a => tf.zerosLike(a.init(() => 0))));
   const fast = tf.tidy(() => value(zeros).dataSync()[0]);
   const real =
