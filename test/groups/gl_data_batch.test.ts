@@ -120,6 +120,7 @@ for (const c of CASES) {
         const thetas = randomThetas(env.actions, seed, scale);
         const [vFast, vGeneric] = tf.tidy(() => [fast!.value(thetas).dataSync()[0], generic(thetas).dataSync()[0]]);
         t.true(relDiff(vFast, vGeneric) < 1e-5, `value at θ (scale ${scale}): batch space ${vFast}, generic ${vGeneric}`);
+        t.log(`scale ${scale}: value rel. diff ${relDiff(vFast, vGeneric).toExponential(1)}`);
         // The objective really moves along the orbit (else equal values would prove little).
         const atIdentity = tf.tidy(() => generic(env.actions.map(a => tf.zerosLike(a.init(() => 0)))).dataSync()[0]);
         t.true(relDiff(vGeneric, atIdentity) > 1e-3, `moved: ${atIdentity} → ${vGeneric}`);
@@ -138,6 +139,7 @@ for (const c of CASES) {
         const diff = Math.hypot(...gFast.map((v, i) => v - gGeneric[i]));
         const norm = Math.hypot(...gGeneric);
         t.true(norm > 0 && diff / norm < 1e-4, `θ-gradient: |fast − generic| / |generic| = ${diff / norm}`);
+        t.log(`scale ${scale}: θ-gradient rel. diff ${(diff / norm).toExponential(1)}`);
         tf.dispose(thetas);
       }
       fast!.dispose();
