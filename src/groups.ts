@@ -14,4 +14,4 @@ export { so2, orthogonal, type Bijection, type So2Options, type OrthogonalOption
 export { rescaleAction } from './groups/rescale.js';
 export { glAction } from './groups/gl.js';
 export { glDataActions, type GlDataVariant, type GlDataRank } from './groups/gl_data.js';
-export type { SiteAction, SlotKind, Exactness } from './groups/types.js';
+export type { SiteAction, SlotKind, Exactness, GlDataBatchSpace } from './groups/types.js';

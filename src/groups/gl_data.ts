@@ -3,7 +3,7 @@ import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import type { ModelStructure } from '../structure/read_model.js';
 import { type PairSite, pairSite, type Site } from '../structure/sites.js';
 import { applyActivation, invertActivation } from '../structure/activations.js';
-import type { SiteAction } from './types.js';
+import type { GlDataBatchSpace, SiteAction } from './types.js';
 import { glElement, biasTimes } from './gl.js';
 import { SketchedLowRank } from './gl_data_sketch.js';
 import { pinv, pinvConstant } from './pinv.js';
@@ -116,7 +116,8 @@ function siteAction(site: PairSite, constants: { h: Tensor2D; z: Tensor2D; sigma
     const hPinv = batchPinv(h, site.where);
     // σ⁻¹(σ(Z)) rather than Z: then the correction is exactly zero at g = I (no round-off from σ⁻¹∘σ).
     const zRound = tf.tidy(() => invertActivation(site.bijective!, sigmaZ));
-    tf.dispose([h, z]);
+    // H is kept (n×(d+1)) for the batch-space objective; Z is not needed after the pseudo-inverse.
+    tf.dispose(z);
     const d = hPinv.shape[0] - (site.inBias != null ? 1 : 0);
     // Kept as (H⁺)ᵀ: the backward product of H⁺·X is then (H⁺)ᵀᵀ·dY = plain, where H⁺ itself would make
     // it a transposed product over the layer's inputs (wasm's slow path: ~9 ms of a ~110 ms evaluation).
@@ -130,8 +131,23 @@ function siteAction(site: PairSite, constants: { h: Tensor2D; z: Tensor2D; sigma
       const { g, gInv } = glElement(theta);
       return { right: (m: Tensor2D) => tf.matMul(m, g), invLeft: (m: Tensor2D) => tf.matMul(gInv, m) };
     };
+    const batchSpace: GlDataBatchSpace = {
+      inLayer: site.inLayer,
+      outLayer: site.outLayer,
+      inKernel: site.inKernel,
+      inBias: site.inBias,
+      outKernel: site.outKernel,
+      activation: site.bijective!,
+      sigmaZ,
+      zRound,
+      hPinvT,
+      input: h,
+      exact: n <= d + (site.inBias != null ? 1 : 0),
+      products: theta => element(theta) as ReturnType<GlDataBatchSpace['products']>,
+    };
     return {
       ...base,
+      batchSpace,
       ...(low != null ? { sketch: { probe: () => low.probe(), choose: (grad: Tensor) => low.choose(grad) } } : {}),
       touches,
       act: (p, theta) => {
@@ -147,7 +163,7 @@ function siteAction(site: PairSite, constants: { h: Tensor2D; z: Tensor2D; sigma
         return replaced(p, changes);
       },
       dispose: () => {
-        tf.dispose([hPinvT, sigmaZ, zRound]);
+        tf.dispose([hPinvT, sigmaZ, zRound, h]);
         low?.dispose();
       },
     };

@@ -4,6 +4,13 @@ import { expmPair } from '../linalg/expm.js';
 import { taylorDegreeFor } from '../linalg/expm_options.js';
 import { derivedRandom, gaussian } from '../core/random.js';
 
+/** The Euclidean norm by a loop (Math.hypot(...v) spreads h arguments: slow for long vectors). */
+const norm2 = (v: ArrayLike<number>): number => {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  return Math.sqrt(s);
+};
+
 /**
  * An orthonormal h×r basis V (float32; float64 Gram–Schmidt): the given `start` columns (orthonormalized,
  * dependent ones dropped) completed by directions drawn from a stream derived from `keys`, so the same
@@ -18,7 +25,7 @@ export function lowRankBasis(h: number, r: number, keys: readonly number[], star
   const random = derivedRandom(0x6c72, h, r, ...keys).source;
   const cols: Float64Array[] = [];
   const add = (c: Float64Array) => {
-    const norm0 = Math.hypot(...c);
+    const norm0 = norm2(c);
     // Two passes of modified Gram–Schmidt: orthogonal to float64 round-off even for r close to h.
     for (let pass = 0; pass < 2; pass++) {
       for (const q of cols) {
@@ -27,7 +34,7 @@ export function lowRankBasis(h: number, r: number, keys: readonly number[], star
         for (let i = 0; i < h; i++) c[i] -= dot * q[i];
       }
     }
-    const norm = Math.hypot(...c);
+    const norm = norm2(c);
     if (norm > 1e-6 * norm0 && norm > 0) cols.push(c.map(x => x / norm)); // else (numerically) inside the span
   };
   for (const c of start) if (cols.length < r) add(Float64Array.from(c));

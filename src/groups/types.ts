@@ -1,5 +1,6 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { Site } from '../structure/read_model.js';
+import type { ActivationSpec } from '../structure/activations.js';
 
 /**
  * How far a group action preserves the loss.
@@ -95,6 +96,12 @@ export interface SiteAction {
     choose(gradient: Tensor): void;
   };
   /**
+   * Set by gl-data (eq. 4.13) on a dense pair: the constants its action is built from, so the
+   * gradient-norm objective can be computed in batch space (objectives/gl_data_batch.ts) instead of
+   * by nested autodiff through the whole network.
+   */
+  readonly batchSpace?: GlDataBatchSpace;
+  /**
    * Moves the model's non-trainable state that must follow the weights for the action to keep the
    * function (BatchNormalization's moving mean and variance, after a scale of the layer before it).
    * Called once, with the accepted element, when a teleport is applied to the model's variables.
@@ -109,4 +116,39 @@ export interface SiteAction {
   inexactness?(theta: Tensor): number;
   /** Frees constants the action holds (data-dependent actions keep batch activations). */
   dispose?(): void;
+}
+
+/**
+ * What a gl-data action keeps of its teleport batch (n rows), row-major: the site's first layer has
+ * input H (with a bias column when it has a bias), pre-activation Z and activation σ. On the batch the
+ * action makes the activations σ(Z)·g and the first layer's pre-activation σ⁻¹(σ(Z)·g); the second
+ * kernel becomes g⁻¹·W₂. Tensors are owned by the action (freed by its `dispose`).
+ */
+export interface GlDataBatchSpace {
+  /** Layer indices (structure's layer list) of the pair. */
+  inLayer: number;
+  outLayer: number;
+  /** Parameter indices of the first kernel, its bias (null: none) and the second kernel. */
+  inKernel: number;
+  inBias: number | null;
+  outKernel: number;
+  /** The activation between (linear or leakyRelu). */
+  activation: ActivationSpec;
+  /** σ(Z) at the starting weights, n×h. */
+  sigmaZ: Tensor;
+  /** σ⁻¹(σ(Z)), n×h: the action's correction is H⁺·(σ⁻¹(σ(Z)·g) − this). */
+  zRound: Tensor;
+  /** (H⁺)ᵀ, n×(d + 1) with a bias (else n×d). */
+  hPinvT: Tensor;
+  /** H itself, n×(d + 1) with a bias (else n×d). */
+  input: Tensor;
+  /** Whether H has full row rank n ≤ its columns (else the action is a least-squares fit, not exact on the batch). */
+  exact: boolean;
+  /** m·g (m n×h) and g⁻¹·m (m h×k) for the element θ, differentiable in θ. */
+  products(theta: Tensor): {
+    /** m·g, for m n×h. */
+    right(m: Tensor): Tensor;
+    /** g⁻¹·m, for m h×k. */
+    invLeft(m: Tensor): Tensor;
+  };
 }

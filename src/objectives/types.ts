@@ -98,6 +98,11 @@ export interface ObjectiveContext {
   /** The inner optimizer's diagonal preconditioner, when the objective asked for one. */
   preconditioner: Preconditioner | null;
   /**
+   * The same batch loss with tensors added to layers' pre-activations (layer index → n×units tensor),
+   * when the teleport acts on a model: its gradient in a shift at zero is ∂L/∂Z of that layer.
+   */
+  shiftedLoss?: ((params: readonly Tensor[], shift: ReadonlyMap<number, Tensor>) => Scalar) | null;
+  /**
    * The teleport's seeded random stream (uniform in [0, 1)), for objectives with random parts
    * (curves, directions): draw them once in `value(ctx)` so the objective is a fixed function of θ.
    */

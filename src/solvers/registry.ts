@@ -1,5 +1,6 @@
 import { chartAscent } from './chart_ascent.js';
 import { closedFormAscent } from './closed_form_ascent.js';
+import { glDataBatchAscent } from './gl_data_batch_ascent.js';
 import { glGramAscent } from './gl_gram_ascent.js';
 import { hvpAscent } from './hvp_ascent.js';
 import { sketchAscent } from './sketch_ascent.js';
@@ -11,7 +12,7 @@ import type { PreparedSolve, Solver, SolveProblem } from './types.js';
  * one: write `solvers/<name>.ts` exporting a {@link Solver}, and register it here (before the
  * general ascent, which accepts everything), or call {@link registerSolver}.
  */
-const SOLVER_TABLE: Solver[] = [closedFormAscent, glGramAscent, hvpAscent, chartAscent, sketchAscent, tensorAscent];
+const SOLVER_TABLE: Solver[] = [closedFormAscent, glGramAscent, hvpAscent, glDataBatchAscent, chartAscent, sketchAscent, tensorAscent];
 
 /** Puts a solver ahead of the built-in ones. */
 export function registerSolver(solver: Solver): void {

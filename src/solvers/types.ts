@@ -69,6 +69,8 @@ export interface SolveContext extends ObjectiveContext {
   act(thetas: readonly Tensor[]): Tensor[];
   /** ∇L at a parameter list for the touched indices (null elsewhere), by autodiff of the batch loss; null without a loss. */
   lossGradient: ((params: readonly Tensor[]) => Array<Tensor | null>) | null;
+  /** ‖∇L(w)‖² over the touched parameters when the engine has measured it before the search (else null or absent). */
+  gradNormSqAtW?: number | null;
 }
 
 /**

@@ -19,6 +19,11 @@ export interface ForwardOptions {
    * 'moving' uses the moving statistics, as `predict` does.
    */
   normalization?: 'batch' | 'moving';
+  /**
+   * Per layer index, a tensor added to that Dense/Conv2D layer's output before its own activation: the
+   * loss's gradient in it at zero is ∂L/∂Z of that layer (the gl-data batch-space objective reads it).
+   */
+  shift?: ReadonlyMap<number, Tensor>;
 }
 
 /** The outputs of a pure forward pass, and with `collect` what each layer saw. */
@@ -165,6 +170,10 @@ export function forward(
       case 'dropout':
       case 'activation':
         break;
+    }
+    if (z != null && opts.shift?.has(i)) {
+      z = tf.add(z, opts.shift.get(i)!);
+      h = z;
     }
     if (opts.collect) pre.push(z);
     const act = l.activation;

@@ -13,7 +13,7 @@ export interface ModelLoss {
    * Σ over outputs of each output's loss (tfjs-layers sums the outputs' losses with weight 1: it does
    * not implement `lossWeights`), plus the weight regularizers' penalty, in the given parameters.
    */
-  on(batch: Batch): (params: readonly Tensor[]) => Scalar;
+  on(batch: Batch): (params: readonly Tensor[], shift?: ReadonlyMap<number, Tensor>) => Scalar;
 }
 
 /**
@@ -42,8 +42,9 @@ export function modelLoss(structure: ModelStructure, spec: unknown): ModelLoss {
           `model '${structure.modelName}' has ${structure.inputCount} input(s) and ${n} output(s); a batch gives ${x.length} x and ${y.length} y tensors (use arrays in model.inputs / model.outputs order)`,
         );
       }
-      return params => {
-        const { outputs } = structure.forward(params, x.length === 1 ? x[0] : x, { logits });
+      // `shift`: tensors added to layers' pre-activations (see ForwardOptions.shift), for ∂L/∂Z.
+      return (params, shift) => {
+        const { outputs } = structure.forward(params, x.length === 1 ? x[0] : x, { logits, ...(shift != null ? { shift } : {}) });
         const terms = perOutput.map((l, k) => l.compute(y[k], outputs[k]));
         const data = terms.length === 1 ? terms[0] : (tf.addN(terms) as Scalar);
         const penalty = structure.regularization(params);

@@ -50,6 +50,8 @@ export interface TeleportInput {
   grads?: ReadonlyArray<Tensor | null> | null;
   /** The training loss on the teleport batch as a pure function of the parameters (second-order safe). */
   loss?: ((params: readonly Tensor[]) => Scalar) | null;
+  /** The loss with shifts of layers' pre-activations (see `ObjectiveContext.shiftedLoss`), for a model. */
+  shiftedLoss?: ((params: readonly Tensor[], shift: ReadonlyMap<number, Tensor>) => Scalar) | null;
   /** For objectives that use the inner optimizer's preconditioner. */
   preconditioner?: Preconditioner | null;
   /** Per parameter: its layer's constraint, checked by the guard. */
@@ -218,6 +220,7 @@ export function objectiveContext(input: TeleportInput, objective: Objective, set
     route: transport ? 'transport' : 'evaluate',
     gradient: input.grads ?? null,
     loss,
+    shiftedLoss: input.shiftedLoss ?? null,
     preconditioner: objective.usesPreconditioner ? (input.preconditioner ?? null) : null,
     random: input.random,
     options: settings.objectiveOptions,
@@ -293,6 +296,8 @@ function teleportOnce(input: TeleportInput, settings: TeleportSettings): Telepor
     hessianVector: settings.hessianVector ?? 'autodiff',
     act: thetas => applyActions(actions, params, thetas),
     lossGradient: loss != null ? p => lossGradients(loss, p, touched) : null,
+    // Measured above (not on the transport route of the plain norm, where the solver's start value is it).
+    gradNormSqAtW: Number.isFinite(metrics.gradNormSqBefore) ? metrics.gradNormSqBefore : null,
   };
   const problem: SolveProblem = { objective: value, closedForm, init, randomStart: actions.some(a => a.randomInit === true), context };
   // The first registered solver whose `prepare` accepts builds its own structure (Gram form, HVP, …).

@@ -284,6 +284,12 @@ export class Teleporter {
     return this.lossSpec.on(batch);
   }
 
+  /** {@link lossOn} with shifts of layers' pre-activations (for ∂L/∂Z), for a model only. */
+  private shiftedLossOn(batch: Batch | null): ((params: readonly Tensor[], shift: ReadonlyMap<number, Tensor>) => Scalar) | null {
+    if (this.lossOfParams || batch == null || this.structure == null || this.lossSpec == null) return null;
+    return this.lossSpec.on(batch);
+  }
+
   /**
    * Runs one teleport on `vars` (which it assigns on success) and returns its report. `grads` (aligned
    * with `vars`, borrowed) lets exact groups skip every forward and backward pass; `batch` gives the
@@ -316,6 +322,7 @@ export class Teleporter {
           actions,
           grads: this.transportable ? (opts.grads ?? null) : null,
           loss: this.lossOn(batch),
+          shiftedLoss: this.shiftedLossOn(batch),
           preconditioner: opts.preconditioner ?? null,
           constraints: this.structure?.constraints ?? null,
           random: opts.random,
