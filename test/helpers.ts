@@ -117,3 +117,39 @@ export async function savedArtifacts(save: (handler: tf.io.IOHandler) => Promise
   if (artifacts == null) throw new Error('save() wrote nothing');
   return artifacts;
 }
+
+/** Largest |a − b| relative to the largest |a| (outputs before vs after a teleport). */
+export function relChange(a: tf.Tensor, b: tf.Tensor): number {
+  return (
+    maxAbsDiff(a, b) /
+    Math.max(
+      1e-12,
+      tf.tidy(() => tf.max(tf.abs(a)).dataSync()[0]),
+    )
+  );
+}
+
+/** ‖∇L‖² at `vars` by plain autodiff of `lossAt` (an independent recomputation for teleport tests). */
+export function autodiffGradNormSq(lossAt: (p: readonly tf.Tensor[]) => tf.Scalar, vars: readonly tf.Tensor[]): number {
+  return tf.tidy(
+    () =>
+      tf
+        .addN(
+          tf
+            .grads((...p: tf.Tensor[]) => lossAt(p))(vars as tf.Tensor[])
+            .map(g => tf.sum(tf.square(g))),
+        )
+        .dataSync()[0],
+  );
+}
+
+/** A regression task for the schedule tests: 256 inputs, a relu teacher's outputs, the first 128 rows as teleport batch. */
+export function teacherData(): { x: tf.Tensor; y: tf.Tensor; tb: { x: tf.Tensor; y: tf.Tensor } } {
+  return tf.tidy(() => {
+    const x = seededUniform([256, 8], 1);
+    const teacher = mlp({ input: 8, widths: [16], activation: 'relu', output: 4, seed: 99 });
+    const y = teacher.predict(x) as tf.Tensor;
+    teacher.dispose();
+    return { x, y, tb: { x: tf.slice(x, [0, 0], [128, 8]), y: tf.slice(y, [0, 0], [128, 4]) } };
+  });
+}

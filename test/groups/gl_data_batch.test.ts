@@ -13,6 +13,20 @@ import type { SiteAction } from '../../src/groups/types.js';
 import type { ObjectiveContext } from '../../src/objectives/types.js';
 import { SeededRandom } from '../../src/core/random.js';
 
+
+/** Plain gradient-norm ascent with a line search, as both teleport tests below run it. */
+const ASCENT: TeleportSettings = {
+  objective: 'gradNorm',
+  steps: 8,
+  lr: 0.3,
+  direction: 'maximize',
+  normalize: false,
+  lineSearch: true,
+  maxGrowth: 3,
+  maxBacktracks: 4,
+  maxLossDrift: 1e-3,
+  maxShrinks: 4,
+};
 test.before(useCpu);
 
 /** Dense layers with the given activations (a 'leaky' unit is a linear Dense and a LeakyReLU layer). */
@@ -200,18 +214,7 @@ for (const [c, genericSolver] of [
     `a teleport through the batch-space solver (glDataRank ${c.rank}): chosen automatically, the same result as the generic route, accepted by the same guard`,
     t => {
       const env = setup(c);
-      const settings: TeleportSettings = {
-        objective: 'gradNorm',
-        steps: 8,
-        lr: 0.3,
-        direction: 'maximize',
-        normalize: false,
-        lineSearch: true,
-        maxGrowth: 3,
-        maxBacktracks: 4,
-        maxLossDrift: 1e-3,
-        maxShrinks: 4,
-      };
+      const settings: TeleportSettings = { ...ASCENT, steps: 8 };
       const run = (shifted: boolean) => {
         const actions = planTeleport(env.s, 'gl-data', 'skip', { glDataRank: c.rank }).build(env.s.variables, env.x);
         const input: TeleportInput = {
@@ -287,18 +290,7 @@ test.serial('tp.teleport on a gl-data model: accepted, batch loss kept, ‖∇L�
 test.serial('a form that fails its check at θ = 0 (here: a shifted loss that doubles the shift) runs the generic search under the generic name', t => {
   const c = CASES[0];
   const env = setup(c);
-  const settings: TeleportSettings = {
-    objective: 'gradNorm',
-    steps: 4,
-    lr: 0.3,
-    direction: 'maximize',
-    normalize: false,
-    lineSearch: true,
-    maxGrowth: 3,
-    maxBacktracks: 4,
-    maxLossDrift: 1e-3,
-    maxShrinks: 4,
-  };
+  const settings: TeleportSettings = { ...ASCENT, steps: 4 };
   const run = (shiftedLoss: TeleportInput['shiftedLoss']) => {
     const actions = planTeleport(env.s, 'gl-data', 'skip', { glDataRank: c.rank }).build(env.s.variables, env.x);
     const out = runTeleport({ params: env.s.variables, actions, loss: env.lossOn, shiftedLoss, random: new SeededRandom(4).source }, settings);

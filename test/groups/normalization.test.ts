@@ -1,5 +1,5 @@
 import test from 'ava';
-import { tf, tfl, useCpu, seededUniform, maxAbsDiff, oneHotBatch } from '../helpers.js';
+import { tf, tfl, useCpu, seededUniform, maxAbsDiff, oneHotBatch, relChange } from '../helpers.js';
 import * as tp from '../../src/index.js';
 import { readModel } from '../../src/structure/read_model.js';
 import { planTeleport } from '../../src/teleport/plan.js';
@@ -60,13 +60,6 @@ const cases: Array<[string, (eps?: number) => tfl.Sequential, number[]]> = [
   ['mlp', bnMlp, [6]],
   ['cnn', bnCnn, [6, 6, 2]],
 ];
-
-const relChange = (a: tf.Tensor, b: tf.Tensor) =>
-  maxAbsDiff(a, b) /
-  Math.max(
-    1e-12,
-    tf.tidy(() => tf.max(tf.abs(a)).dataSync()[0]),
-  );
 
 test('the reader finds the scale before each normalization layer and the γ/β pair after it', t => {
   const mlp = readModel(bnMlp());

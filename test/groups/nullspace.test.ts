@@ -1,5 +1,5 @@
 import test from 'ava';
-import { tf, useCpu, seededUniform, maxAbsDiff, mlp } from '../helpers.js';
+import { tf, useCpu, seededUniform, maxAbsDiff, mlp, relChange, autodiffGradNormSq } from '../helpers.js';
 import * as tp from '../../src/index.js';
 import { readModel } from '../../src/structure/read_model.js';
 import { planTeleport } from '../../src/teleport/plan.js';
@@ -7,13 +7,6 @@ import { applyActions } from '../../src/teleport/engine.js';
 import { nullSpaceProjector } from '../../src/groups/nullspace.js';
 
 test.before(useCpu);
-
-const relChange = (a: tf.Tensor, b: tf.Tensor) =>
-  maxAbsDiff(a, b) /
-  Math.max(
-    1e-12,
-    tf.tidy(() => tf.max(tf.abs(a)).dataSync()[0]),
-  );
 
 test('the projector annihilates the batch input and keeps its null space: H·P = 0, P² = P, rank as the SVD says', t => {
   const h = tf.concat([seededUniform([4, 6], 1), tf.ones([4, 1])], 1) as tf.Tensor2D;
@@ -78,17 +71,7 @@ test('a null-space teleport on a tanh MLP raises ‖∇L‖² on the batch (reco
   const y = tf.oneHot(tf.tensor1d([0, 1, 2, 1], 'int32'), 3);
   const s = readModel(model);
   const lossAt = (p: readonly tf.Tensor[]) => tf.losses.softmaxCrossEntropy(y, s.forward(p, x, { logits: true }).output) as tf.Scalar;
-  const gradNormSq = () =>
-    tf.tidy(
-      () =>
-        tf
-          .addN(
-            tf
-              .grads((...p: tf.Tensor[]) => lossAt(p))(s.variables)
-              .map(g => tf.sum(tf.square(g))),
-          )
-          .dataSync()[0],
-    );
+  const gradNormSq = () => autodiffGradNormSq(lossAt, s.variables);
   const before = gradNormSq();
   const loss0 = tf.tidy(() => lossAt(s.variables).dataSync()[0]);
   // The whole batch builds the null space (no held-out rows): the loss on all of it is kept.

@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { tf, useCpu, seededUniform, seedWeights, maxAbsDiff, oneHotBatch } from '../helpers.js';
+import { tf, useCpu, seededUniform, seedWeights, maxAbsDiff, oneHotBatch, relChange, autodiffGradNormSq } from '../helpers.js';
 import * as tp from '../../src/index.js';
 import { readModel } from '../../src/structure/read_model.js';
 import { planTeleport } from '../../src/teleport/plan.js';
@@ -10,13 +10,6 @@ import { convPatches } from '../../src/groups/conv_patches.js';
 import { withSecondOrderGradients } from '../../src/structure/second_order_scope.js';
 
 test.before(useCpu);
-
-const relChange = (a: tf.Tensor, b: tf.Tensor) =>
-  maxAbsDiff(a, b) /
-  Math.max(
-    1e-12,
-    tf.tidy(() => tf.max(tf.abs(a)).dataSync()[0]),
-  );
 
 /** im2col by loops, written from the convolution's definition (zero padding as 'same' places it). */
 function loopPatches(x: number[][][][], kh: number, kw: number, stride: number, padding: 'same' | 'valid'): number[][] {
@@ -151,17 +144,7 @@ test.serial('a Conv2D null-space teleport keeps the batch loss, raises ‖∇L�
   const y = oneHotBatch(4, 3, 14);
   const s = readModel(model);
   const lossAt = (p: readonly tf.Tensor[]) => tf.losses.softmaxCrossEntropy(y, s.forward(p, x, { logits: true }).output) as tf.Scalar;
-  const gradNormSq = () =>
-    tf.tidy(
-      () =>
-        tf
-          .addN(
-            tf
-              .grads((...p: tf.Tensor[]) => lossAt(p))(s.variables)
-              .map(g => tf.sum(tf.square(g))),
-          )
-          .dataSync()[0],
-    );
+  const gradNormSq = () => autodiffGradNormSq(lossAt, s.variables);
   const before = gradNormSq();
   const loss0 = tf.tidy(() => lossAt(s.variables).dataSync()[0]);
   const opts = { group: 'nullspace', heldOutFraction: 0, steps: 6, lr: 0.5 } as const;

@@ -6,7 +6,7 @@
  * checked by a plain tf.train.sgd step on the held-out rows.
  */
 import test from 'ava';
-import { tf, type tfl, useCpu, mlp, seededUniform } from '../helpers.js';
+import { tf, type tfl, useCpu, mlp, teacherData } from '../helpers.js';
 import * as tp from '../../src/index.js';
 import { lookahead } from '../../src/objectives/lookahead.js';
 import { AUTO_SCHEDULE } from '../../src/optimizers/auto_schedule.js';
@@ -29,15 +29,7 @@ tp.registerObjective({
   },
 });
 
-function data() {
-  return tf.tidy(() => {
-    const x = seededUniform([256, 8], 1);
-    const teacher = mlp({ input: 8, widths: [16], activation: 'relu', output: 4, seed: 99 });
-    const y = teacher.predict(x) as tf.Tensor;
-    teacher.dispose();
-    return { x, y, tb: { x: tf.slice(x, [0, 0], [128, 8]), y: tf.slice(y, [0, 0], [128, 4]) } };
-  });
-}
+const data = teacherData;
 
 async function train(clock: () => number, epochs: number, onTeleport?: (r: tp.TeleportReport, model: tfl.LayersModel) => void) {
   const { x, y, tb } = data();

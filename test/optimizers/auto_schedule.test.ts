@@ -4,21 +4,13 @@
  * clock is injected, so these tests check behaviour, never the machine's speed.
  */
 import test from 'ava';
-import { tf, useCpu, mlp, seededUniform } from '../helpers.js';
+import { tf, useCpu, mlp, teacherData } from '../helpers.js';
 import * as tp from '../../src/index.js';
 import { AUTO_SCHEDULE } from '../../src/optimizers/auto_schedule.js';
 
 test.before(useCpu);
 
-function data() {
-  return tf.tidy(() => {
-    const x = seededUniform([256, 8], 1);
-    const teacher = mlp({ input: 8, widths: [16], activation: 'relu', output: 4, seed: 99 });
-    const y = teacher.predict(x) as tf.Tensor;
-    teacher.dispose();
-    return { x, y, tb: { x: tf.slice(x, [0, 0], [128, 8]), y: tf.slice(y, [0, 0], [128, 4]) } };
-  });
-}
+const data = teacherData;
 
 /** Trains with schedule 'auto' on SGD 0.05 for `epochs` (8 steps each) with the given clock. */
 async function train(clock: () => number, epochs: number, onTeleport?: () => void) {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { tf, tfl, useCpu, seededUniform, maxAbsDiff } from '../helpers.js';
+import { tf, tfl, useCpu, seededUniform, relChange } from '../helpers.js';
 import * as tp from '../../src/index.js';
 import { readModel } from '../../src/structure/read_model.js';
 import { planTeleport, type TeleportPlan } from '../../src/teleport/plan.js';
@@ -70,13 +70,6 @@ function randomModel(seed: number): { model: tfl.LayersModel; input: number[] } 
   );
   return { model, input };
 }
-
-const relChange = (a: tf.Tensor, b: tf.Tensor) =>
-  maxAbsDiff(a, b) /
-  Math.max(
-    1e-12,
-    tf.tidy(() => tf.max(tf.abs(a)).dataSync()[0]),
-  );
 
 test('fuzz: on random graphs every site found is exact on fresh inputs in both BatchNormalization modes; every refusal names a layer and changes nothing', async t => {
   let sites = 0;

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { tf, tfl, useCpu, seededUniform, seedWeights, maxAbsDiff, oneHotBatch, mlp, smallCnn } from '../helpers.js';
+import { tf, tfl, useCpu, seededUniform, seedWeights, maxAbsDiff, oneHotBatch, mlp, smallCnn, relChange } from '../helpers.js';
 import * as tp from '../../src/index.js';
 import { readModel } from '../../src/structure/read_model.js';
 import { planTeleport } from '../../src/teleport/plan.js';
@@ -9,12 +9,6 @@ import { applyActions } from '../../src/teleport/engine.js';
 
 test.before(useCpu);
 
-const relChange = (a: tf.Tensor, b: tf.Tensor) =>
-  maxAbsDiff(a, b) /
-  Math.max(
-    1e-12,
-    tf.tidy(() => tf.max(tf.abs(a)).dataSync()[0]),
-  );
 const dense = (units: number, name: string, activation: 'relu' | 'linear' | 'tanh' = 'linear') => tfl.layers.dense({ units, name, activation });
 const sym = (l: { apply(x: tfl.SymbolicTensor | tfl.SymbolicTensor[]): unknown }, x: tfl.SymbolicTensor | tfl.SymbolicTensor[]) =>
   l.apply(x) as tfl.SymbolicTensor;
