@@ -13,7 +13,6 @@ import type { SiteAction } from '../../src/groups/types.js';
 import type { ObjectiveContext } from '../../src/objectives/types.js';
 import { SeededRandom } from '../../src/core/random.js';
 
-
 /** Plain gradient-norm ascent with a line search, as both teleport tests below run it. */
 const ASCENT: TeleportSettings = {
   objective: 'gradNorm',
