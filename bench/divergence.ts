@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import * as tp from '../src/index.js';
+import { disposeOptimizer } from '../src/optimizers/inner_state.js';
 import { collectWarnings, fmt, fmtRatio, seededUniform, table, type BenchContext, type TargetResult } from './common.js';
 import type { BenchOutput } from './types.js';
 
@@ -158,15 +159,7 @@ function mse(model: LayersModel, x: tf.Tensor, y: tf.Tensor): tf.Scalar {
   return tf.losses.meanSquaredError(y, model.apply(x) as tf.Tensor) as tf.Scalar;
 }
 
-/**
- * tf.train.momentum leaks one tensor per optimizer: MomentumOptimizer.dispose() (tfjs-core 4.22)
- * does not call SGDOptimizer.dispose(), so its kept learning-rate scalar `c` survives. Counted here
- * and reported as a known leak.
- */
-let momentumOptimizers = 0;
-
 function bareOptimizer(o: OptSpec): tf.Optimizer {
-  if (o.name === 'momentum') momentumOptimizers++;
   switch (o.name) {
     case 'sgd':
       return tf.train.sgd(o.lr);
@@ -182,7 +175,6 @@ function bareOptimizer(o: OptSpec): tf.Optimizer {
 }
 
 function teleportOptimizer(o: OptSpec, options: tp.TeleportOptimizerOptions): tp.TeleportOptimizer {
-  if (o.name === 'momentum') momentumOptimizers++;
   switch (o.name) {
     case 'sgd':
       return tp.sgd(o.lr, options);
@@ -307,7 +299,7 @@ export function trainRun(spec: RunSpec, data: Dataset, evalEvery: number): RunRe
     teleportMs: reports.reduce((a, r) => a + r.ms, 0),
     curve: curve.map(v => Number(v.toPrecision(5))),
   };
-  optimizer.dispose();
+  disposeOptimizer(optimizer);
   model.dispose();
   return result;
 }
@@ -353,7 +345,6 @@ export async function runDivergence(ctx: BenchContext): Promise<BenchOutput> {
   const opts = OPTS.filter(o => cfg.opts.includes(o.label));
   const groups: GroupKey[] = ['rescale', 'gl', 'gl-data'];
   const { steps, evalEvery } = cfg;
-  const momentumBefore = momentumOptimizers;
   const { value, warnings } = await collectWarnings(async () => {
     const data = makeDataset();
     try {
@@ -410,14 +401,7 @@ export async function runDivergence(ctx: BenchContext): Promise<BenchOutput> {
       data.dispose();
     }
   });
-  const out = report(value.cells, value.stress, warnings, cfg);
-  const leaked = momentumOptimizers - momentumBefore;
-  if (leaked > 0)
-    out.knownLeaks = {
-      count: leaked,
-      reason: `one per tf.train.momentum optimizer (${leaked} created): MomentumOptimizer.dispose() in tfjs-core ${tf.version_core} does not call super.dispose(), so SGDOptimizer's kept learning-rate scalar survives (upstream bug)`,
-    };
-  return out;
+  return report(value.cells, value.stress, warnings, cfg);
 }
 
 const geomean = (xs: number[]) => (xs.length ? Math.exp(xs.reduce((a, b) => a + Math.log(b), 0) / xs.length) : NaN);

@@ -119,7 +119,6 @@ interface Meta {
 }
 
 function report(runs: RunRecord[], strongRuns: RunRecord[], meta: Meta, warnings: string[], _ctx: BenchContext): BenchOutput {
-  const momentumInstances = [...runs, ...strongRuns].filter(r => r.optimizer === 'momentum').reduce((s, r) => s + (r.variant === 'reset' ? 2 : 1), 0);
   const fractions = [0.5, 0.3, 0.2];
   const groups = summarize(runs, { lossTargets: fractions });
   const of = (opt: string, v: Variant) => runs.filter(r => r.optimizer === opt && r.variant === v);
@@ -303,9 +302,5 @@ function report(runs: RunRecord[], strongRuns: RunRecord[], meta: Meta, warnings
     targets,
     data: { meta, paperLr: PAPER_LR, strongCap: STRONG_CAP, verdicts, summary: groups.map(g => ({ ...g })), runs, strongRuns },
     body: sections.join('\n'),
-    knownLeaks: {
-      count: momentumInstances,
-      reason: `tfjs-core 4.22 MomentumOptimizer.dispose() does not dispose the learning-rate scalar \`c\` its SGD base class creates (it overrides SGDOptimizer.dispose without calling it): one tensor per tf.train.momentum instance, and these runs made ${momentumInstances} (one per momentum baseline/teleport run, two per reset run, whose reset makes a fresh instance)`,
-    },
   };
 }

@@ -196,7 +196,7 @@ function tune(
 
 /** Runs the whole matrix of a plan. */
 export async function runPaysMatrix(plan: PaysPlan, log: (m: string) => void): Promise<PaysResult> {
-  const result: PaysResult = { plan, cells: [], tuning: [], skipped: [], glData: null, leaks: [] };
+  const result: PaysResult = { plan, cells: [], tuning: [], skipped: [], glData: null };
   for (const dkey of plan.datasets) {
     let data: LoadedData;
     try {
@@ -211,9 +211,7 @@ export async function runPaysMatrix(plan: PaysPlan, log: (m: string) => void): P
       for (const mkey of plan.models) {
         const model = MODELS[mkey]();
         for (const optimizer of plan.optimizers) {
-          const tuneBefore = tf.memory().numTensors;
           const t = tune(plan, model, mkey, data, optimizer);
-          result.leaks.push({ cell: `${mkey} ${dkey} ${optimizer} lr search`, optimizer, leaked: tf.memory().numTensors - tuneBefore });
           result.tuning.push({ model: mkey, dataset: dkey, optimizer, ...t });
           log(
             `pays: ${mkey} ${dkey} ${optimizer}: η* = ${t.best}${t.edge ? ' (edge of the grid)' : ''} (${t.scores.map(s => `${s.lr}: ${fmt(s.loss)}`).join(', ')})`,
@@ -222,7 +220,6 @@ export async function runPaysMatrix(plan: PaysPlan, log: (m: string) => void): P
             ['η*', t.best],
             ['η*/4', t.best / 4],
           ] as const) {
-            const before = tf.memory().numTensors;
             const spec = cellSpec(plan, model, mkey, data, optimizer, lr, plan.arms);
             // Unavailable arms are said once per cell, not once per seed.
             const runs = plan.seeds.flatMap((seed, i) =>
@@ -230,7 +227,6 @@ export async function runPaysMatrix(plan: PaysPlan, log: (m: string) => void): P
             );
             tf.dispose([spec.evalTrain.x, spec.evalTrain.y]);
             const cellName = `${mkey} ${dkey} ${optimizer} ${lrLevel}`;
-            result.leaks.push({ cell: cellName, optimizer, leaked: tf.memory().numTensors - before });
             const { l0, stats } = cellStats(runs, plan.arms);
             const cell: CellResult = { modelKey: mkey, datasetKey: dkey, model: model.label, dataset: data.name, optimizer, lrLevel, lr, l0, runs, stats };
             result.cells.push(cell);
@@ -260,23 +256,12 @@ export async function runPays(ctx: BenchContext): Promise<BenchOutput> {
   const { value: result, warnings } = await collectWarnings(() => runPaysMatrix(plan, ctx.log));
   const chart = await writePaysChart(result, join(RESULTS_DIR, 'pays_speedup'));
   const targets: TargetResult[] = paysTargets(result);
-  const leaked = result.leaks.reduce((a, l) => a + l.leaked, 0);
-  const momentumLeaks = result.leaks.filter(l => l.optimizer === 'momentum').reduce((a, l) => a + l.leaked, 0);
   return {
     title: 'Where teleports pay: models × data × optimizers × learning rates, five arms, held-out seeds',
     headline: headlineOf(result, targets),
     targets,
     data: { ...result, env: paysEnv() },
     body: paysBody(result, { chart: chart ? 'pays_speedup.png' : null, warnings, backend: ctx.backend.note, env: paysEnv() }),
-    ...(leaked > 0 && leaked === momentumLeaks
-      ? {
-          knownLeaks: {
-            count: leaked,
-            reason:
-              'tfjs-core 4.22 MomentumOptimizer.dispose() does not dispose the learning-rate scalar of its SGD base class: one tensor per plain tf.train.momentum instance (the baseline arm and the learning-rate search; the tp wrappers free theirs)',
-          },
-        }
-      : {}),
   };
 }
 

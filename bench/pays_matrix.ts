@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import * as tp from '../src/index.js';
+import { disposeOptimizer } from '../src/optimizers/inner_state.js';
 import { seededPermutation } from '../examples/data/dataset.js';
 import { plainOptimizer, type OptimizerName } from '../examples/train/runner.js';
 import { crossEntropy, variablesOf } from './pays_common.js';
@@ -74,15 +75,15 @@ export interface ArmRun {
 
 /**
  * The teleporting wrapper around a plain optimizer built here, so that options a build rejects
- * (construction throws) leave nothing behind: the inner optimizer is disposed (tp.sgd(lr, badOptions)
- * would leave its learning-rate scalar).
+ * (construction throws) leave nothing behind: `tp.wrap` does not own the inner optimizer, so it is
+ * disposed here.
  */
 function wrapped(name: OptimizerName, lr: number, options: tp.TeleportOptimizerOptions): tp.TeleportOptimizer {
   const inner = plainOptimizer(name, lr);
   try {
     return tp.wrap(inner, options);
   } catch (err) {
-    inner.dispose();
+    disposeOptimizer(inner);
     throw err;
   }
 }
@@ -210,7 +211,7 @@ export function runCellSeed(spec: CellSpec, seed: number, log: (m: string) => vo
     }
   } finally {
     for (const a of active) {
-      a.optimizer.dispose();
+      disposeOptimizer(a.optimizer);
       a.model.dispose();
     }
     tf.dispose(teleportData.flatMap(b => [b.x, b.y]));

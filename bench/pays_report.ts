@@ -188,7 +188,7 @@ export function paysBody(r: PaysResult, o: { chart: string | null; warnings: str
     out.push('## The gl-data teleport event of Fig. 4.6');
     out.push('');
     out.push(
-      `784-512-512-10 leakyRelu, SGD 2e-3, batch 20 on ${g.stepsPerEpoch * 20} digits (${g.stepsPerEpoch} steps per epoch); one event = gl-data teleports on 4 batches of 20, 10 plain ascent steps of 1e-3. Median over ${g.reps} rounds interleaved with training steps: event ${fmt(g.eventMs)} ms, step ${fmt(g.stepMs)} ms → **${fmt(100 * g.shareOfEpoch)} % of an epoch of the embedded digits**, ${fmt((100 * g.eventMs) / (MNIST_EPOCH_STEPS * g.stepMs))} % of the dissertation's 60 000-example MNIST epoch (${MNIST_EPOCH_STEPS} steps) (accepted ${g.accepted}/4, ‖∇L‖² growth ${g.growth.map(x => fmt(x)).join(', ')}).`,
+      `784-512-512-10 leakyRelu, SGD 2e-3, batch 20 on ${g.stepsPerEpoch * 20} digits (${g.stepsPerEpoch} steps per epoch); one event = gl-data teleports on 4 batches of 20, 10 plain ascent steps of 1e-3. Median over ${g.reps} rounds interleaved with training steps: event ${fmt(g.eventMs)} ms, step ${fmt(g.stepMs)} ms → **${fmt(100 * g.shareOfEpoch)} % of an epoch of the embedded digits**, ${fmt(mnistShare(g))} % of the dissertation's 60 000-example MNIST epoch (${MNIST_EPOCH_STEPS} steps) (accepted ${g.accepted}/4, ‖∇L‖² growth ${g.growth.map(x => fmt(x)).join(', ')}).`,
     );
     out.push('');
   }

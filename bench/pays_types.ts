@@ -43,6 +43,4 @@ export interface PaysResult {
   tuning: Array<{ model: ModelKey; dataset: DatasetKey; optimizer: OptimizerName; scores: Array<{ lr: number; loss: number }>; best: number; edge: boolean }>;
   skipped: string[];
   glData: GlDataCost | null;
-  /** Leaked tensors per cell (tfjs's momentum optimizer leaks one per instance). */
-  leaks: Array<{ cell: string; optimizer: OptimizerName; leaked: number }>;
 }

@@ -10,7 +10,7 @@
  * @packageDocumentation
  */
 export { compileSchedule, type CompiledSchedule } from './optimizers/schedule.js';
-export { recreate as freshOptimizerLike } from './optimizers/inner_state.js';
+export { disposeOptimizer, recreate as freshOptimizerLike } from './optimizers/inner_state.js';
 export { Teleporter, type TeleportRun } from './teleport/teleporter.js';
 export type { TeleportProbe } from './teleport/probe.js';
 export type { NamedTensor } from './optimizers/teleport_optimizer.js';

@@ -283,7 +283,7 @@ export function runTraining(spec: RunSpec): RunRecord {
     const p = record(epoch + 1);
     if (!Number.isFinite(p.trainLoss) || p.trainLoss > (spec.divergeFactor ?? 1e4) * initial.trainLoss) diverged = true;
   }
-  optimizer.dispose();
+  tpAdvanced.disposeOptimizer(optimizer);
   model.dispose();
   tf.dispose(keep);
   const label = `${spec.optimizer}${spec.variant === 'baseline' ? '' : spec.variant === 'teleport' ? ' + teleport' : ' + reset'}`;

@@ -198,13 +198,18 @@ export class TeleportOptimizer extends tf.Optimizer {
     return this.auto?.decisions ?? [];
   }
 
+  /** The clock 'auto' times steps and teleports with: the `clock` option, else `performance.now`. */
+  private get clock(): () => number {
+    return this.options.clock ?? (() => performance.now());
+  }
+
   /**
    * tf.Optimizer's minimize (forward, backward, update); with `schedule: 'auto'` it also marks when the
    * step began, so a step's measured time includes its forward and backward passes, not the update alone.
    */
   override minimize(f: () => tf.Scalar, returnCost?: boolean, varList?: Variable[]): tf.Scalar | null {
     if (this.auto == null) return super.minimize(f, returnCost, varList);
-    this.stepStartedAt = (this.options.clock ?? (() => performance.now()))();
+    this.stepStartedAt = this.clock();
     try {
       return super.minimize(f, returnCost, varList);
     } finally {
@@ -243,7 +248,7 @@ export class TeleportOptimizer extends tf.Optimizer {
    * the steps to the next decision exceeds its cost ({@link AutoSchedule}).
    */
   private applyWithAutoSchedule(named: NamedTensor[], auto: AutoSchedule): void {
-    const clock = this.options.clock ?? (() => performance.now());
+    const clock = this.clock;
     const step = this.step;
     // A whole training step when it runs through minimize (model.fit does), else the update alone.
     const started = this.stepStartedAt ?? clock();
@@ -270,7 +275,7 @@ export class TeleportOptimizer extends tf.Optimizer {
     const approve = (m: TeleportMetrics) => {
       const before = m.heldOutBefore ?? m.objectiveBefore;
       const after = m.heldOutAfter ?? m.objectiveAfter;
-      judged = auto.judge((after - before) / Math.max(Math.abs(before), 1e-12), clock() - searchStart);
+      judged = auto.judge(relativeChange(before, after), clock() - searchStart);
       return judged.refusal;
     };
     const reports = this.teleportOnData(named, step, batches, approve);
@@ -279,9 +284,7 @@ export class TeleportOptimizer extends tf.Optimizer {
     const seen = judged as { predictedGain: number; refusal: string | null } | null;
     const reason = taken ? 'predicted gain exceeds the cost' : (seen?.refusal ?? `rejected: ${first?.reason ?? 'no teleport ran'}`);
     const heldOutGain =
-      first?.heldOutAfter != null && first.heldOutBefore != null
-        ? (auto.horizon * (first.heldOutAfter - first.heldOutBefore)) / Math.max(Math.abs(first.heldOutBefore), 1e-12)
-        : NaN;
+      first?.heldOutAfter != null && first.heldOutBefore != null ? auto.horizon * relativeChange(first.heldOutBefore, first.heldOutAfter) : NaN;
     auto.finish(step, clock() - searchStart, { predictedGain: seen?.predictedGain ?? heldOutGain, probedGain, taken, reason });
   }
 
@@ -630,6 +633,11 @@ export class TeleportOptimizer extends tf.Optimizer {
     disposeOptimizer(this.innerOptimizer);
     super.dispose();
   }
+}
+
+/** (after − before) ÷ |before|: the relative gain 'auto' predicts and judges with. */
+function relativeChange(before: number, after: number): number {
+  return (after - before) / Math.max(Math.abs(before), 1e-12);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { glDataBatchChain, glDataBatchObjective } from '../objectives/gl_data_batch.js';
 import { ascendInChart } from './chart_ascent.js';
-import { sketchBases } from './sketch_ascent.js';
+import { allSketch, sketchBases } from './sketch_ascent.js';
 import { ascend } from './tensor_ascent.js';
 import type { Solver } from './types.js';
 
@@ -28,7 +28,7 @@ export const glDataBatchAscent: Solver = {
     // The dense element moves in the chart G·exp(T) as its own solver does; the low-rank one sketches first.
     const chart = c.actions.every(a => a.glChart === true);
     if (!chart && c.actions.some(a => a.glChart === true)) return null;
-    if (!chart && !c.actions.every(a => a.sketch != null)) return null;
+    if (!chart && !allSketch(c.actions)) return null;
     // Structure only here (no tensors: `solverFor` may be asked without solving); the form is built in `solve`.
     if (glDataBatchChain(c, c.traits) == null) return null;
     // When the form fails its check at θ = 0, the generic objective runs the same search (and the name says so).

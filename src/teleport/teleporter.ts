@@ -13,7 +13,7 @@ import { probeTeleport, type TeleportProbe } from './probe.js';
 import { badOption, TeleportError } from '../core/errors.js';
 import { planTeleport, type TeleportPlan } from './plan.js';
 import { batchesAt, resolveOptions, settingsOf, type Batch, type ResolvedTeleportOptions, type TeleportOptions } from './options.js';
-import { inputsOf, targetsOf } from '../core/batch.js';
+import { inputsOf, rowsOf, targetsOf } from '../core/batch.js';
 import { emptyMetrics, type TeleportMetrics, type TeleportReport } from '../core/report.js';
 import { checkFinite } from '../core/finite.js';
 
@@ -52,7 +52,7 @@ export interface TeleportRun {
 }
 
 /** Rows [from, from + count) of every input and target of a batch (new tensors). */
-function rowsOf(batch: Batch, from: number, count: number): Batch {
+function sliceRows(batch: Batch, from: number, count: number): Batch {
   const rows = (t: Tensor) => tf.slice(t, [from, ...t.shape.slice(1).map(() => 0)], [count, ...t.shape.slice(1)]);
   // Every input and target of a several-input/-output batch is cut at the same rows.
   const cut = (v: Tensor | Tensor[]) => (Array.isArray(v) ? v.map(rows) : rows(v));
@@ -133,13 +133,38 @@ export class Teleporter {
    * split (the search then uses the first half).
    */
   confirms(batch: Batch | null | undefined, innerStep: InnerStep | null | undefined): boolean {
-    if (batch == null || innerStep == null || !((this.settings.confirmSteps ?? 0) > 0)) return false;
-    return this.objective.family === 'gradientNorm' && inputsOf(batch)[0].shape[0] >= 4;
+    return batch != null && innerStep != null && this.confirmsGradientNorm && rowsOf(batch) >= 4;
   }
 
   /** Whether this teleport would use the optimizer's next steps (lookahead objectives, or `confirmSteps` on data). */
   wantsInnerStep(hasData: boolean): boolean {
-    return Boolean(this.objective.needsInnerStep) || (hasData && (this.settings.confirmSteps ?? 0) > 0 && this.objective.family === 'gradientNorm');
+    return Boolean(this.objective.needsInnerStep) || (hasData && this.confirmsGradientNorm);
+  }
+
+  /** `confirmSteps` is on and applies to this objective (a gradient norm). */
+  private get confirmsGradientNorm(): boolean {
+    return (this.settings.confirmSteps ?? 0) > 0 && this.objective.family === 'gradientNorm';
+  }
+
+  /**
+   * The rows of a teleport batch a search uses, after validating it: the search half when the
+   * objective or `confirmSteps` holds half out (`split`), else all but the rows a batch-exact group
+   * holds out (`holdOut`), else the batch. `owned` are the new tensors (caller disposes them).
+   */
+  private searchRows(
+    given: Batch | null | undefined,
+    innerStep: InnerStep | null | undefined,
+  ): { batch: Batch | null; split: ReturnType<Teleporter['splitBatch']> | null; holdOut: ReturnType<Teleporter['holdOutRows']>; owned: Tensor[] } {
+    if (given == null) return { batch: null, split: null, holdOut: null, owned: [] };
+    this.validateBatch(given);
+    const split = this.objective.heldOut || this.confirms(given, innerStep) ? this.splitBatch(given) : null;
+    const holdOut = split == null ? this.holdOutRows(given) : null;
+    return { batch: split?.search ?? holdOut?.search ?? given, split, holdOut, owned: [...(split?.owned ?? []), ...(holdOut?.owned ?? [])] };
+  }
+
+  /** The engine's settings, with this teleport's growth cap when it has one. */
+  private settingsWith(maxGrowth: number | undefined): TeleportSettings {
+    return maxGrowth != null ? { ...this.settings, maxGrowth } : this.settings;
   }
 
   /**
@@ -148,20 +173,20 @@ export class Teleporter {
    * Tensors are new (caller disposes `owned`).
    */
   private splitBatch(batch: Batch): { search: Batch; heldOut: Batch; parts: Batch[]; owned: Tensor[] } {
-    const n = inputsOf(batch)[0].shape[0];
+    const n = rowsOf(batch);
     if (n < 2) {
       throw badOption(
         `objective '${this.settings.objective}' holds out half of the teleport batch to check its move with real steps: give a batch of at least 2 rows (16 or more recommended), got ${n}`,
       );
     }
     const half = Math.ceil(n / 2);
-    const search = rowsOf(batch, 0, half);
+    const search = sliceRows(batch, 0, half);
     const rest = n - half;
-    const heldOut = rowsOf(batch, half, rest);
+    const heldOut = sliceRows(batch, half, rest);
     const count = Math.min(16, rest);
     const parts = Array.from({ length: count }, (_, c) => {
       const from = Math.floor((c * rest) / count);
-      return rowsOf(batch, half + from, Math.floor(((c + 1) * rest) / count) - from);
+      return sliceRows(batch, half + from, Math.floor(((c + 1) * rest) / count) - from);
     });
     return { search, heldOut, parts, owned: [search, heldOut, ...parts].flatMap(b => [...inputsOf(b), ...targetsOf(b)]) };
   }
@@ -173,11 +198,11 @@ export class Teleporter {
    */
   private holdOutRows(batch: Batch): { search: Batch; heldOut: Batch; owned: Tensor[] } | null {
     const fraction = this.heldOutFraction;
-    const n = inputsOf(batch)[0].shape[0];
+    const n = rowsOf(batch);
     const held = Math.floor(n * fraction);
     if (held < 1 || held >= n) return null;
-    const search = rowsOf(batch, 0, n - held);
-    const heldOut = rowsOf(batch, n - held, held);
+    const search = sliceRows(batch, 0, n - held);
+    const heldOut = sliceRows(batch, n - held, held);
     return { search, heldOut, owned: [search, heldOut].flatMap(b => [...inputsOf(b), ...targetsOf(b)]) };
   }
 
@@ -305,13 +330,10 @@ export class Teleporter {
     const start = opts.startedAt ?? performance.now();
     let actions: SiteAction[] = [];
     let outcome: TeleportOutcome | null = null;
-    let split: ReturnType<Teleporter['splitBatch']> | null = null;
-    let holdOut: ReturnType<Teleporter['holdOutRows']> = null;
+    let rows: ReturnType<Teleporter['searchRows']> | null = null;
     try {
-      if (opts.batch) this.validateBatch(opts.batch);
-      split = opts.batch != null && (this.objective.heldOut || this.confirms(opts.batch, opts.innerStep)) ? this.splitBatch(opts.batch) : null;
-      holdOut = split == null && opts.batch != null ? this.holdOutRows(opts.batch) : null;
-      const batch = split?.search ?? holdOut?.search ?? opts.batch ?? null;
+      rows = this.searchRows(opts.batch, opts.innerStep);
+      const { split, holdOut, batch } = rows;
       // Rows a batch-exact action was not built from: the guard bounds the outputs' change there.
       const heldX = this.heldOutFraction > 0 ? (holdOut?.heldOut ?? split?.heldOut)?.x : undefined;
       const structure = this.structure;
@@ -330,7 +352,7 @@ export class Teleporter {
           heldOut: split ? { loss: this.lossOn(split.heldOut)!, parts: split.parts.map(b => this.lossOn(b)!) } : null,
           heldOutOutputs: heldX != null && structure != null ? params => structure.forward(params, heldX).outputs : null,
         },
-        opts.maxGrowth != null ? { ...this.settings, maxGrowth: opts.maxGrowth } : this.settings,
+        this.settingsWith(opts.maxGrowth),
       );
       const refusal = outcome.params != null && opts.approve ? opts.approve(outcome.metrics) : null;
       if (refusal != null) {
@@ -363,8 +385,7 @@ export class Teleporter {
       if (grads != null) outcome.grads = null;
       return { report, grads };
     } finally {
-      if (split) tf.dispose(split.owned);
-      if (holdOut) tf.dispose(holdOut.owned);
+      if (rows) tf.dispose(rows.owned);
       const own = (ts: ReadonlyArray<Tensor | null> | null | undefined) => (ts ?? []).filter((t): t is Tensor => t != null);
       const given = new Set<Tensor>([...vars, ...own(opts.grads)]);
       if (outcome != null) tf.dispose([...own(outcome.params), ...own(outcome.grads), ...outcome.thetas].filter(t => !given.has(t)));
@@ -381,12 +402,11 @@ export class Teleporter {
     vars: Variable[],
     opts: Pick<TeleportRun, 'batch' | 'random' | 'innerStep' | 'maxGrowth' | 'preconditioner'> & { clock?: () => number },
   ): TeleportProbe {
-    let split: ReturnType<Teleporter['splitBatch']> | null = null;
+    let rows: ReturnType<Teleporter['searchRows']> | null = null;
     let actions: SiteAction[] = [];
     try {
-      if (opts.batch) this.validateBatch(opts.batch);
-      split = opts.batch != null && this.objective.heldOut ? this.splitBatch(opts.batch) : null;
-      const batch = split?.search ?? opts.batch ?? null;
+      rows = this.searchRows(opts.batch, opts.innerStep);
+      const { batch } = rows;
       actions = this.customActions ?? this.plan!.build(vars, batch?.x);
       return probeTeleport(
         {
@@ -397,11 +417,11 @@ export class Teleporter {
           random: opts.random,
           innerStep: opts.innerStep ?? null,
         },
-        opts.maxGrowth != null ? { ...this.settings, maxGrowth: opts.maxGrowth } : this.settings,
+        this.settingsWith(opts.maxGrowth),
         opts.clock,
       );
     } finally {
-      if (split) tf.dispose(split.owned);
+      if (rows) tf.dispose(rows.owned);
       actions.forEach(a => a.dispose?.());
     }
   }

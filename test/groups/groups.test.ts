@@ -1,4 +1,5 @@
 import test from 'ava';
+import { rescaleClosedFormAndAutodiff } from '../teleport_fixtures.js';
 import { tf, tfl, useCpu, mlp, smallCnn, seededUniform, maxAbsDiff, relDiff, oneHotBatch } from '../helpers.js';
 import { readModel } from '../../src/structure/read_model.js';
 import { planTeleport } from '../../src/teleport/plan.js';
@@ -6,9 +7,6 @@ import { applyActions, transportGradients } from '../../src/teleport/engine.js';
 import { gradNormSq } from '../../src/objectives/grad_norm.js';
 import { resolveLoss } from '../../src/structure/losses.js';
 import type { SiteAction } from '../../src/groups/types.js';
-import { rescaleObjective, rescaleTerms } from '../../src/objectives/rescale_closed_form.js';
-import { ascendClosedForm } from '../../src/solvers/closed_form_ascent.js';
-import { ascend } from '../../src/solvers/tensor_ascent.js';
 
 test.before(useCpu);
 
@@ -218,20 +216,7 @@ test('closed-form rescale solver steps in lockstep with the tensor-autodiff solv
       maxBacktracks: 4,
       stepRule: 'fixed' as const,
     };
-    const sites = actions.map(a => a.diagonal!);
-    const terms = rescaleTerms(sites, grads, precond);
-    const fast = ascendClosedForm({ widths: sites.map(z => z.width), evaluate: v => rescaleObjective(terms, v) }, settings);
-    const init = actions.map(a => a.init(() => 0));
-    const touched = new Set(actions.flatMap(a => a.touches));
-    const slow = ascend(
-      th =>
-        gradNormSq(
-          transportGradients(actions, grads, th).map((g, i) => (touched.has(i) ? g : null)),
-          precond,
-        ),
-      init,
-      settings,
-    );
+    const { fast, slow } = rescaleClosedFormAndAutodiff(actions, grads, precond, settings);
     t.true(relDiff(fast.objectiveBefore, slow.objectiveBefore) < 1e-4, `before ${fast.objectiveBefore} vs ${slow.objectiveBefore}`);
     t.true(relDiff(fast.objectiveAfter, slow.objectiveAfter) < 1e-3, `after ${fast.objectiveAfter} vs ${slow.objectiveAfter}`);
     t.is(fast.stepsTaken, slow.stepsTaken);

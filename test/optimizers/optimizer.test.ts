@@ -1,5 +1,5 @@
 import test from 'ava';
-import { tf, tfl, useCpu, mlp, seededUniform, oneHotBatch, maxAbsDiff } from '../helpers.js';
+import { tf, tfl, useCpu, mlp, seededUniform, oneHotBatch, maxAbsDiff, savedArtifacts } from '../helpers.js';
 import * as tp from '../../src/index.js';
 
 test.before(useCpu);
@@ -245,15 +245,8 @@ test.serial('model.save with includeOptimizer and loadLayersModel restore the te
   const optimizer = tp.adam(0.01, { model, group: 'rescale', schedule: { every: 3 }, steps: 3 });
   model.compile({ optimizer, loss: 'categoricalCrossentropy' });
   await model.fit(x, y, { epochs: 2, batchSize: 4, verbose: 0, shuffle: false });
-  let artifacts: tf.io.ModelArtifacts | null = null;
-  await model.save(
-    tf.io.withSaveHandler(async a => {
-      artifacts = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-    { includeOptimizer: true },
-  );
-  const loaded = await tfl.loadLayersModel(tf.io.fromMemory(artifacts!));
+  const artifacts = await savedArtifacts(h => model.save(h, { includeOptimizer: true }));
+  const loaded = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
   const restored = loaded.optimizer as tp.TeleportOptimizer;
   // Saved under the inner class's name (plain tfjs loads it as Adam); with tfjs-teleport loaded, the wrapper comes back.
   t.is(restored.getClassName(), 'Adam');

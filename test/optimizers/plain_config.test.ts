@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { tf, useCpu, mlp, seededUniform } from '../helpers.js';
+import { tf, useCpu, mlp, seededUniform, savedArtifacts } from '../helpers.js';
 import * as tp from '../../src/index.js';
 import * as tpAdvanced from '../../src/advanced.js';
 import { isTeleportOptimizer } from '../../src/optimizers/teleport_optimizer.js';
@@ -99,18 +99,11 @@ async function savedModels() {
     const optimizer = c.wrapped({ ...OPTIONS, model });
     model.compile({ optimizer, loss: 'meanSquaredError' });
     await model.fit(x, y, { epochs: 2, batchSize: 4, verbose: 0, shuffle: false });
-    let artifacts: tf.io.ModelArtifacts | null = null;
-    await model.save(
-      tf.io.withSaveHandler(async a => {
-        artifacts = a;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-      { includeOptimizer: true },
-    );
+    const artifacts = await savedArtifacts(h => model.save(h, { includeOptimizer: true }));
     const state = await optimizer.getWeights();
     saved.push({
       c,
-      artifacts: artifacts! as tf.io.ModelArtifacts,
+      artifacts,
       teleports: optimizer.teleportReports.length,
       step: optimizer.step,
       state: state.map(w => ({ name: w.name, values: Array.from(w.tensor.dataSync()) })),

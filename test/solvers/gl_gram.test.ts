@@ -1,8 +1,7 @@
 import test from 'ava';
-import { tf, useCpu, mlp, seededUniform, maxAbsDiff, relDiff } from '../helpers.js';
-import { readModel } from '../../src/structure/read_model.js';
-import { planTeleport } from '../../src/teleport/plan.js';
-import { runTeleport, transportGradients } from '../../src/teleport/engine.js';
+import { linearGlCase } from '../teleport_fixtures.js';
+import { tf, useCpu, seededUniform, maxAbsDiff, relDiff } from '../helpers.js';
+import { runTeleport } from '../../src/teleport/engine.js';
 import { gradNormSq } from '../../src/objectives/grad_norm.js';
 import { glGramEvaluate, glGramForm } from '../../src/objectives/gl_gram.js';
 import { ascendGlGram, ascendGlGram64, gramElementMatrices } from '../../src/solvers/gl_gram_ascent.js';
@@ -19,24 +18,7 @@ import type { SolverOptions } from '../../src/solvers/types.js';
 
 test.before(useCpu);
 
-/** A linear MLP (two GL sites sharing the middle kernel), its GL actions, a loss and its gradient. */
-function glCase(widths = [6, 5]) {
-  const model = mlp({ activation: 'linear', widths });
-  const s = readModel(model);
-  const actions = planTeleport(s, 'gl').build(s.variables);
-  const x = seededUniform([8, 6], 3);
-  const y = seededUniform([8, 3], 4);
-  const loss = (ps: readonly tf.Tensor[]) => tf.mean(tf.square(tf.sub(s.forward(ps.slice(), x).output, y))) as tf.Scalar;
-  const grads = tf.grads((...ps: tf.Tensor[]) => loss(ps))(s.variables);
-  const touched = new Set(actions.flatMap(a => a.touches));
-  // The autodiff objective: ‖∇L(g·w)‖² over the touched parameters, through gl.ts's transport and exp(θ).
-  const objective = (th: readonly tf.Tensor[]) => gradNormSq(transportGradients(actions, grads, th).map((g, i) => (touched.has(i) ? g : null)));
-  const dispose = () => {
-    tf.dispose([...grads, x, y]);
-    model.dispose();
-  };
-  return { model, s, actions, x, y, loss, grads, touched, objective, dispose };
-}
+const glCase = linearGlCase;
 
 /** The solver settings the lockstep tests share: 10 normalized steps of 0.1, the given cap and step rule. */
 const ascentSettings = (maxGrowth: number, stepRule: 'budget' | 'fixed'): SolverOptions => ({

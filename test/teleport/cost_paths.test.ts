@@ -1,4 +1,5 @@
 import test from 'ava';
+import { linearGlCase, rescaleClosedFormAndAutodiff } from '../teleport_fixtures.js';
 import { tf, useCpu, mlp, smallCnn, seededUniform, maxAbsDiff, relDiff, oneHotBatch } from '../helpers.js';
 import { readModel } from '../../src/structure/read_model.js';
 import { planTeleport } from '../../src/teleport/plan.js';
@@ -6,7 +7,6 @@ import { runTeleport, transportGradients } from '../../src/teleport/engine.js';
 import { gradNormSq } from '../../src/objectives/grad_norm.js';
 import { rescaleObjective, rescaleTermSets, rescaleTerms, rescaleValue } from '../../src/objectives/rescale_closed_form.js';
 import { ascendClosedForm } from '../../src/solvers/closed_form_ascent.js';
-import { ascend } from '../../src/solvers/tensor_ascent.js';
 import { lengthToCap } from '../../src/solvers/step_rule.js';
 import { resolveSettings } from '../../src/teleport/options.js';
 import { expm, expmPair } from '../../src/linalg/expm.js';
@@ -45,20 +45,7 @@ test("'budget' step rule: closed-form rescale and tensor autodiff take the same 
       maxBacktracks: 4,
       stepRule: 'budget',
     };
-    const sites = actions.map(a => a.diagonal!);
-    const terms = rescaleTerms(sites, grads, precond);
-    const fast = ascendClosedForm({ widths: sites.map(z => z.width), evaluate: v => rescaleObjective(terms, v) }, settings);
-    const init = actions.map(a => a.init(() => 0));
-    const touched = new Set(actions.flatMap(a => a.touches));
-    const slow = ascend(
-      th =>
-        gradNormSq(
-          transportGradients(actions, grads, th).map((g, i) => (touched.has(i) ? g : null)),
-          precond,
-        ),
-      init,
-      settings,
-    );
+    const { fast, slow, init } = rescaleClosedFormAndAutodiff(actions, grads, precond, settings);
     t.true(relDiff(fast.objectiveBefore, slow.objectiveBefore) < 1e-4, `${kind} before ${fast.objectiveBefore} vs ${slow.objectiveBefore}`);
     t.true(relDiff(fast.objectiveAfter, slow.objectiveAfter) < 1e-3, `${kind} after ${fast.objectiveAfter} vs ${slow.objectiveAfter}`);
     t.is(fast.stepsTaken, slow.stepsTaken, kind);
@@ -249,13 +236,7 @@ test('expmPair gives exactly expm(T) and expm(−T) (one series, both signs), an
 });
 
 test("GL on a linear MLP: the default ('auto' → 'budget') teleport takes fewer evaluations than 'fixed', stays within the cap and exact", t => {
-  const model = mlp({ activation: 'linear', widths: [6, 5] });
-  const s = readModel(model);
-  const actions = planTeleport(s, 'gl').build(s.variables);
-  const x = seededUniform([8, 6], 3);
-  const y = seededUniform([8, 3], 4);
-  const loss = (ps: readonly tf.Tensor[]) => tf.mean(tf.square(tf.sub(s.forward(ps.slice(), x).output, y))) as tf.Scalar;
-  const grads = tf.grads((...ps: tf.Tensor[]) => loss(ps))(s.variables);
+  const { model, s, actions, x, y, loss, grads } = linearGlCase();
   const run = (stepRule: 'auto' | 'fixed') => runTeleport({ params: s.variables, actions, grads, loss, random: () => 0.5 }, resolveSettings({ stepRule }));
   const auto = run('auto');
   const fixed = run('fixed');
